@@ -1,0 +1,149 @@
+"""TimeManager: the actor that owns the trading calendar and the session clock (SPEC §4).
+
+It asks nobody and tells nobody: every other actor asks it (with a timeout) through
+:class:`TimeManagerClient`. All calendar logic lives in :mod:`domain.calendar`; this module
+only owns the state (calendar cache, clock) in one thread.
+
+Clock: in backtest mode a :class:`~domain.clock.SimulatedClock` moved by
+``set_backtest_time`` / ``advance_to_market_open``; in live mode the wall clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any, Literal
+
+import pykka
+
+from actors.wall_clock import WallClock
+from domain.calendar import CalendarSource, SessionType, TimeUnit, TradingCalendar, TradingSession
+from domain.clock import Clock, SimulatedClock
+from domain.errors import CalendarError
+
+Mode = Literal["backtest", "live"]
+DEFAULT_ASK_TIMEOUT = 10.0
+
+
+class TimeManager(pykka.ThreadingActor):
+    """Calendar queries and the clock, answered from one thread; see the module docstring."""
+
+    def __init__(
+        self,
+        source: CalendarSource,
+        mode: Mode = "backtest",
+        exchange_group: str = "US_EQUITY",
+        asset_class: str = "EQUITY",
+        clock: Clock | None = None,
+        cache_size: int = 4096,
+    ) -> None:
+        super().__init__()
+        self.calendar = TradingCalendar(source, exchange_group, asset_class, cache_size)
+        self.mode: Mode = mode
+        if clock is None:
+            clock = WallClock() if mode == "live" else SimulatedClock(datetime(1970, 1, 1, tzinfo=UTC))
+        self._clock = clock
+
+    # --- clock -------------------------------------------------------------
+    def now(self) -> datetime:
+        """Simulated time in backtest, wall time in live; tz-aware in the exchange timezone."""
+        return self._clock.now().astimezone(self.calendar.timezone())
+
+    def set_backtest_time(self, moment: datetime) -> datetime:
+        clock = self._simulated()
+        clock.set(self.calendar.localize(moment))
+        return self.now()
+
+    def advance_to_market_open(self, day: date | None = None) -> datetime:
+        """Move the simulated clock to the regular open of ``day`` (default: the first trading
+        date on or after the clock's current date) and return it."""
+        clock = self._simulated()
+        target = day if day is not None else self.now().date()
+        session = self.calendar.get_trading_session(self.calendar.get_first_trading_date(target))
+        assert session.regular_open is not None
+        clock.set(session.regular_open)
+        return self.now()
+
+    def _simulated(self) -> SimulatedClock:
+        if not isinstance(self._clock, SimulatedClock):
+            raise CalendarError("the clock can only be set in backtest mode")
+        return self._clock
+
+    # --- calendar ----------------------------------------------------------
+    def get_trading_session(
+        self, day: date, exchange_group: str | None = None, asset_class: str | None = None
+    ) -> TradingSession:
+        return self.calendar.get_trading_session(day, exchange_group, asset_class)
+
+    def get_trading_sessions(self, days: list[date], exchange_group: str | None = None) -> list[TradingSession]:
+        """Several sessions in one round trip."""
+        return [self.calendar.get_trading_session(d, exchange_group) for d in days]
+
+    def is_trading_day(self, day: date, exchange_group: str | None = None) -> bool:
+        return self.calendar.is_trading_day(day, exchange_group)
+
+    def is_holiday(self, day: date, exchange_group: str | None = None) -> tuple[bool, str | None]:
+        return self.calendar.is_holiday(day, exchange_group)
+
+    def is_early_close(self, day: date, exchange_group: str | None = None) -> tuple[bool, time | None]:
+        return self.calendar.is_early_close(day, exchange_group)
+
+    def get_next_trading_date(self, day: date, n: int = 1, exchange_group: str | None = None) -> date:
+        return self.calendar.get_next_trading_date(day, n, exchange_group)
+
+    def get_previous_trading_date(self, day: date, n: int = 1, exchange_group: str | None = None) -> date:
+        return self.calendar.get_previous_trading_date(day, n, exchange_group)
+
+    def get_first_trading_date(self, day: date, exchange_group: str | None = None) -> date:
+        return self.calendar.get_first_trading_date(day, exchange_group)
+
+    def get_trading_dates_in_range(self, start: date, end: date, exchange_group: str | None = None) -> list[date]:
+        return self.calendar.get_trading_dates_in_range(start, end, exchange_group)
+
+    def count_trading_days(self, start: date, end: date, exchange_group: str | None = None) -> int:
+        return self.calendar.count_trading_days(start, end, exchange_group)
+
+    def count_trading_time(
+        self, start: datetime, end: datetime, unit: TimeUnit | str = TimeUnit.MINUTES,
+        exchange_group: str | None = None,
+    ) -> float:
+        return self.calendar.count_trading_time(start, end, unit, exchange_group)
+
+    def is_market_open(
+        self, moment: datetime, include_extended: bool = False, exchange_group: str | None = None
+    ) -> bool:
+        return self.calendar.is_market_open(moment, include_extended, exchange_group)
+
+    def get_session_type(self, moment: datetime, exchange_group: str | None = None) -> SessionType:
+        return self.calendar.get_session_type(moment, exchange_group)
+
+    def get_cache_stats(self) -> dict[str, float | int]:
+        return self.calendar.get_cache_stats().as_dict()
+
+    def invalidate_cache(self) -> None:
+        self.calendar.invalidate_cache()
+
+
+class TimeManagerClient:
+    """A caller's handle on a running TimeManager: every call is an ask bounded by ``timeout``."""
+
+    def __init__(self, ref: pykka.ActorRef[TimeManager], timeout: float = DEFAULT_ASK_TIMEOUT) -> None:
+        self.ref = ref
+        self.timeout = timeout
+        self._proxy = ref.proxy()
+
+    @classmethod
+    def start(cls, source: CalendarSource, timeout: float = DEFAULT_ASK_TIMEOUT, **kwargs: Any) -> TimeManagerClient:
+        return cls(TimeManager.start(source, **kwargs), timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        member = getattr(self._proxy, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return member(*args, **kwargs).get(timeout=self.timeout)
+
+        return call
+
+    def stop(self, timeout: float | None = None) -> None:
+        if self.ref.is_alive():
+            self.ref.stop(timeout=timeout if timeout is not None else self.timeout)
+

@@ -1,0 +1,1 @@
+"""Pure logic and data of marketsession: no pykka, no threads, no wall-clock reads."""

@@ -1,0 +1,52 @@
+"""Bars: the compact value every layer passes around, and the bar rules of SPEC §7.
+
+A bar is start-stamped: ``ts`` is the start of the interval it covers, in whole seconds since
+the Unix epoch (UTC). Integers keep the store, the replay loop and the messages cheap; convert
+with :func:`ts_to_datetime` for display.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+
+class Bar(NamedTuple):
+    """One OHLCV bar. ``ts`` is the interval start in UTC epoch seconds."""
+
+    symbol: str
+    interval: str
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+def bar_violation(open_: float, high: float, low: float, close: float, volume: float) -> str | None:
+    """The first SPEC §7 rule these values break, as a counted reason, or ``None`` if valid."""
+    if volume != volume or high != high or low != low or open_ != open_ or close != close:
+        return "NaN value"
+    if not (open_ > 0 and high > 0 and low > 0 and close > 0):
+        return "non-positive price"
+    if high < max(open_, close):
+        return "high below open/close"
+    if low > min(open_, close):
+        return "low above open/close"
+    if high < low:
+        return "high below low"
+    if volume < 0:
+        return "negative volume"
+    return None
+
+
+def ts_to_datetime(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def datetime_to_ts(moment: datetime) -> int:
+    """Epoch seconds of a tz-aware datetime; naive datetimes are refused here (no guessing)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment.isoformat()} has no timezone")
+    return int(moment.timestamp())

@@ -1,0 +1,90 @@
+"""Bar repository: idempotent bulk upserts and tuple-based range reads.
+
+Rows are plain tuples ``(symbol, interval, ts, open, high, low, close, volume)`` (see
+:class:`domain.bars.Bar`) with ``ts`` the interval start in UTC epoch seconds. Writes are one
+transaction per call, so a failed write leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import islice
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.bars import Bar
+from domain.store.schema import bars
+
+_BATCH = 10_000
+_VALUES = ("open", "high", "low", "close", "volume")
+
+
+@dataclass(frozen=True, slots=True)
+class BarSeriesSummary:
+    symbol: str
+    interval: str
+    count: int
+    first_ts: int
+    last_ts: int
+
+
+class BarRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def upsert(self, rows: Iterable[Sequence[object]], connection: Connection | None = None) -> int:
+        """Insert bars, replacing the values of any bar already stored under the same key.
+
+        Idempotent: writing the same bars again changes nothing. Returns the rows written.
+        With ``connection`` the caller owns the transaction; otherwise one is opened here.
+        """
+        if connection is None:
+            with self._engine.begin() as own:
+                return self.upsert(rows, own)
+        statement = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(bars)
+        statement = statement.on_conflict_do_update(
+            index_elements=["symbol", "interval", "ts"],
+            set_={name: statement.excluded[name] for name in _VALUES},
+        )
+        keys = Bar._fields
+        written = 0
+        iterator = iter(rows)
+        while batch := list(islice(iterator, _BATCH)):
+            connection.execute(statement, [dict(zip(keys, row, strict=True)) for row in batch])
+            written += len(batch)
+        return written
+
+    def count(self, symbol: str | None = None, interval: str | None = None) -> int:
+        query = select(func.count()).select_from(bars)
+        if symbol is not None:
+            query = query.where(bars.c.symbol == symbol)
+        if interval is not None:
+            query = query.where(bars.c.interval == interval)
+        with self._engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def read(self, symbol: str, interval: str, start_ts: int, end_ts: int) -> list[Bar]:
+        """Bars of one series with ``start_ts <= ts < end_ts``, in time order."""
+        query = (
+            select(bars)
+            .where(
+                bars.c.symbol == symbol,
+                bars.c.interval == interval,
+                bars.c.ts >= start_ts,
+                bars.c.ts < end_ts,
+            )
+            .order_by(bars.c.ts)
+        )
+        with self._engine.connect() as connection:
+            return [Bar(*row) for row in connection.execute(query)]
+
+    def summary(self) -> list[BarSeriesSummary]:
+        query = (
+            select(bars.c.symbol, bars.c.interval, func.count(), func.min(bars.c.ts), func.max(bars.c.ts))
+            .group_by(bars.c.symbol, bars.c.interval)
+            .order_by(bars.c.symbol, bars.c.interval)
+        )
+        with self._engine.connect() as connection:
+            return [BarSeriesSummary(*row) for row in connection.execute(query)]

@@ -1,0 +1,215 @@
+"""Calendar repository: market hours, coverage and exceptions (holidays, early closes, late opens).
+
+Implements :class:`domain.calendar.CalendarSource` on top of the store. Writes take ``now`` from
+the caller (the domain never reads the wall clock) and are one transaction each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from sqlalchemy import Engine, and_, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.calendar import CalendarException, Coverage, MarketHours
+from domain.store.schema import calendar_coverage, market_hours, trading_holidays
+
+
+class CalendarRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # ------------------------------------------------------------ reading
+    def load_market_hours(self, exchange_group: str, asset_class: str) -> list[MarketHours]:
+        query = (
+            select(market_hours)
+            .where(market_hours.c.exchange_group == exchange_group, market_hours.c.asset_class == asset_class)
+            .order_by(market_hours.c.valid_from)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            MarketHours(
+                exchange_group=row["exchange_group"],
+                asset_class=row["asset_class"],
+                valid_from=row["valid_from"],
+                timezone=row["timezone"],
+                exchanges=tuple(x for x in row["exchanges"].split(",") if x),
+                regular_open=row["regular_open"],
+                regular_close=row["regular_close"],
+                pre_market_open=row["pre_market_open"],
+                pre_market_close=row["pre_market_close"],
+                post_market_open=row["post_market_open"],
+                post_market_close=row["post_market_close"],
+                break_start=row["break_start"],
+                break_end=row["break_end"],
+                trading_weekdays=frozenset(int(x) for x in row["trading_weekdays"].split(",") if x),
+            )
+            for row in rows
+        ]
+
+    def load_coverage(self, exchange_group: str) -> Coverage | None:
+        query = select(calendar_coverage).where(calendar_coverage.c.exchange_group == exchange_group)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+        if row is None:
+            return None
+        return Coverage(row["exchange_group"], row["first_date"], row["last_date"], row["source"])
+
+    def load_exceptions(self, exchange_group: str, first: date, last: date) -> list[CalendarException]:
+        query = (
+            select(trading_holidays)
+            .where(
+                trading_holidays.c.exchange_group == exchange_group,
+                trading_holidays.c.date >= first,
+                trading_holidays.c.date <= last,
+            )
+            .order_by(trading_holidays.c.date)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [_exception(row) for row in rows]
+
+    def groups(self) -> list[Coverage]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(calendar_coverage).order_by(calendar_coverage.c.exchange_group))
+            return [Coverage(r.exchange_group, r.first_date, r.last_date, r.source) for r in rows]
+
+    # ------------------------------------------------------------ writing
+    def save_seed(
+        self,
+        hours: Sequence[MarketHours],
+        coverage: Coverage,
+        exceptions: Sequence[CalendarException],
+        now: datetime,
+    ) -> None:
+        """Store a seeded group in one transaction: its hours replace the old ones, its coverage
+        and exceptions are written; exceptions from other sources (imports, manual patches)
+        inside the range are kept — a seed never overwrites what an operator decided."""
+        group = coverage.exchange_group
+        with self._engine.begin() as connection:
+            for asset_class in {h.asset_class for h in hours}:
+                connection.execute(
+                    delete(market_hours).where(
+                        market_hours.c.exchange_group == group, market_hours.c.asset_class == asset_class
+                    )
+                )
+            connection.execute(market_hours.insert(), [_hours_row(h, now) for h in hours])
+            connection.execute(delete(calendar_coverage).where(calendar_coverage.c.exchange_group == group))
+            connection.execute(
+                calendar_coverage.insert(),
+                [
+                    {
+                        "exchange_group": group,
+                        "first_date": coverage.first_date,
+                        "last_date": coverage.last_date,
+                        "source": coverage.source,
+                        "updated_at": now,
+                    }
+                ],
+            )
+            seeded_sources = {e.source for e in exceptions}
+            connection.execute(
+                delete(trading_holidays).where(
+                    and_(
+                        trading_holidays.c.exchange_group == group,
+                        trading_holidays.c.date >= coverage.first_date,
+                        trading_holidays.c.date <= coverage.last_date,
+                        trading_holidays.c.source.in_(seeded_sources or {""}),
+                    )
+                )
+            )
+            kept = {
+                row.date
+                for row in connection.execute(
+                    select(trading_holidays.c.date).where(trading_holidays.c.exchange_group == group)
+                )
+            }
+            fresh = [_exception_row(e, now) for e in exceptions if e.date not in kept]
+            if fresh:
+                connection.execute(trading_holidays.insert(), fresh)
+
+    def upsert_exceptions(self, exceptions: Iterable[CalendarException], now: datetime) -> int:
+        """Insert or replace exceptions (same date and group), all in one transaction."""
+        rows = [_exception_row(e, now) for e in exceptions]
+        if not rows:
+            return 0
+        with self._engine.begin() as connection:
+            insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(
+                trading_holidays
+            )
+            updated = {
+                name: insert.excluded[name]
+                for name in (
+                    "name",
+                    "is_closed",
+                    "early_close_time",
+                    "late_open_time",
+                    "notes",
+                    "source",
+                    "updated_at",
+                )
+            }
+            connection.execute(
+                insert.on_conflict_do_update(index_elements=["exchange_group", "date"], set_=updated), rows
+            )
+        return len(rows)
+
+    def remove_exception(self, exchange_group: str, day: date) -> bool:
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                delete(trading_holidays).where(
+                    trading_holidays.c.exchange_group == exchange_group, trading_holidays.c.date == day
+                )
+            )
+        return bool(result.rowcount)
+
+
+def _exception(row: object) -> CalendarException:
+    get = row.__getitem__  # type: ignore[attr-defined]
+    return CalendarException(
+        date=get("date"),
+        exchange_group=get("exchange_group"),
+        name=get("name"),
+        is_closed=bool(get("is_closed")),
+        early_close_time=get("early_close_time"),
+        late_open_time=get("late_open_time"),
+        notes=get("notes"),
+        source=get("source"),
+    )
+
+
+def _exception_row(exception: CalendarException, now: datetime) -> dict[str, object]:
+    return {
+        "date": exception.date,
+        "exchange_group": exception.exchange_group,
+        "name": exception.name,
+        "is_closed": exception.is_closed,
+        "early_close_time": exception.early_close_time,
+        "late_open_time": exception.late_open_time,
+        "notes": exception.notes,
+        "source": exception.source,
+        "updated_at": now,
+    }
+
+
+def _hours_row(hours: MarketHours, now: datetime) -> dict[str, object]:
+    return {
+        "exchange_group": hours.exchange_group,
+        "asset_class": hours.asset_class,
+        "valid_from": hours.valid_from,
+        "timezone": hours.timezone,
+        "exchanges": ",".join(hours.exchanges),
+        "regular_open": hours.regular_open,
+        "regular_close": hours.regular_close,
+        "pre_market_open": hours.pre_market_open,
+        "pre_market_close": hours.pre_market_close,
+        "post_market_open": hours.post_market_open,
+        "post_market_close": hours.post_market_close,
+        "break_start": hours.break_start,
+        "break_end": hours.break_end,
+        "trading_weekdays": ",".join(str(d) for d in sorted(hours.trading_weekdays)),
+        "source": "seed",
+        "updated_at": now,
+    }

@@ -1,0 +1,170 @@
+"""Opening a store: URL resolution, engine set-up (SQLite pragmas), and the :class:`Store` handle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from domain.errors import StoreError, StoreUnavailable
+from domain.store.bar_repo import BarRepository
+from domain.store.calendar_repo import CalendarRepository
+
+T = TypeVar("T")
+
+DEFAULT_DB_URL = "sqlite:///marketsession.db"
+DB_ENV_VAR = "MARKETSESSION_DB"
+
+
+def resolve_db_url(cli_value: str | None, environ: Mapping[str, str]) -> str:
+    """The database URL: ``--db`` first, then ``MARKETSESSION_DB``, then the embedded SQLite file.
+
+    A bare file path (``/tmp/x.db``) is accepted as shorthand for ``sqlite:///<path>``.
+    """
+    raw = cli_value or environ.get(DB_ENV_VAR) or DEFAULT_DB_URL
+    if "://" not in raw:
+        raw = f"sqlite:///{raw}"
+    return raw
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"invalid database URL {url!r}: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://HOST/DB")
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:"):
+            raise StoreError(f"database URL {url!r}: an in-memory SQLite store is not supported, name a file")
+        parent = Path(database).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise StoreError(f"database URL {url!r}: directory {parent} does not exist")
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the pragmas and pool settings the engine relies on."""
+    parsed = _parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 5.0})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+class Store:
+    """An open store: the engine plus its repositories. Thread-safe; close with :meth:`close`."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.calendar = CalendarRepository(engine)
+        self.bars = BarRepository(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _guarded(url: str, work: Callable[[Engine, str], T]) -> T:
+    """Run ``work(engine, shown_url)`` mapping driver errors to store errors; dispose on failure."""
+    engine = make_engine(url)
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        return work(engine, shown)
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreUnavailable(f"cannot reach store {shown}: {exc.orig}") from None
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open store {shown}: {exc}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _require_ours(engine: Engine, shown: str) -> None:
+    tables = set(inspect(engine).get_table_names())
+    if tables:
+        raise StoreError(
+            f"database {shown} holds tables ({', '.join(sorted(tables)[:5])}) but no marketsession "
+            "schema version; refusing to touch it"
+        )
+
+
+def init_store(url: str) -> tuple[str | None, str]:
+    """Create the store at ``url`` or upgrade it to the latest schema; return (before, after)."""
+    from domain.store.migrations_runner import current_revision, head_revision, upgrade_store
+
+    def work(engine: Engine, shown: str) -> tuple[str | None, str]:
+        before = current_revision(engine)
+        if before is None:
+            _require_ours(engine, shown)
+        if before != head_revision():
+            upgrade_store(engine)
+        engine.dispose()
+        return before, head_revision()
+
+    return _guarded(url, work)
+
+
+def open_store(url: str, *, create: bool = True) -> Store:
+    """Open the store at ``url``; a new (empty) database is created at the latest schema.
+
+    An existing store at an older schema version is refused with a message telling to run
+    ``marketsession init`` (upgrades are explicit). Raises :class:`StoreError` for a bad URL
+    or a database that is not ours, :class:`StoreUnavailable` when the server cannot be reached.
+    """
+    from domain.store.migrations_runner import current_revision, head_revision, upgrade_store
+
+    def work(engine: Engine, shown: str) -> Store:
+        revision = current_revision(engine)
+        if revision is None:
+            _require_ours(engine, shown)
+            if not create:
+                raise StoreError(f"store {shown} is not initialised: run `marketsession init`")
+            upgrade_store(engine)
+        elif revision != head_revision():
+            raise StoreError(
+                f"store {shown} is at schema {revision}, this release needs {head_revision()}: "
+                "run `marketsession init` to upgrade it"
+            )
+        return Store(engine, url)
+
+    return _guarded(url, work)

@@ -1,0 +1,89 @@
+"""Tables of the store (SQLAlchemy Core). Changes here need a migration in ``migrations/versions``.
+
+Timestamps of bars are whole seconds since the Unix epoch (UTC) in a BIGINT: compact, exact,
+identical on SQLite and PostgreSQL, and cheap to read on the replay path.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+market_hours = Table(
+    "market_hours",
+    metadata,
+    Column("exchange_group", String(32), nullable=False),
+    Column("asset_class", String(32), nullable=False),
+    # hours in force from this date on (the earliest row of a group covers everything before)
+    Column("valid_from", Date, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("exchanges", String(255), nullable=False),  # comma-separated, e.g. NYSE,NASDAQ,AMEX,ARCA
+    Column("regular_open", Time, nullable=False),
+    Column("regular_close", Time, nullable=False),
+    Column("pre_market_open", Time),
+    Column("pre_market_close", Time),
+    Column("post_market_open", Time),
+    Column("post_market_close", Time),
+    Column("break_start", Time),
+    Column("break_end", Time),
+    Column("trading_weekdays", String(16), nullable=False),  # Monday=0, comma-separated
+    Column("source", String(255), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("exchange_group", "asset_class", "valid_from", name="pk_market_hours"),
+)
+
+calendar_coverage = Table(
+    "calendar_coverage",
+    metadata,
+    Column("exchange_group", String(32), primary_key=True),
+    Column("first_date", Date, nullable=False),
+    Column("last_date", Date, nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+trading_holidays = Table(
+    "trading_holidays",
+    metadata,
+    Column("date", Date, nullable=False),
+    Column("exchange_group", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("is_closed", Boolean, nullable=False),
+    Column("early_close_time", Time),
+    Column("late_open_time", Time),
+    Column("notes", Text),
+    Column("source", String(255), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("date", "exchange_group", name="uq_trading_holidays_date_group"),
+    PrimaryKeyConstraint("exchange_group", "date", name="pk_trading_holidays"),
+)
+
+bars = Table(
+    "bars",
+    metadata,
+    Column("symbol", String(32), nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("ts", BigInteger, nullable=False),  # interval start, UTC epoch seconds
+    Column("open", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("close", Float, nullable=False),
+    Column("volume", Float, nullable=False),
+    PrimaryKeyConstraint("symbol", "interval", "ts", name="pk_bars"),
+    sqlite_with_rowid=False,
+)

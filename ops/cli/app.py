@@ -1,0 +1,119 @@
+"""Root command: global options (``--db``, logging), error handling and exit codes.
+
+Exit codes: 0 ok, 2 bad input (config, file, date, URL, usage), 1 runtime failure (store
+unreachable, unexpected error). Errors are one readable line on stderr, never a traceback
+(``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from domain.calendar import TradingCalendar
+from domain.errors import (
+    BarImportError,
+    CalendarError,
+    ConfigError,
+    MarketSessionError,
+    StoreError,
+    StoreUnavailable,
+)
+from domain.store import Store, open_store, resolve_db_url
+from ops.logging import configure_logging
+
+EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
+
+
+@dataclass
+class CliState:
+    """What every subcommand gets: the resolved store URL and, once opened, the store."""
+
+    db_url: str
+    debug: bool = False
+    _store: Store | None = field(default=None, repr=False)
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.db_url)
+        return self._store
+
+    def calendar(self, exchange_group: str = "US_EQUITY") -> TradingCalendar:
+        return TradingCalendar(self.store().calendar, exchange_group)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def exit_code_for(error: MarketSessionError) -> int:
+    if isinstance(error, StoreUnavailable):
+        return EXIT_RUNTIME
+    if isinstance(error, ConfigError | CalendarError | BarImportError | StoreError):
+        return EXIT_BAD_INPUT
+    return EXIT_RUNTIME
+
+
+def report_error(error: MarketSessionError) -> None:
+    click.echo(f"error: {error}", err=True)
+    if isinstance(error, ConfigError):
+        return  # its message already lists every violation
+    for violation in error.violations[:50]:
+        click.echo(f"  {violation}", err=True)
+    if len(error.violations) > 50:
+        click.echo(f"  … and {len(error.violations) - 50} more", err=True)
+
+
+class _Root(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MarketSessionError as error:
+            state = ctx.find_object(CliState)
+            if state is not None and state.debug:
+                raise
+            report_error(error)
+            ctx.exit(exit_code_for(error))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:  # a bug or an unexpected environment: one line, exit 1
+            state = ctx.find_object(CliState)
+            if state is not None and state.debug:
+                raise
+            click.echo(f"error: unexpected {type(error).__name__}: {error} (rerun with --debug for details)", err=True)
+            ctx.exit(EXIT_RUNTIME)
+        finally:
+            state = ctx.find_object(CliState)
+            if state is not None:
+                state.close()
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "db",
+    metavar="URL",
+    help="Store URL (sqlite:///PATH or postgresql://…); default $MARKETSESSION_DB, else sqlite:///marketsession.db.",
+)
+@click.option("--log-level", default="WARNING", show_default=True, help="Log level (DEBUG, INFO, WARNING, ERROR).")
+@click.option(
+    "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="marketsession")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, log_level: str, log_format: str, debug: bool) -> None:
+    """marketsession: market-data sessions over a trading calendar."""
+    configure_logging(log_level, log_format)
+    ctx.obj = CliState(db_url=resolve_db_url(db, os.environ), debug=debug)
+
+
+def main() -> None:
+    from ops.cli import calendar_cmds, config_cmds, data_cmds, store_cmds  # noqa: F401  (register commands)
+
+    sys.exit(cli.main(prog_name="marketsession", standalone_mode=True))

@@ -1,0 +1,19 @@
+"""``marketsession init``: create or upgrade the store."""
+
+from __future__ import annotations
+
+import click
+
+from domain.store import init_store
+from ops.cli.app import CliState, cli
+
+
+@cli.command()
+@click.pass_obj
+def init(state: CliState) -> None:
+    """Create the store, or upgrade an existing one to this release's schema."""
+    before, after = init_store(state.db_url)
+    if before == after:
+        click.echo(f"store {state.db_url} is up to date (schema {after})")
+    else:
+        click.echo(f"store {state.db_url} {'created' if before is None else 'upgraded'} at schema {after}")
