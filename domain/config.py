@@ -1,0 +1,900 @@
+"""Session config (SPEC §3): pydantic v2 models, loading from JSON and readable errors.
+
+Load a config with :meth:`SessionConfig.from_file` or :meth:`SessionConfig.from_dict`; both
+raise :class:`~domain.errors.ConfigError` carrying *every* violation at once, each as a
+``Violation(path, message)`` whose path is the dotted JSON path with list indices as numbers
+(``session_data_config.historical.data.0.apply_to.1``). No other exception escapes loading.
+
+Model tree (all frozen; sequences are stored as tuples)::
+
+    SessionConfig
+    ├── backtest_config: BacktestConfig | None
+    ├── session_data_config: SessionDataConfig
+    │   ├── historical: HistoricalConfig
+    │   │   ├── data: tuple[HistoricalDataConfig, ...]
+    │   │   └── indicators: dict[str, IndicatorConfig]
+    │   └── gap_filler: GapFillerConfig
+    ├── trading_config: TradingConfig
+    ├── api_config: ApiConfig
+    └── metadata: dict | None (free-form)
+
+Decisions where SPEC §3 is silent:
+
+- Keys starting with ``_`` are comments and are dropped at load in every object, except inside
+  ``metadata``, which is kept verbatim (it is free-form, anything JSON goes inside it).
+- Numbers and booleans are strict: ``"5"`` is not an integer, ``true`` is not a number, but an
+  integer is accepted where a float is expected. NaN and infinity are rejected; the JSON
+  literals ``NaN``/``Infinity`` and duplicate keys in an object are invalid JSON here.
+- In live mode ``backtest_config`` may be present: it is validated and kept (so the config
+  round-trips) but the engine ignores it.
+- ``historical`` (no data, no indicators, quality on), ``gap_filler`` and ``metadata`` are
+  optional; ``trading_config`` and ``api_config`` are required.
+- Symbols (in ``symbols`` and ``apply_to``) are normalised to stripped upper case and may not
+  contain whitespace; uniqueness is checked after normalising. ``apply_to`` is the string
+  ``"all"`` or a non-empty list of distinct symbols.
+- Streams and interval lists are stored in canonical spelling (``1h`` -> ``60m``), in the
+  order given; duplicates after normalising are errors.
+- An indicator period's count N is at most 9999 (calendar spans beyond that are nonsense).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import math
+import os
+import re
+import types
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Self, Union, cast, get_args, get_origin
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainSerializer,
+    PlainValidator,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from domain.errors import ConfigError, Violation
+from domain.intervals import NON_BAR_STREAMS, Interval, stream_base
+
+__all__ = [
+    "ApiConfig",
+    "BacktestConfig",
+    "GapFillerConfig",
+    "HistoricalConfig",
+    "HistoricalDataConfig",
+    "IndicatorConfig",
+    "SessionConfig",
+    "SessionDataConfig",
+    "TradingConfig",
+]
+
+_Loc = tuple[str | int, ...]
+
+# Error type of a validator that reports violations at sub-paths of its own location; the
+# sub-paths and messages travel in the error's context under this key.
+_RULES = "config_rules"
+_RULES_CTX = "config_violations"
+
+
+def _rules(violations: Sequence[tuple[_Loc, str]]) -> PydanticCustomError:
+    """One pydantic error carrying several violations at paths relative to the validator."""
+    text = "; ".join(f"{_path(loc)}: {msg}" if loc else msg for loc, msg in violations)
+    return PydanticCustomError(_RULES, text, {_RULES_CTX: tuple(violations)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Field types
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _normalise_symbol(text: str) -> str | None:
+    """Stripped upper-case symbol, or None when blank or containing whitespace."""
+    symbol = text.strip().upper()
+    if not symbol or any(ch.isspace() for ch in symbol):
+        return None
+    return symbol
+
+
+def _symbol(value: str) -> str:
+    symbol = _normalise_symbol(value)
+    if symbol is None:
+        raise ValueError(
+            "must not be blank" if not value.strip() else f"invalid symbol {value!r}: contains whitespace"
+        )
+    return symbol
+
+
+def _interval(value: object) -> Interval:
+    if isinstance(value, Interval):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected an interval string such as 1m, got {_describe(value)}")
+    return Interval.parse(value)
+
+
+def _stream(value: str) -> str:
+    text = value.strip()
+    if text in NON_BAR_STREAMS:
+        return text
+    if text[:1].isdigit():
+        return str(Interval.parse(text))
+    hint = difflib.get_close_matches(text.lower(), sorted(NON_BAR_STREAMS), n=1)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    raise ValueError(
+        f"unknown stream {value!r}: expected 'quotes', 'ticks' or a bar interval such as 1m, 5m, 1h, 1d"
+        + suggestion
+    )
+
+
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _date(value: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"invalid date {value!r}: {exc}") from None
+    raise ValueError(f"expected a date YYYY-MM-DD, got {_describe(value)}")
+
+
+_PERIOD = re.compile(r"^([1-9][0-9]{0,3})([dwmy])$")
+
+
+def _period(value: str) -> str:
+    text = value.strip()
+    if not _PERIOD.match(text):
+        raise ValueError(
+            f"invalid period {value!r}: expected <N><unit> with N a positive integer up to 9999 "
+            "and unit d, w, m or y (e.g. 10d, 52w)"
+        )
+    return text
+
+
+def _between(low: int, high: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {_number(value)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _unique(what: str) -> AfterValidator:
+    """Reject repeated items of a sequence (compared after normalising), naming each index."""
+
+    def check(values: tuple[Any, ...]) -> tuple[Any, ...]:
+        first: dict[Any, int] = {}
+        problems: list[tuple[_Loc, str]] = []
+        for index, item in enumerate(values):
+            if item in first:
+                problems.append(((index,), f"duplicate {what} '{item}' (same as index {first[item]})"))
+            else:
+                first[item] = index
+        if problems:
+            raise _rules(problems)
+        return values
+
+    return AfterValidator(check)
+
+
+def _apply_to(value: object) -> Literal["all"] | tuple[str, ...]:
+    if isinstance(value, str) and value == "all":
+        return "all"
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected 'all' or a list of symbols, got {_describe(value)}")
+    if not value:
+        raise ValueError("must be 'all' or a non-empty list of symbols")
+    symbols: list[str] = []
+    first: dict[str, int] = {}
+    problems: list[tuple[_Loc, str]] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            problems.append(((index,), f"expected a symbol string, got {_describe(item)}"))
+            continue
+        try:
+            symbol = _symbol(item)
+        except ValueError as exc:
+            problems.append(((index,), str(exc)))
+            continue
+        if symbol in first:
+            problems.append(((index,), f"duplicate symbol '{symbol}' (same as index {first[symbol]})"))
+            continue
+        first[symbol] = index
+        symbols.append(symbol)
+    if problems:
+        raise _rules(problems)
+    return tuple(symbols)
+
+
+def _dump_apply_to(value: Literal["all"] | tuple[str, ...]) -> str | list[str]:
+    return value if isinstance(value, str) else list(value)
+
+
+def _finite_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """Reject NaN/infinity anywhere in free-form metadata (they do not survive JSON)."""
+    pending: list[object] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"must not contain NaN or infinity, got {item}")
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return value
+
+
+_Int = Annotated[int, Strict()]
+_Bool = Annotated[bool, Strict()]
+_Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+_NonBlank = Annotated[str, Strict(), AfterValidator(_non_blank)]
+_Symbol = Annotated[str, Strict(), AfterValidator(_symbol)]
+_Stream = Annotated[str, Strict(), AfterValidator(_stream)]
+_IntervalField = Annotated[Interval, PlainValidator(_interval), PlainSerializer(str, return_type=str)]
+_Date = Annotated[date, BeforeValidator(_date)]
+_ApplyTo = Annotated[
+    Literal["all"] | tuple[str, ...],
+    PlainValidator(_apply_to),
+    PlainSerializer(_dump_apply_to, return_type=Any),
+]
+
+
+_Problems = list[tuple[_Loc, str]]
+_CrossRule = tuple[tuple[str, ...], Callable[..., _Problems]]
+
+
+class _Model(BaseModel):
+    """Frozen, closed (unknown keys are errors) config model.
+
+    ``_cross_rules`` lists rules over several fields: ``(field names, check)`` where
+    ``check(*values)`` returns violations at paths relative to the model. They run after the
+    fields validate and, when validation failed elsewhere, on the raw input too (for every
+    rule whose own fields are valid), so that all violations are reported at once.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    _cross_rules: ClassVar[tuple[_CrossRule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_cross_rules(self) -> Self:
+        problems = [
+            p for names, check in self._cross_rules for p in check(*(getattr(self, n) for n in names))
+        ]
+        if problems:
+            raise _rules(problems)
+        return self
+
+    def __hash__(self) -> int:
+        # pydantic's frozen hash fails on dict-valued fields; hashing the rest keeps
+        # "equal configs hash equal".
+        return hash((type(self), *(v for v in self.__dict__.values() if not isinstance(v, dict))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+
+
+def _date_order(start: date, end: date) -> _Problems:
+    if end < start:
+        return [(("end_date",), f"must be on or after start_date ({start}), got {end}")]
+    return []
+
+
+class BacktestConfig(_Model):
+    """The backtest window and pacing (required iff mode is ``backtest``)."""
+
+    start_date: _Date
+    end_date: _Date
+    speed_multiplier: Annotated[_Float, Field(ge=0)] = 0.0
+    """0.0 = as fast as possible (data-driven); > 0 = market minutes per 60 wall seconds."""
+    prefetch_days: Annotated[_Int, Field(ge=1)] = 1
+
+    _cross_rules = ((("start_date", "end_date"), _date_order),)
+
+
+class HistoricalDataConfig(_Model):
+    """Trailing bars to load before each session: ``trailing_days`` of ``intervals``."""
+
+    trailing_days: Annotated[_Int, Field(gt=0)]
+    intervals: Annotated[tuple[_IntervalField, ...], Field(min_length=1), _unique("interval")]
+    apply_to: _ApplyTo = "all"
+
+    def applies_to(self, symbol: str) -> bool:
+        """Whether this entry loads bars for ``symbol``."""
+        return self.apply_to == "all" or symbol in self.apply_to
+
+
+IndicatorType = Literal["trailing_average", "trailing_max", "trailing_min"]
+BarField = Literal["open", "high", "low", "close", "volume"]
+PeriodUnit = Literal["d", "w", "m", "y"]
+_CALENDAR_DAYS: dict[str, int] = {"w": 7, "m": 30, "y": 365}
+
+
+def _minute_only_for_average(kind: str, granularity: str) -> _Problems:
+    if granularity == "minute" and kind != "trailing_average":
+        return [(("granularity",), f"'minute' is only allowed for trailing_average, got type '{kind}'")]
+    return []
+
+
+class IndicatorConfig(_Model):
+    """One historical indicator computed per symbol before every session (SPEC §6)."""
+
+    type: IndicatorType
+    period: Annotated[str, Strict(), AfterValidator(_period)]
+    field: BarField
+    granularity: Literal["daily", "minute"] = "daily"
+    skip_early_close: _Bool = False
+
+    _cross_rules = ((("type", "granularity"), _minute_only_for_average),)
+
+    @property
+    def period_count(self) -> int:
+        """N of the period ``"Nd"``/``"Nw"``/``"Nm"``/``"Ny"``."""
+        return int(self.period[:-1])
+
+    @property
+    def period_unit(self) -> PeriodUnit:
+        """Unit of the period: ``d`` (trading days), ``w``, ``m`` or ``y`` (calendar spans)."""
+        return cast(PeriodUnit, self.period[-1])
+
+    @property
+    def period_calendar_days(self) -> int | None:
+        """Calendar span of a ``w``/``m``/``y`` period (7N, 30N, 365N days); None for ``d``."""
+        per = _CALENDAR_DAYS.get(self.period_unit)
+        return None if per is None else per * self.period_count
+
+
+_IndicatorName = Annotated[str, Strict(), AfterValidator(_non_blank)]
+
+
+class HistoricalConfig(_Model):
+    """What to load and compute before each session."""
+
+    enable_quality: _Bool = True
+    data: tuple[HistoricalDataConfig, ...] = ()
+    indicators: dict[_IndicatorName, IndicatorConfig] = Field(default_factory=dict)
+
+
+class GapFillerConfig(_Model):
+    """Gap filling (live only) and session quality."""
+
+    max_retries: Annotated[_Int, _between(1, 20)] = 5
+    retry_interval_seconds: Annotated[_Int, Field(ge=1)] = 60
+    enable_session_quality: _Bool = True
+
+
+def _unknown_apply_to(
+    symbols: Iterable[str], entries: Iterable[tuple[int, object]]
+) -> list[tuple[_Loc, str]]:
+    """Violations (relative to session_data_config) for apply_to symbols not in ``symbols``.
+
+    Works on validated values and, best effort, on raw input (anything not a valid symbol
+    is skipped: it has its own violation).
+    """
+    known = set(symbols)
+    problems: list[tuple[_Loc, str]] = []
+    for index, apply_to in entries:
+        if not isinstance(apply_to, list | tuple):
+            continue
+        for position, item in enumerate(apply_to):
+            symbol = _normalise_symbol(item) if isinstance(item, str) else None
+            if symbol is not None and symbol not in known:
+                problems.append(
+                    (
+                        ("historical", "data", index, "apply_to", position),
+                        f"symbol '{symbol}' is not in session_data_config.symbols",
+                    )
+                )
+    return problems
+
+
+def _check_streams(streams: tuple[str, ...]) -> tuple[str, ...]:
+    """Every bar interval must be derivable from the streamed base (SPEC §3, §5).
+
+    With today's interval grammar this always holds (the base is 1s whenever a seconds
+    interval is asked for); the check keeps the rule explicit if the grammar grows.
+    """
+    bars = [Interval.parse(s) for s in streams if s not in NON_BAR_STREAMS]
+    base = stream_base(bars)
+    problems: list[tuple[_Loc, str]] = []
+    if base is not None:
+        for index, stream in enumerate(streams):
+            if stream in NON_BAR_STREAMS:
+                continue
+            if not Interval.parse(stream).derivable_from(base):
+                problems.append(
+                    ((index,), f"interval {stream} cannot be derived from the streamed base {base}")
+                )
+    if problems:
+        raise _rules(problems)
+    return streams
+
+
+class SessionDataConfig(_Model):
+    """Symbols, streams and the data work around them."""
+
+    symbols: Annotated[tuple[_Symbol, ...], Field(min_length=1), _unique("symbol")]
+    streams: Annotated[
+        tuple[_Stream, ...], Field(min_length=1), _unique("stream"), AfterValidator(_check_streams)
+    ]
+    historical: HistoricalConfig = Field(default_factory=HistoricalConfig)
+    gap_filler: GapFillerConfig = Field(default_factory=GapFillerConfig)
+
+    @model_validator(mode="after")
+    def _apply_to_in_symbols(self) -> Self:
+        problems = _unknown_apply_to(self.symbols, enumerate(d.apply_to for d in self.historical.data))
+        if problems:
+            raise _rules(problems)
+        return self
+
+
+def _within_buying_power(name: str) -> Callable[[float, float], _Problems]:
+    def check(buying_power: float, value: float) -> _Problems:
+        if value > buying_power:
+            return [((name,), f"must be <= max_buying_power ({buying_power}), got {value}")]
+        return []
+
+    return check
+
+
+class TradingConfig(_Model):
+    """Trading limits."""
+
+    max_buying_power: Annotated[_Float, Field(gt=0)]
+    max_per_trade: Annotated[_Float, Field(gt=0)]
+    max_per_symbol: Annotated[_Float, Field(gt=0)]
+    max_open_positions: Annotated[_Int, Field(gt=0)]
+
+    _cross_rules = (
+        (("max_buying_power", "max_per_trade"), _within_buying_power("max_per_trade")),
+        (("max_buying_power", "max_per_symbol"), _within_buying_power("max_per_symbol")),
+    )
+
+
+class ApiConfig(_Model):
+    """Which providers to use for market data and for trading."""
+
+    data_api: Literal["alpaca", "schwab", "replay"]
+    trade_api: Literal["alpaca", "schwab", "paper"]
+    account_id: _NonBlank | None = None
+
+
+def _backtest_config_when_backtesting(mode: str, backtest: BacktestConfig | None) -> _Problems:
+    if mode == "backtest" and backtest is None:
+        return [(("backtest_config",), "required when mode is 'backtest'")]
+    return []
+
+
+class SessionConfig(_Model):
+    """A session config (SPEC §3). Build it with :meth:`from_file` or :meth:`from_dict`."""
+
+    session_name: _NonBlank
+    exchange_group: _NonBlank = "US_EQUITY"
+    asset_class: _NonBlank = "EQUITY"
+    mode: Literal["backtest", "live"]
+    backtest_config: BacktestConfig | None = None
+    """Required in backtest mode; validated and kept but ignored in live mode."""
+    session_data_config: SessionDataConfig
+    trading_config: TradingConfig
+    api_config: ApiConfig
+    metadata: Annotated[dict[str, JsonValue], AfterValidator(_finite_json)] | None = None
+
+    _cross_rules = ((("mode", "backtest_config"), _backtest_config_when_backtesting),)
+
+    # -- loading ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> SessionConfig:
+        """Load a JSON config file; :class:`ConfigError` (with ``source=path``) when invalid."""
+        source = os.fspath(path)
+        try:
+            text = Path(source).read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise _fail(f"file not found: {source}", source) from None
+        except IsADirectoryError:
+            raise _fail(f"is a directory, not a config file: {source}", source) from None
+        except UnicodeDecodeError as exc:
+            raise _fail(f"{source} is not UTF-8 text (bad byte at offset {exc.start})", source) from None
+        except OSError as exc:
+            raise _fail(f"cannot read {source}: {exc.strerror or exc}", source) from None
+        return cls.from_dict(_parse_json(text, source), source=source)
+
+    @classmethod
+    def from_dict(cls, data: object, source: str | None = None) -> SessionConfig:
+        """Validate already-parsed JSON data; :class:`ConfigError` with every violation."""
+        if not isinstance(data, dict):
+            raise _fail(f"expected a JSON object at the top level, got {_describe(data)}", source)
+        try:
+            cleaned, violations = _strip_comments(data)
+        except RecursionError:
+            raise _fail("the config is nested too deeply", source) from None
+        try:
+            config = cls.model_validate(cleaned)
+        except ValidationError as exc:
+            violations.extend(_translate(exc))
+            violations.extend(_raw_cross_checks(cleaned))
+        except RecursionError:
+            violations.append(Violation("", "the config is nested too deeply"))
+        else:
+            if not violations:
+                return config
+        raise ConfigError(list(dict.fromkeys(violations)), source=source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict (ISO dates, canonical intervals) that reloads to ``self``."""
+        data = self.model_dump(mode="json")
+        for key in ("backtest_config", "metadata"):
+            if data[key] is None:
+                del data[key]
+        if data["api_config"]["account_id"] is None:
+            del data["api_config"]["account_id"]
+        return data
+
+    # -- derived accessors ------------------------------------------------------------------
+
+    @property
+    def is_backtest(self) -> bool:
+        return self.mode == "backtest"
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Shortcut for ``session_data_config.symbols``."""
+        return self.session_data_config.symbols
+
+    @property
+    def bar_intervals(self) -> list[Interval]:
+        """The requested bar intervals of ``streams``, shortest first."""
+        return sorted(Interval.parse(s) for s in self.session_data_config.streams if s not in NON_BAR_STREAMS)
+
+    @property
+    def base_interval(self) -> Interval | None:
+        """The base interval that is streamed (SPEC §5 stream marking); None without bars."""
+        return stream_base(self.bar_intervals)
+
+    @property
+    def derived_intervals(self) -> list[Interval]:
+        """Requested bar intervals built from the base rather than streamed, shortest first."""
+        base = self.base_interval
+        return [i for i in self.bar_intervals if i != base]
+
+    @property
+    def wants_quotes(self) -> bool:
+        return "quotes" in self.session_data_config.streams
+
+    @property
+    def wants_ticks(self) -> bool:
+        return "ticks" in self.session_data_config.streams
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading helpers and error translation
+
+
+def _fail(message: str, source: str | None, path: str = "") -> ConfigError:
+    return ConfigError([Violation(path, message)], source=source)
+
+
+class _NonStandardConstant(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> float:
+    raise _NonStandardConstant(name)
+
+
+def _parse_json(text: str, source: str) -> object:
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for key, value in items:
+            if key in obj:
+                duplicates.append(key)
+            obj[key] = value
+        return obj
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise _fail(
+            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            source,
+            path=f"{source}:{exc.lineno}:{exc.colno}",
+        ) from None
+    except _NonStandardConstant as exc:
+        raise _fail(f"invalid JSON: {exc} is not a JSON value (use a finite number)", source) from None
+    except RecursionError:
+        raise _fail("invalid JSON: nested too deeply", source) from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise _fail(f"invalid JSON: {exc}", source) from None
+    if duplicates:
+        raise ConfigError(
+            [
+                Violation(source, f"duplicate key {_short(k)} in a JSON object")
+                for k in dict.fromkeys(duplicates)
+            ],
+            source=source,
+        )
+    return data
+
+
+def _strip_comments(data: dict[Any, Any]) -> tuple[dict[str, Any], list[Violation]]:
+    """Drop ``_``-prefixed keys everywhere but inside ``metadata``; flag non-string keys."""
+    violations: list[Violation] = []
+
+    def clean(value: object, loc: _Loc) -> object:
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    violations.append(Violation(_path(loc), f"keys must be strings, got {_describe(key)}"))
+                elif not key.startswith("_"):
+                    out[key] = item if loc == () and key == "metadata" else clean(item, (*loc, key))
+            return out
+        if isinstance(value, list):
+            return [clean(item, (*loc, index)) for index, item in enumerate(value)]
+        return value
+
+    cleaned = clean(data, ())
+    assert isinstance(cleaned, dict)
+    return cleaned, violations
+
+
+def _raw_cross_checks(data: dict[str, Any]) -> list[Violation]:
+    """Cross-field rules re-checked on raw data when validation failed somewhere.
+
+    A model's cross-field validator only runs when all of its fields are valid; checking each
+    rule whose own inputs are valid keeps "every violation at once" true.
+    """
+    found: list[Violation] = []
+
+    def visit(model: type[BaseModel], raw: dict[str, Any], loc: _Loc) -> None:
+        if issubclass(model, _Model):
+            for names, check in model._cross_rules:
+                values = [_valid_field(model, name, raw) for name in names]
+                if all(ok for ok, _ in values):
+                    found.extend(
+                        Violation(_path((*loc, *sub)), m) for sub, m in check(*(v for _, v in values))
+                    )
+        for name, field in model.model_fields.items():
+            item = raw.get(name)
+            inner = _unwrap(field.annotation)
+            if isinstance(inner, type) and issubclass(inner, BaseModel) and isinstance(item, dict):
+                visit(inner, item, (*loc, name))
+            elif get_origin(inner) in (tuple, dict):
+                element = _unwrap(get_args(inner)[0 if get_origin(inner) is tuple else 1])
+                if not (isinstance(element, type) and issubclass(element, BaseModel)):
+                    continue
+                members = (
+                    enumerate(item)
+                    if isinstance(item, list)
+                    else item.items()
+                    if isinstance(item, dict)
+                    else ()
+                )
+                for key, member in members:
+                    if isinstance(member, dict):
+                        visit(element, member, (*loc, name, key))
+
+    visit(SessionConfig, data, ())
+    found.extend(_raw_apply_to_check(data))
+    return found
+
+
+@functools.cache
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    field = model.model_fields[name]
+    annotated: Any = Annotated[field.annotation, field]  # a type built at runtime
+    return TypeAdapter(annotated)
+
+
+def _valid_field(model: type[BaseModel], name: str, raw: dict[str, Any]) -> tuple[bool, Any]:
+    """(True, value) when ``raw[name]`` alone is valid for the field (or absent with a default)."""
+    field = model.model_fields[name]
+    if name not in raw:
+        return (False, None) if field.is_required() else (True, field.get_default(call_default_factory=True))
+    try:
+        return True, _field_adapter(model, name).validate_python(raw[name])
+    except ValidationError:
+        return False, None
+
+
+def _raw_apply_to_check(data: dict[str, Any]) -> list[Violation]:
+    """apply_to symbols not in symbols, checked even when other historical entries are invalid."""
+    section = data.get("session_data_config")
+    if not isinstance(section, dict):
+        return []
+    symbols, historical = section.get("symbols"), section.get("historical")
+    if not isinstance(symbols, list) or not isinstance(historical, dict):
+        return []
+    entries = historical.get("data")
+    if not isinstance(entries, list):
+        return []
+    known = {s for s in (_normalise_symbol(x) for x in symbols if isinstance(x, str)) if s is not None}
+    raw_entries = ((i, e.get("apply_to")) for i, e in enumerate(entries) if isinstance(e, dict))
+    return [
+        Violation(_path(("session_data_config", *loc)), m) for loc, m in _unknown_apply_to(known, raw_entries)
+    ]
+
+
+def _translate(error: ValidationError) -> list[Violation]:
+    violations: list[Violation] = []
+    items = error.errors(include_url=False)
+    # pydantic counts only the valid items against min_length: a list whose only item is
+    # invalid is also "too short". The item's own violation is the useful one.
+    with_bad_items = {tuple(i["loc"][:-1]) for i in items if i["loc"] and isinstance(i["loc"][-1], int)}
+    for item in items:
+        loc: _Loc = tuple(item["loc"])
+        ctx: dict[str, Any] = dict(item.get("ctx") or {})
+        if item["type"] == "too_short" and loc in with_bad_items:
+            continue
+        if item["type"] == _RULES:
+            violations.extend(Violation(_path((*loc, *sub)), msg) for sub, msg in ctx[_RULES_CTX])
+            continue
+        if loc and loc[-1] == "[key]":
+            loc = loc[:-1]
+        violations.append(
+            Violation(_path(loc), _message(item["type"], loc, item.get("input"), ctx, item["msg"]))
+        )
+    return violations
+
+
+def _message(kind: str, loc: _Loc, value: object, ctx: dict[str, Any], fallback: str) -> str:
+    got = _describe(value)
+    match kind:
+        case "missing":
+            return "required"
+        case "extra_forbidden":
+            return _unknown_key(loc)
+        case "int_type" | "int_parsing" | "int_from_float":
+            return f"expected an integer, got {got}"
+        case "float_type" | "float_parsing":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return f"number too large, got {_number(value)}"
+            return f"expected a number, got {got}"
+        case "bool_type" | "bool_parsing":
+            return f"expected true or false, got {got}"
+        case "string_type":
+            return f"expected a string, got {got}"
+        case "model_type" | "model_attributes_type" | "dict_type":
+            return f"expected an object, got {got}"
+        case "list_type" | "tuple_type":
+            return f"expected a list, got {got}"
+        case "literal_error":
+            expected = str(ctx.get("expected", ""))
+            choices = re.findall(r"'([^']*)'", expected)
+            hint = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) else []
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            return f"must be {expected}, got {got}{suggestion}"
+        case "greater_than":
+            return f"must be > {_bound(ctx.get('gt'))}, got {_number(value)}"
+        case "greater_than_equal":
+            return f"must be >= {_bound(ctx.get('ge'))}, got {_number(value)}"
+        case "less_than":
+            return f"must be < {_bound(ctx.get('lt'))}, got {_number(value)}"
+        case "less_than_equal":
+            return f"must be <= {_bound(ctx.get('le'))}, got {_number(value)}"
+        case "finite_number":
+            return f"must be a finite number, got {_number(value)}"
+        case "too_short":
+            minimum = ctx.get("min_length", 1)
+            return "must not be empty" if minimum == 1 else f"must have at least {minimum} items"
+        case "value_error" | "assertion_error":
+            return str(ctx.get("error", fallback))
+        case "invalid-json-value":
+            return f"not a JSON value: {got}"
+        case "recursion_loop":
+            return "nested too deeply"
+        case _:
+            return fallback
+
+
+def _unknown_key(loc: _Loc) -> str:
+    model = _model_at(loc[:-1])
+    if model is None or not loc:
+        return "unknown key"
+    names = list(model.model_fields)
+    hint = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    if hint:
+        return f"unknown key (did you mean {hint[0]!r}?)"
+    return f"unknown key (expected one of: {', '.join(names)})"
+
+
+def _model_at(loc: _Loc) -> type[BaseModel] | None:
+    """The model class that validates the object at ``loc`` (for did-you-mean hints)."""
+    current: Any = SessionConfig
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part) if isinstance(part, str) else None
+            if field is None:
+                return None
+            current = field.annotation
+        elif get_origin(current) is tuple and isinstance(part, int):
+            current = get_args(current)[0]
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip ``Annotated`` and ``X | None`` down to the type that validates objects."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin is Union or origin is types.UnionType:
+            options = [a for a in get_args(tp) if a is not type(None)]
+            if len(options) != 1:
+                return tp
+            tp = options[0]
+        else:
+            return tp
+
+
+def _path(loc: _Loc) -> str:
+    return ".".join(part if isinstance(part, str) else _number(part) for part in loc)
+
+
+def _number(value: object) -> str:
+    """A number for a message; huge integers are summarised (they cannot be printed)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of about {value.bit_length() * 30103 // 100000 + 1} digits"
+    if isinstance(value, int | float):
+        return repr(value)
+    return _describe(value)
+
+
+def _bound(value: object) -> str:
+    """A rule's bound as written in the rule: ``0`` rather than pydantic's ``0.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return _number(value)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def _describe(value: object) -> str:
+    """A short JSON-flavoured description of an input value for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {_number(value)}"
+    if isinstance(value, int | float):
+        return f"number {_number(value)}"
+    if isinstance(value, str):
+        return f"string {_short(value)}"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
