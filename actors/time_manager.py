@@ -74,7 +74,9 @@ class TimeManager(pykka.ThreadingActor):
     ) -> TradingSession:
         return self.calendar.get_trading_session(day, exchange_group, asset_class)
 
-    def get_trading_sessions(self, days: list[date], exchange_group: str | None = None) -> list[TradingSession]:
+    def get_trading_sessions(
+        self, days: list[date], exchange_group: str | None = None
+    ) -> list[TradingSession]:
         """Several sessions in one round trip."""
         return [self.calendar.get_trading_session(d, exchange_group) for d in days]
 
@@ -96,14 +98,19 @@ class TimeManager(pykka.ThreadingActor):
     def get_first_trading_date(self, day: date, exchange_group: str | None = None) -> date:
         return self.calendar.get_first_trading_date(day, exchange_group)
 
-    def get_trading_dates_in_range(self, start: date, end: date, exchange_group: str | None = None) -> list[date]:
+    def get_trading_dates_in_range(
+        self, start: date, end: date, exchange_group: str | None = None
+    ) -> list[date]:
         return self.calendar.get_trading_dates_in_range(start, end, exchange_group)
 
     def count_trading_days(self, start: date, end: date, exchange_group: str | None = None) -> int:
         return self.calendar.count_trading_days(start, end, exchange_group)
 
     def count_trading_time(
-        self, start: datetime, end: datetime, unit: TimeUnit | str = TimeUnit.MINUTES,
+        self,
+        start: datetime,
+        end: datetime,
+        unit: TimeUnit | str = TimeUnit.MINUTES,
         exchange_group: str | None = None,
     ) -> float:
         return self.calendar.count_trading_time(start, end, unit, exchange_group)
@@ -132,7 +139,9 @@ class TimeManagerClient:
         self._proxy = ref.proxy()
 
     @classmethod
-    def start(cls, source: CalendarSource, timeout: float = DEFAULT_ASK_TIMEOUT, **kwargs: Any) -> TimeManagerClient:
+    def start(
+        cls, source: CalendarSource, timeout: float = DEFAULT_ASK_TIMEOUT, **kwargs: Any
+    ) -> TimeManagerClient:
         return cls(TimeManager.start(source, **kwargs), timeout)
 
     def __getattr__(self, name: str) -> Any:
@@ -146,4 +155,3 @@ class TimeManagerClient:
     def stop(self, timeout: float | None = None) -> None:
         if self.ref.is_alive():
             self.ref.stop(timeout=timeout if timeout is not None else self.timeout)
-

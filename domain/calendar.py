@@ -64,7 +64,8 @@ class MarketHours:
     def __post_init__(self) -> None:
         if not self.regular_open < self.regular_close:
             raise CalendarError(
-                f"{self.exchange_group}: regular open {self.regular_open} is not before close {self.regular_close}"
+                f"{self.exchange_group}: regular open {self.regular_open} "
+                f"is not before close {self.regular_close}"
             )
         if (self.break_start is None) != (self.break_end is None):
             raise CalendarError(f"{self.exchange_group}: a midday break needs both start and end")
@@ -322,7 +323,9 @@ class TradingCalendar:
                 early = True
         if not open_time < close_time:
             raise CalendarError(f"{group_name} {day}: open {open_time} is not before close {close_time}")
-        break_start = hours.break_start if hours.break_start is not None and hours.break_start < close_time else None
+        break_start = (
+            hours.break_start if hours.break_start is not None and hours.break_start < close_time else None
+        )
         break_end = hours.break_end if break_start is not None else None
         post_open = close_time if hours.post_market_open is not None else None
         post_close = hours.post_market_close if post_open is not None else None
@@ -444,7 +447,10 @@ class TradingCalendar:
             assert session.regular_open is not None and session.regular_close is not None
             pieces = [(session.regular_open, session.regular_close)]
             if session.break_start is not None and session.break_end is not None:
-                pieces = [(session.regular_open, session.break_start), (session.break_end, session.regular_close)]
+                pieces = [
+                    (session.regular_open, session.break_start),
+                    (session.break_end, session.regular_close),
+                ]
             for lo, hi in pieces:
                 overlap = (min(hi, end) - max(lo, start)).total_seconds()
                 if overlap > 0:
@@ -534,9 +540,9 @@ class TradingCalendar:
             day = first
             one = timedelta(days=1)
             while day <= last:
-                exception = group.exceptions.get(day)
+                closure = group.exceptions.get(day)
                 if day.weekday() in self._hours_on(group, day).trading_weekdays and not (
-                    exception is not None and exception.is_closed
+                    closure is not None and closure.is_closed
                 ):
                     dates.append(day)
                 day += one

@@ -44,7 +44,9 @@ class HolidayRow(BaseModel):
         return self
 
 
-def read_holiday_file(path: str | Path, default_group: str, source: str | None = None) -> list[CalendarException]:
+def read_holiday_file(
+    path: str | Path, default_group: str, source: str | None = None
+) -> list[CalendarException]:
     """Parse ``path``; raise :class:`CalendarError` listing every bad row (file:line: reason)."""
     path = Path(path)
     try:
@@ -52,10 +54,7 @@ def read_holiday_file(path: str | Path, default_group: str, source: str | None =
     except (OSError, UnicodeDecodeError) as exc:
         raise CalendarError(f"cannot read holiday file {path}: {exc}") from None
     source = source or f"import:{path.name}"
-    if path.suffix.lower() == ".json":
-        records = _json_records(path, text)
-    else:
-        records = _csv_records(path, text)
+    records = _json_records(path, text) if path.suffix.lower() == ".json" else _csv_records(path, text)
     violations: list[Violation] = []
     result: list[CalendarException] = []
     seen: dict[tuple[str, date], str] = {}
@@ -70,7 +69,9 @@ def read_holiday_file(path: str | Path, default_group: str, source: str | None =
             continue
         group = row.exchange_group or default_group
         if (group, row.date) in seen:
-            violations.append(Violation(f"{path}{line}", f"{row.date} already given at {path}{seen[group, row.date]}"))
+            violations.append(
+                Violation(f"{path}{line}", f"{row.date} already given at {path}{seen[group, row.date]}")
+            )
             continue
         seen[group, row.date] = line
         result.append(
@@ -109,7 +110,9 @@ def _json_records(path: Path, text: str) -> list[tuple[str, dict[str, Any]]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CalendarError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise CalendarError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     group = None
     if isinstance(data, dict):
         group = data.get("exchange_group")

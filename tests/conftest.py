@@ -6,30 +6,15 @@ test gets a schema of its own, dropped afterwards. Without the variable they ski
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pykka
 import pytest
-from sqlalchemy import create_engine, text
+from support.stores import postgres_schema_url, seed
 
 from domain.calendar import TradingCalendar
 from domain.store import Store, open_store
-from ops.calendar_seed import seed_group
-
-REPO = Path(__file__).resolve().parents[1]
-REAL_DATA = REPO.parent / "shared" / "data" / "real"
-PG_ENV = "MARKETSESSION_TEST_PG_URL"
-
-
-def real_file(name: str) -> Path:
-    path = REAL_DATA / name
-    if not path.is_file():
-        pytest.skip(f"real data file {path} not found (shared/ must sit beside the repo)")
-    return path
 
 
 @pytest.fixture
@@ -39,20 +24,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set: PostgreSQL tests skipped")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema_url() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -78,11 +51,6 @@ def sqlite_store(sqlite_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
-
-
-def seed(store: Store, *groups: str, start_year: int = 2024, end_year: int = 2026) -> None:
-    for group in groups or ("US_EQUITY",):
-        seed_group(store.calendar, group, start_year, end_year, datetime(2026, 1, 1, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Engine, and_, delete, select
+from sqlalchemy import Engine, RowMapping, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.calendar import CalendarException, Coverage, MarketHours
@@ -166,8 +166,8 @@ class CalendarRepository:
         return bool(result.rowcount)
 
 
-def _exception(row: object) -> CalendarException:
-    get = row.__getitem__  # type: ignore[attr-defined]
+def _exception(row: RowMapping) -> CalendarException:
+    get = row.__getitem__
     return CalendarException(
         date=get("date"),
         exchange_group=get("exchange_group"),

@@ -85,7 +85,10 @@ class _Root(click.Group):
             state = ctx.find_object(CliState)
             if state is not None and state.debug:
                 raise
-            click.echo(f"error: unexpected {type(error).__name__}: {error} (rerun with --debug for details)", err=True)
+            click.echo(
+                f"error: unexpected {type(error).__name__}: {error} (rerun with --debug for details)",
+                err=True,
+            )
             ctx.exit(EXIT_RUNTIME)
         finally:
             state = ctx.find_object(CliState)
@@ -100,7 +103,9 @@ class _Root(click.Group):
     metavar="URL",
     help="Store URL (sqlite:///PATH or postgresql://…); default $MARKETSESSION_DB, else sqlite:///marketsession.db.",
 )
-@click.option("--log-level", default="WARNING", show_default=True, help="Log level (DEBUG, INFO, WARNING, ERROR).")
+@click.option(
+    "--log-level", default="WARNING", show_default=True, help="Log level (DEBUG, INFO, WARNING, ERROR)."
+)
 @click.option(
     "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
 )

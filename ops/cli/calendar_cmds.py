@@ -18,7 +18,11 @@ from ops.calendar_seed import GROUPS, seed_group
 from ops.cli.app import CliState, cli
 
 _GROUP = click.option(
-    "--group", "group", default="US_EQUITY", show_default=True, help=f"Exchange group ({', '.join(GROUPS)}, …)."
+    "--group",
+    "group",
+    default="US_EQUITY",
+    show_default=True,
+    help=f"Exchange group ({', '.join(tuple(GROUPS))}, …).",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
@@ -60,7 +64,7 @@ def calendar() -> None:
     "--group",
     "groups",
     multiple=True,
-    type=click.Choice(sorted(GROUPS)),
+    type=click.Choice(tuple(GROUPS)),
     help="Group(s) to seed; default all known groups.",
 )
 @click.pass_obj
@@ -72,7 +76,8 @@ def seed(state: CliState, start_year: int, end_year: int, groups: tuple[str, ...
         result = seed_group(store.calendar, group, start_year, end_year, datetime.now(UTC))
         click.echo(
             f"{group}: {result.first_date}..{result.last_date}, {result.trading_days} trading days, "
-            f"{result.closures} closures, {result.early_closes} early closes, {result.late_opens} late opens, "
+            f"{result.closures} closures, {result.early_closes} early closes, "
+            f"{result.late_opens} late opens, "
             f"{result.hours_versions} hours version(s) ({wall.perf_counter() - started:.2f}s)"
         )
 
@@ -267,9 +272,10 @@ def _require_covered(source: Any, exceptions: list[CalendarException]) -> None:
     for group in {e.exchange_group for e in exceptions}:
         coverage = source.load_coverage(group)
         if coverage is None:
-            raise CalendarError(f"exchange group {group!r} is not seeded: run `marketsession calendar seed` first")
+            raise CalendarError(
+                f"exchange group {group!r} is not seeded: run `marketsession calendar seed` first"
+            )
         bad += [e for e in exceptions if e.exchange_group == group and e.date not in coverage]
     if bad:
         shown = ", ".join(f"{e.exchange_group} {e.date}" for e in bad[:5])
         raise CalendarError(f"{len(bad)} day(s) outside the seeded calendar: {shown}; seed those years first")
-

@@ -65,7 +65,9 @@ def import_(
 @click.option("--symbols", required=True, help="Comma-separated symbols, e.g. AAPL,RIVN.")
 @click.option("--start", type=DATE, required=True)
 @click.option("--end", type=DATE, required=True)
-@click.option("--seed", "seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bars).")
+@click.option(
+    "--seed", "seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bars)."
+)
 @click.option("--group", default="US_EQUITY", show_default=True)
 @click.pass_obj
 def demo(state: CliState, symbols: str, start: date, end: date, seed: int, group: str) -> None:
