@@ -8,6 +8,7 @@ from exchange_calendars' holiday rules, with the customary US names where they d
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ class GroupSpec:
     exchange_group: str
     asset_class: str
     calendar_code: str
+    timezone: str
     exchanges: tuple[str, ...]
     pre_market: tuple[time, time] | None = None
     post_market: tuple[time, time] | None = None
@@ -42,12 +44,13 @@ GROUPS: dict[str, GroupSpec] = {
             "US_EQUITY",
             "EQUITY",
             "XNYS",
+            "America/New_York",
             ("NYSE", "NASDAQ", "AMEX", "ARCA"),
             pre_market=(time(4, 0), time(9, 30)),
             post_market=(time(16, 0), time(20, 0)),
         ),
-        GroupSpec("UK_EQUITY", "EQUITY", "XLON", ("LSE",)),
-        GroupSpec("JP_EQUITY", "EQUITY", "XTKS", ("TSE",)),
+        GroupSpec("UK_EQUITY", "EQUITY", "XLON", "Europe/London", ("LSE",)),
+        GroupSpec("JP_EQUITY", "EQUITY", "XTKS", "Asia/Tokyo", ("TSE",)),
     )
 }
 
@@ -115,7 +118,20 @@ def _versions(times: Any, first: date) -> list[tuple[date, time]]:
 def build_group(
     spec: GroupSpec, first: date, last: date, source: str
 ) -> tuple[list[MarketHours], Coverage, list[CalendarException]]:
-    """Hours, coverage and exceptions of ``spec`` for ``[first, last]`` (pure apart from the library)."""
+    """Hours, coverage and exceptions of ``spec`` for ``[first, last]``.
+
+    exchange_calendars triggers pandas deprecation warnings inside itself; they are not ours to
+    fix and would only alarm operators, so they are silenced around the library's calls.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return _build_group(spec, first, last, source)
+
+
+def _build_group(
+    spec: GroupSpec, first: date, last: date, source: str
+) -> tuple[list[MarketHours], Coverage, list[CalendarException]]:
     import exchange_calendars as xcals
     import pandas as pd
 
@@ -131,6 +147,8 @@ def build_group(
     except ValueError as exc:
         raise CalendarError(f"cannot seed {spec.exchange_group} for {first}..{last}: {exc}") from None
     zone = str(calendar.tz)
+    if zone != spec.timezone:
+        raise CalendarError(f"{spec.calendar_code} is in {zone}, {spec.exchange_group} expects {spec.timezone}")
     weekdays = frozenset(i for i, flag in enumerate(calendar.weekmask) if flag == "1")
     opens = _versions(calendar.open_times, first)
     closes = _versions(calendar.close_times, first)

@@ -40,14 +40,26 @@ class BarRepository:
         Idempotent: writing the same bars again changes nothing. Returns the rows written.
         With ``connection`` the caller owns the transaction; otherwise one is opened here.
         """
+        return self._write(rows, connection, replace=True)
+
+    def insert_missing(self, rows: Iterable[Sequence[object]], connection: Connection | None = None) -> int:
+        """Insert only the bars whose key is not stored yet; stored bars are never changed.
+
+        Returns the rows offered (not all of them may have been new)."""
+        return self._write(rows, connection, replace=False)
+
+    def _write(self, rows: Iterable[Sequence[object]], connection: Connection | None, replace: bool) -> int:
         if connection is None:
             with self._engine.begin() as own:
-                return self.upsert(rows, own)
-        statement = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(bars)
-        statement = statement.on_conflict_do_update(
-            index_elements=["symbol", "interval", "ts"],
-            set_={name: statement.excluded[name] for name in _VALUES},
-        )
+                return self._write(rows, own, replace)
+        insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(bars)
+        if replace:
+            statement = insert.on_conflict_do_update(
+                index_elements=["symbol", "interval", "ts"],
+                set_={name: insert.excluded[name] for name in _VALUES},
+            )
+        else:
+            statement = insert.on_conflict_do_nothing(index_elements=["symbol", "interval", "ts"])
         keys = Bar._fields
         written = 0
         iterator = iter(rows)

@@ -47,7 +47,7 @@ def import_(
     from ops.bar_import import import_bar_file
 
     store = state.store()
-    zone = timezone or str(state.calendar(group).timezone())
+    zone = timezone or _group_timezone(state, group)
     started = wall.perf_counter()
     report = import_bar_file(store, path, symbol, interval, zone, label=label, skip_invalid=skip_invalid)
     elapsed = wall.perf_counter() - started
@@ -59,6 +59,18 @@ def import_(
         f"({report.new_bars} new), {len(report.invalid)} invalid skipped, "
         f"{elapsed:.2f}s ({rate:,.0f} bars/s)"
     )
+
+
+def _group_timezone(state: CliState, group: str) -> str:
+    """The zone naive timestamps are read in: the seeded group's, else the known group's."""
+    from ops.calendar_seed import GROUPS
+
+    hours = state.store().calendar.load_market_hours(group, "EQUITY")
+    if hours:
+        return hours[0].timezone
+    if group in GROUPS:
+        return GROUPS[group].timezone
+    raise click.BadParameter(f"unknown exchange group {group!r}; pass --timezone", param_hint="--group")
 
 
 @data.command()
@@ -82,7 +94,7 @@ def demo(state: CliState, symbols: str, start: date, end: date, seed: int, group
     started = wall.perf_counter()
     count = write_demo_data(state.store(), state.calendar(group), names, start, end, seed=seed)
     click.echo(
-        f"wrote {count} demo 1m bars for {', '.join(names)} {start}..{end} "
+        f"wrote {count} demo 1m bars for {', '.join(names)} {start}..{end}, keeping bars already stored "
         f"({wall.perf_counter() - started:.2f}s)"
     )
 
