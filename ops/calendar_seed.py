@@ -148,7 +148,9 @@ def _build_group(
         raise CalendarError(f"cannot seed {spec.exchange_group} for {first}..{last}: {exc}") from None
     zone = str(calendar.tz)
     if zone != spec.timezone:
-        raise CalendarError(f"{spec.calendar_code} is in {zone}, {spec.exchange_group} expects {spec.timezone}")
+        raise CalendarError(
+            f"{spec.calendar_code} is in {zone}, {spec.exchange_group} expects {spec.timezone}"
+        )
     weekdays = frozenset(i for i, flag in enumerate(calendar.weekmask) if flag == "1")
     opens = _versions(calendar.open_times, first)
     closes = _versions(calendar.close_times, first)
