@@ -54,13 +54,21 @@ class TimeManager(pykka.ThreadingActor):
         return self.now()
 
     def advance_to_market_open(self, day: date | None = None) -> datetime:
-        """Move the simulated clock to the regular open of ``day`` (default: the first trading
-        date on or after the clock's current date) and return it."""
+        """Move the simulated clock to the regular open of ``day`` (a non-trading day means the
+        next trading day); without ``day``, to the next regular open at or after the clock's
+        time. Returns the new time."""
         clock = self._simulated()
-        target = day if day is not None else self.now().date()
-        session = self.calendar.get_trading_session(self.calendar.get_first_trading_date(target))
-        assert session.regular_open is not None
-        clock.set(session.regular_open)
+        if day is not None:
+            target = self.calendar.get_first_trading_date(day)
+        else:
+            now = self.now()
+            target = self.calendar.get_first_trading_date(now.date())
+            opening = self.calendar.get_trading_session(target).regular_open
+            if opening is not None and opening < now:
+                target = self.calendar.get_next_trading_date(target)
+        opening = self.calendar.get_trading_session(target).regular_open
+        assert opening is not None
+        clock.set(opening)
         return self.now()
 
     def _simulated(self) -> SimulatedClock:

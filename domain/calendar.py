@@ -442,7 +442,8 @@ class TradingCalendar:
         if end <= start:
             return 0.0
         seconds = 0.0
-        for day in self.get_trading_dates_in_range(start.date(), end.date(), group_name):
+        last_day = (end - timedelta(microseconds=1)).date()  # end is exclusive
+        for day in self.get_trading_dates_in_range(start.date(), last_day, group_name):
             session = self.get_trading_session(day, group_name)
             assert session.regular_open is not None and session.regular_close is not None
             pieces = [(session.regular_open, session.regular_close)]

@@ -8,6 +8,7 @@ from exchange_calendars' holiday rules, with the customary US names where they d
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -115,10 +116,12 @@ def _versions(times: Any, first: date) -> list[tuple[date, time]]:
     return [(first if start is None else max(first, start.date()), moment) for start, moment in times]
 
 
+@functools.lru_cache(maxsize=16)
 def build_group(
     spec: GroupSpec, first: date, last: date, source: str
-) -> tuple[list[MarketHours], Coverage, list[CalendarException]]:
-    """Hours, coverage and exceptions of ``spec`` for ``[first, last]``.
+) -> tuple[tuple[MarketHours, ...], Coverage, tuple[CalendarException, ...]]:
+    """Hours, coverage and exceptions of ``spec`` for ``[first, last]`` (immutable, so cached:
+    building is the slow part of seeding, and tests seed the same years again and again).
 
     exchange_calendars triggers pandas deprecation warnings inside itself; they are not ours to
     fix and would only alarm operators, so they are silenced around the library's calls.
@@ -131,7 +134,7 @@ def build_group(
 
 def _build_group(
     spec: GroupSpec, first: date, last: date, source: str
-) -> tuple[list[MarketHours], Coverage, list[CalendarException]]:
+) -> tuple[tuple[MarketHours, ...], Coverage, tuple[CalendarException, ...]]:
     import exchange_calendars as xcals
     import pandas as pd
 
@@ -235,7 +238,7 @@ def _build_group(
     coverage = Coverage(
         spec.exchange_group, first, last, f"exchange_calendars {xcals.__version__} {spec.calendar_code}"
     )
-    return hours, coverage, exceptions
+    return tuple(hours), coverage, tuple(exceptions)
 
 
 def seed_group(

@@ -45,9 +45,12 @@ def test_domain_imports_no_threads_actors_or_ops(path: Path) -> None:
 def test_domain_never_reads_the_wall_clock(path: Path) -> None:
     calls = []
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if (node.value.id, node.attr) in WALL_CLOCK_CALLS:
-                calls.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and (node.value.id, node.attr) in WALL_CLOCK_CALLS
+        ):
+            calls.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
     assert not calls, f"{path.relative_to(REPO)} reads the wall clock: {calls}"
 
 
@@ -63,7 +66,11 @@ def test_no_sleep_in_actors_or_tests() -> None:
     offenders = []
     for path in [*_modules("actors"), *_modules("tests")]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr == "sleep" and isinstance(node.value, ast.Name):
-                if node.value.id == "time":
-                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "sleep"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "time"
+            ):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert not offenders, offenders
