@@ -216,14 +216,14 @@ def _echo_date(day: date, as_json: bool) -> None:
 @click.pass_obj
 def show(state: CliState, start: date | None, end: date | None, group: str, as_json: bool) -> None:
     """Every day of a range with its hours (default: this week)."""
-    today = datetime.now(UTC).date()
+    cal = state.calendar(group)
+    today = datetime.now(cal.timezone()).date()  # the exchange's today, not UTC's
     start = start or today - timedelta(days=today.weekday())
     end = end or start + timedelta(days=6)
     if end < start:
         raise CalendarError(f"end {end} is before start {start}")
     if (end - start).days > 366:
         raise CalendarError("show at most one year at a time")
-    cal = state.calendar(group)
     sessions = [cal.get_trading_session(start + timedelta(days=i)) for i in range((end - start).days + 1)]
     if as_json:
         click.echo(json.dumps([s.to_json() for s in sessions], indent=2))
