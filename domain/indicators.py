@@ -1,0 +1,244 @@
+"""Historical indicators (SPEC §6): computed per symbol before every session, from bars strictly
+before the session day.
+
+The days an indicator covers come from :func:`domain.session_window.period_days`; this module
+only does the arithmetic over the bars it is given:
+
+- ``trailing_average`` daily: mean of ``field`` over the period days' daily bars;
+- ``trailing_average`` minute: a list with one value per regular-session minute of the session
+  day (index ``i`` = the minute starting ``i`` minutes after each day's regular open), each the
+  mean of that minute's ``field`` across the period days that have the bar;
+- ``trailing_max`` / ``trailing_min``: max / min of ``field`` over the period days' daily bars.
+
+Not enough data is never a 0.0 placeholder (SPEC §6). The rules:
+
+- Daily granularity (all three types): the value is ``None`` when *any* period day lacks its
+  daily bar, or when the period holds no trading day; ``missing_days`` lists those days and the
+  warning names the symbol, the indicator and the days. A partial period would silently bias
+  a 52-week high or a 10-day average, so none is computed over "the days available".
+- Minute granularity: each minute averages the days that have that minute's bar ("only days
+  that have the bar"); a minute no day has is ``None``. Period days without a single minute
+  bar are listed in ``missing_days`` with a warning, but the list is still computed. The value
+  is ``None`` only when no period day has any regular-session minute bar.
+
+Daily bars are matched to days by their ``ts`` (the session date at 00:00 UTC); if two bars
+fall on one day the later in the input wins. Minute bars outside ``[open, open +
+session_minutes)`` of their day are ignored, as are bars of days outside the period. For a
+group with a midday break pass the minutes from open to close: the break minutes come out
+``None``. Deriving missing daily bars from 1m bars (SPEC §6) is the loader's job, before it
+calls this module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from domain.bars import Bar
+from domain.config import BarField, IndicatorConfig
+
+__all__ = [
+    "IndicatorResult",
+    "IndicatorValue",
+    "bar_day",
+    "compute_indicator",
+    "compute_indicators",
+    "describe_days",
+]
+
+IndicatorValue = float | list[float | None] | None
+"""A daily indicator's number, a minute indicator's per-minute list, or None (not enough data)."""
+
+_EPOCH = date(1970, 1, 1)
+_SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorResult:
+    """One indicator of one symbol for one session day."""
+
+    name: str
+    value: IndicatorValue
+    missing_days: list[date]
+    """Period days without data (daily: no daily bar; minute: no regular-session minute bar)."""
+    warning: str | None
+    """Set whenever a period day is missing or the value is None; names symbol, indicator, days."""
+
+
+def bar_day(bar: Bar) -> date:
+    """The session date of a daily bar (its ``ts`` is that date at 00:00 UTC)."""
+    return _EPOCH + timedelta(days=bar.ts // _SECONDS_PER_DAY)
+
+
+def compute_indicator(
+    name: str,
+    config: IndicatorConfig,
+    daily_bars: Sequence[Bar],
+    minute_bars_by_day: Mapping[date, Sequence[Bar]],
+    days: Sequence[date],
+    session_opens: Mapping[date, int],
+    *,
+    symbol: str,
+    session_minutes: int | None = None,
+) -> IndicatorResult:
+    """Compute indicator ``name`` of ``symbol`` over the period ``days`` (oldest first).
+
+    ``daily_bars`` are the symbol's daily bars (extra days are ignored); ``minute_bars_by_day``
+    its 1m bars per day and ``session_opens`` each day's regular open in UTC epoch seconds (both
+    used by minute granularity only). ``session_minutes`` is the length of the list of a minute
+    indicator: the regular-session minutes of the session day (390 on a full NYSE day, 210 on
+    an early close); required for minute granularity.
+    """
+    if config.granularity == "minute":
+        if session_minutes is None or session_minutes < 1:
+            raise ValueError(f"indicator {name!r}: minute granularity needs session_minutes >= 1")
+        return _minute_average(name, config, minute_bars_by_day, days, session_opens, symbol, session_minutes)
+    return _daily(name, config, daily_bars, days, symbol)
+
+
+def compute_indicators(
+    symbol: str,
+    indicators: Mapping[str, IndicatorConfig],
+    days_by_name: Mapping[str, Sequence[date]],
+    daily_bars: Sequence[Bar],
+    minute_bars_by_day: Mapping[date, Sequence[Bar]],
+    session_opens: Mapping[date, int],
+    session_minutes: int | None = None,
+) -> dict[str, IndicatorResult]:
+    """Every configured indicator of one symbol, keyed by name (``days_by_name`` per indicator)."""
+    return {
+        name: compute_indicator(
+            name,
+            config,
+            daily_bars,
+            minute_bars_by_day,
+            days_by_name[name],
+            session_opens,
+            symbol=symbol,
+            session_minutes=session_minutes,
+        )
+        for name, config in indicators.items()
+    }
+
+
+def _daily(
+    name: str, config: IndicatorConfig, daily_bars: Sequence[Bar], days: Sequence[date], symbol: str
+) -> IndicatorResult:
+    if not days:
+        return IndicatorResult(name, None, [], _no_days(symbol, name, config))
+    wanted = set(days)
+    by_day = {day: bar for bar in daily_bars if (day := bar_day(bar)) in wanted}
+    missing = [day for day in days if day not in by_day]
+    if missing:
+        warning = (
+            f"{_subject(symbol, name, config)}: not enough data, value is None — no daily bar for "
+            f"{len(missing)} of {len(days)} period day(s): {describe_days(missing, days)}"
+        )
+        return IndicatorResult(name, None, missing, warning)
+    values = [_field(by_day[day], config.field) for day in days]
+    value: float
+    if config.type == "trailing_max":
+        value = max(values)
+    elif config.type == "trailing_min":
+        value = min(values)
+    else:
+        value = math.fsum(values) / len(values)
+    return IndicatorResult(name, value, [], None)
+
+
+def _minute_average(
+    name: str,
+    config: IndicatorConfig,
+    minute_bars_by_day: Mapping[date, Sequence[Bar]],
+    days: Sequence[date],
+    session_opens: Mapping[date, int],
+    symbol: str,
+    session_minutes: int,
+) -> IndicatorResult:
+    if not days:
+        return IndicatorResult(name, None, [], _no_days(symbol, name, config))
+    sums = [0.0] * session_minutes
+    counts = [0] * session_minutes
+    end = session_minutes * 60
+    missing: list[date] = []
+    for day in days:
+        bars = minute_bars_by_day.get(day, ())
+        by_minute: dict[int, float] = {}
+        if bars:
+            opened = session_opens.get(day)
+            if opened is None:
+                raise ValueError(f"indicator {name!r}: no regular open given for {day.isoformat()}")
+            for bar in bars:
+                offset = bar.ts - opened
+                if 0 <= offset < end:
+                    by_minute[offset // 60] = _field(bar, config.field)  # a duplicate: last wins
+        if not by_minute:
+            missing.append(day)
+            continue
+        for minute, amount in by_minute.items():
+            sums[minute] += amount
+            counts[minute] += 1
+    subject = _subject(symbol, name, config)
+    if len(missing) == len(days):
+        empty = (
+            f"{subject}: not enough data, value is None — no minute bars on any of the "
+            f"{len(days)} period day(s): {describe_days(missing, days)}"
+        )
+        return IndicatorResult(name, None, missing, empty)
+    value: list[float | None] = [
+        total / count if count else None for total, count in zip(sums, counts, strict=True)
+    ]
+    warning: str | None = None
+    if missing:
+        warning = (
+            f"{subject}: no minute bars for {len(missing)} of {len(days)} period day(s): "
+            f"{describe_days(missing, days)}; each minute averages the days that have its bar"
+        )
+    return IndicatorResult(name, value, missing, warning)
+
+
+def describe_days(missing: Sequence[date], days: Sequence[date]) -> str:
+    """Missing days as runs of consecutive period days: ``2008-10-01..2008-10-03, 2008-10-07``.
+
+    Runs follow ``days`` (the period's trading days), so a run spans weekends and holidays.
+    """
+    position = {day: index for index, day in enumerate(days)}
+    runs: list[tuple[date, date]] = []
+    previous: int | None = None
+    for day in missing:
+        index = position.get(day)
+        if runs and index is not None and previous is not None and index == previous + 1:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+        previous = index
+    return ", ".join(a.isoformat() if a == b else f"{a.isoformat()}..{b.isoformat()}" for a, b in runs)
+
+
+def _subject(symbol: str, name: str, config: IndicatorConfig) -> str:
+    extra = ", skip_early_close" if config.skip_early_close else ""
+    return (
+        f"{symbol}: indicator {name!r} ({config.type} {config.period} {config.field}, "
+        f"{config.granularity}{extra})"
+    )
+
+
+def _no_days(symbol: str, name: str, config: IndicatorConfig) -> str:
+    subject = _subject(symbol, name, config)
+    return f"{subject}: not enough data, value is None — the period holds no trading day"
+
+
+def _field(bar: Bar, field: BarField) -> float:
+    match field:
+        case "open":
+            return bar.open
+        case "high":
+            return bar.high
+        case "low":
+            return bar.low
+        case "close":
+            return bar.close
+        case "volume":
+            return bar.volume
