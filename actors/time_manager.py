@@ -10,17 +10,36 @@ Clock: in backtest mode a :class:`~domain.clock.SimulatedClock` moved by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import pykka
 
 from actors.wall_clock import WallClock
-from domain.calendar import CalendarSource, SessionType, TimeUnit, TradingCalendar, TradingSession
+from domain.calendar import (
+    CalendarException,
+    CalendarSource,
+    SessionType,
+    TimeUnit,
+    TradingCalendar,
+    TradingSession,
+)
 from domain.clock import Clock, SimulatedClock
 from domain.errors import CalendarError
 
 Mode = Literal["backtest", "live"]
+
+
+@runtime_checkable
+class CalendarWriter(Protocol):
+    """A calendar source that can also change days (the store's calendar repository)."""
+
+    def upsert_exceptions(self, exceptions: Iterable[CalendarException], now: datetime) -> int: ...
+
+    def remove_exception(self, exchange_group: str, day: date) -> bool: ...
+
+
 DEFAULT_ASK_TIMEOUT = 10.0
 
 
@@ -37,6 +56,7 @@ class TimeManager(pykka.ThreadingActor):
         cache_size: int = 4096,
     ) -> None:
         super().__init__()
+        self._source = source
         self.calendar = TradingCalendar(source, exchange_group, asset_class, cache_size)
         self.mode: Mode = mode
         if clock is None:
@@ -136,6 +156,24 @@ class TimeManager(pykka.ThreadingActor):
 
     def invalidate_cache(self) -> None:
         self.calendar.invalidate_cache()
+
+    # --- changes ------------------------------------------------------------
+    def patch_calendar(self, exceptions: list[CalendarException]) -> int:
+        """Write closures / early closes / late opens through the store, then invalidate the
+        cache so the change is visible at once (SPEC §4: automatic after import or patch)."""
+        written = self._writable().upsert_exceptions(exceptions, WallClock().now())
+        self.calendar.invalidate_cache()
+        return written
+
+    def remove_calendar_exception(self, day: date, exchange_group: str | None = None) -> bool:
+        removed = self._writable().remove_exception(exchange_group or self.calendar.exchange_group, day)
+        self.calendar.invalidate_cache()
+        return removed
+
+    def _writable(self) -> CalendarWriter:
+        if not isinstance(self._source, CalendarWriter):
+            raise CalendarError("this TimeManager's calendar source is read-only")
+        return self._source
 
 
 class TimeManagerClient:

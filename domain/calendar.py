@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -588,12 +588,3 @@ def _seconds_between(a: time, b: time) -> int:
 def _require_positive(n: int) -> None:
     if n < 1:
         raise CalendarError(f"n must be >= 1, got {n}")
-
-
-def merge_exceptions(
-    existing: Iterable[CalendarException], incoming: Iterable[CalendarException]
-) -> list[CalendarException]:
-    """``existing`` overlaid with ``incoming`` (same date and group: incoming wins), sorted."""
-    merged = {(e.exchange_group, e.date): e for e in existing}
-    merged.update({(e.exchange_group, e.date): e for e in incoming})
-    return [merged[key] for key in sorted(merged)]

@@ -31,6 +31,14 @@ def resolve_db_url(cli_value: str | None, environ: Mapping[str, str]) -> str:
     return raw
 
 
+def display_url(url: str) -> str:
+    """``url`` with any password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
 def _parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
@@ -89,8 +97,7 @@ class Store:
 
     @property
     def display_url(self) -> str:
-        """The URL with any password hidden, for messages and logs."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return display_url(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -105,7 +112,7 @@ class Store:
 def _guarded(url: str, work: Callable[[Engine, str], T]) -> T:
     """Run ``work(engine, shown_url)`` mapping driver errors to store errors; dispose on failure."""
     engine = make_engine(url)
-    shown = make_url(url).render_as_string(hide_password=True)
+    shown = display_url(url)
     try:
         return work(engine, shown)
     except OperationalError as exc:

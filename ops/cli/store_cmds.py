@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from domain.store import init_store
+from domain.store.database import display_url
 from ops.cli.app import CliState, cli
 
 
@@ -13,7 +14,8 @@ from ops.cli.app import CliState, cli
 def init(state: CliState) -> None:
     """Create the store, or upgrade an existing one to this release's schema."""
     before, after = init_store(state.db_url)
+    shown = display_url(state.db_url)
     if before == after:
-        click.echo(f"store {state.db_url} is up to date (schema {after})")
+        click.echo(f"store {shown} is up to date (schema {after})")
     else:
-        click.echo(f"store {state.db_url} {'created' if before is None else 'upgraded'} at schema {after}")
+        click.echo(f"store {shown} {'created' if before is None else 'upgraded'} at schema {after}")

@@ -21,7 +21,6 @@ NY = ZoneInfo("America/New_York")
 ASK_TIMEOUT = 10.0
 
 
-
 @pytest.fixture
 def backtest(seeded_store: Store) -> Iterator[TimeManagerClient]:
     client = TimeManagerClient.start(seeded_store.calendar, timeout=ASK_TIMEOUT, mode="backtest")
@@ -216,3 +215,31 @@ def test_stop_ends_the_actor(seeded_store: Store) -> None:
     client.stop()
     assert not client.ref.is_alive()
     client.stop()  # stopping twice is harmless
+
+
+def test_patch_through_the_actor_takes_effect_without_manual_invalidation(
+    backtest: TimeManagerClient,
+) -> None:
+    assert backtest.is_trading_day(date(2025, 7, 7)) is True  # now cached
+    closure = CalendarException(date(2025, 7, 7), "US_EQUITY", "Unscheduled closure", True, source="manual")
+    assert backtest.patch_calendar([closure]) == 1
+    assert backtest.is_trading_day(date(2025, 7, 7)) is False
+    assert backtest.get_next_trading_date(date(2025, 7, 3)) == date(2025, 7, 8)
+    assert backtest.remove_calendar_exception(date(2025, 7, 7)) is True
+    assert backtest.is_trading_day(date(2025, 7, 7)) is True
+
+
+def test_patch_on_a_read_only_source_is_a_calendar_error(seeded_store: Store) -> None:
+    class ReadOnly:
+        def __init__(self) -> None:
+            self.load_market_hours = seeded_store.calendar.load_market_hours
+            self.load_coverage = seeded_store.calendar.load_coverage
+            self.load_exceptions = seeded_store.calendar.load_exceptions
+
+    client = TimeManagerClient.start(ReadOnly())
+    try:
+        closure = CalendarException(date(2025, 7, 7), "US_EQUITY", "x", True)
+        with pytest.raises(CalendarError, match="read-only"):
+            client.patch_calendar([closure])
+    finally:
+        client.stop()
