@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -302,7 +302,7 @@ class TradingCalendar:
         )
         if day.weekday() not in hours.trading_weekdays:
             # a weekend is not a holiday, even when an exception row names it
-            return TradingSession(**{**_fields(closed_session), "is_holiday": False, "holiday_name": None})
+            return replace(closed_session, is_holiday=False, holiday_name=None)
         if exception is not None and exception.is_closed:
             return closed_session
         zone = group.zone
@@ -566,10 +566,6 @@ class TradingCalendar:
             f"({cov.first_date.isoformat()}..{cov.last_date.isoformat()}); "
             "extend it with `marketsession calendar seed --start-year Y --end-year Y`"
         )
-
-
-def _fields(session: TradingSession) -> dict[str, Any]:
-    return {name: getattr(session, name) for name in TradingSession.__slots__}
 
 
 def _contains(sorted_dates: Sequence[date], day: date) -> bool:

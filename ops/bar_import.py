@@ -63,14 +63,12 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from domain.bars import Bar, bar_violation
 from domain.errors import BarImportError, StoreError, Violation
 from domain.intervals import Interval
 from domain.store import Store
-from domain.store.schema import bars as bars_table
 
 __all__ = ["FORMATS", "ImportReport", "ParsedFile", "import_bar_file", "read_bar_file"]
 
@@ -254,15 +252,11 @@ def import_bar_file(
     first_ts, last_ts = parsed.first_ts, parsed.last_ts
     if parsed.bars:
         assert first_ts is not None and last_ts is not None
-        stored_query = select(bars_table.c.ts).where(
-            bars_table.c.symbol == parsed.symbol,
-            bars_table.c.interval == parsed.interval,
-            bars_table.c.ts >= first_ts,
-            bars_table.c.ts <= last_ts,
-        )
         try:
             with store.engine.begin() as connection:
-                stored = set(connection.execute(stored_query).scalars())
+                stored = store.bars.stored_timestamps(
+                    parsed.symbol, parsed.interval, first_ts, last_ts, connection
+                )
                 new_bars = sum(1 for bar in parsed.bars if bar.ts not in stored)
                 store.bars.upsert(parsed.bars, connection=connection)
         except SQLAlchemyError as exc:

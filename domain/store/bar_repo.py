@@ -68,6 +68,21 @@ class BarRepository:
             written += len(batch)
         return written
 
+    def stored_timestamps(
+        self, symbol: str, interval: str, first_ts: int, last_ts: int, connection: Connection | None = None
+    ) -> set[int]:
+        """Start timestamps of the stored bars of one series with ``first_ts <= ts <= last_ts``."""
+        query = select(bars.c.ts).where(
+            bars.c.symbol == symbol,
+            bars.c.interval == interval,
+            bars.c.ts >= first_ts,
+            bars.c.ts <= last_ts,
+        )
+        if connection is None:
+            with self._engine.connect() as own:
+                return set(own.execute(query).scalars())
+        return set(connection.execute(query).scalars())
+
     def count(self, symbol: str | None = None, interval: str | None = None) -> int:
         query = select(func.count()).select_from(bars)
         if symbol is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from domain.errors import StoreError, StoreUnavailable
 from domain.store.bar_repo import BarRepository
 from domain.store.calendar_repo import CalendarRepository
+from domain.store.migrations_runner import current_revision, head_revision, upgrade_store
 
 T = TypeVar("T")
 
@@ -137,7 +138,6 @@ def _require_ours(engine: Engine, shown: str) -> None:
 
 def init_store(url: str) -> tuple[str | None, str]:
     """Create the store at ``url`` or upgrade it to the latest schema; return (before, after)."""
-    from domain.store.migrations_runner import current_revision, head_revision, upgrade_store
 
     def work(engine: Engine, shown: str) -> tuple[str | None, str]:
         before = current_revision(engine)
@@ -158,7 +158,6 @@ def open_store(url: str, *, create: bool = True) -> Store:
     ``marketsession init`` (upgrades are explicit). Raises :class:`StoreError` for a bad URL
     or a database that is not ours, :class:`StoreUnavailable` when the server cannot be reached.
     """
-    from domain.store.migrations_runner import current_revision, head_revision, upgrade_store
 
     def work(engine: Engine, shown: str) -> Store:
         revision = current_revision(engine)

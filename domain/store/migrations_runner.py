@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -19,7 +20,9 @@ def _config() -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
+    """The newest schema revision this release knows (read once from the migration scripts)."""
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None, "no migrations found"
     return head
