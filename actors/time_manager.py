@@ -27,6 +27,7 @@ from domain.calendar import (
 )
 from domain.clock import Clock, SimulatedClock
 from domain.errors import CalendarError
+from domain.messages import ClockAt
 
 Mode = Literal["backtest", "live"]
 
@@ -46,6 +47,8 @@ DEFAULT_ASK_TIMEOUT = 10.0
 class TimeManager(pykka.ThreadingActor):
     """Calendar queries and the clock, answered from one thread; see the module docstring."""
 
+    use_daemon_thread = True
+
     def __init__(
         self,
         source: CalendarSource,
@@ -63,7 +66,17 @@ class TimeManager(pykka.ThreadingActor):
             clock = WallClock() if mode == "live" else SimulatedClock(datetime(1970, 1, 1, tzinfo=UTC))
         self._clock = clock
 
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ClockAt):  # the coordinator's clock step (told, never asked)
+            self._simulated().set(datetime.fromtimestamp(message.ts, UTC))
+            return None
+        raise TypeError(f"TimeManager does not handle {type(message).__name__}")
+
     # --- clock -------------------------------------------------------------
+    def timezone_name(self) -> str:
+        """The IANA timezone of the exchange group (where dates and naive times live)."""
+        return str(self.calendar.timezone())
+
     def now(self) -> datetime:
         """Simulated time in backtest, wall time in live; tz-aware in the exchange timezone."""
         return self._clock.now().astimezone(self.calendar.timezone())
@@ -106,7 +119,7 @@ class TimeManager(pykka.ThreadingActor):
         self, days: list[date], exchange_group: str | None = None
     ) -> list[TradingSession]:
         """Several sessions in one round trip."""
-        return [self.calendar.get_trading_session(d, exchange_group) for d in days]
+        return self.calendar.get_trading_sessions(days, exchange_group)
 
     def is_trading_day(self, day: date, exchange_group: str | None = None) -> bool:
         return self.calendar.is_trading_day(day, exchange_group)

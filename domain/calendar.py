@@ -278,6 +278,12 @@ class TradingCalendar:
         self._last_session = cached
         return cached
 
+    def get_trading_sessions(
+        self, days: Sequence[date], exchange_group: str | None = None
+    ) -> list[TradingSession]:
+        """The sessions of several days, in the order given."""
+        return [self.get_trading_session(day, exchange_group) for day in days]
+
     def _build_session(self, day: date, group_name: str, asset_class: str) -> TradingSession:
         group = self._group(group_name, asset_class)
         self._require_covered(group, day)

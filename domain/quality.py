@@ -44,13 +44,20 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from domain.aggregation import SessionWindows
+from domain.bars import Bar
 from domain.intervals import Interval
+from domain.session_day import DayHours
 
 __all__ = [
+    "NO_CHANGES",
     "Gap",
     "GapChanges",
     "GapStatus",
+    "IntervalQuality",
+    "QualityBook",
+    "QualityScore",
     "SessionQualityTracker",
+    "day_counts",
     "expected_windows",
     "historical_quality",
     "quality",
@@ -413,3 +420,113 @@ class SessionQualityTracker:
         """Whether any current gap shares a window with ``[first, last]``."""
         i = bisect.bisect_right(self._runs, last, key=_first_of) - 1
         return i >= 0 and self._runs[i].last >= first
+
+
+# --------------------------------------------------------------------------- one session day
+
+
+@dataclass(frozen=True, slots=True)
+class QualityScore:
+    """The quality of one symbol and interval at one moment of a session day."""
+
+    symbol: str
+    interval: str
+    quality: float
+    actual: int
+    expected: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalQuality:
+    """Where one symbol and interval stand: the score and its current and filled gaps."""
+
+    score: QualityScore
+    gaps: tuple[Gap, ...]
+    filled: tuple[Gap, ...] = ()
+
+
+class QualityBook:
+    """Session quality and gaps of one day, for every symbol and bar interval (SPEC §7).
+
+    :meth:`score` takes one clock step: the bars released (base and derived, any order) and
+    the clock; it returns the scores that changed and the gap changes. With ``enabled=False``
+    (``gap_filler.enable_session_quality: false``) every score is 100.0 and no gap is ever
+    detected. Cost per step: O(bars) plus O(1) per tracker.
+    """
+
+    __slots__ = ("_last", "_trackers", "enabled", "hours")
+
+    def __init__(
+        self, hours: DayHours, symbols: Iterable[str], intervals: Iterable[Interval], *, enabled: bool = True
+    ) -> None:
+        self.hours = hours
+        self.enabled = enabled
+        self._trackers: dict[tuple[str, str], SessionQualityTracker] = {}
+        self._last: dict[tuple[str, str], tuple[int, int]] = {}
+        for interval in intervals:
+            for symbol in symbols:
+                key = (symbol, str(interval))
+                self._trackers[key] = SessionQualityTracker(
+                    symbol,
+                    interval,
+                    hours.open_ts,
+                    hours.close_ts,
+                    break_start_ts=hours.break_start_ts,
+                    break_end_ts=hours.break_end_ts,
+                )
+                self._last[key] = (0, 0)
+
+    def score(self, now_ts: int, bars: Iterable[Bar]) -> tuple[tuple[QualityScore, ...], GapChanges]:
+        """Record the bars, move the clock; the changed scores and the gap changes."""
+        if not self.enabled:
+            return (), NO_CHANGES
+        trackers = self._trackers
+        by_key: dict[tuple[str, str], list[int]] = {}
+        for bar in bars:
+            by_key.setdefault((bar.symbol, bar.interval), []).append(bar.ts)
+        opened: list[Gap] = []
+        closed: list[Gap] = []
+        for key, stamps in by_key.items():
+            tracker = trackers.get(key)
+            if tracker is not None:
+                changes = tracker.add_bars(stamps)
+                if changes:
+                    opened.extend(changes.opened)
+                    closed.extend(changes.closed)
+        scores: list[QualityScore] = []
+        last = self._last
+        for key, tracker in trackers.items():
+            changes = tracker.advance(now_ts)
+            if changes:
+                opened.extend(changes.opened)
+                closed.extend(changes.closed)
+            counts = (tracker.actual, tracker.expected)
+            if counts != last[key]:
+                last[key] = counts
+                scores.append(QualityScore(key[0], key[1], tracker.quality, counts[0], counts[1]))
+        if not opened and not closed:
+            return tuple(scores), NO_CHANGES
+        return tuple(scores), GapChanges(tuple(opened), tuple(closed))
+
+    def results(self) -> dict[tuple[str, str], IntervalQuality]:
+        """Every symbol and interval's score and gaps now, keyed by (symbol, interval)."""
+        out: dict[tuple[str, str], IntervalQuality] = {}
+        for (symbol, interval), tracker in self._trackers.items():
+            if not self.enabled:
+                out[(symbol, interval)] = IntervalQuality(QualityScore(symbol, interval, 100.0, 0, 0), ())
+                continue
+            score = QualityScore(symbol, interval, tracker.quality, tracker.actual, tracker.expected)
+            out[(symbol, interval)] = IntervalQuality(score, tracker.gaps, tracker.filled_gaps)
+        return out
+
+
+def day_counts(hours: DayHours, interval: Interval, timestamps: Iterable[int]) -> tuple[int, int]:
+    """``(actual, expected)`` of a whole past day: distinct expected windows present, and all.
+
+    A daily interval expects one bar per trading day: ``(1, 1)`` with any bar, ``(0, 1)`` without.
+    """
+    if interval.is_daily:
+        return (1 if any(True for _ in timestamps) else 0), 1
+    windows = hours.windows(interval)
+    present = {k for ts in timestamps if (k := windows.index(ts)) is not None}
+    return len(present), windows.expected_in(0, windows.count)

@@ -119,6 +119,6 @@ def cli(ctx: click.Context, db: str | None, log_level: str, log_format: str, deb
 
 
 def main() -> None:
-    from ops.cli import calendar_cmds, config_cmds, data_cmds, store_cmds  # noqa: F401  (register commands)
+    from ops.cli import calendar_cmds, config_cmds, data_cmds, run_cmds, store_cmds  # noqa: F401  (register commands)
 
     sys.exit(cli.main(prog_name="marketsession", standalone_mode=True))

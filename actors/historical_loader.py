@@ -1,0 +1,70 @@
+"""HistoricalLoader: trailing historical data, indicators and the prefetch queue (SPEC §5, §6).
+
+The actor owns the store reads of a run. It answers
+:class:`~domain.messages.LoadHistorical` (ask → :class:`~domain.historical.HistoricalData`,
+built by :func:`domain.historical.load_historical`) and keeps the **prefetch queue**:
+:class:`~domain.messages.QueueDays` (tell) loads the base bars of upcoming session days while
+the coordinator streams the current one; :class:`~domain.messages.TakeDay` (ask) hands a day's
+:class:`~domain.messages.DayBars` over, loading it on the spot if it was not queued. A day is
+loaded once: a day already queued or already taken is never read again.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pykka
+
+from domain.bars import Bar
+from domain.config import SessionConfig
+from domain.historical import BarReader, HistoricalCalendar, HistoricalData, load_historical
+from domain.messages import DayBars, LoadHistorical, QueueDays, TakeDay
+from domain.session_day import DayHours
+
+__all__ = ["HistoricalLoader"]
+
+
+class HistoricalLoader(pykka.ThreadingActor):
+    use_daemon_thread = True
+
+    def __init__(self, config: SessionConfig, reader: BarReader, calendar: HistoricalCalendar) -> None:
+        super().__init__()
+        self._config = config
+        self._reader = reader
+        self._calendar = calendar
+        base = config.base_interval
+        self._base = None if base is None else str(base)
+        self._queue: dict[date, DayBars] = {}
+        self._taken: set[date] = set()
+        self.days_loaded = 0
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, LoadHistorical):
+            return self.load(message.day)
+        if isinstance(message, QueueDays):
+            for day in message.days:
+                if day not in self._queue and day not in self._taken:
+                    self._queue[day] = self._read_day(day)
+            return None
+        if isinstance(message, TakeDay):
+            self._taken.add(message.day)
+            queued = self._queue.pop(message.day, None)
+            return queued if queued is not None else self._read_day(message.day)
+        raise TypeError(f"HistoricalLoader does not handle {type(message).__name__}")
+
+    def load(self, day: date) -> HistoricalData:
+        return load_historical(self._config, day, self._calendar, self._reader)
+
+    def queued_days(self) -> list[date]:
+        return sorted(self._queue)
+
+    def _read_day(self, day: date) -> DayBars:
+        hours = DayHours.from_session(self._calendar.get_trading_session(day))  # type: ignore[arg-type]
+        bars: list[Bar] = []
+        if self._base is not None:
+            for symbol in self._config.symbols:
+                bars.extend(self._reader.read(symbol, self._base, hours.read_start_ts, hours.read_end_ts))
+        bars.sort(key=lambda bar: bar.ts)  # stable: symbols stay in config order within a minute
+        self.days_loaded += 1
+        return DayBars(day, self._base or "", hours, tuple(bars))

@@ -1,0 +1,87 @@
+"""QualityCalculator: event-driven session quality and gaps, and historical quality (SPEC §7).
+
+State of the day lives in a :class:`~domain.quality.QualityBook`. Per clock step the
+coordinator tells :class:`~domain.messages.ScoreStep` (base and derived bars of the step); the
+calculator answers with one :class:`~domain.messages.QualityScored` told back — the scores that
+changed and the gaps opened, grown or filled. :class:`~domain.messages.EndQualityDay` (ask)
+returns every symbol and interval's final score and gaps at the close;
+:class:`~domain.messages.ScoreHistorical` (ask) scores loaded historical series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from domain.historical import HistoricalData, series_quality
+from domain.intervals import Interval
+from domain.messages import BeginQualityDay, EndQualityDay, QualityScored, ScoreHistorical, ScoreStep
+from domain.quality import IntervalQuality, QualityBook
+
+__all__ = ["AttachCoordinator", "QualityCalculator"]
+
+
+@dataclass(frozen=True)
+class AttachCoordinator:
+    """Wiring: where :class:`QualityScored` replies go."""
+
+    ref: pykka.ActorRef[Any]
+
+
+class QualityCalculator(pykka.ThreadingActor):
+    use_daemon_thread = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._coordinator: pykka.ActorRef[Any] | None = None
+        self._book: QualityBook | None = None
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ScoreStep):
+            return self._score(message)
+        if isinstance(message, BeginQualityDay):
+            self._book = QualityBook(
+                message.hours,
+                message.symbols,
+                [Interval.parse(i) for i in message.intervals],
+                enabled=message.enabled,
+            )
+            return None
+        if isinstance(message, EndQualityDay):
+            return self._end_day(message)
+        if isinstance(message, ScoreHistorical):
+            return self._historical(message)
+        if isinstance(message, AttachCoordinator):
+            self._coordinator = message.ref
+            return None
+        raise TypeError(f"QualityCalculator does not handle {type(message).__name__}")
+
+    def _score(self, message: ScoreStep) -> None:
+        book = self._book
+        if book is None or book.hours.day != message.day:
+            return  # a step of a day that is not (or no longer) being scored
+        bars = message.bars + message.derived if message.derived else message.bars
+        scores, changes = book.score(message.now_ts, bars)
+        if (scores or changes) and self._coordinator is not None:
+            self._coordinator.tell(
+                QualityScored(message.day, message.now_ts, scores, changes.opened, changes.closed)
+            )
+
+    def _end_day(self, message: EndQualityDay) -> dict[tuple[str, str], IntervalQuality]:
+        book = self._book
+        if book is None or book.hours.day != message.day:
+            return {}
+        book.score(message.close_ts, ())
+        results = book.results()
+        self._book = None
+        return results
+
+    @staticmethod
+    def _historical(message: ScoreHistorical) -> dict[tuple[str, str], float | None]:
+        data = message.data
+        assert isinstance(data, HistoricalData)
+        if not message.enabled:
+            return dict.fromkeys(data.series, 100.0)
+        return {key: series_quality(series, data.hours) for key, series in data.series.items()}

@@ -1,0 +1,589 @@
+"""SessionCoordinator: runs the session days of a backtest (SPEC §5) and owns the session data.
+
+Per session day, each phase a message handled in turn (so pause and stop are seen between
+steps):
+
+1. **loading** — the day's hours from the TimeManager; historical data and indicators from the
+   HistoricalLoader (ask); historical quality from the QualityCalculator (ask); the day's base
+   bars from the prefetch queue (ask), then the next days queued (tell) so they load while
+   this day streams;
+2. **ready → streaming** — the clock at the regular open; one :class:`~domain.messages.Step`
+   per clock step: at speed 0 the coordinator tells itself the next step as soon as the last
+   one is done (and every gating subscriber acknowledged it); at speed > 0 a
+   :class:`~actors.timer.Timer` delivers one step per ``step / speed`` wall seconds. A step
+   releases the bars whose interval has ended (:class:`~domain.session_day.SessionDay`), appends
+   them and the derived bars to :class:`~domain.session_data.SessionData`, tells the
+   QualityCalculator (one message per step) and publishes ``BarsAppended``/``DerivedBarsBuilt``;
+3. **session_ended** — at the close: final quality (ask), the :class:`DaySummary`, the
+   ``SessionEnded`` event, session bars cleared; then the next day, or **completed**.
+
+A failure in any phase (a store error, an ask timing out) ends the run ``failed`` with the
+cause; the run never hangs and never stops silently. Every lifecycle transition is published.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pykka
+import structlog
+
+from actors.subscribers import EventBus
+from actors.time_manager import TimeManagerClient
+from actors.timer import Timer
+from domain.bars import Bar
+from domain.config import SessionConfig
+from domain.historical import HistoricalData
+from domain.intervals import MINUTE, Interval
+from domain.lifecycle import Lifecycle, LifecycleState
+from domain.messages import (
+    AckTimeout,
+    BarsAppended,
+    BeginQualityDay,
+    ClockAt,
+    DayBars,
+    DerivedBarsBuilt,
+    EndQualityDay,
+    Event,
+    GapDetected,
+    GapFilled,
+    HistoricalLoaded,
+    LifecycleChanged,
+    LoadHistorical,
+    Pause,
+    QualityScored,
+    QualityUpdated,
+    QueueDays,
+    Resume,
+    RunCompleted,
+    ScoreHistorical,
+    ScoreStep,
+    SessionEnded,
+    SessionStarted,
+    StartRun,
+    Step,
+    StepAcknowledged,
+    Stop,
+    TakeDay,
+    WarningRaised,
+)
+from domain.quality import Gap, GapStatus, IntervalQuality
+from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, RunStatus, SymbolDay
+from domain.session_data import SessionData, SymbolSnapshot
+from domain.session_day import SessionDay
+from domain.session_window import backtest_days, prefetch_plan
+
+__all__ = ["SessionCoordinator"]
+
+log = structlog.get_logger("marketsession.coordinator")
+
+State = LifecycleState
+
+
+class _BeginDay:
+    """Private self-message: load and start session day ``index``."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class SessionCoordinator(pykka.ThreadingActor):
+    use_daemon_thread = True
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        time_manager: TimeManagerClient,
+        loader: pykka.ActorRef[Any],
+        quality: pykka.ActorRef[Any],
+        bus: EventBus,
+        timer: Timer,
+        on_finished: Callable[[RunReport], None],
+        ask_timeout: float = 120.0,
+        gating_timeout: float = 10.0,
+        speed: float | None = None,
+    ) -> None:
+        super().__init__()
+        if config.backtest_config is None:
+            raise ValueError("the coordinator runs backtest sessions; this config has no backtest_config")
+        self.config = config
+        self._tm = time_manager
+        self._loader = loader
+        self._quality = quality
+        self._bus = bus
+        self._timer = timer
+        self._on_finished = on_finished
+        self._ask_timeout = ask_timeout
+        self._gating_timeout = gating_timeout
+        backtest = config.backtest_config
+        self.speed = backtest.speed_multiplier if speed is None else speed
+        self._prefetch = backtest.prefetch_days
+        base = config.base_interval
+        self._base: Interval = base or MINUTE
+        self._derived = config.derived_intervals if base is not None else []
+        # the streamed base is scored and reported even when only derived intervals were asked for
+        self._intervals = tuple(str(i) for i in sorted({*config.bar_intervals, *([base] if base else [])}))
+        self._symbols = config.symbols
+        data_cfg = config.session_data_config
+        self._session_quality = data_cfg.gap_filler.enable_session_quality
+        self._historical_quality = data_cfg.historical.enable_quality
+        # one paced step is one base bar, at most one market minute (SPEC §5: a minute per 60/speed s)
+        self._tick_seconds = min(self._base.seconds, 60)
+
+        self.lifecycle = Lifecycle()
+        self.data = SessionData(self._base)
+        self._days: list[date] = []
+        self._index = -1
+        self._day: SessionDay | None = None
+        self._historical: HistoricalData | None = None
+        self._historical_quality_by_key: dict[tuple[str, str], float | None] = {}
+        self._gaps: dict[tuple[str, str], dict[int, Gap]] = {}
+        self._generation = 0
+        self._step = 0
+        self._awaiting: set[str] = set()
+        self._ack_timer: int | None = None
+        self._step_due = False
+        self._pause_requested = False
+        self._next_deadline = 0.0
+        self._summaries: list[DaySummary] = []
+        self._run_warnings: list[str] = []
+        self._day_warnings: list[str] = []
+        self._timings: dict[str, Any] = {"days": {}}
+        self._started = 0.0
+        self._day_started = 0.0
+        self._load_seconds = 0.0
+        self._bars_streamed = 0
+        self._bars_derived = 0
+        self._day_streamed = 0
+        self._day_derived = 0
+        self._ack_timeouts = 0
+        self._timezone = "UTC"
+        self.report: RunReport | None = None
+
+    # ------------------------------------------------------------------ message handling
+
+    def on_receive(self, message: Any) -> Any:
+        try:
+            if isinstance(message, Step):
+                if message.generation == self._generation and self._day is not None:
+                    self._on_step()
+            elif isinstance(message, QualityScored):
+                self._on_quality(message)
+            elif isinstance(message, StepAcknowledged):
+                self._on_ack(message)
+            elif isinstance(message, AckTimeout):
+                self._on_ack_timeout(message)
+            elif isinstance(message, _BeginDay):
+                self._begin_day(message.index)
+            elif isinstance(message, StartRun):
+                self._on_start_run()
+            elif isinstance(message, Pause):
+                self._on_pause()
+            elif isinstance(message, Resume):
+                self._on_resume()
+            elif isinstance(message, Stop):
+                self._on_stop(message.reason)
+            else:
+                raise TypeError(f"SessionCoordinator does not handle {type(message).__name__}")
+        except Exception as error:
+            self._fail(error)
+        return None
+
+    # ------------------------------------------------------------------ queries (proxy calls)
+
+    def state(self) -> str:
+        return str(self.lifecycle.state)
+
+    def progress(self) -> dict[str, Any]:
+        day = self._day
+        return {
+            "state": str(self.lifecycle.state),
+            "days_total": len(self._days),
+            "days_done": len(self._summaries),
+            "day": None if day is None else day.hours.day.isoformat(),
+            "now_ts": None if day is None else day.now_ts,
+            "bars_streamed": self._bars_streamed,
+            "bars_derived": self._bars_derived,
+            "steps": self._step,
+        }
+
+    def snapshot(self, symbol: str) -> SymbolSnapshot:
+        return self.data.snapshot(symbol)
+
+    def session_bars(
+        self, symbol: str, interval: str, start_ts: int | None = None, end_ts: int | None = None
+    ) -> tuple[Bar, ...]:
+        """Session bars of today in ``[start_ts, end_ts)`` (all by default), copied as values."""
+        series = self.data.session_bars(symbol, str(Interval.parse(interval)))
+        if series is None:
+            return ()
+        lo = -(2**62) if start_ts is None else start_ts
+        hi = 2**62 if end_ts is None else end_ts
+        return tuple(series.slice_by_time(lo, hi))
+
+    def historical_bars(self, symbol: str, interval: str) -> tuple[Bar, ...]:
+        series = self.data.historical(symbol, str(Interval.parse(interval)))
+        return () if series is None else tuple(series)
+
+    def quality(self, symbol: str, interval: str) -> float | None:
+        return self.data.quality(symbol, str(Interval.parse(interval)))
+
+    def gaps(self, symbol: str, interval: str) -> tuple[Gap, ...]:
+        return self.data.gaps(symbol, str(Interval.parse(interval)))
+
+    def resident_bytes(self) -> int:
+        return self.data.resident_bytes()
+
+    # ------------------------------------------------------------------ run phases
+
+    def _on_start_run(self) -> None:
+        if self.lifecycle.state is not State.CREATED:
+            return
+        self._started = time.perf_counter()
+        self._timezone = self._tm.timezone_name()
+        backtest = self.config.backtest_config
+        assert backtest is not None
+        self._days = backtest_days(self._tm, backtest.start_date, backtest.end_date)
+        if self.config.wants_quotes:
+            self._warn(
+                "quotes: requested in streams, but the store holds no quotes for backtests; not streamed",
+                run=True,
+            )
+        if self.config.wants_ticks:
+            self._warn("ticks: ignored in backtest mode (SPEC §5)", run=True)
+        if self.config.base_interval is None:
+            self._warn("no bar interval in streams: sessions hold no bars", run=True)
+        if not self._days:
+            self._warn(
+                f"no trading day between {backtest.start_date} and {backtest.end_date}: nothing to run",
+                run=True,
+            )
+            self._transition(State.LOADING)
+            self._transition(State.READY)
+            self._transition(State.STREAMING)
+            self._transition(State.SESSION_ENDED)
+            self._transition(State.COMPLETED)
+            self._finish("completed")
+            return
+        self._begin_day(0)
+
+    def _begin_day(self, index: int) -> None:
+        if self.lifecycle.is_terminal:
+            return
+        day = self._days[index]
+        self._index = index
+        self._day_started = time.perf_counter()
+        self._day_warnings = []
+        self._transition(State.LOADING, day=day)
+        historical: HistoricalData = self._loader.ask(LoadHistorical(day), timeout=self._ask_timeout)
+        quality = self._quality.ask(
+            ScoreHistorical(historical, self._historical_quality), timeout=self._ask_timeout
+        )
+        self._historical, self._historical_quality_by_key = historical, quality
+        bars = 0
+        for (symbol, interval), series in historical.series.items():
+            bars += self.data.set_historical(symbol, interval, series.bars, series.days)
+        for symbol, results in historical.indicators.items():
+            self.data.set_indicators(symbol, results)
+        for message in historical.warnings:
+            self._warn(message, day=day)
+        self._publish(HistoricalLoaded(day, bars, len(historical.series)))
+
+        day_bars: DayBars = self._loader.ask(TakeDay(day), timeout=self._ask_timeout)
+        self._loader.tell(QueueDays(tuple(prefetch_plan(self._days, index, self._prefetch))))
+        hours = day_bars.hours
+        session_day = SessionDay(hours, self._base, self._derived, self._symbols, day_bars.bars)
+        if self.config.base_interval is not None:
+            present = {bar.symbol for bar in day_bars.bars}
+            for symbol in self._symbols:
+                if symbol not in present:
+                    self._warn(
+                        f"{symbol} {self._base}: no bars stored for {day.isoformat()}; quality 0 %",
+                        day=day,
+                    )
+        self._day = session_day
+        self._day_streamed = self._day_derived = 0
+        self._gaps = {}
+        self._tm.ref.tell(ClockAt(hours.open_ts))
+        self._quality.tell(BeginQualityDay(hours, self._symbols, self._intervals, self._session_quality))
+        self._load_seconds = time.perf_counter() - self._day_started
+        self._transition(State.READY, day=day)
+        self._transition(State.STREAMING, day=day)
+        self._publish(SessionStarted(day, hours, self._symbols))
+        self._generation += 1
+        self._next_deadline = Timer.now()
+        if self._pause_requested:
+            self._on_pause()
+        else:
+            self._schedule_next()
+
+    def _schedule_next(self) -> None:
+        if self.lifecycle.state is not State.STREAMING:
+            return
+        if self.speed == 0:
+            if not self._awaiting:
+                self.actor_ref.tell(Step(self._generation))
+            return
+        self._next_deadline += self._tick_seconds / self.speed
+        self._timer.send_at(self._next_deadline, self.actor_ref, Step(self._generation))
+
+    def _on_step(self) -> None:
+        if self.lifecycle.state is not State.STREAMING:
+            return
+        if self._awaiting:
+            self._step_due = True  # a paced tick while a gating subscriber is still busy
+            return
+        self._step_due = False
+        day = self._day
+        assert day is not None
+        now = day.next_clock() if self.speed == 0 else day.now_ts + self._tick_seconds
+        step = day.release(now)
+        self._tm.ref.tell(ClockAt(step.now_ts))
+        bars, derived = step.bars, step.derived
+        if bars or derived:
+            self._step += 1
+            self.data.append_session_bars(bars)
+            if derived:
+                self.data.append_session_bars(derived)
+            self._bars_streamed += len(bars)
+            self._bars_derived += len(derived)
+            self._day_streamed += len(bars)
+            self._day_derived += len(derived)
+        self._quality.tell(ScoreStep(day.hours.day, step.now_ts, bars, derived))
+        if bars:
+            self._publish(BarsAppended(day.hours.day, self._step, step.now_ts, bars))
+            gating = self._bus.gating()
+            if gating:
+                self._awaiting = set(gating)
+                self._ack_timer = self._timer.send_after(
+                    self._gating_timeout, self.actor_ref, AckTimeout(self._step)
+                )
+        if derived:
+            self._publish(DerivedBarsBuilt(day.hours.day, self._step, step.now_ts, derived))
+        if day.at_close:
+            self._end_day()
+        else:
+            self._schedule_next()
+
+    def _on_ack(self, message: StepAcknowledged) -> None:
+        if message.step != self._step or not self._awaiting:
+            return
+        self._awaiting.discard(message.subscriber)
+        if not self._awaiting:
+            self._acks_done()
+
+    def _on_ack_timeout(self, message: AckTimeout) -> None:
+        if message.step != self._step or not self._awaiting:
+            return
+        self._ack_timeouts += 1
+        late = ", ".join(sorted(self._awaiting))
+        self._warn(
+            f"step {message.step}: no acknowledgement from {late} within {self._gating_timeout}s; went on"
+        )
+        self._awaiting.clear()
+        self._ack_timer = None
+        self._acks_done()
+
+    def _acks_done(self) -> None:
+        if self._ack_timer is not None:
+            self._timer.cancel(self._ack_timer)
+            self._ack_timer = None
+        if self.lifecycle.state is not State.STREAMING:
+            return
+        if self.speed == 0:
+            self._schedule_next()
+        elif self._step_due:
+            self._on_step()
+
+    def _on_quality(self, message: QualityScored) -> None:
+        day = self._day
+        if day is None or message.day != day.hours.day:
+            return  # a late reply about a day that has ended
+        for score in message.scores:
+            self.data.set_quality(score.symbol, score.interval, score.quality)
+        touched: set[tuple[str, str]] = set()
+        for gap in message.closed:
+            key = (gap.symbol, gap.interval)
+            self._gaps.setdefault(key, {}).pop(gap.start_ts, None)
+            touched.add(key)
+            if gap.status is GapStatus.FILLED:
+                self._publish(GapFilled(message.day, gap))
+        for gap in message.opened:
+            key = (gap.symbol, gap.interval)
+            self._gaps.setdefault(key, {})[gap.start_ts] = gap
+            touched.add(key)
+            self._publish(GapDetected(message.day, gap))
+        for key in touched:
+            self.data.set_gaps(key[0], key[1], sorted(self._gaps[key].values(), key=lambda g: g.start_ts))
+        if message.scores:
+            self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
+
+    def _end_day(self, *, early: bool = False) -> None:
+        day = self._day
+        assert day is not None
+        self._generation += 1
+        self._awaiting.clear()
+        results: dict[tuple[str, str], IntervalQuality] = self._quality.ask(
+            EndQualityDay(day.hours.day, day.now_ts if early else day.hours.close_ts),
+            timeout=self._ask_timeout,
+        )
+        for (symbol, interval), result in results.items():
+            self.data.set_quality(symbol, interval, result.score.quality)
+            self.data.set_gaps(symbol, interval, result.gaps)
+        summary = self._summarise(day, results, early)
+        self._summaries.append(summary)
+        self._timings["days"][day.hours.day.isoformat()] = dict(summary.timings)
+        self._publish(SessionEnded(day.hours.day, summary))
+        self.data.clear_session()
+        self._day = None
+        self._gaps = {}
+        if early:
+            return
+        self._transition(State.SESSION_ENDED, day=day.hours.day)
+        if self._index + 1 < len(self._days):
+            self.actor_ref.tell(_BeginDay(self._index + 1))
+        else:
+            self._transition(State.COMPLETED)
+            self._finish("completed")
+
+    def _summarise(
+        self, day: SessionDay, results: dict[tuple[str, str], IntervalQuality], early: bool
+    ) -> DaySummary:
+        historical = self._historical
+        symbols: dict[str, SymbolDay] = {}
+        for symbol in self._symbols:
+            session: dict[str, IntervalSummary] = {}
+            for interval in self._intervals:
+                series = self.data.session_bars(symbol, interval)
+                session[interval] = IntervalSummary.of(
+                    0 if series is None else len(series), results.get((symbol, interval))
+                )
+            hist: dict[str, HistoricalSummary] = {}
+            if historical is not None:
+                for (sym, interval), entry in historical.series.items():
+                    if sym == symbol:
+                        hist[interval] = HistoricalSummary(
+                            entry.bar_count,
+                            self._historical_quality_by_key.get((sym, interval)),
+                            entry.days,
+                            len(entry.bars_by_day),
+                            len(entry.derived_days),
+                        )
+            symbols[symbol] = SymbolDay(
+                session=session,
+                historical=hist,
+                indicators=dict(historical.indicators.get(symbol, {})) if historical is not None else {},
+                metrics=self.data.metrics(symbol),
+            )
+        stream_seconds = time.perf_counter() - self._day_started - self._load_seconds
+        return DaySummary(
+            hours=day.hours,
+            timezone=self._timezone,
+            symbols=symbols,
+            bars_streamed=self._day_streamed,
+            bars_derived=self._day_derived,
+            refused=dict(day.refused),
+            warnings=tuple(self._day_warnings),
+            timings={
+                "load_seconds": round(self._load_seconds, 6),
+                "stream_seconds": round(stream_seconds, 6),
+            },
+            ended_early=early,
+        )
+
+    # ------------------------------------------------------------------ pause, resume, stop, failure
+
+    def _on_pause(self) -> None:
+        if self.lifecycle.state is State.STREAMING:
+            self._pause_requested = False
+            self._generation += 1  # steps already scheduled are void
+            self._transition(State.PAUSED, day=self._current_day())
+        elif not self.lifecycle.is_terminal and self.lifecycle.state is not State.PAUSED:
+            self._pause_requested = True  # honoured when the next day starts streaming
+
+    def _on_resume(self) -> None:
+        self._pause_requested = False
+        if self.lifecycle.state is not State.PAUSED:
+            return
+        self._transition(State.STREAMING, day=self._current_day())
+        self._generation += 1
+        self._next_deadline = Timer.now()
+        if self._awaiting:
+            return  # the acknowledgements still due will schedule the next step
+        self._schedule_next()
+
+    def _on_stop(self, reason: str) -> None:
+        if self.lifecycle.is_terminal:
+            return
+        self._generation += 1
+        if self._day is not None:
+            self._end_day(early=True)
+        self._transition(State.STOPPING, reason)
+        self._transition(State.STOPPED, reason)
+        self._warn(f"run stopped: {reason}", run=True)
+        self._finish("stopped")
+
+    def _fail(self, error: BaseException) -> None:
+        cause = f"{type(error).__name__}: {error}"
+        log.error("run_failed", error=cause, state=str(self.lifecycle.state))
+        if self.lifecycle.is_terminal:
+            return
+        self._generation += 1
+        self._day = None
+        self._transition(State.FAILED, cause)
+        self._finish("failed", cause)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _current_day(self) -> date | None:
+        return None if self._day is None else self._day.hours.day
+
+    def _transition(self, to: LifecycleState, reason: str | None = None, *, day: date | None = None) -> None:
+        change = self.lifecycle.transition(to, reason)
+        log.debug("lifecycle", from_state=str(change.from_state), to_state=str(change.to_state), day=day)
+        self._publish(LifecycleChanged(change.from_state, change.to_state, reason, day))
+
+    def _publish(self, event: Event) -> None:
+        self._bus.publish(event)
+
+    def _warn(self, message: str, *, day: date | None = None, run: bool = False) -> None:
+        if run or day is None:
+            self._run_warnings.append(message)
+        else:
+            self._day_warnings.append(message)
+        self._publish(WarningRaised(message, day))
+
+    def _finish(self, status: RunStatus, error: str | None = None) -> None:
+        total = time.perf_counter() - self._started if self._started else 0.0
+        self._timings.update(
+            total_seconds=round(total, 6),
+            bars_per_second=round(self._bars_streamed / total, 1) if total > 0 else None,
+            ack_timeouts=self._ack_timeouts,
+        )
+        warnings = list(self._run_warnings)
+        for summary in self._summaries:
+            warnings.extend(f"{summary.day.isoformat()}: {w}" for w in summary.warnings if w)
+        backtest = self.config.backtest_config
+        self.report = RunReport(
+            session_name=self.config.session_name,
+            mode=self.config.mode,
+            exchange_group=self.config.exchange_group,
+            status=status,
+            days=tuple(self._summaries),
+            warnings=tuple(warnings),
+            error=error,
+            timings=self._timings,
+            streams=tuple(self.config.session_data_config.streams),
+            symbols=self._symbols,
+            start_date=None if backtest is None else backtest.start_date,
+            end_date=None if backtest is None else backtest.end_date,
+            speed_multiplier=self.speed,
+        )
+        self._publish(RunCompleted(self.report))
+        self._on_finished(self.report)

@@ -1,0 +1,301 @@
+"""Typed, immutable messages between the engine's actors, and the events it publishes (SPEC §2).
+
+Two families, all frozen dataclasses:
+
+- **Commands** travel from one actor to another (``tell``, or ``ask`` with a timeout where a
+  reply is needed — noted per class). Per-bar messages do not exist: bars travel in batches of
+  one clock step (SPEC §2: no per-bar ask on hot paths).
+- **Events** (subclasses of :class:`Event`) are what subscribers see. They are told, never
+  asked, so a slow subscriber never blocks the engine — except a *gating* subscriber, whose
+  acknowledgement of each :class:`BarsAppended` step a speed-0 replay waits for (bounded).
+
+Bars inside messages are tuples of :class:`~domain.bars.Bar`; a message never holds a mutable
+container the sender keeps writing to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, ClassVar
+
+from domain.bars import Bar
+from domain.lifecycle import LifecycleState
+from domain.quality import Gap, QualityScore
+from domain.session_day import DayHours
+
+if TYPE_CHECKING:
+    from domain.report import DaySummary, RunReport
+
+__all__ = [
+    "AckTimeout",
+    "BarsAppended",
+    "BeginQualityDay",
+    "ClockAt",
+    "DayBars",
+    "DerivedBarsBuilt",
+    "EndQualityDay",
+    "Event",
+    "GapDetected",
+    "GapFilled",
+    "HistoricalLoaded",
+    "LifecycleChanged",
+    "LoadHistorical",
+    "Pause",
+    "QualityScored",
+    "QualityUpdated",
+    "QueueDays",
+    "Resume",
+    "RunCompleted",
+    "ScoreHistorical",
+    "ScoreStep",
+    "SessionEnded",
+    "SessionStarted",
+    "StartRun",
+    "Step",
+    "StepAcknowledged",
+    "Stop",
+    "TakeDay",
+    "WarningRaised",
+]
+
+
+# ------------------------------------------------------------------------- coordinator commands
+
+
+@dataclass(frozen=True, slots=True)
+class StartRun:
+    """Begin the run: the first session day is loaded and streamed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Hold the clock after the current step (a paused run keeps its state)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Continue a paused run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """End the run between steps; the report says ``stopped`` with this reason."""
+
+    reason: str = "stopped on request"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Take the next clock step. Sent by the coordinator to itself (speed 0) or by the timer
+    (speed > 0); a step of an older ``generation`` (before a pause or a new day) is ignored."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepAcknowledged:
+    """A gating subscriber has handled step ``step``."""
+
+    subscriber: str
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class AckTimeout:
+    """Gating subscribers did not acknowledge ``step`` in time: go on, and say so."""
+
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class QualityScored:
+    """QualityCalculator → coordinator: the scores and gap changes one step caused."""
+
+    day: date
+    now_ts: int
+    scores: tuple[QualityScore, ...]
+    opened: tuple[Gap, ...] = ()
+    closed: tuple[Gap, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClockAt:
+    """tell → TimeManager: the simulated clock is now ``ts`` (UTC epoch seconds); one per step."""
+
+    ts: int
+
+
+# ---------------------------------------------------------------------- HistoricalLoader commands
+
+
+@dataclass(frozen=True, slots=True)
+class LoadHistorical:
+    """ask → :class:`~domain.historical.HistoricalData` of ``day``."""
+
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDays:
+    """tell: load the base bars of these session days ahead of time (the prefetch queue)."""
+
+    days: tuple[date, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TakeDay:
+    """ask → :class:`DayBars` of ``day`` (from the queue, loaded now if it was not queued)."""
+
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class DayBars:
+    """The stored base bars of one session day, extended hours included, in time order."""
+
+    day: date
+    interval: str
+    hours: DayHours
+    bars: tuple[Bar, ...]
+    quotes_available: bool = False
+
+
+# ---------------------------------------------------------------------- QualityCalculator commands
+
+
+@dataclass(frozen=True, slots=True)
+class BeginQualityDay:
+    """tell: start scoring a session day for these symbols and bar intervals."""
+
+    hours: DayHours
+    symbols: tuple[str, ...]
+    intervals: tuple[str, ...]
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreStep:
+    """tell: one clock step's bars (base and derived); answered by :class:`QualityScored`."""
+
+    day: date
+    now_ts: int
+    bars: tuple[Bar, ...]
+    derived: tuple[Bar, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EndQualityDay:
+    """ask → ``dict[(symbol, interval), IntervalQuality]`` at the close of ``day``."""
+
+    day: date
+    close_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreHistorical:
+    """ask → ``dict[(symbol, interval), float | None]``: historical quality of loaded series."""
+
+    data: object  # a domain.historical.HistoricalData (kept loose to avoid an import cycle)
+    enabled: bool
+
+
+# ---------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of everything subscribers receive; ``kind`` is the snake_case name of the event."""
+
+    kind: ClassVar[str] = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleChanged(Event):
+    kind: ClassVar[str] = "lifecycle_changed"
+    from_state: LifecycleState
+    to_state: LifecycleState
+    reason: str | None = None
+    day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoricalLoaded(Event):
+    kind: ClassVar[str] = "historical_loaded"
+    day: date
+    bars: int
+    series: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStarted(Event):
+    kind: ClassVar[str] = "session_started"
+    day: date
+    hours: DayHours
+    symbols: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BarsAppended(Event):
+    """The base bars one clock step released into the session (``step`` counts from 1 per run)."""
+
+    kind: ClassVar[str] = "bars_appended"
+    day: date
+    step: int
+    now_ts: int
+    bars: tuple[Bar, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedBarsBuilt(Event):
+    kind: ClassVar[str] = "derived_bars"
+    day: date
+    step: int
+    now_ts: int
+    bars: tuple[Bar, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QualityUpdated(Event):
+    kind: ClassVar[str] = "quality_updated"
+    day: date
+    now_ts: int
+    scores: tuple[QualityScore, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GapDetected(Event):
+    """A gap opened or grew (a grown gap is reported again with its new extent)."""
+
+    kind: ClassVar[str] = "gap_detected"
+    day: date
+    gap: Gap
+
+
+@dataclass(frozen=True, slots=True)
+class GapFilled(Event):
+    kind: ClassVar[str] = "gap_filled"
+    day: date
+    gap: Gap
+
+
+@dataclass(frozen=True, slots=True)
+class WarningRaised(Event):
+    kind: ClassVar[str] = "warning"
+    message: str
+    day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded(Event):
+    kind: ClassVar[str] = "session_ended"
+    day: date
+    summary: DaySummary
+
+
+@dataclass(frozen=True, slots=True)
+class RunCompleted(Event):
+    """The run is over: ``report.status`` is ``completed``, ``stopped`` or ``failed``."""
+
+    kind: ClassVar[str] = "completed"
+    report: RunReport

@@ -1,0 +1,214 @@
+"""The run report (issue 3): per session day and symbol, what was streamed, scored and computed.
+
+:class:`DaySummary` is built at each close (and published with ``SessionEnded``);
+:class:`RunReport` gathers the days at the end of a run. ``to_json`` gives the JSON shape the
+CLI writes (keys documented in the README). Times are ISO 8601 in the exchange's timezone.
+
+Determinism (SPEC §10): everything except ``timings`` is a function of the config and the
+store; :meth:`RunReport.comparable` is the report without timings, for comparing two runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from domain.indicators import IndicatorResult, IndicatorValue
+from domain.quality import Gap, IntervalQuality
+from domain.session_data import SessionMetrics
+from domain.session_day import DayHours
+
+__all__ = [
+    "DaySummary",
+    "HistoricalSummary",
+    "IntervalSummary",
+    "RunReport",
+    "RunStatus",
+    "SymbolDay",
+]
+
+RunStatus = Literal["completed", "stopped", "failed"]
+
+
+def _iso(ts: int, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ts, UTC).astimezone(zone).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalSummary:
+    """One symbol and session interval at the close."""
+
+    bars: int
+    quality: float
+    expected: int
+    gaps: tuple[Gap, ...] = ()
+    filled_gaps: int = 0
+
+    @classmethod
+    def of(cls, bars: int, result: IntervalQuality | None) -> IntervalSummary:
+        if result is None:
+            return cls(bars, 100.0, 0)
+        return cls(bars, result.score.quality, result.score.expected, result.gaps, len(result.filled))
+
+    def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
+        return {
+            "bars": self.bars,
+            "quality": self.quality,
+            "expected": self.expected,
+            "gaps": [
+                {
+                    "start": _iso(gap.start_ts, zone),
+                    "end": _iso(gap.end_ts, zone),
+                    "bar_count": gap.bar_count,
+                    "status": str(gap.status),
+                    "retry_count": gap.retry_count,
+                }
+                for gap in self.gaps
+            ],
+            "filled_gaps": self.filled_gaps,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoricalSummary:
+    """One symbol and historical interval as loaded before the session."""
+
+    bars: int
+    quality: float | None
+    days: tuple[date, ...]
+    days_with_bars: int
+    derived_days: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bars": self.bars,
+            "quality": self.quality,
+            "start_date": self.days[0].isoformat() if self.days else None,
+            "end_date": self.days[-1].isoformat() if self.days else None,
+            "days": len(self.days),
+            "days_with_bars": self.days_with_bars,
+            "derived_days": self.derived_days,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolDay:
+    session: Mapping[str, IntervalSummary]
+    historical: Mapping[str, HistoricalSummary]
+    indicators: Mapping[str, IndicatorResult]
+    metrics: SessionMetrics | None
+
+    def indicator_value(self, name: str) -> IndicatorValue:
+        result = self.indicators.get(name)
+        return None if result is None else result.value
+
+    def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
+        metrics = self.metrics
+        return {
+            "session": {interval: s.to_json(zone) for interval, s in self.session.items()},
+            "historical": {interval: h.to_json() for interval, h in self.historical.items()},
+            "indicators": {
+                name: (list(r.value) if isinstance(r.value, list) else r.value)
+                for name, r in self.indicators.items()
+            },
+            "metrics": {
+                "volume": 0.0 if metrics is None else metrics.volume,
+                "high": None if metrics is None else metrics.high,
+                "low": None if metrics is None else metrics.low,
+                "last_update": None if metrics is None else _iso(metrics.last_update_ts, zone),
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DaySummary:
+    """One session day at its close."""
+
+    hours: DayHours
+    timezone: str
+    symbols: Mapping[str, SymbolDay]
+    bars_streamed: int
+    bars_derived: int
+    refused: Mapping[str, int] = field(default_factory=dict)
+    """Stored bars of the day that did not enter the session, by reason (extended hours …)."""
+    warnings: tuple[str, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict, compare=False)
+    ended_early: bool = False
+    """The run was stopped before this day's close."""
+
+    @property
+    def day(self) -> date:
+        return self.hours.day
+
+    def to_json(self) -> dict[str, Any]:
+        zone = ZoneInfo(self.timezone)
+        return {
+            "date": self.day.isoformat(),
+            "regular_open": _iso(self.hours.open_ts, zone),
+            "regular_close": _iso(self.hours.close_ts, zone),
+            "is_early_close": self.hours.is_early_close,
+            "ended_early": self.ended_early,
+            "bars_streamed": self.bars_streamed,
+            "bars_derived": self.bars_derived,
+            "bars_not_in_session": dict(sorted(self.refused.items())),
+            "symbols": {symbol: day.to_json(zone) for symbol, day in self.symbols.items()},
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """A whole run; see the module docstring."""
+
+    session_name: str
+    mode: str
+    exchange_group: str
+    status: RunStatus
+    days: tuple[DaySummary, ...]
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    timings: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    streams: Sequence[str] = ()
+    symbols: Sequence[str] = ()
+    start_date: date | None = None
+    end_date: date | None = None
+    speed_multiplier: float | None = None
+
+    @property
+    def bars_streamed(self) -> int:
+        return sum(day.bars_streamed for day in self.days)
+
+    @property
+    def bars_derived(self) -> int:
+        return sum(day.bars_derived for day in self.days)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session_name": self.session_name,
+            "mode": self.mode,
+            "exchange_group": self.exchange_group,
+            "status": self.status,
+            "error": self.error,
+            "start_date": None if self.start_date is None else self.start_date.isoformat(),
+            "end_date": None if self.end_date is None else self.end_date.isoformat(),
+            "speed_multiplier": self.speed_multiplier,
+            "symbols": list(self.symbols),
+            "streams": list(self.streams),
+            "days": [day.to_json() for day in self.days],
+            "totals": {
+                "trading_days": len(self.days),
+                "bars_streamed": self.bars_streamed,
+                "bars_derived": self.bars_derived,
+            },
+            "timings": dict(self.timings),
+            "warnings": list(self.warnings),
+        }
+
+    def comparable(self) -> dict[str, Any]:
+        """The JSON report without ``timings``: equal for two runs of the same backtest."""
+        data = self.to_json()
+        del data["timings"]
+        return data

@@ -1,0 +1,201 @@
+"""``marketsession run CONFIG`` (a backtest) and ``marketsession demo`` (everything from nothing)."""
+
+from __future__ import annotations
+
+import sys
+import time as wall
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from domain.calendar import TradingCalendar
+from domain.config import SessionConfig
+from domain.errors import ConfigError, Violation
+from domain.historical import data_requirements
+from domain.report import RunReport
+from ops.cli.app import EXIT_RUNTIME, CliState, cli
+
+EXAMPLE_CONFIG = "session_configs/example_session.json"
+
+
+def _load_backtest_config(path: str) -> SessionConfig:
+    config = SessionConfig.from_file(path)
+    if not config.is_backtest:
+        raise ConfigError(
+            [Violation("mode", "`run` executes backtest sessions; this config is a live session")], path
+        )
+    return config
+
+
+def execute_run(
+    state: CliState,
+    config: SessionConfig,
+    config_path: str,
+    *,
+    report_path: str | None,
+    export_dir: str | None,
+    progress: bool,
+    speed: float | None,
+    timeout: float,
+) -> RunReport:
+    """Run one backtest with progress, print the summary, write the report (and the export)."""
+    from actors.system import MarketSessionSystem
+    from ops.export import SessionBarExporter
+    from ops.run_output import RunProgress, default_report_path, summary_table, write_report
+
+    store = state.store()
+    # bad input before any actor starts: a window outside the seeded calendar is exit 2
+    data_requirements(config, TradingCalendar(store.calendar, config.exchange_group, config.asset_class))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # a log file or a pipe: wide enough for the summary table
+    engine = MarketSessionSystem(config, store, speed=speed)
+    exporter = SessionBarExporter() if export_dir else None
+    if exporter is not None:
+        engine.subscribe(exporter, exporter.events, name="export")
+    started = wall.perf_counter()
+    deadline = started + timeout
+    try:
+        engine.start()
+        if progress and console.is_terminal:
+            with RunProgress(console) as display:
+                while not engine.done and wall.perf_counter() < deadline:
+                    display.update(engine.progress(), wall.perf_counter() - started)
+                    engine.wait_done(0.2)
+                display.update(engine.progress(), wall.perf_counter() - started)
+        else:
+            engine.wait_done(max(0.0, deadline - wall.perf_counter()))
+        report = engine.report or engine.stop(f"timed out after {timeout:g}s")
+    except KeyboardInterrupt:
+        report = engine.stop("interrupted (Ctrl-C)")
+    finally:
+        engine.shutdown()
+    console.print(summary_table(report))
+    path = write_report(report, report_path or default_report_path(state.db_url, config_path))
+    console.print(f"report: {path}")
+    if exporter is not None and export_dir is not None:
+        files = exporter.write(export_dir, report)
+        console.print(f"export: {exporter.bar_count:,} session bars → {', '.join(str(f) for f in files)}")
+    return report
+
+
+_REPORT = click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="JSON report path (default: beside the store).",
+)
+_EXPORT = click.option(
+    "--export", "export_dir", type=click.Path(file_okay=False), help="Write the session bars as Parquet here."
+)
+_NO_PROGRESS = click.option(
+    "--no-progress", is_flag=True, help="No progress display (it only shows on a TTY)."
+)
+_TIMEOUT = click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), default=6 * 3600.0, show_default=True,
+    help="Stop the run after this many seconds.",
+)  # fmt: skip
+
+
+@cli.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@_REPORT
+@_EXPORT
+@_NO_PROGRESS
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Override speed_multiplier (0: as fast as possible).",
+)
+@_TIMEOUT
+@click.pass_obj
+def run(
+    state: CliState,
+    config_path: str,
+    report_path: str | None,
+    export_dir: str | None,
+    no_progress: bool,
+    speed: float | None,
+    timeout: float,
+) -> None:
+    """Run the backtest CONFIG: progress, a summary table, a JSON report; exit 1 unless completed."""
+    config = _load_backtest_config(config_path)
+    report = execute_run(
+        state, config, config_path, report_path=report_path, export_dir=export_dir,
+        progress=not no_progress, speed=speed, timeout=timeout,
+    )  # fmt: skip
+    if report.status != "completed":
+        click.echo(f"error: run {report.status}" + (f": {report.error}" if report.error else ""), err=True)
+        sys.exit(EXIT_RUNTIME)
+
+
+@cli.command()
+@click.option(
+    "--config", "config_path", default=EXAMPLE_CONFIG, show_default=True, type=click.Path(dir_okay=False)
+)
+@click.option(
+    "--speed", type=click.FloatRange(min=0), default=0.0, show_default=True,
+    help="Replay speed (the example's own 360 would pace it in real time).",
+)  # fmt: skip
+@click.option("--seed", "seed", type=int, default=0, show_default=True, help="Demo data random seed.")
+@_REPORT
+@_EXPORT
+@_NO_PROGRESS
+@_TIMEOUT
+@click.pass_obj
+def demo(
+    state: CliState,
+    config_path: str,
+    speed: float,
+    seed: int,
+    report_path: str | None,
+    export_dir: str | None,
+    no_progress: bool,
+    timeout: float,
+) -> None:
+    """From nothing: init the store, seed the calendar, write demo data, run the example backtest."""
+    from domain.store import init_store
+    from ops.calendar_seed import seed_group
+    from ops.demo_data import write_demo_data
+
+    config = _load_backtest_config(config_path)
+    backtest = config.backtest_config
+    assert backtest is not None
+    started = wall.perf_counter()
+    if state.db_url.startswith("sqlite:///") and ":memory:" not in state.db_url:
+        Path(state.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    before, after = init_store(state.db_url)
+    click.echo(
+        f"store {state.store().display_url}: {'created' if before is None else 'ready'} (schema {after})"
+    )
+    store = state.store()
+    # 52-week indicators reach a year back: seed from two years before the window
+    result = seed_group(
+        store.calendar, config.exchange_group, backtest.start_date.year - 2, backtest.end_date.year + 1,
+        datetime.now(UTC),
+    )  # fmt: skip
+    click.echo(f"calendar {config.exchange_group}: seeded {result.first_date}..{result.last_date}")
+    calendar = TradingCalendar(store.calendar, config.exchange_group, config.asset_class)
+    for interval, days in data_requirements(config, calendar).items():
+        if interval not in ("1m", "1d") or not days:
+            continue  # other intervals are derived from 1m
+        count = write_demo_data(
+            store, calendar, config.symbols, days[0], days[-1], seed=seed, interval=interval
+        )
+        click.echo(
+            f"demo data: {count:,} new {interval} bars for {', '.join(config.symbols)} {days[0]}..{days[-1]}"
+        )
+    if speed != backtest.speed_multiplier:
+        said = backtest.speed_multiplier
+        click.echo(f"running {Path(config_path).name} at speed {speed:g} (the config says {said:g})")
+    click.echo(f"set-up took {wall.perf_counter() - started:.1f}s")
+    report = execute_run(
+        state, config, config_path, report_path=report_path, export_dir=export_dir,
+        progress=not no_progress, speed=speed, timeout=timeout,
+    )  # fmt: skip
+    if report.status != "completed":
+        click.echo(f"error: run {report.status}" + (f": {report.error}" if report.error else ""), err=True)
+        sys.exit(EXIT_RUNTIME)

@@ -1,0 +1,141 @@
+"""What ``marketsession run`` shows and writes: the progress display, the summary table, the report.
+
+- :class:`RunProgress` — a rich progress display (days, bars, bars/s) fed by polling the
+  engine's ``progress()`` a few times a second (no per-bar events are needed for it);
+- :func:`summary_table` — per day and symbol: bars, quality per interval, gaps, key indicators;
+- :func:`write_report` — the JSON report, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from domain.report import RunReport
+
+__all__ = ["RunProgress", "default_report_path", "summary_table", "write_report"]
+
+
+def default_report_path(db_url: str, config_path: str) -> Path:
+    """Beside the store for SQLite (``var/demo.db`` → ``var/<config>.report.json``), else here."""
+    stem = Path(config_path).stem
+    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+        return Path(db_url.removeprefix("sqlite:///")).parent / f"{stem}.report.json"
+    return Path(f"{stem}.report.json")
+
+
+def write_report(report: RunReport, path: str | os.PathLike[str]) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    partial.replace(target)
+    return target
+
+
+class RunProgress:
+    """Days and bars of a running backtest, redrawn from polled ``progress()`` snapshots."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._days: TaskID | None = None
+
+    def __enter__(self) -> RunProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(None, None, None)
+
+    def update(self, snapshot: Mapping[str, Any], elapsed: float) -> None:
+        total = snapshot["days_total"] or None
+        bars = snapshot["bars_streamed"]
+        rate = bars / elapsed if elapsed > 0 else 0.0
+        day = snapshot["day"] or "-"
+        detail = f"day {day} · {bars:,} bars · {snapshot['bars_derived']:,} derived · {rate:,.0f} bars/s"
+        if self._days is None:
+            self._days = self._progress.add_task("days", total=total, detail=detail)
+        self._progress.update(self._days, completed=snapshot["days_done"], total=total, detail=detail)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        present = [v for v in value if v is not None]
+        return f"{len(value)} min" if present else "—"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:,.2f}M"
+    return f"{value:,.2f}"
+
+
+def summary_table(report: RunReport) -> Group:
+    """The end-of-run summary: one row per day and symbol, then totals and warnings."""
+    intervals: list[str] = []
+    indicators: list[str] = []
+    for day in report.days:
+        for symbol_day in day.symbols.values():
+            intervals.extend(i for i in symbol_day.session if i not in intervals)
+            indicators.extend(n for n in symbol_day.indicators if n not in indicators)
+    table = Table(title=f"{report.session_name} — {report.status}", title_justify="left")
+    table.add_column("date")
+    table.add_column("symbol")
+    table.add_column("bars", justify="right")
+    for interval in intervals:
+        table.add_column(f"{interval} %", justify="right")
+    table.add_column("gaps", justify="right")
+    for name in indicators:
+        table.add_column(name, justify="right")
+    for day in report.days:
+        label = day.day.isoformat() + ("*" if day.hours.is_early_close else "")
+        if day.ended_early:
+            label += " (stopped)"
+        for symbol, symbol_day in day.symbols.items():
+            base = next(iter(symbol_day.session.values()), None)
+            table.add_row(
+                label,
+                symbol,
+                "—" if base is None else f"{base.bars:,}",
+                *(
+                    f"{symbol_day.session[i].quality:.2f}" if i in symbol_day.session else "—"
+                    for i in intervals
+                ),
+                "—" if base is None else str(len(base.gaps)),
+                *(_fmt(symbol_day.indicator_value(name)) for name in indicators),
+            )
+            label = ""
+    timings = report.timings
+    totals = Text(
+        f"{len(report.days)} trading day(s) · {report.bars_streamed:,} bars streamed · "
+        f"{report.bars_derived:,} derived · {timings.get('total_seconds', 0):.2f}s"
+        + (f" · {timings['bars_per_second']:,.0f} bars/s" if timings.get("bars_per_second") else "")
+    )
+    parts: list[Any] = [table]
+    if any(day.hours.is_early_close for day in report.days):
+        parts.append(Text("* early close · quality in % of expected bars · gaps in the base interval"))
+    parts.append(totals)
+    if report.error:
+        parts.append(Text(f"error: {report.error}", style="bold red"))
+    if report.warnings:
+        parts.append(Text(f"{len(report.warnings)} warning(s):", style="yellow"))
+        for warning in report.warnings[:8]:
+            parts.append(Text(f"  {warning}"))
+        if len(report.warnings) > 8:
+            parts.append(Text(f"  … and {len(report.warnings) - 8} more in the report"))
+    return Group(*parts)
