@@ -16,11 +16,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# init var/demo.db, seed the calendar, write demo bars, run the example backtest at speed 0
 demo: $(STAMP)
-	mkdir -p var
-	$(BIN)/marketsession --db $(DEMO_DB) init
-	$(BIN)/marketsession --db $(DEMO_DB) calendar seed --start-year 2024 --end-year 2027
-	$(BIN)/marketsession --db $(DEMO_DB) calendar show
+	$(BIN)/marketsession --db $(DEMO_DB) demo
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -3,8 +3,9 @@
 State of the day lives in a :class:`~domain.quality.QualityBook`. Per clock step the
 coordinator tells :class:`~domain.messages.ScoreStep` (base and derived bars of the step); the
 calculator answers with one :class:`~domain.messages.QualityScored` told back — the scores that
-changed and the gaps opened, grown or filled. :class:`~domain.messages.EndQualityDay` (ask)
-returns every symbol and interval's final score and gaps at the close;
+changed and the gaps opened, grown or filled. :class:`~domain.messages.EndQualityDay` (tell) is
+answered by :class:`~domain.messages.QualityDayEnded` with every symbol and interval's final
+score and gaps — after the replies to every earlier step, so the coordinator sees them in order;
 :class:`~domain.messages.ScoreHistorical` (ask) scores loaded historical series.
 """
 
@@ -17,7 +18,14 @@ import pykka
 
 from domain.historical import HistoricalData, series_quality
 from domain.intervals import Interval
-from domain.messages import BeginQualityDay, EndQualityDay, QualityScored, ScoreHistorical, ScoreStep
+from domain.messages import (
+    BeginQualityDay,
+    EndQualityDay,
+    QualityDayEnded,
+    QualityScored,
+    ScoreHistorical,
+    ScoreStep,
+)
 from domain.quality import IntervalQuality, QualityBook
 
 __all__ = ["AttachCoordinator", "QualityCalculator"]
@@ -69,14 +77,15 @@ class QualityCalculator(pykka.ThreadingActor):
                 QualityScored(message.day, message.now_ts, scores, changes.opened, changes.closed)
             )
 
-    def _end_day(self, message: EndQualityDay) -> dict[tuple[str, str], IntervalQuality]:
+    def _end_day(self, message: EndQualityDay) -> None:
         book = self._book
-        if book is None or book.hours.day != message.day:
-            return {}
-        book.score(message.close_ts, ())
-        results = book.results()
-        self._book = None
-        return results
+        results: tuple[IntervalQuality, ...] = ()
+        if book is not None and book.hours.day == message.day:
+            self._score(ScoreStep(message.day, message.close_ts, ()))  # the windows ending at the close
+            results = tuple(book.results().values())
+            self._book = None
+        if self._coordinator is not None:
+            self._coordinator.tell(QualityDayEnded(message.day, results))
 
     @staticmethod
     def _historical(message: ScoreHistorical) -> dict[tuple[str, str], float | None]:

@@ -14,8 +14,10 @@ steps):
    releases the bars whose interval has ended (:class:`~domain.session_day.SessionDay`), appends
    them and the derived bars to :class:`~domain.session_data.SessionData`, tells the
    QualityCalculator (one message per step) and publishes ``BarsAppended``/``DerivedBarsBuilt``;
-3. **session_ended** — at the close: final quality (ask), the :class:`DaySummary`, the
-   ``SessionEnded`` event, session bars cleared; then the next day, or **completed**.
+3. **session_ended** — at the close the QualityCalculator is told to close the day; its
+   :class:`~domain.messages.QualityDayEnded` answer arrives after its replies to every step,
+   so the gap and quality events of the day are all published before ``SessionEnded`` (with
+   the :class:`DaySummary`); session bars are cleared; then the next day, or **completed**.
 
 A failure in any phase (a store error, an ask timing out) ends the run ``failed`` with the
 cause; the run never hangs and never stops silently. Every lifecycle transition is published.
@@ -45,6 +47,7 @@ from domain.messages import (
     BeginQualityDay,
     ClockAt,
     DayBars,
+    DayEndTimeout,
     DerivedBarsBuilt,
     EndQualityDay,
     Event,
@@ -54,6 +57,7 @@ from domain.messages import (
     LifecycleChanged,
     LoadHistorical,
     Pause,
+    QualityDayEnded,
     QualityScored,
     QualityUpdated,
     QueueDays,
@@ -149,6 +153,9 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._awaiting: set[str] = set()
         self._ack_timer: int | None = None
         self._step_due = False
+        self._closing = False
+        self._ended_early = False
+        self._stop_reason: str | None = None
         self._pause_requested = False
         self._next_deadline = 0.0
         self._summaries: list[DaySummary] = []
@@ -175,6 +182,10 @@ class SessionCoordinator(pykka.ThreadingActor):
                     self._on_step()
             elif isinstance(message, QualityScored):
                 self._on_quality(message)
+            elif isinstance(message, QualityDayEnded):
+                self._on_day_ended(message)
+            elif isinstance(message, DayEndTimeout):
+                self._on_day_end_timeout(message)
             elif isinstance(message, StepAcknowledged):
                 self._on_ack(message)
             elif isinstance(message, AckTimeout):
@@ -334,7 +345,7 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._timer.send_at(self._next_deadline, self.actor_ref, Step(self._generation))
 
     def _on_step(self) -> None:
-        if self.lifecycle.state is not State.STREAMING:
+        if self.lifecycle.state is not State.STREAMING or self._closing:
             return
         if self._awaiting:
             self._step_due = True  # a paced tick while a gating subscriber is still busy
@@ -425,14 +436,24 @@ class SessionCoordinator(pykka.ThreadingActor):
             self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
 
     def _end_day(self, *, early: bool = False) -> None:
+        """Close the day: the QualityCalculator scores up to the close (or now, if stopped early)
+        and answers with :class:`QualityDayEnded`, handled by :meth:`_on_day_ended`."""
         day = self._day
         assert day is not None
+        self._closing = True
+        self._ended_early = early
         self._generation += 1
         self._awaiting.clear()
-        results: dict[tuple[str, str], IntervalQuality] = self._quality.ask(
-            EndQualityDay(day.hours.day, day.now_ts if early else day.hours.close_ts),
-            timeout=self._ask_timeout,
-        )
+        self._quality.tell(EndQualityDay(day.hours.day, day.now_ts if early else day.hours.close_ts))
+        self._timer.send_after(self._ask_timeout, self.actor_ref, DayEndTimeout(day.hours.day))
+
+    def _on_day_ended(self, message: QualityDayEnded) -> None:
+        day = self._day
+        if day is None or not self._closing or message.day != day.hours.day:
+            return
+        self._closing = False
+        early = self._ended_early
+        results = {(r.score.symbol, r.score.interval): r for r in message.results}
         for (symbol, interval), result in results.items():
             self.data.set_quality(symbol, interval, result.score.quality)
             self.data.set_gaps(symbol, interval, result.gaps)
@@ -443,7 +464,8 @@ class SessionCoordinator(pykka.ThreadingActor):
         self.data.clear_session()
         self._day = None
         self._gaps = {}
-        if early:
+        if self._stop_reason is not None:
+            self._finish_stop(self._stop_reason)
             return
         self._transition(State.SESSION_ENDED, day=day.hours.day)
         if self._index + 1 < len(self._days):
@@ -451,6 +473,13 @@ class SessionCoordinator(pykka.ThreadingActor):
         else:
             self._transition(State.COMPLETED)
             self._finish("completed")
+
+    def _on_day_end_timeout(self, message: DayEndTimeout) -> None:
+        day = self._day
+        if day is not None and self._closing and message.day == day.hours.day:
+            raise TimeoutError(
+                f"the QualityCalculator did not close {message.day.isoformat()} within {self._ask_timeout:g}s"
+            )
 
     def _summarise(
         self, day: SessionDay, results: dict[tuple[str, str], IntervalQuality], early: bool
@@ -500,7 +529,7 @@ class SessionCoordinator(pykka.ThreadingActor):
     # ------------------------------------------------------------------ pause, resume, stop, failure
 
     def _on_pause(self) -> None:
-        if self.lifecycle.state is State.STREAMING:
+        if self.lifecycle.state is State.STREAMING and not self._closing:
             self._pause_requested = False
             self._generation += 1  # steps already scheduled are void
             self._transition(State.PAUSED, day=self._current_day())
@@ -519,11 +548,18 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._schedule_next()
 
     def _on_stop(self, reason: str) -> None:
-        if self.lifecycle.is_terminal:
+        if self.lifecycle.is_terminal or self._stop_reason is not None:
             return
+        self._stop_reason = reason
         self._generation += 1
+        if self._closing:
+            return  # the day is closing already: the stop completes when it has closed
         if self._day is not None:
             self._end_day(early=True)
+            return
+        self._finish_stop(reason)
+
+    def _finish_stop(self, reason: str) -> None:
         self._transition(State.STOPPING, reason)
         self._transition(State.STOPPED, reason)
         self._warn(f"run stopped: {reason}", run=True)

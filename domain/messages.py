@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from domain.bars import Bar
 from domain.lifecycle import LifecycleState
-from domain.quality import Gap, QualityScore
+from domain.quality import Gap, IntervalQuality, QualityScore
 from domain.session_day import DayHours
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ __all__ = [
     "BeginQualityDay",
     "ClockAt",
     "DayBars",
+    "DayEndTimeout",
     "DerivedBarsBuilt",
     "EndQualityDay",
     "Event",
@@ -42,6 +43,7 @@ __all__ = [
     "LifecycleChanged",
     "LoadHistorical",
     "Pause",
+    "QualityDayEnded",
     "QualityScored",
     "QualityUpdated",
     "QueueDays",
@@ -99,6 +101,13 @@ class StepAcknowledged:
 
     subscriber: str
     step: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayEndTimeout:
+    """The QualityCalculator did not answer the end of ``day`` in time: the run fails."""
+
+    day: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +195,19 @@ class ScoreStep:
 
 @dataclass(frozen=True, slots=True)
 class EndQualityDay:
-    """ask → ``dict[(symbol, interval), IntervalQuality]`` at the close of ``day``."""
+    """tell: score up to ``close_ts`` (the close, or the moment a stopped day ended) and answer
+    with :class:`QualityDayEnded` — after the :class:`QualityScored` of every earlier step."""
 
     day: date
     close_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class QualityDayEnded:
+    """QualityCalculator → coordinator: every symbol and interval's final score and gaps."""
+
+    day: date
+    results: tuple[IntervalQuality, ...]
 
 
 @dataclass(frozen=True, slots=True)
