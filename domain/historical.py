@@ -173,12 +173,13 @@ def load_historical(
             loaded[str(MINUTE)] = minutes
         for interval, days in own.items():
             by_day = loaded[interval]
+            entry_days = set(days)
             entry = HistoricalSeries(
                 symbol,
                 interval,
                 tuple(days),
                 {d: by_day[d] for d in days if by_day.get(d)},
-                tuple(derived.get(interval, ())),
+                tuple(d for d in derived.get(interval, ()) if d in entry_days),
             )
             series[(symbol, interval)] = entry
             empty = entry.days_without_bars()
