@@ -77,7 +77,7 @@ class _Delivery(pykka.ThreadingActor):
         except Exception as error:  # a listener's bug must not stop the engine
             subscription.errors += 1
             log.warning(
-                "subscriber_failed", subscriber=subscription.id, event=message.kind, error=repr(error)
+                "subscriber_failed", subscriber=subscription.id, event_kind=message.kind, error=repr(error)
             )
         finally:
             subscription.delivered += 1

@@ -1,0 +1,192 @@
+"""``marketsession demo`` and ``marketsession run`` as a user runs them: exit codes, the summary,
+the JSON report, the Parquet export, SQLite and PostgreSQL giving the same report (SPEC §9)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from support.cli import Result, run_cli
+from support.engine import EXAMPLE, LIVE_EXAMPLE, example_dict, fill_demo_store
+from support.stores import REPO, seed
+
+from domain.config import SessionConfig
+from domain.store import open_store
+
+REPORT_KEYS = {
+    "session_name",
+    "mode",
+    "exchange_group",
+    "status",
+    "error",
+    "start_date",
+    "end_date",
+    "speed_multiplier",
+    "symbols",
+    "streams",
+    "days",
+    "totals",
+    "timings",
+    "warnings",
+}
+EXAMPLE_ARG = "session_configs/example_session.json"
+EXAMPLE_DAYS = ["2025-07-02", "2025-07-03", "2025-07-07"]
+
+
+def comparable(report: dict[str, Any]) -> dict[str, Any]:
+    """A written report without its timings (what two runs of the same backtest share)."""
+    return {key: value for key, value in report.items() if key != "timings"}
+
+
+def assert_clean(result: Result) -> None:
+    assert "Traceback" not in result.err, result.err
+    assert "Traceback" not in result.out, result.out
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, str, Path]:
+    """``marketsession demo --no-progress`` on a fresh SQLite file: (result, store URL, report)."""
+    directory = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{directory / 'fresh.db'}"
+    report = directory / "demo.report.json"
+    result = run_cli("demo", "--no-progress", "--report", str(report), db=url, cwd=REPO)
+    return result, url, report
+
+
+def test_demo_on_a_fresh_sqlite_file_prints_the_summary_and_writes_the_report(
+    demo_run: tuple[Result, str, Path],
+) -> None:
+    result, _url, report_path = demo_run
+    assert result.code == 0, result.err
+    assert_clean(result)
+    for text in ("RIVN", "AAPL", *EXAMPLE_DAYS, "completed", str(report_path)):
+        assert text in result.out, text
+    report = json.loads(report_path.read_text())
+    assert set(report) == REPORT_KEYS
+    assert report["status"] == "completed"
+    assert [d["date"] for d in report["days"]] == EXAMPLE_DAYS
+    assert report["symbols"] == ["RIVN", "AAPL"]
+    assert report["totals"]["bars_streamed"] > 0
+
+
+def test_run_with_report_and_export_on_the_demo_store(
+    demo_run: tuple[Result, str, Path], tmp_path: Path
+) -> None:
+    demo, url, demo_report = demo_run
+    assert demo.code == 0, demo.err
+    report_path, export = tmp_path / "R.json", tmp_path / "D"
+    result = run_cli(
+        "run", EXAMPLE_ARG, "--speed", "0", "--report", str(report_path), "--export", str(export),
+        db=url, cwd=REPO,
+    )  # fmt: skip
+
+    assert result.code == 0, result.err
+    assert_clean(result)
+    report = json.loads(report_path.read_text())
+    assert set(report) == REPORT_KEYS
+    assert report["status"] == "completed" and report["error"] is None
+    assert comparable(report) == comparable(json.loads(demo_report.read_text()))  # same store, same run
+
+    bars = pq.read_table(export / "session_bars.parquet")
+    quality = pq.read_table(export / "quality.parquet")
+    gaps = pq.read_table(export / "gaps.parquet")
+    assert bars.column_names == [
+        "session_date", "symbol", "interval", "ts", "open", "high", "low", "close", "volume", "day_quality",
+    ]  # fmt: skip
+    assert quality.column_names == [
+        "session_date",
+        "symbol",
+        "interval",
+        "bars",
+        "expected",
+        "quality",
+        "gaps",
+    ]
+    assert gaps.column_names == ["session_date", "symbol", "interval", "start", "end", "bar_count", "status"]
+
+    totals = report["totals"]
+    assert bars.num_rows == totals["bars_streamed"] + totals["bars_derived"]
+    sessions = [
+        (day["date"], symbol, interval, summary)
+        for day in report["days"]
+        for symbol, symbol_day in day["symbols"].items()
+        for interval, summary in symbol_day["session"].items()
+    ]
+    assert quality.num_rows == len(sessions) == 3 * 2 * 3
+    assert sum(quality.column("bars").to_pylist()) == bars.num_rows
+    assert gaps.num_rows == sum(len(summary["gaps"]) for *_, summary in sessions)
+    rows = {
+        (row["session_date"].isoformat(), row["symbol"], row["interval"]): row for row in quality.to_pylist()
+    }
+    for day, symbol, interval, summary in sessions:
+        row = rows[(day, symbol, interval)]
+        assert (row["bars"], row["expected"], row["quality"]) == (
+            summary["bars"],
+            summary["expected"],
+            summary["quality"],
+        )
+    per_series: dict[tuple[str, str, str], int] = {}
+    for row in bars.select(["session_date", "symbol", "interval"]).to_pylist():
+        key = (row["session_date"].isoformat(), row["symbol"], row["interval"])
+        per_series[key] = per_series.get(key, 0) + 1
+    assert per_series == {(d, s, i): summary["bars"] for d, s, i, summary in sessions if summary["bars"]}
+
+
+@pytest.mark.postgres
+def test_run_on_postgresql_gives_the_same_report_as_on_sqlite(
+    demo_run: tuple[Result, str, Path], postgres_url: str, tmp_path: Path
+) -> None:
+    demo, _url, demo_report = demo_run
+    assert demo.code == 0, demo.err
+    with open_store(postgres_url) as store:
+        fill_demo_store(store, SessionConfig.from_file(EXAMPLE))  # what `demo` writes, on PostgreSQL
+    report_path = tmp_path / "pg.report.json"
+    result = run_cli(
+        "run", EXAMPLE_ARG, "--speed", "0", "--report", str(report_path), db=postgres_url, cwd=REPO
+    )
+
+    assert result.code == 0, result.err
+    assert_clean(result)
+    on_postgres = json.loads(report_path.read_text())
+    assert on_postgres["status"] == "completed"
+    assert comparable(on_postgres) == comparable(json.loads(demo_report.read_text()))
+
+
+def test_an_invalid_config_exits_2_naming_the_json_path(sqlite_url: str, tmp_path: Path) -> None:
+    data = example_dict()
+    data["session_data_config"]["gap_filler"]["max_retries"] = 0
+    config = tmp_path / "invalid.json"
+    config.write_text(json.dumps(data))
+    result = run_cli("run", str(config), "--speed", "0", db=sqlite_url)
+
+    assert result.code == 2
+    assert "session_data_config.gap_filler.max_retries" in result.err
+    assert_clean(result)
+
+
+def test_a_live_mode_config_exits_2(sqlite_url: str) -> None:
+    result = run_cli("run", str(LIVE_EXAMPLE), "--speed", "0", db=sqlite_url)
+
+    assert result.code == 2
+    assert "live" in result.err
+    assert_clean(result)
+
+
+def test_a_calendar_not_seeded_for_the_window_exits_2_naming_the_range(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with open_store(sqlite_url) as store:
+        seed(store, "US_EQUITY", start_year=2025, end_year=2025)
+    report_path = tmp_path / "never.json"
+    result = run_cli(
+        "run", EXAMPLE_ARG, "--speed", "0", "--report", str(report_path), db=sqlite_url, cwd=REPO
+    )
+
+    assert result.code == 2
+    assert "2025-01-01..2025-12-31" in result.err
+    assert "2024" in result.err  # the 52-week indicators reach into 2024
+    assert_clean(result)
+    assert not report_path.exists()
