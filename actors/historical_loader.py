@@ -16,9 +16,9 @@ from typing import Any
 
 import pykka
 
-from domain.bars import Bar
+from domain.bar_columns import BarColumns
 from domain.config import SessionConfig
-from domain.historical import BarReader, HistoricalCalendar, HistoricalData, load_historical
+from domain.historical import ColumnReader, HistoricalCalendar, HistoricalData, load_historical
 from domain.messages import DayBars, LoadHistorical, QueueDays, TakeDay
 from domain.session_day import DayHours
 
@@ -28,7 +28,7 @@ __all__ = ["HistoricalLoader"]
 class HistoricalLoader(pykka.ThreadingActor):
     use_daemon_thread = True
 
-    def __init__(self, config: SessionConfig, reader: BarReader, calendar: HistoricalCalendar) -> None:
+    def __init__(self, config: SessionConfig, reader: ColumnReader, calendar: HistoricalCalendar) -> None:
         super().__init__()
         self._config = config
         self._reader = reader
@@ -61,10 +61,10 @@ class HistoricalLoader(pykka.ThreadingActor):
 
     def _read_day(self, day: date) -> DayBars:
         hours = DayHours.from_session(self._calendar.get_trading_session(day))  # type: ignore[arg-type]
-        bars: list[Bar] = []
+        columns: list[BarColumns] = []
         if self._base is not None:
-            for symbol in self._config.symbols:
-                bars.extend(self._reader.read(symbol, self._base, hours.read_start_ts, hours.read_end_ts))
-        bars.sort(key=lambda bar: bar.ts)  # stable: symbols stay in config order within a minute
+            columns = self._reader.read_columns(
+                self._config.symbols, self._base, hours.read_start_ts, hours.read_end_ts
+            )
         self.days_loaded += 1
-        return DayBars(day, self._base or "", hours, tuple(bars))
+        return DayBars(day, self._base or "", hours, tuple(columns))

@@ -11,11 +11,13 @@ score and gaps — after the replies to every earlier step, so the coordinator s
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
 import pykka
 
+from domain.bar_columns import BarColumns
 from domain.historical import HistoricalData, series_quality
 from domain.intervals import Interval
 from domain.messages import (
@@ -45,6 +47,8 @@ class QualityCalculator(pykka.ThreadingActor):
         super().__init__()
         self._coordinator: pykka.ActorRef[Any] | None = None
         self._book: QualityBook | None = None
+        self._columns: tuple[BarColumns, ...] = ()
+        self._cursors: list[int] = []  # per symbol: columns positions scored so far
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, ScoreStep):
@@ -56,6 +60,8 @@ class QualityCalculator(pykka.ThreadingActor):
                 [Interval.parse(i) for i in message.intervals],
                 enabled=message.enabled,
             )
+            self._columns = message.columns
+            self._cursors = [0] * len(message.columns)
             return None
         if isinstance(message, EndQualityDay):
             return self._end_day(message)
@@ -71,7 +77,15 @@ class QualityCalculator(pykka.ThreadingActor):
         if book is None or book.hours.day != message.day:
             return  # a step of a day that is not (or no longer) being scored
         bars = message.bars + message.derived if message.derived else message.bars
-        scores, changes = book.score(message.now_ts, bars)
+        stamps = []
+        if message.released_until is not None:
+            cursors = self._cursors
+            for i, cols in enumerate(self._columns):
+                stop = bisect_left(cols.ts, message.released_until, cursors[i])
+                if stop > cursors[i]:
+                    stamps.append((cols.symbol, cols.interval, cols.ts[cursors[i] : stop]))
+                    cursors[i] = stop
+        scores, changes = book.score(message.now_ts, bars, stamps)
         if (scores or changes) and self._coordinator is not None:
             self._coordinator.tell(
                 QualityScored(message.day, message.now_ts, scores, changes.opened, changes.closed)

@@ -76,7 +76,7 @@ from domain.messages import (
 )
 from domain.quality import Gap, GapStatus, IntervalQuality
 from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, RunStatus, SymbolDay
-from domain.session_data import SessionData, SymbolSnapshot
+from domain.session_data import ReleaseHorizon, SessionData, SymbolSnapshot
 from domain.session_day import SessionDay
 from domain.session_window import backtest_days, prefetch_plan
 
@@ -85,6 +85,9 @@ __all__ = ["SessionCoordinator"]
 log = structlog.get_logger("marketsession.coordinator")
 
 State = LifecycleState
+
+MAX_RUN = 64
+"""Most speed-0 clock steps taken in one handler (fewer when a message is waiting)."""
 
 
 class _BeginDay:
@@ -145,6 +148,8 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._days: list[date] = []
         self._index = -1
         self._day: SessionDay | None = None
+        self._horizon = ReleaseHorizon()
+        self._released = 0  # base bars of the day released so far
         self._historical: HistoricalData | None = None
         self._historical_quality_by_key: dict[tuple[str, str], float | None] = {}
         self._gaps: dict[tuple[str, str], dict[int, Gap]] = {}
@@ -309,9 +314,9 @@ class SessionCoordinator(pykka.ThreadingActor):
         day_bars: DayBars = self._loader.ask(TakeDay(day), timeout=self._ask_timeout)
         self._loader.tell(QueueDays(tuple(prefetch_plan(self._days, index, self._prefetch))))
         hours = day_bars.hours
-        session_day = SessionDay(hours, self._base, self._derived, self._symbols, day_bars.bars)
+        session_day = SessionDay(hours, self._base, self._derived, self._symbols, day_bars.columns)
         if self.config.base_interval is not None:
-            present = {bar.symbol for bar in day_bars.bars}
+            present = {cols.symbol for cols in session_day.columns if len(cols)}
             for symbol in self._symbols:
                 if symbol not in present:
                     self._warn(
@@ -319,10 +324,14 @@ class SessionCoordinator(pykka.ThreadingActor):
                         day=day,
                     )
         self._day = session_day
+        self._horizon = self.data.attach_day(session_day.columns, session_day.released_until)
+        self._released = 0
         self._day_streamed = self._day_derived = 0
         self._gaps = {}
         self._tm.ref.tell(ClockAt(hours.open_ts))
-        self._quality.tell(BeginQualityDay(hours, self._symbols, self._intervals, self._session_quality))
+        self._quality.tell(
+            BeginQualityDay(hours, self._symbols, self._intervals, self._session_quality, session_day.columns)
+        )
         self._load_seconds = time.perf_counter() - self._day_started
         self._transition(State.READY, day=day)
         self._transition(State.STREAMING, day=day)
@@ -345,6 +354,10 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._timer.send_at(self._next_deadline, self.actor_ref, Step(self._generation))
 
     def _on_step(self) -> None:
+        """Take clock steps. At speed 0 without gating subscribers, steps follow each other in
+        this handler for as long as the mailbox stays empty (at most :data:`MAX_RUN` of them), so
+        a pause or stop still lands between two steps while a replay does not pay one message
+        round trip per step; the QualityCalculator gets one :class:`ScoreStep` per run."""
         if self.lifecycle.state is not State.STREAMING or self._closing:
             return
         if self._awaiting:
@@ -353,30 +366,43 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._step_due = False
         day = self._day
         assert day is not None
-        now = day.next_clock() if self.speed == 0 else day.now_ts + self._tick_seconds
-        step = day.release(now)
-        self._tm.ref.tell(ClockAt(step.now_ts))
-        bars, derived = step.bars, step.derived
-        if bars or derived:
-            self._step += 1
-            self.data.append_session_bars(bars)
+        name = day.hours.day
+        bus, data = self._bus, self.data
+        publish_bars, publish_derived = bus.wants(BarsAppended.kind), bus.wants(DerivedBarsBuilt.kind)
+        gating = bus.gating()
+        inbox = self.actor_inbox
+        derived_run: list[Bar] = []
+        for _ in range(MAX_RUN):
+            now = day.next_clock() if self.speed == 0 else day.now_ts + self._tick_seconds
+            step = day.release(now)
+            derived = step.derived
             if derived:
-                self.data.append_session_bars(derived)
-            self._bars_streamed += len(bars)
-            self._bars_derived += len(derived)
-            self._day_streamed += len(bars)
-            self._day_derived += len(derived)
-        self._quality.tell(ScoreStep(day.hours.day, step.now_ts, bars, derived))
-        if bars:
-            self._publish(BarsAppended(day.hours.day, self._step, step.now_ts, bars))
-            gating = self._bus.gating()
-            if gating:
-                self._awaiting = set(gating)
-                self._ack_timer = self._timer.send_after(
-                    self._gating_timeout, self.actor_ref, AckTimeout(self._step)
-                )
-        if derived:
-            self._publish(DerivedBarsBuilt(day.hours.day, self._step, step.now_ts, derived))
+                data.append_session_bars(derived)
+                derived_run.extend(derived)
+            if step.windows or derived:
+                self._step += 1
+                self._bars_derived += len(derived)
+                self._day_derived += len(derived)
+            if step.windows and (publish_bars or gating):
+                self._publish(BarsAppended(name, self._step, step.now_ts, step.bars))
+                if gating:
+                    self._awaiting = set(gating)
+                    self._ack_timer = self._timer.send_after(
+                        self._gating_timeout, self.actor_ref, AckTimeout(self._step)
+                    )
+                    break
+            if derived and publish_derived:
+                self._publish(DerivedBarsBuilt(name, self._step, step.now_ts, derived))
+            if day.at_close or self.speed != 0 or not inbox.empty():
+                break
+        until = day.released_until
+        self._horizon.ts = until
+        released = day.released_count()
+        self._bars_streamed += released - self._released
+        self._day_streamed += released - self._released
+        self._released = released
+        self._quality.tell(ScoreStep(name, day.now_ts, derived=tuple(derived_run), released_until=until))
+        self._tm.ref.tell(ClockAt(day.now_ts))
         if day.at_close:
             self._end_day()
         else:

@@ -35,6 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from domain.aggregation import daily_bar_from_minutes, derive_bars
+from domain.bar_columns import BarColumns
 from domain.bars import Bar
 from domain.calendar import TradingSession
 from domain.config import SessionConfig
@@ -46,6 +47,7 @@ from domain.session_window import SessionCalendar, period_days, trailing_days
 
 __all__ = [
     "BarReader",
+    "ColumnReader",
     "HistoricalCalendar",
     "HistoricalData",
     "HistoricalSeries",
@@ -59,6 +61,14 @@ class BarReader(Protocol):
     """Reads one stored series: bars with ``start_ts <= ts < end_ts``, in time order."""
 
     def read(self, symbol: str, interval: str, start_ts: int, end_ts: int) -> list[Bar]: ...
+
+
+class ColumnReader(BarReader, Protocol):
+    """A :class:`BarReader` that also reads several symbols' bars as columns (the store's)."""
+
+    def read_columns(
+        self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int
+    ) -> list[BarColumns]: ...
 
 
 class HistoricalCalendar(SessionCalendar, Protocol):

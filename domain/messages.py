@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, ClassVar
 
+from domain.bar_columns import BarColumns
 from domain.bars import Bar
 from domain.lifecycle import LifecycleState
 from domain.quality import Gap, IntervalQuality, QualityScore
@@ -161,13 +162,17 @@ class TakeDay:
 
 @dataclass(frozen=True, slots=True)
 class DayBars:
-    """The stored base bars of one session day, extended hours included, in time order."""
+    """The stored base bars of one session day, extended hours included: read-only columns,
+    one per symbol."""
 
     day: date
     interval: str
     hours: DayHours
-    bars: tuple[Bar, ...]
-    quotes_available: bool = False
+    columns: tuple[BarColumns, ...]
+
+    @property
+    def bar_count(self) -> int:
+        return sum(len(cols) for cols in self.columns)
 
 
 # ---------------------------------------------------------------------- QualityCalculator commands
@@ -175,22 +180,27 @@ class DayBars:
 
 @dataclass(frozen=True, slots=True)
 class BeginQualityDay:
-    """tell: start scoring a session day for these symbols and bar intervals."""
+    """tell: start scoring a session day for these symbols and bar intervals. ``columns`` are
+    the day's session base bars per symbol (read-only), which :class:`ScoreStep` ranges index."""
 
     hours: DayHours
     symbols: tuple[str, ...]
     intervals: tuple[str, ...]
     enabled: bool
+    columns: tuple[BarColumns, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ScoreStep:
-    """tell: one clock step's bars (base and derived); answered by :class:`QualityScored`."""
+    """tell: what one clock step (or a run of speed-0 steps) released, answered by
+    :class:`QualityScored`: the day's base bars starting before ``released_until`` (in the
+    columns of :class:`BeginQualityDay`) and/or ``bars``; the derived bars built."""
 
     day: date
     now_ts: int
-    bars: tuple[Bar, ...]
+    bars: tuple[Bar, ...] = ()
     derived: tuple[Bar, ...] = ()
+    released_until: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

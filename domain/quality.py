@@ -39,9 +39,12 @@ restarts at 0.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from itertools import chain
+from operator import lt
+from typing import NamedTuple
 
 from domain.aggregation import SessionWindows
 from domain.bars import Bar
@@ -191,7 +194,9 @@ class SessionQualityTracker:
         "_expected",
         "_filled",
         "_interval_text",
+        "_max_k",
         "_now",
+        "_pending",
         "_present",
         "_runs",
         "_serials",
@@ -220,6 +225,8 @@ class SessionQualityTracker:
         self._cursor = 0  # windows [0, cursor) have ended
         self._actual = 0  # present windows among the ended ones
         self._expected = 0  # expected windows among the ended ones
+        self._pending = 0  # present windows not ended yet (index >= cursor)
+        self._max_k = -1  # highest present window index
         self._runs: list[_Run] = []  # disjoint, sorted by first
         self._serials = 0  # next gap serial
         self._filled: list[Gap] = []
@@ -272,6 +279,13 @@ class SessionQualityTracker:
         target = self._windows.ended(now_ts)
         if target <= self._cursor:
             return NO_CHANGES
+        if self._max_k < target and self._pending == self._windows.expected_in(self._cursor, target):
+            # every window that ended now holds its bar (the streaming case): O(1), no gap changes
+            self._expected += self._pending
+            self._actual += self._pending
+            self._pending = 0
+            self._cursor = target
+            return NO_CHANGES
         call = self._begin()
         windows, present, runs = self._windows, self._present, self._runs
         for k in range(self._cursor, target):
@@ -280,6 +294,7 @@ class SessionQualityTracker:
             self._expected += 1
             if present[k]:
                 self._actual += 1
+                self._pending -= 1
                 continue
             tail = runs[-1] if runs else None
             if tail is not None and tail.last == windows.previous_expected(k):
@@ -297,6 +312,8 @@ class SessionQualityTracker:
 
     def add_bars(self, timestamps: Iterable[int]) -> GapChanges:
         """Mark the windows starting at ``timestamps`` present; late bars shrink, split or fill gaps."""
+        if isinstance(timestamps, Sequence) and self._add_run(timestamps):
+            return NO_CHANGES
         call: _Call | None = None
         windows, present = self._windows, self._present
         for ts in timestamps:
@@ -308,12 +325,40 @@ class SessionQualityTracker:
                 self.duplicates += 1
                 continue
             present[k] = 1
-            if k < self._cursor:
+            if k > self._max_k:
+                self._max_k = k
+            if k >= self._cursor:
+                self._pending += 1
+            else:
                 self._actual += 1
                 if call is None:
                     call = self._begin()
                 self._fill(k, call)
         return NO_CHANGES if call is None else self._finish(call)
+
+    def _add_run(self, timestamps: Sequence[int]) -> bool:
+        """The streaming fast path: consecutive new windows not ended yet, marked in one slice
+        assignment. ``False`` (nothing done) for anything else."""
+        n = len(timestamps)
+        if n == 0:
+            return True
+        windows = self._windows
+        k = windows.index(timestamps[0])
+        seconds = windows.seconds
+        if k is None or k < self._cursor or timestamps[n - 1] - timestamps[0] != (n - 1) * seconds:
+            return False
+        # strictly increasing, all on the grid, spanning n windows: exactly the n consecutive ones
+        offset = timestamps[0] % seconds
+        if not all(map(lt, timestamps, timestamps[1:])) or any(t % seconds != offset for t in timestamps):
+            return False
+        stop = k + n
+        if stop > windows.count or windows.expected_in(k, stop) != n or self._present.find(1, k, stop) >= 0:
+            return False
+        self._present[k:stop] = b"\x01" * n
+        self._pending += n
+        if stop - 1 > self._max_k:
+            self._max_k = stop - 1
+        return True
 
     def record_retry(self, start_ts: int, now_ts: int) -> Gap:
         """Count one fetch attempt on the gap starting at ``start_ts``; its new value."""
@@ -425,9 +470,9 @@ class SessionQualityTracker:
 # --------------------------------------------------------------------------- one session day
 
 
-@dataclass(frozen=True, slots=True)
-class QualityScore:
-    """The quality of one symbol and interval at one moment of a session day."""
+class QualityScore(NamedTuple):
+    """The quality of one symbol and interval at one moment of a session day (a tuple: one is
+    made per symbol and interval per clock step)."""
 
     symbol: str
     interval: str
@@ -476,8 +521,14 @@ class QualityBook:
                 )
                 self._last[key] = (0, 0)
 
-    def score(self, now_ts: int, bars: Iterable[Bar]) -> tuple[tuple[QualityScore, ...], GapChanges]:
-        """Record the bars, move the clock; the changed scores and the gap changes."""
+    def score(
+        self,
+        now_ts: int,
+        bars: Iterable[Bar] = (),
+        stamps: Iterable[tuple[str, str, Iterable[int]]] = (),
+    ) -> tuple[tuple[QualityScore, ...], GapChanges]:
+        """Record the bars (as :class:`Bar` values, or as ``(symbol, interval, timestamps)``),
+        move the clock; the changed scores and the gap changes."""
         if not self.enabled:
             return (), NO_CHANGES
         trackers = self._trackers
@@ -486,10 +537,11 @@ class QualityBook:
             by_key.setdefault((bar.symbol, bar.interval), []).append(bar.ts)
         opened: list[Gap] = []
         closed: list[Gap] = []
-        for key, stamps in by_key.items():
+        batches = chain(by_key.items(), (((symbol, interval), ts) for symbol, interval, ts in stamps))
+        for key, timestamps in batches:
             tracker = trackers.get(key)
             if tracker is not None:
-                changes = tracker.add_bars(stamps)
+                changes = tracker.add_bars(timestamps)
                 if changes:
                     opened.extend(changes.opened)
                     closed.extend(changes.closed)
@@ -500,10 +552,10 @@ class QualityBook:
             if changes:
                 opened.extend(changes.opened)
                 closed.extend(changes.closed)
-            counts = (tracker.actual, tracker.expected)
+            counts = (tracker._actual, tracker._expected)
             if counts != last[key]:
                 last[key] = counts
-                scores.append(QualityScore(key[0], key[1], tracker.quality, counts[0], counts[1]))
+                scores.append(QualityScore(key[0], key[1], quality(*counts), counts[0], counts[1]))
         if not opened and not closed:
             return tuple(scores), NO_CHANGES
         return tuple(scores), GapChanges(tuple(opened), tuple(closed))

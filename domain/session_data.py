@@ -24,12 +24,15 @@ bars and indicators stay until the loader replaces them.
 from __future__ import annotations
 
 import bisect
+import math
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from domain.bar_columns import BarColumns
 from domain.bars import Bar
 from domain.indicators import IndicatorResult
 from domain.intervals import Interval
@@ -40,29 +43,110 @@ __all__ = [
     "BarSeries",
     "BarSlice",
     "HistoricalBars",
+    "ReleaseHorizon",
     "SessionData",
     "SessionMetrics",
     "SymbolSnapshot",
 ]
 
 
+class ReleaseHorizon:
+    """A replay's release point, shared by the series of a day: bars starting before ``ts``
+    are in the session."""
+
+    __slots__ = ("ts",)
+
+    def __init__(self, ts: int = -(2**62)) -> None:
+        self.ts = ts
+
+
 class BarSeries:
-    """Bars of one symbol and interval, sorted and unique by ``ts``, stored as six columns."""
+    """Bars of one symbol and interval, sorted and unique by ``ts``, stored as six columns.
 
-    __slots__ = ("_close", "_high", "_low", "_open", "_ts", "_version", "_volume", "interval", "symbol")
+    A series owns its arrays — or, during a replay, is *backed* by the day's read-only
+    :class:`~domain.bar_columns.BarColumns` of which it shows the bars starting before a shared
+    :class:`ReleaseHorizon`: a clock step then moves one integer for all symbols instead of
+    appending to six arrays per symbol. Writing a bar into a backed series first copies the
+    visible prefix into arrays of its own (rare: a late bar).
+    """
 
-    def __init__(self, symbol: str, interval: str) -> None:
+    __slots__ = (
+        "_backing",
+        "_changes",
+        "_close",
+        "_high",
+        "_horizon",
+        "_low",
+        "_open",
+        "_shown",
+        "_ts",
+        "_version",
+        "_volume",
+        "interval",
+        "symbol",
+    )
+
+    def __init__(
+        self,
+        symbol: str,
+        interval: str,
+        backing: BarColumns | None = None,
+        horizon: ReleaseHorizon | None = None,
+    ) -> None:
         self.symbol = symbol
         self.interval = interval
-        self._ts: array[int] = array("q")
-        self._open: array[float] = array("d")
-        self._high: array[float] = array("d")
-        self._low: array[float] = array("d")
-        self._close: array[float] = array("d")
-        self._volume: array[float] = array("d")
+        self._ts: Any = array("q")
+        self._open: Any = array("d")
+        self._high: Any = array("d")
+        self._low: Any = array("d")
+        self._close: Any = array("d")
+        self._volume: Any = array("d")
         self._version = 0  # bumped whenever existing indices shift (late insert, clear)
+        self._changes = 0  # bumped whenever an existing bar changes or moves (metrics cache)
+        self._backing = backing
+        self._horizon = horizon or ReleaseHorizon()
+        self._shown = 0  # backed: the prefix length the column attributes currently hold
+        if backing is not None:
+            if backing.symbol != symbol or backing.interval != interval:
+                raise ValueError(f"columns {backing!r} do not belong to series {symbol} {interval}")
+            self._show(len(self))
+
+    def _show(self, n: int) -> None:
+        backing = self._backing
+        assert backing is not None
+        self._ts = backing.ts[:n]
+        self._open = backing.open[:n]
+        self._high = backing.high[:n]
+        self._low = backing.low[:n]
+        self._close = backing.close[:n]
+        self._volume = backing.volume[:n]
+        self._shown = n
+
+    def _sync(self) -> BarSeries:
+        if self._backing is not None:
+            n = len(self)
+            if n != self._shown:
+                self._show(n)
+        return self
 
     # -- writing -------------------------------------------------------------------------------
+
+    def _own(self) -> None:
+        """Copy a backed series' visible prefix into arrays of its own."""
+        if self._backing is None:
+            return
+        self._sync()
+        self._ts, self._open, self._high = (
+            array("q", self._ts),
+            array("d", self._open),
+            array("d", self._high),
+        )
+        self._low, self._close, self._volume = (
+            array("d", self._low),
+            array("d", self._close),
+            array("d", self._volume),
+        )
+        self._backing = None
 
     def add(self, bar: Bar) -> bool:
         """Put ``bar`` at its place; ``True`` if its ``ts`` was new, ``False`` if it replaced one.
@@ -73,6 +157,7 @@ class BarSeries:
             raise ValueError(
                 f"bar {bar.symbol} {bar.interval} does not belong to series {self.symbol} {self.interval}"
             )
+        self._own()
         ts = self._ts
         n = len(ts)
         if n == 0 or bar.ts > ts[n - 1]:
@@ -83,6 +168,7 @@ class BarSeries:
             self._close.append(bar.close)
             self._volume.append(bar.volume)
             return True
+        self._changes += 1
         i = n - 1 if bar.ts == ts[n - 1] else bisect.bisect_left(ts, bar.ts)
         if ts[i] == bar.ts:
             self._open[i] = bar.open
@@ -105,21 +191,27 @@ class BarSeries:
         return sum(self.add(bar) for bar in bars)
 
     def clear(self) -> None:
-        for column in (self._open, self._high, self._low, self._close, self._volume):
-            del column[:]
-        del self._ts[:]
+        self._backing = None
+        self._shown = 0
+        self._ts, self._open, self._high = array("q"), array("d"), array("d")
+        self._low, self._close, self._volume = array("d"), array("d"), array("d")
         self._version += 1
+        self._changes += 1
 
     # -- reading -------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._ts)
+        backing = self._backing
+        if backing is None:
+            return len(self._ts)
+        return bisect.bisect_left(backing.ts, self._horizon.ts)
 
     def __iter__(self) -> Iterator[Bar]:
-        return iter(self.slice_by_index(0, len(self._ts)))
+        return iter(self.slice_by_index(0, len(self)))
 
     def bar_at(self, i: int) -> Bar:
         """The bar at position ``i`` (negative counts from the end); ``IndexError`` if out of range."""
+        self._sync()
         return Bar(
             self.symbol,
             self.interval,
@@ -133,27 +225,32 @@ class BarSeries:
 
     def last(self) -> Bar | None:
         """The newest bar, or ``None`` while the series is empty."""
-        return self.bar_at(-1) if self._ts else None
+        return self.bar_at(-1) if len(self) else None
 
     def index_of(self, ts: int) -> int | None:
         """Position of the bar starting at ``ts``, or ``None`` if there is none (O(log n))."""
+        self._sync()
         i = bisect.bisect_left(self._ts, ts)
         return i if i < len(self._ts) and self._ts[i] == ts else None
 
     def slice_by_time(self, start_ts: int, end_ts: int) -> BarSlice:
         """A view of the bars with ``start_ts <= ts < end_ts`` (half-open); nothing is copied."""
+        self._sync()
         start = bisect.bisect_left(self._ts, start_ts)
         stop = max(start, bisect.bisect_left(self._ts, end_ts))
         return BarSlice(self, start, stop)
 
     def slice_by_index(self, start: int, stop: int) -> BarSlice:
         """A view of positions ``[start, stop)``, clamped to the series."""
-        n = len(self._ts)
+        n = len(self)
         start = min(max(start, 0), n)
         return BarSlice(self, start, min(max(stop, start), n))
 
     def nbytes(self) -> int:
-        """Bytes held by the six column arrays (headers and over-allocation included)."""
+        """Bytes held by the six column arrays (headers and over-allocation included); a backed
+        series counts its whole backing, shown or not (it is resident)."""
+        if self._backing is not None:
+            return 48 * len(self._backing)
         return sum(
             sys.getsizeof(column)
             for column in (self._ts, self._open, self._high, self._low, self._close, self._volume)
@@ -183,6 +280,7 @@ class BarSlice:
         self.stop = stop
 
     def _checked(self) -> BarSeries:
+        self._series._sync()
         if self._series._version != self._version:
             raise RuntimeError(
                 f"stale slice of {self._series.symbol} {self._series.interval}: "
@@ -209,27 +307,27 @@ class BarSlice:
         return series.bar_at(self.start + (i % n))
 
     @property
-    def ts(self) -> array[int]:
+    def ts(self) -> Any:
         return self._checked()._ts[self.start : self.stop]
 
     @property
-    def open(self) -> array[float]:
+    def open(self) -> Any:
         return self._checked()._open[self.start : self.stop]
 
     @property
-    def high(self) -> array[float]:
+    def high(self) -> Any:
         return self._checked()._high[self.start : self.stop]
 
     @property
-    def low(self) -> array[float]:
+    def low(self) -> Any:
         return self._checked()._low[self.start : self.stop]
 
     @property
-    def close(self) -> array[float]:
+    def close(self) -> Any:
         return self._checked()._close[self.start : self.stop]
 
     @property
-    def volume(self) -> array[float]:
+    def volume(self) -> Any:
         return self._checked()._volume[self.start : self.stop]
 
     def __repr__(self) -> str:
@@ -248,17 +346,34 @@ class SessionMetrics:
 
 
 class _Metrics:
-    """Mutable twin of :class:`SessionMetrics`, owned by :class:`SessionData`."""
+    """Running figures of one base series, extended lazily from where they were last computed."""
 
-    __slots__ = ("high", "last_update_ts", "low", "volume")
+    __slots__ = ("changes", "count", "high", "last_update_ts", "low", "series", "volume")
 
-    def __init__(self, bar: Bar) -> None:
-        self.volume = bar.volume
-        self.high = bar.high
-        self.low = bar.low
-        self.last_update_ts = bar.ts
+    def __init__(self, series: BarSeries) -> None:
+        self.series = series
+        self.changes = series._changes
+        self.count = 0
+        self.volume = 0.0
+        self.high = -math.inf
+        self.low = math.inf
+        self.last_update_ts = 0
 
-    def freeze(self) -> SessionMetrics:
+    def current(self) -> SessionMetrics | None:
+        series = self.series
+        if series._changes != self.changes:  # a bar was replaced or inserted: start over
+            self.__init__(series)  # type: ignore[misc]
+        n = len(series)
+        if n > self.count:
+            series._sync()
+            start = self.count
+            self.volume += sum(series._volume[start:n])
+            self.high = max(self.high, max(series._high[start:n]))
+            self.low = min(self.low, min(series._low[start:n]))
+            self.last_update_ts = max(self.last_update_ts, series._ts[n - 1])
+            self.count = n
+        if self.count == 0:
+            return None
         return SessionMetrics(self.volume, self.high, self.low, self.last_update_ts)
 
 
@@ -345,59 +460,41 @@ class SessionData:
     # -- session bars --------------------------------------------------------------------------
 
     def append_session_bars(self, bars: Iterable[Bar]) -> int:
-        """Add one clock step's bars (any symbols and intervals); the number that were new.
-
-        Base-interval bars also update their symbol's metrics: O(1) for a new bar; a bar that
-        replaces another adjusts the volume by the difference and, only if it lowered the high
-        (or raised the low) that was the extreme, rescans that one series.
-        """
+        """Add bars (any symbols and intervals, e.g. one clock step's); the number that were new."""
         new = 0
-        base = self.base_interval
         session = self._session
         for bar in bars:
             key = (bar.symbol, bar.interval)
             series = session.get(key)
             if series is None:
                 series = session[key] = BarSeries(bar.symbol, bar.interval)
-            if bar.interval != base:
-                new += series.add(bar)
-                continue
-            old: Bar | None = None
-            if series and bar.ts <= series._ts[-1]:
-                i = series.index_of(bar.ts)
-                old = None if i is None else series.bar_at(i)
             new += series.add(bar)
-            self._update_metrics(series, bar, old)
         return new
 
-    def _update_metrics(self, series: BarSeries, bar: Bar, old: Bar | None) -> None:
-        metrics = self._metrics.get(bar.symbol)
-        if metrics is None:
-            self._metrics[bar.symbol] = _Metrics(bar)
-            return
-        if bar.ts > metrics.last_update_ts:
-            metrics.last_update_ts = bar.ts
-        if old is None:
-            metrics.volume += bar.volume
-            metrics.high = max(metrics.high, bar.high)
-            metrics.low = min(metrics.low, bar.low)
-            return
-        metrics.volume += bar.volume - old.volume
-        if bar.high >= metrics.high:
-            metrics.high = bar.high
-        elif old.high == metrics.high:
-            metrics.high = max(series._high)
-        if bar.low <= metrics.low:
-            metrics.low = bar.low
-        elif old.low == metrics.low:
-            metrics.low = min(series._low)
+    def attach_day(self, columns: Iterable[BarColumns], released_until: int) -> ReleaseHorizon:
+        """Replay path: the base-interval session series become views of the day's columns,
+        showing the bars that start before ``released_until``; move the returned horizon's
+        ``ts`` as the clock releases more (one store for every symbol)."""
+        horizon = ReleaseHorizon(released_until)
+        for cols in columns:
+            if cols.interval != self.base_interval:
+                raise ValueError(f"attach_day takes {self.base_interval} columns, got {cols!r}")
+            self._session[(cols.symbol, cols.interval)] = BarSeries(cols.symbol, cols.interval, cols, horizon)
+        return horizon
 
     def session_bars(self, symbol: str, interval: str) -> BarSeries | None:
         return self._session.get((symbol, interval))
 
     def metrics(self, symbol: str) -> SessionMetrics | None:
+        """Volume, high, low and newest bar of the symbol's base-interval session bars; kept
+        incrementally (each bar is summed once), recomputed only after a bar was replaced."""
+        series = self._session.get((symbol, self.base_interval))
+        if series is None:
+            return None
         metrics = self._metrics.get(symbol)
-        return None if metrics is None else metrics.freeze()
+        if metrics is None or metrics.series is not series:
+            metrics = self._metrics[symbol] = _Metrics(series)
+        return metrics.current()
 
     # -- quality, gaps, indicators -------------------------------------------------------------
 
@@ -450,7 +547,6 @@ class SessionData:
         )
 
     def snapshot(self, symbol: str) -> SymbolSnapshot:
-        metrics = self._metrics.get(symbol)
         return SymbolSnapshot(
             symbol=symbol,
             session_bars={i: len(s) for (sym, i), s in sorted(self._session.items()) if sym == symbol},
@@ -459,6 +555,6 @@ class SessionData:
             },
             quality={i: q for (sym, i), q in sorted(self._quality.items()) if sym == symbol},
             gap_counts={i: len(g) for (sym, i), g in sorted(self._gaps.items()) if sym == symbol},
-            metrics=None if metrics is None else metrics.freeze(),
+            metrics=self.metrics(symbol),
             indicators=dict(self._indicators.get(symbol, {})),
         )

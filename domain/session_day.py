@@ -9,25 +9,35 @@ questions without threads:
   look-ahead), or ``None`` when no bar is left. A speed-0 replay jumps the clock there (or to
   the close when nothing is left); a paced replay moves it one step at a time.
 - **What does a step release?** :meth:`SessionDay.release` — every held bar whose end is
-  ``<= now``, in (time, symbol) order, and the derived bars (5m, 15m …) whose windows the clock
-  has passed, built incrementally by one :class:`~domain.aggregation.DerivedBarBuilder` per
-  symbol and derived interval.
+  ``<= now`` (a :class:`Step`: the bars starting in ``[from_ts, until_ts)``), and the derived
+  bars (5m, 15m …) whose windows the clock has passed. Derived bars follow the rules of
+  :mod:`domain.aggregation` (anchored at the open, emitted only when every base bar of the
+  window is there, cut at the close): each window is aggregated once, when the clock passes
+  its end, from its base bars — incremental, O(1) amortised per base bar.
 
 The regular-hours filter is applied once, at construction: a bar enters the session only if it
 starts on the base grid inside ``[open, close)`` and outside a midday break. Everything else —
 extended hours, the 16:00 bar, another symbol, a bar that breaks the OHLC rules — is counted in
 :attr:`SessionDay.refused` by reason and never released. Duplicates keep the last copy.
+
+Cost: bars are held per symbol as read-only :class:`~domain.bar_columns.BarColumns`; the filter
+is two bisections and a few C-level passes per symbol; a step is O(1) whatever the number of
+symbols (it moves the release point); a derived window is two index checks and a
+``max``/``min``/``sum`` over its base bars. :class:`Bar` values are built only when
+:attr:`Step.bars` is read (an event subscriber wants them).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import ge, le
 
-from domain.aggregation import DerivedBarBuilder, SessionWindows
+from domain.aggregation import SessionWindows
+from domain.bar_columns import BarColumns
 from domain.bars import Bar, bar_violation, datetime_to_ts
 from domain.calendar import TradingSession
 from domain.intervals import Interval
@@ -93,22 +103,61 @@ class DayHours:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """What one clock step released: base bars and derived bars, each in (time, symbol) order."""
+    """What one clock step released: the base bars starting in ``[from_ts, until_ts)`` (each
+    symbol's bars that ended since the last step) and the derived bars whose windows ended.
+
+    Releasing is O(1): a step only moves ``until_ts``. :attr:`ranges` and :attr:`bars` find the
+    released positions (one bisection per symbol) and :attr:`bars` builds :class:`Bar` values —
+    only for whoever asks.
+    """
 
     now_ts: int
-    bars: tuple[Bar, ...]
+    from_ts: int
+    until_ts: int
+    windows: int
+    """How many base windows holding bars (of any symbol) this step released."""
     derived: tuple[Bar, ...]
+    columns: tuple[BarColumns, ...]
+
+    @property
+    def ranges(self) -> tuple[tuple[BarColumns, int, int], ...]:
+        """``(columns, start, stop)`` of every symbol that released bars, in symbol order."""
+        if not self.windows:
+            return ()
+        out = []
+        for cols in self.columns:
+            start = bisect_left(cols.ts, self.from_ts)
+            stop = bisect_left(cols.ts, self.until_ts, start)
+            if stop > start:
+                out.append((cols, start, stop))
+        return tuple(out)
+
+    @property
+    def count(self) -> int:
+        return sum(stop - start for _, start, stop in self.ranges)
+
+    @property
+    def bars(self) -> tuple[Bar, ...]:
+        """The released base bars in (time, symbol) order (built now; read it once)."""
+        ranges = self.ranges
+        merged = [bar for cols, start, stop in ranges for bar in cols.bars(start, stop)]
+        if self.windows > 1 and len(ranges) > 1:
+            merged.sort(key=lambda bar: bar.ts)  # stable: symbol order kept within a timestamp
+        return tuple(merged)
 
 
 class SessionDay:
     """The base bars of one session day, released step by step; see the module docstring."""
 
     __slots__ = (
-        "_builders",
-        "_cursor",
-        "_rank",
-        "_releases",
-        "_steps",
+        "_base_windows",
+        "_columns",
+        "_derived_hint",
+        "_derived_next",
+        "_derived_windows",
+        "_ks",
+        "_ks_at",
+        "_until",
         "base",
         "derived",
         "hours",
@@ -123,7 +172,7 @@ class SessionDay:
         base: Interval,
         derived: Sequence[Interval],
         symbols: Sequence[str],
-        bars: Iterable[Bar],
+        bars: Iterable[Bar] | Iterable[BarColumns],
     ) -> None:
         self.hours = hours
         self.base = base
@@ -131,70 +180,106 @@ class SessionDay:
         self.symbols = tuple(symbols)
         self.refused: Counter[str] = Counter()
         self.now_ts = hours.open_ts
-        windows = hours.windows(base)
-        rank = self._rank = {symbol: i for i, symbol in enumerate(self.symbols)}
+        self._base_windows = windows = hours.windows(base)
         base_text = str(base)
-        kept: dict[tuple[int, int], Bar] = {}
-        for bar in bars:
-            reason = self._refusal(bar, base_text, rank, windows)
-            if reason is not None:
-                self.refused[reason] += 1
-                continue
-            key = (bar.ts, rank[bar.symbol])
-            if key in kept:
-                self.refused["duplicate"] += 1
-            kept[key] = bar
-        steps: list[tuple[int, list[Bar]]] = []
-        for key in sorted(kept):
-            bar = kept[key]
-            release = windows.end(windows.index(bar.ts))  # type: ignore[arg-type]  # checked above
-            if steps and steps[-1][0] == release:
-                steps[-1][1].append(bar)
+        given: dict[str, BarColumns] = {}
+        bar_groups: dict[str, list[Bar]] = {}
+        for item in bars:
+            if isinstance(item, BarColumns):
+                if item.symbol not in self.symbols:
+                    self.refused["other symbol"] += len(item)
+                elif item.interval != base_text:
+                    self.refused["other interval"] += len(item)
+                else:
+                    given[item.symbol] = item
+            elif item.symbol not in self.symbols:
+                self.refused["other symbol"] += 1
+            elif item.interval != base_text:
+                self.refused["other interval"] += 1
             else:
-                steps.append((release, [bar]))
-        self._steps = [(release, tuple(step)) for release, step in steps]
-        self._releases = [release for release, _ in self._steps]
-        self._cursor = 0
-        self._builders = [
-            DerivedBarBuilder(
-                symbol,
-                base,
-                target,
-                hours.open_ts,
-                hours.close_ts,
-                break_start_ts=hours.break_start_ts,
-                break_end_ts=hours.break_end_ts,
-            )
-            for target in self.derived
+                bar_groups.setdefault(item.symbol, []).append(item)
+        for symbol, group in bar_groups.items():
+            columns = BarColumns.from_bars(symbol, base_text, group)
+            self.refused["duplicate"] += len(group) - len(columns)
+            given[symbol] = columns
+        self._columns: tuple[BarColumns, ...] = tuple(
+            self._session_columns(given[symbol], windows)
+            if symbol in given
+            else BarColumns.from_rows(symbol, base_text, ())
             for symbol in self.symbols
-        ]
+        )
+        self._until = hours.open_ts
+        open_ts, seconds = hours.open_ts, base.seconds
+        self._ks = sorted({(t - open_ts) // seconds for cols in self._columns for t in cols.ts})
+        self._ks_at = 0
+        self._derived_windows = [hours.windows(target) for target in self.derived]
+        for target in self.derived:
+            if not target.derivable_from(base) or target == base:
+                raise ValueError(f"{target} cannot be derived from {base}")
+        self._derived_next = [0] * len(self.derived)
+        self._derived_hint = [[0] * len(self._columns) for _ in self.derived]
+
+    def _session_columns(self, cols: BarColumns, windows: SessionWindows) -> BarColumns:
+        """The bars of ``cols`` that enter the session; the others counted by reason."""
+        ts = cols.ts
+        lo, hi = bisect_left(ts, windows.open_ts), bisect_left(ts, windows.close_ts)
+        self.refused["outside regular session"] += lo + len(ts) - hi
+        inside = cols.window(lo, hi)
+        if self._clean(inside, windows):
+            return inside
+        keep: list[int] = []
+        for i in range(len(inside)):
+            reason = windows.refusal(inside.ts[i]) or bar_violation(
+                inside.open[i], inside.high[i], inside.low[i], inside.close[i], inside.volume[i]
+            )
+            if reason is None:
+                keep.append(i)
+            else:
+                self.refused[reason] += 1
+        return inside.take(keep)
 
     @staticmethod
-    def _refusal(bar: Bar, base_text: str, rank: dict[str, int], windows: SessionWindows) -> str | None:
-        if bar.symbol not in rank:
-            return "other symbol"
-        if bar.interval != base_text:
-            return "other interval"
-        reason = windows.refusal(bar.ts)
-        if reason is not None:
-            return reason
-        return bar_violation(bar.open, bar.high, bar.low, bar.close, bar.volume)
+    def _clean(cols: BarColumns, windows: SessionWindows) -> bool:
+        """Whether every bar is on the grid, outside the break and valid (C-level passes)."""
+        if not len(cols):
+            return True
+        seconds, remainder = windows.seconds, windows.open_ts % windows.seconds
+        if any(t % seconds != remainder for t in cols.ts):
+            return False
+        if windows.break_start_ts is not None and windows.break_end_ts is not None:
+            ts = cols.ts
+            if bisect_left(ts, windows.break_start_ts) != bisect_left(ts, windows.break_end_ts):
+                return False
+        return (
+            min(cols.open) > 0
+            and min(cols.close) > 0
+            and min(cols.low) > 0
+            and min(cols.volume) >= 0
+            and all(map(ge, cols.high, cols.open))
+            and all(map(ge, cols.high, cols.close))
+            and all(map(le, cols.low, cols.open))
+            and all(map(le, cols.low, cols.close))
+        )
+
+    @property
+    def columns(self) -> tuple[BarColumns, ...]:
+        """The session columns of every symbol, in symbol order (after the filter)."""
+        return self._columns
 
     @property
     def bar_count(self) -> int:
         """Bars that will enter the session (after the filter)."""
-        return sum(len(bars) for _, bars in self._steps)
+        return sum(len(cols) for cols in self._columns)
 
     @property
     def remaining(self) -> int:
-        """Steps not released yet."""
-        return len(self._steps) - self._cursor
+        """Bars not released yet."""
+        return self.bar_count - self.released_count()
 
     def next_release(self) -> int | None:
         """The clock time at which the next held bar is released; ``None`` when none is left."""
-        if self._cursor < len(self._steps):
-            return self._steps[self._cursor][0]
-        return None
+        ks, at = self._ks, self._ks_at
+        return self._base_windows.end(ks[at]) if at < len(ks) else None
 
     def next_clock(self) -> int:
         """Where a data-driven (speed 0) clock goes next: the next release, else the close."""
@@ -206,38 +291,65 @@ class SessionDay:
     def at_close(self) -> bool:
         return self.now_ts >= self.hours.close_ts
 
+    @property
+    def released_until(self) -> int:
+        """Every session bar starting before this time has been released (and none after)."""
+        return self._until
+
+    def released_count(self) -> int:
+        """Session bars released so far, all symbols (one bisection per symbol)."""
+        until = self._until
+        return sum(bisect_left(cols.ts, until) for cols in self._columns)
+
     def release(self, now_ts: int) -> Step:
         """Move the clock to ``now_ts`` (capped at the close; never backwards) and release."""
         now_ts = max(self.now_ts, min(now_ts, self.hours.close_ts))
         self.now_ts = now_ts
-        stop = bisect_right(self._releases, now_ts, self._cursor)
-        if stop == self._cursor:
-            released: tuple[Bar, ...] = ()
-        elif stop == self._cursor + 1:
-            released = self._steps[self._cursor][1]
-        else:
-            released = tuple(bar for _, bars in self._steps[self._cursor : stop] for bar in bars)
-        self._cursor = stop
-        if not self._builders:
-            return Step(now_ts, released, ())
-        derived: list[Bar] = []
-        builders = self._builders
-        per_target = len(self.symbols)
-        if released:
-            index = self._rank
-            for bar in released:
-                i = index[bar.symbol]
-                for t in range(len(self.derived)):
-                    builders[t * per_target + i].add(bar)
-        for builder in builders:
-            derived.extend(builder.advance(now_ts))
-        if len(self.derived) > 1 or per_target > 1:
-            derived.sort(key=lambda bar: bar.ts)  # stable: interval, then symbol order kept
-        return Step(now_ts, released, tuple(derived))
+        windows = self._base_windows
+        ended = windows.ended(now_ts)
+        until = windows.start(ended)  # bars starting before it have ended
+        before, self._until = self._until, max(self._until, until)
+        ks, at = self._ks, self._ks_at
+        first = at
+        while at < len(ks) and ks[at] < ended:
+            at += 1
+        self._ks_at = at
+        derived = self._derive(now_ts) if self.derived else ()
+        return Step(now_ts, before, self._until, at - first, derived, self._columns)
 
-    def derived_rejections(self) -> Counter[str]:
-        """Base bars the derived-bar builders refused, by reason (zero in a clean replay)."""
-        total: Counter[str] = Counter()
-        for builder in self._builders:
-            total.update(builder.rejected)
-        return total
+    def _derive(self, now_ts: int) -> tuple[Bar, ...]:
+        out: list[Bar] = []
+        base_windows = self._base_windows
+        base_seconds = self.base.seconds
+        for t, target in enumerate(self.derived):
+            windows = self._derived_windows[t]
+            ended = windows.ended(now_ts)
+            ratio = target.seconds // self.base.seconds
+            interval = str(target)
+            hints = self._derived_hint[t]
+            for k in range(self._derived_next[t], ended):
+                if not windows.is_expected(k):
+                    continue
+                start = windows.start(k)
+                needed = base_windows.expected_in(k * ratio, (k + 1) * ratio)
+                last = start + (needed - 1) * base_seconds
+                for i, cols in enumerate(self._columns):
+                    ts = cols.ts
+                    lo = hints[i]
+                    hi = lo + needed
+                    # the common case: the window's bars are the next ``needed`` positions
+                    if not (hi <= len(ts) and ts[lo] == start and ts[hi - 1] == last):
+                        lo = bisect_left(ts, start, lo)
+                        hi = bisect_left(ts, start + windows.seconds, lo)
+                    hints[i] = hi
+                    if hi - lo == needed:
+                        out.append(
+                            Bar(
+                                cols.symbol, interval, start, cols.open[lo], max(cols.high[lo:hi]),
+                                min(cols.low[lo:hi]), cols.close[hi - 1], sum(cols.volume[lo:hi]),
+                            )
+                        )  # fmt: skip
+            self._derived_next[t] = max(self._derived_next[t], ended)
+        if len(self.derived) > 1:
+            out.sort(key=lambda bar: bar.ts)  # stable: interval, then symbol order kept
+        return tuple(out)

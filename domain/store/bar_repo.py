@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from domain.bar_columns import BarColumns
 from domain.bars import Bar
 from domain.store.schema import bars
 
@@ -28,6 +29,24 @@ class BarSeriesSummary:
     count: int
     first_ts: int
     last_ts: int
+
+
+def _range(symbol: str, interval: str, start_ts: int, end_ts: int) -> dict[str, object]:
+    return {"symbol": symbol, "interval": interval, "start_ts": start_ts, "end_ts": end_ts}
+
+
+_WHERE = (
+    bars.c.symbol == bindparam("symbol"),
+    bars.c.interval == bindparam("interval"),
+    bars.c.ts >= bindparam("start_ts"),
+    bars.c.ts < bindparam("end_ts"),
+)
+_READ = select(bars).where(*_WHERE).order_by(bars.c.ts)
+_READ_VALUES = (
+    select(bars.c.ts, bars.c.open, bars.c.high, bars.c.low, bars.c.close, bars.c.volume)
+    .where(*_WHERE)
+    .order_by(bars.c.ts)
+)
 
 
 class BarRepository:
@@ -94,18 +113,22 @@ class BarRepository:
 
     def read(self, symbol: str, interval: str, start_ts: int, end_ts: int) -> list[Bar]:
         """Bars of one series with ``start_ts <= ts < end_ts``, in time order."""
-        query = (
-            select(bars)
-            .where(
-                bars.c.symbol == symbol,
-                bars.c.interval == interval,
-                bars.c.ts >= start_ts,
-                bars.c.ts < end_ts,
-            )
-            .order_by(bars.c.ts)
-        )
         with self._engine.connect() as connection:
-            return [Bar(*row) for row in connection.execute(query)]
+            rows = connection.execute(_READ, _range(symbol, interval, start_ts, end_ts)).all()
+        return list(map(Bar._make, rows))
+
+    def read_columns(
+        self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int
+    ) -> list[BarColumns]:
+        """Bars of several symbols with ``start_ts <= ts < end_ts`` as read-only columns, one
+        per symbol in the order given (empty columns for a symbol without bars); one connection,
+        one indexed range read per symbol."""
+        out: list[BarColumns] = []
+        with self._engine.connect() as connection:
+            for symbol in symbols:
+                rows = connection.execute(_READ_VALUES, _range(symbol, interval, start_ts, end_ts)).all()
+                out.append(BarColumns.from_rows(symbol, interval, rows))
+        return out
 
     def summary(self) -> list[BarSeriesSummary]:
         query = (

@@ -1,0 +1,108 @@
+"""Read-only columns of one symbol's bars: how a day of bars travels between actors.
+
+A :class:`BarColumns` holds one symbol and interval as six read-only ``memoryview`` columns
+(``ts`` as signed 64-bit ints, prices and volume as doubles), sorted by ``ts`` and unique. It is
+built once — by the loader from database rows, or from :class:`~domain.bars.Bar` values — and
+never changes afterwards: the views are read-only, so the same columns can be handed to several
+actors without copying and without anyone being able to write into them. Slicing a column is
+O(1); ``sum``/``max``/``min`` over a slice run in C. :class:`~domain.bars.Bar` values are built
+only when asked for (:meth:`BarColumns.bar`, :meth:`BarColumns.bars`).
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from domain.bars import Bar
+
+__all__ = ["BarColumns"]
+
+
+def _frozen(column: array[int] | array[float]) -> memoryview:
+    return memoryview(column).toreadonly()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BarColumns:
+    """One symbol and interval, columnar and read-only; see the module docstring."""
+
+    symbol: str
+    interval: str
+    ts: memoryview
+    open: memoryview
+    high: memoryview
+    low: memoryview
+    close: memoryview
+    volume: memoryview
+
+    @classmethod
+    def from_rows(cls, symbol: str, interval: str, rows: Sequence[Sequence[float]]) -> BarColumns:
+        """From ``(ts, open, high, low, close, volume)`` rows sorted by ``ts`` and unique in it
+        (what an ``ORDER BY ts`` read of the store's primary key gives)."""
+        if rows:
+            ts, o, h, lo, c, v = zip(*rows, strict=True)
+        else:
+            ts = o = h = lo = c = v = ()
+        return cls(
+            symbol,
+            interval,
+            _frozen(array("q", ts)),
+            _frozen(array("d", o)),
+            _frozen(array("d", h)),
+            _frozen(array("d", lo)),
+            _frozen(array("d", c)),
+            _frozen(array("d", v)),
+        )
+
+    @classmethod
+    def from_bars(cls, symbol: str, interval: str, bars: Iterable[Bar]) -> BarColumns:
+        """From bars of this symbol and interval in any order; a repeated ``ts`` keeps the last."""
+        latest: dict[int, Bar] = {}
+        for bar in bars:
+            if bar.symbol != symbol or bar.interval != interval:
+                raise ValueError(f"bar {bar.symbol} {bar.interval} does not belong to {symbol} {interval}")
+            latest[bar.ts] = bar
+        return cls.from_rows(symbol, interval, [latest[ts][2:] for ts in sorted(latest)])
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def __repr__(self) -> str:
+        return f"BarColumns({self.symbol} {self.interval}, {len(self)} bars)"
+
+    def bar(self, i: int) -> Bar:
+        return Bar(
+            self.symbol, self.interval, self.ts[i], self.open[i], self.high[i], self.low[i], self.close[i],
+            self.volume[i],
+        )  # fmt: skip
+
+    def bars(self, start: int = 0, stop: int | None = None) -> list[Bar]:
+        """Positions ``[start, stop)`` as :class:`Bar` values."""
+        stop = len(self) if stop is None else stop
+        symbol, interval = self.symbol, self.interval
+        return [
+            Bar(symbol, interval, *row)
+            for row in zip(
+                self.ts[start:stop], self.open[start:stop], self.high[start:stop], self.low[start:stop],
+                self.close[start:stop], self.volume[start:stop], strict=True,
+            )
+        ]  # fmt: skip
+
+    def index(self, ts: int) -> int:
+        """The position of the first bar with ``ts`` or later (``len`` if none)."""
+        return bisect_left(self.ts, ts)
+
+    def take(self, positions: Sequence[int]) -> BarColumns:
+        """New columns holding only ``positions`` (in the order given)."""
+        columns = (self.ts, self.open, self.high, self.low, self.close, self.volume)
+        return BarColumns.from_rows(self.symbol, self.interval, [[c[i] for c in columns] for i in positions])
+
+    def window(self, start: int, stop: int) -> BarColumns:
+        """Positions ``[start, stop)`` as columns sharing this memory (nothing is copied)."""
+        return BarColumns(
+            self.symbol, self.interval, self.ts[start:stop], self.open[start:stop], self.high[start:stop],
+            self.low[start:stop], self.close[start:stop], self.volume[start:stop],
+        )  # fmt: skip
