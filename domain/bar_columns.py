@@ -15,6 +15,8 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
 
 from domain.bars import Bar
 
@@ -42,20 +44,9 @@ class BarColumns:
     def from_rows(cls, symbol: str, interval: str, rows: Sequence[Sequence[float]]) -> BarColumns:
         """From ``(ts, open, high, low, close, volume)`` rows sorted by ``ts`` and unique in it
         (what an ``ORDER BY ts`` read of the store's primary key gives)."""
-        if rows:
-            ts, o, h, lo, c, v = zip(*rows, strict=True)
-        else:
-            ts = o = h = lo = c = v = ()
-        return cls(
-            symbol,
-            interval,
-            _frozen(array("q", ts)),
-            _frozen(array("d", o)),
-            _frozen(array("d", h)),
-            _frozen(array("d", lo)),
-            _frozen(array("d", c)),
-            _frozen(array("d", v)),
-        )
+        columns = [array("q", map(itemgetter(0), rows))]
+        columns.extend(array("d", map(itemgetter(i), rows)) for i in range(1, 6))
+        return cls(symbol, interval, *(_frozen(column) for column in columns))
 
     @classmethod
     def from_bars(cls, symbol: str, interval: str, bars: Iterable[Bar]) -> BarColumns:
@@ -66,6 +57,22 @@ class BarColumns:
                 raise ValueError(f"bar {bar.symbol} {bar.interval} does not belong to {symbol} {interval}")
             latest[bar.ts] = bar
         return cls.from_rows(symbol, interval, [latest[ts][2:] for ts in sorted(latest)])
+
+    @classmethod
+    def concat(cls, symbol: str, interval: str, parts: Sequence[BarColumns]) -> BarColumns:
+        """One columns object of ``parts`` in order (they must be in time order, without
+        overlap); a single part is returned as it is, nothing copied."""
+        if len(parts) == 1:
+            return parts[0]
+        arrays: list[array[Any]] = [array("q"), array("d"), array("d"), array("d"), array("d"), array("d")]
+        for part in parts:
+            for target, column in zip(arrays, part.columns(), strict=True):
+                target.extend(column)
+        return cls(symbol, interval, *(_frozen(a) for a in arrays))
+
+    def columns(self) -> tuple[memoryview, ...]:
+        """``(ts, open, high, low, close, volume)``."""
+        return (self.ts, self.open, self.high, self.low, self.close, self.volume)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -97,7 +104,7 @@ class BarColumns:
 
     def take(self, positions: Sequence[int]) -> BarColumns:
         """New columns holding only ``positions`` (in the order given)."""
-        columns = (self.ts, self.open, self.high, self.low, self.close, self.volume)
+        columns = self.columns()
         return BarColumns.from_rows(self.symbol, self.interval, [[c[i] for c in columns] for i in positions])
 
     def window(self, start: int, stop: int) -> BarColumns:

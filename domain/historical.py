@@ -1,6 +1,6 @@
 """Historical data for one session day (SPEC §6): trailing bars and indicator inputs.
 
-:func:`load_historical` reads, through an injected :class:`BarReader` (the store's bar
+:func:`load_historical` reads, through an injected :class:`ColumnReader` (the store's bar
 repository) and calendar, everything a session day needs from before it:
 
 - every ``historical.data`` entry: for each symbol it applies to and each interval, the bars of
@@ -22,16 +22,20 @@ Rules:
 - Missing data is never a crash: days without bars are named in :attr:`HistoricalData.warnings`
   and indicators over missing data are ``None`` with a warning (SPEC §6).
 
-Reads are few and ranged: per symbol one read per interval over the span of its days, one 1m
-read for everything that needs minutes, one daily read for daily bars.
+Reads are few, ranged and columnar: per symbol one read per interval over the span of its days,
+one 1m read for everything that needs minutes, one daily read for daily bars. A series is a
+window of its read's memory whenever its days' bars sit side by side there (no copy, no
+per-bar objects); :class:`~domain.bars.Bar` values are built only for indicator inputs.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from itertools import pairwise
 from typing import Protocol
 
 from domain.aggregation import daily_bar_from_minutes, derive_bars
@@ -39,14 +43,13 @@ from domain.bar_columns import BarColumns
 from domain.bars import Bar
 from domain.calendar import TradingSession
 from domain.config import SessionConfig
-from domain.indicators import IndicatorResult, bar_day, compute_indicators, describe_days
+from domain.indicators import IndicatorResult, compute_indicators, describe_days
 from domain.intervals import DAILY, MINUTE, Interval
 from domain.quality import day_counts, historical_quality
-from domain.session_day import DayHours
+from domain.session_day import DayHours, on_grid, regular_session
 from domain.session_window import SessionCalendar, period_days, trailing_days
 
 __all__ = [
-    "BarReader",
     "ColumnReader",
     "HistoricalCalendar",
     "HistoricalData",
@@ -57,14 +60,9 @@ __all__ = [
 ]
 
 
-class BarReader(Protocol):
-    """Reads one stored series: bars with ``start_ts <= ts < end_ts``, in time order."""
-
-    def read(self, symbol: str, interval: str, start_ts: int, end_ts: int) -> list[Bar]: ...
-
-
-class ColumnReader(BarReader, Protocol):
-    """A :class:`BarReader` that also reads several symbols' bars as columns (the store's)."""
+class ColumnReader(Protocol):
+    """Reads stored bars as columns, one per symbol, ``start_ts <= ts < end_ts`` in time order
+    (the store's bar repository)."""
 
     def read_columns(
         self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int
@@ -79,24 +77,35 @@ class HistoricalCalendar(SessionCalendar, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class HistoricalSeries:
-    """One symbol and interval over its trailing trading days, bars grouped per day."""
+    """One symbol and interval over its trailing trading days: every bar in read-only
+    ``columns`` (time order) and, per day that has bars, its ``[start, stop)`` positions."""
 
     symbol: str
     interval: str
     days: tuple[date, ...]
-    bars_by_day: Mapping[date, tuple[Bar, ...]]
+    columns: BarColumns
+    day_ranges: Mapping[date, tuple[int, int]]
     derived_days: tuple[date, ...] = ()
 
     @property
     def bars(self) -> list[Bar]:
-        return [bar for day in self.days for bar in self.bars_by_day.get(day, ())]
+        return self.columns.bars()
+
+    @property
+    def bars_by_day(self) -> dict[date, tuple[Bar, ...]]:
+        """The bars of each day that has some (built on demand)."""
+        return {d: tuple(self.columns.bars(lo, hi)) for d, (lo, hi) in self.day_ranges.items()}
 
     @property
     def bar_count(self) -> int:
-        return sum(len(self.bars_by_day.get(day, ())) for day in self.days)
+        return len(self.columns)
+
+    def timestamps(self, day: date) -> memoryview:
+        lo, hi = self.day_ranges.get(day, (0, 0))
+        return self.columns.ts[lo:hi]
 
     def days_without_bars(self) -> list[date]:
-        return [day for day in self.days if not self.bars_by_day.get(day)]
+        return [day for day in self.days if day not in self.day_ranges]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +123,11 @@ class HistoricalData:
 def series_quality(series: HistoricalSeries, hours: Mapping[date, DayHours]) -> float | None:
     """Historical quality (SPEC §7): the mean per-day quality over the series' trading days."""
     interval = Interval.parse(series.interval)
-    return historical_quality(
-        day_counts(hours[day], interval, (bar.ts for bar in series.bars_by_day.get(day, ())))
-        for day in series.days
-    )
+    return historical_quality(day_counts(hours[day], interval, series.timestamps(day)) for day in series.days)
 
 
 def load_historical(
-    config: SessionConfig, day: date, calendar: HistoricalCalendar, reader: BarReader
+    config: SessionConfig, day: date, calendar: HistoricalCalendar, reader: ColumnReader
 ) -> HistoricalData:
     """Load the trailing series and compute the indicators of ``day``; see the module docstring."""
     data_cfg = config.session_data_config
@@ -153,43 +159,43 @@ def load_historical(
     series: dict[tuple[str, str], HistoricalSeries] = {}
     results: dict[str, dict[str, IndicatorResult]] = {}
     warnings: list[str] = []
+    batched = _BatchedReader(reader, symbols)
     for symbol in symbols:
-        loader = _SymbolLoader(symbol, reader, hours)
+        loader = _SymbolLoader(symbol, batched, hours)
         own = {interval: sorted(days) for (sym, interval), days in wanted.items() if sym == symbol}
         daily_days = sorted(set(own.get(str(DAILY), ())) | daily_indicator_days)
-        loaded = {interval: loader.stored(interval, days) for interval, days in own.items()}
-        if daily_days:
-            loaded[str(DAILY)] = loader.stored(str(DAILY), daily_days)
+        stored = {
+            interval: loader.stored(interval, days)
+            for interval, days in own.items()
+            if interval not in (str(MINUTE), str(DAILY))
+        }
+        if daily_days:  # one daily read serves the 1d series and the daily indicators
+            stored[str(DAILY)] = loader.stored(str(DAILY), daily_days)
         # one 1m read covers every day that needs minutes: the 1m series itself, minute
         # indicators, and the days of any other interval that must be derived
         minute_days = set(own.get(str(MINUTE), ())) | minute_indicator_days
-        for interval, by_day in loaded.items():
-            parsed = Interval.parse(interval)
-            if parsed != MINUTE and not parsed.is_seconds:
-                minute_days |= {d for d in by_day if not by_day[d]}
+        for interval, by_day in stored.items():
+            if not Interval.parse(interval).is_seconds:
+                minute_days |= {d for d, part in by_day.items() if not len(part)}
         minutes = loader.stored(str(MINUTE), sorted(minute_days)) if minute_days else {}
         derived: dict[str, list[date]] = {}
-        for interval, by_day in loaded.items():
+        for interval, by_day in stored.items():
             parsed = Interval.parse(interval)
-            if parsed == MINUTE or parsed.is_seconds:
+            if parsed.is_seconds:
                 continue
-            for d, bars in by_day.items():
-                if not bars and minutes.get(d):
+            for d, part in by_day.items():
+                if not len(part) and d in minutes and len(minutes[d]):
                     made = loader.derive(parsed, d, minutes[d])
-                    if made:
+                    if len(made):
                         by_day[d] = made
                         derived.setdefault(interval, []).append(d)
         if str(MINUTE) in own:
-            loaded[str(MINUTE)] = minutes
+            stored[str(MINUTE)] = minutes
         for interval, days in own.items():
-            by_day = loaded[interval]
             entry_days = set(days)
-            entry = HistoricalSeries(
-                symbol,
-                interval,
-                tuple(days),
-                {d: by_day[d] for d in days if by_day.get(d)},
-                tuple(d for d in derived.get(interval, ()) if d in entry_days),
+            entry = _series(symbol, interval, days, stored[interval])
+            entry = replace(
+                entry, derived_days=tuple(d for d in derived.get(interval, ()) if d in entry_days)
             )
             series[(symbol, interval)] = entry
             empty = entry.days_without_bars()
@@ -199,14 +205,15 @@ def load_historical(
                     f"day(s) before {day.isoformat()}: {describe_days(empty, entry.days)}"
                 )
         if indicators:
-            daily = [bar for d in daily_days for bar in loaded.get(str(DAILY), {}).get(d, ())]
+            daily_by_day = stored.get(str(DAILY), {})
+            daily = [bar for d in daily_days for bar in daily_by_day[d].columns.bars()]
             session_minutes = None if session_hours is None else session_hours.regular_seconds() // 60
             results[symbol] = compute_indicators(
                 symbol,
                 indicators,
                 indicator_days,
                 daily,
-                {d: minutes.get(d, ()) for d in minute_indicator_days},
+                {d: minutes[d].columns.bars() for d in minute_indicator_days if d in minutes},
                 {d: h.open_ts for d, h in hours.items()},
                 session_minutes=session_minutes or None,
             )
@@ -214,68 +221,153 @@ def load_historical(
     return HistoricalData(day, series, results, hours, tuple(warnings))
 
 
-class _SymbolLoader:
-    """Stored reads and derivations of one symbol, split into per-day tuples."""
+def _series(
+    symbol: str, interval: str, days: Sequence[date], parts: Mapping[date, _Part]
+) -> HistoricalSeries:
+    """The series of ``days`` from per-day parts: a window of the read's memory when the days'
+    bars sit side by side in it (the usual case), else one copy."""
+    kept = [parts[d] for d in days if d in parts and len(parts[d])]
+    ranges: dict[date, tuple[int, int]] = {}
+    position = 0
+    for d in days:
+        part = parts.get(d)
+        if part is not None and len(part):
+            ranges[d] = (position, position + len(part))
+            position += len(part)
+    if not kept:
+        columns = BarColumns.from_rows(symbol, interval, ())
+    elif all(p.source is kept[0].source for p in kept) and all(a.stop == b.start for a, b in pairwise(kept)):
+        columns = kept[0].source.window(kept[0].start, kept[-1].stop)
+    else:
+        columns = BarColumns.concat(symbol, interval, [p.columns for p in kept])
+    return HistoricalSeries(symbol, interval, tuple(days), columns, ranges)
 
-    def __init__(self, symbol: str, reader: BarReader, hours: Mapping[date, DayHours]) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One day's bars: positions ``[start, stop)`` of ``source`` (a whole read, or the day's own
+    columns when it had to be filtered or derived)."""
+
+    source: BarColumns
+    start: int = 0
+    stop: int = 0
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def columns(self) -> BarColumns:
+        if self.start == 0 and self.stop == len(self.source):
+            return self.source
+        return self.source.window(self.start, self.stop)
+
+    @classmethod
+    def whole(cls, columns: BarColumns) -> _Part:
+        return cls(columns, 0, len(columns))
+
+
+class _SymbolLoader:
+    """Stored reads and derivations of one symbol, as per-day ranges of one columnar read."""
+
+    def __init__(self, symbol: str, reader: ColumnReader, hours: Mapping[date, DayHours]) -> None:
         self.symbol = symbol
         self.reader = reader
         self.hours = hours
 
-    def stored(self, interval: str, days: Sequence[date]) -> dict[date, tuple[Bar, ...]]:
+    def stored(self, interval: str, days: Sequence[date]) -> dict[date, _Part]:
         """The stored bars of ``interval`` on each of ``days`` (regular session for intraday)."""
         trading = [d for d in days if d in self.hours]
+        out = dict.fromkeys(days, _Part.whole(BarColumns.from_rows(self.symbol, interval, ())))
         if not trading:
-            return dict.fromkeys(days, ())
-        if Interval.parse(interval).is_daily:
-            start, end = _midnight(trading[0]), _midnight(trading[-1] + timedelta(days=1))
-            by_day: dict[date, list[Bar]] = {d: [] for d in days}
-            for bar in self.reader.read(self.symbol, interval, start, end):
-                bucket = by_day.get(bar_day(bar))
-                if bucket is not None:
-                    bucket.append(bar)
-            return {d: tuple(bars[-1:]) for d, bars in by_day.items()}
+            return out
         parsed = Interval.parse(interval)
-        first, last = self.hours[trading[0]], self.hours[trading[-1]]
-        bars = self.reader.read(self.symbol, interval, first.open_ts, last.close_ts)
-        stamps = [bar.ts for bar in bars]
-        out: dict[date, tuple[Bar, ...]] = dict.fromkeys(days, ())
+        if parsed.is_daily:
+            start, end = _midnight(trading[0]), _midnight(trading[-1]) + _DAY
+        else:
+            start, end = self.hours[trading[0]].open_ts, self.hours[trading[-1]].close_ts
+        read = self.reader.read_columns([self.symbol], interval, start, end)[0]
+        ts = read.ts
+        if parsed.is_daily:  # daily bars are keyed by the session date at midnight UTC
+            position = {t: i for i, t in enumerate(ts)}
+            for d in trading:
+                i = position.get(_midnight(d))
+                if i is not None:
+                    out[d] = _Part(read, i, i + 1)
+            return out
+        # the regular-session filter, on the whole read when every day shares the grid (the
+        # usual case); day by day otherwise. Prices are not re-checked here: every path into
+        # the store (import, demo data, live bars) applies the bar rules before writing.
+        clean = _same_grid([self.hours[d] for d in trading], parsed.seconds) and on_grid(
+            read, self.hours[trading[0]].windows(parsed)
+        )
         for d in trading:
             h = self.hours[d]
-            windows = h.windows(parsed)
-            lo, hi = bisect_left(stamps, h.open_ts), bisect_left(stamps, h.close_ts)
-            out[d] = tuple(bar for bar in bars[lo:hi] if windows.index(bar.ts) is not None)
+            lo, hi = bisect_left(ts, h.open_ts), bisect_left(ts, h.close_ts)
+            if clean:  # on the grid, valid, no break: the day is its regular-hours range
+                out[d] = _Part(read, lo, hi)
+                continue
+            day_cols = regular_session(read.window(lo, hi), h.windows(parsed), Counter())
+            out[d] = _Part(read, lo, hi) if len(day_cols) == hi - lo else _Part.whole(day_cols)
         return out
 
-    def derive(self, interval: Interval, day: date, minutes: Iterable[Bar]) -> tuple[Bar, ...]:
+    def derive(self, interval: Interval, day: date, minutes: _Part) -> _Part:
         """``interval`` bars of ``day`` built from its 1m bars (partial days allowed for 1d)."""
         h = self.hours[day]
+        bars = minutes.columns.bars()
+        made: list[Bar]
         if interval.is_daily:
             bar = daily_bar_from_minutes(
-                self.symbol,
-                minutes,
-                day,
-                h.open_ts,
-                h.close_ts,
-                break_start_ts=h.break_start_ts,
-                break_end_ts=h.break_end_ts,
-            )
-            return () if bar is None else (bar,)
-        return tuple(
-            derive_bars(
-                minutes,
-                interval,
-                h.open_ts,
-                h.close_ts,
-                base=MINUTE,
-                break_start_ts=h.break_start_ts,
-                break_end_ts=h.break_end_ts,
-            )
-        )
+                self.symbol, bars, day, h.open_ts, h.close_ts,
+                break_start_ts=h.break_start_ts, break_end_ts=h.break_end_ts,
+            )  # fmt: skip
+            made = [] if bar is None else [bar]
+        else:
+            made = derive_bars(
+                bars, interval, h.open_ts, h.close_ts, base=MINUTE,
+                break_start_ts=h.break_start_ts, break_end_ts=h.break_end_ts,
+            )  # fmt: skip
+        return _Part.whole(BarColumns.from_bars(self.symbol, str(interval), made))
+
+
+class _BatchedReader:
+    """Reads a range for every symbol at once (one connection) the first time one symbol asks
+    for it; the other symbols asking for the same range get their columns from that read."""
+
+    def __init__(self, reader: ColumnReader, symbols: Sequence[str]) -> None:
+        self._reader = reader
+        self._symbols = list(symbols)
+        self._cache: dict[tuple[str, int, int], dict[str, BarColumns]] = {}
+
+    def read_columns(
+        self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int
+    ) -> list[BarColumns]:
+        key = (interval, start_ts, end_ts)
+        if key not in self._cache:
+            read = self._reader.read_columns(self._symbols, interval, start_ts, end_ts)
+            self._cache[key] = {cols.symbol: cols for cols in read}
+        found = self._cache[key]
+        out = [found.pop(symbol, None) for symbol in symbols]  # each symbol takes its own once
+        missing = [s for s, cols in zip(symbols, out, strict=True) if cols is None]
+        if missing:
+            extra = {c.symbol: c for c in self._reader.read_columns(missing, interval, start_ts, end_ts)}
+            out = [cols if cols is not None else extra[s] for s, cols in zip(symbols, out, strict=True)]
+        return [cols for cols in out if cols is not None]
+
+
+def _same_grid(hours: Sequence[DayHours], seconds: int) -> bool:
+    """Whether every day's regular open sits on the same ``seconds`` grid and has no break."""
+    first = hours[0].open_ts % seconds
+    return all(h.open_ts % seconds == first and h.break_start_ts is None for h in hours)
+
+
+_DAY = 86_400
 
 
 def _midnight(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    return (day.toordinal() - _EPOCH_ORDINAL) * _DAY
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def data_requirements(config: SessionConfig, calendar: HistoricalCalendar) -> dict[str, list[date]]:

@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from datetime import time as clock
 from pathlib import Path
@@ -21,7 +21,6 @@ from typing import Any
 
 import pykka
 import pytest
-from sqlalchemy import event
 from support.engine import (
     NY,
     HostActor,
@@ -33,6 +32,7 @@ from support.engine import (
 from support.stores import real_file, seed
 
 from actors.system import MarketSessionSystem
+from domain.bar_columns import BarColumns
 from domain.calendar import TradingCalendar
 from domain.config import SessionConfig
 from domain.lifecycle import LifecycleState
@@ -154,7 +154,8 @@ def test_a_window_starting_on_a_weekend_starts_on_the_next_trading_day(demo_stor
 
 def _session_day_reads(store: Store, config: SessionConfig) -> tuple[RunReport, Counter[tuple[str, str]]]:
     """Run ``config`` at speed 0, counting the store reads of each session day's stored bars
-    (the whole extended-hours day of one symbol: pre-market open to post-market close)."""
+    (the whole extended-hours day of one symbol: pre-market open to post-market close) at the
+    bar repository, which every read of the engine goes through."""
     calendar = TradingCalendar(store.calendar)
     ranges = {}
     for text in EXAMPLE_DAYS:
@@ -163,23 +164,21 @@ def _session_day_reads(store: Store, config: SessionConfig) -> tuple[RunReport, 
         ranges[(int(session.pre_market_open.timestamp()), int(session.post_market_close.timestamp()))] = text
     reads: Counter[tuple[str, str]] = Counter()
     lock = threading.Lock()
+    bar_reads = store.bars
+    read_columns = bar_reads.read_columns
 
-    def on_execute(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if "bars" not in statement or not statement.lstrip().upper().startswith("SELECT"):
-            return
-        values = tuple(parameters.values()) if isinstance(parameters, dict) else tuple(parameters or ())
-        numbers = [v for v in values if isinstance(v, int)]
-        symbols = [v for v in values if v in config.symbols]
-        for (start, end), text in ranges.items():
-            if start in numbers and end in numbers and symbols:
-                with lock:
-                    reads[(symbols[0], text)] += 1
+    def counting(symbols: Sequence[str], interval: str, start_ts: int, end_ts: int) -> list[BarColumns]:
+        day = ranges.get((start_ts, end_ts))
+        if day is not None:
+            with lock:
+                reads.update((symbol, day) for symbol in symbols)
+        return read_columns(symbols, interval, start_ts, end_ts)
 
-    event.listen(store.engine, "before_cursor_execute", on_execute)
+    bar_reads.read_columns = counting  # type: ignore[method-assign]  # every store read goes through it
     try:
         report = MarketSessionSystem(config, store, speed=0).run(RUN_TIMEOUT)
     finally:
-        event.remove(store.engine, "before_cursor_execute", on_execute)
+        del bar_reads.read_columns
     return report, reads
 
 

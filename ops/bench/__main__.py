@@ -1,0 +1,8 @@
+"""``python -m ops.bench`` (or ``marketsession bench``): run the benchmark suite."""
+
+from __future__ import annotations
+
+from ops.bench.suite import main
+
+if __name__ == "__main__":
+    main()

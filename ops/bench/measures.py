@@ -1,0 +1,276 @@
+"""The measurements of the benchmark suite; each returns seconds (or bytes) per repetition.
+
+Every engine figure has its baseline measured in the same process, interleaved with it, so a
+ratio compares the two under the same machine load.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pykka
+
+from actors.system import MarketSessionSystem
+from actors.time_manager import TimeManager, TimeManagerClient
+from domain.calendar import TradingCalendar
+from domain.config import SessionConfig
+from domain.historical import load_historical
+from domain.intervals import MINUTE, Interval
+from domain.session_data import SessionData
+from domain.session_day import DayHours, SessionDay
+from domain.store import Store, open_store
+from ops.bench.workload import Workload
+
+__all__ = [
+    "Figure",
+    "baseline_read",
+    "calendar_figures",
+    "historical_figures",
+    "memory_per_bar",
+    "replay",
+]
+
+
+@dataclass
+class Figure:
+    """Repeated measurements of one thing: ``values`` in ``unit`` (seconds unless said)."""
+
+    name: str
+    values: list[float]
+    unit: str = "s"
+    count: int = 0
+    """Bars (or queries) per repetition, for rates."""
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def rate(self) -> tuple[float, float, float]:
+        """(median, min, max) of ``count / value``."""
+        rates = sorted(self.count / v for v in self.values)
+        return statistics.median(rates), rates[0], rates[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "unit": self.unit,
+            "median": self.median,
+            "min": min(self.values),
+            "max": max(self.values),
+            "values": self.values,
+        }
+        if self.count:
+            rate, low, high = self.rate()
+            out.update(count=self.count, per_second={"median": rate, "min": low, "max": high})
+        out.update(self.notes)
+        return out
+
+
+def baseline_read(
+    db_path: str, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int
+) -> tuple[float, int]:
+    """A plain ``sqlite3`` loop over the bars ordered by time, touching every field."""
+    marks = ",".join("?" * len(symbols))
+    sql = (
+        "SELECT symbol, interval, ts, open, high, low, close, volume FROM bars "
+        f"WHERE interval = ? AND symbol IN ({marks}) AND ts >= ? AND ts < ? ORDER BY ts"
+    )
+    connection = sqlite3.connect(db_path)
+    try:
+        started = time.perf_counter()
+        count, total = 0, 0.0
+        for _symbol, _interval, ts, open_, high, low, close, volume in connection.execute(
+            sql, (interval, *symbols, start_ts, end_ts)
+        ):
+            total += ts + open_ + high + low + close + volume
+            count += 1
+        return time.perf_counter() - started, count
+    finally:
+        connection.close()
+
+
+def replay(config: SessionConfig, store: Store, *, gating: bool = False) -> tuple[float, int]:
+    """One speed-0 backtest through the engine (what ``marketsession run`` does): seconds from
+    start to report, and the bars streamed."""
+    started = time.perf_counter()
+    engine = MarketSessionSystem(config, store, speed=0)
+    if gating:
+        engine.subscribe(_acknowledge, events=["bars_appended"], gating=True, name="gating-bench")
+    report = engine.run(timeout=3600)
+    elapsed = time.perf_counter() - started
+    if report.status != "completed":
+        raise RuntimeError(f"bench replay {report.status}: {report.error}")
+    return elapsed, report.bars_streamed
+
+
+def _acknowledge(_event: object) -> None:
+    """A gating subscriber doing nothing but acknowledging each step."""
+
+
+def historical_figures(workload: Workload, reps: int) -> tuple[Figure, Figure]:
+    """``load_historical`` for the session day after the history (10d of 1m, 252d of 1d for every
+    symbol, no indicators) against a plain SQL read of the same rows."""
+    config = workload.config(
+        historical={
+            "enable_quality": True,
+            "data": [
+                {"trailing_days": len(workload.history_1m), "intervals": ["1m"], "apply_to": "all"},
+                {"trailing_days": len(workload.history_1d), "intervals": ["1d"], "apply_to": "all"},
+            ],
+            "indicators": {},
+        }
+    )
+    store = open_store(workload.url, create=False)
+    try:
+        calendar = TradingCalendar(store.calendar)
+        day = workload.days[0]
+        minute_hours = [DayHours.from_session(s) for s in calendar.get_trading_sessions(workload.history_1m)]
+        engine_times, plain_times = [], []
+        rows = 0
+        load_historical(config, day, calendar, store.bars)  # warm: the calendar cache, as in a run
+        for _ in range(reps):
+            started = time.perf_counter()
+            data = load_historical(config, day, calendar, store.bars)
+            engine_times.append(time.perf_counter() - started)
+            elapsed, rows = _plain_history_read(workload, minute_hours)
+            plain_times.append(elapsed)
+        loaded = sum(series.bar_count for series in data.series.values())
+    finally:
+        store.close()
+    return (
+        Figure("historical load", engine_times, count=loaded),
+        Figure("historical plain SQL", plain_times, count=rows),
+    )
+
+
+def _plain_history_read(workload: Workload, minute_hours: Sequence[DayHours]) -> tuple[float, int]:
+    connection = sqlite3.connect(workload.path)
+    try:
+        started = time.perf_counter()
+        count, total = 0, 0.0
+        first_day, last_day = workload.history_1d[0], workload.history_1d[-1]
+        daily = (_midnight(first_day), _midnight(last_day) + 86_400)
+        minutes = (minute_hours[0].open_ts, minute_hours[-1].close_ts)
+        for symbol in workload.symbols:
+            for interval, (lo, hi) in (("1m", minutes), ("1d", daily)):
+                for row in connection.execute(
+                    "SELECT ts, open, high, low, close, volume FROM bars "
+                    "WHERE symbol = ? AND interval = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                    (symbol, interval, lo, hi),
+                ):
+                    total += row[0] + row[1] + row[2] + row[3] + row[4] + row[5]
+                    count += 1
+        return time.perf_counter() - started, count
+    finally:
+        connection.close()
+
+
+def _midnight(day: date) -> int:
+    return (day.toordinal() - date(1970, 1, 1).toordinal()) * 86_400
+
+
+class _Echo(pykka.ThreadingActor):
+    """The bare pykka round trip the TimeManager is compared with: answers at once."""
+
+    use_daemon_thread = True
+
+    def on_receive(self, message: Any) -> Any:
+        return message
+
+
+def calendar_figures(store: Store, queries: int, reps: int) -> dict[str, Figure]:
+    """``get_trading_session`` cached (last-query fast path, LRU hit), uncached, through the
+    TimeManager actor, and a bare pykka ask round trip; seconds per query."""
+    calendar = TradingCalendar(store.calendar)
+    days = calendar.get_trading_dates_in_range(date(2025, 1, 2), date(2025, 12, 31))
+    calendar.get_trading_sessions(days)  # warm: every session of the year cached
+    figures = {
+        name: Figure(name, [], unit="s/query")
+        for name in ("last query", "lru hit", "uncached", "actor", "bare ask")
+    }
+
+    def timed(name: str, run: Callable[[], None], count: int) -> None:
+        started = time.perf_counter()
+        run()
+        figures[name].values.append((time.perf_counter() - started) / count)
+
+    one = days[100]
+    manager = TimeManager.start(store.calendar)
+    client = TimeManagerClient(manager)
+    echo = _Echo.start()
+    try:
+        client.get_trading_session(one)
+        for _ in range(reps):
+            timed("last query", lambda: _repeat(calendar.get_trading_session, one, queries), queries)
+            timed("lru hit", lambda: _cycle(calendar.get_trading_session, days, queries), queries)
+            cold = TradingCalendar(store.calendar, cache_size=1)
+            cold.get_trading_session(days[0])  # the year's holidays loaded; each query below builds
+            timed("uncached", lambda: _cycle(cold.get_trading_session, days, queries // 10), queries // 10)
+            timed("actor", lambda: _repeat(client.get_trading_session, one, queries // 10), queries // 10)
+            timed(
+                "bare ask",
+                lambda: _repeat(lambda d: echo.ask(d, timeout=10), one, queries // 10),
+                queries // 10,
+            )
+    finally:
+        echo.stop()
+        manager.stop()
+    return figures
+
+
+def _repeat(call: Callable[[date], Any], day: date, n: int) -> None:
+    for _ in range(n):
+        call(day)
+
+
+def _cycle(call: Callable[[date], Any], days: Sequence[date], n: int) -> None:
+    count = len(days)
+    for i in range(n):
+        call(days[i % count])
+
+
+def memory_per_bar(workload: Workload) -> Figure:
+    """Bytes held per bar in session data as the coordinator holds it at the close of the first
+    session day: trailing 1m (and 1d) history, the day's 1m session bars and the derived 5m."""
+    store = open_store(workload.url, create=False)
+    try:
+        calendar = TradingCalendar(store.calendar)
+        data_entries: list[dict[str, Any]] = []
+        if workload.history_1m:
+            data_entries.append(
+                {"trailing_days": len(workload.history_1m), "intervals": ["1m"], "apply_to": "all"}
+            )
+        if workload.history_1d:
+            data_entries.append(
+                {"trailing_days": len(workload.history_1d), "intervals": ["1d"], "apply_to": "all"}
+            )
+        config = workload.config(historical={"enable_quality": True, "data": data_entries, "indicators": {}})
+        day = workload.days[0]
+        data = SessionData(MINUTE)
+        historical = load_historical(config, day, calendar, store.bars)
+        for (symbol, interval), series in historical.series.items():
+            data.set_historical(symbol, interval, series.bars, series.days)
+        hours = DayHours.from_session(calendar.get_trading_session(day))
+        columns = store.bars.read_columns(workload.symbols, "1m", hours.read_start_ts, hours.read_end_ts)
+        session_day = SessionDay(hours, MINUTE, [Interval.parse("5m")], workload.symbols, columns)
+        horizon = data.attach_day(session_day.columns, session_day.released_until)
+        while not session_day.at_close:
+            step = session_day.release(session_day.next_clock())
+            data.append_session_bars(step.derived)
+        horizon.ts = session_day.released_until
+        counts = data.bar_count()
+        resident = data.resident_bytes()
+    finally:
+        store.close()
+    return Figure(
+        "memory",
+        [resident / counts.total],
+        unit="bytes/bar",
+        notes={"bars": counts.total, "historical_bars": counts.historical, "session_bars": counts.session},
+    )

@@ -1,0 +1,312 @@
+"""The benchmark suite (issue 4): workloads, repetitions, ratios, the table and the JSON file.
+
+Run ``python -m ops.bench`` (``--quick`` for a smoke run, ``--postgres URL`` to add the
+PostgreSQL replay, ``--json PATH`` for the output file). Every figure is the median of several
+repetitions with min–max; every ratio divides two figures measured in the same run, the engine
+and its baseline interleaved repetition by repetition.
+
+Workloads (temporary SQLite stores, built with ``ops.demo_data``):
+
+- **standard**: 20 symbols × 20 trading days of 1m (156,000 bars before demo gaps), plus the
+  history of the historical-load figure (10 trading days of 1m, 252 of 1d);
+- **large**: 100 symbols × 20 days (780,000 bars) for scaling and memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from rich.console import Console
+from rich.table import Table
+
+from domain.store import Store, init_store, open_store
+from ops.bench.measures import (
+    Figure,
+    baseline_read,
+    calendar_figures,
+    historical_figures,
+    memory_per_bar,
+    replay,
+)
+from ops.bench.workload import Workload, build_workload
+from ops.calendar_seed import seed_group
+
+__all__ = ["main", "run_suite"]
+
+TARGETS = {
+    "replay / baseline": (">=", 0.5),
+    "replay + gating / baseline": (">=", 0.35),
+    "historical load / plain SQL": ("<=", 1.5),
+    "get_trading_session cached (µs)": ("<=", 1.0),
+    "actor / bare ask": ("<=", 2.0),
+    "memory (bytes/bar)": ("<=", 64.0),
+    "PostgreSQL replay / SQLite baseline": (">=", 0.3),
+}
+
+
+def _replay_pair(
+    workload: Workload, store: Store, reps: int, *, gating: bool = False
+) -> tuple[Figure, Figure]:
+    """Interleaved repetitions of the plain read and the engine replay of ``workload``."""
+    config = workload.config()
+    start_ts, end_ts = workload.session_range()
+    base = Figure("baseline", [])
+    engine = Figure("replay + gating" if gating else "replay", [])
+    replay(config, store, gating=gating)  # warm-up: imports, first-use caches
+    for _ in range(reps):
+        elapsed, base.count = baseline_read(str(workload.path), workload.symbols, "1m", start_ts, end_ts)
+        base.values.append(elapsed)
+        elapsed, engine.count = replay(config, store, gating=gating)
+        engine.values.append(elapsed)
+    return base, engine
+
+
+def _ratio(numerator: Figure, denominator: Figure) -> dict[str, float]:
+    """Median, min and max of per-repetition rate ratios (the pairs were interleaved)."""
+    ratios = sorted(
+        (numerator.count / a) / (denominator.count / b)
+        for a, b in zip(numerator.values, denominator.values, strict=False)
+    )
+    return {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1]}
+
+
+@contextmanager
+def _postgres_copy(base_url: str, workload: Workload) -> Iterator[Store]:
+    """The workload's bars and calendar in a schema of their own on ``base_url``, dropped after."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
+    try:
+        init_store(url)
+        store = open_store(url)
+        seed_group(
+            store.calendar,
+            "US_EQUITY",
+            workload.days[0].year - 2,
+            workload.days[0].year + 1,
+            datetime.now(UTC),
+        )
+        source = open_store(workload.url, create=False)
+        start_ts, end_ts = workload.session_range()
+        for symbol in workload.symbols:
+            store.bars.upsert(source.bars.read(symbol, "1m", start_ts, end_ts))
+        source.close()
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def run_suite(
+    *,
+    quick: bool = False,
+    postgres: str | None = None,
+    workdir: Path | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    console = console or Console()
+    reps = 2 if quick else 5
+    large_reps = 1 if quick else 3
+    symbols, large_symbols = (5, 20) if quick else (20, 100)
+    days = 5 if quick else 20
+    results: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+    }
+    figures: dict[str, Any] = {}
+    ratios: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="marketsession-bench-", dir=workdir) as tmp:
+        root = Path(tmp)
+        console.print(f"building the standard workload: {symbols} symbols × {days} days …")
+        started = time.perf_counter()
+        standard = build_workload(root / "standard", symbols, days, history_1m=10, history_1d=252)
+        console.print(f"  {standard.bars_1m:,} 1m bars written ({time.perf_counter() - started:.1f}s)")
+        store = open_store(standard.url, create=False)
+        try:
+            base, engine = _replay_pair(standard, store, reps)
+            figures.update(baseline=base.to_json(), replay=engine.to_json())
+            ratios["replay / baseline"] = _ratio(engine, base)
+            base_g, gated = _replay_pair(standard, store, reps, gating=True)
+            figures["replay + gating"] = gated.to_json()
+            ratios["replay + gating / baseline"] = _ratio(gated, base_g)
+            loaded, plain = historical_figures(standard, reps)
+            figures.update({"historical load": loaded.to_json(), "historical plain SQL": plain.to_json()})
+            ratios["historical load / plain SQL"] = _time_ratio(loaded, plain)
+            calendar = calendar_figures(store, 20_000 if quick else 200_000, reps)
+            figures["calendar"] = {name: figure.to_json() for name, figure in calendar.items()}
+            ratios["get_trading_session cached (µs)"] = _micro(calendar["last query"])
+            ratios["get_trading_session LRU hit (µs)"] = _micro(calendar["lru hit"])
+            ratios["get_trading_session uncached (µs)"] = _micro(calendar["uncached"])
+            ratios["actor / bare ask"] = _time_ratio(calendar["actor"], calendar["bare ask"])
+        finally:
+            store.close()
+        if postgres:
+            console.print("copying the standard workload to PostgreSQL …")
+            with _postgres_copy(postgres, standard) as pg_store:
+                pg = Figure("replay on PostgreSQL", [])
+                base_pg = Figure("baseline", [])
+                replay(standard.config(), pg_store)
+                start_ts, end_ts = standard.session_range()
+                for _ in range(reps):
+                    elapsed, base_pg.count = baseline_read(
+                        str(standard.path), standard.symbols, "1m", start_ts, end_ts
+                    )
+                    base_pg.values.append(elapsed)
+                    elapsed, pg.count = replay(standard.config(), pg_store)
+                    pg.values.append(elapsed)
+                figures["replay on PostgreSQL"] = pg.to_json()
+                ratios["PostgreSQL replay / SQLite baseline"] = _ratio(pg, base_pg)
+
+        console.print(f"building the large workload: {large_symbols} symbols × {days} days …")
+        started = time.perf_counter()
+        large = build_workload(root / "large", large_symbols, days, history_1m=10)
+        console.print(f"  {large.bars_1m:,} 1m bars written ({time.perf_counter() - started:.1f}s)")
+        store = open_store(large.url, create=False)
+        try:
+            base_l, engine_l = _replay_pair(large, store, large_reps)
+            figures.update({"baseline (large)": base_l.to_json(), "replay (large)": engine_l.to_json()})
+            ratios["replay / baseline (large)"] = _ratio(engine_l, base_l)
+        finally:
+            store.close()
+        memory = memory_per_bar(large)
+        figures["memory"] = memory.to_json()
+        ratios["memory (bytes/bar)"] = {"median": memory.median, "min": memory.median, "max": memory.median}
+        scaling = {
+            "standard": {
+                "symbols": symbols,
+                "bars_per_second": engine.rate()[0],
+                "us_per_bar": 1e6 / engine.rate()[0],
+            },
+            "large": {
+                "symbols": large_symbols,
+                "bars_per_second": engine_l.rate()[0],
+                "us_per_bar": 1e6 / engine_l.rate()[0],
+            },
+        }
+    results.update(figures=figures, ratios=ratios, scaling=scaling, targets=_verdicts(ratios))
+    return results
+
+
+def _time_ratio(numerator: Figure, denominator: Figure) -> dict[str, float]:
+    ratios = sorted(a / b for a, b in zip(numerator.values, denominator.values, strict=False))
+    return {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1]}
+
+
+def _micro(figure: Figure) -> dict[str, float]:
+    values = sorted(v * 1e6 for v in figure.values)
+    return {"median": statistics.median(values), "min": values[0], "max": values[-1]}
+
+
+def _verdicts(ratios: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, (op, bound) in TARGETS.items():
+        if name not in ratios:
+            out[name] = {"target": f"{op} {bound}", "met": None}
+            continue
+        value = ratios[name]["median"]
+        out[name] = {
+            "target": f"{op} {bound}",
+            "value": value,
+            "met": value >= bound if op == ">=" else value <= bound,
+        }
+    return out
+
+
+def render(results: dict[str, Any], console: Console) -> None:
+    figures, ratios = results["figures"], results["ratios"]
+    table = Table(title="marketsession benchmark (medians, min–max; ratios measured in the same run)")
+    for column in ("figure", "median", "min – max", "target"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+
+    def rate_row(label: str, key: str) -> None:
+        if key in figures and "per_second" in figures[key]:
+            rate = figures[key]["per_second"]
+            table.add_row(
+                label, f"{rate['median']:,.0f} bars/s", f"{rate['min']:,.0f} – {rate['max']:,.0f}", ""
+            )
+
+    rate_row("baseline: plain sqlite3 loop", "baseline")
+    rate_row("replay (1m+5m, quality on)", "replay")
+    rate_row("replay + gating subscriber", "replay + gating")
+    rate_row("replay on PostgreSQL", "replay on PostgreSQL")
+    rate_row("baseline (large)", "baseline (large)")
+    rate_row("replay (large)", "replay (large)")
+    if "historical load" in figures:
+        for key in ("historical load", "historical plain SQL"):
+            f = figures[key]
+            table.add_row(
+                key, f"{f['median'] * 1e3:,.1f} ms", f"{f['min'] * 1e3:,.1f} – {f['max'] * 1e3:,.1f}", ""
+            )
+    for name in ("bare ask", "actor"):
+        f = figures["calendar"][name]
+        label = "bare pykka ask" if name == "bare ask" else "get_trading_session via TimeManager"
+        table.add_row(
+            label, f"{f['median'] * 1e6:,.2f} µs", f"{f['min'] * 1e6:,.2f} – {f['max'] * 1e6:,.2f}", ""
+        )
+    for name, value in ratios.items():
+        target = results["targets"].get(name)
+        verdict = ""
+        if target and target.get("met") is not None:
+            verdict = f"{target['target']} {'✓' if target['met'] else '✗'}"
+        unit = "" if "(" in name else "×"
+        table.add_row(
+            name, f"{value['median']:,.3f}{unit}", f"{value['min']:,.3f} – {value['max']:,.3f}", verdict
+        )
+    console.print(table)
+    scaling = results["scaling"]
+    console.print(
+        "scaling: "
+        + " · ".join(
+            f"{k} ({v['symbols']} symbols) {v['bars_per_second']:,.0f} bars/s = {v['us_per_bar']:.2f} µs/bar"
+            for k, v in scaling.items()
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ops.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small workloads, few repetitions (a smoke run)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("MARKETSESSION_BENCH_PG_URL"),
+        metavar="URL",
+        help="also replay from PostgreSQL (a schema is created and dropped); default $MARKETSESSION_BENCH_PG_URL",
+    )
+    parser.add_argument("--json", default="var/bench.json", metavar="PATH", help="where to write the figures")
+    args = parser.parse_args(argv)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
+    console = Console()
+    started = time.perf_counter()
+    results = run_suite(quick=args.quick, postgres=args.postgres, console=console)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    render(results, console)
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    console.print(f"figures written to {path} ({results['seconds']}s)")
