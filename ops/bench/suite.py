@@ -296,7 +296,8 @@ def main(argv: list[str] | None = None) -> None:
         "--postgres",
         default=os.environ.get("MARKETSESSION_BENCH_PG_URL"),
         metavar="URL",
-        help="also replay from PostgreSQL (a schema is created and dropped); default $MARKETSESSION_BENCH_PG_URL",
+        help="also replay from PostgreSQL (in a schema of its own, dropped after); "
+        "default $MARKETSESSION_BENCH_PG_URL",
     )
     parser.add_argument("--json", default="var/bench.json", metavar="PATH", help="where to write the figures")
     args = parser.parse_args(argv)
