@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= sqlite:///var/demo.db
 
-.PHONY: demo test install lint clean
+.PHONY: demo test bench install lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ install: $(STAMP)
 # init var/demo.db, seed the calendar, write demo bars, run the example backtest at speed 0
 demo: $(STAMP)
 	$(BIN)/marketsession --db $(DEMO_DB) demo
+
+# the benchmark suite (a few minutes): figures, ratios and targets on the terminal and in var/bench.json
+bench: $(STAMP)
+	$(BIN)/python -m ops.bench --json var/bench.json
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -74,8 +74,10 @@ class QualityCalculator(pykka.ThreadingActor):
 
     def _score(self, message: ScoreStep) -> None:
         book = self._book
-        if book is None or book.hours.day != message.day:
-            return  # a step of a day that is not (or no longer) being scored
+        if book is None or book.hours.day != message.day:  # not (or no longer) being scored
+            if self._coordinator is not None:
+                self._coordinator.tell(QualityScored(message.day, message.now_ts, ()))
+            return
         bars = message.bars + message.derived if message.derived else message.bars
         stamps = []
         if message.released_until is not None:
@@ -86,7 +88,7 @@ class QualityCalculator(pykka.ThreadingActor):
                     stamps.append((cols.symbol, cols.interval, cols.ts[cursors[i] : stop]))
                     cursors[i] = stop
         scores, changes = book.score(message.now_ts, bars, stamps)
-        if (scores or changes) and self._coordinator is not None:
+        if self._coordinator is not None:  # always answered: a speed-0 replay paces itself on it
             self._coordinator.tell(
                 QualityScored(message.day, message.now_ts, scores, changes.opened, changes.closed)
             )

@@ -86,8 +86,12 @@ log = structlog.get_logger("marketsession.coordinator")
 
 State = LifecycleState
 
-MAX_RUN = 64
+MAX_RUN = 1024
 """Most speed-0 clock steps taken in one handler (fewer when a message is waiting)."""
+
+SCORE_EVERY = 64
+"""At speed 0 the QualityCalculator scores at least every this many steps (and at the close);
+every step when someone subscribes to quality or gap events."""
 
 
 class _BeginDay:
@@ -156,8 +160,12 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._generation = 0
         self._step = 0
         self._awaiting: set[str] = set()
-        self._ack_timer: int | None = None
+        self._ack_timer: int | None = None  # the armed watchdog, if any
+        self._awaiting_since = 0.0
         self._step_due = False
+        self._scoring = False  # a ScoreStep is in flight: speed 0 waits for its QualityScored
+        self._unscored: list[Bar] = []  # derived bars released but not yet sent to be scored
+        self._unscored_steps = 0
         self._closing = False
         self._ended_early = False
         self._stop_reason: str | None = None
@@ -324,6 +332,8 @@ class SessionCoordinator(pykka.ThreadingActor):
                         day=day,
                     )
         self._day = session_day
+        self._scoring = False
+        self._unscored, self._unscored_steps = [], 0
         self._horizon = self.data.attach_day(session_day.columns, session_day.released_until)
         self._released = 0
         self._day_streamed = self._day_derived = 0
@@ -347,7 +357,7 @@ class SessionCoordinator(pykka.ThreadingActor):
         if self.lifecycle.state is not State.STREAMING:
             return
         if self.speed == 0:
-            if not self._awaiting:
+            if not self._awaiting and not self._scoring:
                 self.actor_ref.tell(Step(self._generation))
             return
         self._next_deadline += self._tick_seconds / self.speed
@@ -372,7 +382,9 @@ class SessionCoordinator(pykka.ThreadingActor):
         gating = bus.gating()
         inbox = self.actor_inbox
         derived_run: list[Bar] = []
+        steps = 0
         for _ in range(MAX_RUN):
+            steps += 1
             now = day.next_clock() if self.speed == 0 else day.now_ts + self._tick_seconds
             step = day.release(now)
             derived = step.derived
@@ -386,10 +398,7 @@ class SessionCoordinator(pykka.ThreadingActor):
             if step.windows and (publish_bars or gating):
                 self._publish(BarsAppended(name, self._step, step.now_ts, step.bars))
                 if gating:
-                    self._awaiting = set(gating)
-                    self._ack_timer = self._timer.send_after(
-                        self._gating_timeout, self.actor_ref, AckTimeout(self._step)
-                    )
+                    self._await_acks(gating)
                     break
             if derived and publish_derived:
                 self._publish(DerivedBarsBuilt(name, self._step, step.now_ts, derived))
@@ -401,7 +410,21 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._bars_streamed += released - self._released
         self._day_streamed += released - self._released
         self._released = released
-        self._quality.tell(ScoreStep(name, day.now_ts, derived=tuple(derived_run), released_until=until))
+        self._unscored.extend(derived_run)
+        self._unscored_steps += steps
+        if (
+            day.at_close
+            or self.speed != 0
+            or self._unscored_steps >= SCORE_EVERY
+            or bus.wants(QualityUpdated.kind)
+            or bus.wants(GapDetected.kind)
+            or bus.wants(GapFilled.kind)
+        ):
+            self._quality.tell(
+                ScoreStep(name, day.now_ts, derived=tuple(self._unscored), released_until=until)
+            )
+            self._scoring = True
+            self._unscored, self._unscored_steps = [], 0
         self._tm.ref.tell(ClockAt(day.now_ts))
         if day.at_close:
             self._end_day()
@@ -415,22 +438,36 @@ class SessionCoordinator(pykka.ThreadingActor):
         if not self._awaiting:
             self._acks_done()
 
+    def _await_acks(self, gating: tuple[str, ...]) -> None:
+        """Wait for every gating subscriber's acknowledgement of this step, at most the gating
+        timeout. One watchdog timer stays armed while steps are acknowledged in time (arming
+        one per step would wake the timer thread every step)."""
+        self._awaiting = set(gating)
+        self._awaiting_since = Timer.now()
+        if self._ack_timer is None:
+            self._ack_timer = self._timer.send_after(
+                self._gating_timeout, self.actor_ref, AckTimeout(self._step)
+            )
+
     def _on_ack_timeout(self, message: AckTimeout) -> None:
-        if message.step != self._step or not self._awaiting:
+        self._ack_timer = None
+        if not self._awaiting or self.lifecycle.is_terminal:
+            return
+        waited = Timer.now() - self._awaiting_since
+        if waited < self._gating_timeout:  # the watchdog of an earlier step: re-arm for this one
+            self._ack_timer = self._timer.send_after(
+                self._gating_timeout - waited, self.actor_ref, AckTimeout(self._step)
+            )
             return
         self._ack_timeouts += 1
         late = ", ".join(sorted(self._awaiting))
         self._warn(
-            f"step {message.step}: no acknowledgement from {late} within {self._gating_timeout}s; went on"
+            f"step {self._step}: no acknowledgement from {late} within {self._gating_timeout}s; went on"
         )
         self._awaiting.clear()
-        self._ack_timer = None
         self._acks_done()
 
     def _acks_done(self) -> None:
-        if self._ack_timer is not None:
-            self._timer.cancel(self._ack_timer)
-            self._ack_timer = None
         if self.lifecycle.state is not State.STREAMING:
             return
         if self.speed == 0:
@@ -442,6 +479,7 @@ class SessionCoordinator(pykka.ThreadingActor):
         day = self._day
         if day is None or message.day != day.hours.day:
             return  # a late reply about a day that has ended
+        self._scoring = False
         for score in message.scores:
             self.data.set_quality(score.symbol, score.interval, score.quality)
         touched: set[tuple[str, str]] = set()
@@ -460,6 +498,8 @@ class SessionCoordinator(pykka.ThreadingActor):
             self.data.set_gaps(key[0], key[1], sorted(self._gaps[key].values(), key=lambda g: g.start_ts))
         if message.scores:
             self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
+        if self.speed == 0 and not self._awaiting and not self._closing:
+            self._schedule_next()
 
     def _end_day(self, *, early: bool = False) -> None:
         """Close the day: the QualityCalculator scores up to the close (or now, if stopped early)

@@ -90,6 +90,9 @@ class BarColumns:
         """Positions ``[start, stop)`` as :class:`Bar` values."""
         stop = len(self) if stop is None else stop
         symbol, interval = self.symbol, self.interval
+        if stop - start <= 8:  # a clock step's worth: index directly, no column slices
+            ts, o, h, lo, c, v = self.ts, self.open, self.high, self.low, self.close, self.volume
+            return [Bar(symbol, interval, ts[i], o[i], h[i], lo[i], c[i], v[i]) for i in range(start, stop)]
         return [
             Bar(symbol, interval, *row)
             for row in zip(

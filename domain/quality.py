@@ -312,7 +312,7 @@ class SessionQualityTracker:
 
     def add_bars(self, timestamps: Iterable[int]) -> GapChanges:
         """Mark the windows starting at ``timestamps`` present; late bars shrink, split or fill gaps."""
-        if isinstance(timestamps, Sequence) and self._add_run(timestamps):
+        if isinstance(timestamps, Sequence) and self._add_run(timestamps, checked=False):
             return NO_CHANGES
         call: _Call | None = None
         windows, present = self._windows, self._present
@@ -336,9 +336,19 @@ class SessionQualityTracker:
                 self._fill(k, call)
         return NO_CHANGES if call is None else self._finish(call)
 
-    def _add_run(self, timestamps: Sequence[int]) -> bool:
+    def add_session_run(self, timestamps: Sequence[int]) -> GapChanges:
+        """:meth:`add_bars` for timestamps known to be sorted, unique and on the window grid (a
+        slice of a session day's columns, which the regular-session filter made so): the usual
+        streaming case costs O(1) checks and one slice assignment."""
+        if self._add_run(timestamps, checked=True):
+            return NO_CHANGES
+        return self.add_bars(timestamps)
+
+    def _add_run(self, timestamps: Sequence[int], *, checked: bool) -> bool:
         """The streaming fast path: consecutive new windows not ended yet, marked in one slice
-        assignment. ``False`` (nothing done) for anything else."""
+        assignment. ``False`` (nothing done) for anything else. ``checked``: the timestamps are
+        known to be sorted, unique and on the grid, so first, last and count prove they are
+        consecutive."""
         n = len(timestamps)
         if n == 0:
             return True
@@ -348,9 +358,12 @@ class SessionQualityTracker:
         if k is None or k < self._cursor or timestamps[n - 1] - timestamps[0] != (n - 1) * seconds:
             return False
         # strictly increasing, all on the grid, spanning n windows: exactly the n consecutive ones
-        offset = timestamps[0] % seconds
-        if not all(map(lt, timestamps, timestamps[1:])) or any(t % seconds != offset for t in timestamps):
-            return False
+        if not checked:
+            offset = timestamps[0] % seconds
+            if not all(map(lt, timestamps, timestamps[1:])) or set(map(seconds.__rmod__, timestamps)) != {
+                offset
+            }:
+                return False
         stop = k + n
         if stop > windows.count or windows.expected_in(k, stop) != n or self._present.find(1, k, stop) >= 0:
             return False
@@ -525,10 +538,11 @@ class QualityBook:
         self,
         now_ts: int,
         bars: Iterable[Bar] = (),
-        stamps: Iterable[tuple[str, str, Iterable[int]]] = (),
+        stamps: Iterable[tuple[str, str, Sequence[int]]] = (),
     ) -> tuple[tuple[QualityScore, ...], GapChanges]:
-        """Record the bars (as :class:`Bar` values, or as ``(symbol, interval, timestamps)``),
-        move the clock; the changed scores and the gap changes."""
+        """Record the bars — as :class:`Bar` values, or as ``(symbol, interval, timestamps)``
+        slices of session columns (sorted, unique, on the grid) — move the clock; the changed
+        scores and the gap changes."""
         if not self.enabled:
             return (), NO_CHANGES
         trackers = self._trackers
@@ -537,11 +551,14 @@ class QualityBook:
             by_key.setdefault((bar.symbol, bar.interval), []).append(bar.ts)
         opened: list[Gap] = []
         closed: list[Gap] = []
-        batches = chain(by_key.items(), (((symbol, interval), ts) for symbol, interval, ts in stamps))
-        for key, timestamps in batches:
+        batches = chain(
+            ((key, ts, False) for key, ts in by_key.items()),
+            (((symbol, interval), ts, True) for symbol, interval, ts in stamps),
+        )
+        for key, timestamps, session_run in batches:
             tracker = trackers.get(key)
             if tracker is not None:
-                changes = tracker.add_bars(timestamps)
+                changes = tracker.add_session_run(timestamps) if session_run else tracker.add_bars(timestamps)
                 if changes:
                     opened.extend(changes.opened)
                     closed.extend(changes.closed)

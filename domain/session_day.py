@@ -268,7 +268,8 @@ class SessionDay:
         )
         self._until = hours.open_ts
         open_ts, seconds = hours.open_ts, base.seconds
-        self._ks = sorted({(t - open_ts) // seconds for cols in self._columns for t in cols.ts})
+        # the base windows holding a bar of any symbol (C-level set union, then ~1 per window)
+        self._ks = sorted({(t - open_ts) // seconds for t in set().union(*(c.ts for c in self._columns))})
         self._ks_at = 0
         self._derived_windows = [hours.windows(target) for target in self.derived]
         for target in self.derived:

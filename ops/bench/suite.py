@@ -22,11 +22,11 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from rich.console import Console
@@ -45,6 +45,8 @@ from ops.bench.workload import Workload, build_workload
 from ops.calendar_seed import seed_group
 
 __all__ = ["main", "run_suite"]
+
+T = TypeVar("T")
 
 TARGETS = {
     "replay / baseline": (">=", 0.5),
@@ -155,6 +157,19 @@ def run_suite(
             base_g, gated = _replay_pair(standard, store, reps, gating=True)
             figures["replay + gating"] = gated.to_json()
             ratios["replay + gating / baseline"] = _ratio(gated, base_g)
+            pinned = _on_one_cpu(
+                lambda: (
+                    _replay_pair(standard, store, reps),
+                    _replay_pair(standard, store, reps, gating=True),
+                )
+            )
+            if pinned is not None:
+                (base_p, engine_p), (base_pg_, gated_p) = pinned
+                figures.update(
+                    {"replay, one CPU": engine_p.to_json(), "replay + gating, one CPU": gated_p.to_json()}
+                )
+                ratios["replay / baseline, one CPU"] = _ratio(engine_p, base_p)
+                ratios["replay + gating / baseline, one CPU"] = _ratio(gated_p, base_pg_)
             loaded, plain = historical_figures(standard, reps)
             figures.update({"historical load": loaded.to_json(), "historical plain SQL": plain.to_json()})
             ratios["historical load / plain SQL"] = _time_ratio(loaded, plain)
@@ -213,6 +228,20 @@ def run_suite(
     return results
 
 
+def _on_one_cpu(work: Callable[[], T]) -> T | None:
+    """``work()`` with the process pinned to one CPU (Linux), affinity restored after; ``None``
+    where affinity cannot be set. Shows what cross-core hand-offs between the engine's threads
+    cost: under the GIL only one thread runs at a time anyway."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        return work()
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def _time_ratio(numerator: Figure, denominator: Figure) -> dict[str, float]:
     ratios = sorted(a / b for a, b in zip(numerator.values, denominator.values, strict=False))
     return {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1]}
@@ -254,6 +283,8 @@ def render(results: dict[str, Any], console: Console) -> None:
     rate_row("baseline: plain sqlite3 loop", "baseline")
     rate_row("replay (1m+5m, quality on)", "replay")
     rate_row("replay + gating subscriber", "replay + gating")
+    rate_row("replay, one CPU", "replay, one CPU")
+    rate_row("replay + gating, one CPU", "replay + gating, one CPU")
     rate_row("replay on PostgreSQL", "replay on PostgreSQL")
     rate_row("baseline (large)", "baseline (large)")
     rate_row("replay (large)", "replay (large)")

@@ -54,6 +54,7 @@ class Workload:
                     "start_date": self.days[0].isoformat(),
                     "end_date": self.days[-1].isoformat(),
                     "speed_multiplier": 0.0,
+                    "prefetch_days": 1,
                 },
                 "session_data_config": {
                     "symbols": self.symbols,

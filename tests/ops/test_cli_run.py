@@ -4,6 +4,7 @@ the JSON report, the Parquet export, SQLite and PostgreSQL giving the same repor
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,21 @@ def test_run_on_postgresql_gives_the_same_report_as_on_sqlite(
     on_postgres = json.loads(report_path.read_text())
     assert on_postgres["status"] == "completed"
     assert comparable(on_postgres) == comparable(json.loads(demo_report.read_text()))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_run_pinned_to_one_cpu_gives_the_same_report(
+    demo_run: tuple[Result, str, Path], tmp_path: Path
+) -> None:
+    demo, url, demo_report = demo_run
+    assert demo.code == 0, demo.err
+    report_path = tmp_path / "pinned.json"
+    result = run_cli(
+        "run", EXAMPLE_ARG, "--speed", "0", "--one-cpu", "--no-progress", "--report", str(report_path),
+        db=url, cwd=REPO,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert comparable(json.loads(report_path.read_text())) == comparable(json.loads(demo_report.read_text()))
 
 
 def test_an_invalid_config_exits_2_naming_the_json_path(sqlite_url: str, tmp_path: Path) -> None:
