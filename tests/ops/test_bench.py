@@ -6,7 +6,6 @@ ratio's two sides count the same rows, on a tiny workload built by the bench's o
 
 from __future__ import annotations
 
-
 import pytest
 
 from domain.store import open_store
