@@ -366,8 +366,10 @@ class SessionCoordinator(pykka.ThreadingActor):
     def _on_step(self) -> None:
         """Take clock steps. At speed 0 without gating subscribers, steps follow each other in
         this handler for as long as the mailbox stays empty (at most :data:`MAX_RUN` of them), so
-        a pause or stop still lands between two steps while a replay does not pay one message
-        round trip per step; the QualityCalculator gets one :class:`ScoreStep` per run."""
+        a pause, a stop or a query still lands between two steps while a replay does not pay one
+        message round trip per step. The QualityCalculator is sent one :class:`ScoreStep` for
+        the steps taken since the last one when the run of steps ends for a message, at the close,
+        every :data:`SCORE_EVERY` steps, or every step when quality or gap events are wanted."""
         if self.lifecycle.state is not State.STREAMING or self._closing:
             return
         if self._awaiting:
@@ -416,6 +418,7 @@ class SessionCoordinator(pykka.ThreadingActor):
             day.at_close
             or self.speed != 0
             or self._unscored_steps >= SCORE_EVERY
+            or not inbox.empty()
             or bus.wants(QualityUpdated.kind)
             or bus.wants(GapDetected.kind)
             or bus.wants(GapFilled.kind)
