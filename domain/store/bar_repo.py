@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -124,13 +125,15 @@ class BarRepository:
 
         The hot read of a replay: one connection, one indexed range read per symbol, rows taken
         straight from the driver's cursor as tuples (SQLAlchemy's row objects cost more than the
-        read itself at this volume).
+        read itself at this volume; on PostgreSQL in the binary protocol).
         """
         out: list[BarColumns] = []
         with self._engine.connect() as connection:
             mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
             sql = _READ_VALUES_SQL.format(mark=mark)
-            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            raw: Any = connection.connection.driver_connection
+            # psycopg: the binary protocol parses numbers about twice as fast as text
+            cursor = raw.cursor(binary=True) if connection.dialect.name == "postgresql" else raw.cursor()
             try:
                 for symbol in symbols:
                     cursor.execute(sql, (symbol, interval, start_ts, end_ts))
