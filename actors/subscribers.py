@@ -13,6 +13,8 @@ A **gating** subscription acknowledges each :class:`~domain.messages.BarsAppende
 once its target has handled it; a speed-0 replay takes its next step only when every gating
 subscription has acknowledged (or the coordinator's ack timeout passes). A subscriber that
 raises is logged and counted, and still acknowledges: a broken listener never stalls the run.
+Even ``SystemExit`` is caught there: escaping an actor, pykka would stop every actor of the
+process, the host application's included.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ class _Delivery(pykka.ThreadingActor):
                     target.tell(message)
             else:
                 target(message)
-        except Exception as error:  # a listener's bug must not stop the engine
+        except BaseException as error:  # a listener's bug must not stop the engine;
+            # SystemExit included: escaping an actor, pykka would stop *every* actor of the process
             subscription.errors += 1
             log.warning(
                 "subscriber_failed", subscriber=subscription.id, event_kind=message.kind, error=repr(error)

@@ -416,6 +416,23 @@ def test_a_subscriber_that_raises_keeps_receiving_every_event_and_the_run_comple
     assert plain.errors == published
 
 
+def test_a_subscriber_calling_sys_exit_stops_neither_the_run_nor_the_hosts_actors(demo_store: Store) -> None:
+    host = HostActor.start()
+    try:
+
+        def leaving(_event: Any) -> None:
+            raise SystemExit(3)  # escaping an actor, pykka would stop every actor of the process
+
+        engine = MarketSessionSystem(one_day(), demo_store, speed=0)
+        quitter = engine.subscribe(leaving, events=[SessionEnded], name="sys-exit")
+        report = engine.run(RUN_TIMEOUT)
+        assert report.status == "completed", report.error
+        assert quitter.errors == 1
+        assert host.is_alive()
+    finally:
+        host.stop()
+
+
 def test_a_gating_subscriber_that_raises_still_acknowledges_so_the_run_does_not_stall(
     demo_store: Store,
 ) -> None:
