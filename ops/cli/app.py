@@ -7,7 +7,9 @@ unreachable, unexpected error). Errors are one readable line on stderr, never a 
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,5 +122,8 @@ def cli(ctx: click.Context, db: str | None, log_level: str, log_format: str, deb
 
 def main() -> None:
     from ops.cli import calendar_cmds, config_cmds, data_cmds, run_cmds, store_cmds  # noqa: F401  (register commands)
+
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: every thread's stack on stderr, the run goes on
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     sys.exit(cli.main(prog_name="marketsession", standalone_mode=True))

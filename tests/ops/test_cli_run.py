@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from support.cli import Result, run_cli
+from support.cli import Result, executable, run_cli
 from support.engine import EXAMPLE, LIVE_EXAMPLE, example_dict, fill_demo_store
 from support.stores import REPO, seed
 
@@ -206,3 +209,31 @@ def test_a_calendar_not_seeded_for_the_window_exits_2_naming_the_range(
     assert "2024" in result.err  # the 52-week indicators reach into 2024
     assert_clean(result)
     assert not report_path.exists()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="SIGUSR1 is POSIX-only")
+def test_sigusr1_dumps_every_threads_stack_and_the_run_goes_on(demo_run: tuple[Result, str, Path]) -> None:
+    demo, url, _report = demo_run
+    assert demo.code == 0, demo.err
+    # speed 6: a market minute every 10 s, so the run is surely streaming when the signal comes
+    command = [executable(), "--db", url, "run", EXAMPLE_ARG, "--speed", "6", "--no-progress"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pause = threading.Event()  # never set: its waits are bounded pauses (no time.sleep)
+        tasks = Path(f"/proc/{process.pid}/task")
+        for _ in range(200):  # the engine's threads are up (Linux: count them), at most 20 s
+            if not tasks.is_dir() or len(list(tasks.iterdir())) >= 6 or process.poll() is not None:
+                break
+            pause.wait(0.1)
+        pause.wait(0.5 if tasks.is_dir() else 5.0)
+        process.send_signal(signal.SIGUSR1)
+        pause.wait(1.0)  # the dump is written by the signal handler at once
+        assert process.poll() is None, "SIGUSR1 must not stop the run"
+        process.terminate()
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert "most recent call first" in err
+    assert "session_coordinator.py" in err or "pykka" in err, err[-2000:]
