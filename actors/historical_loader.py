@@ -11,22 +11,32 @@ loaded once: a day already queued or already taken is never read again.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-import pykka
+import structlog
 
+from actors.supervisor import EngineActor
 from domain.bar_columns import BarColumns
 from domain.config import SessionConfig
+from domain.errors import StoreUnavailable
 from domain.historical import ColumnReader, HistoricalCalendar, HistoricalData, load_historical
 from domain.messages import DayBars, LoadHistorical, QueueDays, TakeDay
 from domain.session_day import DayHours
 
-__all__ = ["HistoricalLoader"]
+__all__ = ["STORE_RETRIES", "HistoricalLoader"]
+
+STORE_RETRIES = 3
+"""How many times a store read that failed for an outage is tried again."""
+
+T = TypeVar("T")
+log = structlog.get_logger("marketsession.loader")
 
 
-class HistoricalLoader(pykka.ThreadingActor):
-    use_daemon_thread = True
+class HistoricalLoader(EngineActor):
+    actor_name = "historical_loader"
 
     def __init__(self, config: SessionConfig, reader: ColumnReader, calendar: HistoricalCalendar) -> None:
         super().__init__()
@@ -41,17 +51,30 @@ class HistoricalLoader(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, LoadHistorical):
-            return self.load(message.day)
+            return self._retrying(lambda: self.load(message.day))
         if isinstance(message, QueueDays):
             for day in message.days:
                 if day not in self._queue and day not in self._taken:
-                    self._queue[day] = self._read_day(day)
+                    self._queue[day] = self._retrying(lambda d=day: self._read_day(d))
             return None
         if isinstance(message, TakeDay):
             self._taken.add(message.day)
             queued = self._queue.pop(message.day, None)
-            return queued if queued is not None else self._read_day(message.day)
+            return queued if queued is not None else self._retrying(lambda: self._read_day(message.day))
         raise TypeError(f"HistoricalLoader does not handle {type(message).__name__}")
+
+    def _retrying(self, read: Callable[[], T]) -> T:
+        """``read()``, again after a store outage: at most :data:`STORE_RETRIES` more times, with
+        a growing pause (0.1 s, 0.2 s, 0.4 s); then the outage is the caller's error."""
+        for attempt in range(STORE_RETRIES + 1):
+            try:
+                return read()
+            except StoreUnavailable as error:
+                if attempt == STORE_RETRIES:
+                    raise
+                log.warning("store_read_retried", attempt=attempt + 1, error=str(error))
+                threading.Event().wait(0.1 * 2**attempt)  # a bounded pause before retrying
+        raise AssertionError("unreachable")
 
     def load(self, day: date) -> HistoricalData:
         return load_historical(self._config, day, self._calendar, self._reader)

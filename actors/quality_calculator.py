@@ -17,6 +17,7 @@ from typing import Any
 
 import pykka
 
+from actors.supervisor import EngineActor
 from domain.bar_columns import BarColumns
 from domain.historical import HistoricalData, series_quality
 from domain.intervals import Interval
@@ -40,8 +41,8 @@ class AttachCoordinator:
     ref: pykka.ActorRef[Any]
 
 
-class QualityCalculator(pykka.ThreadingActor):
-    use_daemon_thread = True
+class QualityCalculator(EngineActor):
+    actor_name = "quality_calculator"
 
     def __init__(self) -> None:
         super().__init__()

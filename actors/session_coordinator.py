@@ -30,10 +30,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import pykka
 import structlog
 
 from actors.subscribers import EventBus
+from actors.supervisor import EngineActor, Handle
 from actors.time_manager import TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar
@@ -45,12 +45,14 @@ from domain.messages import (
     AckTimeout,
     BarsAppended,
     BeginQualityDay,
+    ChildRestarted,
     ClockAt,
     DayBars,
     DayEndTimeout,
     DerivedBarsBuilt,
     EndQualityDay,
     Event,
+    Fail,
     GapDetected,
     GapFilled,
     HistoricalLoaded,
@@ -62,6 +64,7 @@ from domain.messages import (
     QualityUpdated,
     QueueDays,
     Resume,
+    RunCheckpoint,
     RunCompleted,
     ScoreHistorical,
     ScoreStep,
@@ -80,7 +83,7 @@ from domain.session_data import ReleaseHorizon, SessionData, SymbolSnapshot
 from domain.session_day import SessionDay
 from domain.session_window import backtest_days, prefetch_plan
 
-__all__ = ["SessionCoordinator"]
+__all__ = ["SessionCoordinator", "run_report"]
 
 log = structlog.get_logger("marketsession.coordinator")
 
@@ -88,6 +91,8 @@ State = LifecycleState
 
 MAX_RUN = 1024
 """Most speed-0 clock steps taken in one handler (fewer when a message is waiting)."""
+
+_QUALITY_EVENTS = (QualityUpdated.kind, GapDetected.kind, GapFilled.kind)
 
 SCORE_EVERY = 64
 """At speed 0 the QualityCalculator scores at least every this many steps (and at the close);
@@ -103,22 +108,24 @@ class _BeginDay:
         self.index = index
 
 
-class SessionCoordinator(pykka.ThreadingActor):
-    use_daemon_thread = True
+class SessionCoordinator(EngineActor):
+    actor_name = "session_coordinator"
 
     def __init__(
         self,
         config: SessionConfig,
         *,
         time_manager: TimeManagerClient,
-        loader: pykka.ActorRef[Any],
-        quality: pykka.ActorRef[Any],
+        loader: Handle,
+        quality: Handle,
         bus: EventBus,
         timer: Timer,
         on_finished: Callable[[RunReport], None],
         ask_timeout: float = 120.0,
         gating_timeout: float = 10.0,
         speed: float | None = None,
+        resume: RunCheckpoint | None = None,
+        on_checkpoint: Callable[[RunCheckpoint], None] | None = None,
     ) -> None:
         super().__init__()
         if config.backtest_config is None:
@@ -185,6 +192,8 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._ack_timeouts = 0
         self._timezone = "UTC"
         self.report: RunReport | None = None
+        self._resume = resume
+        self._on_checkpoint = on_checkpoint
 
     # ------------------------------------------------------------------ message handling
 
@@ -211,6 +220,11 @@ class SessionCoordinator(pykka.ThreadingActor):
                 self._on_pause()
             elif isinstance(message, Resume):
                 self._on_resume()
+            elif isinstance(message, ChildRestarted):
+                self._on_child_restarted(message)
+            elif isinstance(message, Fail):
+                if not self.lifecycle.is_terminal:
+                    self._fail(RuntimeError(message.reason))
             elif isinstance(message, Stop):
                 self._on_stop(message.reason)
             else:
@@ -283,7 +297,18 @@ class SessionCoordinator(pykka.ThreadingActor):
             self._warn("ticks: ignored in backtest mode (SPEC §5)", run=True)
         if self.config.base_interval is None:
             self._warn("no bar interval in streams: sessions hold no bars", run=True)
-        if not self._days:
+        start = 0
+        if self._resume is not None:  # a restarted coordinator: continue after the last full day
+            start = self._restore(self._resume)
+            if start >= len(self._days):
+                self._transition(State.LOADING)
+                self._transition(State.READY)
+                self._transition(State.STREAMING)
+                self._transition(State.SESSION_ENDED)
+                self._transition(State.COMPLETED)
+                self._finish("completed")
+                return
+        elif not self._days:
             self._warn(
                 f"no trading day between {backtest.start_date} and {backtest.end_date}: nothing to run",
                 run=True,
@@ -295,7 +320,62 @@ class SessionCoordinator(pykka.ThreadingActor):
             self._transition(State.COMPLETED)
             self._finish("completed")
             return
-        self._begin_day(0)
+        self._checkpoint(start)
+        self._begin_day(start)
+
+    def _checkpoint(self, next_index: int) -> None:
+        """Hand the supervisor where the run stands (a restart resumes from here)."""
+        if self._on_checkpoint is None:
+            return
+        days = self._timings["days"]
+        self._on_checkpoint(
+            RunCheckpoint(
+                next_index=next_index,
+                summaries=tuple(self._summaries),
+                run_warnings=tuple(self._run_warnings),
+                steps=self._step,
+                bars_streamed=self._bars_streamed,
+                bars_derived=self._bars_derived,
+                ack_timeouts=self._ack_timeouts,
+                day_timings=tuple((day, tuple(t.items())) for day, t in days.items()),
+                started=self._started,
+            )
+        )
+
+    def _restore(self, checkpoint: RunCheckpoint) -> int:
+        self._summaries = list(checkpoint.summaries)
+        self._run_warnings = list(checkpoint.run_warnings)
+        self._step = checkpoint.steps
+        self._bars_streamed = checkpoint.bars_streamed
+        self._bars_derived = checkpoint.bars_derived
+        self._ack_timeouts = checkpoint.ack_timeouts
+        self._timings["days"] = {day: dict(items) for day, items in checkpoint.day_timings}
+        self._started = checkpoint.started or self._started
+        return checkpoint.next_index
+
+    def _on_child_restarted(self, message: ChildRestarted) -> None:
+        """A restarted QualityCalculator gets the day so far; the others need nothing."""
+        day = self._day
+        if message.name != "quality_calculator" or day is None:
+            return
+        self._quality.tell(
+            BeginQualityDay(day.hours, self._symbols, self._intervals, self._session_quality, day.columns)
+        )
+        derived = [
+            bar
+            for symbol in self._symbols
+            for interval in self._intervals
+            if interval != str(self._base)
+            for bar in (self.data.session_bars(symbol, interval) or ())
+        ]
+        self._unscored, self._unscored_steps = [], 0
+        name = day.hours.day
+        self._quality.tell(
+            ScoreStep(name, day.now_ts, derived=tuple(derived), released_until=day.released_until)
+        )
+        self._scoring = True
+        if self._closing:  # the close was asked of the old incarnation: ask again
+            self._quality.tell(EndQualityDay(name, day.now_ts if self._ended_early else day.hours.close_ts))
 
     def _begin_day(self, index: int) -> None:
         if self.lifecycle.is_terminal:
@@ -338,7 +418,7 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._released = 0
         self._day_streamed = self._day_derived = 0
         self._gaps = {}
-        self._tm.ref.tell(ClockAt(hours.open_ts))
+        self._tm.tell(ClockAt(hours.open_ts))
         self._quality.tell(
             BeginQualityDay(hours, self._symbols, self._intervals, self._session_quality, session_day.columns)
         )
@@ -382,6 +462,8 @@ class SessionCoordinator(pykka.ThreadingActor):
         bus, data = self._bus, self.data
         publish_bars, publish_derived = bus.wants(BarsAppended.kind), bus.wants(DerivedBarsBuilt.kind)
         gating = bus.gating()
+        # quality and gap events are published as the steps happen: score every step then
+        per_step = self.speed != 0 or any(bus.wants(kind) for kind in _QUALITY_EVENTS)
         inbox = self.actor_inbox
         derived_run: list[Bar] = []
         steps = 0
@@ -404,7 +486,7 @@ class SessionCoordinator(pykka.ThreadingActor):
                     break
             if derived and publish_derived:
                 self._publish(DerivedBarsBuilt(name, self._step, step.now_ts, derived))
-            if day.at_close or self.speed != 0 or not inbox.empty():
+            if day.at_close or per_step or not inbox.empty():
                 break
         until = day.released_until
         self._horizon.ts = until
@@ -414,21 +496,15 @@ class SessionCoordinator(pykka.ThreadingActor):
         self._released = released
         self._unscored.extend(derived_run)
         self._unscored_steps += steps
-        if (
-            day.at_close
-            or self.speed != 0
-            or self._unscored_steps >= SCORE_EVERY
-            or not inbox.empty()
-            or bus.wants(QualityUpdated.kind)
-            or bus.wants(GapDetected.kind)
-            or bus.wants(GapFilled.kind)
-        ):
+        if day.at_close or per_step or self._unscored_steps >= SCORE_EVERY or not inbox.empty():
             self._quality.tell(
                 ScoreStep(name, day.now_ts, derived=tuple(self._unscored), released_until=until)
             )
             self._scoring = True
             self._unscored, self._unscored_steps = [], 0
-        self._tm.ref.tell(ClockAt(day.now_ts))
+        self._tm.tell(ClockAt(day.now_ts))
+        if self.supervision is not None and self.supervision.faults is not None:
+            self.supervision.faults.clock(day.now_ts)
         if day.at_close:
             self._end_day()
         else:
@@ -537,6 +613,7 @@ class SessionCoordinator(pykka.ThreadingActor):
             self._finish_stop(self._stop_reason)
             return
         self._transition(State.SESSION_ENDED, day=day.hours.day)
+        self._checkpoint(self._index + 1)
         if self._index + 1 < len(self._days):
             self.actor_ref.tell(_BeginDay(self._index + 1))
         else:
@@ -671,24 +748,40 @@ class SessionCoordinator(pykka.ThreadingActor):
             bars_per_second=round(self._bars_streamed / total, 1) if total > 0 else None,
             ack_timeouts=self._ack_timeouts,
         )
-        warnings = list(self._run_warnings)
-        for summary in self._summaries:
-            warnings.extend(f"{summary.day.isoformat()}: {w}" for w in summary.warnings if w)
-        backtest = self.config.backtest_config
-        self.report = RunReport(
-            session_name=self.config.session_name,
-            mode=self.config.mode,
-            exchange_group=self.config.exchange_group,
-            status=status,
-            days=tuple(self._summaries),
-            warnings=tuple(warnings),
-            error=error,
-            timings=self._timings,
-            streams=tuple(self.config.session_data_config.streams),
-            symbols=self._symbols,
-            start_date=None if backtest is None else backtest.start_date,
-            end_date=None if backtest is None else backtest.end_date,
-            speed_multiplier=self.speed,
+        self.report = run_report(
+            self.config, status, self._summaries, self._run_warnings, error, self._timings, self.speed
         )
         self._publish(RunCompleted(self.report))
         self._on_finished(self.report)
+
+
+def run_report(
+    config: SessionConfig,
+    status: RunStatus,
+    summaries: list[DaySummary] | tuple[DaySummary, ...],
+    run_warnings: list[str] | tuple[str, ...],
+    error: str | None,
+    timings: dict[str, Any],
+    speed: float,
+) -> RunReport:
+    """The report of a run that ends now with ``status`` (also built by the engine when its
+    coordinator cannot be restarted)."""
+    warnings = list(run_warnings)
+    for summary in summaries:
+        warnings.extend(f"{summary.day.isoformat()}: {w}" for w in summary.warnings if w)
+    backtest = config.backtest_config
+    return RunReport(
+        session_name=config.session_name,
+        mode=config.mode,
+        exchange_group=config.exchange_group,
+        status=status,
+        days=tuple(summaries),
+        warnings=tuple(warnings),
+        error=error,
+        timings=timings,
+        streams=tuple(config.session_data_config.streams),
+        symbols=config.symbols,
+        start_date=None if backtest is None else backtest.start_date,
+        end_date=None if backtest is None else backtest.end_date,
+        speed_multiplier=speed,
+    )

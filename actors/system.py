@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,14 +29,26 @@ import structlog
 
 from actors.historical_loader import HistoricalLoader
 from actors.quality_calculator import AttachCoordinator, QualityCalculator
-from actors.session_coordinator import SessionCoordinator
+from actors.session_coordinator import SessionCoordinator, run_report
 from actors.subscribers import EventBus, Subscription, Target
+from actors.supervisor import FaultHook, Handle, Supervisor
 from actors.time_manager import TimeManager, TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar
 from domain.config import SessionConfig
 from domain.errors import ConfigError, MarketSessionError, Violation
-from domain.messages import Event, Pause, Resume, StartRun, Stop
+from domain.messages import (
+    ActorRestarted,
+    ChildRestarted,
+    ComponentStateChanged,
+    Event,
+    Fail,
+    Pause,
+    Resume,
+    RunCheckpoint,
+    StartRun,
+    Stop,
+)
 from domain.quality import Gap
 from domain.report import RunReport
 from domain.session_data import SymbolSnapshot
@@ -68,6 +81,9 @@ class MarketSessionSystem:
         ask_timeout: float = 120.0,
         gating_timeout: float = 10.0,
         shutdown_timeout: float = 10.0,
+        max_restarts: int = 5,
+        restart_window: float = 60.0,
+        faults: FaultHook | None = None,
     ) -> None:
         self.config = config if isinstance(config, SessionConfig) else SessionConfig.from_file(Path(config))
         if not self.config.is_backtest:
@@ -82,10 +98,15 @@ class MarketSessionSystem:
         self.ask_timeout = ask_timeout
         self.gating_timeout = gating_timeout
         self.shutdown_timeout = shutdown_timeout
+        self.max_restarts = max_restarts
+        self.restart_window = restart_window
+        self.faults = faults
         self.bus = EventBus()
         self._timer: Timer | None = None
+        self.supervisor: Supervisor | None = None
         self._time_manager: TimeManagerClient | None = None
-        self._actors: list[pykka.ActorRef[Any]] = []
+        self._handles: dict[str, Handle] = {}
+        self._checkpoint: RunCheckpoint | None = None
         self._coordinator: pykka.ActorRef[SessionCoordinator] | None = None
         self._proxy: Any = None
         self._done = threading.Event()
@@ -95,46 +116,108 @@ class MarketSessionSystem:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> MarketSessionSystem:
-        """Start the actors in order and begin the run (returns at once)."""
+        """Start the actors in order under the supervisor and begin the run (returns at once)."""
         if self._coordinator is not None:
             raise RuntimeError("this engine was already started")
         config = self.config
         self._timer = Timer()
+        supervisor = self.supervisor = Supervisor(
+            self._timer,
+            max_restarts=self.max_restarts,
+            window=self.restart_window,
+            faults=self.faults,
+            on_escalate=self._escalate,
+            on_restarted=self._restarted,
+        )
         try:
             self._time_manager = TimeManagerClient(
-                TimeManager.start(
-                    self.store.calendar, mode="backtest", exchange_group=config.exchange_group,
-                    asset_class=config.asset_class,
+                supervisor.start_child(
+                    "time_manager",
+                    lambda _n: TimeManager.start(
+                        self.store.calendar, mode="backtest", exchange_group=config.exchange_group,
+                        asset_class=config.asset_class,
+                    ),
                 ),
                 timeout=self.ask_timeout,
             )  # fmt: skip
-            self._actors.append(self._time_manager.ref)
-            loader = HistoricalLoader.start(config, self.store.bars, self._time_manager)
-            self._actors.append(loader)
-            quality = QualityCalculator.start()
-            self._actors.append(quality)
-            self._coordinator = SessionCoordinator.start(
-                config,
-                time_manager=self._time_manager,
-                loader=loader,
-                quality=quality,
-                bus=self.bus,
-                timer=self._timer,
-                on_finished=self._finished,
-                ask_timeout=self.ask_timeout,
-                gating_timeout=self.gating_timeout,
-                speed=self.speed,
+            self._handles["time_manager"] = self._time_manager.handle
+            self._handles["historical_loader"] = supervisor.start_child(
+                "historical_loader",
+                lambda _n: HistoricalLoader.start(config, self.store.bars, self._time_manager),
             )
-            self._actors.append(self._coordinator)
+            self._handles["quality_calculator"] = supervisor.start_child(
+                "quality_calculator", lambda _n: QualityCalculator.start()
+            )
+            self._handles["session_coordinator"] = supervisor.start_child(
+                "session_coordinator", self._start_coordinator
+            )
         except BaseException:
             self.shutdown()
             raise
-        quality.tell(AttachCoordinator(self._coordinator))
-        self.bus.acknowledge_to(self._coordinator)
-        self._coordinator.tell(StartRun())
+        self._wire_coordinator()
         return self
 
+    def _start_coordinator(self, incarnation: int) -> pykka.ActorRef[SessionCoordinator]:
+        assert self._time_manager is not None and self._timer is not None
+        ref = SessionCoordinator.start(
+            self.config,
+            time_manager=self._time_manager,
+            loader=self._handles["historical_loader"],
+            quality=self._handles["quality_calculator"],
+            bus=self.bus,
+            timer=self._timer,
+            on_finished=self._finished,
+            ask_timeout=self.ask_timeout,
+            gating_timeout=self.gating_timeout,
+            speed=self.speed,
+            resume=self._checkpoint if incarnation > 1 else None,
+            on_checkpoint=self._keep_checkpoint,
+        )
+        self._coordinator = ref
+        self._proxy = None
+        return ref
+
+    def _wire_coordinator(self) -> None:
+        """Point the QualityCalculator and gating subscribers at the coordinator, and start it."""
+        ref = self._handles["session_coordinator"].ref
+        self._handles["quality_calculator"].tell(AttachCoordinator(ref))
+        self.bus.acknowledge_to(ref)
+        ref.tell(StartRun())
+
+    def _keep_checkpoint(self, checkpoint: RunCheckpoint) -> None:
+        self._checkpoint = checkpoint
+
+    def _restarted(self, name: str, incarnation: int, cause: str) -> None:
+        self.bus.publish(ActorRestarted(name, incarnation, cause))
+        self.bus.publish(ComponentStateChanged(name, "running", f"incarnation {incarnation}"))
+        if name == "session_coordinator":
+            self._wire_coordinator()  # it resumes from the last checkpoint
+            return
+        coordinator = self._handles["session_coordinator"]
+        if name == "quality_calculator":
+            self._handles["quality_calculator"].tell(AttachCoordinator(coordinator.ref))
+        coordinator.tell(ChildRestarted(name, incarnation))
+
+    def _escalate(self, reason: str) -> None:
+        """The restart budget is spent: the run ends ``failed`` with the root cause."""
+        self.bus.publish(ComponentStateChanged("supervisor", "escalated", reason))
+        coordinator = self._handles.get("session_coordinator")
+        if coordinator is not None and coordinator.ref.is_alive():
+            coordinator.tell(Fail(reason))
+            return
+        checkpoint = self._checkpoint
+        report = run_report(
+            self.config, "failed", checkpoint.summaries if checkpoint else (),
+            checkpoint.run_warnings if checkpoint else (), reason, {}, self.speed if self.speed is not None
+            else (self.config.backtest_config.speed_multiplier if self.config.backtest_config else 0.0),
+        )  # fmt: skip
+        self._finished(report)
+
     def _finished(self, report: RunReport) -> None:
+        if self._done.is_set():
+            return
+        if self.supervisor is not None:
+            report = replace(report, restarts=tuple(self.supervisor.restart_log()))
         self._report = report
         self._done.set()
 
@@ -186,14 +269,15 @@ class MarketSessionSystem:
         self._closed = True
         if self._timer is not None:
             self._timer.close()
-        for ref in reversed(self._actors):
-            try:
-                ref.stop(block=True, timeout=self.shutdown_timeout)
-            except pykka.Timeout:
-                log.warning("actor_stop_timed_out", actor=ref.actor_class.__name__)
+        if self.supervisor is not None:
+            self.supervisor.close(self.shutdown_timeout)
         self.bus.close(self.shutdown_timeout)
         if self._owns_store:
             self.store.close()
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per actor: messages, failures, restarts, incarnation, state, mailbox size, last error."""
+        return {} if self.supervisor is None else self.supervisor.stats()
 
     def __enter__(self) -> MarketSessionSystem:
         return self

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pykka
 
+from actors.supervisor import EngineActor, Handle
 from actors.wall_clock import WallClock
 from domain.calendar import (
     CalendarException,
@@ -44,10 +45,10 @@ class CalendarWriter(Protocol):
 DEFAULT_ASK_TIMEOUT = 10.0
 
 
-class TimeManager(pykka.ThreadingActor):
+class TimeManager(EngineActor):
     """Calendar queries and the clock, answered from one thread; see the module docstring."""
 
-    use_daemon_thread = True
+    actor_name = "time_manager"
 
     def __init__(
         self,
@@ -190,12 +191,23 @@ class TimeManager(pykka.ThreadingActor):
 
 
 class TimeManagerClient:
-    """A caller's handle on a running TimeManager: every call is an ask bounded by ``timeout``."""
+    """A caller's handle on a running TimeManager: every call is an ask bounded by ``timeout``.
 
-    def __init__(self, ref: pykka.ActorRef[TimeManager], timeout: float = DEFAULT_ASK_TIMEOUT) -> None:
-        self.ref = ref
+    Built on a :class:`~actors.supervisor.Handle`, so it follows the TimeManager across
+    supervised restarts (a call interrupted by a crash is asked again of the new incarnation).
+    """
+
+    def __init__(
+        self, target: pykka.ActorRef[TimeManager] | Handle, timeout: float = DEFAULT_ASK_TIMEOUT
+    ) -> None:
+        self.handle = target if isinstance(target, Handle) else Handle("time_manager", target)
         self.timeout = timeout
-        self._proxy = ref.proxy()
+        self._proxy: Any = None
+        self._proxy_generation = 0
+
+    @property
+    def ref(self) -> pykka.ActorRef[TimeManager]:
+        return self.handle.ref
 
     @classmethod
     def start(
@@ -203,11 +215,20 @@ class TimeManagerClient:
     ) -> TimeManagerClient:
         return cls(TimeManager.start(source, **kwargs), timeout)
 
-    def __getattr__(self, name: str) -> Any:
-        member = getattr(self._proxy, name)
+    def _proxy_of(self, ref: pykka.ActorRef[Any]) -> Any:
+        if self._proxy is None or self._proxy_generation != self.handle.generation:
+            self._proxy = ref.proxy()
+            self._proxy_generation = self.handle.generation
+        return self._proxy
 
+    def tell(self, message: Any) -> None:
+        self.handle.tell(message)
+
+    def __getattr__(self, name: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
-            return member(*args, **kwargs).get(timeout=self.timeout)
+            return self.handle.request(
+                lambda ref: getattr(self._proxy_of(ref), name)(*args, **kwargs), self.timeout
+            )
 
         return call
 

@@ -30,14 +30,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AckTimeout",
+    "ActorRestarted",
     "BarsAppended",
     "BeginQualityDay",
+    "ChildRestarted",
     "ClockAt",
+    "ComponentStateChanged",
     "DayBars",
     "DayEndTimeout",
     "DerivedBarsBuilt",
     "EndQualityDay",
     "Event",
+    "Fail",
     "GapDetected",
     "GapFilled",
     "HistoricalLoaded",
@@ -49,6 +53,7 @@ __all__ = [
     "QualityUpdated",
     "QueueDays",
     "Resume",
+    "RunCheckpoint",
     "RunCompleted",
     "ScoreHistorical",
     "ScoreStep",
@@ -86,6 +91,37 @@ class Stop:
     """End the run between steps; the report says ``stopped`` with this reason."""
 
     reason: str = "stopped on request"
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """End the run ``failed`` with this cause (the supervisor's escalation)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRestarted:
+    """The supervisor restarted another actor: resend it what it needs of the day in progress."""
+
+    name: str
+    incarnation: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunCheckpoint:
+    """Where a run stands after a completed day: what a restarted coordinator resumes from."""
+
+    next_index: int
+    summaries: tuple[DaySummary, ...]
+    run_warnings: tuple[str, ...]
+    steps: int
+    bars_streamed: int
+    bars_derived: int
+    ack_timeouts: int
+    day_timings: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+    started: float = 0.0
+    """When the run started (the coordinator's monotonic clock), for total timings."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +355,26 @@ class SessionEnded(Event):
     kind: ClassVar[str] = "session_ended"
     day: date
     summary: DaySummary
+
+
+@dataclass(frozen=True, slots=True)
+class ActorRestarted(Event):
+    """The supervisor restarted ``actor`` (its ``incarnation``, counted from 1) after ``cause``."""
+
+    kind: ClassVar[str] = "actor_restarted"
+    actor: str
+    incarnation: int
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentStateChanged(Event):
+    """An engine actor changed state: ``running``, ``failed``, ``restarting``, ``stopped``."""
+
+    kind: ClassVar[str] = "component_state_changed"
+    actor: str
+    state: str
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,9 @@
 :class:`RunReport` gathers the days at the end of a run. ``to_json`` gives the JSON shape the
 CLI writes (keys documented in the README). Times are ISO 8601 in the exchange's timezone.
 
-Determinism (SPEC §10): everything except ``timings`` is a function of the config and the
-store; :meth:`RunReport.comparable` is the report without timings, for comparing two runs.
+Determinism (SPEC §10): everything except ``timings`` and ``restarts`` is a function of the
+config and the store; :meth:`RunReport.comparable` is the report without them, for comparing
+two runs (one with injected crashes, say).
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ class RunReport:
     start_date: date | None = None
     end_date: date | None = None
     speed_multiplier: float | None = None
+    restarts: tuple[str, ...] = field(default=(), compare=False)
+    """Supervised restarts during the run (``actor #incarnation: cause``)."""
 
     @property
     def bars_streamed(self) -> int:
@@ -204,11 +207,14 @@ class RunReport:
                 "bars_derived": self.bars_derived,
             },
             "timings": dict(self.timings),
+            "restarts": list(self.restarts),
             "warnings": list(self.warnings),
         }
 
     def comparable(self) -> dict[str, Any]:
-        """The JSON report without ``timings``: equal for two runs of the same backtest."""
+        """The JSON report without ``timings`` and ``restarts``: equal for two runs of the same
+        backtest, with or without supervised restarts (SPEC §10)."""
         data = self.to_json()
         del data["timings"]
+        del data["restarts"]
         return data

@@ -38,6 +38,9 @@ def configure_logging(level: str = "WARNING", fmt: str = "auto") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    # the engine's supervisor reports actor failures itself; pykka's own record of an actor
+    # failure is a traceback, which a command never prints
+    logging.getLogger("pykka").setLevel(logging.CRITICAL)
     logging.basicConfig(
         level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -26,6 +26,7 @@ from domain.errors import (
     StoreUnavailable,
 )
 from domain.store import Store, open_store, resolve_db_url
+from ops.faults import FaultError
 from ops.logging import configure_logging
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
@@ -56,7 +57,7 @@ class CliState:
 def exit_code_for(error: MarketSessionError) -> int:
     if isinstance(error, StoreUnavailable):
         return EXIT_RUNTIME
-    if isinstance(error, ConfigError | CalendarError | BarImportError | StoreError):
+    if isinstance(error, ConfigError | CalendarError | BarImportError | StoreError | FaultError):
         return EXIT_BAD_INPUT
     return EXIT_RUNTIME
 
@@ -121,7 +122,14 @@ def cli(ctx: click.Context, db: str | None, log_level: str, log_format: str, deb
 
 
 def main() -> None:
-    from ops.cli import calendar_cmds, config_cmds, data_cmds, run_cmds, store_cmds  # noqa: F401  (register commands)
+    from ops.cli import (  # noqa: F401  (register commands)
+        calendar_cmds,
+        chaos_cmds,
+        config_cmds,
+        data_cmds,
+        run_cmds,
+        store_cmds,
+    )
 
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: every thread's stack on stderr, the run goes on
         faulthandler.register(signal.SIGUSR1, all_threads=True)

@@ -9,11 +9,10 @@ the example's demo bars) and copied into each test's own SQLite file.
 from __future__ import annotations
 
 import csv
-import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from datetime import time as clock
 from pathlib import Path
@@ -26,8 +25,6 @@ from support.engine import (
     HostActor,
     Recorder,
     config_variant,
-    fill_demo_store,
-    sqlite_path,
 )
 from support.stores import real_file, seed
 
@@ -46,7 +43,7 @@ from domain.messages import (
     WarningRaised,
 )
 from domain.report import RunReport
-from domain.store import Store, open_store
+from domain.store import Store
 from ops.bar_import import import_bar_file
 
 RUN_TIMEOUT = 60.0
@@ -56,27 +53,6 @@ NO_HISTORY: dict[str, Any] = {}
 
 
 # ----------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An SQLite file with US_EQUITY 2023–2026 and demo bars for everything the example reads."""
-    path = tmp_path_factory.mktemp("demo-template") / "demo.db"
-    with open_store(f"sqlite:///{path}") as store:
-        written = fill_demo_store(store, config_variant())
-    assert written["1m"] > 0 and written["1d"] > 0
-    return path
-
-
-@pytest.fixture
-def demo_store(sqlite_url: str, demo_template: Path) -> Iterator[Store]:
-    """This test's own copy of the demo store."""
-    shutil.copyfile(demo_template, sqlite_path(sqlite_url))
-    store = open_store(sqlite_url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def one_day(**changes: Any) -> SessionConfig:

@@ -1,0 +1,359 @@
+"""Supervision (SPEC §2, issue 5): one-for-one restarts of the engine's actors, within a budget.
+
+pykka has no supervision, so the engine brings its own:
+
+- :class:`EngineActor` is the base of every engine actor. It counts the messages it handles,
+  applies injected faults (:class:`FaultHook`), and reports a failure — a ``tell`` handler
+  raising, a crash injected while it handles any message, an ``on_start`` failure — to the
+  :class:`Supervisor`, then stops. Anything that escapes a handler is turned into an
+  ``Exception``: a ``BaseException`` escaping an actor makes pykka stop *every* actor of the
+  process (``ActorRegistry.stop_all``), a host application's included.
+- :class:`Handle` is how actors and the engine reach a child: it always points at the child's
+  current incarnation. An ask that hits a child dying of a failure waits (bounded) for the
+  restart and asks again; an error the child answers on purpose (a calendar out of range …)
+  is the caller's, as ever.
+- :class:`Supervisor` restarts a failed child with its factory after a backoff (0.05 s, doubling
+  per recent restart, at most 2 s), at most ``max_restarts`` times within ``window`` seconds;
+  past that budget it escalates — the engine stops and the run ends ``failed`` with the root
+  cause. Each restart is published as ``ActorRestarted`` and the child's state changes as
+  ``ComponentStateChanged``; :meth:`Supervisor.stats` gives per-actor counters.
+
+What a restarted child needs comes back from elsewhere: the TimeManager re-reads the calendar
+and gets the clock with the next step; the HistoricalLoader reloads on demand; the
+QualityCalculator is given the day so far by the coordinator; the coordinator restarts the day
+it was in from the last checkpoint the supervisor keeps (every completed day, see
+``RunCheckpoint``). A replay at speed 0 is deterministic, so the report comes out the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pykka
+import structlog
+
+from actors.timer import Timer
+
+__all__ = ["ChildFailed", "EngineActor", "FaultHook", "Handle", "Supervisor"]
+
+log = structlog.get_logger("marketsession.supervisor")
+
+
+_spawning = threading.local()
+
+
+class FaultHook(Protocol):
+    """Injected faults (``ops/faults.py``): raise to crash, or return seconds to delay."""
+
+    def before(self, actor: str) -> float: ...
+
+    def clock(self, market_ts: int) -> None:
+        """The session clock moved (for faults due at a market time)."""
+
+
+@dataclass(frozen=True)
+class ChildFailed:
+    """An engine actor died of ``error`` (its ``incarnation``, counted from 1)."""
+
+    name: str
+    incarnation: int
+    error: str
+
+
+@dataclass(frozen=True)
+class _Restart:
+    name: str
+
+
+@dataclass
+class ActorStats:
+    """Per-actor counters, kept across incarnations."""
+
+    name: str
+    messages: int = 0
+    failures: int = 0
+    restarts: int = 0
+    last_error: str | None = None
+    state: str = "starting"
+    incarnation: int = 0
+    restart_log: list[str] = field(default_factory=list)
+
+
+class EngineActor(pykka.ThreadingActor):
+    """Base of the engine's actors; see the module docstring."""
+
+    use_daemon_thread = True
+    actor_name = "actor"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # set by Supervisor._spawn around the constructor call (``start`` runs it in the caller's
+        # thread, before the actor's thread exists)
+        self.supervision: Supervisor | None = getattr(_spawning, "supervisor", None)
+        self.incarnation: int = getattr(_spawning, "incarnation", 1)
+
+    # pykka's dispatch of every message and proxy call (the one place every message passes)
+    def _handle_receive(self, message: Any) -> Any:
+        supervision = self.supervision
+        if supervision is not None:
+            supervision.count(self.actor_name)
+            if supervision.faults is not None:
+                try:
+                    delay = supervision.faults.before(self.actor_name)
+                except BaseException as error:  # an injected crash: this incarnation dies
+                    self._die(error)
+                    raise RuntimeError(f"{self.actor_name} crashed: {error}") from error
+                if delay:
+                    threading.Event().wait(delay)  # an injected slow actor (a bounded wait)
+        try:
+            return super()._handle_receive(message)
+        except Exception:
+            raise  # an ask gets it as its answer; a tell's failure reaches on_failure
+        except BaseException as error:  # escaping, it would make pykka stop every actor
+            self._die(error)
+            raise RuntimeError(f"{type(error).__name__} in {self.actor_name}: {error}") from error
+
+    def _die(self, error: BaseException) -> None:
+        if self.supervision is not None:
+            self.supervision.failed(self.actor_name, self.incarnation, f"{type(error).__name__}: {error}")
+        self._stop()  # no further message: the next incarnation takes over
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        """A ``tell`` handler raised (pykka has stopped this incarnation): tell the supervisor."""
+        if self.supervision is not None and exception_type is not None:
+            error = f"{exception_type.__name__}: {exception_value}"
+            self.supervision.failed(self.actor_name, self.incarnation, error)
+
+
+class Handle:
+    """The current incarnation of one supervised child; see the module docstring."""
+
+    def __init__(self, name: str, ref: pykka.ActorRef[Any], supervisor: Supervisor | None = None) -> None:
+        self.name = name
+        self._ref = ref
+        self._supervisor = supervisor
+        self._changed = threading.Condition()
+        self.generation = 1
+
+    @property
+    def ref(self) -> pykka.ActorRef[Any]:
+        return self._ref
+
+    def replace(self, ref: pykka.ActorRef[Any]) -> None:
+        with self._changed:
+            self._ref = ref
+            self.generation += 1
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        """Wake askers waiting for a restart (the supervisor gave up)."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def tell(self, message: Any) -> None:
+        try:
+            self._ref.tell(message)
+        except pykka.ActorDeadError:  # between a failure and the restart: the restart resyncs
+            log.info("message_to_dead_actor_dropped", actor=self.name, message=type(message).__name__)
+
+    def ask(self, message: Any, timeout: float) -> Any:
+        return self.request(lambda ref: ref.ask(message, block=False), timeout)
+
+    def request(self, send: Callable[[pykka.ActorRef[Any]], Any], timeout: float, retries: int = 3) -> Any:
+        """``send(ref).get(timeout)``; after a failure of the child (not an answer it gave),
+        again on its next incarnation, at most ``retries`` times."""
+        for attempt in range(retries + 1):
+            generation, ref = self.generation, self._ref
+            try:
+                return send(ref).get(timeout=timeout)
+            except pykka.Timeout:
+                raise
+            except Exception:
+                if self._supervisor is None or ref.is_alive() or attempt == retries:
+                    raise  # the child answered with an error: that is the caller's
+                self._await_restart(generation, timeout)
+        raise AssertionError("unreachable")
+
+    def _await_restart(self, generation: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.generation == generation:
+                left = deadline - time.monotonic()
+                if left <= 0 or (self._supervisor is not None and self._supervisor.escalated):
+                    raise RuntimeError(f"{self.name} was not restarted within {timeout:g}s")
+                self._changed.wait(min(left, 0.5))
+
+
+class Supervisor:
+    """One-for-one restarts with a budget; see the module docstring. Thread-safe."""
+
+    def __init__(
+        self,
+        timer: Timer,
+        *,
+        max_restarts: int = 5,
+        window: float = 60.0,
+        faults: FaultHook | None = None,
+        on_escalate: Callable[[str], None] | None = None,
+        on_restarted: Callable[[str, int, str], None] | None = None,
+    ) -> None:
+        self.timer = timer
+        self.max_restarts = max_restarts
+        self.window = window
+        self.faults = faults
+        self.on_escalate = on_escalate
+        self.on_restarted = on_restarted
+        self.escalated: str | None = None
+        self._lock = threading.RLock()
+        self._handles: dict[str, Handle] = {}
+        self._factories: dict[str, Callable[[int], pykka.ActorRef[Any]]] = {}
+        self._stats: dict[str, ActorStats] = {}
+        self._recent: deque[float] = deque()
+        self._pending: set[str] = set()
+        self._closed = False
+        self._relay = _Relay.start(self)
+
+    def start_child(self, name: str, factory: Callable[[int], pykka.ActorRef[Any]]) -> Handle:
+        """Start ``name`` with ``factory(incarnation)`` and supervise it."""
+        with self._lock:
+            self._factories[name] = factory
+            self._stats[name] = ActorStats(name, incarnation=1)
+        ref = self._spawn(name, 1)
+        handle = Handle(name, ref, self)
+        with self._lock:
+            self._handles[name] = handle
+            self._stats[name].state = "running"
+        return handle
+
+    def _spawn(self, name: str, incarnation: int) -> pykka.ActorRef[Any]:
+        _spawning.supervisor, _spawning.incarnation = self, incarnation
+        try:
+            return self._factories[name](incarnation)
+        finally:
+            _spawning.supervisor, _spawning.incarnation = None, 1
+
+    # -- called from the children's threads ------------------------------------------------
+
+    def count(self, name: str) -> None:
+        with self._lock:
+            stats = self._stats.get(name)
+            if stats is not None:
+                stats.messages += 1
+
+    def failed(self, name: str, incarnation: int, error: str) -> None:
+        escalate: Callable[[str], None] | None = None
+        with self._lock:
+            stats = self._stats.get(name)
+            if stats is None or self._closed or incarnation != stats.incarnation or name in self._pending:
+                return
+            stats.failures += 1
+            stats.last_error = error
+            stats.state = "failed"
+            log.warning("actor_failed", actor=name, incarnation=incarnation, error=error)
+            now = time.monotonic()
+            while self._recent and now - self._recent[0] > self.window:
+                self._recent.popleft()
+            if len(self._recent) >= self.max_restarts:
+                self.escalated = (
+                    f"{name} failed ({error}) after {len(self._recent)} restart(s) within {self.window:g}s: "
+                    "restart budget exhausted"
+                )
+                escalate = self.on_escalate
+            else:
+                self._recent.append(now)
+                self._pending.add(name)
+                delay = min(2.0, 0.05 * 2 ** (len(self._recent) - 1))
+                self.timer.send_after(delay, self._relay, _Restart(name))
+        if escalate is not None:
+            for handle in self.handles():
+                handle.wake()  # askers waiting for a restart that will not come
+            escalate(self.escalated or error)
+
+    def _restart(self, name: str) -> None:
+        with self._lock:
+            if self._closed or name not in self._pending:
+                return
+            stats = self._stats[name]
+            stats.incarnation += 1
+            incarnation = stats.incarnation
+        try:
+            ref = self._spawn(name, incarnation)
+        except Exception as error:
+            with self._lock:
+                self._pending.discard(name)
+            self.failed(name, incarnation - 1, f"restart failed: {error}")
+            return
+        with self._lock:
+            self._pending.discard(name)
+            stats.restarts += 1
+            stats.state = "running"
+            stats.restart_log.append(f"{name} #{incarnation}: {stats.last_error}")
+            handle = self._handles[name]
+        handle.replace(ref)
+        log.info("actor_restarted", actor=name, incarnation=incarnation)
+        if self.on_restarted is not None:
+            self.on_restarted(name, incarnation, stats.last_error or "")
+
+    # -- the engine's side -----------------------------------------------------------------
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            out = {}
+            for name, s in self._stats.items():
+                ref = self._handles[name].ref if name in self._handles else None
+                mailbox = ref.actor_inbox.qsize() if ref is not None and ref.is_alive() else 0
+                out[name] = {
+                    "messages": s.messages,
+                    "failures": s.failures,
+                    "restarts": s.restarts,
+                    "incarnation": s.incarnation,
+                    "state": s.state,
+                    "mailbox": mailbox,
+                    "last_error": s.last_error,
+                }
+            return out
+
+    def restart_log(self) -> list[str]:
+        with self._lock:
+            return [entry for s in self._stats.values() for entry in s.restart_log]
+
+    def handles(self) -> list[Handle]:
+        with self._lock:
+            return list(self._handles.values())
+
+    def close(self, timeout: float) -> None:
+        """Stop supervising and stop every child, newest first, each within ``timeout``."""
+        with self._lock:
+            self._closed = True
+            handles = list(self._handles.values())
+        for handle in reversed(handles):
+            ref = handle.ref
+            try:
+                ref.stop(block=True, timeout=timeout)
+            except pykka.Timeout:
+                log.warning("actor_stop_timed_out", actor=handle.name)
+            except pykka.ActorDeadError:
+                pass
+        with contextlib.suppress(pykka.Timeout, pykka.ActorDeadError):
+            self._relay.stop(block=True, timeout=timeout)
+
+
+class _Relay(pykka.ThreadingActor):
+    """Receives the supervisor's timer messages (restarts after a backoff) on a thread of its own."""
+
+    use_daemon_thread = True
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        super().__init__()
+        self._supervisor = supervisor
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, _Restart):
+            self._supervisor._restart(message.name)
+        return None

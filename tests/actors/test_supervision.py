@@ -1,0 +1,168 @@
+"""Supervision and fault injection (issue 5): restarts within a budget, escalation, and the same
+report whatever single actor crashes (SPEC §10), on the example backtest over demo data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+import pytest
+from support.engine import HostActor, config_variant
+
+from actors.system import MarketSessionSystem
+from domain.messages import ActorRestarted
+from domain.report import RunReport
+from domain.store import Store
+from ops.faults import FaultError, FaultyBars, parse_faults
+
+RUN_TIMEOUT = 120.0
+QUALITY_EVENTS = ("quality_updated", "gap_detected", "gap_filled")
+
+
+def _run(store: Store, faults: list[str] | None = None, **options: Any) -> tuple[RunReport, Any]:
+    """The example at speed 0, listening to quality events so that the QualityCalculator scores
+    every step (many messages for faults to land on), with ``faults`` injected."""
+    plan = parse_faults(faults or [])
+    engine = MarketSessionSystem(config_variant(), store, speed=0, faults=plan, **options)
+    engine.subscribe(lambda _event: None, QUALITY_EVENTS)
+    report = engine.run(RUN_TIMEOUT)
+    return report, plan
+
+
+@pytest.fixture
+def clean(demo_store: Store) -> RunReport:
+    report, _ = _run(demo_store)
+    assert report.status == "completed", report.error
+    return report
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "crash:historical_loader@1",
+        "crash:historical_loader@3",
+        "crash:historical_loader@6",
+        "crash:quality_calculator@2",
+        "crash:quality_calculator@100",
+        "crash:quality_calculator@700",
+        "crash:time_manager@1",
+        "crash:time_manager@50",
+        "crash:time_manager@600",
+        "crash:session_coordinator@2",
+        "crash:session_coordinator@300",
+        "crash:session_coordinator@1200",
+        "crash:quality_calculator@10:30",
+        "crash:session_coordinator@14:00",
+    ],
+)
+def test_any_single_actor_crash_gives_the_fault_free_report(
+    demo_store: Store, clean: RunReport, fault: str
+) -> None:
+    report, plan = _run(demo_store, [fault])
+    assert plan.injected, f"{fault} was never due: pick a point inside the run"
+    assert report.status == "completed", report.error
+    assert report.comparable() == clean.comparable()
+    actor = fault.split(":")[1].split("@")[0]
+    assert [entry.split(" ")[0] for entry in report.restarts] == [actor]
+
+
+def test_a_crash_of_every_actor_in_one_run_still_gives_the_same_report(
+    demo_store: Store, clean: RunReport
+) -> None:
+    faults = [
+        "crash:historical_loader@3",
+        "crash:quality_calculator@100",
+        "crash:time_manager@40",
+        "crash:session_coordinator@500",
+    ]
+    report, plan = _run(demo_store, faults)
+    assert len(plan.injected) == 4
+    assert report.status == "completed", report.error
+    assert report.comparable() == clean.comparable()
+    assert len(report.restarts) == 4
+
+
+def test_delays_and_store_outages_within_the_retries_change_nothing(
+    demo_store: Store, clean: RunReport
+) -> None:
+    plan = parse_faults(["delay:quality_calculator@2", "store-fail:reads@2"])
+    store_bars = demo_store.bars
+    demo_store.bars = FaultyBars(store_bars, plan)  # type: ignore[assignment]
+    try:
+        engine = MarketSessionSystem(config_variant(), demo_store, speed=0, faults=plan)
+        engine.subscribe(lambda _event: None, QUALITY_EVENTS)
+        report = engine.run(RUN_TIMEOUT)
+    finally:
+        demo_store.bars = store_bars
+    assert plan.injected.count("store-fail:reads") == 2
+    assert report.status == "completed", report.error
+    assert report.comparable() == clean.comparable()
+    assert report.restarts == ()
+
+
+def test_past_the_restart_budget_the_run_fails_with_the_root_cause_and_returns(demo_store: Store) -> None:
+    report, plan = _run(
+        demo_store,
+        ["crash:quality_calculator@5", "crash:quality_calculator@9", "crash:quality_calculator@14"],
+        max_restarts=2,
+    )
+    assert len(plan.injected) == 3
+    assert report.status == "failed"
+    assert report.error is not None
+    assert "quality_calculator" in report.error and "restart budget" in report.error
+    assert len(report.restarts) == 2
+
+
+def test_a_coordinator_that_cannot_be_restarted_still_ends_the_run_failed(demo_store: Store) -> None:
+    report, _ = _run(demo_store, ["crash:session_coordinator@2"], max_restarts=0)
+    assert report.status == "failed"
+    assert report.error is not None and "session_coordinator" in report.error
+
+
+def test_restarts_are_published_and_counted_per_actor(demo_store: Store) -> None:
+    plan = parse_faults(["crash:historical_loader@2"])
+    engine = MarketSessionSystem(config_variant(), demo_store, speed=0, faults=plan)
+    restarted: list[ActorRestarted] = []
+    engine.subscribe(restarted.append, [ActorRestarted])
+    engine.start()
+    try:
+        report = engine.wait(RUN_TIMEOUT)
+        stats = engine.stats()
+    finally:
+        engine.shutdown()
+    assert report.status == "completed"
+    assert [(e.actor, e.incarnation) for e in restarted] == [("historical_loader", 2)]
+    loader = stats["historical_loader"]
+    assert loader["failures"] == 1 and loader["restarts"] == 1 and loader["incarnation"] == 2
+    assert "InjectedCrash" in (loader["last_error"] or "")
+    assert set(stats) == {"time_manager", "historical_loader", "quality_calculator", "session_coordinator"}
+    assert all(s["messages"] > 0 and s["mailbox"] >= 0 for s in stats.values())
+
+
+def test_the_engines_failures_never_stop_a_hosts_actors(demo_store: Store) -> None:
+    host = HostActor.start()
+    try:
+        report, _ = _run(demo_store, ["crash:session_coordinator@2"], max_restarts=0)
+        assert report.status == "failed"
+        assert host.is_alive()
+        assert [ref for ref in pykka.ActorRegistry.get_all() if ref is not host] == []
+    finally:
+        host.stop()
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("crash:nobody@3", "unknown actor"),
+        ("crash:session_coordinator@0", "message number"),
+        ("crash:time_manager@25:00", "not a time"),
+        ("delay:historical_loader@soon", "milliseconds"),
+        ("store-fail:deletes@2", "reads or writes"),
+        ("drop:0.05", "live provider"),
+        ("explode:everything", "expected"),
+    ],
+)
+def test_bad_fault_specs_are_refused_with_a_reason(spec: str, needle: str) -> None:
+    with pytest.raises(FaultError) as info:
+        parse_faults([spec])
+    assert needle in str(info.value.violations[0])

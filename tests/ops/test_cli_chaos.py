@@ -1,0 +1,54 @@
+"""``marketsession chaos`` as a user runs it: the issue's command reports "identical" with the
+restarts listed; a crash of each other actor too; bad fault specs are bad input (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.cli import run_cli
+from support.engine import EXAMPLE, config_variant, fill_demo_store
+from support.stores import REPO
+
+from domain.store import open_store
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('chaos') / 'demo.db'}"
+    with open_store(url) as store:
+        fill_demo_store(store, config_variant())
+    return url
+
+
+def test_the_issues_chaos_command_reports_identical_with_the_restarts(demo_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "chaos.json"
+    faults = ["--fault", "crash:historical_loader@3", "--fault", "crash:quality_calculator@100"]
+    result = run_cli("chaos", str(EXAMPLE), *faults, "--report", str(out), db=demo_url, cwd=REPO)
+    assert result.code == 0, result.err + result.out
+    assert "verdict: identical" in result.out
+    assert "historical_loader #2" in result.out and "quality_calculator #2" in result.out
+    assert "Traceback" not in result.err
+    comparison = json.loads(out.read_text())
+    assert comparison["verdict"] == "identical"
+    assert all(comparison["sections"].values())
+    assert comparison["bars_lost"] == comparison["bars_duplicated"] == 0
+    assert len(comparison["restarts"]) == 2
+
+
+@pytest.mark.parametrize("fault", ["crash:time_manager@30", "crash:session_coordinator@40"])
+def test_a_crash_of_each_other_actor_is_identical_too(demo_url: str, fault: str) -> None:
+    result = run_cli("chaos", str(EXAMPLE), "--fault", fault, db=demo_url, cwd=REPO)
+    assert result.code == 0, result.err + result.out
+    assert "verdict: identical" in result.out
+    assert f"{fault.split(':')[1].split('@')[0]} #2" in result.out
+
+
+def test_bad_fault_specs_exit_2_naming_each(demo_url: str) -> None:
+    result = run_cli(
+        "chaos", str(EXAMPLE), "--fault", "crash:nobody@1", "--fault", "drop:0.1", db=demo_url, cwd=REPO
+    )
+    assert result.code == 2
+    assert "crash:nobody@1" in result.err and "drop:0.1" in result.err
+    assert "Traceback" not in result.err
