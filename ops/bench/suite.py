@@ -56,6 +56,7 @@ TARGETS = {
     "actor / bare ask": ("<=", 2.0),
     "memory (bytes/bar)": ("<=", 64.0),
     "PostgreSQL replay / SQLite baseline": (">=", 0.3),
+    "replay / nautilus_trader, bar execution off": (">=", 1.5),
 }
 
 
@@ -198,6 +199,10 @@ def run_suite(
                 figures["replay on PostgreSQL"] = pg.to_json()
                 ratios["PostgreSQL replay / SQLite baseline"] = _ratio(pg, base_pg)
 
+        peers = _peers(standard, engine, reps, console)
+        figures.update(peers["figures"])
+        ratios.update(peers["ratios"])
+
         console.print(f"building the large workload: {large_symbols} symbols × {days} days …")
         started = time.perf_counter()
         large = build_workload(root / "large", large_symbols, days, history_1m=10)
@@ -240,6 +245,51 @@ def _on_one_cpu(work: Callable[[], T]) -> T | None:
         return work()
     finally:
         os.sched_setaffinity(0, before)
+
+
+def _peers(workload: Workload, engine: Figure, reps: int, console: Console) -> dict[str, dict[str, Any]]:
+    """backtrader and nautilus_trader replaying the same bars with a no-op consumer (when the
+    ``bench`` extra is installed); ratios of the engine's replay median to theirs."""
+    from ops.bench import peers
+
+    out: dict[str, dict[str, Any]] = {"figures": {}, "ratios": {}}
+    installed = peers.available()
+    if not any(installed.values()):
+        console.print("peers: not installed (pip install -e '.[bench]')")
+        return out
+    start_ts, end_ts = workload.session_range()
+    rows = peers.load_bars(str(workload.path), workload.symbols, start_ts, end_ts)
+    engine_rate = engine.rate()[0]
+    runs: list[tuple[str, Any, int]] = []
+    if installed.get("nautilus_trader"):
+        runs += [
+            (
+                "nautilus_trader, bar execution off",
+                lambda: peers.nautilus_replay(rows, bar_execution=False),
+                reps,
+            ),
+            (
+                "nautilus_trader, bar execution on",
+                lambda: peers.nautilus_replay(rows, bar_execution=True),
+                reps,
+            ),
+        ]
+    if installed.get("backtrader"):
+        runs.append(("backtrader", lambda: peers.backtrader_replay(rows), 1))  # ~30 s a run
+    for name, run, count in runs:
+        console.print(f"peer: {name} …")
+        figure = Figure(name, [])
+        for _ in range(count):
+            elapsed, figure.count = run()
+            figure.values.append(elapsed)
+        out["figures"][name] = figure.to_json()
+        median, low, high = figure.rate()
+        out["ratios"][f"replay / {name}"] = {
+            "median": engine_rate / median,
+            "min": engine_rate / high,
+            "max": engine_rate / low,
+        }
+    return out
 
 
 def _time_ratio(numerator: Figure, denominator: Figure) -> dict[str, float]:
@@ -286,6 +336,8 @@ def render(results: dict[str, Any], console: Console) -> None:
     rate_row("replay, one CPU", "replay, one CPU")
     rate_row("replay + gating, one CPU", "replay + gating, one CPU")
     rate_row("replay on PostgreSQL", "replay on PostgreSQL")
+    for peer in ("nautilus_trader, bar execution off", "nautilus_trader, bar execution on", "backtrader"):
+        rate_row(peer, peer)
     rate_row("baseline (large)", "baseline (large)")
     rate_row("replay (large)", "replay (large)")
     if "historical load" in figures:

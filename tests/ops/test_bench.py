@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from domain.store import open_store
+from ops.bench import peers
 from ops.bench.measures import baseline_read, historical_figures, memory_per_bar, replay
 from ops.bench.workload import Workload, build_workload
 
@@ -27,7 +28,12 @@ def test_the_replay_streams_exactly_the_bars_the_baseline_reads(workload: Worklo
         _, gated = replay(workload.config(), store, gating=True)
     finally:
         store.close()
-    assert read == streamed == gated
+    assert (
+        read
+        == streamed
+        == gated
+        == len(peers.load_bars(str(workload.path), workload.symbols, start_ts, end_ts))
+    )
     assert read > 0.99 * 3 * 2 * 390  # demo data misses about 0.5 % of minutes
 
 

@@ -21,6 +21,7 @@ from domain.config import SessionConfig
 from domain.store import open_store
 
 REPORT_KEYS = {
+    "restarts",
     "session_name",
     "mode",
     "exchange_group",
