@@ -66,9 +66,10 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from domain.bars import Bar, bar_violation
-from domain.errors import BarImportError, StoreError, Violation
+from domain.errors import BarImportError, Violation
 from domain.intervals import Interval
 from domain.store import Store
+from domain.store.database import store_failure
 
 __all__ = ["FORMATS", "ImportReport", "ParsedFile", "import_bar_file", "read_bar_file"]
 
@@ -211,8 +212,10 @@ def read_bar_file(
                     invalid.append((line_no, _explain_values(fields, cols)))
                     continue
                 reason = violation(o, h, lo, c, v)
-                if reason is None and not isfinite(o + h + lo + c + v):
+                if reason is None and not all(map(isfinite, (o, h, lo, c, v))):
                     reason = "infinite value"
+                if reason is None and not _MIN_TS <= ts < _MAX_TS:
+                    reason = "timestamp outside the years 1 to 9999 UTC"
                 if reason is not None:
                     invalid.append((line_no, reason))
                     continue
@@ -260,8 +263,8 @@ def import_bar_file(
                 new_bars = sum(1 for bar in parsed.bars if bar.ts not in stored)
                 store.bars.upsert(parsed.bars, connection=connection)
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"cannot write the bars of {parsed.path} to {store.display_url}: {exc}"
+            raise store_failure(
+                exc, f"cannot write the bars of {parsed.path} to {store.display_url}"
             ) from None
     report = ImportReport(
         path=parsed.path,
@@ -624,4 +627,11 @@ def _invalid_message(parsed: ParsedFile) -> str:
 
 
 def _iso(ts: int) -> str:
-    return (_EPOCH_NAIVE + timedelta(seconds=ts)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return (_EPOCH_NAIVE + timedelta(seconds=ts)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # a row far outside the calendar: say what it held
+        return f"{ts} s from the epoch"
+
+
+_MIN_TS = int((datetime(1, 1, 1) - _EPOCH_NAIVE).total_seconds())
+_MAX_TS = int((datetime(9999, 12, 31, 23, 59) - _EPOCH_NAIVE).total_seconds())

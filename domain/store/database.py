@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from domain.errors import StoreError, StoreUnavailable
 from domain.store.bar_repo import BarRepository
@@ -43,8 +43,11 @@ def display_url(url: str) -> str:
 def _parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+        port = parsed.port
+    except (ArgumentError, ValueError) as exc:
         raise StoreError(f"invalid database URL {url!r}: {exc}") from None
+    if port is not None and not 1 <= port <= 65535:
+        raise StoreError(f"invalid database URL {url!r}: port {port} is not between 1 and 65535")
     backend = parsed.get_backend_name()
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -54,9 +57,11 @@ def _parse_url(url: str) -> URL:
         database = parsed.database or ""
         if database in ("", ":memory:"):
             raise StoreError(f"database URL {url!r}: an in-memory SQLite store is not supported, name a file")
-        parent = Path(database).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise StoreError(f"database URL {url!r}: directory {parent} does not exist")
+        path = Path(database).expanduser().resolve()
+        if not path.parent.is_dir():
+            raise StoreError(f"database URL {url!r}: directory {path.parent} does not exist")
+        if path.is_dir():
+            raise StoreError(f"database URL {url!r}: {path} is a directory, not a database file")
     return parsed
 
 
@@ -116,15 +121,22 @@ def _guarded(url: str, work: Callable[[Engine, str], T]) -> T:
     shown = display_url(url)
     try:
         return work(engine, shown)
-    except OperationalError as exc:
-        engine.dispose()
-        raise StoreUnavailable(f"cannot reach store {shown}: {exc.orig}") from None
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(f"cannot open store {shown}: {exc}") from None
+        raise store_failure(exc, f"cannot open store {shown}") from None
     except BaseException:
         engine.dispose()
         raise
+
+
+def store_failure(exc: SQLAlchemyError, doing: str) -> StoreError:
+    """One line for a driver error: an outage (unreachable, locked, …) is
+    :class:`StoreUnavailable` (exit 1), anything else :class:`StoreError` (exit 2)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    if isinstance(exc, OperationalError):
+        return StoreUnavailable(f"{doing}: {first}")
+    return StoreError(f"{doing}: {first}")
 
 
 def _require_ours(engine: Engine, shown: str) -> None:

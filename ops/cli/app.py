@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from domain.calendar import TradingCalendar
 from domain.errors import (
@@ -26,6 +27,7 @@ from domain.errors import (
     StoreUnavailable,
 )
 from domain.store import Store, open_store, resolve_db_url
+from domain.store.database import display_url, store_failure
 from ops.faults import FaultError
 from ops.logging import configure_logging
 
@@ -76,10 +78,13 @@ class _Root(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except MarketSessionError as error:
+        except (MarketSessionError, SQLAlchemyError) as error:
             state = ctx.find_object(CliState)
             if state is not None and state.debug:
                 raise
+            if isinstance(error, SQLAlchemyError):  # a driver error no layer below turned into ours
+                shown = display_url(state.db_url) if state is not None else "the store"
+                error = store_failure(error, f"store {shown}")
             report_error(error)
             ctx.exit(exit_code_for(error))
         except (click.exceptions.Exit, click.ClickException, click.Abort):
