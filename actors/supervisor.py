@@ -119,6 +119,20 @@ class EngineActor(pykka.ThreadingActor):
             self._die(error)
             raise RuntimeError(f"{type(error).__name__} in {self.actor_name}: {error}") from error
 
+    def on_start(self) -> None:
+        try:
+            self.start_up()
+        except Exception as error:  # pykka stops this incarnation; the supervisor decides what next
+            if self.supervision is not None:
+                self.supervision.failed(
+                    self.actor_name, self.incarnation, f"on start: {type(error).__name__}: {error}"
+                )
+            raise
+
+    def start_up(self) -> None:
+        """Work an incarnation does when it starts (none by default); a failure here is a failure
+        of the actor, restarted like any other."""
+
     def _die(self, error: BaseException) -> None:
         if self.supervision is not None:
             self.supervision.failed(self.actor_name, self.incarnation, f"{type(error).__name__}: {error}")
@@ -202,6 +216,7 @@ class Supervisor:
         faults: FaultHook | None = None,
         on_escalate: Callable[[str], None] | None = None,
         on_restarted: Callable[[str, int, str], None] | None = None,
+        on_failed: Callable[[str, int, str], None] | None = None,
     ) -> None:
         self.timer = timer
         self.max_restarts = max_restarts
@@ -209,6 +224,7 @@ class Supervisor:
         self.faults = faults
         self.on_escalate = on_escalate
         self.on_restarted = on_restarted
+        self.on_failed = on_failed
         self.escalated: str | None = None
         self._lock = threading.RLock()
         self._handles: dict[str, Handle] = {}
@@ -270,6 +286,8 @@ class Supervisor:
                 self._pending.add(name)
                 delay = min(2.0, 0.05 * 2 ** (len(self._recent) - 1))
                 self.timer.send_after(delay, self._relay, _Restart(name))
+        if self.on_failed is not None:
+            self.on_failed(name, incarnation, error)
         if escalate is not None:
             for handle in self.handles():
                 handle.wake()  # askers waiting for a restart that will not come
@@ -279,26 +297,24 @@ class Supervisor:
         with self._lock:
             if self._closed or name not in self._pending:
                 return
+            self._pending.discard(name)  # from here on, a failure is the new incarnation's
             stats = self._stats[name]
+            cause = stats.last_error or ""
             stats.incarnation += 1
-            incarnation = stats.incarnation
-        try:
-            ref = self._spawn(name, incarnation)
-        except Exception as error:
-            with self._lock:
-                self._pending.discard(name)
-            self.failed(name, incarnation - 1, f"restart failed: {error}")
-            return
-        with self._lock:
-            self._pending.discard(name)
             stats.restarts += 1
             stats.state = "running"
-            stats.restart_log.append(f"{name} #{incarnation}: {stats.last_error}")
+            incarnation = stats.incarnation
+            stats.restart_log.append(f"{name} #{incarnation}: {cause}")
             handle = self._handles[name]
+        try:
+            ref = self._spawn(name, incarnation)
+        except Exception as error:  # the factory itself failed
+            self.failed(name, incarnation, f"restart failed: {type(error).__name__}: {error}")
+            return
         handle.replace(ref)
         log.info("actor_restarted", actor=name, incarnation=incarnation)
         if self.on_restarted is not None:
-            self.on_restarted(name, incarnation, stats.last_error or "")
+            self.on_restarted(name, incarnation, cause)
 
     # -- the engine's side -----------------------------------------------------------------
 

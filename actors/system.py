@@ -128,6 +128,7 @@ class MarketSessionSystem:
             faults=self.faults,
             on_escalate=self._escalate,
             on_restarted=self._restarted,
+            on_failed=self._failed,
         )
         try:
             self._time_manager = TimeManagerClient(
@@ -186,6 +187,9 @@ class MarketSessionSystem:
 
     def _keep_checkpoint(self, checkpoint: RunCheckpoint) -> None:
         self._checkpoint = checkpoint
+
+    def _failed(self, name: str, incarnation: int, error: str) -> None:
+        self.bus.publish(ComponentStateChanged(name, "failed", f"incarnation {incarnation}: {error}"))
 
     def _restarted(self, name: str, incarnation: int, cause: str) -> None:
         self.bus.publish(ActorRestarted(name, incarnation, cause))

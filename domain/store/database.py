@@ -121,6 +121,9 @@ def _guarded(url: str, work: Callable[[Engine, str], T]) -> T:
     shown = display_url(url)
     try:
         return work(engine, shown)
+    except OperationalError as exc:
+        engine.dispose()
+        raise store_failure(exc, f"cannot reach store {shown}") from None
     except SQLAlchemyError as exc:
         engine.dispose()
         raise store_failure(exc, f"cannot open store {shown}") from None

@@ -11,6 +11,7 @@ import faulthandler
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from ops.faults import FaultError
 from ops.logging import configure_logging
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
+OPEN_RETRIES = 2
 
 
 @dataclass
@@ -43,8 +45,18 @@ class CliState:
     _store: Store | None = field(default=None, repr=False)
 
     def store(self) -> Store:
+        """The store, opened on first use. A server that cannot be reached is tried again
+        :data:`OPEN_RETRIES` times (0.5 s, then 1 s apart) before the outage is reported."""
         if self._store is None:
-            self._store = open_store(self.db_url)
+            for attempt in range(OPEN_RETRIES + 1):
+                try:
+                    self._store = open_store(self.db_url)
+                    break
+                except StoreUnavailable:
+                    if attempt == OPEN_RETRIES:
+                        raise
+                    threading.Event().wait(0.5 * 2**attempt)  # a bounded pause before trying again
+        assert self._store is not None
         return self._store
 
     def calendar(self, exchange_group: str = "US_EQUITY") -> TradingCalendar:

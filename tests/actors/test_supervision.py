@@ -3,13 +3,16 @@ report whatever single actor crashes (SPEC §10), on the example backtest over d
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pykka
 import pytest
 from support.engine import HostActor, config_variant
 
+from actors.supervisor import EngineActor, Supervisor
 from actors.system import MarketSessionSystem
+from actors.timer import Timer
 from domain.messages import ActorRestarted
 from domain.report import RunReport
 from domain.store import Store
@@ -166,3 +169,57 @@ def test_bad_fault_specs_are_refused_with_a_reason(spec: str, needle: str) -> No
     with pytest.raises(FaultError) as info:
         parse_faults([spec])
     assert needle in str(info.value.violations[0])
+
+
+class _Fragile(EngineActor):
+    """Fails to start in its first ``failing`` incarnations; answers asks with its incarnation."""
+
+    actor_name = "fragile"
+
+    def __init__(self, failing: int) -> None:
+        super().__init__()
+        self.failing = failing
+
+    def start_up(self) -> None:
+        if self.incarnation <= self.failing:
+            raise RuntimeError(f"cannot start (incarnation {self.incarnation})")
+
+    def on_receive(self, message: Any) -> Any:
+        return self.incarnation
+
+
+def test_an_actor_that_fails_to_start_is_restarted_until_it_starts() -> None:
+    timer = Timer()
+    restarted = threading.Event()
+    supervisor = Supervisor(
+        timer, max_restarts=5, on_restarted=lambda name, n, _c: n == 3 and restarted.set()
+    )
+    try:
+        handle = supervisor.start_child("fragile", lambda _n: _Fragile.start(failing=2))
+        assert restarted.wait(10), "the third incarnation never started"
+        assert handle.ask("which", timeout=10) == 3
+        stats = supervisor.stats()["fragile"]
+        assert stats["failures"] == 2 and stats["restarts"] == 2 and stats["state"] == "running"
+    finally:
+        supervisor.close(5)
+        timer.close()
+
+
+def test_an_actor_that_never_starts_escalates_past_the_budget() -> None:
+    timer = Timer()
+    escalated: list[str] = []
+    done = threading.Event()
+
+    def escalate(reason: str) -> None:
+        escalated.append(reason)
+        done.set()
+
+    supervisor = Supervisor(timer, max_restarts=2, on_escalate=escalate)
+    try:
+        supervisor.start_child("fragile", lambda _n: _Fragile.start(failing=99))
+        assert done.wait(10), "the supervisor never gave up"
+        assert "fragile" in escalated[0] and "restart budget" in escalated[0]
+        assert supervisor.stats()["fragile"]["restarts"] == 2
+    finally:
+        supervisor.close(5)
+        timer.close()
