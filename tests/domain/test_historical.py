@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.stores import REPO, real_file, seed
+from support.stores import REPO, DailyRow, daily_rows, real_file, seed
 
 from domain.bars import Bar
 from domain.calendar import TradingCalendar
@@ -479,29 +479,12 @@ def test_series_without_bars_are_named_in_the_warnings(store: Store, calendar: T
 # ---------------------------------------------------------------------------------- real ORCL
 
 
-class Daily(NamedTuple):
-    day: date
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+Daily = DailyRow
 
 
 @pytest.fixture(scope="module")
 def orcl_rows() -> list[Daily]:
-    with real_file("ORCL_1995-2014_1d.csv").open(newline="") as handle:
-        return [
-            Daily(
-                d(line["Date"]),
-                float(line["Open"]),
-                float(line["High"]),
-                float(line["Low"]),
-                float(line["Close"]),
-                float(line["Volume"]),
-            )
-            for line in csv.DictReader(handle)
-        ]
+    return daily_rows("ORCL_1995-2014_1d.csv")
 
 
 @pytest.fixture(scope="module")

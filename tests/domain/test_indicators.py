@@ -13,12 +13,12 @@ import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import FrozenInstanceError
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.stores import real_file, seed
+from support.stores import DailyRow, daily_rows, real_file, seed
 
 from domain.bars import Bar
 from domain.calendar import TradingCalendar
@@ -36,15 +36,6 @@ from domain.store import open_store
 SYMBOL = "ORCL"
 
 
-class Row(NamedTuple):
-    day: date
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-
-
 def midnight(day: date) -> int:
     return int(datetime.combine(day, time(), tzinfo=UTC).timestamp())
 
@@ -53,20 +44,12 @@ def d(text: str) -> date:
     return date.fromisoformat(text)
 
 
+Row = DailyRow
+
+
 @pytest.fixture(scope="module")
 def rows() -> list[Row]:
-    with real_file("ORCL_1995-2014_1d.csv").open(newline="") as handle:
-        return [
-            Row(
-                d(line["Date"]),
-                float(line["Open"]),
-                float(line["High"]),
-                float(line["Low"]),
-                float(line["Close"]),
-                float(line["Volume"]),
-            )
-            for line in csv.DictReader(handle)
-        ]
+    return daily_rows("ORCL_1995-2014_1d.csv")
 
 
 @pytest.fixture(scope="module")

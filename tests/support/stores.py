@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -47,6 +49,34 @@ def postgres_schema_url() -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+class DailyRow(NamedTuple):
+    """One row of a Yahoo-style daily file (``Date,Open,High,Low,Close,Adj Close,Volume``)."""
+
+    day: date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+def daily_rows(name: str) -> list[DailyRow]:
+    """The rows of a real daily file, read directly with the csv module (independent of the
+    importer under test)."""
+    with real_file(name).open(newline="") as handle:
+        return [
+            DailyRow(
+                date.fromisoformat(line["Date"]),
+                float(line["Open"]),
+                float(line["High"]),
+                float(line["Low"]),
+                float(line["Close"]),
+                float(line["Volume"]),
+            )
+            for line in csv.DictReader(handle)
+        ]
 
 
 def seed(store: Store, *groups: str, start_year: int = 2024, end_year: int = 2026) -> None:
