@@ -7,11 +7,14 @@
         engine.subscribe(print, events=["session_ended"])
         report = engine.run(timeout=300)        # start, wait for completion, return the report
 
-Start order (each actor is started only once the one before it is running): **TimeManager**
-(calendar and clock) → **HistoricalLoader** (asks the TimeManager) → **QualityCalculator** →
-**SessionCoordinator** (asks all three). Shutdown runs in reverse, each stop bounded by the
-shutdown timeout; the engine stops only the actors it started (never pykka's global
-registry), and every actor runs on a daemon thread, so a host process can always exit.
+Start order (each actor is started only once the one before it is running), all of them as
+children of the engine's :class:`~actors.supervisor.Supervisor`: **TimeManager** (calendar and
+clock) → **HistoricalLoader** (asks the TimeManager) → **QualityCalculator** →
+**SessionCoordinator** (asks all three). A child that fails is restarted and rewired (a new
+coordinator resumes from the last day's checkpoint, a new QualityCalculator is handed the day
+so far); past the restart budget the run ends ``failed``. Shutdown runs in reverse, each stop
+bounded by the shutdown timeout; the engine stops only the actors it started (never pykka's
+global registry), and every actor runs on a daemon thread, so a host process can always exit.
 """
 
 from __future__ import annotations
