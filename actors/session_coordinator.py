@@ -275,9 +275,6 @@ class SessionCoordinator(EngineActor):
     def gaps(self, symbol: str, interval: str) -> tuple[Gap, ...]:
         return self.data.gaps(symbol, str(Interval.parse(interval)))
 
-    def resident_bytes(self) -> int:
-        return self.data.resident_bytes()
-
     # ------------------------------------------------------------------ run phases
 
     def _on_start_run(self) -> None:

@@ -54,10 +54,6 @@ class Timer:
         with self._cond:
             self._cancelled.add(handle)
 
-    def pending(self) -> int:
-        with self._cond:
-            return sum(1 for entry in self._heap if entry[1] not in self._cancelled)
-
     def close(self, timeout: float = 2.0) -> None:
         """Drop everything pending and stop the thread (joined within ``timeout``)."""
         with self._cond:

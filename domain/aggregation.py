@@ -39,9 +39,9 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
-from domain.bars import Bar
+from domain.bars import Bar, daily_ts
 from domain.intervals import Interval
 
 __all__ = [
@@ -405,5 +405,4 @@ def daily_bar_from_minutes(
         kept.append(bar)
     if not kept:
         return None
-    midnight = int(datetime(session_date.year, session_date.month, session_date.day, tzinfo=UTC).timestamp())
-    return aggregate_window(kept, "1d", midnight)
+    return aggregate_window(kept, "1d", daily_ts(session_date))

@@ -7,7 +7,7 @@ with :func:`ts_to_datetime` for display.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 
@@ -39,6 +39,20 @@ def bar_violation(open_: float, high: float, low: float, close: float, volume: f
     if volume < 0:
         return "negative volume"
     return None
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAY_SECONDS = 86_400
+
+
+def daily_ts(day: date) -> int:
+    """The ``ts`` of the daily bar of session date ``day``: that date at 00:00 UTC."""
+    return (day.toordinal() - _EPOCH_ORDINAL) * _DAY_SECONDS
+
+
+def daily_date(ts: int) -> date:
+    """The session date of a daily bar's ``ts`` (the inverse of :func:`daily_ts`)."""
+    return date.fromordinal(_EPOCH_ORDINAL + ts // _DAY_SECONDS)
 
 
 def ts_to_datetime(ts: int) -> datetime:

@@ -34,13 +34,13 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from itertools import pairwise
 from typing import Protocol
 
 from domain.aggregation import daily_bar_from_minutes, derive_bars
 from domain.bar_columns import BarColumns
-from domain.bars import Bar
+from domain.bars import Bar, daily_ts
 from domain.calendar import TradingSession
 from domain.config import SessionConfig
 from domain.indicators import IndicatorResult, compute_indicators, describe_days
@@ -282,7 +282,7 @@ class _SymbolLoader:
             return out
         parsed = Interval.parse(interval)
         if parsed.is_daily:
-            start, end = _midnight(trading[0]), _midnight(trading[-1]) + _DAY
+            start, end = daily_ts(trading[0]), daily_ts(trading[-1] + timedelta(days=1))
         else:
             start, end = self.hours[trading[0]].open_ts, self.hours[trading[-1]].close_ts
         read = self.reader.read_columns([self.symbol], interval, start, end)[0]
@@ -290,7 +290,7 @@ class _SymbolLoader:
         if parsed.is_daily:  # daily bars are keyed by the session date at midnight UTC
             position = {t: i for i, t in enumerate(ts)}
             for d in trading:
-                i = position.get(_midnight(d))
+                i = position.get(daily_ts(d))
                 if i is not None:
                     out[d] = _Part(read, i, i + 1)
             return out
@@ -358,16 +358,6 @@ def _same_grid(hours: Sequence[DayHours], seconds: int) -> bool:
     """Whether every day's regular open sits on the same ``seconds`` grid and has no break."""
     first = hours[0].open_ts % seconds
     return all(h.open_ts % seconds == first and h.break_start_ts is None for h in hours)
-
-
-_DAY = 86_400
-
-
-def _midnight(day: date) -> int:
-    return (day.toordinal() - _EPOCH_ORDINAL) * _DAY
-
-
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def data_requirements(config: SessionConfig, calendar: HistoricalCalendar) -> dict[str, list[date]]:

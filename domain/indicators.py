@@ -34,9 +34,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from domain.bars import Bar
+from domain.bars import Bar, daily_date
 from domain.config import BarField, IndicatorConfig
 
 __all__ = [
@@ -50,9 +50,6 @@ __all__ = [
 
 IndicatorValue = float | list[float | None] | None
 """A daily indicator's number, a minute indicator's per-minute list, or None (not enough data)."""
-
-_EPOCH = date(1970, 1, 1)
-_SECONDS_PER_DAY = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +66,7 @@ class IndicatorResult:
 
 def bar_day(bar: Bar) -> date:
     """The session date of a daily bar (its ``ts`` is that date at 00:00 UTC)."""
-    return _EPOCH + timedelta(days=bar.ts // _SECONDS_PER_DAY)
+    return daily_date(bar.ts)
 
 
 def compute_indicator(

@@ -111,7 +111,7 @@ def regular_session(cols: BarColumns, windows: SessionWindows, refused: Counter[
     if lo or hi < len(ts):
         refused["outside regular session"] += lo + len(ts) - hi
     inside = cols.window(lo, hi)
-    if _clean(inside, windows):
+    if on_grid(inside, windows) and valid_prices(inside):
         return inside
     keep: list[int] = []
     for i in range(len(inside)):
@@ -123,11 +123,6 @@ def regular_session(cols: BarColumns, windows: SessionWindows, refused: Counter[
         else:
             refused[reason] += 1
     return inside.take(keep)
-
-
-def _clean(cols: BarColumns, windows: SessionWindows) -> bool:
-    """Whether every bar is on the grid, outside the break and valid (C-level passes)."""
-    return on_grid(cols, windows) and valid_prices(cols)
 
 
 def on_grid(cols: BarColumns, windows: SessionWindows) -> bool:
@@ -189,10 +184,6 @@ class Step:
             if stop > start:
                 out.append((cols, start, stop))
         return tuple(out)
-
-    @property
-    def count(self) -> int:
-        return sum(stop - start for _, start, stop in self.ranges)
 
     @property
     def bars(self) -> tuple[Bar, ...]:

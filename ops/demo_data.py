@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from domain.bars import Bar
+from domain.bars import Bar, daily_ts
 from domain.calendar import TradingCalendar, TradingSession
 from domain.intervals import Interval
 from domain.store import Store
@@ -215,7 +215,7 @@ def _aggregate(minute_bars: list[Bar], step: Interval, open_ts: int, day: date) 
     name = str(step)
     if step.is_daily:
         keys = [0] * len(minute_bars)
-        starts = {0: (day.toordinal() - date(1970, 1, 1).toordinal()) * 86_400}
+        starts = {0: daily_ts(day)}
     else:
         keys = [(bar.ts - open_ts) // step.seconds for bar in minute_bars]
         starts = {key: open_ts + key * step.seconds for key in set(keys)}

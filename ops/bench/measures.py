@@ -19,6 +19,7 @@ import pykka
 
 from actors.system import MarketSessionSystem
 from actors.time_manager import TimeManager, TimeManagerClient
+from domain.bars import daily_ts
 from domain.calendar import TradingCalendar
 from domain.config import SessionConfig
 from domain.historical import load_historical
@@ -156,7 +157,7 @@ def _plain_history_read(workload: Workload, minute_hours: Sequence[DayHours]) ->
         started = time.perf_counter()
         count, total = 0, 0.0
         first_day, last_day = workload.history_1d[0], workload.history_1d[-1]
-        daily = (_midnight(first_day), _midnight(last_day) + 86_400)
+        daily = (daily_ts(first_day), daily_ts(last_day) + 86_400)
         minutes = (minute_hours[0].open_ts, minute_hours[-1].close_ts)
         for symbol in workload.symbols:
             for interval, (lo, hi) in (("1m", minutes), ("1d", daily)):
@@ -170,10 +171,6 @@ def _plain_history_read(workload: Workload, minute_hours: Sequence[DayHours]) ->
         return time.perf_counter() - started, count
     finally:
         connection.close()
-
-
-def _midnight(day: date) -> int:
-    return (day.toordinal() - date(1970, 1, 1).toordinal()) * 86_400
 
 
 class _Echo(pykka.ThreadingActor):

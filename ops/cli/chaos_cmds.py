@@ -16,7 +16,7 @@ from domain.calendar import TradingCalendar
 from domain.historical import data_requirements
 from domain.report import RunReport
 from ops.cli.app import EXIT_RUNTIME, CliState, cli
-from ops.cli.run_cmds import _load_backtest_config
+from ops.cli.run_cmds import load_backtest_config
 
 _SECTIONS = ("session", "historical", "indicators", "metrics")
 
@@ -92,7 +92,7 @@ def chaos(
     from domain.store import open_store
     from ops.faults import FaultyBars, parse_faults
 
-    config = _load_backtest_config(config_path)
+    config = load_backtest_config(config_path)
     plan = parse_faults(faults)
     store = state.store()
     data_requirements(config, TradingCalendar(store.calendar, config.exchange_group, config.asset_class))

@@ -21,7 +21,7 @@ from ops.cli.app import EXIT_RUNTIME, CliState, cli
 EXAMPLE_CONFIG = "session_configs/example_session.json"
 
 
-def _load_backtest_config(path: str) -> SessionConfig:
+def load_backtest_config(path: str) -> SessionConfig:
     config = SessionConfig.from_file(path)
     if not config.is_backtest:
         raise ConfigError(
@@ -136,7 +136,7 @@ def run(
     one_cpu: bool,
 ) -> None:
     """Run the backtest CONFIG: progress, a summary table, a JSON report; exit 1 unless completed."""
-    config = _load_backtest_config(config_path)
+    config = load_backtest_config(config_path)
     if one_cpu:
         _pin_to_one_cpu()
     report = execute_run(
@@ -177,7 +177,7 @@ def demo(
     from ops.calendar_seed import seed_group
     from ops.demo_data import write_demo_data
 
-    config = _load_backtest_config(config_path)
+    config = load_backtest_config(config_path)
     backtest = config.backtest_config
     assert backtest is not None
     started = wall.perf_counter()
