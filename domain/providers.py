@@ -1,0 +1,152 @@
+"""Market-data providers (SPEC §8): what the engine needs of one, whatever the network behind it.
+
+A provider does three things:
+
+- ``fetch_bars(symbols, interval, start_ts, end_ts)``: the bars of ``[start_ts, end_ts)`` it has
+  (history, and what the gap filler asks for again), sorted by symbol and time;
+- ``start_stream(symbols, sink)``: deliver bars as they complete, on the provider's own
+  thread(s), to a :class:`StreamSink`, reconnecting by itself after a disconnect; and
+  ``stop_stream(timeout)``;
+- tell its :class:`ConnectionState` (``state``), and its clock (``clock``): the wall clock for a
+  real provider, a shifted and possibly faster clock for the replay provider. The live session
+  runs on the provider's clock, so a replay at 600× is a whole session in 39 seconds.
+
+Failures are :class:`ProviderError` subtypes, so callers decide by type: an auth failure is not
+retried, a rate limit says when to come back, an unavailable provider is retried with backoff, a
+protocol error means the provider answered something that is not what it promised.
+
+Adapters live in ``ops/providers/`` (network and files are side effects); this module is pure.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from domain.bars import Bar
+from domain.clock import Clock, _require_aware
+from domain.errors import ProviderError
+
+__all__ = [
+    "Backoff",
+    "ConnectionState",
+    "MarketDataProvider",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderNotSupported",
+    "ProviderProtocolError",
+    "ProviderRateLimited",
+    "ProviderSubscriptionError",
+    "ProviderUnavailable",
+    "ScaledClock",
+    "StreamSink",
+]
+
+
+class ProviderAuthError(ProviderError):
+    """The provider refused the credentials (HTTP 401/403, stream error 402): not retried."""
+
+
+class ProviderSubscriptionError(ProviderError):
+    """The account may not do this: connection limit (406), insufficient subscription (409)."""
+
+
+class ProviderRateLimited(ProviderError):
+    """Too many requests (HTTP 429); ``retry_after`` seconds when the provider said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider cannot be reached or dropped the connection: retried with backoff."""
+
+
+class ProviderProtocolError(ProviderError):
+    """The provider answered something outside its protocol (malformed JSON, bad bar)."""
+
+
+class ProviderNotSupported(ProviderError):
+    """A provider named by the config schema that has no adapter yet."""
+
+
+class ConnectionState(StrEnum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+    """Gave up: a non-retryable error (auth, subscription). ``detail`` says why."""
+    CLOSED = "closed"
+
+
+class StreamSink(Protocol):
+    """Where a provider's stream delivers; called on the provider's thread, must not block."""
+
+    def bars(self, bars: Sequence[Bar], *, updated: bool = False) -> None:
+        """Completed bars; ``updated`` bars replace a bar already delivered (same ts)."""
+
+    def state(self, state: ConnectionState, detail: str | None = None) -> None:
+        """The connection changed state."""
+
+    def outage(self, start_ts: int, end_ts: int) -> None:
+        """The stream was down over ``[start_ts, end_ts)``: bars of it may be missing."""
+
+
+class MarketDataProvider(Protocol):
+    name: str
+
+    @property
+    def state(self) -> ConnectionState: ...
+
+    def clock(self) -> Clock: ...
+
+    def fetch_bars(self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int) -> list[Bar]:
+        """Bars of ``[start_ts, end_ts)``; raises :class:`ProviderError` subtypes."""
+        ...
+
+    def start_stream(self, symbols: Sequence[str], sink: StreamSink) -> None: ...
+
+    def stop_stream(self, timeout: float) -> None: ...
+
+
+class ScaledClock:
+    """A clock that reads ``start`` when started and then runs ``speed`` times faster than the
+    wall clock. ``elapsed`` gives wall seconds since some fixed point (``time.monotonic``)."""
+
+    def __init__(self, start: datetime, speed: float, elapsed: Callable[[], float]) -> None:
+        if not speed > 0:
+            raise ValueError(f"clock speed must be > 0, got {speed}")
+        self._start = _require_aware(start)
+        self._speed = speed
+        self._elapsed = elapsed
+        self._origin = elapsed()
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(self._elapsed() - self._origin) * self._speed)
+
+    def wall_seconds(self, clock_seconds: float) -> float:
+        """Wall seconds that ``clock_seconds`` of this clock take."""
+        return clock_seconds / self._speed
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter (reconnects): attempt ``n`` (0-based) waits a random
+    time in ``[delay/2, delay]`` where ``delay = min(cap, initial * 2**n)``."""
+
+    initial: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        delay = min(self.cap, self.initial * (2 ** min(attempt, 32)))
+        return delay * (0.5 + 0.5 * (rng or random).random())
