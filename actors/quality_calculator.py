@@ -24,6 +24,7 @@ from domain.intervals import Interval
 from domain.messages import (
     BeginQualityDay,
     EndQualityDay,
+    MarkGap,
     QualityDayEnded,
     QualityScored,
     ScoreHistorical,
@@ -68,6 +69,10 @@ class QualityCalculator(EngineActor):
             return self._end_day(message)
         if isinstance(message, ScoreHistorical):
             return self._historical(message)
+        if isinstance(message, MarkGap):
+            if self._book is not None and self._book.hours.day == message.day:
+                self._book.mark(message.gap)
+            return None
         if isinstance(message, AttachCoordinator):
             self._coordinator = message.ref
             return None

@@ -80,10 +80,10 @@ from domain.messages import (
 from domain.quality import Gap, GapStatus, IntervalQuality
 from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, RunStatus, SymbolDay
 from domain.session_data import ReleaseHorizon, SessionData, SymbolSnapshot
-from domain.session_day import SessionDay
+from domain.session_day import DayHours, SessionDay
 from domain.session_window import backtest_days, prefetch_plan
 
-__all__ = ["SessionCoordinator", "run_report"]
+__all__ = ["SessionCoordinator", "run_report", "summarise_day"]
 
 log = structlog.get_logger("marketsession.coordinator")
 
@@ -627,37 +627,16 @@ class SessionCoordinator(EngineActor):
     def _summarise(
         self, day: SessionDay, results: dict[tuple[str, str], IntervalQuality], early: bool
     ) -> DaySummary:
-        historical = self._historical
-        symbols: dict[str, SymbolDay] = {}
-        for symbol in self._symbols:
-            session: dict[str, IntervalSummary] = {}
-            for interval in self._intervals:
-                series = self.data.session_bars(symbol, interval)
-                session[interval] = IntervalSummary.of(
-                    0 if series is None else len(series), results.get((symbol, interval))
-                )
-            hist: dict[str, HistoricalSummary] = {}
-            if historical is not None:
-                for (sym, interval), entry in historical.series.items():
-                    if sym == symbol:
-                        hist[interval] = HistoricalSummary(
-                            entry.bar_count,
-                            self._historical_quality_by_key.get((sym, interval)),
-                            entry.days,
-                            len(entry.bars_by_day),
-                            len(entry.derived_days),
-                        )
-            symbols[symbol] = SymbolDay(
-                session=session,
-                historical=hist,
-                indicators=dict(historical.indicators.get(symbol, {})) if historical is not None else {},
-                metrics=self.data.metrics(symbol),
-            )
         stream_seconds = time.perf_counter() - self._day_started - self._load_seconds
-        return DaySummary(
+        return summarise_day(
             hours=day.hours,
             timezone=self._timezone,
-            symbols=symbols,
+            symbols=self._symbols,
+            intervals=self._intervals,
+            data=self.data,
+            historical=self._historical,
+            historical_quality=self._historical_quality_by_key,
+            results=results,
             bars_streamed=self._day_streamed,
             bars_derived=self._day_derived,
             refused=dict(day.refused),
@@ -666,7 +645,7 @@ class SessionCoordinator(EngineActor):
                 "load_seconds": round(self._load_seconds, 6),
                 "stream_seconds": round(stream_seconds, 6),
             },
-            ended_early=early,
+            early=early,
         )
 
     # ------------------------------------------------------------------ pause, resume, stop, failure
@@ -750,6 +729,62 @@ class SessionCoordinator(EngineActor):
         )
         self._publish(RunCompleted(self.report))
         self._on_finished(self.report)
+
+
+def summarise_day(
+    *,
+    hours: DayHours,
+    timezone: str,
+    symbols: tuple[str, ...],
+    intervals: tuple[str, ...],
+    data: SessionData,
+    historical: HistoricalData | None,
+    historical_quality: dict[tuple[str, str], float | None],
+    results: dict[tuple[str, str], IntervalQuality],
+    bars_streamed: int,
+    bars_derived: int,
+    refused: dict[str, int],
+    warnings: tuple[str, ...],
+    timings: dict[str, float],
+    early: bool,
+) -> DaySummary:
+    """The :class:`DaySummary` of a session day that has just closed (backtest and live)."""
+    per_symbol: dict[str, SymbolDay] = {}
+    for symbol in symbols:
+        session: dict[str, IntervalSummary] = {}
+        for interval in intervals:
+            series = data.session_bars(symbol, interval)
+            session[interval] = IntervalSummary.of(
+                0 if series is None else len(series), results.get((symbol, interval))
+            )
+        hist: dict[str, HistoricalSummary] = {}
+        if historical is not None:
+            for (sym, interval), entry in historical.series.items():
+                if sym == symbol:
+                    hist[interval] = HistoricalSummary(
+                        entry.bar_count,
+                        historical_quality.get((sym, interval)),
+                        entry.days,
+                        len(entry.bars_by_day),
+                        len(entry.derived_days),
+                    )
+        per_symbol[symbol] = SymbolDay(
+            session=session,
+            historical=hist,
+            indicators=dict(historical.indicators.get(symbol, {})) if historical is not None else {},
+            metrics=data.metrics(symbol),
+        )
+    return DaySummary(
+        hours=hours,
+        timezone=timezone,
+        symbols=per_symbol,
+        bars_streamed=bars_streamed,
+        bars_derived=bars_derived,
+        refused=refused,
+        warnings=warnings,
+        timings=timings,
+        ended_early=early,
+    )
 
 
 def run_report(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +31,9 @@ from typing import Any
 import pykka
 import structlog
 
+from actors.gap_filler import GapFiller
 from actors.historical_loader import HistoricalLoader
+from actors.live_coordinator import LiveSessionCoordinator
 from actors.quality_calculator import AttachCoordinator, QualityCalculator
 from actors.session_coordinator import SessionCoordinator, run_report
 from actors.subscribers import EventBus, Subscription, Target
@@ -40,18 +43,23 @@ from actors.timer import Timer
 from domain.bars import Bar
 from domain.config import SessionConfig
 from domain.errors import ConfigError, MarketSessionError, Violation
+from domain.gap_fill import GapEntry
 from domain.messages import (
     ActorRestarted,
     ChildRestarted,
     ComponentStateChanged,
     Event,
     Fail,
+    LiveBars,
     Pause,
+    ProviderOutage,
+    ProviderStateChanged,
     Resume,
     RunCheckpoint,
     StartRun,
     Stop,
 )
+from domain.providers import ConnectionState, MarketDataProvider
 from domain.quality import Gap
 from domain.report import RunReport
 from domain.session_data import SymbolSnapshot
@@ -87,12 +95,17 @@ class MarketSessionSystem:
         max_restarts: int = 5,
         restart_window: float = 60.0,
         faults: FaultHook | None = None,
+        provider: MarketDataProvider | None = None,
+        keep_running: bool = False,
     ) -> None:
         self.config = config if isinstance(config, SessionConfig) else SessionConfig.from_file(Path(config))
-        if not self.config.is_backtest:
+        if not self.config.is_backtest and provider is None:
             raise ConfigError(
-                [Violation("mode", "this engine runs backtest sessions; live sessions are not supported yet")]
+                [Violation("mode", "a live session needs a market-data provider (marketsession serve)")]
             )
+        self.provider = provider if not self.config.is_backtest else None
+        self.keep_running = keep_running
+        self._gap_book: tuple[Any, tuple[GapEntry, ...]] = (None, ())
         if speed is not None and speed < 0:
             raise ValueError(f"speed must be >= 0, got {speed}")
         self._owns_store = not isinstance(store, Store)
@@ -138,8 +151,9 @@ class MarketSessionSystem:
                 supervisor.start_child(
                     "time_manager",
                     lambda _n: TimeManager.start(
-                        self.store.calendar, mode="backtest", exchange_group=config.exchange_group,
-                        asset_class=config.asset_class,
+                        self.store.calendar, mode="live" if self.provider else "backtest",
+                        clock=self.provider.clock() if self.provider else None,
+                        exchange_group=config.exchange_group, asset_class=config.asset_class,
                     ),
                 ),
                 timeout=self.ask_timeout,
@@ -152,6 +166,8 @@ class MarketSessionSystem:
             self._handles["quality_calculator"] = supervisor.start_child(
                 "quality_calculator", lambda _n: QualityCalculator.start()
             )
+            if self.provider is not None and config.session_data_config.gap_filler.enable_session_quality:
+                self._handles["gap_filler"] = supervisor.start_child("gap_filler", self._start_gap_filler)
             self._handles["session_coordinator"] = supervisor.start_child(
                 "session_coordinator", self._start_coordinator
             )
@@ -159,10 +175,61 @@ class MarketSessionSystem:
             self.shutdown()
             raise
         self._wire_coordinator()
+        if self.provider is not None:
+            if "gap_filler" in self._handles:
+                self._handles["gap_filler"].tell(AttachCoordinator(self._handles["session_coordinator"]))  # type: ignore[arg-type]
+            self.provider.start_stream(config.symbols, _ProviderSink(self._handles["session_coordinator"]))
         return self
 
-    def _start_coordinator(self, incarnation: int) -> pykka.ActorRef[SessionCoordinator]:
+    def _start_gap_filler(self, _incarnation: int) -> pykka.ActorRef[GapFiller]:
+        assert self.provider is not None and self._timer is not None
+        gap_filler = self.config.session_data_config.gap_filler
+        return GapFiller.start(
+            self.provider,
+            clock=self.provider.clock(),
+            clock_speed=self.clock_speed,
+            timer=self._timer,
+            max_retries=gap_filler.max_retries,
+            retry_interval=gap_filler.retry_interval_seconds,
+            restore=self._gap_book,
+            on_change=self._keep_gap_book,
+        )
+
+    def _keep_gap_book(self, book: tuple[Any, tuple[GapEntry, ...]]) -> None:
+        self._gap_book = book
+
+    @property
+    def clock_speed(self) -> float:
+        """How much faster than the wall clock the session clock runs (live: the provider's)."""
+        if self.provider is not None:
+            return float(getattr(self.provider.clock(), "speed", 1.0))
+        if self.speed is not None:
+            return self.speed
+        return self.config.backtest_config.speed_multiplier if self.config.backtest_config else 0.0
+
+    def _start_coordinator(self, incarnation: int) -> pykka.ActorRef[Any]:
         assert self._time_manager is not None and self._timer is not None
+        if self.provider is not None:
+            ref: pykka.ActorRef[Any] = LiveSessionCoordinator.start(
+                self.config,
+                time_manager=self._time_manager,
+                loader=self._handles["historical_loader"],
+                quality=self._handles["quality_calculator"],
+                gap_filler=self._handles.get("gap_filler"),
+                bus=self.bus,
+                timer=self._timer,
+                clock=self.provider.clock(),
+                clock_speed=self.clock_speed,
+                store_bars=self.store.bars,
+                on_finished=self._finished,
+                ask_timeout=self.ask_timeout,
+                keep_running=self.keep_running,
+                resume=self._checkpoint if incarnation > 1 else None,
+                on_checkpoint=self._keep_checkpoint,
+            )
+            self._coordinator = ref
+            self._proxy = None
+            return ref
         ref = SessionCoordinator.start(
             self.config,
             time_manager=self._time_manager,
@@ -215,8 +282,7 @@ class MarketSessionSystem:
         checkpoint = self._checkpoint
         report = run_report(
             self.config, "failed", checkpoint.summaries if checkpoint else (),
-            checkpoint.run_warnings if checkpoint else (), reason, {}, self.speed if self.speed is not None
-            else (self.config.backtest_config.speed_multiplier if self.config.backtest_config else 0.0),
+            checkpoint.run_warnings if checkpoint else (), reason, {}, self.clock_speed,
         )  # fmt: skip
         self._finished(report)
 
@@ -274,6 +340,8 @@ class MarketSessionSystem:
         if self._closed:
             return
         self._closed = True
+        if self.provider is not None:
+            self.provider.stop_stream(self.shutdown_timeout)
         if self._timer is not None:
             self._timer.close()
         if self.supervisor is not None:
@@ -354,7 +422,28 @@ class MarketSessionSystem:
             self._proxy = self._coordinator_ref().proxy()
         return getattr(self._proxy, method)(*args).get(timeout=self.ask_timeout)
 
+    def live_status(self) -> dict[str, Any]:
+        """Live mode: a JSON-ready snapshot of the session (see ``/status`` of ``serve``)."""
+        return self._ask("live_status")
+
     def _coordinator_ref(self) -> pykka.ActorRef[SessionCoordinator]:
         if self._coordinator is None:
             raise RuntimeError("start the engine first")
         return self._coordinator
+
+
+class _ProviderSink:
+    """A provider's :class:`~domain.providers.StreamSink`: each call becomes one message to the
+    coordinator (through its handle, so deliveries follow it across restarts)."""
+
+    def __init__(self, coordinator: Handle) -> None:
+        self._coordinator = coordinator
+
+    def bars(self, bars: Any, *, updated: bool = False) -> None:
+        self._coordinator.tell(LiveBars(tuple(bars), updated, time.monotonic()))
+
+    def state(self, state: ConnectionState, detail: str | None = None) -> None:
+        self._coordinator.tell(ProviderStateChanged(str(state), detail))
+
+    def outage(self, start_ts: int, end_ts: int) -> None:
+        self._coordinator.tell(ProviderOutage(start_ts, end_ts))

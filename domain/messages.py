@@ -39,15 +39,25 @@ __all__ = [
     "DayBars",
     "DayEndTimeout",
     "DerivedBarsBuilt",
+    "DrainGaps",
     "EndQualityDay",
     "Event",
     "Fail",
+    "FillBars",
+    "GapAbandoned",
+    "GapAttempted",
     "GapDetected",
     "GapFilled",
+    "GapsDrained",
     "HistoricalLoaded",
     "LifecycleChanged",
+    "LiveBars",
     "LoadHistorical",
+    "MarkGap",
     "Pause",
+    "ProviderConnection",
+    "ProviderOutage",
+    "ProviderStateChanged",
     "QualityDayEnded",
     "QualityScored",
     "QualityUpdated",
@@ -64,8 +74,88 @@ __all__ = [
     "StepAcknowledged",
     "Stop",
     "TakeDay",
+    "TrackGaps",
     "WarningRaised",
 ]
+
+
+# ------------------------------------------------------------------------- live mode (SPEC §8)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBars:
+    """A provider's delivery (told to the coordinator from the provider's thread): completed base
+    bars, or ``updated`` values of bars already delivered. ``received`` is ``time.monotonic()``
+    when the provider handed them over (end-to-end latency is measured from it)."""
+
+    bars: tuple[Bar, ...]
+    updated: bool = False
+    received: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStateChanged:
+    """The provider's connection changed (a :class:`~domain.providers.ConnectionState` value)."""
+
+    state: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderOutage:
+    """The provider's stream was down over ``[start_ts, end_ts)``."""
+
+    start_ts: int
+    end_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrackGaps:
+    """Coordinator → GapFiller: the day's gap changes as the QualityCalculator reported them."""
+
+    day: date
+    now_ts: int
+    opened: tuple[Gap, ...] = ()
+    closed: tuple[Gap, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FillBars:
+    """GapFiller → coordinator: what the provider returned for ``gap`` (merged, stored, scored)."""
+
+    day: date
+    gap: Gap
+    bars: tuple[Bar, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GapAttempted:
+    """GapFiller → coordinator: ``gap`` after one more fetch, or abandoned (its status says)."""
+
+    day: date
+    gap: Gap
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkGap:
+    """Coordinator → QualityCalculator: record a fetch attempt or the abandonment of ``gap``."""
+
+    day: date
+    gap: Gap
+
+
+@dataclass(frozen=True, slots=True)
+class DrainGaps:
+    """Coordinator → GapFiller at the close: answer :class:`GapsDrained` once no gap of ``day``
+    is left to fetch (all filled or abandoned)."""
+
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class GapsDrained:
+    day: date
 
 
 # ------------------------------------------------------------------------- coordinator commands
@@ -341,6 +431,24 @@ class GapFilled(Event):
     kind: ClassVar[str] = "gap_filled"
     day: date
     gap: Gap
+
+
+@dataclass(frozen=True, slots=True)
+class GapAbandoned(Event):
+    """Live mode: the GapFiller gave up on ``gap`` after ``max_retries`` fetches (a warning)."""
+
+    kind: ClassVar[str] = "gap_abandoned"
+    day: date
+    gap: Gap
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConnection(Event):
+    """Live mode: the provider's connection changed state (``detail`` says why)."""
+
+    kind: ClassVar[str] = "provider_connection"
+    state: str
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -577,6 +577,24 @@ class QualityBook:
             return tuple(scores), NO_CHANGES
         return tuple(scores), GapChanges(tuple(opened), tuple(closed))
 
+    def mark(self, gap: Gap) -> Gap | None:
+        """Record on the tracked gap starting where ``gap`` starts what the gap filler did: one
+        more fetch (``gap.retry_count`` of them, the last at ``gap.last_retry_ts``) or, with
+        status ``abandoned``, giving up. ``None`` when no gap starts there any more (filled or
+        reshaped since: nothing to record)."""
+        tracker = self._trackers.get((gap.symbol, gap.interval))
+        if tracker is None:
+            return None
+        try:
+            run = tracker._run_at(gap.start_ts)
+        except KeyError:
+            return None
+        run.retry_count = max(run.retry_count, gap.retry_count)
+        run.last_retry_ts = gap.last_retry_ts
+        if gap.status is GapStatus.ABANDONED:
+            run.status = GapStatus.ABANDONED
+        return tracker._gap(run)
+
     def results(self) -> dict[tuple[str, str], IntervalQuality]:
         """Every symbol and interval's score and gaps now, keyed by (symbol, interval)."""
         out: dict[tuple[str, str], IntervalQuality] = {}

@@ -8,8 +8,12 @@ Specs:
   session clock has reached HH:MM exchange time (fires once);
 - ``delay:<actor>@<ms>`` — every message of the actor is delayed by ms milliseconds;
 - ``store-fail:<reads|writes>@<k>`` — the next k store operations of that kind fail;
-- ``drop:<fraction>``, ``disconnect:<HH:MM>+<seconds>`` — provider faults, for live runs (not
-  available in backtests yet: rejected with a clear error).
+- provider faults, for live runs on the ``replay`` provider (``serve``; a backtest replays the
+  store, so they are refused there): ``drop:<fraction>`` (``0.05`` or ``5%`` of streamed bars),
+  ``drop:<HH:MM>-<HH:MM>`` (every bar of that span), ``disconnect:<HH:MM>+<seconds>`` (the stream
+  is down that long; ``+5m`` works too), ``late:<fraction>`` (delivered after the next minute),
+  ``duplicate:<fraction>`` (delivered twice), ``lag:<seconds>`` (every delivery that much later
+  on the session clock), ``fetch-fail:<k>`` (the next k history fetches fail).
 
 Actor names are the snake_case names of the engine's actors: ``session_coordinator``,
 ``time_manager``, ``historical_loader``, ``quality_calculator`` (``gap_filler`` in live mode).
@@ -30,11 +34,41 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import MarketSessionError, StoreUnavailable, Violation
 
-__all__ = ["ACTOR_NAMES", "FaultError", "FaultPlan", "FaultyBars", "InjectedCrash", "parse_faults"]
+__all__ = [
+    "ACTOR_NAMES",
+    "FaultError",
+    "FaultPlan",
+    "FaultyBars",
+    "InjectedCrash",
+    "ProviderFaults",
+    "parse_faults",
+]
 
 ACTOR_NAMES = ("session_coordinator", "time_manager", "historical_loader", "quality_calculator", "gap_filler")
 
-_SPEC = re.compile(r"^(crash|delay|store-fail|drop|disconnect):(.+)$")
+_SPEC = re.compile(r"^(crash|delay|store-fail|drop|disconnect|late|duplicate|lag|fetch-fail):(.+)$")
+_PROVIDER_KINDS = ("drop", "disconnect", "late", "duplicate", "lag", "fetch-fail")
+_HHMM = r"(\d{1,2}):(\d{2})"
+
+
+@dataclass
+class ProviderFaults:
+    """Provider faults of a live replay, times of day in exchange time (see the module docstring)."""
+
+    drop_fraction: float = 0.0
+    drop_ranges: list[tuple[time, time]] = field(default_factory=list)
+    disconnects: list[tuple[time, int]] = field(default_factory=list)
+    late_fraction: float = 0.0
+    duplicate_fraction: float = 0.0
+    lag_seconds: float = 0.0
+    fetch_failures: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(
+            self.drop_fraction or self.drop_ranges or self.disconnects or self.late_fraction
+            or self.duplicate_fraction or self.lag_seconds or self.fetch_failures
+        )  # fmt: skip
 
 
 class FaultError(MarketSessionError):
@@ -69,6 +103,7 @@ class FaultPlan:
     """The session clock (UTC epoch seconds), kept up to date by the coordinator."""
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/New_York"))
     injected: list[str] = field(default_factory=list)
+    provider: ProviderFaults = field(default_factory=ProviderFaults)
     _counts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,15 +148,16 @@ class FaultPlan:
 
     @property
     def empty(self) -> bool:
-        return not (self.crashes or self.delays or self.store_failures)
+        return not (self.crashes or self.delays or self.store_failures or self.provider.any)
 
 
-def parse_faults(specs: Iterable[str]) -> FaultPlan:
-    """A :class:`FaultPlan` from ``--fault`` specs; :class:`FaultError` naming every bad one."""
+def parse_faults(specs: Iterable[str], *, live: bool = False) -> FaultPlan:
+    """A :class:`FaultPlan` from ``--fault`` specs; :class:`FaultError` naming every bad one.
+    Provider faults are accepted only for ``live`` runs."""
     plan = FaultPlan(specs=tuple(specs))
     problems: list[Violation] = []
     for spec in plan.specs:
-        problem = _add(plan, spec.strip())
+        problem = _add(plan, spec.strip(), live)
         if problem:
             problems.append(Violation(f"--fault {spec}", problem))
     if problems:
@@ -129,16 +165,66 @@ def parse_faults(specs: Iterable[str]) -> FaultPlan:
     return plan
 
 
-def _add(plan: FaultPlan, spec: str) -> str | None:
+def _fraction(text: str) -> float | None:
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
+
+
+def _time(hour: str, minute: str) -> time | None:
+    return time(int(hour), int(minute)) if int(hour) <= 23 and int(minute) <= 59 else None
+
+
+def _add_provider(faults: ProviderFaults, kind: str, rest: str) -> str | None:
+    if kind == "drop" and (span := re.fullmatch(f"{_HHMM}-{_HHMM}", rest)):
+        first, last = _time(*span.group(1, 2)), _time(*span.group(3, 4))
+        if first is None or last is None or not first < last:
+            return f"expected a span HH:MM-HH:MM with start before end, got {rest!r}"
+        faults.drop_ranges.append((first, last))
+        return None
+    if kind in ("drop", "late", "duplicate"):
+        value = _fraction(rest)
+        if value is None:
+            return f"{kind} takes a fraction between 0 and 1 (0.05 or 5%), got {rest!r}"
+        setattr(faults, f"{kind}_fraction", value)
+        return None
+    if kind == "disconnect":
+        match = re.fullmatch(rf"{_HHMM}\+(\d+)(s|m)?", rest)
+        at = _time(*match.group(1, 2)) if match else None
+        if match is None or at is None or int(match.group(3)) < 1:
+            return f"expected disconnect:HH:MM+SECONDS (or +Nm), got {rest!r}"
+        seconds = int(match.group(3)) * (60 if match.group(4) == "m" else 1)
+        faults.disconnects.append((at, seconds))
+        return None
+    if kind == "lag":
+        try:
+            value = float(rest.removesuffix("s"))
+        except ValueError:
+            value = None
+        if value is None or value < 0:
+            return f"lag takes seconds >= 0, got {rest!r}"
+        faults.lag_seconds = value
+        return None
+    if not rest.isdigit() or int(rest) < 1:  # fetch-fail
+        return f"fetch-fail takes a positive number of fetches, got {rest!r}"
+    faults.fetch_failures += int(rest)
+    return None
+
+
+def _add(plan: FaultPlan, spec: str, live: bool) -> str | None:
     match = _SPEC.match(spec)
     if match is None:
         return (
-            "expected crash:ACTOR@N|HH:MM, delay:ACTOR@MS, store-fail:reads|writes@K, "
-            "drop:F or disconnect:HH:MM+S"
+            "expected crash:ACTOR@N|HH:MM, delay:ACTOR@MS, store-fail:reads|writes@K, or a provider fault "
+            "(live): drop:F, drop:HH:MM-HH:MM, disconnect:HH:MM+S, late:F, duplicate:F, lag:S, fetch-fail:K"
         )
     kind, rest = match.groups()
-    if kind in ("drop", "disconnect"):
-        return f"{kind} faults act on a live provider; a backtest replays the store (live mode: not yet)"
+    if kind in _PROVIDER_KINDS:
+        if not live:
+            return f"{kind} faults act on a live provider; a backtest replays the store (use serve)"
+        return _add_provider(plan.provider, kind, rest)
     target, _, argument = rest.partition("@")
     if not argument:
         return f"missing '@…' after {target!r}"

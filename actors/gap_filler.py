@@ -1,0 +1,170 @@
+"""GapFiller: fetches the missing bars of open gaps from the provider (SPEC §8; live mode with
+``enable_session_quality`` only).
+
+The coordinator forwards the QualityCalculator's gap changes of the streamed interval
+(:class:`~domain.messages.TrackGaps`); :class:`~domain.gap_fill.GapBook` says which gaps are
+due. For each due gap the filler asks the provider for ``[start, end)`` on its own thread —
+streaming never waits for it — and tells the coordinator the bars
+(:class:`~domain.messages.FillBars`: merged in time order, stored, derived bars rebuilt,
+re-scored) and the attempt (:class:`~domain.messages.GapAttempted`). A gap still open after
+``max_retries`` fetches is abandoned (``GapAttempted`` with status ``abandoned``; the coordinator
+publishes ``GapAbandoned``). A provider error is one failed attempt, never a crash; a rate limit
+also pushes the next fetch back by the provider's ``Retry-After``.
+
+The book is recoverable state: every change is handed to ``on_change`` (the engine keeps it),
+and a restarted GapFiller starts from the last copy. At the close the coordinator asks for a
+drain (:class:`~domain.messages.DrainGaps`); :class:`~domain.messages.GapsDrained` answers when
+no gap of the day is left to fetch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import structlog
+
+from actors.quality_calculator import AttachCoordinator
+from actors.supervisor import EngineActor
+from actors.timer import Timer
+from domain.bars import datetime_to_ts
+from domain.clock import Clock
+from domain.errors import ProviderError
+from domain.gap_fill import GapBook, GapEntry
+from domain.messages import DrainGaps, FillBars, GapAttempted, GapsDrained, TrackGaps
+from domain.providers import MarketDataProvider, ProviderRateLimited
+
+__all__ = ["GapFiller"]
+
+log = structlog.get_logger("marketsession.gap_filler")
+
+
+class _Wake:
+    """Private timer message: fetch what is due."""
+
+    __slots__ = ()
+
+
+class GapFiller(EngineActor):
+    actor_name = "gap_filler"
+
+    def __init__(
+        self,
+        provider: MarketDataProvider,
+        *,
+        clock: Clock,
+        clock_speed: float,
+        timer: Timer,
+        max_retries: int,
+        retry_interval: int,
+        restore: tuple[date | None, tuple[GapEntry, ...]] = (None, ()),
+        on_change: Callable[[tuple[date | None, tuple[GapEntry, ...]]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._provider = provider
+        self._clock = clock
+        self._speed = clock_speed
+        self._timer = timer
+        self._book = GapBook(max_retries, retry_interval)
+        self._day, entries = restore
+        self._book.restore(entries)
+        self._on_change = on_change
+        self._coordinator: Any = None
+        self._wake_at: int | None = None  # clock ts of the armed wake-up
+        self._draining: date | None = None
+        self.fetches = 0
+        self.errors = 0
+
+    def start_up(self) -> None:
+        self._arm()  # a restarted filler picks up the book it was handed
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, TrackGaps):
+            self._track(message)
+        elif isinstance(message, _Wake):
+            self._wake_at = None
+            self._fetch_due()
+        elif isinstance(message, DrainGaps):
+            self._draining = message.day
+            self._check_drained()
+        elif isinstance(message, AttachCoordinator):
+            self._coordinator = message.ref
+        else:
+            raise TypeError(f"GapFiller does not handle {type(message).__name__}")
+        return None
+
+    def open_gaps(self) -> int:
+        return len(self._book)
+
+    # ------------------------------------------------------------------ internals
+
+    def _now(self) -> int:
+        return datetime_to_ts(self._clock.now())
+
+    def _track(self, message: TrackGaps) -> None:
+        if message.day != self._day:  # a new day: yesterday's gaps are no longer fetched
+            self._book.clear()
+            self._day = message.day
+        self._book.track(message.opened, message.closed, message.now_ts)
+        self._saved()
+        self._arm()
+        self._check_drained()
+
+    def _fetch_due(self) -> None:
+        day = self._day
+        now = self._now()
+        fetch, abandoned = self._book.due(now)
+        for gap in abandoned:
+            log.warning(
+                "gap_abandoned", symbol=gap.symbol, interval=gap.interval, start_ts=gap.start_ts,
+                end_ts=gap.end_ts, attempts=gap.retry_count,
+            )  # fmt: skip
+            self._tell(GapAttempted(day, gap))  # type: ignore[arg-type]
+        for gap in fetch:
+            attempt = self._book.attempted(gap, now)
+            if attempt is None or day is None:
+                continue
+            self.fetches += 1
+            try:
+                bars = self._provider.fetch_bars([gap.symbol], gap.interval, gap.start_ts, gap.end_ts)
+            except ProviderError as error:
+                self.errors += 1
+                cause = f"{type(error).__name__}: {error}"
+                log.warning("gap_fetch_failed", symbol=gap.symbol, start_ts=gap.start_ts, error=cause)
+                if isinstance(error, ProviderRateLimited) and error.retry_after:
+                    self._book.postpone(gap, now + math.ceil(error.retry_after * self._speed))
+                self._tell(GapAttempted(day, attempt, cause))
+                continue
+            if bars:
+                self._tell(FillBars(day, attempt, tuple(bars)))
+            self._tell(GapAttempted(day, attempt))
+        self._saved()
+        self._arm()
+        self._check_drained()
+
+    def _arm(self) -> None:
+        """Arm one timer for the earliest due gap (wall delay = clock delay / speed)."""
+        due = self._book.next_due()
+        if due is None or (self._wake_at is not None and self._wake_at <= due):
+            return
+        self._wake_at = due
+        delay = max(0.0, (due - self._now()) / self._speed)
+        self._timer.send_after(delay, self.actor_ref, _Wake())
+
+    def _check_drained(self) -> None:
+        if self._draining is not None and self._draining == self._day and not len(self._book):
+            self._tell(GapsDrained(self._draining))
+            self._draining = None
+        elif self._draining is not None and self._draining != self._day:
+            self._tell(GapsDrained(self._draining))  # nothing tracked for that day
+            self._draining = None
+
+    def _tell(self, message: Any) -> None:
+        if self._coordinator is not None:
+            self._coordinator.tell(message)
+
+    def _saved(self) -> None:
+        if self._on_change is not None:
+            self._on_change((self._day, self._book.snapshot()))

@@ -1,0 +1,298 @@
+"""The ``replay`` provider: stored bars of a past day served as a live feed (SPEC §8).
+
+The bars of a source day are shifted so that its regular open falls on the target day's
+regular open (today's, by default), then delivered on the provider's clock — a
+:class:`~domain.providers.ScaledClock` that starts at a chosen time of the target day and runs
+``speed`` times faster than the wall clock. A bar is delivered when the clock reaches its end
+(a start-stamped 09:30 bar at 09:31), all symbols of a minute in one batch. Bars whose delivery
+time had passed when the stream started are not sent (a real feed does not replay history on
+subscribe): they are what the gap filler fetches.
+
+``fetch_bars`` answers what a real provider would have had: every shifted bar that has ended
+by the clock's now, dropped or not — so gap filling can be exercised end to end.
+
+Faults (:class:`ReplayFaults`, from ``--fault`` specs): drop a fraction or a time range of bars
+from the stream; deliver late (held back to the next batch) or twice; lag every delivery;
+disconnect for a while (bars due meanwhile are lost; the outage is reported on reconnect); fail
+the next K fetches. Random choices come from a seeded generator, so a run is repeatable.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
+from typing import Any
+
+import structlog
+
+from domain.bars import Bar, datetime_to_ts
+from domain.calendar import TradingCalendar
+from domain.config import SessionConfig
+from domain.errors import ProviderError
+from domain.intervals import Interval
+from domain.providers import ConnectionState, ProviderUnavailable, ScaledClock, StreamSink
+from domain.session_day import DayHours
+
+__all__ = ["ReplayFaults", "ReplayProvider", "replay_from_store"]
+
+log = structlog.get_logger("marketsession.replay")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayFaults:
+    """Stream faults of a replay; times are UTC epoch seconds of the target day."""
+
+    drop_fraction: float = 0.0
+    drop_ranges: tuple[tuple[int, int], ...] = ()
+    late_fraction: float = 0.0
+    duplicate_fraction: float = 0.0
+    lag_seconds: float = 0.0
+    disconnects: tuple[tuple[int, int], ...] = ()
+    """``(start_ts, end_ts)`` spans during which the stream is down."""
+    fetch_failures: int = 0
+    seed: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(
+            self.drop_fraction or self.drop_ranges or self.late_fraction or self.duplicate_fraction
+            or self.lag_seconds or self.disconnects or self.fetch_failures
+        )  # fmt: skip
+
+
+class ReplayProvider:
+    """See the module docstring. ``bars``: the shifted bars, any order, one interval."""
+
+    name = "replay"
+
+    def __init__(
+        self,
+        bars: Sequence[Bar],
+        *,
+        clock: ScaledClock,
+        faults: ReplayFaults | None = None,
+    ) -> None:
+        self._clock = clock
+        self.faults = faults or ReplayFaults()
+        self._bars = sorted(bars, key=lambda b: (b.ts, b.symbol))
+        intervals = {bar.interval for bar in self._bars}
+        if len(intervals) > 1:
+            raise ValueError(f"a replay serves one interval, got {sorted(intervals)}")
+        self.interval = Interval.parse(intervals.pop()) if intervals else Interval.parse("1m")
+        self._state = ConnectionState.DISCONNECTED
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._fetch_failures_left = self.faults.fetch_failures
+        self.stats = {
+            "sent": 0,
+            "dropped": 0,
+            "late": 0,
+            "duplicated": 0,
+            "lost_disconnected": 0,
+            "fetches": 0,
+        }
+        """What the stream did (``sent`` counts deliveries, duplicates included)."""
+        self.dropped: list[Bar] = []
+        """The bars the faults kept from the stream (dropped, or lost while disconnected)."""
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    def clock(self) -> ScaledClock:
+        return self._clock
+
+    def now_ts(self) -> int:
+        return datetime_to_ts(self._clock.now())
+
+    # ------------------------------------------------------------------ history
+
+    def fetch_bars(self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int) -> list[Bar]:
+        with self._lock:
+            self.stats["fetches"] += 1
+            if self._fetch_failures_left > 0:
+                self._fetch_failures_left -= 1
+                raise ProviderUnavailable("replay fault: the provider did not answer this fetch")
+        if Interval.parse(interval) != self.interval:
+            return []
+        wanted = set(symbols)
+        horizon = self.now_ts() - self.interval.seconds
+        return sorted(
+            (b for b in self._bars if b.symbol in wanted and start_ts <= b.ts < end_ts and b.ts <= horizon),
+            key=lambda b: (b.symbol, b.ts),
+        )
+
+    # ------------------------------------------------------------------ stream
+
+    def start_stream(self, symbols: Sequence[str], sink: StreamSink) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the replay stream is already running")
+        wanted = set(symbols)
+        bars = [bar for bar in self._bars if bar.symbol in wanted]
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(bars, sink), name="marketsession-replay", daemon=True
+        )
+        self._thread.start()
+
+    def stop_stream(self, timeout: float) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+        self._state = ConnectionState.CLOSED
+
+    def _set_state(self, sink: StreamSink, state: ConnectionState, detail: str | None = None) -> None:
+        self._state = state
+        sink.state(state, detail)
+
+    def _wait_until(self, ts: float) -> bool:
+        """Wait (interruptibly) until the clock reads ``ts``; False when stopped."""
+        while not self._stop.is_set():
+            ahead = ts - self._clock.now().timestamp()
+            if ahead <= 0:
+                return True
+            self._stop.wait(min(self._clock.wall_seconds(ahead), 1.0))
+        return False
+
+    def _run(self, bars: list[Bar], sink: StreamSink) -> None:
+        faults, seconds = self.faults, self.interval.seconds
+        rng = random.Random(faults.seed)
+        self._set_state(sink, ConnectionState.CONNECTING)
+        self._set_state(sink, ConnectionState.CONNECTED)
+        start = self._clock.now().timestamp()
+        batches: dict[int, list[Bar]] = {}
+        for bar in bars:
+            batches.setdefault(bar.ts, []).append(bar)
+        held: list[Bar] = []  # late or duplicated bars, sent with the next batch
+        spans = sorted(span for span in faults.disconnects if span[1] > start)
+        down: tuple[int, int] | None = None
+        try:
+            for ts in sorted(batches):
+                due = ts + seconds + faults.lag_seconds
+                if due < start:
+                    continue  # already past when the stream started
+                if down is None and spans and spans[0][0] <= due:
+                    down = spans.pop(0)
+                    if not self._wait_until(down[0]):
+                        return
+                    self._set_state(sink, ConnectionState.RECONNECTING, "replay fault: disconnected")
+                if down is not None and due >= down[1]:
+                    if not self._wait_until(down[1]):
+                        return
+                    self._set_state(sink, ConnectionState.CONNECTED, "replay: reconnected")
+                    sink.outage(down[0] - down[0] % seconds, down[1] - down[1] % seconds)
+                    down = None
+                if not self._wait_until(due):
+                    return
+                if down is not None:
+                    self.stats["lost_disconnected"] += len(batches[ts])
+                    self.dropped.extend(batches[ts])
+                    continue
+                out = held
+                held = []
+                for bar in batches[ts]:
+                    if rng.random() < faults.drop_fraction or any(
+                        a <= bar.ts < b for a, b in faults.drop_ranges
+                    ):
+                        self.stats["dropped"] += 1
+                        self.dropped.append(bar)
+                    elif rng.random() < faults.late_fraction:
+                        self.stats["late"] += 1
+                        held.append(bar)
+                    else:
+                        out.append(bar)
+                        if rng.random() < faults.duplicate_fraction:
+                            self.stats["duplicated"] += 1
+                            held.append(bar)
+                if out:
+                    self.stats["sent"] += len(out)
+                    sink.bars(out)
+            if held and not self._stop.is_set():
+                self.stats["sent"] += len(held)
+                sink.bars(held)
+        except Exception as error:  # a sink that raises must not kill the feed silently
+            log.error("replay_stream_failed", error=f"{type(error).__name__}: {error}")
+            self._set_state(sink, ConnectionState.FAILED, f"{type(error).__name__}: {error}")
+            return
+        log.info("replay_stream_done", **self.stats)
+
+
+def wall_elapsed() -> float:
+    """Wall seconds for a :class:`ScaledClock` (monotonic)."""
+    return time.monotonic()
+
+
+def replay_clock(start: datetime, speed: float) -> ScaledClock:
+    return ScaledClock(start.astimezone(UTC), speed, wall_elapsed)
+
+
+def replay_from_store(
+    store: Any,
+    config: SessionConfig,
+    *,
+    source_day: date | None = None,
+    target_day: date | None = None,
+    start: time_of_day | None = None,
+    speed: float = 1.0,
+    faults: ReplayFaults | None = None,
+    now: datetime | None = None,
+) -> ReplayProvider:
+    """A replay of the stored base bars of ``source_day`` (default: the latest stored trading day
+    before the target with bars for the config's symbols) on ``target_day`` (default: today, or
+    the next trading day), the clock starting at ``start`` (exchange time; default: now).
+
+    Raises :class:`~domain.errors.ProviderError` when there is nothing to replay.
+    """
+    calendar = TradingCalendar(store.calendar, config.exchange_group, config.asset_class)
+    zone = calendar.timezone()
+    moment = (now or datetime.now(UTC)).astimezone(zone)
+    target = target_day or calendar.get_first_trading_date(moment.date())
+    target_hours = DayHours.from_session(calendar.get_trading_session(target))
+    base = str(config.base_interval or "1m")
+    source = source_day or _latest_stored_day(store, calendar, config, base, target)
+    session = calendar.get_trading_session(source)
+    if session is None or not session.is_trading_day:
+        raise ProviderError(f"replay: {source.isoformat()} is not a trading day of {config.exchange_group}")
+    source_hours = DayHours.from_session(session)
+    shift = target_hours.open_ts - source_hours.open_ts
+    bars: list[Bar] = []
+    for symbol in config.symbols:
+        for bar in store.bars.read(symbol, base, source_hours.read_start_ts, source_hours.read_end_ts):
+            bars.append(bar._replace(ts=bar.ts + shift))
+    if not bars:
+        raise ProviderError(
+            f"replay: no {base} bars stored for {', '.join(config.symbols)} on {source.isoformat()} "
+            "(marketsession data demo or data import writes some)"
+        )
+    if start is None:
+        clock_start = moment if moment.date() == target else datetime.combine(target, time_of_day(4), zone)
+    else:
+        clock_start = datetime.combine(target, start, zone)
+    log.info(
+        "replay_planned", source=source.isoformat(), target=target.isoformat(), bars=len(bars),
+        start=clock_start.isoformat(), speed=speed,
+    )  # fmt: skip
+    return ReplayProvider(bars, clock=replay_clock(clock_start, speed), faults=faults)
+
+
+def _latest_stored_day(store: Any, calendar: Any, config: SessionConfig, base: str, before: date) -> date:
+    latest: int | None = None
+    for summary in store.bars.summary():
+        if summary.symbol in config.symbols and summary.interval == base:
+            latest = summary.last_ts if latest is None else max(latest, summary.last_ts)
+    if latest is None:
+        raise ProviderError(
+            f"replay: the store holds no {base} bars for {', '.join(config.symbols)} "
+            "(marketsession data demo or data import writes some)"
+        )
+    day = datetime.fromtimestamp(latest, UTC).astimezone(calendar.timezone()).date()
+    if day >= before:
+        day = calendar.get_previous_trading_date(before)
+    return day
