@@ -52,7 +52,7 @@ class ProviderAuthError(ProviderError):
 
 
 class ProviderSubscriptionError(ProviderError):
-    """The account may not do this: connection limit (406), insufficient subscription (409)."""
+    """The account may not do this: symbol limit (405), insufficient subscription (409)."""
 
 
 class ProviderRateLimited(ProviderError):
@@ -72,7 +72,8 @@ class ProviderProtocolError(ProviderError):
 
 
 class ProviderNotSupported(ProviderError):
-    """A provider named by the config schema that has no adapter yet."""
+    """Not supported: a provider named by the config schema without an adapter yet, or a
+    request the provider cannot express (an interval it has no timeframe for)."""
 
 
 class ConnectionState(StrEnum):
@@ -148,5 +149,6 @@ class Backoff:
     cap: float = 30.0
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        delay = min(self.cap, self.initial * (2 ** min(attempt, 32)))
-        return delay * (0.5 + 0.5 * (rng or random).random())
+        delay = min(self.cap, self.initial * 2.0 ** min(attempt, 32))
+        draw = rng.random() if rng is not None else random.random()
+        return delay * (0.5 + 0.5 * draw)

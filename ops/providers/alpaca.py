@@ -1,0 +1,684 @@
+"""Alpaca market data v2 (SPEC §8): history over REST, live minute bars over a websocket.
+
+History — ``GET {data_url}/v2/stocks/bars`` with ``symbols`` (comma-separated), ``timeframe``
+(``5Min``, ``1Hour``, ``1Day``…), ``start`` and ``end`` (RFC 3339; Alpaca's ``end`` is
+inclusive, so we ask up to ``end_ts - 1``), ``limit``, ``feed``, ``adjustment`` and
+``page_token``; the key pair goes in the ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY`` headers.
+The answer is ``{"bars": {symbol: [{"t", "o", "h", "l", "c", "v", "n", "vw"}]},
+"next_page_token": str | null}``; pages are followed until the token is null. 429 waits
+``Retry-After`` (else ``X-RateLimit-Reset``, else backoff) up to ``max_rate_limit_retries``
+times; 401/403 mean bad keys; connection errors and 5xx are retried with backoff (tenacity).
+Day bars are stamped at midnight New York time by Alpaca and re-keyed here to
+:func:`domain.bars.daily_ts` of that date.
+
+Live — a websocket on ``{stream_url}/v2/{feed}``; every server message is a JSON array::
+
+    server  [{"T": "success", "msg": "connected"}]
+    client  {"action": "auth", "key": …, "secret": …}
+    server  [{"T": "success", "msg": "authenticated"}]   or  [{"T": "error", "code": 402, …}]
+    client  {"action": "subscribe", "bars": [...], "updatedBars": [...]}
+    server  [{"T": "subscription", "bars": [...], "updatedBars": [...], …}]
+    server  [{"T": "b", "S": "AAPL", "t": …, "o": …, "h": …, "l": …, "c": …, "v": …}, …]
+    server  [{"T": "u", …}]        a correction of a minute bar already delivered
+
+The stream runs on a daemon thread: it reports CONNECTED once the subscription is confirmed;
+after a disconnect (or a retryable error: 406, 500…) it reports RECONNECTING, waits
+``Backoff.delay(attempt)`` on an event that ``stop_stream`` sets, reconnects, resubscribes
+and reports the minutes possibly lost with ``sink.outage``. 402 (auth failed), 405 (symbol
+limit) and 409 (insufficient subscription) are final: FAILED, and the thread ends.
+
+Payloads are checked field by field rather than through a Pydantic model: a page holds up to
+10 000 bars, and an error must name the symbol and timestamp it found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import structlog
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from domain.bars import Bar, bar_violation, daily_ts, ts_to_datetime
+from domain.clock import Clock
+from domain.intervals import MINUTE, Interval
+from domain.providers import (
+    Backoff,
+    ConnectionState,
+    ProviderAuthError,
+    ProviderError,
+    ProviderNotSupported,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderSubscriptionError,
+    ProviderUnavailable,
+    StreamSink,
+)
+
+__all__ = ["AlpacaProvider", "alpaca_timeframe"]
+
+log = structlog.get_logger(__name__)
+
+NEW_YORK = ZoneInfo("America/New_York")
+BARS_PATH = "/v2/stocks/bars"
+PAGE_LIMIT = 10_000
+"""Alpaca's maximum ``limit`` per page."""
+MAX_RATE_LIMIT_WAIT = 60.0
+REST_ATTEMPTS = 4
+"""Attempts of one REST request when the connection fails or the server answers 5xx."""
+PING_INTERVAL = 20.0
+PING_TIMEOUT = 20.0
+FATAL_STREAM_ERRORS = {402: "auth failed", 405: "symbol limit exceeded", 409: "insufficient subscription"}
+"""Stream errors that no reconnect can fix; every other error code is retried with backoff."""
+
+_DEFAULT_BACKOFF = Backoff()
+
+
+class _WallClock:
+    """The system clock (a real provider runs on real time); local so adapters need no actor."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def alpaca_timeframe(interval: str) -> str:
+    """Alpaca's ``timeframe`` for an interval string: ``5m`` -> ``5Min``, ``60m`` -> ``1Hour``,
+    ``1d`` -> ``1Day``; :class:`ProviderNotSupported` for what Alpaca cannot express."""
+    try:
+        parsed = Interval.parse(interval)
+    except ValueError as exc:
+        raise ProviderNotSupported(f"alpaca cannot serve bars of {interval!r}: {exc}") from exc
+    if parsed.is_daily:
+        return "1Day"
+    minutes, seconds = divmod(parsed.seconds, 60)
+    if seconds == 0 and minutes < 60:
+        return f"{minutes}Min"
+    if seconds == 0 and minutes % 60 == 0:
+        return f"{minutes // 60}Hour"
+    raise ProviderNotSupported(
+        f"alpaca cannot serve bars of {interval!r}: its timeframes are 1-59 minutes, 1-23 hours or 1 day"
+    )
+
+
+class _BadItem(ValueError):
+    """A bar item that breaks the protocol or the bar rules; the message says how."""
+
+
+@dataclass(frozen=True, slots=True)
+class _BarsQuery:
+    symbols: frozenset[str]
+    interval: Interval
+    timeframe: str
+    start_ts: int
+    end_ts: int
+
+
+@dataclass(eq=False)
+class _StreamRun:
+    """One ``start_stream`` … ``stop_stream`` life; ``lock`` orders sink calls against stop."""
+
+    symbols: list[str]
+    sink: StreamSink
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ws: ClientConnection | None = None
+    attempt: int = 0
+    live: bool = False
+    last_bar_ts: int | None = None
+    outage_from: int | None = None
+
+
+class _StreamError(Exception):
+    """The connection ended; ``fatal`` when reconnecting cannot help."""
+
+    def __init__(self, detail: str, *, fatal: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fatal = fatal
+
+
+class _Transient(Exception):
+    """A REST failure worth retrying: no connection, a timeout, a 5xx."""
+
+
+class AlpacaProvider:
+    """Alpaca market data v2 behind :class:`domain.providers.MarketDataProvider`."""
+
+    name = "alpaca"
+
+    def __init__(
+        self,
+        key_id: str,
+        secret_key: str,
+        *,
+        data_url: str = "https://data.alpaca.markets",
+        stream_url: str = "wss://stream.data.alpaca.markets",
+        feed: str = "iex",
+        clock: Clock | None = None,
+        backoff: Backoff = _DEFAULT_BACKOFF,
+        request_timeout: float = 10.0,
+        max_rate_limit_retries: int = 5,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not request_timeout > 0:
+            raise ValueError(f"request_timeout must be > 0, got {request_timeout}")
+        if max_rate_limit_retries < 0:
+            raise ValueError(f"max_rate_limit_retries must be >= 0, got {max_rate_limit_retries}")
+        self._key_id = key_id
+        self._secret_key = secret_key
+        self._bars_url = data_url.rstrip("/") + BARS_PATH
+        self._stream_url = f"{stream_url.rstrip('/')}/v2/{feed}"
+        self._feed = feed
+        self._clock: Clock = clock or _WallClock()
+        self._backoff = backoff
+        self._request_timeout = request_timeout
+        self._max_rate_limit_retries = max_rate_limit_retries
+        self._rng = rng or random.Random()
+        self._pauses = threading.Event()  # never set: REST waits block on it instead of sleeping
+        self._lock = threading.Lock()
+        self._state = ConnectionState.DISCONNECTED
+        self._run: _StreamRun | None = None
+        self._thread: threading.Thread | None = None
+        # messages: websocket messages received; reconnects: reconnect attempts
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("messages", "bars", "updated_bars", "reconnects", "malformed", "rate_limited"), 0
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, **kwargs: Any) -> AlpacaProvider:
+        """A provider keyed by ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``; ``APCA_API_DATA_URL``,
+        ``APCA_API_STREAM_URL`` and ``APCA_DATA_FEED`` override the defaults, ``kwargs`` all."""
+        keys = []
+        for variable in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+            value = environ.get(variable, "").strip()
+            if not value:
+                raise ProviderAuthError(
+                    f"{variable} is not set: the alpaca provider needs the key pair "
+                    "APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment"
+                )
+            keys.append(value)
+        for variable, option in (
+            ("APCA_API_DATA_URL", "data_url"),
+            ("APCA_API_STREAM_URL", "stream_url"),
+            ("APCA_DATA_FEED", "feed"),
+        ):
+            if environ.get(variable, "").strip():
+                kwargs.setdefault(option, environ[variable].strip())
+        return cls(keys[0], keys[1], **kwargs)
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    def clock(self) -> Clock:
+        return self._clock
+
+    # -- history (REST) -------------------------------------------------------------------------
+
+    def fetch_bars(self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int) -> list[Bar]:
+        """Bars of ``[start_ts, end_ts)`` sorted by (symbol, ts); raises ProviderError subtypes."""
+        timeframe = alpaca_timeframe(interval)
+        wanted = sorted(set(symbols))
+        if not wanted or end_ts <= start_ts:
+            return []
+        query = _BarsQuery(frozenset(wanted), Interval.parse(interval), timeframe, start_ts, end_ts)
+        params = {
+            "symbols": ",".join(wanted),
+            "timeframe": timeframe,
+            "start": _rfc3339(start_ts),
+            "end": _rfc3339(end_ts - 1),
+            "limit": str(PAGE_LIMIT),
+            "adjustment": "raw",
+            "feed": self._feed,
+        }
+        headers = {
+            "APCA-API-KEY-ID": self._key_id,
+            "APCA-API-SECRET-KEY": self._secret_key,
+            "Accept": "application/json",
+        }
+        bars: dict[tuple[str, int], Bar] = {}
+        token: str | None = None
+        page = 0
+        with httpx.Client(headers=headers, timeout=self._request_timeout) as client:
+            while True:
+                page += 1
+                payload = self._get_page(client, params if token is None else {**params, "page_token": token})
+                next_token = self._read_page(payload, query, page, bars)
+                if next_token is None:
+                    break
+                if next_token == token:
+                    raise ProviderProtocolError(f"alpaca repeated next_page_token {token!r} (page {page})")
+                token = next_token
+        log.info("alpaca_bars_fetched", symbols=len(wanted), interval=interval, pages=page, bars=len(bars))
+        return sorted(bars.values(), key=lambda bar: (bar.symbol, bar.ts))
+
+    def _get_page(self, client: httpx.Client, params: dict[str, str]) -> Any:
+        rate_limited = 0
+        while True:
+            response = self._send(client, params)
+            status = response.status_code
+            if status == 429:
+                self.stats["rate_limited"] += 1
+                wait = self._rate_limit_wait(response)
+                if rate_limited >= self._max_rate_limit_retries:
+                    raise ProviderRateLimited(
+                        f"alpaca rate limit: HTTP 429 on GET {BARS_PATH} after {rate_limited} retries",
+                        retry_after=wait,
+                    )
+                delay = min(
+                    MAX_RATE_LIMIT_WAIT, wait if wait is not None else self._backoff_delay(rate_limited)
+                )
+                rate_limited += 1
+                log.warning("alpaca_rate_limited", retry=rate_limited, wait_seconds=round(delay, 3))
+                self._pause(delay)
+                continue
+            if status in (401, 403):
+                message = _error_message(response)
+                kind = ProviderSubscriptionError if "subscription" in message.lower() else ProviderAuthError
+                raise kind(f"alpaca refused the request (HTTP {status}): {message}")
+            if status != 200:
+                raise ProviderError(
+                    f"alpaca answered HTTP {status} to GET {BARS_PATH}: {_error_message(response)}"
+                )
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise ProviderProtocolError(
+                    f"alpaca returned malformed JSON for GET {BARS_PATH}: {exc}"
+                ) from exc
+
+    def _send(self, client: httpx.Client, params: dict[str, str]) -> httpx.Response:
+        """One GET, retried with backoff on connection errors and 5xx (tenacity)."""
+
+        def attempt() -> httpx.Response:
+            try:
+                response = client.get(self._bars_url, params=params)
+            except httpx.TransportError as exc:
+                raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+            if response.status_code >= 500:
+                raise _Transient(f"HTTP {response.status_code}: {_error_message(response)}")
+            return response
+
+        retrying = Retrying(
+            stop=stop_after_attempt(REST_ATTEMPTS),
+            wait=self._retry_wait,
+            retry=retry_if_exception_type(_Transient),
+            sleep=self._pause,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _Transient as exc:
+            raise ProviderUnavailable(
+                f"alpaca data API at {self._bars_url} unavailable after {REST_ATTEMPTS} attempts: {exc}"
+            ) from exc
+
+    def _retry_wait(self, retry_state: RetryCallState) -> float:
+        return self._backoff_delay(retry_state.attempt_number - 1)
+
+    def _backoff_delay(self, attempt: int) -> float:
+        return self._backoff.delay(attempt, self._rng)
+
+    def _pause(self, seconds: float) -> None:
+        self._pauses.wait(seconds)
+
+    def _rate_limit_wait(self, response: httpx.Response) -> float | None:
+        """Seconds to wait per ``Retry-After`` (seconds or HTTP date), else ``X-RateLimit-Reset``
+        (epoch seconds, read against this provider's clock); ``None`` when neither says."""
+        now = self._clock.now()
+        retry_after = response.headers.get("Retry-After")
+        if retry_after is not None:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                try:
+                    return max(0.0, (parsedate_to_datetime(retry_after) - now).total_seconds())
+                except (TypeError, ValueError):
+                    pass
+        reset = response.headers.get("X-RateLimit-Reset")
+        if reset is not None:
+            try:
+                return min(MAX_RATE_LIMIT_WAIT, max(0.0, float(reset) - now.timestamp()))
+            except ValueError:
+                pass
+        return None
+
+    def _read_page(
+        self, payload: Any, query: _BarsQuery, page: int, into: dict[tuple[str, int], Bar]
+    ) -> str | None:
+        """Check one page and add its bars of ``[start_ts, end_ts)`` to ``into``; the next token."""
+        if not isinstance(payload, dict):
+            raise ProviderProtocolError(f"alpaca bars page {page} is not a JSON object: {_clip(payload)}")
+        token = payload.get("next_page_token")
+        if token is not None and not isinstance(token, str):
+            raise ProviderProtocolError(f"alpaca bars page {page} has a non-string next_page_token {token!r}")
+        by_symbol = payload.get("bars")
+        if by_symbol is None:
+            by_symbol = {}
+        if not isinstance(by_symbol, dict):
+            raise ProviderProtocolError(
+                f"alpaca bars page {page}: 'bars' is not an object: {_clip(by_symbol)}"
+            )
+        for symbol, items in by_symbol.items():
+            if symbol not in query.symbols:
+                raise ProviderProtocolError(
+                    f"alpaca bars page {page} holds {symbol!r}, which was not requested"
+                )
+            if not isinstance(items, list):
+                raise ProviderProtocolError(f"alpaca bars page {page}: bars of {symbol} are not a list")
+            for item in items:
+                stamp = item.get("t") if isinstance(item, dict) else None
+                where = f"alpaca {query.timeframe} bar of {symbol} at {stamp} (page {page})"
+                try:
+                    raw_ts, bar = _parse_bar(item, symbol, query.interval)
+                except _BadItem as exc:
+                    raise ProviderProtocolError(f"{where}: {exc}") from None
+                if not query.start_ts <= raw_ts < query.end_ts:
+                    raise ProviderProtocolError(
+                        f"{where}: outside the requested range "
+                        f"[{_rfc3339(query.start_ts)}, {_rfc3339(query.end_ts)})"
+                    )
+                if not query.start_ts <= bar.ts < query.end_ts:
+                    continue  # a day bar whose session date starts before start_ts
+                if (symbol, bar.ts) in into:
+                    raise ProviderProtocolError(f"{where}: a second bar for the same time")
+                into[symbol, bar.ts] = bar
+        return token or None
+
+    # -- live (websocket) -----------------------------------------------------------------------
+
+    def start_stream(self, symbols: Sequence[str], sink: StreamSink) -> None:
+        """Start streaming minute bars of ``symbols`` to ``sink`` on a daemon thread."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise RuntimeError("the alpaca stream is already running: stop_stream() first")
+            run = _StreamRun(sorted(set(symbols)), sink)
+            self._run = run
+            self._thread = threading.Thread(
+                target=self._stream, args=(run,), name="alpaca-stream", daemon=True
+            )
+            self._thread.start()
+
+    def stop_stream(self, timeout: float) -> None:
+        """Close the socket and join the stream thread within ``timeout`` seconds; state CLOSED."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._lock:
+            run, thread = self._run, self._thread
+            self._run = self._thread = None
+        if run is not None:
+            with run.lock:  # after this, the stream thread calls the sink no more
+                run.stop.set()
+                ws = run.ws
+            if ws is not None:
+                ws.close_timeout = max(0.0, deadline - time.monotonic())
+                try:
+                    ws.close()
+                except (WebSocketException, OSError) as exc:
+                    log.warning("alpaca_stream_close_failed", error=repr(exc))
+        if thread is not None:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("alpaca_stream_stop_timed_out", timeout=timeout)
+        with self._lock:
+            self._state = ConnectionState.CLOSED
+        if run is not None:
+            run.sink.state(ConnectionState.CLOSED, None)
+        log.info("alpaca_stream_stopped", **self.stats)
+
+    def _stream(self, run: _StreamRun) -> None:
+        """The stream thread: connect, converse, reconnect with backoff until stopped or failed."""
+        try:
+            self._report(run, ConnectionState.CONNECTING)
+            while not run.stop.is_set():
+                try:
+                    self._connection(run)
+                    detail = "connection closed"
+                except _StreamError as exc:
+                    if run.stop.is_set():
+                        break
+                    if exc.fatal:
+                        log.error("alpaca_stream_failed", detail=exc.detail)
+                        self._report(run, ConnectionState.FAILED, exc.detail)
+                        return
+                    detail = exc.detail
+                if run.stop.is_set():
+                    break
+                if run.live:
+                    run.live = False
+                    run.outage_from = (
+                        run.last_bar_ts + 60
+                        if run.last_bar_ts is not None
+                        else _minute_start(self._clock.now())
+                    )
+                delay = self._backoff_delay(run.attempt)
+                run.attempt += 1
+                self.stats["reconnects"] += 1
+                log.warning("alpaca_stream_disconnected", detail=detail, retry_in=round(delay, 3))
+                self._report(run, ConnectionState.RECONNECTING, detail)
+                if run.stop.wait(delay):
+                    break
+        except Exception as exc:  # a bug or a raising sink: say so instead of dying silently
+            log.exception("alpaca_stream_crashed")
+            self._report(run, ConnectionState.FAILED, f"stream thread crashed: {exc!r}")
+
+    def _connection(self, run: _StreamRun) -> None:
+        """One connection, from the opening handshake until it ends (raises) or stop is set."""
+        try:
+            with connect(
+                self._stream_url,
+                open_timeout=self._request_timeout,
+                close_timeout=self._request_timeout,
+                ping_interval=PING_INTERVAL,
+                ping_timeout=PING_TIMEOUT,
+            ) as ws:
+                with run.lock:
+                    if run.stop.is_set():
+                        return
+                    run.ws = ws
+                try:
+                    self._converse(run, ws)
+                finally:
+                    with run.lock:
+                        run.ws = None
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            raise _StreamError(
+                f"websocket upgrade refused with HTTP {status} at {self._stream_url}",
+                fatal=status in (401, 403, 404),
+            ) from exc
+        except InvalidURI as exc:
+            raise _StreamError(f"invalid stream URL: {exc}", fatal=True) from exc
+        except (WebSocketException, OSError) as exc:  # closed, reset, refused, timed out
+            raise _StreamError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _converse(self, run: _StreamRun, ws: ClientConnection) -> None:
+        """Handshake (connected -> auth -> subscribe), then deliver bars until the connection ends."""
+        expecting: str | None = "connected"
+        while True:
+            try:
+                raw = ws.recv(timeout=self._request_timeout if expecting else None)
+            except TimeoutError:
+                raise _StreamError(f"no {expecting!r} message within {self._request_timeout}s") from None
+            self.stats["messages"] += 1
+            try:
+                items = json.loads(raw)
+            except ValueError:
+                self._malformed(raw, "not JSON")
+                continue
+            if not isinstance(items, list):
+                items = [items]
+            pending: list[Bar] = []
+            pending_kind = "b"
+            for item in items:
+                kind = item.get("T") if isinstance(item, dict) else None
+                if kind in ("b", "u"):
+                    if kind != pending_kind and pending:
+                        self._deliver(run, pending, updated=pending_kind == "u")
+                        pending = []
+                    pending_kind = kind
+                    bar = self._stream_bar(item)
+                    if bar is not None:
+                        pending.append(bar)
+                    continue
+                if pending:
+                    self._deliver(run, pending, updated=pending_kind == "u")
+                    pending = []
+                expecting = self._control(run, ws, item, kind, expecting)
+            if pending:
+                self._deliver(run, pending, updated=pending_kind == "u")
+
+    def _control(
+        self, run: _StreamRun, ws: ClientConnection, item: Any, kind: Any, expecting: str | None
+    ) -> str | None:
+        """Act on a control message; what the handshake expects next (``None``: streaming)."""
+        if kind == "error":
+            code, message = item.get("code"), item.get("msg")
+            raise _StreamError(f"alpaca error {code}: {message}", fatal=code in FATAL_STREAM_ERRORS)
+        if kind == "success" and item.get("msg") == "connected" and expecting == "connected":
+            ws.send(json.dumps({"action": "auth", "key": self._key_id, "secret": self._secret_key}))
+            return "authenticated"
+        if kind == "success" and item.get("msg") == "authenticated" and expecting == "authenticated":
+            ws.send(json.dumps({"action": "subscribe", "bars": run.symbols, "updatedBars": run.symbols}))
+            return "subscription"
+        if kind == "subscription" and expecting == "subscription":
+            missing = sorted(set(run.symbols) - set(item.get("bars") or ()))
+            if missing:
+                log.warning("alpaca_subscription_incomplete", missing=missing)
+            self._subscribed(run)
+            return None
+        if kind is None:
+            self._malformed(item, "not a typed message")
+        return expecting  # other types (trades, quotes, statuses…) are not ours to handle
+
+    def _subscribed(self, run: _StreamRun) -> None:
+        run.attempt = 0
+        run.live = True
+        log.info("alpaca_stream_subscribed", symbols=len(run.symbols), url=self._stream_url)
+        self._report(run, ConnectionState.CONNECTED)
+        if run.outage_from is not None:
+            start, end = run.outage_from, _minute_start(self._clock.now())
+            run.outage_from = None
+            if end > start:
+                log.warning("alpaca_stream_outage", start=_rfc3339(start), end=_rfc3339(end))
+                with run.lock:
+                    if not run.stop.is_set():
+                        run.sink.outage(start, end)
+
+    def _stream_bar(self, item: dict[str, Any]) -> Bar | None:
+        try:
+            return _parse_bar(item, None, MINUTE)[1]
+        except _BadItem as exc:
+            self._malformed(item, str(exc))
+            return None
+
+    def _deliver(self, run: _StreamRun, bars: list[Bar], *, updated: bool) -> None:
+        with run.lock:
+            if run.stop.is_set():
+                return
+            if updated:
+                run.sink.bars(bars, updated=True)
+            else:
+                run.sink.bars(bars)
+        if updated:
+            self.stats["updated_bars"] += len(bars)
+        else:
+            self.stats["bars"] += len(bars)
+            newest = max(bar.ts for bar in bars)
+            run.last_bar_ts = newest if run.last_bar_ts is None else max(run.last_bar_ts, newest)
+
+    def _malformed(self, raw: Any, reason: str) -> None:
+        self.stats["malformed"] += 1
+        log.warning("alpaca_stream_malformed_item", reason=reason, item=_clip(raw))
+
+    def _report(self, run: _StreamRun, state: ConnectionState, detail: str | None = None) -> None:
+        with run.lock:
+            if run.stop.is_set():
+                return
+            self._state = state
+            run.sink.state(state, detail)
+
+
+def _parse_bar(item: Any, symbol: str | None, interval: Interval) -> tuple[int, Bar]:
+    """Alpaca's timestamp (epoch seconds) and our bar for one bar item; symbol from ``S`` unless
+    given. Day bars are keyed by their New York date; intraday bars must be interval-aligned."""
+    if not isinstance(item, dict):
+        raise _BadItem(f"not a JSON object: {_clip(item)}")
+    if symbol is None:
+        symbol = item.get("S")
+        if not isinstance(symbol, str) or not symbol:
+            raise _BadItem("no symbol 'S'")
+    stamp = item.get("t")
+    moment = _parse_time(stamp) if isinstance(stamp, str) else None
+    if moment is None:
+        raise _BadItem(f"bad or missing timestamp 't': {stamp!r}")
+    values = []
+    for key in ("o", "h", "l", "c", "v"):
+        value = item.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _BadItem(f"missing or non-numeric {key!r}: {value!r}")
+        values.append(float(value))
+    open_, high, low, close, volume = values
+    violation = bar_violation(open_, high, low, close, volume)
+    if violation is not None:
+        raise _BadItem(f"{violation} (o={open_} h={high} l={low} c={close} v={volume})")
+    raw_ts = int(moment.timestamp() // 1)
+    if interval.is_daily:
+        ts = daily_ts(moment.astimezone(NEW_YORK).date())
+    else:
+        ts = raw_ts
+        if ts % interval.seconds:
+            raise _BadItem(f"timestamp not aligned to a {interval} bar start")
+    return raw_ts, Bar(symbol, str(interval), ts, open_, high, low, close, volume)
+
+
+def _parse_time(text: str) -> datetime | None:
+    """An RFC 3339 timestamp with its offset (``Z`` included); ``None`` if it is not one."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if "T" in text and moment.tzinfo is not None else None
+
+
+def _rfc3339(ts: int) -> str:
+    return ts_to_datetime(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _minute_start(moment: datetime) -> int:
+    ts = int(moment.timestamp())
+    return ts - ts % 60
+
+
+def _error_message(response: httpx.Response) -> str:
+    """Alpaca's ``{"message": …}`` (or ``{"code", "message"}``) error body, else the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return _clip(response.text) or response.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return _clip(body)
+
+
+def _clip(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _log_retry(retry_state: RetryCallState) -> None:
+    outcome = retry_state.outcome
+    error = outcome.exception() if outcome is not None else None
+    log.warning("alpaca_request_retry", attempt=retry_state.attempt_number, error=str(error))
