@@ -79,6 +79,7 @@ from domain.messages import (
     QualityDayEnded,
     QualityScored,
     QualityUpdated,
+    ReloadCalendar,
     Resume,
     RunCheckpoint,
     RunCompleted,
@@ -124,10 +125,11 @@ class _PlanDay:
 
 
 class _BeginDay:
-    __slots__ = ("day",)
+    __slots__ = ("day", "plan")
 
-    def __init__(self, day: date) -> None:
+    def __init__(self, day: date, plan: int) -> None:
         self.day = day
+        self.plan = plan
 
 
 class _DrainTimeout:
@@ -190,6 +192,7 @@ class LiveSessionCoordinator(EngineActor):
         self.data = SessionData(self._base)
         self._day: LiveDay | None = None
         self._planned: date | None = None
+        self._plan = 0  # a re-plan voids the wake-up of the previous one
         self._historical: HistoricalData | None = None
         self._historical_quality_by_key: dict[tuple[str, str], float | None] = {}
         self._gaps: dict[tuple[str, str], dict[int, Gap]] = {}
@@ -249,7 +252,10 @@ class LiveSessionCoordinator(EngineActor):
             elif isinstance(message, _PlanDay):
                 self._plan_day()
             elif isinstance(message, _BeginDay):
-                self._begin_day(message.day)
+                if message.plan == self._plan:
+                    self._begin_day(message.day)
+            elif isinstance(message, ReloadCalendar):
+                return self._on_reload_calendar()
             elif isinstance(message, StartRun):
                 self._on_start_run()
             elif isinstance(message, ChildRestarted):
@@ -379,10 +385,11 @@ class LiveSessionCoordinator(EngineActor):
             day = self._tm.get_next_trading_date(max(day, local))
             hours = DayHours.from_session(self._tm.get_trading_session(day))
         self._planned = day
+        self._plan += 1
         wait = (hours.read_start_ts - now) / self.speed
         if wait > 0:
             log.info("waiting_for_session", day=day.isoformat(), wall_seconds=round(wait, 3))
-            self._timer.send_after(wait, self.actor_ref, _BeginDay(day))
+            self._timer.send_after(wait, self.actor_ref, _BeginDay(day, self._plan))
         else:
             self._begin_day(day)
 
@@ -433,6 +440,35 @@ class LiveSessionCoordinator(EngineActor):
             self._on_bars(delivery.bars, updated=delivery.updated, received=delivery.received)
         self._generation += 1
         self._on_tick()
+
+    def _on_reload_calendar(self) -> str:
+        """Re-read the calendar (the TimeManager's cache is already cleared): a closure of the
+        running day ends it; a waiting service re-plans its next day."""
+        day = self._day
+        if self.lifecycle.is_terminal:
+            return "the run has ended: nothing to re-plan"
+        if day is None:
+            self._plan_day()
+            return f"next session: {self._planned.isoformat() if self._planned else 'none'}"
+        name = day.hours.day
+        session = self._tm.get_trading_session(name)
+        if session is None or not session.is_trading_day:
+            why = getattr(session, "holiday_name", None) or "closed"
+            self._warn(f"{name.isoformat()} is now closed in the calendar ({why}): the session ends now")
+            if self._closing is None:
+                self._ended_early = True
+                self._score(min(self._now() - self._grace, day.hours.close_ts))
+                self._close_quality()
+            return f"{name.isoformat()} closed: session ended"
+        hours = DayHours.from_session(session)
+        if hours != day.hours:
+            old, new = self._hhmm(day.hours.close_ts), self._hhmm(hours.close_ts)
+            self._warn(
+                f"{name.isoformat()}: the calendar changed today's hours (close {old} → {new}); "
+                "the running session keeps its hours"
+            )
+            return "today's hours changed: applies from the next session"
+        return f"no change to {name.isoformat()}"
 
     # ------------------------------------------------------------------ streaming
 
@@ -732,7 +768,10 @@ class LiveSessionCoordinator(EngineActor):
 
     def _transition(self, to: LifecycleState, reason: str | None = None, *, day: date | None = None) -> None:
         change = self.lifecycle.transition(to, reason)
-        log.info("lifecycle", from_state=str(change.from_state), to_state=str(change.to_state), day=day)
+        log.info(
+            "lifecycle", from_state=str(change.from_state), to_state=str(change.to_state),
+            day=day.isoformat() if day else None,
+        )  # fmt: skip
         self._publish(LifecycleChanged(change.from_state, change.to_state, reason, day))
 
     def _publish(self, event: Event) -> None:

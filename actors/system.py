@@ -54,6 +54,7 @@ from domain.messages import (
     Pause,
     ProviderOutage,
     ProviderStateChanged,
+    ReloadCalendar,
     Resume,
     RunCheckpoint,
     StartRun,
@@ -421,6 +422,15 @@ class MarketSessionSystem:
         if self._proxy is None:
             self._proxy = self._coordinator_ref().proxy()
         return getattr(self._proxy, method)(*args).get(timeout=self.ask_timeout)
+
+    def reload_calendar(self) -> str:
+        """Re-read the trading calendar (after ``calendar patch``); live mode re-plans today."""
+        if self._time_manager is None:
+            raise RuntimeError("start the engine first")
+        self._time_manager.invalidate_cache()
+        if self.provider is None:
+            return "calendar cache cleared"
+        return str(self._handles["session_coordinator"].ask(ReloadCalendar(), timeout=self.ask_timeout))
 
     def live_status(self) -> dict[str, Any]:
         """Live mode: a JSON-ready snapshot of the session (see ``/status`` of ``serve``)."""

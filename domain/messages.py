@@ -62,6 +62,7 @@ __all__ = [
     "QualityScored",
     "QualityUpdated",
     "QueueDays",
+    "ReloadCalendar",
     "Resume",
     "RunCheckpoint",
     "RunCompleted",
@@ -156,6 +157,12 @@ class DrainGaps:
 @dataclass(frozen=True, slots=True)
 class GapsDrained:
     day: date
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadCalendar:
+    """Ask the live coordinator to re-read today's (or the next) session from the calendar after
+    a change (SIGHUP, ``POST /calendar/reload``); answers what changed, as a sentence."""
 
 
 # ------------------------------------------------------------------------- coordinator commands

@@ -28,7 +28,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -62,6 +62,22 @@ class ProviderFaults:
     duplicate_fraction: float = 0.0
     lag_seconds: float = 0.0
     fetch_failures: int = 0
+
+    def resolve(self, day: date, zone: tzinfo) -> dict[str, Any]:
+        """The faults as keyword arguments of a replay's faults on ``day`` (times → timestamps)."""
+
+        def ts(moment: time) -> int:
+            return int(datetime.combine(day, moment, zone).timestamp())
+
+        return {
+            "drop_fraction": self.drop_fraction,
+            "drop_ranges": tuple((ts(a), ts(b)) for a, b in self.drop_ranges),
+            "late_fraction": self.late_fraction,
+            "duplicate_fraction": self.duplicate_fraction,
+            "lag_seconds": self.lag_seconds,
+            "disconnects": tuple((ts(at), ts(at) + seconds) for at, seconds in self.disconnects),
+            "fetch_failures": self.fetch_failures,
+        }
 
     @property
     def any(self) -> bool:
@@ -118,8 +134,6 @@ class FaultPlan:
                 if crash.at_message is not None and count >= crash.at_message:
                     due = True
                 elif crash.at_time is not None and self.market_ts is not None:
-                    from datetime import UTC, datetime
-
                     local = datetime.fromtimestamp(self.market_ts, UTC).astimezone(self.timezone).time()
                     due = local >= crash.at_time
                 else:

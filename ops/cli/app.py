@@ -24,9 +24,11 @@ from domain.errors import (
     CalendarError,
     ConfigError,
     MarketSessionError,
+    ProviderError,
     StoreError,
     StoreUnavailable,
 )
+from domain.providers import ProviderUnavailable
 from domain.store import Store, open_store, resolve_db_url
 from domain.store.database import display_url, store_failure
 from ops.faults import FaultError
@@ -69,8 +71,10 @@ class CliState:
 
 
 def exit_code_for(error: MarketSessionError) -> int:
-    if isinstance(error, StoreUnavailable):
+    if isinstance(error, StoreUnavailable | ProviderUnavailable):
         return EXIT_RUNTIME
+    if isinstance(error, ProviderError):  # not supported, refused credentials, nothing to replay
+        return EXIT_BAD_INPUT
     if isinstance(error, ConfigError | CalendarError | BarImportError | StoreError | FaultError):
         return EXIT_BAD_INPUT
     return EXIT_RUNTIME
@@ -124,17 +128,25 @@ class _Root(click.Group):
     help="Store URL (sqlite:///PATH or postgresql://…); default $MARKETSESSION_DB, else sqlite:///marketsession.db.",
 )
 @click.option(
-    "--log-level", default="WARNING", show_default=True, help="Log level (DEBUG, INFO, WARNING, ERROR)."
+    "--log-level", default=None, help="Log level (DEBUG, INFO, WARNING, ERROR) [WARNING; serve: INFO]."
 )
 @click.option(
-    "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default="auto",
+    show_default=True,
+    help="auto: console on a terminal, JSON otherwise (serve: always JSON).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(package_name="marketsession")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, log_level: str, log_format: str, debug: bool) -> None:
+def cli(ctx: click.Context, db: str | None, log_level: str | None, log_format: str, debug: bool) -> None:
     """marketsession: market-data sessions over a trading calendar."""
-    configure_logging(log_level, log_format)
+    serving = ctx.invoked_subcommand == "serve"  # a service logs structured JSON, INFO and up
+    configure_logging(
+        log_level or ("INFO" if serving else "WARNING"),
+        "json" if serving and log_format == "auto" else log_format,
+    )
     ctx.obj = CliState(db_url=resolve_db_url(db, os.environ), debug=debug)
 
 
@@ -145,6 +157,7 @@ def main() -> None:
         config_cmds,
         data_cmds,
         run_cmds,
+        serve_cmds,
         store_cmds,
     )
 

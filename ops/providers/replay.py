@@ -37,6 +37,7 @@ from domain.errors import ProviderError
 from domain.intervals import Interval
 from domain.providers import ConnectionState, ProviderUnavailable, ScaledClock, StreamSink
 from domain.session_day import DayHours
+from ops.faults import ProviderFaults
 
 __all__ = ["ReplayFaults", "ReplayProvider", "replay_from_store"]
 
@@ -241,7 +242,8 @@ def replay_from_store(
     target_day: date | None = None,
     start: time_of_day | None = None,
     speed: float = 1.0,
-    faults: ReplayFaults | None = None,
+    faults: ProviderFaults | None = None,
+    seed: int = 0,
     now: datetime | None = None,
 ) -> ReplayProvider:
     """A replay of the stored base bars of ``source_day`` (default: the latest stored trading day
@@ -279,7 +281,8 @@ def replay_from_store(
         "replay_planned", source=source.isoformat(), target=target.isoformat(), bars=len(bars),
         start=clock_start.isoformat(), speed=speed,
     )  # fmt: skip
-    return ReplayProvider(bars, clock=replay_clock(clock_start, speed), faults=faults)
+    replay_faults = ReplayFaults(**faults.resolve(target, zone), seed=seed) if faults is not None else None
+    return ReplayProvider(bars, clock=replay_clock(clock_start, speed), faults=replay_faults)
 
 
 def _latest_stored_day(store: Any, calendar: Any, config: SessionConfig, base: str, before: date) -> date:

@@ -1,0 +1,229 @@
+"""``marketsession serve CONFIG``: the live service (SPEC §8–§9; runbook: ``ops/RUNBOOK.md``).
+
+The provider is the config's ``api_config.data_api``:
+
+- ``replay`` replays stored bars of a past day as today's feed (``--replay-date``, default the
+  latest stored day), its clock starting at ``--replay-start`` (exchange time; default now) and
+  running ``--speed`` times faster than the wall clock; provider faults with ``--fault``;
+- ``alpaca`` streams Alpaca market data v2 (keys from ``APCA_API_KEY_ID`` /
+  ``APCA_API_SECRET_KEY``; ``APCA_API_DATA_URL``, ``APCA_API_STREAM_URL``, ``APCA_DATA_FEED``
+  override the endpoints and the feed);
+- ``schwab`` is not supported yet: a clear error, exit 2.
+
+Signals: SIGTERM or SIGINT drain — the stream stops, the bars already delivered are stored and
+the day is closed with its summary — within ``--drain-timeout``; SIGHUP re-reads the trading
+calendar (as ``POST /calendar/reload`` does). Exit 0 when the run completed or was stopped by a
+signal, 1 when it failed, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import date, datetime
+from datetime import time as time_of_day
+from typing import Any
+
+import click
+import structlog
+from rich.console import Console
+
+from domain.config import SessionConfig
+from domain.errors import ConfigError, MarketSessionError, Violation
+from domain.providers import MarketDataProvider, ProviderNotSupported
+from ops.cli.app import EXIT_OK, EXIT_RUNTIME, CliState, cli
+from ops.faults import FaultError, FaultPlan, FaultyBars, parse_faults
+
+log = structlog.get_logger("marketsession.serve")
+
+
+class ServiceError(MarketSessionError):
+    """The service cannot start (its port is taken, say)."""
+
+
+def load_live_config(path: str) -> SessionConfig:
+    config = SessionConfig.from_file(path)
+    if config.is_backtest:
+        raise ConfigError(
+            [Violation("mode", "`serve` runs live sessions; this config is a backtest (use `run`)")], path
+        )
+    return config
+
+
+def _parse_start(text: str | None) -> time_of_day | None:
+    if text is None:
+        return None
+    try:
+        return time_of_day.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected HH:MM or HH:MM:SS, got {text!r}", param_hint="--replay-start"
+        ) from None
+
+
+def make_provider(
+    config: SessionConfig,
+    store: Any,
+    plan: FaultPlan,
+    *,
+    replay_date: date | None,
+    replay_start: time_of_day | None,
+    speed: float,
+    seed: int,
+) -> MarketDataProvider:
+    """The provider the config names (see the module docstring)."""
+    data_api = config.api_config.data_api
+    if data_api == "schwab":
+        raise ProviderNotSupported(
+            "api_config.data_api 'schwab': the Schwab market-data adapter is not supported yet; "
+            "use 'alpaca' or 'replay'"
+        )
+    if data_api == "alpaca":
+        if plan.provider.any:
+            raise FaultError("provider faults (drop, disconnect, …) need the replay provider")
+        if replay_date or replay_start or speed != 1.0:
+            raise click.UsageError("--replay-date, --replay-start and --speed apply to the replay provider")
+        from ops.providers.alpaca import AlpacaProvider
+
+        return AlpacaProvider.from_env()
+    from ops.providers.replay import replay_from_store
+
+    return replay_from_store(
+        store,
+        config,
+        source_day=replay_date,
+        start=replay_start,
+        speed=speed,
+        faults=plan.provider,
+        seed=seed,
+    )
+
+
+@cli.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="HTTP port (0: any free one).",
+)
+@click.option(
+    "--replay-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="replay: the stored day to replay (default: latest).",
+)
+@click.option(
+    "--replay-start", metavar="HH:MM[:SS]", help="replay: exchange time the clock starts at (default: now)."
+)
+@click.option(
+    "--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+    help="replay: how much faster than the wall clock the session clock runs.",
+)  # fmt: skip
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="Inject a fault (see `chaos --help`); repeatable.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the replay's random faults.")
+@click.option(
+    "--once/--keep-running", default=None,
+    help="Stop after today's session, or go on with the next trading days "
+    "(default: --keep-running for a real provider, --once for replay).",
+)  # fmt: skip
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="JSON report path (default: beside the store).",
+)
+@click.option(
+    "--drain-timeout", type=click.FloatRange(min=0, min_open=True), default=15.0, show_default=True,
+    help="Seconds a SIGTERM may take to store, close the day and stop.",
+)  # fmt: skip
+@click.pass_obj
+def serve(
+    state: CliState,
+    config_path: str,
+    host: str,
+    port: int,
+    replay_date: datetime | None,
+    replay_start: str | None,
+    speed: float,
+    faults: tuple[str, ...],
+    seed: int,
+    once: bool | None,
+    report_path: str | None,
+    drain_timeout: float,
+) -> None:
+    """Run a live session as a service: HTTP /healthz /readyz /metrics /status on HOST:PORT."""
+    from actors.system import MarketSessionSystem
+    from ops.run_output import default_report_path, summary_table, write_report
+    from ops.service import LiveService
+
+    config = load_live_config(config_path)
+    plan = parse_faults(faults, live=True)
+    start = _parse_start(replay_start)
+    store = state.store()
+    provider = make_provider(
+        config, store, plan, replay_date=replay_date.date() if replay_date else None, replay_start=start,
+        speed=speed, seed=seed,
+    )  # fmt: skip
+    if plan.store_failures:
+        store.bars = FaultyBars(store.bars, plan)  # type: ignore[assignment]
+    keep_running = (config.api_config.data_api != "replay") if once is None else not once
+    engine = MarketSessionSystem(
+        config, store, provider=provider, keep_running=keep_running,
+        faults=plan if (plan.crashes or plan.delays or plan.store_failures) else None,
+    )  # fmt: skip
+    try:
+        service = LiveService(engine, host=host, port=port, reload_calendar=engine.reload_calendar)
+    except OSError as error:
+        raise ServiceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+    stop = threading.Event()
+    reason: list[str] = []
+
+    def on_stop(signum: int, _frame: Any) -> None:
+        reason.append(f"{signal.Signals(signum).name} received")
+        stop.set()
+
+    def on_hup(_signum: int, _frame: Any) -> None:
+        try:
+            log.info("calendar_reloaded", result=engine.reload_calendar())
+        except Exception as error:
+            log.error("calendar_reload_failed", error=f"{type(error).__name__}: {error}")
+
+    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+    try:
+        engine.start()
+        service.start()
+        bound_host, bound_port = service.address
+        log.info(
+            "serving", host=bound_host, port=bound_port, session=config.session_name, provider=provider.name,
+            keep_running=keep_running,
+        )  # fmt: skip
+        while not engine.done and not stop.is_set():
+            stop.wait(0.5)
+        if engine.done:
+            report = engine.report
+        else:
+            log.info("draining", reason=reason[0] if reason else "stop")
+            provider.stop_stream(min(5.0, drain_timeout))
+            report = engine.stop(reason[0] if reason else "stopped", timeout=drain_timeout)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        engine.shutdown()
+        service.close()
+    assert report is not None
+    path = write_report(report, report_path or default_report_path(state.db_url, config_path))
+    console = Console() if Console().is_terminal else Console(width=140)
+    console.print(summary_table(report))
+    console.print(f"report: {path}")
+    log.info("stopped", status=report.status, error=report.error, report=str(path))
+    raise SystemExit(EXIT_RUNTIME if report.status == "failed" else EXIT_OK)

@@ -1,0 +1,272 @@
+"""The live service's HTTP side (SPEC §9): health, readiness, Prometheus metrics, status, and
+the calendar reload.
+
+========================  =====================================================================
+``GET /healthz``          200 while the process serves (liveness)
+``GET /readyz``           200 once today's session is loaded and the provider is connected, 503
+                          (with the reasons) otherwise, and after the run has ended
+``GET /metrics``          Prometheus text: bars received/appended/stored/dropped (by reason),
+                          bars filled, lag per symbol, quality per symbol and interval, gaps
+                          open/filled/abandoned, provider connected and reconnects, end-to-end
+                          bar latency histogram, actor restarts, messages and mailbox sizes,
+                          process memory
+``GET /status``           JSON snapshot of the session, the provider and the actors
+``POST /calendar/reload`` re-read the trading calendar (same as SIGHUP)
+========================  =====================================================================
+
+The server is the standard library's threading HTTP server on its own daemon thread; every
+request asks the engine with a bounded timeout, so a busy engine answers 503, never hangs it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["LiveService"]
+
+log = structlog.get_logger("marketsession.service")
+
+_COUNTERS = {  # live_status() counter → (metric, help)
+    "received": ("marketsession_bars_received", "Bars delivered by the provider"),
+    "appended": ("marketsession_bars_appended", "Bars appended to the session (streamed, resumed, filled)"),
+    "stored": ("marketsession_bars_stored", "Bars written to the store as they arrived"),
+    "dropped": ("marketsession_bars_dropped", "Bars refused (outside the session, duplicate, invalid …)"),
+    "filled_bars": ("marketsession_bars_filled", "Missing bars recovered by the gap filler"),
+    "derived": ("marketsession_bars_derived", "Derived bars built"),
+    "resumed": ("marketsession_bars_resumed", "Bars of today read back from the store at (re)start"),
+    "gaps_filled": ("marketsession_gaps_filled", "Gaps of the streamed interval filled"),
+    "gaps_abandoned": ("marketsession_gaps_abandoned", "Gaps abandoned after max_retries fetches"),
+    "gap_fetches": ("marketsession_gap_fetches", "Gap-filler fetch attempts"),
+    "gap_fetch_errors": ("marketsession_gap_fetch_errors", "Gap-filler fetch attempts that failed"),
+    "reconnects": ("marketsession_provider_reconnects", "Provider reconnects"),
+    "outages": ("marketsession_provider_outages", "Provider stream outages reported"),
+}
+
+
+class _EngineCollector(Collector):
+    """Reads the engine's state at scrape time (no metric is kept twice)."""
+
+    def __init__(self, status: Callable[[], dict[str, Any]], stats: Callable[[], dict[str, dict[str, Any]]]):
+        self._status = status
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("marketsession_up", "1 when the engine answered this scrape")
+        try:
+            status = self._status()
+        except Exception as error:  # the scrape still answers, saying the engine did not
+            log.warning("metrics_status_failed", error=f"{type(error).__name__}: {error}")
+            up.add_metric([], 0)
+            yield up
+            yield from self._actor_metrics()
+            return
+        up.add_metric([], 1)
+        yield up
+        counters = status["counters"]
+        for key, (name, help_text) in _COUNTERS.items():
+            metric = CounterMetricFamily(name, help_text)
+            metric.add_metric([], counters.get(key, 0))
+            yield metric
+        refused = CounterMetricFamily(
+            "marketsession_bars_refused", "Bars refused, by reason", labels=["reason"]
+        )
+        for reason, count in sorted(status["refused"].items()):
+            refused.add_metric([reason], count)
+        yield refused
+        lag = GaugeMetricFamily(
+            "marketsession_lag_seconds", "Session clock minus the end of the newest bar", labels=["symbol"]
+        )
+        quality = GaugeMetricFamily(
+            "marketsession_quality_percent", "Session quality", labels=["symbol", "interval"]
+        )
+        gaps = GaugeMetricFamily(
+            "marketsession_gaps_open", "Open gaps of the streamed interval", labels=["symbol"]
+        )
+        for symbol, info in status["symbols"].items():
+            if info["lag_seconds"] is not None:
+                lag.add_metric([symbol], info["lag_seconds"])
+            for interval, value in info["quality"].items():
+                if value is not None:
+                    quality.add_metric([symbol, interval], value)
+            gaps.add_metric([symbol], info["open_gaps"])
+        yield lag
+        yield quality
+        yield gaps
+        connected = GaugeMetricFamily("marketsession_provider_connected", "1 when the provider stream is up")
+        connected.add_metric([], 1 if status["provider"]["state"] == "connected" else 0)
+        yield connected
+        state = GaugeMetricFamily(
+            "marketsession_session_state", "The session's lifecycle state", labels=["state"]
+        )
+        state.add_metric([status["state"]], 1)
+        yield state
+        latency = status["latency"]
+        histogram = HistogramMetricFamily(
+            "marketsession_bar_latency_seconds", "Provider hand-over to event published, per bar"
+        )
+        buckets = [
+            ("+Inf" if bound == float("inf") else repr(bound), count) for bound, count in latency["buckets"]
+        ]
+        histogram.add_metric([], buckets, latency["sum"])
+        yield histogram
+        yield from self._actor_metrics()
+
+    def _actor_metrics(self) -> Iterator[Metric]:
+        restarts = CounterMetricFamily(
+            "marketsession_actor_restarts", "Supervised restarts", labels=["actor"]
+        )
+        messages = CounterMetricFamily("marketsession_actor_messages", "Messages handled", labels=["actor"])
+        mailbox = GaugeMetricFamily("marketsession_actor_mailbox_size", "Messages waiting", labels=["actor"])
+        for actor, stats in sorted(self._stats().items()):
+            restarts.add_metric([actor], stats.get("restarts", 0))
+            messages.add_metric([actor], stats.get("messages", 0))
+            mailbox.add_metric([actor], stats.get("mailbox", 0) or 0)
+        yield restarts
+        yield messages
+        yield mailbox
+
+
+class LiveService:
+    """HTTP endpoints over a running engine; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        host: str,
+        port: int,
+        reload_calendar: Callable[[], str],
+        ask_timeout: float = 5.0,
+    ) -> None:
+        self.engine = engine
+        self._reload = reload_calendar
+        self._ask_timeout = ask_timeout
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_EngineCollector(self._status, engine.stats))
+        self.registry.register(ProcessCollector(registry=None))
+        self._server = ThreadingHTTPServer((host, port), _handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> LiveService:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="marketsession-http",
+            daemon=True,
+        )  # fmt: skip
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # ------------------------------------------------------------------ answers
+
+    def _status(self) -> dict[str, Any]:
+        return self.engine.live_status()
+
+    def status(self) -> dict[str, Any]:
+        out = dict(self._status())
+        out["actors"] = self.engine.stats()
+        provider = self.engine.provider
+        out["provider"] = {
+            **out["provider"],
+            "name": provider.name,
+            "stats": dict(getattr(provider, "stats", {})),
+        }
+        out["run_done"] = self.engine.done
+        report = self.engine.report
+        if report is not None:
+            out["report"] = {"status": report.status, "error": report.error}
+        return out
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        if self.engine.done:
+            report = self.engine.report
+            return False, [f"the run has ended ({report.status if report else 'unknown'})"]
+        status = self._status()
+        reasons = []
+        if not status["loaded"]:
+            reasons.append(f"no session loaded (state {status['state']})")
+        if status["provider"]["state"] != "connected":
+            reasons.append(f"provider {status['provider']['state']}")
+        return not reasons, reasons
+
+    def metrics(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def reload_calendar(self) -> str:
+        return self._reload()
+
+
+def _handler(service: LiveService) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "marketsession"
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/healthz":
+                self._json(HTTPStatus.OK, {"status": "alive"})
+            elif path == "/readyz":
+                self._guarded(self._ready)
+            elif path == "/metrics":
+                self._guarded(
+                    lambda: self._send(HTTPStatus.OK, service.metrics(), "text/plain; version=0.0.4")
+                )
+            elif path == "/status":
+                self._guarded(lambda: self._json(HTTPStatus.OK, service.status()))
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {path}"})
+
+        def do_POST(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/calendar/reload":
+                self._guarded(lambda: self._json(HTTPStatus.OK, {"reloaded": service.reload_calendar()}))
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: POST {path}"})
+
+        def _ready(self) -> None:
+            ready, reasons = service.readiness()
+            self._json(
+                HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
+                {"ready": ready, "reasons": reasons},
+            )
+
+        def _guarded(self, answer: Callable[[], None]) -> None:
+            try:
+                answer()
+            except Exception as error:  # the engine is busy, restarting or gone: say so
+                self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"{type(error).__name__}: {error}"})
+
+        def _json(self, status: HTTPStatus, body: Any) -> None:
+            self._send(status, json.dumps(body, default=str).encode(), "application/json")
+
+        def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("http", request=self.requestline, client=self.client_address[0])
+
+    return Handler

@@ -1,0 +1,357 @@
+"""The live soak (issue 6): ``marketsession serve`` on the replay provider over a whole regular
+session, with dropped bars, a disconnect and a ``kill -9`` + restart halfway — then what the
+store holds is checked bar by bar.
+
+``python -m ops.soak [--symbols 5] [--speed 600] [--drop 0.05] [--json PATH]`` prints the
+figures; ``tests/ops/test_soak.py`` runs it in CI and asserts on them.
+
+Set-up (in a temporary directory): an SQLite store with the US_EQUITY calendar and, for a past
+source day, every regular-session minute of every symbol (no real gaps, so 100 % is reachable).
+Then ``serve`` runs as an operator would run it, as a subprocess, its clock starting a minute
+before the open. When the session clock passes the kill time the process gets SIGKILL; it is
+started again at the clock time it would have reached, and must recover what it missed from the
+provider (the gap filler) and finish the day. Every figure comes from the service's own
+``/status`` and ``/metrics``, its report, its logs, and the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import text
+
+from domain.bars import Bar
+from domain.calendar import TradingCalendar
+from domain.session_day import DayHours
+from domain.store import Store, open_store
+from ops.calendar_seed import seed_group
+
+__all__ = ["SoakResult", "run_soak"]
+
+SOURCE_DAY = date(2025, 7, 2)
+ZONE = ZoneInfo("America/New_York")
+
+
+@dataclass
+class SoakResult:
+    symbols: int
+    speed: float
+    target_day: str = ""
+    expected_bars: int = 0
+    stored_session_bars: int = 0
+    duplicates_in_store: int = 0
+    stored_at_kill: int = 0
+    lost_after_restart: int = 0
+    sent: int = 0
+    dropped: int = 0
+    lost_disconnected: int = 0
+    filled: int = 0
+    resumed: int = 0
+    gaps_filled: int = 0
+    gaps_abandoned: int = 0
+    reconnects: int = 0
+    quality: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    report_status: str = ""
+    restart_ready_seconds: float | None = None
+    restart_recovered_seconds: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    rss_after_warmup_mb: float | None = None
+    rss_end_mb: float | None = None
+    wall_seconds: float = 0.0
+    exit_codes: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _complete_bars(symbols: list[str], hours: DayHours, seed: int = 7) -> list[Bar]:
+    rng = random.Random(seed)
+    bars: list[Bar] = []
+    for i, symbol in enumerate(symbols):
+        price = 50.0 + 25 * i
+        for ts in range(hours.open_ts, hours.close_ts, 60):
+            move = rng.gauss(0, 0.001) * price
+            open_, close = price, max(1.0, price + move)
+            high, low = max(open_, close) * 1.0005, min(open_, close) * 0.9995
+            bars.append(Bar(symbol, "1m", ts, open_, high, low, close, float(rng.randint(100, 5000))))
+            price = close
+    return bars
+
+
+def _config(symbols: list[str]) -> dict[str, Any]:
+    return {
+        "session_name": "Soak (replay)",
+        "mode": "live",
+        "session_data_config": {
+            "symbols": symbols,
+            "streams": ["1m", "5m"],
+            "historical": {"enable_quality": True, "data": [{"trailing_days": 1, "intervals": ["1m"]}]},
+            "gap_filler": {"max_retries": 5, "retry_interval_seconds": 60, "enable_session_quality": True},
+        },
+        "trading_config": {
+            "max_buying_power": 1000,
+            "max_per_trade": 100,
+            "max_per_symbol": 100,
+            "max_open_positions": 1,
+        },
+        "api_config": {"data_api": "replay", "trade_api": "paper"},
+    }
+
+
+class _Service:
+    """One ``serve`` subprocess: its JSON log lines are read on a thread, its port found in them."""
+
+    def __init__(self, args: list[str], log_path: Path) -> None:
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.port: int | None = None
+        self.events: list[dict[str, Any]] = []
+        self._serving = threading.Event()
+        self._log = log_path.open("a", encoding="utf-8")
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._log.write(line)
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            self.events.append(event)
+            if event.get("event") == "serving":
+                self.port = int(event["port"])
+                self._serving.set()
+        self._log.flush()
+
+    def wait_serving(self, timeout: float) -> int:
+        if not self._serving.wait(timeout) or self.port is None:
+            raise RuntimeError(f"serve did not start within {timeout}s (exit {self.proc.poll()})")
+        return self.port
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5.0)
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            response = self.get("/status")
+        except httpx.HTTPError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    def rss_mb(self) -> float | None:
+        try:
+            metrics = self.get("/metrics").text
+        except httpx.HTTPError:
+            return None
+        for line in metrics.splitlines():
+            if line.startswith("process_resident_memory_bytes "):
+                return float(line.split()[1]) / 2**20
+        return None
+
+    def finish(self, timeout: float) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(5.0)
+        self._log.close()
+        return code
+
+
+def _wait(condition: Any, timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        threading.Event().wait(step)
+    return False
+
+
+def _hhmmss(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).astimezone(ZONE).strftime("%H:%M:%S")
+
+
+def _session_counts(store: Store, symbols: list[str], hours: DayHours) -> tuple[int, int]:
+    """(rows, distinct (symbol, ts)) of the day's regular session in the store."""
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT count(*), count(DISTINCT symbol || ':' || ts) FROM bars WHERE interval = '1m' "
+                "AND ts >= :open AND ts < :close"
+            ),
+            {"open": hours.open_ts, "close": hours.close_ts},
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+def run_soak(
+    workdir: Path,
+    *,
+    symbols: int = 5,
+    speed: float = 600.0,
+    drop: float = 0.05,
+    disconnect: str = "11:00+300",
+    kill_at: time_of_day = time_of_day(12, 45),
+    executable: str | None = None,
+    timeout: float = 150.0,
+) -> SoakResult:
+    """Run the soak in ``workdir``; see the module docstring."""
+    began = time.monotonic()
+    names = [f"SOAK{i}" for i in range(symbols)]
+    result = SoakResult(symbols=symbols, speed=speed)
+    db_path = workdir / "soak.db"
+    url = f"sqlite:///{db_path}"
+    config_path = workdir / "soak_session.json"
+    config_path.write_text(json.dumps(_config(names)), encoding="utf-8")
+    today = datetime.now(UTC).astimezone(ZONE).date()
+    with open_store(url) as store:
+        now = datetime.now(UTC)
+        seed_group(store.calendar, "US_EQUITY", SOURCE_DAY.year, today.year + 1, now)
+        calendar = TradingCalendar(store.calendar, "US_EQUITY", "EQUITY")
+        source = DayHours.from_session(calendar.get_trading_session(SOURCE_DAY))  # type: ignore[arg-type]
+        target_day = calendar.get_first_trading_date(today)
+        target = DayHours.from_session(calendar.get_trading_session(target_day))  # type: ignore[arg-type]
+        store.bars.insert_missing(_complete_bars(names, source))
+    result.target_day = target_day.isoformat()
+    result.expected_bars = symbols * len(range(target.open_ts, target.close_ts, 60))
+    exe = executable or str(Path(sys.executable).with_name("marketsession"))
+    log_path = workdir / "serve.log"
+
+    def serve(start: str) -> _Service:
+        args = [
+            exe, "--db", url, "serve", str(config_path), "--port", "0", "--once",
+            "--replay-date", SOURCE_DAY.isoformat(), "--replay-start", start, "--speed", str(speed),
+            "--fault", f"drop:{drop}", "--fault", f"disconnect:{disconnect}",
+            "--report", str(workdir / "soak.report.json"),
+        ]  # fmt: skip
+        return _Service(args, log_path)
+
+    kill_ts = datetime.combine(target_day, kill_at, ZONE).timestamp()
+    first = serve("09:29:00")
+    first.wait_serving(30)
+    last: dict[str, Any] = {}
+
+    def reached_kill() -> bool:
+        status = first.status()
+        if status is not None:
+            last.update(status, _at=time.monotonic())
+        return bool(status) and status["now_ts"] >= kill_ts
+
+    if not _wait(reached_kill, timeout / 2):
+        first.proc.kill()
+        raise RuntimeError("the first service never reached the kill time")
+    first.proc.send_signal(signal.SIGKILL)
+    result.exit_codes.append(first.finish(10))
+    with open_store(url) as store:
+        result.stored_at_kill = _session_counts(store, names, target)[0]
+    stats1 = last.get("provider", {}).get("stats", {})
+    counters1 = last.get("counters", {})
+
+    # restart where the clock has got to by now (a real feed's clock does not wait for us)
+    clock_now = last["now_ts"] + (time.monotonic() - last["_at"]) * speed
+    restarted_at = time.monotonic()
+    second = serve(_hhmmss(clock_now))
+    second.wait_serving(30)
+    if _wait(lambda: second.get("/readyz").status_code == 200, 30):
+        result.restart_ready_seconds = round(time.monotonic() - restarted_at, 3)
+    with open_store(url) as store:
+        result.lost_after_restart = result.stored_at_kill - _session_counts(store, names, target)[0]
+        result.lost_after_restart = max(0, result.lost_after_restart)
+
+    def recovered() -> bool:
+        status = second.status()
+        if status is None or status["now_ts"] < clock_now + 600:
+            return False
+        with open_store(url) as store, store.engine.connect() as connection:
+            missing = connection.execute(
+                text("SELECT count(*) FROM bars WHERE interval = '1m' AND ts >= :open AND ts < :until"),
+                {"open": target.open_ts, "until": int(clock_now) - 60},
+            ).scalar_one()
+        return missing == symbols * len(range(target.open_ts, int(clock_now) - 60, 60))
+
+    if _wait(recovered, 40, step=0.2):
+        result.restart_recovered_seconds = round(time.monotonic() - restarted_at, 3)
+    warm: list[float] = []
+    final: dict[str, Any] = {}
+
+    def ended() -> bool:
+        status = second.status()
+        if status is None:
+            return second.proc.poll() is not None
+        final.update(status)
+        rss = second.rss_mb()
+        if rss is not None and status["now_ts"] > clock_now + 1800:
+            warm.append(rss)
+        return status.get("run_done", False)
+
+    _wait(ended, timeout, step=0.25)
+    result.exit_codes.append(second.finish(30))
+    if warm:
+        result.rss_after_warmup_mb, result.rss_end_mb = round(warm[0], 1), round(warm[-1], 1)
+    stats2 = next((e for e in reversed(second.events) if e.get("event") == "replay_stream_done"), {})
+    counters2 = final.get("counters", {})
+    result.sent = int(stats1.get("sent", 0)) + int(stats2.get("sent", 0))
+    result.dropped = int(stats1.get("dropped", 0)) + int(stats2.get("dropped", 0))
+    result.lost_disconnected = int(stats1.get("lost_disconnected", 0)) + int(
+        stats2.get("lost_disconnected", 0)
+    )
+    for key in ("filled_bars", "resumed", "gaps_filled", "gaps_abandoned", "reconnects"):
+        total = int(counters1.get(key, 0)) + int(counters2.get(key, 0))
+        setattr(result, {"filled_bars": "filled"}.get(key, key), total)
+    report = json.loads((workdir / "soak.report.json").read_text(encoding="utf-8"))
+    result.report_status = report["status"]
+    if report.get("error"):
+        result.errors.append(report["error"])
+    timings = report.get("timings", {})
+    if timings.get("latency_p50") is not None:
+        result.latency_p50_ms = round(timings["latency_p50"] * 1000, 3)
+        result.latency_p99_ms = round(timings["latency_p99"] * 1000, 3)
+    for day in report.get("days", []):
+        for symbol, info in day["symbols"].items():
+            result.quality[symbol] = {i: s["quality"] for i, s in info["session"].items()}
+    with open_store(url) as store:
+        rows, distinct = _session_counts(store, names, target)
+    result.stored_session_bars, result.duplicates_in_store = distinct, rows - distinct
+    result.wall_seconds = round(time.monotonic() - began, 3)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops.soak", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--symbols", type=int, default=5)
+    parser.add_argument("--speed", type=float, default=600.0)
+    parser.add_argument("--drop", type=float, default=0.05)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, store)")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="marketsession-soak-"))
+    result = run_soak(workdir, symbols=args.symbols, speed=args.speed, drop=args.drop)
+    figures = asdict(result)
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    if args.keep:
+        print(f"working directory: {workdir}", file=sys.stderr)
+    else:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+    ok = result.report_status == "completed" and result.stored_session_bars == result.expected_bars
+    return 0 if ok and not result.duplicates_in_store else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
