@@ -689,6 +689,8 @@ class LiveSessionCoordinator(EngineActor):
         if self._stop_reason is not None:
             self._finish_stop(self._stop_reason)
             return
+        if self.lifecycle.state is State.READY:  # closed before it opened (a calendar change)
+            self._transition(State.STREAMING, "closed before the open", day=day.hours.day)
         self._transition(State.SESSION_ENDED, day=day.hours.day)
         if self._on_checkpoint is not None:
             self._on_checkpoint(

@@ -41,7 +41,7 @@ from domain.session_day import DayHours
 from domain.store import Store, open_store
 from ops.calendar_seed import seed_group
 
-__all__ = ["SoakResult", "run_soak"]
+__all__ = ["ServeProcess", "SoakResult", "complete_session_bars", "run_soak", "wait_for"]
 
 SOURCE_DAY = date(2025, 7, 2)
 ZONE = ZoneInfo("America/New_York")
@@ -78,7 +78,8 @@ class SoakResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _complete_bars(symbols: list[str], hours: DayHours, seed: int = 7) -> list[Bar]:
+def complete_session_bars(symbols: list[str], hours: DayHours, seed: int = 7) -> list[Bar]:
+    """A 1m bar for every regular-session minute of ``hours`` for each symbol (a random walk)."""
     rng = random.Random(seed)
     bars: list[Bar] = []
     for i, symbol in enumerate(symbols):
@@ -112,12 +113,14 @@ def _config(symbols: list[str]) -> dict[str, Any]:
     }
 
 
-class _Service:
+class ServeProcess:
     """One ``serve`` subprocess: its JSON log lines are read on a thread, its port found in them."""
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
         self.port: int | None = None
         self.events: list[dict[str, Any]] = []
         self._serving = threading.Event()
@@ -165,13 +168,25 @@ class _Service:
         return None
 
     def finish(self, timeout: float) -> int:
+        """Wait for the process to exit; its exit code (negative: killed by that signal)."""
         code = self.proc.wait(timeout)
         self._reader.join(5.0)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
         self._log.close()
         return code
 
+    def __enter__(self) -> ServeProcess:
+        return self
 
-def _wait(condition: Any, timeout: float, step: float = 0.05) -> bool:
+    def __exit__(self, *_exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        if not self._log.closed:
+            self.finish(10)
+
+
+def wait_for(condition: Any, timeout: float, step: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -224,20 +239,20 @@ def run_soak(
         source = DayHours.from_session(calendar.get_trading_session(SOURCE_DAY))  # type: ignore[arg-type]
         target_day = calendar.get_first_trading_date(today)
         target = DayHours.from_session(calendar.get_trading_session(target_day))  # type: ignore[arg-type]
-        store.bars.insert_missing(_complete_bars(names, source))
+        store.bars.insert_missing(complete_session_bars(names, source))
     result.target_day = target_day.isoformat()
     result.expected_bars = symbols * len(range(target.open_ts, target.close_ts, 60))
     exe = executable or str(Path(sys.executable).with_name("marketsession"))
     log_path = workdir / "serve.log"
 
-    def serve(start: str) -> _Service:
+    def serve(start: str) -> ServeProcess:
         args = [
             exe, "--db", url, "serve", str(config_path), "--port", "0", "--once",
             "--replay-date", SOURCE_DAY.isoformat(), "--replay-start", start, "--speed", str(speed),
             "--fault", f"drop:{drop}", "--fault", f"disconnect:{disconnect}",
             "--report", str(workdir / "soak.report.json"),
         ]  # fmt: skip
-        return _Service(args, log_path)
+        return ServeProcess(args, log_path)
 
     kill_ts = datetime.combine(target_day, kill_at, ZONE).timestamp()
     first = serve("09:29:00")
@@ -250,7 +265,7 @@ def run_soak(
             last.update(status, _at=time.monotonic())
         return bool(status) and status["now_ts"] >= kill_ts
 
-    if not _wait(reached_kill, timeout / 2):
+    if not wait_for(reached_kill, timeout / 2):
         first.proc.kill()
         raise RuntimeError("the first service never reached the kill time")
     first.proc.send_signal(signal.SIGKILL)
@@ -265,7 +280,7 @@ def run_soak(
     restarted_at = time.monotonic()
     second = serve(_hhmmss(clock_now))
     second.wait_serving(30)
-    if _wait(lambda: second.get("/readyz").status_code == 200, 30):
+    if wait_for(lambda: second.get("/readyz").status_code == 200, 30):
         result.restart_ready_seconds = round(time.monotonic() - restarted_at, 3)
     with open_store(url) as store:
         result.lost_after_restart = result.stored_at_kill - _session_counts(store, names, target)[0]
@@ -282,7 +297,7 @@ def run_soak(
             ).scalar_one()
         return missing == symbols * len(range(target.open_ts, int(clock_now) - 60, 60))
 
-    if _wait(recovered, 40, step=0.2):
+    if wait_for(recovered, 40, step=0.2):
         result.restart_recovered_seconds = round(time.monotonic() - restarted_at, 3)
     warm: list[float] = []
     final: dict[str, Any] = {}
@@ -297,7 +312,7 @@ def run_soak(
             warm.append(rss)
         return status.get("run_done", False)
 
-    _wait(ended, timeout, step=0.25)
+    wait_for(ended, timeout, step=0.25)
     result.exit_codes.append(second.finish(30))
     if warm:
         result.rss_after_warmup_mb, result.rss_end_mb = round(warm[0], 1), round(warm[-1], 1)

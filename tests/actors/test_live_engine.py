@@ -1,0 +1,506 @@
+"""The engine in live mode (``MarketSessionSystem`` with a provider): whole replayed sessions with
+dropped, missing, late, duplicated and pre-market bars, gap filling and abandonment, resuming
+from the store, supervised crashes, a provider that fails, stop, a calendar reload, and Alpaca's
+protocol end to end against a fake Alpaca on local sockets (SPEC §5, §8, §10).
+
+The replay's clock is held until the engine has started (``HeldClock``) and then runs thousands
+of times faster than the wall clock, so a session takes a few seconds. The provider is given
+complete synthetic days (every regular-session minute), already at the target day's timestamps.
+Every wait is bounded; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from support.engine import Recorder
+from support.fake_alpaca import FakeAlpaca
+from support.live import (
+    FailingProvider,
+    HeldClock,
+    day_hours,
+    live_config,
+    minute_bars,
+    ny,
+    ny_ts,
+    wait_until,
+)
+from support.stores import real_file, seed
+
+from actors.system import MarketSessionSystem
+from domain.bars import Bar
+from domain.calendar import CalendarException
+from domain.clock import SimulatedClock
+from domain.config import SessionConfig
+from domain.messages import (
+    ActorRestarted,
+    BarsAppended,
+    GapAbandoned,
+    GapFilled,
+    ProviderConnection,
+    WarningRaised,
+)
+from domain.providers import Backoff
+from domain.quality import GapStatus
+from domain.report import RunReport
+from domain.session_day import DayHours
+from domain.store import Store
+from ops.faults import parse_faults
+from ops.providers.alpaca import AlpacaProvider
+from ops.providers.replay import ReplayFaults, ReplayProvider
+
+RUN_TIMEOUT = 60.0
+WAIT = 10.0
+SPEED = 5000.0
+SYMBOLS = ("AAPL", "RIVN")
+FULL_DAY = date(2026, 11, 24)  # a regular day: 09:30–16:00, 390 minutes
+EARLY_CLOSE = date(2025, 7, 3)  # 09:30–13:00 New York, 210 minutes
+
+
+# ----------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def store(sqlite_store: Store) -> Store:
+    """An SQLite file with the US_EQUITY calendar 2024–2026 and no bars."""
+    seed(sqlite_store)
+    return sqlite_store
+
+
+class Live:
+    """One live engine on a replay of ``bars``, its clock held at ``start`` until it has started."""
+
+    def __init__(
+        self,
+        store: Store,
+        bars: list[Bar],
+        start: datetime,
+        *,
+        config: SessionConfig | None = None,
+        speed: float = SPEED,
+        stream_faults: ReplayFaults | None = None,
+        **options: Any,
+    ) -> None:
+        self.clock = HeldClock(start, speed)
+        self.provider = ReplayProvider(bars, clock=self.clock, faults=stream_faults)
+        self.recorder = Recorder()
+        self.engine = MarketSessionSystem(config or live_config(), store, provider=self.provider, **options)
+        self.engine.subscribe(self.recorder)
+
+    def start(self) -> MarketSessionSystem:
+        self.engine.start()
+        self.clock.release()
+        return self.engine
+
+    def run(self) -> RunReport:
+        self.start()
+        return self.engine.wait(RUN_TIMEOUT)
+
+    def appended(self) -> list[Bar]:
+        return [bar for event in self.recorder.of(BarsAppended) for bar in event.bars]
+
+
+@pytest.fixture
+def live(store: Store) -> Iterator[list[Live]]:
+    """Makes :class:`Live` engines; each is shut down (bounded) after the test."""
+    made: list[Live] = []
+    yield made
+    for item in made:
+        item.engine.shutdown()
+
+
+def make(made: list[Live], *args: Any, **kwargs: Any) -> Live:
+    item = Live(*args, **kwargs)
+    made.append(item)
+    return item
+
+
+def session_bars_of(hours: DayHours, symbols: tuple[str, ...] = SYMBOLS) -> list[Bar]:
+    return minute_bars(symbols, hours.open_ts, hours.close_ts)
+
+
+def stored(store: Store, symbol: str, interval: str, hours: DayHours) -> list[Bar]:
+    return store.bars.read(symbol, interval, hours.open_ts, hours.close_ts)
+
+
+def minutes_of(gaps: list[Any], interval: str = "1m") -> set[tuple[str, int]]:
+    """Every (symbol, minute) covered by the ``gap`` of these events."""
+    return {
+        (e.gap.symbol, ts)
+        for e in gaps
+        if e.gap.interval == interval
+        for ts in range(e.gap.start_ts, e.gap.end_ts, 60)
+    }
+
+
+def expected_minutes(hours: DayHours) -> int:
+    return (hours.close_ts - hours.open_ts) // 60
+
+
+# ------------------------------------------------------------------------- a whole session
+
+
+def test_a_full_session_with_dropped_bars_fills_every_gap_and_ends_at_full_quality(
+    store: Store, live: list[Live]
+) -> None:
+    hours = day_hours(store, FULL_DAY)
+    bars = session_bars_of(hours)
+    run = make(live, store, bars, ny(FULL_DAY, 9, 29), stream_faults=ReplayFaults(drop_fraction=0.1, seed=3))
+
+    report = run.run()
+    status = run.engine.live_status()
+
+    assert report.status == "completed", report.error
+    assert report.mode == "live"
+    dropped = run.provider.dropped
+    assert dropped, "seed 3 drops nothing: the test would check nothing"
+    assert len(report.days) == 1 and report.days[0].day == FULL_DAY
+    assert not report.days[0].ended_early
+    for symbol in SYMBOLS:
+        in_store = stored(store, symbol, "1m", hours)
+        assert [b.ts for b in in_store] == list(range(hours.open_ts, hours.close_ts, 60))
+        assert in_store == [b for b in bars if b.symbol == symbol]  # the provider's values, not others
+        session = report.days[0].symbols[symbol].session
+        assert session["1m"].quality == 100.0 and session["1m"].bars == 390 == session["1m"].expected
+        assert session["5m"].quality == 100.0 and session["5m"].bars == 78
+        assert all(g.status is GapStatus.FILLED for g in session["1m"].gaps)
+    assert minutes_of(run.recorder.of(GapFilled)) == {(b.symbol, b.ts) for b in dropped}
+    assert run.recorder.of(GapAbandoned) == []
+    assert status["counters"]["filled_bars"] == len(dropped)
+    assert status["counters"]["received"] == len(bars) - len(dropped)
+    assert status["counters"].get("gaps_abandoned", 0) == 0
+    assert report.warnings == ()
+
+
+def test_bars_the_provider_never_has_are_abandoned_after_max_retries_fetches(
+    store: Store, live: list[Live]
+) -> None:
+    hours = day_hours(store, EARLY_CLOSE)
+    missing = {("AAPL", ny_ts(EARLY_CLOSE, 10, m)) for m in range(0, 3)} | {("RIVN", ny_ts(EARLY_CLOSE, 11, 15))}
+    bars = [b for b in session_bars_of(hours) if (b.symbol, b.ts) not in missing]
+    run = make(live, store, bars, ny(EARLY_CLOSE, 9, 29), config=live_config(max_retries=3))
+
+    report = run.run()
+
+    assert report.status == "completed", report.error
+    abandoned = run.recorder.of(GapAbandoned)
+    assert minutes_of(abandoned) == missing
+    assert all(e.gap.retry_count == 3 and e.gap.status is GapStatus.ABANDONED for e in abandoned)
+    assert run.recorder.of(GapFilled) == []
+    day = report.to_json()["days"][0]
+    aapl, rivn = day["symbols"]["AAPL"]["session"], day["symbols"]["RIVN"]["session"]
+    assert [(g["start"][11:16], g["end"][11:16], g["status"], g["retry_count"]) for g in aapl["1m"]["gaps"]] == [
+        ("10:00", "10:03", "abandoned", 3)
+    ]
+    assert [(g["start"][11:16], g["bar_count"], g["status"], g["retry_count"]) for g in rivn["1m"]["gaps"]] == [
+        ("11:15", 1, "abandoned", 3)
+    ]
+    assert aapl["1m"]["bars"] == 207 and rivn["1m"]["bars"] == 209
+    assert aapl["1m"]["quality"] < 100.0 and rivn["1m"]["quality"] < 100.0
+    assert aapl["5m"]["quality"] < 100.0 and rivn["5m"]["quality"] < 100.0
+    assert any("abandoned after 3 fetches" in w and "10:00" in w for w in report.warnings), report.warnings
+    assert any("abandoned" in e.message for e in run.recorder.of(WarningRaised))
+    # every fetch of a gap was an attempt the provider answered (with nothing)
+    assert run.provider.stats["fetches"] >= 2 * 3
+
+
+def test_pre_market_duplicate_and_late_bars(store: Store, live: list[Live]) -> None:
+    """Pre-market bars are stored but kept out of the session; duplicates are stored and counted
+    once; late bars take their place in time order."""
+    hours = day_hours(store, EARLY_CLOSE)
+    pre = minute_bars(SYMBOLS, ny_ts(EARLY_CLOSE, 9, 0), hours.open_ts, price=40.0)
+    regular = session_bars_of(hours)
+    faults = ReplayFaults(duplicate_fraction=0.2, late_fraction=0.2, seed=11)
+    run = make(live, store, pre + regular, ny(EARLY_CLOSE, 8, 59), stream_faults=faults, speed=2500.0)
+    run.start()
+
+    # during the run: the session's bars are in strictly increasing time order despite late bars
+    assert run.recorder.wait_for(
+        lambda events: sum(len(e.bars) for e in events if isinstance(e, BarsAppended)) >= 200, WAIT
+    ), "the session never reached 200 bars"
+    mid = run.engine.session_bars("AAPL", "1m")
+    assert len(mid) >= 50
+    assert all(a.ts < b.ts for a, b in zip(mid, mid[1:], strict=False)), "session bars out of order"
+    assert [b.ts for b in mid] == [b.ts for b in regular if b.symbol == "AAPL"][: len(mid)]
+
+    report = run.engine.wait(RUN_TIMEOUT)
+    status = run.engine.live_status()
+
+    assert report.status == "completed", report.error
+    stats = run.provider.stats
+    assert stats["late"] > 0 and stats["duplicated"] > 0, stats
+    assert status["refused"]["outside regular session"] == len(pre) == 60
+    assert status["refused"]["duplicate"] == stats["duplicated"]
+    assert report.days[0].refused["outside regular session"] == 60
+    for symbol in SYMBOLS:
+        assert store.bars.read(symbol, "1m", ny_ts(EARLY_CLOSE, 9, 0), hours.open_ts) == [
+            b for b in pre if b.symbol == symbol
+        ]
+        assert stored(store, symbol, "1m", hours) == [b for b in regular if b.symbol == symbol]
+        session = report.days[0].symbols[symbol].session
+        assert session["1m"].bars == 210 and session["1m"].quality == 100.0
+        assert session["5m"].bars == 42 and session["5m"].quality == 100.0
+    assert store.bars.count(interval="1m") == len(pre) + len(regular)  # nothing stored twice
+    appended = run.appended()
+    assert len(appended) == len({(b.symbol, b.ts) for b in appended}) == len(regular)
+    assert all(b.ts >= hours.open_ts for b in appended)
+
+
+def test_a_restart_resumes_the_day_from_the_store_and_fetches_what_it_missed(
+    store: Store, live: list[Live]
+) -> None:
+    hours = day_hours(store, EARLY_CLOSE)
+    regular = session_bars_of(hours)
+    before_crash = [b for b in regular if b.ts < ny_ts(EARLY_CLOSE, 10, 30)]  # 09:30–10:29
+    store.bars.upsert(before_crash)
+    run = make(live, store, regular, ny(EARLY_CLOSE, 10, 45))
+
+    report = run.run()
+    status = run.engine.live_status()
+
+    assert report.status == "completed", report.error
+    assert status["counters"]["resumed"] == len(before_crash) == 120
+    # 10:30–10:43 were never streamed (their minute had passed when the stream started)
+    never_streamed = {(b.symbol, b.ts) for b in regular if ny_ts(EARLY_CLOSE, 10, 30) <= b.ts < ny_ts(EARLY_CLOSE, 10, 44)}
+    assert never_streamed <= minutes_of(run.recorder.of(GapFilled))
+    assert status["counters"]["filled_bars"] >= len(never_streamed) == 28
+    assert run.recorder.of(GapAbandoned) == []
+    for symbol in SYMBOLS:
+        assert stored(store, symbol, "1m", hours) == [b for b in regular if b.symbol == symbol]
+        session = report.days[0].symbols[symbol].session
+        assert session["1m"].bars == 210 and session["1m"].quality == 100.0
+        assert session["5m"].bars == 42 and session["5m"].quality == 100.0
+    resumed_events = [b for b in run.appended() if b.ts < ny_ts(EARLY_CLOSE, 10, 30)]
+    assert sorted(resumed_events) == sorted(before_crash)  # the stored bars, published once
+
+
+# ------------------------------------------------------------------------------- supervision
+
+
+@pytest.mark.parametrize("fault", ["crash:session_coordinator@40"])
+def test_a_crash_during_the_session_still_completes_at_full_quality(
+    store: Store, live: list[Live], fault: str
+) -> None:
+    hours = day_hours(store, EARLY_CLOSE)
+    plan = parse_faults([fault], live=True)
+    regular = session_bars_of(hours)
+    run = make(
+        live, store, regular, ny(EARLY_CLOSE, 9, 29),
+        stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), speed=2500.0,
+    )  # fmt: skip
+    run.engine.faults = plan
+    report = run.run()
+
+    actor = fault.split(":")[1].split("@")[0]
+    assert plan.injected, f"{fault} was never due"
+    assert report.status == "completed", report.error
+    assert [e.actor for e in run.recorder.of(ActorRestarted)] == [actor]
+    assert [entry.split(" ")[0] for entry in report.restarts] == [actor]
+    assert run.engine.stats()[actor]["restarts"] == 1
+    for symbol in SYMBOLS:
+        assert stored(store, symbol, "1m", hours) == [b for b in regular if b.symbol == symbol]
+        session = report.days[0].symbols[symbol].session
+        assert session["1m"].bars == 210 and session["1m"].quality == 100.0
+        assert session["5m"].bars == 42 and session["5m"].quality == 100.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a restarted GapFiller is never re-attached to the coordinator (MarketSessionSystem._restarted "
+    "only re-attaches the QualityCalculator): its fills and GapsDrained go nowhere, gaps stay open, and "
+    "the day closes only at the drain deadline, below 100 %",
+)
+def test_a_gap_filler_crash_still_completes_at_full_quality(store: Store, live: list[Live]) -> None:
+    hours = day_hours(store, EARLY_CLOSE)
+    plan = parse_faults(["crash:gap_filler@5"], live=True)
+    regular = session_bars_of(hours)
+    run = make(
+        live, store, regular, ny(EARLY_CLOSE, 9, 29),
+        stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), ask_timeout=5.0, faults=plan,
+    )  # fmt: skip
+    report = run.run()
+
+    assert plan.injected, "crash:gap_filler@5 was never due"
+    assert [e.actor for e in run.recorder.of(ActorRestarted)] == ["gap_filler"]
+    assert report.status == "completed", report.error
+    for symbol in SYMBOLS:
+        session = report.days[0].symbols[symbol].session
+        assert session["1m"].quality == 100.0 and session["5m"].quality == 100.0
+    assert not any("drain deadline" in w for w in report.warnings), report.warnings
+
+
+# ------------------------------------------------------------------------ provider failures
+
+
+def test_a_provider_that_fails_for_good_fails_the_run_with_its_detail(store: Store) -> None:
+    clock = HeldClock(ny(EARLY_CLOSE, 9, 29), SPEED)
+    provider = FailingProvider(clock, "credentials refused: key AK123 is revoked")
+    recorder = Recorder()
+    engine = MarketSessionSystem(live_config(), store, provider=provider)
+    engine.subscribe(recorder, events=[ProviderConnection])
+    try:
+        engine.start()
+        clock.release()
+        report = engine.wait(RUN_TIMEOUT)
+    finally:
+        engine.shutdown()
+
+    assert report.status == "failed"
+    assert report.error is not None and "credentials refused: key AK123 is revoked" in report.error
+    assert ("failed", "credentials refused: key AK123 is revoked") in [
+        (e.state, e.detail) for e in recorder.of(ProviderConnection)
+    ]
+
+
+# ---------------------------------------------------------------------- stop, calendar reload
+
+
+def test_stop_mid_session_ends_the_day_early_with_what_was_received_stored(
+    store: Store, live: list[Live]
+) -> None:
+    hours = day_hours(store, EARLY_CLOSE)
+    run = make(live, store, session_bars_of(hours), ny(EARLY_CLOSE, 9, 29), speed=1000.0)
+    run.start()
+    assert run.recorder.wait_for(
+        lambda events: sum(len(e.bars) for e in events if isinstance(e, BarsAppended)) >= 40, WAIT
+    ), "no bars streamed"
+    assert run.engine.state() == "streaming"
+
+    report = run.engine.stop("test stop", timeout=10)
+
+    assert report.status == "stopped", report.error
+    assert len(report.days) == 1 and report.days[0].ended_early is True
+    assert report.to_json()["days"][0]["ended_early"] is True
+    appended = run.appended()  # all published before the report: the coordinator has ended
+    assert len(appended) >= 40
+    assert len(appended) < 420, "the whole session ran before the stop took effect"
+    for symbol in SYMBOLS:
+        in_store = {b.ts: b for b in stored(store, symbol, "1m", hours)}
+        mine = [b for b in appended if b.symbol == symbol]
+        assert all(in_store.get(b.ts) == b for b in mine)
+        assert report.days[0].symbols[symbol].session["1m"].bars == len(mine)
+
+
+def test_reload_calendar_with_today_closed_ends_the_running_session_with_a_warning(
+    store: Store, live: list[Live]
+) -> None:
+    hours = day_hours(store, EARLY_CLOSE)
+    run = make(live, store, session_bars_of(hours), ny(EARLY_CLOSE, 9, 29), speed=1000.0)
+    engine = run.start()
+    assert run.recorder.wait_for(
+        lambda events: sum(len(e.bars) for e in events if isinstance(e, BarsAppended)) >= 20, WAIT
+    ), "no bars streamed"
+
+    closure = CalendarException(EARLY_CLOSE, "US_EQUITY", "Test closure", is_closed=True, source="test")
+    store.calendar.upsert_exceptions([closure], datetime(2025, 7, 3, 14, tzinfo=UTC))
+    answer = engine.reload_calendar()
+    report = engine.wait(RUN_TIMEOUT)
+
+    assert "closed" in answer and "2025-07-03" in answer
+    assert report.status == "completed", report.error
+    assert report.days[0].ended_early is True
+    assert report.days[0].symbols["AAPL"].session["1m"].bars < 210
+    warned = [e.message for e in run.recorder.of(WarningRaised)]
+    assert any("2025-07-03" in w and "Test closure" in w and "closed" in w for w in warned), warned
+    assert any("Test closure" in w for w in report.warnings), report.warnings
+
+
+# ----------------------------------------------------------------------- Alpaca end to end
+
+
+def real_bars(symbol: str, first: int, last: int) -> list[Bar]:
+    """Real 1m bars of ``symbol`` on 2025-07-02 with ``first <= ts < last``."""
+    with real_file(f"{symbol}_2025-07-02_1m.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    bars = []
+    for row in rows:
+        ts = int(datetime.fromisoformat(row["timestamp"]).timestamp())
+        if first <= ts < last:
+            values = (float(row[k]) for k in ("open", "high", "low", "close", "volume"))
+            bars.append(Bar(symbol, "1m", ts, *values))
+    return bars
+
+
+REAL_DAY = date(2025, 7, 2)
+
+
+def alpaca_engine(store: Store, fake: FakeAlpaca, clock: SimulatedClock) -> MarketSessionSystem:
+    provider = AlpacaProvider(
+        fake.key_id,
+        fake.secret,
+        data_url=fake.data_url,
+        stream_url=fake.stream_url,
+        feed="iex",
+        clock=clock,
+        backoff=Backoff(initial=0.01, cap=0.05),
+        request_timeout=5.0,
+    )
+    return MarketSessionSystem(live_config(data_api="alpaca"), store, provider=provider, shutdown_timeout=5.0)
+
+
+def test_alpaca_end_to_end_bars_updates_and_a_reconnect(store: Store) -> None:
+    clock = SimulatedClock(ny(REAL_DAY, 9, 36))
+    bars = [b for s in SYMBOLS for b in real_bars(s, ny_ts(REAL_DAY, 9, 30), ny_ts(REAL_DAY, 9, 36))]
+    assert len(bars) == 12
+    with FakeAlpaca() as fake:
+        fake.add_bars(bars)  # what a gap fill may fetch
+        engine = alpaca_engine(store, fake, clock)
+        recorder = Recorder()
+        engine.subscribe(recorder)
+        try:
+            engine.start()
+            assert fake.wait_until(lambda: fake.open_connections == 1 and len(fake.subscribes()) == 1, WAIT)
+            assert recorder.wait_for(
+                lambda events: any(isinstance(e, ProviderConnection) and e.state == "connected" for e in events),
+                WAIT,
+            ), "the stream never reported connected"
+            assert wait_until(lambda: engine.state() in ("ready", "streaming"), WAIT), engine.state()
+
+            assert fake.push(bars) == 1
+            assert wait_until(lambda: len(engine.session_bars("AAPL", "1m")) == 6, WAIT)
+            assert wait_until(lambda: len(engine.session_bars("RIVN", "1m")) == 6, WAIT)
+            for symbol in SYMBOLS:
+                mine = [b for b in bars if b.symbol == symbol]
+                assert list(engine.session_bars(symbol, "1m")) == mine
+                assert store.bars.read(symbol, "1m", ny_ts(REAL_DAY, 9, 30), ny_ts(REAL_DAY, 9, 36)) == mine
+
+            old = bars[2]
+            new = old._replace(high=old.high + 1.0, close=old.close + 0.5, volume=old.volume + 1000)
+            assert fake.push([new], updated=True) == 1
+            assert wait_until(
+                lambda: store.bars.read(new.symbol, "1m", new.ts, new.ts + 60) == [new], WAIT
+            ), "the updated bar did not replace the stored one"
+            assert wait_until(lambda: new in engine.session_bars(new.symbol, "1m"), WAIT)
+            assert engine.live_status()["counters"]["updated"] == 1
+
+            seen = len(recorder.events)
+            assert fake.drop_connections() == 1
+            assert recorder.wait_for(
+                lambda events: [
+                    e.state for e in events[seen:] if isinstance(e, ProviderConnection)
+                ][:2] == ["reconnecting", "connected"],
+                WAIT,
+            ), [e for e in recorder.events[seen:] if isinstance(e, ProviderConnection)]
+            assert engine.live_status()["counters"]["reconnects"] == 1
+
+            report = engine.stop("test over", timeout=10)
+        finally:
+            engine.shutdown()
+    assert report.status == "stopped", report.error
+
+
+def test_alpaca_refusing_the_credentials_fails_the_run_with_alpacas_answer(store: Store) -> None:
+    with FakeAlpaca() as fake:
+        fake.reject_auth = True
+        engine = alpaca_engine(store, fake, SimulatedClock(ny(REAL_DAY, 9, 36)))
+        try:
+            engine.start()
+            report = engine.wait(RUN_TIMEOUT)
+        finally:
+            engine.shutdown()
+    assert report.status == "failed"
+    assert report.error is not None and "auth failed" in report.error and "402" in report.error

@@ -1,0 +1,180 @@
+"""``marketsession serve`` run as an operator runs it: a subprocess on a real SQLite file, its HTTP
+endpoints over real sockets, its signals, its JSON logs, its exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from support.cli import executable, run_cli
+from support.stores import seed
+
+from domain.calendar import TradingCalendar
+from domain.session_day import DayHours
+from domain.store import open_store
+from ops.soak import ServeProcess, complete_session_bars, wait_for
+
+pytestmark = pytest.mark.slow
+
+SOURCE = date(2025, 7, 2)
+SYMBOLS = ["AAA", "BBB"]
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _config(data_api: str = "replay", mode: str = "live") -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "session_name": "Serve test",
+        "mode": mode,
+        "session_data_config": {
+            "symbols": SYMBOLS,
+            "streams": ["1m", "5m"],
+            "gap_filler": {"max_retries": 2, "retry_interval_seconds": 60},
+        },
+        "trading_config": {
+            "max_buying_power": 1000,
+            "max_per_trade": 100,
+            "max_per_symbol": 100,
+            "max_open_positions": 1,
+        },
+        "api_config": {"data_api": data_api, "trade_api": "paper"},
+    }
+    if mode == "backtest":
+        config["backtest_config"] = {"start_date": "2025-07-02", "end_date": "2025-07-02"}
+    return config
+
+
+@pytest.fixture
+def live_setup(tmp_path: Path) -> Iterator[tuple[str, Path, date]]:
+    """A store with the calendar and a complete source day; a live config on the replay provider."""
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    with open_store(url) as store:
+        seed(store, start_year=2025, end_year=datetime.now(UTC).year + 1)
+        calendar = TradingCalendar(store.calendar, "US_EQUITY")
+        hours = DayHours.from_session(calendar.get_trading_session(SOURCE))  # type: ignore[arg-type]
+        store.bars.insert_missing(complete_session_bars(SYMBOLS, hours))
+        target = calendar.get_first_trading_date(datetime.now(UTC).astimezone(NEW_YORK).date())
+    config = tmp_path / "live.json"
+    config.write_text(json.dumps(_config()), encoding="utf-8")
+    yield url, config, target
+
+
+def _serve(url: str, config: Path, tmp_path: Path, *extra: str) -> ServeProcess:
+    args = [
+        executable(), "--db", url, "serve", str(config), "--port", "0", "--replay-date", SOURCE.isoformat(),
+        "--report", str(tmp_path / "report.json"), *extra,
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "MARKETSESSION_DB"}
+    return ServeProcess(args, tmp_path / "serve.log", env=env)
+
+
+def test_endpoints_then_sigterm_drains_and_keeps_every_bar(live_setup: Any, tmp_path: Path) -> None:
+    url, config, target = live_setup
+    with _serve(url, config, tmp_path, "--replay-start", "09:29", "--speed", "30", "--once") as service:
+        service.wait_serving(30)
+        assert service.get("/healthz").json() == {"status": "alive"}
+        assert wait_for(lambda: service.get("/readyz").status_code == 200, 30), service.get("/readyz").text
+        assert wait_for(lambda: (service.status() or {}).get("counters", {}).get("stored", 0) >= 4, 30)
+        status = service.status()
+        assert status is not None
+        assert status["state"] == "streaming" and status["day"] == target.isoformat()
+        assert status["provider"]["state"] == "connected" and status["provider"]["name"] == "replay"
+        assert set(status["symbols"]) == set(SYMBOLS)
+        assert set(status["actors"]) >= {"session_coordinator", "gap_filler", "quality_calculator"}
+        metrics = service.get("/metrics").text
+        for name in (
+            "marketsession_bars_received_total",
+            'marketsession_quality_percent{interval="1m",symbol="AAA"}',
+            "marketsession_lag_seconds",
+            "marketsession_gaps_open",
+            "marketsession_provider_reconnects_total",
+            "marketsession_bar_latency_seconds_bucket",
+            'marketsession_actor_mailbox_size{actor="gap_filler"}',
+            "process_resident_memory_bytes",
+        ):
+            assert name in metrics, name
+        assert service.get("/nowhere").status_code == 404
+        service.proc.send_signal(signal.SIGTERM)
+        assert service.finish(30) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["status"] == "stopped" and report["days"][0]["ended_early"] is True
+    with open_store(url) as store:
+        calendar = TradingCalendar(store.calendar, "US_EQUITY")
+        hours = DayHours.from_session(calendar.get_trading_session(target))  # type: ignore[arg-type]
+        stored = sum(len(store.bars.read(s, "1m", hours.open_ts, hours.close_ts)) for s in SYMBOLS)
+    assert stored == sum(d["bars_streamed"] for d in report["days"]) > 0
+    events = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
+    assert {"serving", "draining", "stopped"} <= {e["event"] for e in events}  # every line is JSON
+
+
+def test_sighup_reloads_a_closure_patched_while_running(live_setup: Any, tmp_path: Path) -> None:
+    url, config, target = live_setup
+    with _serve(url, config, tmp_path, "--replay-start", "09:29", "--speed", "30", "--once") as service:
+        service.wait_serving(30)
+        assert wait_for(lambda: service.get("/readyz").status_code == 200, 30)
+        patched = run_cli("calendar", "patch", target.isoformat(), "--closed", "Unscheduled closure", db=url)
+        assert patched.code == 0, patched.err
+        service.proc.send_signal(signal.SIGHUP)
+        assert service.finish(30) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["status"] == "completed" and report["days"][0]["ended_early"] is True
+    assert any("now closed in the calendar" in w for w in report["warnings"])
+    assert any(e["event"] == "calendar_reloaded" for e in service.events)
+
+
+def test_post_calendar_reload_answers_what_changed(live_setup: Any, tmp_path: Path) -> None:
+    url, config, target = live_setup
+    with _serve(url, config, tmp_path, "--replay-start", "09:29", "--speed", "30", "--once") as service:
+        service.wait_serving(30)
+        assert wait_for(lambda: service.get("/readyz").status_code == 200, 30)
+        answer = httpx.post(f"http://127.0.0.1:{service.port}/calendar/reload", timeout=10)
+        assert answer.status_code == 200
+        assert answer.json() == {"reloaded": f"no change to {target.isoformat()}"}
+        service.proc.send_signal(signal.SIGINT)
+        assert service.finish(30) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "extra", "code", "message"),
+    [
+        ({"data_api": "schwab"}, (), 2, "not supported yet"),
+        ({"mode": "backtest"}, (), 2, "`serve` runs live sessions"),
+        ({"data_api": "alpaca"}, (), 2, "APCA_API_KEY_ID"),
+        ({}, ("--fault", "drop:2"), 2, "drop takes a fraction"),
+        ({}, ("--replay-date", "2025-07-04"), 2, "not a trading day"),
+        ({}, ("--replay-date", "2025-07-03"), 2, "no 1m bars stored"),
+    ],
+)
+def test_bad_input_fails_fast_with_a_clear_error(
+    live_setup: Any, tmp_path: Path, change: dict[str, str], extra: tuple[str, ...], code: int, message: str
+) -> None:
+    url, _, _ = live_setup
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps(_config(**change)), encoding="utf-8")
+    env_keys = [k for k in os.environ if k.startswith("APCA_")]
+    assert not env_keys, "the test expects no Alpaca keys in the environment"
+    result = run_cli("serve", str(config), "--port", "0", *extra, db=url, timeout=60)
+    assert result.code == code, result.err
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_taken_port_is_a_clear_runtime_error(live_setup: Any, tmp_path: Path) -> None:
+    url, config, _ = live_setup
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "serve", str(config), "--port", str(port), "--replay-date", SOURCE.isoformat(), db=url
+        )
+    assert result.code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.err

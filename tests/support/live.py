@@ -1,0 +1,159 @@
+"""Helpers for live-mode engine tests: live configs, complete synthetic days, held clocks and a
+provider that fails for good.
+
+A live session runs on its provider's clock. :class:`HeldClock` is a real
+:class:`~domain.providers.ScaledClock` whose time stands still until :meth:`HeldClock.release`
+(call it right after ``engine.start()``): however long the engine takes to start, the replay
+neither skips the first bars nor races the day's loading. Waits are bounded, never sleeps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from datetime import time as time_of_day
+from typing import Any
+
+from domain.bars import Bar, datetime_to_ts
+from domain.calendar import TradingCalendar
+from domain.config import SessionConfig
+from domain.providers import ConnectionState, ScaledClock, StreamSink
+from domain.session_day import DayHours
+from domain.store import Store
+from support.engine import NY
+
+
+def live_config(
+    symbols: Iterable[str] = ("AAPL", "RIVN"),
+    streams: Iterable[str] = ("1m", "5m"),
+    *,
+    max_retries: int = 3,
+    retry_interval: int = 60,
+    session_quality: bool = True,
+    data_api: str = "replay",
+) -> SessionConfig:
+    """A live config without historical data (a quick load)."""
+    return SessionConfig.from_dict(
+        {
+            "session_name": "Live test",
+            "mode": "live",
+            "exchange_group": "US_EQUITY",
+            "asset_class": "EQUITY",
+            "session_data_config": {
+                "symbols": list(symbols),
+                "streams": list(streams),
+                "historical": {"enable_quality": False},
+                "gap_filler": {
+                    "max_retries": max_retries,
+                    "retry_interval_seconds": retry_interval,
+                    "enable_session_quality": session_quality,
+                },
+            },
+            "trading_config": {
+                "max_buying_power": 1000.0,
+                "max_per_trade": 100.0,
+                "max_per_symbol": 100.0,
+                "max_open_positions": 1,
+            },
+            "api_config": {"data_api": data_api, "trade_api": "paper"},
+        },
+        "live test config",
+    )
+
+
+def day_hours(store: Store, day: date) -> DayHours:
+    return DayHours.from_session(TradingCalendar(store.calendar).get_trading_session(day))
+
+
+def ny(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time_of_day(hour, minute), tzinfo=NY)
+
+
+def ny_ts(day: date, hour: int, minute: int = 0) -> int:
+    return datetime_to_ts(ny(day, hour, minute))
+
+
+def minute_bars(symbols: Sequence[str], start_ts: int, end_ts: int, *, price: float = 50.0) -> list[Bar]:
+    """A valid 1m bar for every minute of ``[start_ts, end_ts)`` and symbol; values depend on the
+    symbol and the minute only, so two calls agree bar for bar."""
+    bars: list[Bar] = []
+    for s, symbol in enumerate(symbols):
+        for ts in range(start_ts, end_ts, 60):
+            k = (ts - start_ts) // 60
+            open_ = price + 10 * s + (k % 17) * 0.05
+            close = open_ + ((k % 5) - 2) * 0.01
+            bars.append(
+                Bar(symbol, "1m", ts, open_, max(open_, close) + 0.02, min(open_, close) - 0.02, close, 100.0 + k)
+            )
+    return bars
+
+
+class HeldClock(ScaledClock):
+    """A :class:`ScaledClock` standing at ``start`` until :meth:`release`, then running ``speed``
+    times faster than the wall clock."""
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        self._released: float | None = None
+        super().__init__(start, speed, self._elapsed_since_release)
+
+    def _elapsed_since_release(self) -> float:
+        released = self._released
+        return 0.0 if released is None else time.monotonic() - released
+
+    def release(self) -> None:
+        if self._released is None:
+            self._released = time.monotonic()
+
+
+class FailingProvider:
+    """A provider that refuses to stream: it reports CONNECTING, then FAILED with ``detail``."""
+
+    name = "failing"
+
+    def __init__(self, clock: Any, detail: str) -> None:
+        self._clock = clock
+        self.detail = detail
+        self._state = ConnectionState.DISCONNECTED
+        self._thread: threading.Thread | None = None
+        self.fetches = 0
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    def clock(self) -> Any:
+        return self._clock
+
+    def fetch_bars(self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int) -> list[Bar]:
+        self.fetches += 1
+        return []
+
+    def start_stream(self, symbols: Sequence[str], sink: StreamSink) -> None:
+        def run() -> None:
+            self._state = ConnectionState.CONNECTING
+            sink.state(ConnectionState.CONNECTING)
+            self._state = ConnectionState.FAILED
+            sink.state(ConnectionState.FAILED, self.detail)
+
+        self._thread = threading.Thread(target=run, name="failing-provider", daemon=True)
+        self._thread.start()
+
+    def stop_stream(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._state = ConnectionState.CLOSED
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
+    """Whether ``predicate()`` became true within ``timeout`` seconds (polled, bounded)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        if predicate():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        pause.wait(min(step, left))
