@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= sqlite:///var/demo.db
 
-.PHONY: demo test bench install lint clean
+.PHONY: demo live test bench install lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ install: $(STAMP)
 # init var/demo.db, seed the calendar, write demo bars, run the example backtest at speed 0
 demo: $(STAMP)
 	$(BIN)/marketsession --db $(DEMO_DB) demo
+
+# a live session on the replay provider (demo store): a stored day as today's feed, 60x faster
+PORT ?= 8080
+live: $(STAMP)
+	test -f var/demo.db || $(BIN)/marketsession --db $(DEMO_DB) demo
+	$(BIN)/marketsession --db $(DEMO_DB) serve session_configs/live_session_example.json \
+		--replay-start 09:29 --speed 60 --port $(PORT)
 
 # the benchmark suite (a few minutes): figures, ratios and targets on the terminal and in var/bench.json
 bench: $(STAMP)
