@@ -33,8 +33,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -43,7 +44,7 @@ from actors.subscribers import EventBus
 from actors.supervisor import EngineActor, Handle
 from actors.time_manager import TimeManagerClient
 from actors.timer import Timer
-from domain.bars import Bar, datetime_to_ts
+from domain.bars import Bar, bar_violation, datetime_to_ts
 from domain.clock import Clock
 from domain.config import SessionConfig
 from domain.historical import HistoricalData
@@ -109,6 +110,10 @@ GRACE_WALL_SECONDS = 0.25
 """How late (wall seconds) a bar may arrive after its end before its minute is scored missing;
 at least :data:`GRACE_MIN_SECONDS` of session clock."""
 GRACE_MIN_SECONDS = 15
+
+
+def _valid(bar: Bar) -> bool:
+    return bar_violation(bar.open, bar.high, bar.low, bar.close, bar.volume) is None
 
 
 class _Tick:
@@ -203,7 +208,6 @@ class LiveSessionCoordinator(EngineActor):
         self._closing: str | None = None  # None, "scoring", "draining", "ending"
         self._ended_early = False
         self._stop_reason: str | None = None
-        self._early: list[LiveBars] = []  # deliveries before the day was loaded
         self._day_started = 0.0
         self._load_seconds = 0.0
         self._day_received = 0
@@ -393,9 +397,7 @@ class LiveSessionCoordinator(EngineActor):
         else:
             self._begin_day(day)
 
-    def _tm_timezone(self) -> Any:
-        from zoneinfo import ZoneInfo
-
+    def _tm_timezone(self) -> ZoneInfo:
         return ZoneInfo(self._timezone)
 
     def _begin_day(self, day: date) -> None:
@@ -435,9 +437,6 @@ class LiveSessionCoordinator(EngineActor):
             log.info("resumed_from_store", day=day.isoformat(), bars=len(admitted.session))
         self._load_seconds = time.perf_counter() - self._day_started
         self._transition(State.READY, day=day)
-        early, self._early = self._early, []
-        for delivery in early:
-            self._on_bars(delivery.bars, updated=delivery.updated, received=delivery.received)
         self._generation += 1
         self._on_tick()
 
@@ -475,9 +474,16 @@ class LiveSessionCoordinator(EngineActor):
     def _on_bars(self, bars: Sequence[Bar], *, updated: bool, received: float) -> None:
         day = self._day
         self.counters["received"] += len(bars)
-        if day is None:
-            if not self.lifecycle.is_terminal:
-                self._early.append(LiveBars(tuple(bars), updated, received))
+        if day is None:  # between sessions: stored, and read back when the next day loads
+            valid = [
+                b for b in bars if b.symbol in self._symbols and b.interval == self._base_text and _valid(b)
+            ]
+            if valid:
+                (self._store.upsert if updated else self._store.insert_missing)(valid)
+                self.counters["stored"] += len(valid)
+            if len(valid) < len(bars):
+                self.counters["dropped"] += len(bars) - len(valid)
+                self.refused["invalid or unsubscribed between sessions"] += len(bars) - len(valid)
             return
         before = Counter(day.refused)
         admitted = day.admit(bars, updated=updated)
@@ -764,8 +770,6 @@ class LiveSessionCoordinator(EngineActor):
     # ------------------------------------------------------------------ helpers
 
     def _hhmm(self, ts: int) -> str:
-        from datetime import UTC, datetime
-
         return datetime.fromtimestamp(ts, UTC).astimezone(self._tm_timezone()).strftime("%H:%M")
 
     def _transition(self, to: LifecycleState, reason: str | None = None, *, day: date | None = None) -> None:
