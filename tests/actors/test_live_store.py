@@ -1,0 +1,67 @@
+"""A live session's persistence on both stores (SQLite file and the PostgreSQL server): every
+delivered bar is stored once — dropped bars come back through the gap filler, duplicates and
+late bars change nothing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from support.stores import seed
+
+from actors.system import MarketSessionSystem
+from domain.calendar import TradingCalendar
+from domain.config import SessionConfig
+from domain.session_day import DayHours
+from domain.store import Store
+from ops.providers.replay import ReplayFaults, ReplayProvider, replay_clock
+from ops.soak import complete_session_bars
+
+DAY = date(2025, 7, 3)  # an early close (13:00 New York): 210 minutes
+SYMBOLS = ["AAA", "BBB"]
+
+
+def _config() -> SessionConfig:
+    return SessionConfig.from_dict(
+        {
+            "session_name": "live store",
+            "mode": "live",
+            "session_data_config": {
+                "symbols": SYMBOLS,
+                "streams": ["1m", "15m"],
+                "gap_filler": {"max_retries": 3, "retry_interval_seconds": 60},
+            },
+            "trading_config": {
+                "max_buying_power": 1000,
+                "max_per_trade": 100,
+                "max_per_symbol": 100,
+                "max_open_positions": 1,
+            },
+            "api_config": {"data_api": "replay", "trade_api": "paper"},
+        }
+    )
+
+
+def test_every_bar_is_stored_once_with_drops_duplicates_and_late_bars(store: Store) -> None:
+    seed(store, "US_EQUITY", start_year=2025, end_year=2025)
+    calendar = TradingCalendar(store.calendar, "US_EQUITY")
+    hours = DayHours.from_session(calendar.get_trading_session(DAY))  # type: ignore[arg-type]
+    bars = complete_session_bars(SYMBOLS, hours)
+    assert len(bars) == 2 * 210
+    faults = ReplayFaults(drop_fraction=0.1, duplicate_fraction=0.1, late_fraction=0.1, seed=5)
+    start = datetime.combine(DAY, time(9, 29), calendar.timezone())
+    provider = ReplayProvider(bars, clock=replay_clock(start, 4000.0), faults=faults)
+    with MarketSessionSystem(_config(), store, provider=provider) as engine:
+        engine.start()
+        report = engine.wait(90)
+        status = engine.live_status()
+    assert report.status == "completed", report.error
+    assert provider.stats["dropped"] > 0 and provider.stats["duplicated"] > 0 and provider.stats["late"] > 0
+    for symbol in SYMBOLS:
+        stored = store.bars.read(symbol, "1m", hours.open_ts, hours.close_ts)
+        assert [b.ts for b in stored] == list(range(hours.open_ts, hours.close_ts, 60))
+        assert stored == [b for b in bars if b.symbol == symbol]  # the values delivered, not others
+        session = report.days[0].symbols[symbol].session
+        assert session["1m"].quality == 100.0 and session["15m"].quality == 100.0
+    assert store.bars.count(interval="1m") == len(bars)
+    assert status["counters"]["filled_bars"] == provider.stats["dropped"]
+    assert status["refused"].get("duplicate", 0) >= provider.stats["duplicated"]
