@@ -7,8 +7,11 @@ abandoned at its next due time (so the last fetch's bars have that long to land)
 
 A gap that shrinks or splits (a fetch filled part of it) arrives as a closed value and one or
 more opened values; each new piece inherits the attempts and the due time of the gap it came
-from, so partial fills do not reset the retry budget. The book is a plain value
-(:meth:`snapshot` / :meth:`restore`): a restarted GapFiller continues where the last one was.
+from, so partial fills do not reset the retry budget. A gap that *grew* (more minutes went
+missing) is a new fetch target with a fresh budget, as the quality tracker counts it.
+
+The book is a plain value (:meth:`snapshot` / :meth:`restore`): a restarted GapFiller continues
+where the last one was.
 """
 
 from __future__ import annotations
@@ -59,8 +62,8 @@ class GapBook:
         for gap in opened:
             if gap.status is not GapStatus.OPEN:
                 continue
-            parent = next(
-                (e for e in departed if e.gap.start_ts < gap.end_ts and gap.start_ts < e.gap.end_ts), None
+            parent = next(  # a piece of a gap that shrank or split (a grown gap starts afresh)
+                (e for e in departed if e.gap.start_ts <= gap.start_ts and gap.end_ts <= e.gap.end_ts), None
             )
             known = self._entries.get(_key(gap))
             if parent is not None:
@@ -69,7 +72,10 @@ class GapBook:
                     replace(gap, retry_count=retries, last_retry_ts=parent.gap.last_retry_ts), parent.due_ts
                 )
             elif known is not None:
-                entry = GapEntry(replace(gap, retry_count=known.gap.retry_count), known.due_ts)
+                entry = GapEntry(
+                    replace(gap, retry_count=known.gap.retry_count, last_retry_ts=known.gap.last_retry_ts),
+                    known.due_ts,
+                )
             else:
                 entry = GapEntry(gap, now_ts)
             self._entries[_key(gap)] = entry

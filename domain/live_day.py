@@ -138,7 +138,7 @@ class LiveDay:
                     if bar is not None:
                         derived.built.setdefault(symbol, set()).add(k)
                         out.append(bar)
-        out.sort(key=lambda b: (b.ts, b.symbol, b.interval))
+        out.sort(key=lambda b: (b.ts, b.symbol, Interval.parse(b.interval).seconds))
         return out
 
     def _build(self, derived: _Derived, symbol: str, k: int) -> Bar | None:

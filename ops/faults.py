@@ -24,6 +24,7 @@ takes a message) and its store (:meth:`FaultPlan.store_operation`); it is thread
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Iterable
@@ -179,6 +180,11 @@ def parse_faults(specs: Iterable[str], *, live: bool = False) -> FaultPlan:
     return plan
 
 
+def _is_count(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def _fraction(text: str) -> float | None:
     try:
         value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
@@ -217,11 +223,11 @@ def _add_provider(faults: ProviderFaults, kind: str, rest: str) -> str | None:
             value = float(rest.removesuffix("s"))
         except ValueError:
             value = None
-        if value is None or value < 0:
-            return f"lag takes seconds >= 0, got {rest!r}"
+        if value is None or not 0 <= value < math.inf:
+            return f"lag takes a finite number of seconds >= 0, got {rest!r}"
         faults.lag_seconds = value
         return None
-    if not rest.isdigit() or int(rest) < 1:  # fetch-fail
+    if not _is_count(rest) or int(rest) < 1:  # fetch-fail
         return f"fetch-fail takes a positive number of fetches, got {rest!r}"
     faults.fetch_failures += int(rest)
     return None
@@ -245,14 +251,14 @@ def _add(plan: FaultPlan, spec: str, live: bool) -> str | None:
     if kind == "store-fail":
         if target not in ("reads", "writes"):
             return f"store-fail takes reads or writes, got {target!r}"
-        if not argument.isdigit() or int(argument) < 1:
+        if not _is_count(argument) or int(argument) < 1:
             return f"the number of failing operations must be a positive integer, got {argument!r}"
         plan.store_failures[target] = plan.store_failures.get(target, 0) + int(argument)
         return None
     if target not in ACTOR_NAMES:
         return f"unknown actor {target!r}; actors: {', '.join(ACTOR_NAMES)}"
     if kind == "delay":
-        if not argument.isdigit():
+        if not _is_count(argument):
             return f"delay takes milliseconds, got {argument!r}"
         plan.delays[target] = int(argument) / 1000.0
         return None
@@ -263,7 +269,7 @@ def _add(plan: FaultPlan, spec: str, live: bool) -> str | None:
             return f"not a time of day: {argument!r}"
         plan.crashes.append(_Crash(target, at_time=time(hour, minute)))
         return None
-    if not argument.isdigit() or int(argument) < 1:
+    if not _is_count(argument) or int(argument) < 1:
         return f"crash takes a message number (1, 2, …) or a time HH:MM, got {argument!r}"
     plan.crashes.append(_Crash(target, at_message=int(argument)))
     return None

@@ -142,6 +142,15 @@ class BarRepository:
                 cursor.close()
         return out
 
+    def latest_ts(self, symbols: Sequence[str], interval: str, *, before_ts: int) -> int | None:
+        """The newest ``ts`` below ``before_ts`` among the bars of ``symbols`` at ``interval``."""
+        query = select(func.max(bars.c.ts)).where(
+            bars.c.symbol.in_(list(symbols)), bars.c.interval == interval, bars.c.ts < before_ts
+        )
+        with self._engine.connect() as connection:
+            value = connection.execute(query).scalar_one()
+        return None if value is None else int(value)
+
     def summary(self) -> list[BarSeriesSummary]:
         query = (
             select(bars.c.symbol, bars.c.interval, func.count(), func.min(bars.c.ts), func.max(bars.c.ts))

@@ -174,6 +174,20 @@ class ReplayProvider:
         held: list[Bar] = []  # late or duplicated bars, sent with the next batch
         spans = sorted(span for span in faults.disconnects if span[1] > start)
         down: tuple[int, int] | None = None
+        lost: list[int] = []  # starts of the bars lost while down
+
+        def reconnect() -> bool:
+            assert down is not None
+            if not self._wait_until(down[1]):
+                return False
+            self._set_state(sink, ConnectionState.CONNECTED, "replay: reconnected")
+            if lost:  # the bars that were due while down
+                sink.outage(lost[0], lost[-1] + seconds)
+            else:
+                sink.outage(down[0] - down[0] % seconds, down[1] - down[1] % seconds)
+            lost.clear()
+            return True
+
         try:
             for ts in sorted(batches):
                 due = ts + seconds + faults.lag_seconds
@@ -185,16 +199,15 @@ class ReplayProvider:
                         return
                     self._set_state(sink, ConnectionState.RECONNECTING, "replay fault: disconnected")
                 if down is not None and due >= down[1]:
-                    if not self._wait_until(down[1]):
+                    if not reconnect():
                         return
-                    self._set_state(sink, ConnectionState.CONNECTED, "replay: reconnected")
-                    sink.outage(down[0] - down[0] % seconds, down[1] - down[1] % seconds)
                     down = None
                 if not self._wait_until(due):
                     return
                 if down is not None:
                     self.stats["lost_disconnected"] += len(batches[ts])
                     self.dropped.extend(batches[ts])
+                    lost.append(ts)
                     continue
                 out = held
                 held = []
@@ -215,6 +228,8 @@ class ReplayProvider:
                 if out:
                     self.stats["sent"] += len(out)
                     sink.bars(out)
+            if down is not None and not reconnect():  # down past the last bar
+                return
             if held and not self._stop.is_set():
                 self.stats["sent"] += len(held)
                 sink.bars(held)
@@ -256,7 +271,10 @@ def replay_from_store(
     zone = calendar.timezone()
     moment = (now or datetime.now(UTC)).astimezone(zone)
     target = target_day or calendar.get_first_trading_date(moment.date())
-    target_hours = DayHours.from_session(calendar.get_trading_session(target))
+    target_session = calendar.get_trading_session(target)
+    if target_session is None or not target_session.is_trading_day:
+        raise ProviderError(f"replay: {target.isoformat()} is not a trading day of {config.exchange_group}")
+    target_hours = DayHours.from_session(target_session)
     base = str(config.base_interval or "1m")
     source = source_day or _latest_stored_day(store, calendar, config, base, target)
     session = calendar.get_trading_session(source)
@@ -286,16 +304,13 @@ def replay_from_store(
 
 
 def _latest_stored_day(store: Any, calendar: Any, config: SessionConfig, base: str, before: date) -> date:
-    latest: int | None = None
-    for summary in store.bars.summary():
-        if summary.symbol in config.symbols and summary.interval == base:
-            latest = summary.last_ts if latest is None else max(latest, summary.last_ts)
+    """The exchange date of the newest stored ``base`` bar of the symbols before ``before``."""
+    first = calendar.get_trading_session(before)
+    hours = DayHours.from_session(first)
+    latest = store.bars.latest_ts(config.symbols, base, before_ts=hours.read_start_ts)
     if latest is None:
         raise ProviderError(
-            f"replay: the store holds no {base} bars for {', '.join(config.symbols)} "
-            "(marketsession data demo or data import writes some)"
+            f"replay: the store holds no {base} bars for {', '.join(config.symbols)} before "
+            f"{before.isoformat()} (marketsession data demo or data import writes some)"
         )
-    day = datetime.fromtimestamp(latest, UTC).astimezone(calendar.timezone()).date()
-    if day >= before:
-        day = calendar.get_previous_trading_date(before)
-    return day
+    return datetime.fromtimestamp(latest, UTC).astimezone(calendar.timezone()).date()

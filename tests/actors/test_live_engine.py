@@ -12,7 +12,8 @@ Every wait is bounded; nothing sleeps.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -144,10 +145,6 @@ def minutes_of(gaps: list[Any], interval: str = "1m") -> set[tuple[str, int]]:
     }
 
 
-def expected_minutes(hours: DayHours) -> int:
-    return (hours.close_ts - hours.open_ts) // 60
-
-
 # ------------------------------------------------------------------------- a whole session
 
 
@@ -175,7 +172,7 @@ def test_a_full_session_with_dropped_bars_fills_every_gap_and_ends_at_full_quali
         assert session["1m"].quality == 100.0 and session["1m"].bars == 390 == session["1m"].expected
         assert session["5m"].quality == 100.0 and session["5m"].bars == 78
         assert all(g.status is GapStatus.FILLED for g in session["1m"].gaps)
-    assert minutes_of(run.recorder.of(GapFilled)) == {(b.symbol, b.ts) for b in dropped}
+    assert {(b.symbol, b.ts) for b in dropped} <= minutes_of(run.recorder.of(GapFilled))
     assert run.recorder.of(GapAbandoned) == []
     assert status["counters"]["filled_bars"] == len(dropped)
     assert status["counters"]["received"] == len(bars) - len(dropped)
@@ -187,7 +184,7 @@ def test_bars_the_provider_never_has_are_abandoned_after_max_retries_fetches(
     store: Store, live: list[Live]
 ) -> None:
     hours = day_hours(store, EARLY_CLOSE)
-    missing = {("AAPL", ny_ts(EARLY_CLOSE, 10, m)) for m in range(0, 3)} | {("RIVN", ny_ts(EARLY_CLOSE, 11, 15))}
+    missing = {("AAPL", ny_ts(EARLY_CLOSE, 10, m)) for m in range(3)} | {("RIVN", ny_ts(EARLY_CLOSE, 11, 15))}
     bars = [b for b in session_bars_of(hours) if (b.symbol, b.ts) not in missing]
     run = make(live, store, bars, ny(EARLY_CLOSE, 9, 29), config=live_config(max_retries=3))
 
@@ -200,19 +197,40 @@ def test_bars_the_provider_never_has_are_abandoned_after_max_retries_fetches(
     assert run.recorder.of(GapFilled) == []
     day = report.to_json()["days"][0]
     aapl, rivn = day["symbols"]["AAPL"]["session"], day["symbols"]["RIVN"]["session"]
-    assert [(g["start"][11:16], g["end"][11:16], g["status"], g["retry_count"]) for g in aapl["1m"]["gaps"]] == [
-        ("10:00", "10:03", "abandoned", 3)
-    ]
-    assert [(g["start"][11:16], g["bar_count"], g["status"], g["retry_count"]) for g in rivn["1m"]["gaps"]] == [
-        ("11:15", 1, "abandoned", 3)
-    ]
+    assert [
+        (g["start"][11:16], g["end"][11:16], g["status"], g["retry_count"]) for g in aapl["1m"]["gaps"]
+    ] == [("10:00", "10:03", "abandoned", 3)]
+    assert [
+        (g["start"][11:16], g["bar_count"], g["status"], g["retry_count"]) for g in rivn["1m"]["gaps"]
+    ] == [("11:15", 1, "abandoned", 3)]
     assert aapl["1m"]["bars"] == 207 and rivn["1m"]["bars"] == 209
     assert aapl["1m"]["quality"] < 100.0 and rivn["1m"]["quality"] < 100.0
     assert aapl["5m"]["quality"] < 100.0 and rivn["5m"]["quality"] < 100.0
     assert any("abandoned after 3 fetches" in w and "10:00" in w for w in report.warnings), report.warnings
     assert any("abandoned" in e.message for e in run.recorder.of(WarningRaised))
-    # every fetch of a gap was an attempt the provider answered (with nothing)
-    assert run.provider.stats["fetches"] >= 2 * 3
+    assert run.provider.stats["fetches"] >= 2 * 3  # max_retries fetches of each gap at least
+    assert run.engine.live_status()["counters"]["gaps_abandoned"] == len(abandoned) == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the coordinator counts every GapAttempted as a fetch, including the notice the GapFiller "
+    "sends when it abandons a gap without fetching: gap_fetches (marketsession_gap_fetches, "
+    "'Gap-filler fetch attempts') is one too high per abandoned gap",
+)
+def test_gap_fetches_counts_the_fetches_the_provider_answered(store: Store, live: list[Live]) -> None:
+    hours = day_hours(store, EARLY_CLOSE)
+    missing = ny_ts(EARLY_CLOSE, 9, 31)
+    bars = [b for b in session_bars_of(hours, ("AAPL",)) if b.ts != missing]
+    config = live_config(("AAPL",), max_retries=1)
+    run = make(live, store, bars, ny(EARLY_CLOSE, 9, 29), config=config, speed=2000.0)
+    run.start()
+    assert run.recorder.wait_count(GapAbandoned, 1, WAIT), "the gap was never abandoned"
+    counters = run.engine.live_status()["counters"]
+    run.engine.stop("seen enough", timeout=10)
+
+    assert run.provider.stats["fetches"] == 1
+    assert counters["gap_fetches"] == run.provider.stats["fetches"]
 
 
 def test_pre_market_duplicate_and_late_bars(store: Store, live: list[Live]) -> None:
@@ -222,7 +240,7 @@ def test_pre_market_duplicate_and_late_bars(store: Store, live: list[Live]) -> N
     pre = minute_bars(SYMBOLS, ny_ts(EARLY_CLOSE, 9, 0), hours.open_ts, price=40.0)
     regular = session_bars_of(hours)
     faults = ReplayFaults(duplicate_fraction=0.2, late_fraction=0.2, seed=11)
-    run = make(live, store, pre + regular, ny(EARLY_CLOSE, 8, 59), stream_faults=faults, speed=2500.0)
+    run = make(live, store, pre + regular, ny(EARLY_CLOSE, 8, 59), stream_faults=faults, speed=4000.0)
     run.start()
 
     # during the run: the session's bars are in strictly increasing time order despite late bars
@@ -231,7 +249,7 @@ def test_pre_market_duplicate_and_late_bars(store: Store, live: list[Live]) -> N
     ), "the session never reached 200 bars"
     mid = run.engine.session_bars("AAPL", "1m")
     assert len(mid) >= 50
-    assert all(a.ts < b.ts for a, b in zip(mid, mid[1:], strict=False)), "session bars out of order"
+    assert all(a.ts < b.ts for a, b in itertools.pairwise(mid)), "session bars out of order"
     assert set(mid) <= set(regular)
 
     report = run.wait()
@@ -258,8 +276,63 @@ def test_pre_market_duplicate_and_late_bars(store: Store, live: list[Live]) -> N
     appended = run.appended()
     assert len(appended) == len({(b.symbol, b.ts) for b in appended}) == len(regular)
     assert all(b.ts >= hours.open_ts for b in appended)
-    arrival = [b.ts for b in appended if b.symbol == "AAPL"]
-    assert arrival != sorted(arrival), "no bar arrived late: the test checks no reordering"
+    # a late bar comes with the next minute's delivery: one step holds two minutes of a symbol
+    assert any(len([b for b in e.bars if b.symbol == "AAPL"]) > 1 for e in run.recorder.of(BarsAppended)), (
+        "no late bar reached the session"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LiveDay.admit checks the regular session before duplicates and never remembers refused bars: "
+    "every delivery of a pre-market bar counts again under 'outside regular session', so the report's "
+    "bars_not_in_session exceeds the stored bars that did not enter the session",
+)
+def test_a_duplicated_pre_market_bar_is_counted_once(store: Store, live: list[Live]) -> None:
+    hours = day_hours(store, EARLY_CLOSE)
+    pre = minute_bars(("AAPL",), ny_ts(EARLY_CLOSE, 9, 0), hours.open_ts, price=40.0)
+    regular = session_bars_of(hours, ("AAPL",))
+    run = make(
+        live, store, pre + regular, ny(EARLY_CLOSE, 8, 59), config=live_config(("AAPL",)),
+        stream_faults=ReplayFaults(duplicate_fraction=1.0), speed=4000.0,
+    )  # fmt: skip
+    run.start()
+    assert run.recorder.wait_for(
+        lambda events: sum(len(e.bars) for e in events if isinstance(e, BarsAppended)) >= 5, WAIT
+    ), "the session never started"  # the 09:29 bar's copy came with the 09:30 batch
+    report = run.engine.stop("seen enough", timeout=10)
+
+    assert report.status == "stopped", report.error
+    assert store.bars.count(interval="1m") >= len(pre) == 30
+    assert report.days[0].refused["outside regular session"] == len(pre)
+
+
+def test_a_stream_disconnect_is_reported_and_the_lost_minutes_are_filled(
+    store: Store, live: list[Live]
+) -> None:
+    hours = day_hours(store, EARLY_CLOSE)
+    regular = session_bars_of(hours)
+    down = (ny_ts(EARLY_CLOSE, 10, 0), ny_ts(EARLY_CLOSE, 10, 5))
+    run = make(live, store, regular, ny(EARLY_CLOSE, 9, 29), stream_faults=ReplayFaults(disconnects=(down,)))
+
+    report = run.run()
+    status = run.engine.live_status()
+
+    assert report.status == "completed", report.error
+    lost = run.provider.dropped
+    assert run.provider.stats["lost_disconnected"] == len(lost) > 0
+    assert {(b.symbol, b.ts) for b in lost} <= minutes_of(run.recorder.of(GapFilled))
+    assert status["counters"]["filled_bars"] == len(lost)
+    assert status["counters"]["outages"] == 1 and status["counters"]["reconnects"] == 1
+    states = [e.state for e in run.recorder.of(ProviderConnection)]
+    assert states.count("reconnecting") == 1 and states[states.index("reconnecting") + 1] == "connected", (
+        states
+    )
+    assert any("provider stream down 10:00–10:05" in w for w in report.warnings), report.warnings
+    for symbol in SYMBOLS:
+        assert stored(store, symbol, "1m", hours) == [b for b in regular if b.symbol == symbol]
+        session = report.days[0].symbols[symbol].session
+        assert session["1m"].quality == 100.0 and session["5m"].quality == 100.0
 
 
 def test_a_restart_resumes_the_day_from_the_store_and_fetches_what_it_missed(
@@ -277,7 +350,9 @@ def test_a_restart_resumes_the_day_from_the_store_and_fetches_what_it_missed(
     assert report.status == "completed", report.error
     assert status["counters"]["resumed"] == len(before_crash) == 120
     # 10:30–10:43 were never streamed (their minute had passed when the stream started)
-    never_streamed = {(b.symbol, b.ts) for b in regular if ny_ts(EARLY_CLOSE, 10, 30) <= b.ts < ny_ts(EARLY_CLOSE, 10, 44)}
+    never_streamed = {
+        (b.symbol, b.ts) for b in regular if ny_ts(EARLY_CLOSE, 10, 30) <= b.ts < ny_ts(EARLY_CLOSE, 10, 44)
+    }
     assert never_streamed <= minutes_of(run.recorder.of(GapFilled))
     assert status["counters"]["filled_bars"] >= len(never_streamed) == 28
     assert run.recorder.of(GapAbandoned) == []
@@ -293,7 +368,10 @@ def test_a_restart_resumes_the_day_from_the_store_and_fetches_what_it_missed(
 # ------------------------------------------------------------------------------- supervision
 
 
-@pytest.mark.parametrize("fault", ["crash:session_coordinator@40"])
+@pytest.mark.parametrize(
+    "fault",
+    ["crash:session_coordinator@40", "crash:quality_calculator@100", "crash:historical_loader@2"],
+)
 def test_a_crash_during_the_session_still_completes_at_full_quality(
     store: Store, live: list[Live], fault: str
 ) -> None:
@@ -302,9 +380,8 @@ def test_a_crash_during_the_session_still_completes_at_full_quality(
     regular = session_bars_of(hours)
     run = make(
         live, store, regular, ny(EARLY_CLOSE, 9, 29),
-        stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), speed=2500.0,
+        stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), faults=plan,
     )  # fmt: skip
-    run.engine.faults = plan
     report = run.run()
 
     actor = fault.split(":")[1].split("@")[0]
@@ -313,6 +390,8 @@ def test_a_crash_during_the_session_still_completes_at_full_quality(
     assert [e.actor for e in run.recorder.of(ActorRestarted)] == [actor]
     assert [entry.split(" ")[0] for entry in report.restarts] == [actor]
     assert run.engine.stats()[actor]["restarts"] == 1
+    if actor == "session_coordinator":  # the new one took the day up from the store
+        assert run.engine.live_status()["counters"]["resumed"] > 0
     for symbol in SYMBOLS:
         assert stored(store, symbol, "1m", hours) == [b for b in regular if b.symbol == symbol]
         session = report.days[0].symbols[symbol].session
@@ -332,7 +411,7 @@ def test_a_gap_filler_crash_still_completes_at_full_quality(store: Store, live: 
     regular = session_bars_of(hours)
     run = make(
         live, store, regular, ny(EARLY_CLOSE, 9, 29),
-        stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), ask_timeout=5.0, faults=plan,
+        stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), ask_timeout=3.0, faults=plan,
     )  # fmt: skip
     report = run.run()
 
@@ -442,6 +521,10 @@ def real_bars(symbol: str, first: int, last: int) -> list[Bar]:
 REAL_DAY = date(2025, 7, 2)
 
 
+def has_session_bars(engine: MarketSessionSystem, symbol: str, count: int) -> Callable[[], bool]:
+    return lambda: len(engine.session_bars(symbol, "1m")) == count
+
+
 def alpaca_engine(store: Store, fake: FakeAlpaca, clock: SimulatedClock) -> MarketSessionSystem:
     provider = AlpacaProvider(
         fake.key_id,
@@ -470,7 +553,9 @@ def test_alpaca_end_to_end_bars_updates_and_a_reconnect(store: Store) -> None:
             engine.start()
             assert fake.wait_until(lambda: fake.open_connections == 1 and len(fake.subscribes()) == 1, WAIT)
             assert recorder.wait_for(
-                lambda events: any(isinstance(e, ProviderConnection) and e.state == "connected" for e in events),
+                lambda events: any(
+                    isinstance(e, ProviderConnection) and e.state == "connected" for e in events
+                ),
                 WAIT,
             ), "the stream never reported connected"
             assert wait_until(lambda: engine.state() in ("ready", "streaming"), WAIT), engine.state()
@@ -478,7 +563,7 @@ def test_alpaca_end_to_end_bars_updates_and_a_reconnect(store: Store) -> None:
             assert fake.push(bars) == 1
             for symbol in SYMBOLS:
                 mine = per_symbol[symbol]
-                assert wait_until(lambda s=symbol, n=len(mine): len(engine.session_bars(s, "1m")) == n, WAIT)
+                assert wait_until(has_session_bars(engine, symbol, len(mine)), WAIT)
                 assert list(engine.session_bars(symbol, "1m")) == mine
                 assert store.bars.read(symbol, "1m", first, last) == mine
             assert engine.live_status()["counters"]["received"] == len(bars)
@@ -495,9 +580,10 @@ def test_alpaca_end_to_end_bars_updates_and_a_reconnect(store: Store) -> None:
             seen = len(recorder.events)
             assert fake.drop_connections() == 1
             assert recorder.wait_for(
-                lambda events: [
-                    e.state for e in events[seen:] if isinstance(e, ProviderConnection)
-                ][:2] == ["reconnecting", "connected"],
+                lambda events: (
+                    [e.state for e in events[seen:] if isinstance(e, ProviderConnection)][:2]
+                    == ["reconnecting", "connected"]
+                ),
                 WAIT,
             ), [e for e in recorder.events[seen:] if isinstance(e, ProviderConnection)]
             assert engine.live_status()["counters"]["reconnects"] == 1

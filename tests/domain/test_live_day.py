@@ -324,7 +324,8 @@ def test_a_delivery_in_any_order_is_sorted_by_symbol_and_time_and_tracks_the_new
 
     assert admitted.session == tuple(sorted(bars, key=lambda b: (b.symbol, b.ts)))
     assert day.newest_ts == {"AAPL": OPEN + 60, "RIVN": OPEN + 120}
-    day.admit([minute(OPEN + 180), minute(OPEN + 240)]) and day.admit([minute(OPEN + 120)])
+    day.admit([minute(OPEN + 180), minute(OPEN + 240)])
+    day.admit([minute(OPEN + 120)])
     assert day.newest_ts["AAPL"] == OPEN + 240, "an older late bar does not move the newest back"
 
 
@@ -357,7 +358,9 @@ def test_a_window_completed_later_by_a_gap_fill_is_built_when_the_missing_bars_a
     assert len(filled.session) == 2
 
     late = day.advance(OPEN + 16 * 60)
-    expected = complete_windows(bars, OPEN, CLOSE, 300, "5m") + complete_windows(bars, OPEN, CLOSE, 900, "15m")
+    expected = complete_windows(bars, OPEN, CLOSE, 300, "5m") + complete_windows(
+        bars, OPEN, CLOSE, 900, "15m"
+    )
     assert sorted(late) == sorted(b for b in expected if b.ts in (OPEN, OPEN + 300) and b not in first)
     assert [(b.interval, b.ts) for b in late] == [("15m", OPEN), ("5m", OPEN + 300)]
     assert day.advance(OPEN + 20 * 60) == []

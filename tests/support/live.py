@@ -85,7 +85,16 @@ def minute_bars(symbols: Sequence[str], start_ts: int, end_ts: int, *, price: fl
             open_ = price + 10 * s + (k % 17) * 0.05
             close = open_ + ((k % 5) - 2) * 0.01
             bars.append(
-                Bar(symbol, "1m", ts, open_, max(open_, close) + 0.02, min(open_, close) - 0.02, close, 100.0 + k)
+                Bar(
+                    symbol,
+                    "1m",
+                    ts,
+                    open_,
+                    max(open_, close) + 0.02,
+                    min(open_, close) - 0.02,
+                    close,
+                    100.0 + k,
+                )
             )
     return bars
 
