@@ -495,7 +495,8 @@ class LiveSessionCoordinator(EngineActor):
             self.counters["dropped"] += admitted.refused
         if updated:
             self.counters["updated"] += len(admitted.session)
-        self._day_received += len(admitted.session)
+        else:
+            self._day_received += len(admitted.session)
         self._append(admitted.session, received=received)
 
     def _append(self, bars: Sequence[Bar], *, received: float | None = None) -> None:
@@ -601,7 +602,7 @@ class LiveSessionCoordinator(EngineActor):
         if day is None or message.day != day.hours.day:
             return
         gap = message.gap
-        self.counters["gap_fetches"] += 1
+        self.counters["gap_fetches"] += gap.status is not GapStatus.ABANDONED
         if message.error:
             self.counters["gap_fetch_errors"] += 1
         self._quality.tell(MarkGap(message.day, gap))

@@ -271,6 +271,8 @@ class MarketSessionSystem:
         coordinator = self._handles["session_coordinator"]
         if name == "quality_calculator":
             self._handles["quality_calculator"].tell(AttachCoordinator(coordinator.ref))
+        elif name == "gap_filler":
+            self._handles["gap_filler"].tell(AttachCoordinator(coordinator))  # type: ignore[arg-type]
         coordinator.tell(ChildRestarted(name, incarnation))
 
     def _escalate(self, reason: str) -> None:

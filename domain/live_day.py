@@ -70,6 +70,7 @@ class LiveDay:
                 _Derived(interval, str(interval), hours.windows(interval), interval.seconds // base.seconds)
             )
         self.refused: Counter[str] = Counter()
+        self._outside: set[tuple[str, int]] = set()  # stored bars kept out of the session
         self.now_ts = hours.read_start_ts
         self.newest_ts: dict[str, int] = {}
         """Per symbol, the start of the newest session bar."""
@@ -96,6 +97,11 @@ class LiveDay:
             stored.append(bar)
             outside = windows.refusal(bar.ts)
             if outside is not None:
+                seen = (bar.symbol, bar.ts)
+                if seen in self._outside and not updated:
+                    stored.pop()
+                    outside = "duplicate"
+                self._outside.add(seen)
                 self.refused[outside] += 1
                 refused += 1
                 continue

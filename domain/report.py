@@ -138,7 +138,7 @@ class DaySummary:
     warnings: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)
     ended_early: bool = False
-    """The run was stopped before this day's close."""
+    """The day ended before its close: the run was stopped, or (live) the calendar closed it."""
 
     @property
     def day(self) -> date:
