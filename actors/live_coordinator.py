@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from actors.session_coordinator import run_report, summarise_day
+from actors.session_queries import SessionQueries
 from actors.subscribers import EventBus
 from actors.supervisor import EngineActor, Handle
 from actors.time_manager import TimeManagerClient
@@ -97,7 +98,7 @@ from domain.messages import (
 from domain.providers import ConnectionState
 from domain.quality import Gap, GapStatus
 from domain.report import DaySummary, RunReport, RunStatus
-from domain.session_data import SessionData, SymbolSnapshot
+from domain.session_data import SessionData
 from domain.session_day import DayHours
 
 __all__ = ["GRACE_WALL_SECONDS", "LiveSessionCoordinator"]
@@ -144,7 +145,7 @@ class _DrainTimeout:
         self.day = day
 
 
-class LiveSessionCoordinator(EngineActor):
+class LiveSessionCoordinator(SessionQueries, EngineActor):
     actor_name = "session_coordinator"
 
     def __init__(
@@ -333,29 +334,6 @@ class LiveSessionCoordinator(EngineActor):
             "days_done": [s.day.isoformat() for s in self._summaries],
             "warnings": (self._run_warnings + self._day_warnings)[-20:],
         }
-
-    def snapshot(self, symbol: str) -> SymbolSnapshot:
-        return self.data.snapshot(symbol)
-
-    def session_bars(
-        self, symbol: str, interval: str, start_ts: int | None = None, end_ts: int | None = None
-    ) -> tuple[Bar, ...]:
-        series = self.data.session_bars(symbol, str(Interval.parse(interval)))
-        if series is None:
-            return ()
-        lo = -(2**62) if start_ts is None else start_ts
-        hi = 2**62 if end_ts is None else end_ts
-        return tuple(series.slice_by_time(lo, hi))
-
-    def historical_bars(self, symbol: str, interval: str) -> tuple[Bar, ...]:
-        series = self.data.historical(symbol, str(Interval.parse(interval)))
-        return () if series is None else tuple(series)
-
-    def quality(self, symbol: str, interval: str) -> float | None:
-        return self.data.quality(symbol, str(Interval.parse(interval)))
-
-    def gaps(self, symbol: str, interval: str) -> tuple[Gap, ...]:
-        return self.data.gaps(symbol, str(Interval.parse(interval)))
 
     # ------------------------------------------------------------------ planning and loading
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import structlog
 
+from actors.session_queries import SessionQueries
 from actors.subscribers import EventBus
 from actors.supervisor import EngineActor, Handle
 from actors.time_manager import TimeManagerClient
@@ -79,7 +80,7 @@ from domain.messages import (
 )
 from domain.quality import Gap, GapStatus, IntervalQuality
 from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, RunStatus, SymbolDay
-from domain.session_data import ReleaseHorizon, SessionData, SymbolSnapshot
+from domain.session_data import ReleaseHorizon, SessionData
 from domain.session_day import DayHours, SessionDay
 from domain.session_window import backtest_days, prefetch_plan
 
@@ -108,7 +109,7 @@ class _BeginDay:
         self.index = index
 
 
-class SessionCoordinator(EngineActor):
+class SessionCoordinator(SessionQueries, EngineActor):
     actor_name = "session_coordinator"
 
     def __init__(
@@ -250,30 +251,6 @@ class SessionCoordinator(EngineActor):
             "bars_derived": self._bars_derived,
             "steps": self._step,
         }
-
-    def snapshot(self, symbol: str) -> SymbolSnapshot:
-        return self.data.snapshot(symbol)
-
-    def session_bars(
-        self, symbol: str, interval: str, start_ts: int | None = None, end_ts: int | None = None
-    ) -> tuple[Bar, ...]:
-        """Session bars of today in ``[start_ts, end_ts)`` (all by default), copied as values."""
-        series = self.data.session_bars(symbol, str(Interval.parse(interval)))
-        if series is None:
-            return ()
-        lo = -(2**62) if start_ts is None else start_ts
-        hi = 2**62 if end_ts is None else end_ts
-        return tuple(series.slice_by_time(lo, hi))
-
-    def historical_bars(self, symbol: str, interval: str) -> tuple[Bar, ...]:
-        series = self.data.historical(symbol, str(Interval.parse(interval)))
-        return () if series is None else tuple(series)
-
-    def quality(self, symbol: str, interval: str) -> float | None:
-        return self.data.quality(symbol, str(Interval.parse(interval)))
-
-    def gaps(self, symbol: str, interval: str) -> tuple[Gap, ...]:
-        return self.data.gaps(symbol, str(Interval.parse(interval)))
 
     # ------------------------------------------------------------------ run phases
 

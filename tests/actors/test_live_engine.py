@@ -11,7 +11,6 @@ Every wait is bounded; nothing sleeps.
 
 from __future__ import annotations
 
-import csv
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -30,7 +29,7 @@ from support.live import (
     ny_ts,
     wait_until,
 )
-from support.stores import real_file, seed
+from support.stores import real_minute_bars, seed
 
 from actors.system import MarketSessionSystem
 from domain.bars import Bar
@@ -492,15 +491,7 @@ def test_reload_calendar_with_today_closed_ends_the_running_session_with_a_warni
 
 def real_bars(symbol: str, first: int, last: int) -> list[Bar]:
     """Real 1m bars of ``symbol`` on 2025-07-02 with ``first <= ts < last``."""
-    with real_file(f"{symbol}_2025-07-02_1m.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    bars = []
-    for row in rows:
-        ts = int(datetime.fromisoformat(row["timestamp"]).timestamp())
-        if first <= ts < last:
-            values = (float(row[k]) for k in ("open", "high", "low", "close", "volume"))
-            bars.append(Bar(symbol, "1m", ts, *values))
-    return bars
+    return [bar for bar in real_minute_bars(symbol) if first <= bar.ts < last]
 
 
 REAL_DAY = date(2025, 7, 2)

@@ -4,16 +4,14 @@ its base bars" rule, OHLCV rules, and the incremental builder agreeing with the 
 
 from __future__ import annotations
 
-import csv
 import math
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.stores import real_file
+from support.stores import real_minute_bars
 
 from domain.aggregation import (
     DerivedBarBuilder,
@@ -232,26 +230,9 @@ def test_daily_bar_from_minutes_keeps_regular_session_and_stamps_midnight_utc() 
 # -- real data -----------------------------------------------------------------------------------
 
 
-def read_real_bars(path: Path, symbol: str) -> list[Bar]:
-    with path.open(newline="") as handle:
-        return [
-            Bar(
-                symbol,
-                "1m",
-                int(datetime.fromisoformat(row["timestamp"]).timestamp()),
-                float(row["open"]),
-                float(row["high"]),
-                float(row["low"]),
-                float(row["close"]),
-                float(row["volume"]),
-            )
-            for row in csv.DictReader(handle)
-        ]
-
-
 @pytest.mark.parametrize("symbol", ["AAPL", "RIVN"])
 def test_real_day_daily_bar_matches_the_regular_session_rows(symbol: str) -> None:
-    bars = read_real_bars(real_file(f"{symbol}_2025-07-02_1m.csv"), symbol)
+    bars = real_minute_bars(symbol)
     regular = [bar for bar in bars if OPEN <= bar.ts < CLOSE]
     daily = daily_bar_from_minutes(symbol, bars, date(2025, 7, 2), OPEN, CLOSE)
     assert daily is not None
@@ -265,7 +246,7 @@ def test_real_day_daily_bar_matches_the_regular_session_rows(symbol: str) -> Non
 @pytest.mark.parametrize("symbol", ["AAPL", "RIVN"])
 @pytest.mark.parametrize("target", [M5, M15, M60])
 def test_real_day_derived_bars_are_exactly_the_complete_windows(symbol: str, target: Interval) -> None:
-    bars = read_real_bars(real_file(f"{symbol}_2025-07-02_1m.csv"), symbol)
+    bars = real_minute_bars(symbol)
     present = {bar.ts for bar in bars if OPEN <= bar.ts < CLOSE}
     step = target.seconds
     complete = [

@@ -9,13 +9,12 @@ minute, or all at once after a restart); every expectation is recomputed here fr
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
-from support.stores import real_file
+from support.stores import real_minute_bars
 
 from domain.bars import Bar
 from domain.intervals import Interval
@@ -45,28 +44,10 @@ JULY_3 = DayHours(
 )
 
 
-def real_bars(symbol: str) -> list[Bar]:
-    """Every row of the real minute file of ``symbol`` (00:00Z to 23:59Z on 2025-07-02)."""
-    with real_file(f"{symbol}_2025-07-02_1m.csv").open(newline="") as handle:
-        return [
-            Bar(
-                symbol,
-                "1m",
-                int(datetime.fromisoformat(line["timestamp"]).timestamp()),
-                float(line["open"]),
-                float(line["high"]),
-                float(line["low"]),
-                float(line["close"]),
-                float(line["volume"]),
-            )
-            for line in csv.DictReader(handle)
-        ]
-
-
 @pytest.fixture(scope="module")
 def real() -> list[Bar]:
     """Both symbols' real bars in (time, symbol) order, as a stream would bring them."""
-    return sorted(real_bars("AAPL") + real_bars("RIVN"), key=lambda b: (b.ts, b.symbol))
+    return sorted(real_minute_bars("AAPL") + real_minute_bars("RIVN"), key=lambda b: (b.ts, b.symbol))
 
 
 def minute(ts: int, symbol: str = "AAPL", *, price: float = 100.0, volume: float = 10.0) -> Bar:

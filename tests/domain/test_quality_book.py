@@ -8,13 +8,12 @@ the runs of missing minutes in ``[09:30, 16:00)`` and the complete 5m/15m window
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.stores import real_file
+from support.stores import real_minute_bars
 
 from domain.bars import Bar
 from domain.intervals import DAILY, MINUTE, Interval
@@ -34,23 +33,6 @@ def et(hour: int, minute: int = 0, day: int = 2) -> int:
 OPEN, CLOSE = et(9, 30), et(16)
 JULY_2 = DayHours(date(2025, 7, 2), OPEN, CLOSE, pre_open_ts=et(4), post_close_ts=et(20))
 JULY_3 = DayHours(date(2025, 7, 3), et(9, 30, day=3), et(13, day=3), is_early_close=True)
-
-
-def real_bars(symbol: str) -> list[Bar]:
-    with real_file(f"{symbol}_2025-07-02_1m.csv").open(newline="") as handle:
-        return [
-            Bar(
-                symbol,
-                "1m",
-                int(datetime.fromisoformat(line["timestamp"]).timestamp()),
-                float(line["open"]),
-                float(line["high"]),
-                float(line["low"]),
-                float(line["close"]),
-                float(line["volume"]),
-            )
-            for line in csv.DictReader(handle)
-        ]
 
 
 def regular(bars: Iterable[Bar]) -> dict[int, Bar]:
@@ -126,7 +108,7 @@ def replay(changes: list[GapChanges]) -> dict[tuple[str, str], list[Gap]]:
 
 def test_real_days_fed_minute_by_minute_end_with_the_regular_session_count_and_its_gaps() -> None:
     book = QualityBook(JULY_2, SYMBOLS, [MINUTE])
-    minutes = {symbol: regular(real_bars(symbol)) for symbol in SYMBOLS}
+    minutes = {symbol: regular(real_minute_bars(symbol)) for symbol in SYMBOLS}
     changes = feed_minute_by_minute(book, [b for symbol in SYMBOLS for b in minutes[symbol].values()])
     results = book.results()
     assert set(results) == {("AAPL", "1m"), ("RIVN", "1m")}
@@ -147,7 +129,7 @@ def test_real_days_fed_minute_by_minute_end_with_the_regular_session_count_and_i
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_scores_during_the_day_count_the_minutes_that_have_ended(symbol: str) -> None:
-    minutes = regular(real_bars(symbol))
+    minutes = regular(real_minute_bars(symbol))
     book = QualityBook(JULY_2, [symbol], [MINUTE])
     scores_at: dict[int, QualityScore] = {}
     for now in range(OPEN + 60, et(10, 31), 60):
@@ -163,7 +145,7 @@ def test_scores_during_the_day_count_the_minutes_that_have_ended(symbol: str) ->
 
 def test_bars_released_ahead_of_the_clock_count_only_once_their_minute_has_ended() -> None:
     book = QualityBook(JULY_2, ["AAPL"], [MINUTE])
-    minutes = regular(real_bars("AAPL"))
+    minutes = regular(real_minute_bars("AAPL"))
     first_hour = [minutes[ts] for ts in sorted(minutes) if ts < et(10, 30)]
     scores, _ = book.score(OPEN, first_hour)
     assert scores == ()
@@ -173,7 +155,7 @@ def test_bars_released_ahead_of_the_clock_count_only_once_their_minute_has_ended
 
 
 def test_extended_hours_rows_and_the_1600_row_offered_to_the_book_never_count() -> None:
-    everything = real_bars("AAPL")
+    everything = real_minute_bars("AAPL")
     assert CLOSE in {b.ts for b in everything}
     book = QualityBook(JULY_2, ["AAPL"], [MINUTE])
     book.score(OPEN, everything)
@@ -184,7 +166,7 @@ def test_extended_hours_rows_and_the_1600_row_offered_to_the_book_never_count() 
 
 def test_the_real_sessionday_steps_feed_the_book_to_the_same_end() -> None:
     """Wired as the coordinator does: each step's base and derived bars go to the book."""
-    bars = [b for symbol in SYMBOLS for b in real_bars(symbol)]
+    bars = [b for symbol in SYMBOLS for b in real_minute_bars(symbol)]
     day = SessionDay(JULY_2, MINUTE, [M5, M15], SYMBOLS, bars)
     book = QualityBook(JULY_2, SYMBOLS, [MINUTE, M5, M15])
     while not day.at_close:
@@ -192,7 +174,7 @@ def test_the_real_sessionday_steps_feed_the_book_to_the_same_end() -> None:
         book.score(step.now_ts, step.bars + step.derived)
     results = book.results()
     for symbol in SYMBOLS:
-        minutes = regular(real_bars(symbol))
+        minutes = regular(real_minute_bars(symbol))
         assert results[(symbol, "1m")].score.actual == REGULAR[symbol]
         assert list(results[(symbol, "1m")].gaps) == missing_runs(
             symbol, "1m", list(range(OPEN, CLOSE, 60)), set(minutes), CLOSE
@@ -209,7 +191,7 @@ def test_the_real_sessionday_steps_feed_the_book_to_the_same_end() -> None:
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_derived_intervals_are_scored_on_their_own_windows(symbol: str) -> None:
-    minutes = regular(real_bars(symbol))
+    minutes = regular(real_minute_bars(symbol))
     fives = complete_windows(symbol, minutes, 300, "5m")
     fifteens = complete_windows(symbol, minutes, 900, "15m")
     book = QualityBook(JULY_2, [symbol], [MINUTE, M5, M15])
@@ -264,7 +246,7 @@ def test_a_disabled_book_scores_100_and_detects_no_gap() -> None:
 
 def test_a_disabled_book_ignores_the_real_bars_too() -> None:
     book = QualityBook(JULY_2, ["RIVN"], [MINUTE], enabled=False)
-    feed_minute_by_minute(book, list(regular(real_bars("RIVN")).values()))
+    feed_minute_by_minute(book, list(regular(real_minute_bars("RIVN")).values()))
     assert book.results()[("RIVN", "1m")].score.quality == 100.0
     assert book.results()[("RIVN", "1m")].gaps == ()
 
@@ -274,7 +256,7 @@ def test_a_disabled_book_ignores_the_real_bars_too() -> None:
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_day_counts_of_a_real_minute_day_are_its_regular_minutes_of_390(symbol: str) -> None:
-    stamps = [b.ts for b in real_bars(symbol)]
+    stamps = [b.ts for b in real_minute_bars(symbol)]
     assert day_counts(JULY_2, MINUTE, stamps) == (REGULAR[symbol], 390)
     assert day_counts(JULY_2, MINUTE, stamps + stamps) == (REGULAR[symbol], 390), "duplicates count once"
     assert day_counts(JULY_2, MINUTE, iter(stamps)) == (REGULAR[symbol], 390)
@@ -287,7 +269,7 @@ def test_day_counts_of_an_early_close_expect_210_minutes() -> None:
 
 
 def test_day_counts_of_derived_bars_use_their_own_windows() -> None:
-    fives = complete_windows("AAPL", regular(real_bars("AAPL")), 300, "5m")
+    fives = complete_windows("AAPL", regular(real_minute_bars("AAPL")), 300, "5m")
     assert day_counts(JULY_2, M5, [b.ts for b in fives]) == (len(fives), 78)
 
 

@@ -11,7 +11,6 @@ the default source day, and the errors when there is nothing to replay.
 
 from __future__ import annotations
 
-import csv
 import shutil
 import threading
 import time
@@ -24,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.stores import real_file, seed
+from support.stores import real_minute_bars, seed
 
 from domain.bars import Bar
 from domain.config import SessionConfig
@@ -50,31 +49,13 @@ def at(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def real_bars(symbol: str) -> list[Bar]:
-    """Every row of the real minute file of ``symbol`` (00:00Z to 23:59Z on 2025-07-02)."""
-    with real_file(f"{symbol}_2025-07-02_1m.csv").open(newline="") as handle:
-        return [
-            Bar(
-                symbol,
-                "1m",
-                int(datetime.fromisoformat(line["timestamp"]).timestamp()),
-                float(line["open"]),
-                float(line["high"]),
-                float(line["low"]),
-                float(line["close"]),
-                float(line["volume"]),
-            )
-            for line in csv.DictReader(handle)
-        ]
-
-
 FIRST, END = utc(16), utc(16, 30)
 
 
 @pytest.fixture(scope="module")
 def day() -> list[Bar]:
     """The stream: real bars of [16:00, 16:30) UTC, in (time, symbol) order."""
-    bars = [b for s in ("AAPL", "RIVN") for b in real_bars(s) if FIRST <= b.ts < END]
+    bars = [b for s in ("AAPL", "RIVN") for b in real_minute_bars(s) if FIRST <= b.ts < END]
     return sorted(bars, key=lambda b: (b.ts, b.symbol))
 
 
@@ -592,7 +573,7 @@ def config() -> SessionConfig:
 def stored_day() -> list[Bar]:
     """What a replay of 2025-07-02 holds: its stored bars from the pre-market open to the
     post-market close (08:00Z to 00:00Z), shifted onto 2026-11-25."""
-    bars = [b for s in ("AAPL", "RIVN") for b in real_bars(s)]
+    bars = [b for s in ("AAPL", "RIVN") for b in real_minute_bars(s)]
     return [b._replace(ts=b.ts + SHIFT) for b in bars if utc(8) <= b.ts < utc(0, day=date(2025, 7, 3))]
 
 
@@ -619,8 +600,10 @@ def copy_store(calendar_file: Path, path: Path, *bars: list[Bar]) -> Store:
 @pytest.fixture(scope="module")
 def store(calendar_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """The calendar and the real AAPL and RIVN minutes of 2025-07-02."""
-    opened = copy_store(calendar_file, tmp_path_factory.mktemp("replay") / "store.db", real_bars("AAPL"))
-    opened.bars.insert_missing(real_bars("RIVN"))
+    opened = copy_store(
+        calendar_file, tmp_path_factory.mktemp("replay") / "store.db", real_minute_bars("AAPL")
+    )
+    opened.bars.insert_missing(real_minute_bars("RIVN"))
     try:
         yield opened
     finally:
@@ -656,7 +639,7 @@ def test_a_summer_day_is_shifted_so_its_open_falls_on_the_winter_days_open(
     assert got == sorted(stored_day, key=lambda b: (b.symbol, b.ts))
     first_regular = next(b for b in got if b.symbol == "AAPL" and b.ts >= utc(14, 30, day=TARGET))
     assert first_regular.ts == utc(14, 30, day=TARGET)
-    assert first_regular.close == next(b for b in real_bars("AAPL") if b.ts == utc(13, 30)).close
+    assert first_regular.close == next(b for b in real_minute_bars("AAPL") if b.ts == utc(13, 30)).close
     assert provider.interval == Interval.parse("1m")
     assert provider.faults == ReplayFaults()
 
@@ -704,7 +687,7 @@ def test_the_default_target_is_the_first_trading_day_from_now(store: Store, conf
     friday = date(2026, 11, 27)
     assert provider.clock().now() >= datetime(2026, 11, 27, 20, tzinfo=NY)
     shift = utc(14, 30, day=friday) - utc(13, 30, day=SOURCE)
-    assert everything(provider)[0].ts == min(b.ts for b in real_bars("AAPL") if b.ts >= utc(8)) + shift
+    assert everything(provider)[0].ts == min(b.ts for b in real_minute_bars("AAPL") if b.ts >= utc(8)) + shift
 
 
 def test_the_default_source_is_the_latest_stored_day_before_the_target(
@@ -718,7 +701,7 @@ def test_the_default_source_is_the_latest_stored_day_before_the_target(
 def test_the_default_source_skips_bars_already_stored_for_the_target_day(
     fresh: Callable[..., Store], config: SessionConfig, stored_day: list[Bar]
 ) -> None:
-    store = fresh(real_bars("AAPL"), real_bars("RIVN"), stored_day[:50])
+    store = fresh(real_minute_bars("AAPL"), real_minute_bars("RIVN"), stored_day[:50])
 
     provider = replay_from_store(store, config, target_day=TARGET, start=time_of_day(20))
 
@@ -756,7 +739,7 @@ def test_an_empty_store_has_nothing_to_replay(fresh: Callable[..., Store], confi
 def test_bars_of_other_symbols_are_not_something_to_replay(
     fresh: Callable[..., Store], config: SessionConfig
 ) -> None:
-    msft = [b._replace(symbol="MSFT") for b in real_bars("AAPL")]
+    msft = [b._replace(symbol="MSFT") for b in real_minute_bars("AAPL")]
 
     with pytest.raises(ProviderError, match="holds no 1m bars"):
         replay_from_store(fresh(msft), config, target_day=TARGET, start=time_of_day(9))

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import pytest
 from sqlalchemy import create_engine, text
 
+from domain.bars import Bar
 from domain.store import Store
 from ops.calendar_seed import seed_group
 
@@ -30,6 +31,24 @@ def real_file(name: str) -> Path:
             pytest.fail(message)  # CI has shared/ beside the clone: a missing file is a failure there
         pytest.skip(message)
     return path
+
+
+def real_minute_bars(symbol: str) -> list[Bar]:
+    """Every row of the real minute file of ``symbol`` (00:00Z to 23:59Z on 2025-07-02) as bars."""
+    with real_file(f"{symbol}_2025-07-02_1m.csv").open(newline="") as handle:
+        return [
+            Bar(
+                symbol,
+                "1m",
+                int(datetime.fromisoformat(line["timestamp"]).timestamp()),
+                float(line["open"]),
+                float(line["high"]),
+                float(line["low"]),
+                float(line["close"]),
+                float(line["volume"]),
+            )
+            for line in csv.DictReader(handle)
+        ]
 
 
 @contextmanager
