@@ -39,10 +39,9 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from actors.session_coordinator import run_report, summarise_day
-from actors.session_queries import SessionQueries
+from actors.coordinator_base import CoordinatorBase, run_report, summarise_day
 from actors.subscribers import EventBus
-from actors.supervisor import EngineActor, Handle
+from actors.supervisor import Handle
 from actors.time_manager import TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar, bar_violation, datetime_to_ts
@@ -61,7 +60,6 @@ from domain.messages import (
     DerivedBarsBuilt,
     DrainGaps,
     EndQualityDay,
-    Event,
     Fail,
     FillBars,
     GapAbandoned,
@@ -69,10 +67,7 @@ from domain.messages import (
     GapDetected,
     GapFilled,
     GapsDrained,
-    HistoricalLoaded,
-    LifecycleChanged,
     LiveBars,
-    LoadHistorical,
     MarkGap,
     Pause,
     ProviderConnection,
@@ -85,7 +80,6 @@ from domain.messages import (
     Resume,
     RunCheckpoint,
     RunCompleted,
-    ScoreHistorical,
     ScoreStep,
     SessionEnded,
     SessionStarted,
@@ -145,7 +139,7 @@ class _DrainTimeout:
         self.day = day
 
 
-class LiveSessionCoordinator(SessionQueries, EngineActor):
+class LiveSessionCoordinator(CoordinatorBase):
     actor_name = "session_coordinator"
 
     def __init__(
@@ -384,19 +378,7 @@ class LiveSessionCoordinator(SessionQueries, EngineActor):
         self._day_started = time.perf_counter()
         self._day_warnings = []
         self._transition(State.LOADING, day=day)
-        historical: HistoricalData = self._loader.ask(LoadHistorical(day), timeout=self._ask_timeout)
-        quality = self._quality.ask(
-            ScoreHistorical(historical, self._historical_quality), timeout=self._ask_timeout
-        )
-        self._historical, self._historical_quality_by_key = historical, quality
-        bars = 0
-        for (symbol, interval), series in historical.series.items():
-            bars += self.data.set_historical(symbol, interval, series.bars, series.days)
-        for symbol, results in historical.indicators.items():
-            self.data.set_indicators(symbol, results)
-        for message in historical.warnings:
-            self._warn(message, day=day)
-        self._publish(HistoricalLoaded(day, bars, len(historical.series)))
+        self._load_historical(day)
 
         stored: DayBars = self._loader.ask(TakeDay(day), timeout=self._ask_timeout)
         hours = stored.hours
@@ -750,17 +732,6 @@ class LiveSessionCoordinator(SessionQueries, EngineActor):
 
     def _hhmm(self, ts: int) -> str:
         return datetime.fromtimestamp(ts, UTC).astimezone(self._tm_timezone()).strftime("%H:%M")
-
-    def _transition(self, to: LifecycleState, reason: str | None = None, *, day: date | None = None) -> None:
-        change = self.lifecycle.transition(to, reason)
-        log.info(
-            "lifecycle", from_state=str(change.from_state), to_state=str(change.to_state),
-            day=day.isoformat() if day else None,
-        )  # fmt: skip
-        self._publish(LifecycleChanged(change.from_state, change.to_state, reason, day))
-
-    def _publish(self, event: Event) -> None:
-        self._bus.publish(event)
 
     def _warn(self, message: str, *, day: date | None = None) -> None:
         if day is None and self._day is not None:

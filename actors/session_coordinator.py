@@ -32,9 +32,9 @@ from typing import Any
 
 import structlog
 
-from actors.session_queries import SessionQueries
+from actors.coordinator_base import CoordinatorBase, run_report, summarise_day
 from actors.subscribers import EventBus
-from actors.supervisor import EngineActor, Handle
+from actors.supervisor import Handle
 from actors.time_manager import TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar
@@ -52,13 +52,9 @@ from domain.messages import (
     DayEndTimeout,
     DerivedBarsBuilt,
     EndQualityDay,
-    Event,
     Fail,
     GapDetected,
     GapFilled,
-    HistoricalLoaded,
-    LifecycleChanged,
-    LoadHistorical,
     Pause,
     QualityDayEnded,
     QualityScored,
@@ -67,7 +63,6 @@ from domain.messages import (
     Resume,
     RunCheckpoint,
     RunCompleted,
-    ScoreHistorical,
     ScoreStep,
     SessionEnded,
     SessionStarted,
@@ -79,12 +74,12 @@ from domain.messages import (
     WarningRaised,
 )
 from domain.quality import Gap, GapStatus, IntervalQuality
-from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, RunStatus, SymbolDay
+from domain.report import DaySummary, RunReport, RunStatus
 from domain.session_data import ReleaseHorizon, SessionData
-from domain.session_day import DayHours, SessionDay
+from domain.session_day import SessionDay
 from domain.session_window import backtest_days, prefetch_plan
 
-__all__ = ["SessionCoordinator", "run_report", "summarise_day"]
+__all__ = ["SessionCoordinator"]
 
 log = structlog.get_logger("marketsession.coordinator")
 
@@ -109,7 +104,7 @@ class _BeginDay:
         self.index = index
 
 
-class SessionCoordinator(SessionQueries, EngineActor):
+class SessionCoordinator(CoordinatorBase):
     actor_name = "session_coordinator"
 
     def __init__(
@@ -359,19 +354,7 @@ class SessionCoordinator(SessionQueries, EngineActor):
         self._day_started = time.perf_counter()
         self._day_warnings = []
         self._transition(State.LOADING, day=day)
-        historical: HistoricalData = self._loader.ask(LoadHistorical(day), timeout=self._ask_timeout)
-        quality = self._quality.ask(
-            ScoreHistorical(historical, self._historical_quality), timeout=self._ask_timeout
-        )
-        self._historical, self._historical_quality_by_key = historical, quality
-        bars = 0
-        for (symbol, interval), series in historical.series.items():
-            bars += self.data.set_historical(symbol, interval, series.bars, series.days)
-        for symbol, results in historical.indicators.items():
-            self.data.set_indicators(symbol, results)
-        for message in historical.warnings:
-            self._warn(message, day=day)
-        self._publish(HistoricalLoaded(day, bars, len(historical.series)))
+        self._load_historical(day)
 
         day_bars: DayBars = self._loader.ask(TakeDay(day), timeout=self._ask_timeout)
         self._loader.tell(QueueDays(tuple(prefetch_plan(self._days, index, self._prefetch))))
@@ -679,14 +662,6 @@ class SessionCoordinator(SessionQueries, EngineActor):
     def _current_day(self) -> date | None:
         return None if self._day is None else self._day.hours.day
 
-    def _transition(self, to: LifecycleState, reason: str | None = None, *, day: date | None = None) -> None:
-        change = self.lifecycle.transition(to, reason)
-        log.debug("lifecycle", from_state=str(change.from_state), to_state=str(change.to_state), day=day)
-        self._publish(LifecycleChanged(change.from_state, change.to_state, reason, day))
-
-    def _publish(self, event: Event) -> None:
-        self._bus.publish(event)
-
     def _warn(self, message: str, *, day: date | None = None, run: bool = False) -> None:
         if run or day is None:
             self._run_warnings.append(message)
@@ -706,91 +681,3 @@ class SessionCoordinator(SessionQueries, EngineActor):
         )
         self._publish(RunCompleted(self.report))
         self._on_finished(self.report)
-
-
-def summarise_day(
-    *,
-    hours: DayHours,
-    timezone: str,
-    symbols: tuple[str, ...],
-    intervals: tuple[str, ...],
-    data: SessionData,
-    historical: HistoricalData | None,
-    historical_quality: dict[tuple[str, str], float | None],
-    results: dict[tuple[str, str], IntervalQuality],
-    bars_streamed: int,
-    bars_derived: int,
-    refused: dict[str, int],
-    warnings: tuple[str, ...],
-    timings: dict[str, float],
-    early: bool,
-) -> DaySummary:
-    """The :class:`DaySummary` of a session day that has just closed (backtest and live)."""
-    per_symbol: dict[str, SymbolDay] = {}
-    for symbol in symbols:
-        session: dict[str, IntervalSummary] = {}
-        for interval in intervals:
-            series = data.session_bars(symbol, interval)
-            session[interval] = IntervalSummary.of(
-                0 if series is None else len(series), results.get((symbol, interval))
-            )
-        hist: dict[str, HistoricalSummary] = {}
-        if historical is not None:
-            for (sym, interval), entry in historical.series.items():
-                if sym == symbol:
-                    hist[interval] = HistoricalSummary(
-                        entry.bar_count,
-                        historical_quality.get((sym, interval)),
-                        entry.days,
-                        len(entry.bars_by_day),
-                        len(entry.derived_days),
-                    )
-        per_symbol[symbol] = SymbolDay(
-            session=session,
-            historical=hist,
-            indicators=dict(historical.indicators.get(symbol, {})) if historical is not None else {},
-            metrics=data.metrics(symbol),
-        )
-    return DaySummary(
-        hours=hours,
-        timezone=timezone,
-        symbols=per_symbol,
-        bars_streamed=bars_streamed,
-        bars_derived=bars_derived,
-        refused=refused,
-        warnings=warnings,
-        timings=timings,
-        ended_early=early,
-    )
-
-
-def run_report(
-    config: SessionConfig,
-    status: RunStatus,
-    summaries: list[DaySummary] | tuple[DaySummary, ...],
-    run_warnings: list[str] | tuple[str, ...],
-    error: str | None,
-    timings: dict[str, Any],
-    speed: float,
-) -> RunReport:
-    """The report of a run that ends now with ``status`` (also built by the engine when its
-    coordinator cannot be restarted)."""
-    warnings = list(run_warnings)
-    for summary in summaries:
-        warnings.extend(f"{summary.day.isoformat()}: {w}" for w in summary.warnings if w)
-    backtest = config.backtest_config
-    return RunReport(
-        session_name=config.session_name,
-        mode=config.mode,
-        exchange_group=config.exchange_group,
-        status=status,
-        days=tuple(summaries),
-        warnings=tuple(warnings),
-        error=error,
-        timings=timings,
-        streams=tuple(config.session_data_config.streams),
-        symbols=config.symbols,
-        start_date=None if backtest is None else backtest.start_date,
-        end_date=None if backtest is None else backtest.end_date,
-        speed_multiplier=speed,
-    )

@@ -31,11 +31,12 @@ from typing import Any
 import pykka
 import structlog
 
+from actors.coordinator_base import run_report
 from actors.gap_filler import GapFiller
 from actors.historical_loader import HistoricalLoader
 from actors.live_coordinator import LiveSessionCoordinator
 from actors.quality_calculator import AttachCoordinator, QualityCalculator
-from actors.session_coordinator import SessionCoordinator, run_report
+from actors.session_coordinator import SessionCoordinator
 from actors.subscribers import EventBus, Subscription, Target
 from actors.supervisor import FaultHook, Handle, Supervisor
 from actors.time_manager import TimeManager, TimeManagerClient

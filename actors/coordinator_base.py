@@ -1,0 +1,189 @@
+"""What both session coordinators (backtest and live) share: the queries about the session data
+they own (proxy calls of the embedding API: ``engine.snapshot(…)``, ``engine.session_bars(…)``
+…), the historical load that opens a session day, lifecycle transitions and publishing, and the
+day summary and run report they end with."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import structlog
+
+from actors.subscribers import EventBus
+from actors.supervisor import EngineActor, Handle
+from domain.bars import Bar
+from domain.config import SessionConfig
+from domain.historical import HistoricalData
+from domain.intervals import Interval
+from domain.lifecycle import Lifecycle, LifecycleState
+from domain.messages import Event, HistoricalLoaded, LifecycleChanged, LoadHistorical, ScoreHistorical
+from domain.quality import Gap, IntervalQuality
+from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, RunStatus, SymbolDay
+from domain.session_data import SessionData, SymbolSnapshot
+from domain.session_day import DayHours
+
+__all__ = ["CoordinatorBase", "run_report", "summarise_day"]
+
+log = structlog.get_logger("marketsession.coordinator")
+
+
+class CoordinatorBase(EngineActor):
+    """Base of the coordinators; a subclass sets the attributes annotated here in ``__init__``."""
+
+    data: SessionData
+    lifecycle: Lifecycle
+    _bus: EventBus
+    _loader: Handle
+    _quality: Handle
+    _ask_timeout: float
+    _historical_quality: bool
+    _historical: HistoricalData | None
+    _historical_quality_by_key: dict[tuple[str, str], float | None]
+
+    # ------------------------------------------------------------------ queries (proxy calls)
+
+    def snapshot(self, symbol: str) -> SymbolSnapshot:
+        return self.data.snapshot(symbol)
+
+    def session_bars(
+        self, symbol: str, interval: str, start_ts: int | None = None, end_ts: int | None = None
+    ) -> tuple[Bar, ...]:
+        """Session bars of today in ``[start_ts, end_ts)`` (all by default), copied as values."""
+        series = self.data.session_bars(symbol, str(Interval.parse(interval)))
+        if series is None:
+            return ()
+        lo = -(2**62) if start_ts is None else start_ts
+        hi = 2**62 if end_ts is None else end_ts
+        return tuple(series.slice_by_time(lo, hi))
+
+    def historical_bars(self, symbol: str, interval: str) -> tuple[Bar, ...]:
+        series = self.data.historical(symbol, str(Interval.parse(interval)))
+        return () if series is None else tuple(series)
+
+    def quality(self, symbol: str, interval: str) -> float | None:
+        return self.data.quality(symbol, str(Interval.parse(interval)))
+
+    def gaps(self, symbol: str, interval: str) -> tuple[Gap, ...]:
+        return self.data.gaps(symbol, str(Interval.parse(interval)))
+
+    # ------------------------------------------------------------------ shared steps
+
+    def _load_historical(self, day: date) -> None:
+        """Historical data, indicators and historical quality of ``day`` into the session data."""
+        historical: HistoricalData = self._loader.ask(LoadHistorical(day), timeout=self._ask_timeout)
+        quality = self._quality.ask(
+            ScoreHistorical(historical, self._historical_quality), timeout=self._ask_timeout
+        )
+        self._historical, self._historical_quality_by_key = historical, quality
+        bars = 0
+        for (symbol, interval), series in historical.series.items():
+            bars += self.data.set_historical(symbol, interval, series.bars, series.days)
+        for symbol, results in historical.indicators.items():
+            self.data.set_indicators(symbol, results)
+        for message in historical.warnings:
+            self._warn(message, day=day)
+        self._publish(HistoricalLoaded(day, bars, len(historical.series)))
+
+    def _transition(self, to: LifecycleState, reason: str | None = None, *, day: date | None = None) -> None:
+        change = self.lifecycle.transition(to, reason)
+        log.info(
+            "lifecycle", from_state=str(change.from_state), to_state=str(change.to_state),
+            day=day.isoformat() if day else None,
+        )  # fmt: skip
+        self._publish(LifecycleChanged(change.from_state, change.to_state, reason, day))
+
+    def _publish(self, event: Event) -> None:
+        self._bus.publish(event)
+
+    def _warn(self, message: str, *, day: date | None = None) -> None:
+        """Record a warning of the run or of ``day`` and publish it (each coordinator keeps its own)."""
+        raise NotImplementedError
+
+
+def summarise_day(
+    *,
+    hours: DayHours,
+    timezone: str,
+    symbols: tuple[str, ...],
+    intervals: tuple[str, ...],
+    data: SessionData,
+    historical: HistoricalData | None,
+    historical_quality: dict[tuple[str, str], float | None],
+    results: dict[tuple[str, str], IntervalQuality],
+    bars_streamed: int,
+    bars_derived: int,
+    refused: dict[str, int],
+    warnings: tuple[str, ...],
+    timings: dict[str, float],
+    early: bool,
+) -> DaySummary:
+    """The :class:`DaySummary` of a session day that has just closed (backtest and live)."""
+    per_symbol: dict[str, SymbolDay] = {}
+    for symbol in symbols:
+        session: dict[str, IntervalSummary] = {}
+        for interval in intervals:
+            series = data.session_bars(symbol, interval)
+            session[interval] = IntervalSummary.of(
+                0 if series is None else len(series), results.get((symbol, interval))
+            )
+        hist: dict[str, HistoricalSummary] = {}
+        if historical is not None:
+            for (sym, interval), entry in historical.series.items():
+                if sym == symbol:
+                    hist[interval] = HistoricalSummary(
+                        entry.bar_count,
+                        historical_quality.get((sym, interval)),
+                        entry.days,
+                        len(entry.bars_by_day),
+                        len(entry.derived_days),
+                    )
+        per_symbol[symbol] = SymbolDay(
+            session=session,
+            historical=hist,
+            indicators=dict(historical.indicators.get(symbol, {})) if historical is not None else {},
+            metrics=data.metrics(symbol),
+        )
+    return DaySummary(
+        hours=hours,
+        timezone=timezone,
+        symbols=per_symbol,
+        bars_streamed=bars_streamed,
+        bars_derived=bars_derived,
+        refused=refused,
+        warnings=warnings,
+        timings=timings,
+        ended_early=early,
+    )
+
+
+def run_report(
+    config: SessionConfig,
+    status: RunStatus,
+    summaries: list[DaySummary] | tuple[DaySummary, ...],
+    run_warnings: list[str] | tuple[str, ...],
+    error: str | None,
+    timings: dict[str, Any],
+    speed: float,
+) -> RunReport:
+    """The report of a run that ends now with ``status`` (also built by the engine when its
+    coordinator cannot be restarted)."""
+    warnings = list(run_warnings)
+    for summary in summaries:
+        warnings.extend(f"{summary.day.isoformat()}: {w}" for w in summary.warnings if w)
+    backtest = config.backtest_config
+    return RunReport(
+        session_name=config.session_name,
+        mode=config.mode,
+        exchange_group=config.exchange_group,
+        status=status,
+        days=tuple(summaries),
+        warnings=tuple(warnings),
+        error=error,
+        timings=timings,
+        streams=tuple(config.session_data_config.streams),
+        symbols=config.symbols,
+        start_date=None if backtest is None else backtest.start_date,
+        end_date=None if backtest is None else backtest.end_date,
+        speed_multiplier=speed,
+    )
