@@ -13,13 +13,14 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 from support.fake_alpaca import FakeAlpaca
+from support.live import RecordingSink
 from support.stores import daily_rows, real_file
 
 from domain.bars import Bar, daily_ts
@@ -63,50 +64,6 @@ def real_daily_bars(first: date, last: date) -> list[Bar]:
         for row in daily_rows("ORCL_1995-2014_1d.csv")
         if first <= row.day <= last
     ]
-
-
-class RecordingSink:
-    """A :class:`StreamSink` that records every call in order; tests wait on what it saw."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[Any, ...]] = []
-        self._changed = threading.Condition()
-
-    def bars(self, bars: Sequence[Bar], *, updated: bool = False) -> None:
-        self._record("bars", tuple(bars), updated)
-
-    def state(self, state: ConnectionState, detail: str | None = None) -> None:
-        self._record("state", state, detail)
-
-    def outage(self, start_ts: int, end_ts: int) -> None:
-        self._record("outage", start_ts, end_ts)
-
-    def _record(self, *event: Any) -> None:
-        with self._changed:
-            self.events.append(event)
-            self._changed.notify_all()
-
-    def states(self) -> list[ConnectionState]:
-        return [event[1] for event in self.events if event[0] == "state"]
-
-    def details(self, state: ConnectionState) -> list[str | None]:
-        return [event[2] for event in self.events if event[0] == "state" and event[1] == state]
-
-    def delivered(self, *, updated: bool = False) -> list[Bar]:
-        return [
-            bar for event in self.events if event[0] == "bars" and event[2] == updated for bar in event[1]
-        ]
-
-    def outages(self) -> list[tuple[int, int]]:
-        return [(event[1], event[2]) for event in self.events if event[0] == "outage"]
-
-    def wait_for(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-        with self._changed:
-            if not self._changed.wait_for(predicate, timeout):
-                pytest.fail(f"timed out after {timeout}s waiting for {what}; sink saw {self.events}")
-
-    def wait_state(self, state: ConnectionState, count: int = 1) -> None:
-        self.wait_for(lambda: self.states().count(state) >= count, f"{state} x{count}")
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from support.live import RecordingSink
 from support.stores import real_minute_bars, seed
 
 from domain.bars import Bar
@@ -61,55 +62,6 @@ def day() -> list[Bar]:
 
 def keys(bars: Sequence[Bar]) -> list[tuple[str, int]]:
     return sorted((b.symbol, b.ts) for b in bars)
-
-
-class RecordingSink:
-    """A StreamSink that records every call in order, with the provider clock at each delivery."""
-
-    def __init__(self, clock: ScaledClock | None = None) -> None:
-        self.clock = clock
-        self.events: list[tuple[Any, ...]] = []
-        self._changed = threading.Condition()
-
-    def bars(self, bars: Sequence[Bar], *, updated: bool = False) -> None:
-        now = self.clock.now().timestamp() if self.clock is not None else None
-        self._record("bars", tuple(bars), updated, now)
-
-    def state(self, state: ConnectionState, detail: str | None = None) -> None:
-        self._record("state", state, detail)
-
-    def outage(self, start_ts: int, end_ts: int) -> None:
-        self._record("outage", start_ts, end_ts)
-
-    def _record(self, *event: Any) -> None:
-        with self._changed:
-            self.events.append(event)
-            self._changed.notify_all()
-
-    def batches(self) -> list[tuple[tuple[Bar, ...], float]]:
-        with self._changed:
-            return [(e[1], e[3]) for e in self.events if e[0] == "bars"]
-
-    def delivered(self) -> list[Bar]:
-        return [bar for batch, _ in self.batches() for bar in batch]
-
-    def states(self) -> list[ConnectionState]:
-        with self._changed:
-            return [e[1] for e in self.events if e[0] == "state"]
-
-    def outages(self) -> list[tuple[int, int]]:
-        with self._changed:
-            return [(e[1], e[2]) for e in self.events if e[0] == "outage"]
-
-    def wait_for(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-        """Until ``predicate`` holds, re-checked at each call and every 10 ms (it may watch the
-        provider, whose changes do not call the sink)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate():
-                if time.monotonic() > deadline:
-                    pytest.fail(f"timed out after {timeout}s waiting for {what}; sink saw {self.events}")
-                self._changed.wait(0.01)
 
 
 class SteppingWall:

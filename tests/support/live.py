@@ -16,6 +16,8 @@ from datetime import date, datetime
 from datetime import time as time_of_day
 from typing import Any
 
+import pytest
+
 from domain.bars import Bar, datetime_to_ts
 from domain.calendar import TradingCalendar
 from domain.config import SessionConfig
@@ -166,3 +168,61 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02
         if left <= 0:
             return False
         pause.wait(min(step, left))
+
+
+class RecordingSink:
+    """A :class:`~domain.providers.StreamSink` that records every call in order (with the
+    provider clock at each delivery, when given one); tests wait on what it saw."""
+
+    def __init__(self, clock: ScaledClock | None = None) -> None:
+        self.clock = clock
+        self.events: list[tuple[Any, ...]] = []
+        self._changed = threading.Condition()
+
+    def bars(self, bars: Sequence[Bar], *, updated: bool = False) -> None:
+        now = self.clock.now().timestamp() if self.clock is not None else None
+        self._record("bars", tuple(bars), updated, now)
+
+    def state(self, state: ConnectionState, detail: str | None = None) -> None:
+        self._record("state", state, detail)
+
+    def outage(self, start_ts: int, end_ts: int) -> None:
+        self._record("outage", start_ts, end_ts)
+
+    def _record(self, *event: Any) -> None:
+        with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    def _of(self, kind: str) -> list[tuple[Any, ...]]:
+        with self._changed:
+            return [event for event in self.events if event[0] == kind]
+
+    def batches(self) -> list[tuple[tuple[Bar, ...], float | None]]:
+        """Every delivery with the provider clock when it arrived."""
+        return [(event[1], event[3]) for event in self._of("bars")]
+
+    def delivered(self, *, updated: bool = False) -> list[Bar]:
+        return [bar for event in self._of("bars") if event[2] == updated for bar in event[1]]
+
+    def states(self) -> list[ConnectionState]:
+        return [event[1] for event in self._of("state")]
+
+    def details(self, state: ConnectionState) -> list[str | None]:
+        return [event[2] for event in self._of("state") if event[1] == state]
+
+    def outages(self) -> list[tuple[int, int]]:
+        return [(event[1], event[2]) for event in self._of("outage")]
+
+    def wait_for(self, predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+        """Until ``predicate`` holds, re-checked at each call and every 10 ms (it may watch the
+        provider, whose changes do not call the sink); a test failure after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate():
+                if time.monotonic() > deadline:
+                    pytest.fail(f"timed out after {timeout}s waiting for {what}; sink saw {self.events}")
+                self._changed.wait(0.01)
+
+    def wait_state(self, state: ConnectionState, count: int = 1, timeout: float = 10.0) -> None:
+        self.wait_for(lambda: self.states().count(state) >= count, f"{state} x{count}", timeout)
