@@ -37,7 +37,6 @@ from domain.providers import (
 from ops.providers.alpaca import REST_ATTEMPTS, AlpacaProvider
 
 FAST = Backoff(initial=0.01, cap=0.05)
-WAIT = 5.0
 CONNECTED = ConnectionState.CONNECTED
 
 

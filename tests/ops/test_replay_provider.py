@@ -36,7 +36,6 @@ from ops.faults import ProviderFaults
 from ops.providers.replay import ReplayFaults, ReplayProvider, replay_from_store
 
 NY = ZoneInfo("America/New_York")
-WAIT = 10.0
 SPEED = 15000.0
 CONNECTING, CONNECTED = ConnectionState.CONNECTING, ConnectionState.CONNECTED
 RECONNECTING, CLOSED, FAILED = ConnectionState.RECONNECTING, ConnectionState.CLOSED, ConnectionState.FAILED
