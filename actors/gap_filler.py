@@ -74,8 +74,6 @@ class GapFiller(EngineActor):
         self._coordinator: Any = None
         self._wake_at: int | None = None  # clock ts of the armed wake-up
         self._draining: date | None = None
-        self.fetches = 0
-        self.errors = 0
 
     def start_up(self) -> None:
         self._arm()  # a restarted filler picks up the book it was handed
@@ -94,9 +92,6 @@ class GapFiller(EngineActor):
         else:
             raise TypeError(f"GapFiller does not handle {type(message).__name__}")
         return None
-
-    def open_gaps(self) -> int:
-        return len(self._book)
 
     # ------------------------------------------------------------------ internals
 
@@ -126,11 +121,9 @@ class GapFiller(EngineActor):
             attempt = self._book.attempted(gap, now)
             if attempt is None or day is None:
                 continue
-            self.fetches += 1
             try:
                 bars = self._provider.fetch_bars([gap.symbol], gap.interval, gap.start_ts, gap.end_ts)
             except ProviderError as error:
-                self.errors += 1
                 cause = f"{type(error).__name__}: {error}"
                 log.warning("gap_fetch_failed", symbol=gap.symbol, start_ts=gap.start_ts, error=cause)
                 if isinstance(error, ProviderRateLimited) and error.retry_after:

@@ -58,13 +58,6 @@ class ReplayFaults:
     fetch_failures: int = 0
     seed: int = 0
 
-    @property
-    def any(self) -> bool:
-        return bool(
-            self.drop_fraction or self.drop_ranges or self.late_fraction or self.duplicate_fraction
-            or self.lag_seconds or self.disconnects or self.fetch_failures
-        )  # fmt: skip
-
 
 class ReplayProvider:
     """See the module docstring. ``bars``: the shifted bars, any order, one interval."""
