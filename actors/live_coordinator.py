@@ -38,6 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from actors.coordinator_base import CoordinatorBase, run_report, summarise_day
 from actors.subscribers import EventBus
@@ -47,6 +48,7 @@ from actors.timer import Timer
 from domain.bars import Bar, bar_violation, datetime_to_ts
 from domain.clock import Clock
 from domain.config import SessionConfig
+from domain.errors import StoreUnavailable
 from domain.historical import HistoricalData
 from domain.intervals import MINUTE, Interval
 from domain.latency import LatencyStats
@@ -94,6 +96,7 @@ from domain.quality import Gap, GapStatus
 from domain.report import DaySummary, RunReport, RunStatus
 from domain.session_data import SessionData
 from domain.session_day import DayHours
+from domain.store.database import store_failure
 
 __all__ = ["GRACE_WALL_SECONDS", "LiveSessionCoordinator"]
 
@@ -199,6 +202,8 @@ class LiveSessionCoordinator(CoordinatorBase):
         self._generation = 0
         self._step = 0
         self._pending: list[Bar] = []  # session bars not yet sent to be scored
+        self._unstored: list[tuple[tuple[Bar, ...], bool, bool]] = []  # kept during a store outage
+        self._store_down = False
         self._scored_ts = 0
         self._closing: str | None = None  # None, "scoring", "draining", "ending"
         self._ended_early = False
@@ -439,8 +444,7 @@ class LiveSessionCoordinator(CoordinatorBase):
                 b for b in bars if b.symbol in self._symbols and b.interval == self._base_text and _valid(b)
             ]
             if valid:
-                (self._store.upsert if updated else self._store.insert_missing)(valid)
-                self.counters["stored"] += len(valid)
+                self._persist(valid, updated=updated)
             if len(valid) < len(bars):
                 self.counters["dropped"] += len(bars) - len(valid)
                 self.refused["invalid or unsubscribed between sessions"] += len(bars) - len(valid)
@@ -448,8 +452,7 @@ class LiveSessionCoordinator(CoordinatorBase):
         before = Counter(day.refused)
         admitted = day.admit(bars, updated=updated)
         if admitted.stored:
-            (self._store.upsert if updated else self._store.insert_missing)(admitted.stored)
-            self.counters["stored"] += len(admitted.stored)
+            self._persist(admitted.stored, updated=updated)
         if admitted.refused:
             self.refused.update(day.refused - before)
             self.counters["dropped"] += admitted.refused
@@ -458,6 +461,36 @@ class LiveSessionCoordinator(CoordinatorBase):
         else:
             self._day_received += len(admitted.session)
         self._append(admitted.session, received=received)
+
+    def _persist(self, bars: Sequence[Bar], *, updated: bool, filled: bool = False) -> None:
+        """Store ``bars`` at once (``upsert`` for updated bars, else ``insert_missing``: a bar
+        delivered twice changes nothing). During a store outage they are kept and written again
+        at every tick until the store is back; the session goes on meanwhile."""
+        self._unstored.append((tuple(bars), updated, filled))
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._unstored:
+            bars, updated, filled = self._unstored[0]
+            try:
+                try:
+                    (self._store.upsert if updated else self._store.insert_missing)(bars)
+                except SQLAlchemyError as exc:
+                    raise store_failure(exc, "storing live bars") from None
+            except StoreUnavailable as error:
+                self.counters["store_errors"] += 1
+                if not self._store_down:
+                    self._store_down = True
+                    self._warn(
+                        f"the store is unavailable ({error}); bars are kept and written when it is back"
+                    )
+                return
+            self._unstored.pop(0)
+            if not filled:
+                self.counters["stored"] += len(bars)
+            if self._store_down:
+                self._store_down = False
+                log.warning("store_back", message="the store is back; kept bars written")
 
     def _append(self, bars: Sequence[Bar], *, received: float | None = None) -> None:
         if not bars:
@@ -478,6 +511,8 @@ class LiveSessionCoordinator(CoordinatorBase):
             return
         now = self._now()
         hours = day.hours
+        if self._unstored:
+            self._flush()
         if self.lifecycle.state is State.READY and now >= hours.open_ts:
             self._transition(State.STREAMING, day=hours.day)
             self._publish(SessionStarted(hours.day, hours, self._symbols))
@@ -547,7 +582,7 @@ class LiveSessionCoordinator(CoordinatorBase):
         before = day.session_count
         admitted = day.admit(message.bars)
         if admitted.stored:
-            self._store.insert_missing(admitted.stored)
+            self._persist(admitted.stored, updated=False, filled=True)
         self.counters["filled_bars"] += day.session_count - before
         self._append(admitted.session)
         derived = day.advance(self._now())
@@ -741,6 +776,11 @@ class LiveSessionCoordinator(CoordinatorBase):
         self._publish(WarningRaised(message, day))
 
     def _finish(self, status: RunStatus, error: str | None = None) -> None:
+        if self._unstored:
+            self._flush()
+        if self._unstored:  # the store never came back: say what is lost
+            lost = sum(len(bars) for bars, _, _ in self._unstored)
+            self._warn(f"{lost} received bar(s) could not be stored: the store stayed unavailable")
         total = time.perf_counter() - self._started
         timings = {"total_seconds": round(total, 6), "latency_p50": self.latency.quantile(0.5),
                    "latency_p99": self.latency.quantile(0.99)}  # fmt: skip

@@ -50,6 +50,7 @@ _COUNTERS = {  # live_status() counter → (metric, help)
     "gap_fetch_errors": ("marketsession_gap_fetch_errors", "Gap-filler fetch attempts that failed"),
     "reconnects": ("marketsession_provider_reconnects", "Provider reconnects"),
     "outages": ("marketsession_provider_outages", "Provider stream outages reported"),
+    "store_errors": ("marketsession_store_write_errors", "Store writes that failed (kept and retried)"),
 }
 
 

@@ -13,6 +13,7 @@ from domain.calendar import TradingCalendar
 from domain.config import SessionConfig
 from domain.session_day import DayHours
 from domain.store import Store
+from ops.faults import FaultyBars, parse_faults
 from ops.providers.replay import ReplayFaults, ReplayProvider, replay_clock
 from ops.soak import complete_session_bars
 
@@ -65,3 +66,27 @@ def test_every_bar_is_stored_once_with_drops_duplicates_and_late_bars(store: Sto
     assert store.bars.count(interval="1m") == len(bars)
     assert status["counters"]["filled_bars"] == provider.stats["dropped"]
     assert status["refused"].get("duplicate", 0) >= provider.stats["duplicated"]
+
+
+def test_a_store_outage_keeps_the_bars_and_writes_them_when_it_is_back(sqlite_store: Store) -> None:
+    store = sqlite_store
+    seed(store, "US_EQUITY", start_year=2025, end_year=2025)
+    calendar = TradingCalendar(store.calendar, "US_EQUITY")
+    hours = DayHours.from_session(calendar.get_trading_session(DAY))  # type: ignore[arg-type]
+    bars = complete_session_bars(SYMBOLS, hours)
+    plan = parse_faults(["store-fail:writes@6"], live=True)
+    faulty = FaultyBars(store.bars, plan)
+    start = datetime.combine(DAY, time(9, 29), calendar.timezone())
+    provider = ReplayProvider(bars, clock=replay_clock(start, 4000.0))
+    with MarketSessionSystem(_config(), store, provider=provider) as engine:
+        engine.store.bars = faulty  # type: ignore[assignment]
+        engine.start()
+        report = engine.wait(90)
+        status = engine.live_status()
+    assert report.status == "completed", report.error
+    assert plan.injected == ["store-fail:writes"] * 6
+    assert status["counters"]["store_errors"] == 6
+    assert any("the store is unavailable" in w for w in report.warnings)
+    for symbol in SYMBOLS:
+        stored = store.bars.read(symbol, "1m", hours.open_ts, hours.close_ts)
+        assert stored == [b for b in bars if b.symbol == symbol]
