@@ -249,5 +249,4 @@ def test_resolved_faults_are_the_arguments_of_a_replays_faults() -> None:
         fetch_failures=2,
         seed=7,
     )
-    assert replay.any
-    assert not ReplayFaults(**ProviderFaults().resolve(day, NY)).any
+    assert ReplayFaults(**ProviderFaults().resolve(day, NY)) == ReplayFaults()
