@@ -117,16 +117,20 @@ class MarketDataProvider(Protocol):
 
 
 class ScaledClock:
-    """A clock that reads ``start`` when started and then runs ``speed`` times faster than the
-    wall clock. ``elapsed`` gives wall seconds since some fixed point (``time.monotonic``)."""
+    """A clock that reads ``start`` at ``origin`` and runs ``speed`` times faster than the wall
+    clock. ``elapsed`` gives wall seconds since some fixed point (``time.monotonic``, or
+    ``time.time`` for an ``origin`` that another process can share); ``origin`` defaults to
+    ``elapsed()`` now (the clock reads ``start`` when it is made)."""
 
-    def __init__(self, start: datetime, speed: float, elapsed: Callable[[], float]) -> None:
+    def __init__(
+        self, start: datetime, speed: float, elapsed: Callable[[], float], origin: float | None = None
+    ) -> None:
         if not speed > 0:
             raise ValueError(f"clock speed must be > 0, got {speed}")
         self._start = _require_aware(start)
         self._speed = speed
         self._elapsed = elapsed
-        self._origin = elapsed()
+        self._origin = elapsed() if origin is None else origin
 
     @property
     def speed(self) -> float:

@@ -67,6 +67,8 @@ class SoakResult:
     reconnects: int = 0
     quality: dict[str, dict[str, float | None]] = field(default_factory=dict)
     report_status: str = ""
+    restart_missed_minutes: float = 0.0
+    """Session minutes between the last status before the kill and the restarted service's first."""
     restart_ready_seconds: float | None = None
     restart_recovered_seconds: float | None = None
     latency_p50_ms: float | None = None
@@ -195,10 +197,6 @@ def wait_for(condition: Any, timeout: float, step: float = 0.05) -> bool:
     return False
 
 
-def _hhmmss(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).astimezone(ZONE).strftime("%H:%M:%S")
-
-
 def _session_counts(store: Store, symbols: list[str], hours: DayHours) -> tuple[int, int]:
     """(rows, distinct (symbol, ts)) of the day's regular session in the store."""
     with store.engine.connect() as connection:
@@ -245,17 +243,20 @@ def run_soak(
     exe = executable or str(Path(sys.executable).with_name("marketsession"))
     log_path = workdir / "serve.log"
 
-    def serve(start: str) -> ServeProcess:
+    origin = time.time()  # the session timeline: the clock reads 09:29 now, then runs at `speed`
+
+    def serve() -> ServeProcess:
         args = [
             exe, "--db", url, "serve", str(config_path), "--port", "0", "--once",
-            "--replay-date", SOURCE_DAY.isoformat(), "--replay-start", start, "--speed", str(speed),
+            "--replay-date", SOURCE_DAY.isoformat(), "--replay-start", "09:29:00",
+            "--replay-origin", repr(origin), "--speed", str(speed),
             "--fault", f"drop:{drop}", "--fault", f"disconnect:{disconnect}",
             "--report", str(workdir / "soak.report.json"),
         ]  # fmt: skip
         return ServeProcess(args, log_path)
 
     kill_ts = datetime.combine(target_day, kill_at, ZONE).timestamp()
-    first = serve("09:29:00")
+    first = serve()
     first.wait_serving(30)
     last: dict[str, Any] = {}
 
@@ -275,13 +276,16 @@ def run_soak(
     stats1 = last.get("provider", {}).get("stats", {})
     counters1 = last.get("counters", {})
 
-    # restart where the clock has got to by now (a real feed's clock does not wait for us)
-    clock_now = last["now_ts"] + (time.monotonic() - last["_at"]) * speed
-    restarted_at = time.monotonic()
-    second = serve(_hhmmss(clock_now))
+    # the restarted service rejoins the same timeline: the minutes that passed while it was
+    # down (its start-up included) were never delivered and must come back through the gap filler
+    killed_at = time.monotonic()
+    second = serve()
     second.wait_serving(30)
+    rejoined = second.status()
+    clock_now = rejoined["now_ts"] if rejoined else last["now_ts"]
+    result.restart_missed_minutes = round((clock_now - last["now_ts"]) / 60, 1)
     if wait_for(lambda: second.get("/readyz").status_code == 200, 30):
-        result.restart_ready_seconds = round(time.monotonic() - restarted_at, 3)
+        result.restart_ready_seconds = round(time.monotonic() - killed_at, 3)
     with open_store(url) as store:
         result.lost_after_restart = result.stored_at_kill - _session_counts(store, names, target)[0]
         result.lost_after_restart = max(0, result.lost_after_restart)
@@ -298,7 +302,7 @@ def run_soak(
         return missing == symbols * len(range(target.open_ts, int(clock_now) - 60, 60))
 
     if wait_for(recovered, 40, step=0.2):
-        result.restart_recovered_seconds = round(time.monotonic() - restarted_at, 3)
+        result.restart_recovered_seconds = round(time.monotonic() - killed_at, 3)
     warm: list[float] = []
     final: dict[str, Any] = {}
 

@@ -68,6 +68,7 @@ def make_provider(
     *,
     replay_date: date | None,
     replay_start: time_of_day | None,
+    replay_origin: float | None,
     speed: float,
     seed: int,
 ) -> MarketDataProvider:
@@ -81,8 +82,10 @@ def make_provider(
     if data_api == "alpaca":
         if plan.provider.any:
             raise FaultError("provider faults (drop, disconnect, …) need the replay provider")
-        if replay_date or replay_start or speed != 1.0:
-            raise click.UsageError("--replay-date, --replay-start and --speed apply to the replay provider")
+        if replay_date or replay_start or replay_origin is not None or speed != 1.0:
+            raise click.UsageError(
+                "--replay-date, --replay-start, --replay-origin and --speed apply to replay"
+            )
         from ops.providers.alpaca import AlpacaProvider
 
         return AlpacaProvider.from_env()
@@ -93,6 +96,7 @@ def make_provider(
         config,
         source_day=replay_date,
         start=replay_start,
+        origin=replay_origin,
         speed=speed,
         faults=plan.provider,
         seed=seed,
@@ -117,6 +121,11 @@ def make_provider(
 @click.option(
     "--replay-start", metavar="HH:MM[:SS]", help="replay: exchange time the clock starts at (default: now)."
 )
+@click.option(
+    "--replay-origin", type=float, metavar="UNIX_TIME",
+    help="replay: the wall time at which the clock read --replay-start (default: now); a restarted "
+    "service given the same start and origin rejoins the same timeline, as a real feed's clock would.",
+)  # fmt: skip
 @click.option(
     "--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
     help="replay: how much faster than the wall clock the session clock runs.",
@@ -152,6 +161,7 @@ def serve(
     port: int,
     replay_date: datetime | None,
     replay_start: str | None,
+    replay_origin: float | None,
     speed: float,
     faults: tuple[str, ...],
     seed: int,
@@ -170,7 +180,7 @@ def serve(
     store = state.store()
     provider = make_provider(
         config, store, plan, replay_date=replay_date.date() if replay_date else None, replay_start=start,
-        speed=speed, seed=seed,
+        replay_origin=replay_origin, speed=speed, seed=seed,
     )  # fmt: skip
     if plan.store_failures:
         store.bars = FaultyBars(store.bars, plan)  # type: ignore[assignment]

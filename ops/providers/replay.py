@@ -233,13 +233,12 @@ class ReplayProvider:
         log.info("replay_stream_done", **self.stats)
 
 
-def wall_elapsed() -> float:
-    """Wall seconds for a :class:`ScaledClock` (monotonic)."""
-    return time.monotonic()
-
-
-def replay_clock(start: datetime, speed: float) -> ScaledClock:
-    return ScaledClock(start.astimezone(UTC), speed, wall_elapsed)
+def replay_clock(start: datetime, speed: float, origin: float | None = None) -> ScaledClock:
+    """The replay's clock: ``start`` now, or at the Unix time ``origin`` (a session timeline
+    that a restarted process rejoins where a real feed's clock would be)."""
+    if origin is None:
+        return ScaledClock(start.astimezone(UTC), speed, time.monotonic)
+    return ScaledClock(start.astimezone(UTC), speed, time.time, origin)
 
 
 def replay_from_store(
@@ -249,6 +248,7 @@ def replay_from_store(
     source_day: date | None = None,
     target_day: date | None = None,
     start: time_of_day | None = None,
+    origin: float | None = None,
     speed: float = 1.0,
     faults: ProviderFaults | None = None,
     seed: int = 0,
@@ -256,7 +256,8 @@ def replay_from_store(
 ) -> ReplayProvider:
     """A replay of the stored base bars of ``source_day`` (default: the latest stored trading day
     before the target with bars for the config's symbols) on ``target_day`` (default: today, or
-    the next trading day), the clock starting at ``start`` (exchange time; default: now).
+    the next trading day), the clock reading ``start`` (exchange time; default: now) at the Unix
+    time ``origin`` (default: now).
 
     Raises :class:`~domain.errors.ProviderError` when there is nothing to replay.
     """
@@ -293,7 +294,7 @@ def replay_from_store(
         start=clock_start.isoformat(), speed=speed,
     )  # fmt: skip
     replay_faults = ReplayFaults(**faults.resolve(target, zone), seed=seed) if faults is not None else None
-    return ReplayProvider(bars, clock=replay_clock(clock_start, speed), faults=replay_faults)
+    return ReplayProvider(bars, clock=replay_clock(clock_start, speed, origin), faults=replay_faults)
 
 
 def _latest_stored_day(store: Any, calendar: Any, config: SessionConfig, base: str, before: date) -> date:
