@@ -9,10 +9,13 @@
 
 Start order (each actor is started only once the one before it is running), all of them as
 children of the engine's :class:`~actors.supervisor.Supervisor`: **TimeManager** (calendar and
-clock) → **HistoricalLoader** (asks the TimeManager) → **QualityCalculator** →
-**SessionCoordinator** (asks all three). A child that fails is restarted and rewired (a new
-coordinator resumes from the last day's checkpoint, a new QualityCalculator is handed the day
-so far); past the restart budget the run ends ``failed``. Shutdown runs in reverse, each stop
+clock) → **HistoricalLoader** (asks the TimeManager) → **QualityCalculator** → (live, with
+session quality) **GapFiller** → **SessionCoordinator** (asks all of them) — the backtest
+:class:`~actors.session_coordinator.SessionCoordinator`, or in live mode the
+:class:`~actors.live_coordinator.LiveSessionCoordinator`, after which the provider's stream is
+started. A child that fails is restarted and rewired (a backtest coordinator resumes from the
+last day's checkpoint, a live one from the store; a new QualityCalculator is handed the day so
+far; a new GapFiller its book of open gaps); past the restart budget the run ends ``failed``. Shutdown runs in reverse, each stop
 bounded by the shutdown timeout; the engine stops only the actors it started (never pykka's
 global registry), and every actor runs on a daemon thread, so a host process can always exit.
 """
@@ -77,12 +80,14 @@ class EngineTimeout(MarketSessionError):
 
 
 class MarketSessionSystem:
-    """One backtest engine for one config and store; see the module docstring.
+    """One engine for one config and store; see the module docstring.
 
     ``config``: a :class:`SessionConfig` or a path to one. ``store``: a :class:`Store` (the
     caller keeps ownership) or a store URL (opened here, closed at shutdown). ``speed``
     overrides the config's ``speed_multiplier``. ``ask_timeout`` bounds every ask between the
-    engine's actors; ``gating_timeout`` bounds the wait for a gating subscriber per step.
+    engine's actors; ``gating_timeout`` bounds the wait for a gating subscriber per step. A live
+    config needs a ``provider`` (:class:`~domain.providers.MarketDataProvider`; the session runs
+    on its clock); ``keep_running`` goes on with the next trading days after today's session.
     """
 
     def __init__(
