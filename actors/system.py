@@ -15,9 +15,10 @@ session quality) **GapFiller** → **SessionCoordinator** (asks all of them) —
 :class:`~actors.live_coordinator.LiveSessionCoordinator`, after which the provider's stream is
 started. A child that fails is restarted and rewired (a backtest coordinator resumes from the
 last day's checkpoint, a live one from the store; a new QualityCalculator is handed the day so
-far; a new GapFiller its book of open gaps); past the restart budget the run ends ``failed``. Shutdown runs in reverse, each stop
-bounded by the shutdown timeout; the engine stops only the actors it started (never pykka's
-global registry), and every actor runs on a daemon thread, so a host process can always exit.
+far; a new GapFiller its book of open gaps); past the restart budget the run ends ``failed``.
+Shutdown runs in reverse (the provider's stream first), each stop bounded by the shutdown
+timeout; the engine stops only the actors it started (never pykka's global registry), and every
+actor runs on a daemon thread, so a host process can always exit.
 """
 
 from __future__ import annotations
