@@ -17,8 +17,19 @@ from domain.config import SessionConfig
 from domain.historical import HistoricalData
 from domain.intervals import Interval
 from domain.lifecycle import Lifecycle, LifecycleState
-from domain.messages import Event, HistoricalLoaded, LifecycleChanged, LoadHistorical, ScoreHistorical
-from domain.quality import Gap, IntervalQuality
+from domain.messages import (
+    Event,
+    GapDetected,
+    GapFilled,
+    HistoricalLoaded,
+    LifecycleChanged,
+    LoadHistorical,
+    QualityScored,
+    QualityUpdated,
+    ScoreHistorical,
+    WarningRaised,
+)
+from domain.quality import Gap, GapStatus, IntervalQuality
 from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, RunStatus, SymbolDay
 from domain.session_data import SessionData, SymbolSnapshot
 from domain.session_day import DayHours
@@ -40,6 +51,9 @@ class CoordinatorBase(EngineActor):
     _historical_quality: bool
     _historical: HistoricalData | None
     _historical_quality_by_key: dict[tuple[str, str], float | None]
+    _gaps: dict[tuple[str, str], dict[int, Gap]]
+    _run_warnings: list[str]
+    _day_warnings: list[str]
 
     # ------------------------------------------------------------------ queries (proxy calls)
 
@@ -96,9 +110,32 @@ class CoordinatorBase(EngineActor):
     def _publish(self, event: Event) -> None:
         self._bus.publish(event)
 
-    def _warn(self, message: str, *, day: date | None = None) -> None:
-        """Record a warning of the run or of ``day`` and publish it (each coordinator keeps its own)."""
-        raise NotImplementedError
+    def _apply_scores(self, message: QualityScored) -> None:
+        """Scores and gap changes of one :class:`QualityScored` into the session data, and their
+        events: ``gap_filled``, ``gap_detected``, ``quality_updated``."""
+        for score in message.scores:
+            self.data.set_quality(score.symbol, score.interval, score.quality)
+        touched: set[tuple[str, str]] = set()
+        for gap in message.closed:
+            key = (gap.symbol, gap.interval)
+            self._gaps.setdefault(key, {}).pop(gap.start_ts, None)
+            touched.add(key)
+            if gap.status is GapStatus.FILLED:
+                self._publish(GapFilled(message.day, gap))
+        for gap in message.opened:
+            key = (gap.symbol, gap.interval)
+            self._gaps.setdefault(key, {})[gap.start_ts] = gap
+            touched.add(key)
+            self._publish(GapDetected(message.day, gap))
+        for key in touched:
+            self.data.set_gaps(key[0], key[1], sorted(self._gaps[key].values(), key=lambda g: g.start_ts))
+        if message.scores:
+            self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
+
+    def _warn(self, message: str, *, day: date | None = None, run: bool = False) -> None:
+        """Record a warning of ``day`` (of the run when ``run`` or no day) and publish it."""
+        (self._run_warnings if run or day is None else self._day_warnings).append(message)
+        self._publish(WarningRaised(message, day))
 
 
 def summarise_day(

@@ -66,8 +66,6 @@ from domain.messages import (
     FillBars,
     GapAbandoned,
     GapAttempted,
-    GapDetected,
-    GapFilled,
     GapsDrained,
     LiveBars,
     MarkGap,
@@ -77,7 +75,6 @@ from domain.messages import (
     ProviderStateChanged,
     QualityDayEnded,
     QualityScored,
-    QualityUpdated,
     ReloadCalendar,
     Resume,
     RunCheckpoint,
@@ -89,7 +86,6 @@ from domain.messages import (
     Stop,
     TakeDay,
     TrackGaps,
-    WarningRaised,
 )
 from domain.providers import ConnectionState
 from domain.quality import Gap, GapStatus
@@ -547,25 +543,10 @@ class LiveSessionCoordinator(CoordinatorBase):
         day = self._day
         if day is None or message.day != day.hours.day:
             return
-        for score in message.scores:
-            self.data.set_quality(score.symbol, score.interval, score.quality)
-        touched: set[tuple[str, str]] = set()
-        for gap in message.closed:
-            key = (gap.symbol, gap.interval)
-            self._gaps.setdefault(key, {}).pop(gap.start_ts, None)
-            touched.add(key)
-            if gap.status is GapStatus.FILLED:
-                self.counters["gaps_filled"] += gap.interval == self._base_text
-                self._publish(GapFilled(message.day, gap))
-        for gap in message.opened:
-            key = (gap.symbol, gap.interval)
-            self._gaps.setdefault(key, {})[gap.start_ts] = gap
-            touched.add(key)
-            self._publish(GapDetected(message.day, gap))
-        for key in touched:
-            self.data.set_gaps(key[0], key[1], sorted(self._gaps[key].values(), key=lambda g: g.start_ts))
-        if message.scores:
-            self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
+        self._apply_scores(message)
+        self.counters["gaps_filled"] += sum(
+            g.status is GapStatus.FILLED and g.interval == self._base_text for g in message.closed
+        )
         if self._gap_filler is not None and (message.opened or message.closed):
             base = self._base_text
             opened = tuple(g for g in message.opened if g.interval == base)
@@ -768,12 +749,12 @@ class LiveSessionCoordinator(CoordinatorBase):
     def _hhmm(self, ts: int) -> str:
         return datetime.fromtimestamp(ts, UTC).astimezone(self._tm_timezone()).strftime("%H:%M")
 
-    def _warn(self, message: str, *, day: date | None = None) -> None:
-        if day is None and self._day is not None:
+    def _warn(self, message: str, *, day: date | None = None, run: bool = False) -> None:
+        """A live warning is today's unless said otherwise, and is logged (the service's log)."""
+        if day is None and not run and self._day is not None:
             day = self._day.hours.day
-        (self._day_warnings if day is not None else self._run_warnings).append(message)
         log.warning("session_warning", message=message)
-        self._publish(WarningRaised(message, day))
+        super()._warn(message, day=day, run=run)
 
     def _finish(self, status: RunStatus, error: str | None = None) -> None:
         if self._unstored:

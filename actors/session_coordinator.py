@@ -71,9 +71,8 @@ from domain.messages import (
     StepAcknowledged,
     Stop,
     TakeDay,
-    WarningRaised,
 )
-from domain.quality import Gap, GapStatus, IntervalQuality
+from domain.quality import Gap, IntervalQuality
 from domain.report import DaySummary, RunReport, RunStatus
 from domain.session_data import ReleaseHorizon, SessionData
 from domain.session_day import SessionDay
@@ -516,24 +515,7 @@ class SessionCoordinator(CoordinatorBase):
         if day is None or message.day != day.hours.day:
             return  # a late reply about a day that has ended
         self._scoring = False
-        for score in message.scores:
-            self.data.set_quality(score.symbol, score.interval, score.quality)
-        touched: set[tuple[str, str]] = set()
-        for gap in message.closed:
-            key = (gap.symbol, gap.interval)
-            self._gaps.setdefault(key, {}).pop(gap.start_ts, None)
-            touched.add(key)
-            if gap.status is GapStatus.FILLED:
-                self._publish(GapFilled(message.day, gap))
-        for gap in message.opened:
-            key = (gap.symbol, gap.interval)
-            self._gaps.setdefault(key, {})[gap.start_ts] = gap
-            touched.add(key)
-            self._publish(GapDetected(message.day, gap))
-        for key in touched:
-            self.data.set_gaps(key[0], key[1], sorted(self._gaps[key].values(), key=lambda g: g.start_ts))
-        if message.scores:
-            self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
+        self._apply_scores(message)
         if self.speed == 0 and not self._awaiting and not self._closing:
             self._schedule_next()
 
@@ -661,13 +643,6 @@ class SessionCoordinator(CoordinatorBase):
 
     def _current_day(self) -> date | None:
         return None if self._day is None else self._day.hours.day
-
-    def _warn(self, message: str, *, day: date | None = None, run: bool = False) -> None:
-        if run or day is None:
-            self._run_warnings.append(message)
-        else:
-            self._day_warnings.append(message)
-        self._publish(WarningRaised(message, day))
 
     def _finish(self, status: RunStatus, error: str | None = None) -> None:
         total = time.perf_counter() - self._started if self._started else 0.0
