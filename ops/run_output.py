@@ -24,6 +24,12 @@ from domain.report import RunReport
 __all__ = ["RunProgress", "default_report_path", "summary_table", "write_report"]
 
 
+def summary_console() -> Console:
+    """The terminal's console, or one wide enough for the summary table in a log file or a pipe."""
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
+
+
 def default_report_path(db_url: str, config_path: str) -> Path:
     """Beside the store for SQLite (``var/demo.db`` → ``var/<config>.report.json``), else here."""
     stem = Path(config_path).stem

@@ -64,7 +64,7 @@ class _EngineCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("marketsession_up", "1 when the engine answered this scrape")
         try:
-            status = self._status()
+            status = self.engine.live_status()
         except Exception as error:  # the scrape still answers, saying the engine did not
             log.warning("metrics_status_failed", error=f"{type(error).__name__}: {error}")
             up.add_metric([], 0)
@@ -153,7 +153,7 @@ class LiveService:
         self._reload = reload_calendar
         self._ask_timeout = ask_timeout
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_EngineCollector(self._status, engine.stats))
+        self.registry.register(_EngineCollector(engine.live_status, engine.stats))
         self.registry.register(ProcessCollector(registry=None))
         self._server = ThreadingHTTPServer((host, port), _handler(self))
         self._server.daemon_threads = True
@@ -180,11 +180,8 @@ class LiveService:
 
     # ------------------------------------------------------------------ answers
 
-    def _status(self) -> dict[str, Any]:
-        return self.engine.live_status()
-
     def status(self) -> dict[str, Any]:
-        out = dict(self._status())
+        out = dict(self.engine.live_status())
         out["actors"] = self.engine.stats()
         provider = self.engine.provider
         out["provider"] = {
@@ -202,7 +199,7 @@ class LiveService:
         if self.engine.done:
             report = self.engine.report
             return False, [f"the run has ended ({report.status if report else 'unknown'})"]
-        status = self._status()
+        status = self.engine.live_status()
         reasons = []
         if not status["loaded"]:
             reasons.append(f"no session loaded (state {status['state']})")

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from domain.calendar import TradingCalendar
@@ -91,12 +90,13 @@ def chaos(
     from actors.system import MarketSessionSystem
     from domain.store import open_store
     from ops.faults import FaultyBars, parse_faults
+    from ops.run_output import summary_console
 
     config = load_backtest_config(config_path)
     plan = parse_faults(faults)
     store = state.store()
     data_requirements(config, TradingCalendar(store.calendar, config.exchange_group, config.asset_class))
-    console = Console() if Console().is_terminal else Console(width=140)
+    console = summary_console()
 
     # both runs listen to quality events, so the QualityCalculator scores every clock step: the
     # same work either way, and many more messages for faults to land on

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from domain.calendar import TradingCalendar
 from domain.config import SessionConfig
@@ -44,14 +43,12 @@ def execute_run(
     """Run one backtest with progress, print the summary, write the report (and the export)."""
     from actors.system import MarketSessionSystem
     from ops.export import SessionBarExporter
-    from ops.run_output import RunProgress, default_report_path, summary_table, write_report
+    from ops.run_output import RunProgress, default_report_path, summary_console, summary_table, write_report
 
     store = state.store()
     # bad input before any actor starts: a window outside the seeded calendar is exit 2
     data_requirements(config, TradingCalendar(store.calendar, config.exchange_group, config.asset_class))
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=140)  # a log file or a pipe: wide enough for the summary table
+    console = summary_console()
     engine = MarketSessionSystem(config, store, speed=speed)
     exporter = SessionBarExporter() if export_dir else None
     if exporter is not None:

@@ -26,7 +26,6 @@ from typing import Any
 
 import click
 import structlog
-from rich.console import Console
 
 from domain.config import SessionConfig
 from domain.errors import ConfigError, MarketSessionError, Violation
@@ -171,7 +170,7 @@ def serve(
 ) -> None:
     """Run a live session as a service: HTTP /healthz /readyz /metrics /status on HOST:PORT."""
     from actors.system import MarketSessionSystem
-    from ops.run_output import default_report_path, summary_table, write_report
+    from ops.run_output import default_report_path, summary_console, summary_table, write_report
     from ops.service import LiveService
 
     config = load_live_config(config_path)
@@ -232,7 +231,7 @@ def serve(
         service.close()
     assert report is not None
     path = write_report(report, report_path or default_report_path(state.db_url, config_path))
-    console = Console() if Console().is_terminal else Console(width=140)
+    console = summary_console()
     console.print(summary_table(report))
     console.print(f"report: {path}")
     log.info("stopped", status=report.status, error=report.error, report=str(path))
