@@ -64,7 +64,7 @@ class _EngineCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("marketsession_up", "1 when the engine answered this scrape")
         try:
-            status = self.engine.live_status()
+            status = self._status()
         except Exception as error:  # the scrape still answers, saying the engine did not
             log.warning("metrics_status_failed", error=f"{type(error).__name__}: {error}")
             up.add_metric([], 0)
