@@ -14,25 +14,24 @@ from actors.subscribers import EventBus
 from actors.supervisor import EngineActor, Handle
 from domain.bars import Bar
 from domain.config import SessionConfig
-from domain.historical import HistoricalData
+from domain.history.series import HistoricalData
 from domain.intervals import Interval
-from domain.lifecycle import Lifecycle, LifecycleState
-from domain.messages import (
+from domain.messages.commands import LoadHistorical, QualityScored, ScoreHistorical
+from domain.messages.events import (
     Event,
     GapDetected,
     GapFilled,
     HistoricalLoaded,
     LifecycleChanged,
-    LoadHistorical,
-    QualityScored,
     QualityUpdated,
-    ScoreHistorical,
     WarningRaised,
 )
-from domain.quality import Gap, GapStatus, IntervalQuality
+from domain.quality.book import IntervalQuality
+from domain.quality.gaps import Gap, GapStatus
 from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, RunStatus, SymbolDay
-from domain.session_data import SessionData, SymbolSnapshot
-from domain.session_day import DayHours
+from domain.session.data import SessionData, SymbolSnapshot
+from domain.session.lifecycle import Lifecycle, LifecycleState
+from domain.session.windows import DayHours
 
 __all__ = ["CoordinatorBase", "run_report", "summarise_day"]
 

@@ -2,19 +2,19 @@
 ``enable_session_quality`` only).
 
 The coordinator forwards the QualityCalculator's gap changes of the streamed interval
-(:class:`~domain.messages.TrackGaps`); :class:`~domain.gap_fill.GapBook` says which gaps are
+(:class:`~domain.messages.commands.TrackGaps`); :class:`~domain.quality.gap_book.GapBook` says which gaps are
 due. For each due gap the filler asks the provider for ``[start, end)`` on its own thread —
 streaming never waits for it — and tells the coordinator the bars
-(:class:`~domain.messages.FillBars`: merged in time order, stored, derived bars rebuilt,
-re-scored) and the attempt (:class:`~domain.messages.GapAttempted`). A gap still open after
+(:class:`~domain.messages.commands.FillBars`: merged in time order, stored, derived bars rebuilt,
+re-scored) and the attempt (:class:`~domain.messages.commands.GapAttempted`). A gap still open after
 ``max_retries`` fetches is abandoned (``GapAttempted`` with status ``abandoned``; the coordinator
 publishes ``GapAbandoned``). A provider error is one failed attempt, never a crash; a rate limit
 also pushes the next fetch back by the provider's ``Retry-After``.
 
 The book is recoverable state: every change is handed to ``on_change`` (the engine keeps it),
 and a restarted GapFiller starts from the last copy. At the close the coordinator asks for a
-drain (:class:`~domain.messages.DrainGaps`); :class:`~domain.messages.GapsDrained` answers when
-no gap of the day is left to fetch.
+drain (:class:`~domain.messages.commands.DrainGaps`);
+:class:`~domain.messages.commands.GapsDrained` answers when no gap of the day is left to fetch.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from actors.timer import Timer
 from domain.bars import datetime_to_ts
 from domain.clock import Clock
 from domain.errors import ProviderError
-from domain.gap_fill import GapBook, GapEntry
-from domain.messages import DrainGaps, FillBars, GapAttempted, GapsDrained, TrackGaps
+from domain.messages.commands import DrainGaps, FillBars, GapAttempted, GapsDrained, TrackGaps
 from domain.providers import MarketDataProvider, ProviderRateLimited
+from domain.quality.gap_book import GapBook, GapEntry
 
 __all__ = ["GapFiller"]
 

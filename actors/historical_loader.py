@@ -1,11 +1,11 @@
 """HistoricalLoader: trailing historical data, indicators and the prefetch queue (SPEC §5, §6).
 
 The actor owns the store reads of a run. It answers
-:class:`~domain.messages.LoadHistorical` (ask → :class:`~domain.historical.HistoricalData`,
-built by :func:`domain.historical.load_historical`) and keeps the **prefetch queue**:
-:class:`~domain.messages.QueueDays` (tell) loads the base bars of upcoming session days while
-the coordinator streams the current one; :class:`~domain.messages.TakeDay` (ask) hands a day's
-:class:`~domain.messages.DayBars` over, loading it on the spot if it was not queued. A day is
+:class:`~domain.messages.commands.LoadHistorical` (ask → :class:`~domain.history.series.HistoricalData`,
+built by :func:`domain.history.series.load_historical`) and keeps the **prefetch queue**:
+:class:`~domain.messages.commands.QueueDays` (tell) loads the base bars of upcoming session days while
+the coordinator streams the current one; :class:`~domain.messages.commands.TakeDay` (ask) hands a day's
+:class:`~domain.messages.commands.DayBars` over, loading it on the spot if it was not queued. A day is
 loaded once: a day already queued or already taken is never read again.
 """
 
@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 import structlog
 
 from actors.supervisor import EngineActor
-from domain.bar_columns import BarColumns
+from domain.columns import BarColumns
 from domain.config import SessionConfig
 from domain.errors import StoreUnavailable
-from domain.historical import ColumnReader, HistoricalCalendar, HistoricalData, load_historical
-from domain.messages import DayBars, LoadHistorical, QueueDays, TakeDay
-from domain.session_day import DayHours
+from domain.history.series import ColumnReader, HistoricalCalendar, HistoricalData, load_historical
+from domain.messages.commands import DayBars, LoadHistorical, QueueDays, TakeDay
+from domain.session.windows import DayHours
 
 __all__ = ["STORE_RETRIES", "HistoricalLoader"]
 

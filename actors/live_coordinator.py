@@ -8,15 +8,15 @@ same. Per trading day:
 2. **loading** — hours from the TimeManager, historical data and indicators from the
    HistoricalLoader, historical quality; then the bars *already stored* for today (a restart
    resumes from the store: what was received before a crash is there);
-3. **ready → streaming** — every provider delivery (:class:`~domain.messages.LiveBars`, told
-   from the provider's thread) is sorted by :class:`~domain.live_day.LiveDay`, **stored at once**
+3. **ready → streaming** — every provider delivery (:class:`~domain.messages.commands.LiveBars`, told
+   from the provider's thread) is sorted by :class:`~domain.session.live_day.LiveDay`, **stored at once**
    (one small transaction per delivery; ``insert_missing``, or ``upsert`` for updated bars, so a
    replayed delivery changes nothing), appended to the session and published. A tick on the
    provider's clock (:class:`~actors.timer.Timer`, a fraction of a bar interval in wall time)
    moves the day: ``streaming`` at the open, derived bars as their windows complete, one
-   :class:`~domain.messages.ScoreStep` for what arrived since the last tick, scored up to
+   :class:`~domain.messages.commands.ScoreStep` for what arrived since the last tick, scored up to
    ``now − grace`` so a bar a little late is not first a gap. Gap changes of the streamed
-   interval go to the GapFiller; its fills come back as :class:`~domain.messages.FillBars` and
+   interval go to the GapFiller; its fills come back as :class:`~domain.messages.commands.FillBars` and
    take the same path as streamed bars;
 4. **session_ended** — at ``close + grace``: the last score, then the GapFiller drains the day
    (every gap filled or abandoned, bounded), then the QualityCalculator closes it and the
@@ -49,28 +49,21 @@ from domain.bars import Bar, bar_violation, datetime_to_ts
 from domain.clock import Clock
 from domain.config import SessionConfig
 from domain.errors import StoreUnavailable
-from domain.historical import HistoricalData
+from domain.history.series import HistoricalData
 from domain.intervals import MINUTE, Interval
-from domain.latency import LatencyStats
-from domain.lifecycle import Lifecycle, LifecycleState
-from domain.live_day import LiveDay
-from domain.messages import (
-    BarsAppended,
+from domain.messages.commands import (
     BeginQualityDay,
     ChildRestarted,
     DayBars,
-    DerivedBarsBuilt,
     DrainGaps,
     EndQualityDay,
     Fail,
     FillBars,
-    GapAbandoned,
     GapAttempted,
     GapsDrained,
     LiveBars,
     MarkGap,
     Pause,
-    ProviderConnection,
     ProviderOutage,
     ProviderStateChanged,
     QualityDayEnded,
@@ -78,20 +71,29 @@ from domain.messages import (
     ReloadCalendar,
     Resume,
     RunCheckpoint,
-    RunCompleted,
     ScoreStep,
-    SessionEnded,
-    SessionStarted,
     StartRun,
     Stop,
     TakeDay,
     TrackGaps,
 )
+from domain.messages.events import (
+    BarsAppended,
+    DerivedBarsBuilt,
+    GapAbandoned,
+    ProviderConnection,
+    RunCompleted,
+    SessionEnded,
+    SessionStarted,
+)
 from domain.providers import ConnectionState
-from domain.quality import Gap, GapStatus
+from domain.quality.gaps import Gap, GapStatus
 from domain.report import DaySummary, RunReport, RunStatus
-from domain.session_data import SessionData
-from domain.session_day import DayHours
+from domain.session.data import SessionData
+from domain.session.latency import LatencyStats
+from domain.session.lifecycle import Lifecycle, LifecycleState
+from domain.session.live_day import LiveDay
+from domain.session.windows import DayHours
 from domain.store.database import store_failure
 
 __all__ = ["GRACE_WALL_SECONDS", "LiveSessionCoordinator"]

@@ -1,12 +1,12 @@
 """QualityCalculator: event-driven session quality and gaps, and historical quality (SPEC §7).
 
-State of the day lives in a :class:`~domain.quality.QualityBook`. Per clock step the
-coordinator tells :class:`~domain.messages.ScoreStep` (base and derived bars of the step); the
-calculator answers with one :class:`~domain.messages.QualityScored` told back — the scores that
-changed and the gaps opened, grown or filled. :class:`~domain.messages.EndQualityDay` (tell) is
-answered by :class:`~domain.messages.QualityDayEnded` with every symbol and interval's final
+State of the day lives in a :class:`~domain.quality.book.QualityBook`. Per clock step the
+coordinator tells :class:`~domain.messages.commands.ScoreStep` (base and derived bars of the step); the
+calculator answers with one :class:`~domain.messages.commands.QualityScored` told back — the scores that
+changed and the gaps opened, grown or filled. :class:`~domain.messages.commands.EndQualityDay` (tell) is
+answered by :class:`~domain.messages.commands.QualityDayEnded` with every symbol and interval's final
 score and gaps — after the replies to every earlier step, so the coordinator sees them in order;
-:class:`~domain.messages.ScoreHistorical` (ask) scores loaded historical series.
+:class:`~domain.messages.commands.ScoreHistorical` (ask) scores loaded historical series.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 import pykka
 
 from actors.supervisor import EngineActor
-from domain.bar_columns import BarColumns
-from domain.historical import HistoricalData, series_quality
+from domain.columns import BarColumns
+from domain.history.series import HistoricalData, series_quality
 from domain.intervals import Interval
-from domain.messages import (
+from domain.messages.commands import (
     BeginQualityDay,
     EndQualityDay,
     MarkGap,
@@ -30,7 +30,7 @@ from domain.messages import (
     ScoreHistorical,
     ScoreStep,
 )
-from domain.quality import IntervalQuality, QualityBook
+from domain.quality.book import IntervalQuality, QualityBook
 
 __all__ = ["AttachCoordinator", "QualityCalculator"]
 

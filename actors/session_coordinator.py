@@ -7,15 +7,15 @@ steps):
    HistoricalLoader (ask); historical quality from the QualityCalculator (ask); the day's base
    bars from the prefetch queue (ask), then the next days queued (tell) so they load while
    this day streams;
-2. **ready → streaming** — the clock at the regular open; one :class:`~domain.messages.Step`
+2. **ready → streaming** — the clock at the regular open; one :class:`~domain.messages.commands.Step`
    per clock step: at speed 0 the coordinator tells itself the next step as soon as the last
    one is done (and every gating subscriber acknowledged it); at speed > 0 a
    :class:`~actors.timer.Timer` delivers one step per ``step / speed`` wall seconds. A step
-   releases the bars whose interval has ended (:class:`~domain.session_day.SessionDay`), appends
-   them and the derived bars to :class:`~domain.session_data.SessionData`, tells the
+   releases the bars whose interval has ended (:class:`~domain.session.replay_day.SessionDay`), appends
+   them and the derived bars to :class:`~domain.session.data.SessionData`, tells the
    QualityCalculator (one message per step) and publishes ``BarsAppended``/``DerivedBarsBuilt``;
 3. **session_ended** — at the close the QualityCalculator is told to close the day; its
-   :class:`~domain.messages.QualityDayEnded` answer arrives after its replies to every step,
+   :class:`~domain.messages.commands.QualityDayEnded` answer arrives after its replies to every step,
    so the gap and quality events of the day are all published before ``SessionEnded`` (with
    the :class:`DaySummary`); session bars are cleared; then the next day, or **completed**.
 
@@ -38,45 +38,48 @@ from actors.supervisor import Handle
 from actors.time_manager import TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar
+from domain.calendar.trading_days import backtest_days, prefetch_plan
 from domain.config import SessionConfig
-from domain.historical import HistoricalData
+from domain.history.series import HistoricalData
 from domain.intervals import MINUTE, Interval
-from domain.lifecycle import Lifecycle, LifecycleState
-from domain.messages import (
+from domain.messages.commands import (
     AckTimeout,
-    BarsAppended,
     BeginQualityDay,
     ChildRestarted,
     ClockAt,
     DayBars,
     DayEndTimeout,
-    DerivedBarsBuilt,
     EndQualityDay,
     Fail,
-    GapDetected,
-    GapFilled,
     Pause,
     QualityDayEnded,
     QualityScored,
-    QualityUpdated,
     QueueDays,
     Resume,
     RunCheckpoint,
-    RunCompleted,
     ScoreStep,
-    SessionEnded,
-    SessionStarted,
     StartRun,
     Step,
     StepAcknowledged,
     Stop,
     TakeDay,
 )
-from domain.quality import Gap, IntervalQuality
+from domain.messages.events import (
+    BarsAppended,
+    DerivedBarsBuilt,
+    GapDetected,
+    GapFilled,
+    QualityUpdated,
+    RunCompleted,
+    SessionEnded,
+    SessionStarted,
+)
+from domain.quality.book import IntervalQuality
+from domain.quality.gaps import Gap
 from domain.report import DaySummary, RunReport, RunStatus
-from domain.session_data import ReleaseHorizon, SessionData
-from domain.session_day import SessionDay
-from domain.session_window import backtest_days, prefetch_plan
+from domain.session.data import ReleaseHorizon, SessionData
+from domain.session.lifecycle import Lifecycle, LifecycleState
+from domain.session.replay_day import SessionDay
 
 __all__ = ["SessionCoordinator"]
 

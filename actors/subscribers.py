@@ -9,7 +9,7 @@ subscription's delivery actor, so publishing never blocks the engine. One
   (bounded by the subscription's timeout) when gating, so "handled" means its ``on_receive``
   returned.
 
-A **gating** subscription acknowledges each :class:`~domain.messages.BarsAppended` step
+A **gating** subscription acknowledges each :class:`~domain.messages.events.BarsAppended` step
 once its target has handled it; a speed-0 replay takes its next step only when every gating
 subscription has acknowledged (or the coordinator's ack timeout passes). A subscriber that
 raises is logged and counted, and still acknowledges: a broken listener never stalls the run.
@@ -28,7 +28,8 @@ from typing import Any
 import pykka
 import structlog
 
-from domain.messages import BarsAppended, Event, StepAcknowledged
+from domain.messages.commands import StepAcknowledged
+from domain.messages.events import BarsAppended, Event
 
 __all__ = ["EventBus", "Subscription"]
 

@@ -48,12 +48,8 @@ from actors.timer import Timer
 from domain.bars import Bar
 from domain.config import SessionConfig
 from domain.errors import ConfigError, MarketSessionError, Violation
-from domain.gap_fill import GapEntry
-from domain.messages import (
-    ActorRestarted,
+from domain.messages.commands import (
     ChildRestarted,
-    ComponentStateChanged,
-    Event,
     Fail,
     LiveBars,
     Pause,
@@ -65,10 +61,12 @@ from domain.messages import (
     StartRun,
     Stop,
 )
+from domain.messages.events import ActorRestarted, ComponentStateChanged, Event
 from domain.providers import ConnectionState, MarketDataProvider
-from domain.quality import Gap
+from domain.quality.gap_book import GapEntry
+from domain.quality.gaps import Gap
 from domain.report import RunReport
-from domain.session_data import SymbolSnapshot
+from domain.session.data import SymbolSnapshot
 from domain.store import Store, open_store
 
 __all__ = ["EngineTimeout", "MarketSessionSystem"]

@@ -1,7 +1,7 @@
 """TimeManager: the actor that owns the trading calendar and the session clock (SPEC §4).
 
 It asks nobody and tells nobody: every other actor asks it (with a timeout) through
-:class:`TimeManagerClient`. All calendar logic lives in :mod:`domain.calendar`; this module
+:class:`TimeManagerClient`. All calendar logic lives in :mod:`domain.calendar.trading_calendar`; this module
 only owns the state (calendar cache, clock) in one thread.
 
 Clock: in backtest mode a :class:`~domain.clock.SimulatedClock` moved by
@@ -18,17 +18,11 @@ import pykka
 
 from actors.supervisor import EngineActor, Handle
 from actors.wall_clock import WallClock
-from domain.calendar import (
-    CalendarException,
-    CalendarSource,
-    SessionType,
-    TimeUnit,
-    TradingCalendar,
-    TradingSession,
-)
+from domain.calendar.model import CalendarException, CalendarSource, SessionType, TimeUnit, TradingSession
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.clock import Clock, SimulatedClock
 from domain.errors import CalendarError
-from domain.messages import ClockAt
+from domain.messages.commands import ClockAt
 
 Mode = Literal["backtest", "live"]
 

@@ -17,10 +17,11 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from domain.indicators import IndicatorResult, IndicatorValue
-from domain.quality import Gap, IntervalQuality
-from domain.session_data import SessionMetrics
-from domain.session_day import DayHours
+from domain.history.indicators import IndicatorResult, IndicatorValue
+from domain.quality.book import IntervalQuality
+from domain.quality.gaps import Gap
+from domain.session.data import SessionMetrics
+from domain.session.windows import DayHours
 
 __all__ = [
     "DaySummary",

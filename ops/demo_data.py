@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain.bars import Bar, daily_ts
-from domain.calendar import TradingCalendar, TradingSession
+from domain.calendar.model import TradingSession
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.intervals import Interval
 from domain.store import Store
 

@@ -26,7 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from domain.messages import BarsAppended, DerivedBarsBuilt, Event
+from domain.messages.events import BarsAppended, DerivedBarsBuilt, Event
 from domain.report import RunReport
 
 __all__ = ["SessionBarExporter"]

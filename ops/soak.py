@@ -36,10 +36,10 @@ import httpx
 from sqlalchemy import text
 
 from domain.bars import Bar
-from domain.calendar import TradingCalendar
-from domain.session_day import DayHours
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.session.windows import DayHours
 from domain.store import Store, open_store
-from ops.calendar_seed import seed_group
+from ops.calendars.seed import seed_group
 
 __all__ = ["ServeProcess", "SoakResult", "complete_session_bars", "run_soak", "wait_for"]
 

@@ -13,7 +13,7 @@ import pykka
 import pytest
 from support.stores import postgres_schema_url, seed
 
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.store import Store, open_store
 
 

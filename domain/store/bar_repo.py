@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from domain.bar_columns import BarColumns
 from domain.bars import Bar
+from domain.columns import BarColumns
 from domain.store.schema import bars
 
 _BATCH = 10_000

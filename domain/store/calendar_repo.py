@@ -1,6 +1,6 @@
 """Calendar repository: market hours, coverage and exceptions (holidays, early closes, late opens).
 
-Implements :class:`domain.calendar.CalendarSource` on top of the store. Writes take ``now`` from
+Implements :class:`domain.calendar.model.CalendarSource` on top of the store. Writes take ``now`` from
 the caller (the domain never reads the wall clock) and are one transaction each.
 """
 
@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import Engine, RowMapping, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from domain.calendar import CalendarException, Coverage, MarketHours
+from domain.calendar.model import CalendarException, Coverage, MarketHours
 from domain.store.schema import calendar_coverage, market_hours, trading_holidays
 
 

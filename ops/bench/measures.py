@@ -20,12 +20,13 @@ import pykka
 from actors.system import MarketSessionSystem
 from actors.time_manager import TimeManager, TimeManagerClient
 from domain.bars import daily_ts
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
-from domain.historical import load_historical
+from domain.history.series import load_historical
 from domain.intervals import MINUTE, Interval
-from domain.session_data import SessionData
-from domain.session_day import DayHours, SessionDay
+from domain.session.data import SessionData
+from domain.session.replay_day import SessionDay
+from domain.session.windows import DayHours
 from domain.store import Store, open_store
 from ops.bench.workload import Workload
 

@@ -42,7 +42,7 @@ from ops.bench.measures import (
     replay,
 )
 from ops.bench.workload import Workload, build_workload
-from ops.calendar_seed import seed_group
+from ops.calendars.seed import seed_group
 
 __all__ = ["main", "run_suite"]
 

@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
-from domain.session_day import DayHours
+from domain.session.windows import DayHours
 from domain.store import init_store, open_store
-from ops.calendar_seed import seed_group
+from ops.calendars.seed import seed_group
 from ops.demo_data import write_demo_data
 
 __all__ = ["FIRST_DAY", "Workload", "build_workload"]

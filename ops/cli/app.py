@@ -18,7 +18,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import (
     BarImportError,
     CalendarError,

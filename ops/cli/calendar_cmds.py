@@ -11,10 +11,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from domain.calendar import CalendarException, TradingSession
+from domain.calendar.model import CalendarException, TradingSession
 from domain.errors import CalendarError
-from ops.calendar_import import read_holiday_file
-from ops.calendar_seed import GROUPS, seed_group
+from ops.calendars.holiday_files import read_holiday_file
+from ops.calendars.seed import GROUPS, seed_group
 from ops.cli.app import CliState, cli
 
 _GROUP = click.option(

@@ -11,8 +11,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from domain.calendar import TradingCalendar
-from domain.historical import data_requirements
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.history.series import data_requirements
 from domain.report import RunReport
 from ops.cli.app import EXIT_RUNTIME, CliState, cli
 from ops.cli.run_cmds import load_backtest_config

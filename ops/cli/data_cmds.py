@@ -44,7 +44,7 @@ def import_(
     skip_invalid: bool,
 ) -> None:
     """Import a CSV file of bars (see README for the formats read)."""
-    from ops.bar_import import import_bar_file
+    from ops.bar_files.importer import import_bar_file
 
     store = state.store()
     zone = timezone or _group_timezone(state, group)
@@ -63,7 +63,7 @@ def import_(
 
 def _group_timezone(state: CliState, group: str) -> str:
     """The zone naive timestamps are read in: the seeded group's, else the known group's."""
-    from ops.calendar_seed import GROUPS
+    from ops.calendars.seed import GROUPS
 
     hours = state.store().calendar.load_market_hours(group, "EQUITY")
     if hours:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
 from domain.errors import ConfigError, Violation
-from domain.historical import data_requirements
+from domain.history.series import data_requirements
 from domain.report import RunReport
 from ops.cli.app import EXIT_RUNTIME, CliState, cli
 
@@ -171,7 +171,7 @@ def demo(
 ) -> None:
     """From nothing: init the store, seed the calendar, write demo data, run the example backtest."""
     from domain.store import init_store
-    from ops.calendar_seed import seed_group
+    from ops.calendars.seed import seed_group
     from ops.demo_data import write_demo_data
 
     config = load_backtest_config(config_path)

@@ -31,12 +31,12 @@ from typing import Any
 import structlog
 
 from domain.bars import Bar, datetime_to_ts
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
 from domain.errors import ProviderError
 from domain.intervals import Interval
 from domain.providers import ConnectionState, ProviderUnavailable, ScaledClock, StreamSink
-from domain.session_day import DayHours
+from domain.session.windows import DayHours
 from ops.faults import ProviderFaults
 
 __all__ = ["ReplayFaults", "ReplayProvider", "replay_from_store"]

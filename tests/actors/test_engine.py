@@ -29,11 +29,10 @@ from support.engine import (
 from support.stores import real_file, seed
 
 from actors.system import MarketSessionSystem
-from domain.bar_columns import BarColumns
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.columns import BarColumns
 from domain.config import SessionConfig
-from domain.lifecycle import LifecycleState
-from domain.messages import (
+from domain.messages.events import (
     BarsAppended,
     DerivedBarsBuilt,
     LifecycleChanged,
@@ -43,8 +42,9 @@ from domain.messages import (
     WarningRaised,
 )
 from domain.report import RunReport
+from domain.session.lifecycle import LifecycleState
 from domain.store import Store
-from ops.bar_import import import_bar_file
+from ops.bar_files.importer import import_bar_file
 
 RUN_TIMEOUT = 60.0
 WAIT = 10.0

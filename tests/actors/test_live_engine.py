@@ -33,10 +33,10 @@ from support.stores import real_minute_bars, seed
 
 from actors.system import MarketSessionSystem
 from domain.bars import Bar
-from domain.calendar import CalendarException
+from domain.calendar.model import CalendarException
 from domain.clock import SimulatedClock
 from domain.config import SessionConfig
-from domain.messages import (
+from domain.messages.events import (
     ActorRestarted,
     BarsAppended,
     GapAbandoned,
@@ -46,9 +46,9 @@ from domain.messages import (
     WarningRaised,
 )
 from domain.providers import Backoff
-from domain.quality import GapStatus
+from domain.quality.gaps import GapStatus
 from domain.report import RunReport
-from domain.session_day import DayHours
+from domain.session.windows import DayHours
 from domain.store import Store
 from ops.faults import parse_faults
 from ops.providers.alpaca import AlpacaProvider

@@ -9,9 +9,9 @@ from datetime import date, datetime, time
 from support.stores import seed
 
 from actors.system import MarketSessionSystem
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
-from domain.session_day import DayHours
+from domain.session.windows import DayHours
 from domain.store import Store
 from ops.faults import FaultyBars, parse_faults
 from ops.providers.replay import ReplayFaults, ReplayProvider, replay_clock

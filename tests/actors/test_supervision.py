@@ -13,7 +13,7 @@ from support.engine import HostActor, config_variant
 from actors.supervisor import EngineActor, Supervisor
 from actors.system import MarketSessionSystem
 from actors.timer import Timer
-from domain.messages import ActorRestarted
+from domain.messages.events import ActorRestarted
 from domain.report import RunReport
 from domain.store import Store
 from ops.faults import FaultError, FaultyBars, parse_faults

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from actors.time_manager import TimeManager, TimeManagerClient
-from domain.calendar import CalendarException, SessionType, TimeUnit, TradingSession
+from domain.calendar.model import CalendarException, SessionType, TimeUnit, TradingSession
 from domain.errors import CalendarError, OutOfCalendarRange
 from domain.store import Store
 

@@ -13,15 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.stores import real_minute_bars
 
-from domain.aggregation import (
-    DerivedBarBuilder,
-    SessionWindows,
-    aggregate_window,
-    daily_bar_from_minutes,
-    derive_bars,
-)
 from domain.bars import Bar
 from domain.intervals import MINUTE, SECOND, Interval
+from domain.session.derived import DerivedBarBuilder, aggregate_window, daily_bar_from_minutes, derive_bars
+from domain.session.windows import SessionWindows
 
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")

@@ -18,14 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.calendar import (
-    CalendarException,
-    Coverage,
-    MarketHours,
-    SessionType,
-    TimeUnit,
-    TradingCalendar,
-)
+from domain.calendar.model import CalendarException, Coverage, MarketHours, SessionType, TimeUnit
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import CalendarError, OutOfCalendarRange
 
 NY = ZoneInfo("America/New_York")
@@ -131,7 +125,7 @@ JP_EXCEPTIONS = [closed("2024-11-04", "Culture Day (observed)", JP)]
 
 
 class FakeCalendarSource:
-    """An in-memory :class:`domain.calendar.CalendarSource` that records what it is asked."""
+    """An in-memory :class:`domain.calendar.model.CalendarSource` that records what it is asked."""
 
     def __init__(
         self,

@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from support.stores import seed
 
-from domain.calendar import CalendarException, SessionType, TimeUnit, TradingCalendar
+from domain.calendar.model import CalendarException, SessionType, TimeUnit
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import StoreError
 from domain.store import Store, current_revision, head_revision, init_store, open_store
 from domain.store.calendar_repo import CalendarRepository
-from ops.calendar_seed import seed_group
+from ops.calendars.seed import seed_group
 
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")

@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.stores import real_file
 
-from domain.gap_fill import GapBook, GapEntry
 from domain.intervals import Interval
-from domain.quality import Gap, GapStatus, SessionQualityTracker
+from domain.quality.gap_book import GapBook, GapEntry
+from domain.quality.gaps import Gap, GapStatus, SessionQualityTracker
 
 
 def utc(hour: int, minute: int = 0) -> int:

@@ -23,11 +23,11 @@ import pytest
 from support.stores import REPO, DailyRow, daily_rows, real_file, seed
 
 from domain.bars import Bar
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
-from domain.historical import HistoricalData, data_requirements, load_historical, series_quality
+from domain.history.series import HistoricalData, data_requirements, load_historical, series_quality
 from domain.store import Store, open_store
-from ops.bar_import import import_bar_file
+from ops.bar_files.importer import import_bar_file
 
 NY = ZoneInfo("America/New_York")
 

@@ -3,7 +3,7 @@
 Every ORCL expectation is recomputed in the test straight from the CSV rows with plain Python
 (filter the dates, then max/min/mean): the ORCL file holds every NYSE trading day of its
 range, so "the last N rows before the session" are the last N trading days. The days an
-indicator covers come from :func:`domain.session_window.period_days` over a store-backed
+indicator covers come from :func:`domain.calendar.trading_days.period_days` over a store-backed
 US_EQUITY calendar seeded 1995–2014.
 """
 
@@ -21,16 +21,16 @@ from hypothesis import strategies as st
 from support.stores import DailyRow, daily_rows, real_file, seed
 
 from domain.bars import Bar
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.calendar.trading_days import period_days
 from domain.config import IndicatorConfig
-from domain.indicators import (
+from domain.history.indicators import (
     IndicatorResult,
     bar_day,
     compute_indicator,
     compute_indicators,
     describe_days,
 )
-from domain.session_window import period_days
 from domain.store import open_store
 
 SYMBOL = "ORCL"

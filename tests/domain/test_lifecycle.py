@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import MarketSessionError
-from domain.lifecycle import (
+from domain.session.lifecycle import (
     TERMINAL_STATES,
     TRANSITIONS,
     Lifecycle,

@@ -18,8 +18,8 @@ from support.stores import real_minute_bars
 
 from domain.bars import Bar
 from domain.intervals import Interval
-from domain.live_day import LiveDay
-from domain.session_day import DayHours
+from domain.session.live_day import LiveDay
+from domain.session.windows import DayHours
 
 M1, M5, M15, M60 = (Interval.parse(text) for text in ("1m", "5m", "15m", "60m"))
 SYMBOLS = ("AAPL", "RIVN")

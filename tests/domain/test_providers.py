@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.errors import MarketSessionError, ProviderError
-from domain.latency import BUCKETS, LatencyStats
 from domain.providers import (
     Backoff,
     ProviderAuthError,
@@ -27,6 +26,7 @@ from domain.providers import (
     ProviderUnavailable,
     ScaledClock,
 )
+from domain.session.latency import BUCKETS, LatencyStats
 
 START = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
 

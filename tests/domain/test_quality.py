@@ -17,15 +17,8 @@ from hypothesis import strategies as st
 from support.stores import real_file
 
 from domain.intervals import MINUTE, Interval
-from domain.quality import (
-    Gap,
-    GapChanges,
-    GapStatus,
-    SessionQualityTracker,
-    expected_windows,
-    historical_quality,
-    quality,
-)
+from domain.quality.gaps import Gap, GapChanges, GapStatus, SessionQualityTracker
+from domain.quality.scoring import expected_windows, historical_quality, quality
 
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")

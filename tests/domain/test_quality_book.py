@@ -17,8 +17,11 @@ from support.stores import real_minute_bars
 
 from domain.bars import Bar
 from domain.intervals import DAILY, MINUTE, Interval
-from domain.quality import Gap, GapChanges, QualityBook, QualityScore, day_counts
-from domain.session_day import DayHours, SessionDay
+from domain.quality.book import QualityBook, QualityScore
+from domain.quality.gaps import Gap, GapChanges
+from domain.quality.scoring import day_counts
+from domain.session.replay_day import SessionDay
+from domain.session.windows import DayHours
 
 NY = ZoneInfo("America/New_York")
 M5, M15 = Interval(300), Interval(900)

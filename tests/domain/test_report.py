@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.indicators import IndicatorResult
-from domain.quality import Gap, GapStatus
+from domain.history.indicators import IndicatorResult
+from domain.quality.gaps import Gap, GapStatus
 from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, SymbolDay
-from domain.session_data import SessionMetrics
-from domain.session_day import DayHours
+from domain.session.data import SessionMetrics
+from domain.session.windows import DayHours
 
 NY = ZoneInfo("America/New_York")
 ZONE = "America/New_York"

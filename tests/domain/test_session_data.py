@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.bars import Bar
-from domain.indicators import IndicatorResult
+from domain.history.indicators import IndicatorResult
 from domain.intervals import MINUTE
-from domain.quality import Gap
-from domain.session_data import BarCounts, BarSeries, SessionData, SessionMetrics
+from domain.quality.gaps import Gap
+from domain.session.data import BarCounts, BarSeries, SessionData, SessionMetrics
 
 T0 = 1_751_463_000  # 2025-07-02 09:30 ET
 

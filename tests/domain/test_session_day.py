@@ -19,11 +19,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from support.stores import real_file, seed
 
-from domain.aggregation import derive_bars
 from domain.bars import Bar
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.intervals import MINUTE, Interval
-from domain.session_day import DayHours, SessionDay, Step
+from domain.session.derived import derive_bars
+from domain.session.replay_day import SessionDay, Step
+from domain.session.windows import DayHours
 from domain.store import open_store
 
 NY = ZoneInfo("America/New_York")

@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.stores import seed
 
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.calendar.trading_days import backtest_days, period_days, prefetch_plan, trailing_days
 from domain.config import IndicatorConfig
 from domain.errors import CalendarError, OutOfCalendarRange
-from domain.session_window import backtest_days, period_days, prefetch_plan, trailing_days
 from domain.store import open_store
 
 

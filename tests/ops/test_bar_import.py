@@ -14,7 +14,8 @@ import pytest
 from domain.bars import Bar
 from domain.errors import BarImportError
 from domain.store import Store
-from ops.bar_import import import_bar_file, read_bar_file
+from ops.bar_files.importer import import_bar_file
+from ops.bar_files.reader import read_bar_file
 
 REAL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 NEW_YORK = "America/New_York"

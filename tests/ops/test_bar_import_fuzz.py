@@ -30,7 +30,8 @@ from domain.bars import Bar, bar_violation
 from domain.errors import BarImportError
 from domain.store import Store, open_store
 from domain.store.schema import bars as bars_table
-from ops.bar_import import import_bar_file, read_bar_file
+from ops.bar_files.importer import import_bar_file
+from ops.bar_files.reader import read_bar_file
 
 SYMBOL = "FUZ"
 START = int(datetime(2025, 7, 2, 13, 30, tzinfo=UTC).timestamp())

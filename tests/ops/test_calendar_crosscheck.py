@@ -15,7 +15,7 @@ import exchange_calendars as xcals
 import pytest
 from support.stores import real_file, seed
 
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import OutOfCalendarRange
 from domain.store import Store, open_store
 

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.bars import Bar, bar_violation
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.store import Store, open_store
-from ops.calendar_seed import seed_group
+from ops.calendars.seed import seed_group
 from ops.demo_data import generate_demo_bars, write_demo_data
 
 EASTERN = ZoneInfo("America/New_York")

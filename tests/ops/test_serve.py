@@ -18,8 +18,8 @@ import pytest
 from support.cli import executable, run_cli
 from support.stores import seed
 
-from domain.calendar import TradingCalendar
-from domain.session_day import DayHours
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.session.windows import DayHours
 from domain.store import open_store
 from ops.soak import ServeProcess, complete_session_bars, wait_for
 

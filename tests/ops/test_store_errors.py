@@ -29,7 +29,7 @@ from support.cli import Result, run_cli
 from support.stores import seed
 
 from domain.store import open_store
-from ops.bar_import import import_bar_file
+from ops.bar_files.importer import import_bar_file
 
 CLI_TIMEOUT = 30.0  # seconds; SQLite waits 5 s for a lock, PostgreSQL 5 s to connect
 BARS = (

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pykka
 
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
-from domain.historical import data_requirements
-from domain.messages import Event
+from domain.history.series import data_requirements
+from domain.messages.events import Event
 from domain.store import Store
 from ops.demo_data import write_demo_data
 from support.stores import REPO, seed

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from domain.bars import Bar, datetime_to_ts
-from domain.calendar import TradingCalendar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
 from domain.providers import ConnectionState, ScaledClock, StreamSink
-from domain.session_day import DayHours
+from domain.session.windows import DayHours
 from domain.store import Store
 from support.engine import NY
 

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from domain.bars import Bar
 from domain.store import Store
-from ops.calendar_seed import seed_group
+from ops.calendars.seed import seed_group
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_DATA = REPO.parent / "shared" / "data" / "real"

@@ -23,10 +23,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from domain.aggregation import SessionWindows, aggregate_window
 from domain.bars import Bar, bar_violation
 from domain.intervals import Interval
-from domain.session_day import DayHours
+from domain.session.derived import aggregate_window
+from domain.session.windows import DayHours, SessionWindows
 
 __all__ = ["Admitted", "LiveDay"]
 

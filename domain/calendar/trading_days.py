@@ -45,7 +45,8 @@ class _EarlyCloseInfo(Protocol):
 
 
 class SessionCalendar(Protocol):
-    """The calendar queries these functions need (:class:`~domain.calendar.TradingCalendar` has them)."""
+    """The calendar queries these functions need
+    (:class:`~domain.calendar.trading_calendar.TradingCalendar` has them)."""
 
     def get_previous_trading_date(self, day: date, n: int = 1) -> date: ...
 

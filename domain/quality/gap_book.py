@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from domain.quality import Gap, GapStatus
+from domain.quality.gaps import Gap, GapStatus
 
 __all__ = ["GapBook", "GapEntry"]
 

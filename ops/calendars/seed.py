@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from domain.calendar import CalendarException, Coverage, MarketHours
+from domain.calendar.model import CalendarException, Coverage, MarketHours
 from domain.errors import CalendarError
 from domain.store.calendar_repo import CalendarRepository
 

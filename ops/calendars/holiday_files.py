@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from domain.calendar import CalendarException
+from domain.calendar.model import CalendarException
 from domain.errors import CalendarError, Violation
 
 

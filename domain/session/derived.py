@@ -6,7 +6,7 @@ The rules, in one place:
   windows ``[open + k·S, open + (k+1)·S)``, anchored at the regular open (5m → 09:30, 09:35 …;
   60m → 09:30, 10:30 …). The last window is cut at the close (60m → 15:30–16:00; an early close
   at 13:00 cuts 5m and 60m windows there) and counts as a complete window of the time that
-  exists. :class:`SessionWindows` is that geometry; :mod:`domain.quality` scores bars on the
+  exists. :class:`SessionWindows` is that geometry; :mod:`domain.quality.scoring` scores bars on the
   very same windows.
 - **Midday break** (e.g. Tokyo 11:30–12:30). Windows stay on the open's grid; the break is
   simply time that does not exist. A window lying wholly inside the break is not a window at
@@ -38,134 +38,13 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 
 from domain.bars import Bar, daily_ts
 from domain.intervals import Interval
+from domain.session.windows import SessionWindows
 
-__all__ = [
-    "DerivedBarBuilder",
-    "SessionWindows",
-    "aggregate_window",
-    "daily_bar_from_minutes",
-    "derive_bars",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class SessionWindows:
-    """The windows of one interval on one session day: ``[open + k·seconds, …)``, cut at close.
-
-    Indices run from 0 to :attr:`count` − 1. Windows lying wholly inside the midday break
-    (``break_start_ts``/``break_end_ts``, both or neither) are *not expected*: they hold no
-    trading time. All times are UTC epoch seconds.
-    """
-
-    open_ts: int
-    close_ts: int
-    seconds: int
-    break_start_ts: int | None = None
-    break_end_ts: int | None = None
-    count: int = field(init=False)
-    _skip_first: int = field(init=False, repr=False)  # break-only windows: [_skip_first, _skip_end)
-    _skip_end: int = field(init=False, repr=False)
-    _cut_index: int = field(init=False, repr=False)  # the window whose trading time ends at the break
-
-    def __post_init__(self) -> None:
-        if self.seconds <= 0:
-            raise ValueError(f"window length must be positive, got {self.seconds} s")
-        if not self.open_ts < self.close_ts:
-            raise ValueError(f"session open {self.open_ts} is not before close {self.close_ts}")
-        count = -(-(self.close_ts - self.open_ts) // self.seconds)
-        skip_first = skip_end = 0
-        cut = -1
-        if (self.break_start_ts is None) != (self.break_end_ts is None):
-            raise ValueError("a midday break needs both start and end")
-        if self.break_start_ts is not None and self.break_end_ts is not None:
-            start, end = self.break_start_ts, self.break_end_ts
-            if not self.open_ts < start < end < self.close_ts:
-                raise ValueError(
-                    f"break [{start}, {end}) must lie inside the session ({self.open_ts}, {self.close_ts})"
-                )
-            skip_first = -(-(start - self.open_ts) // self.seconds)
-            skip_end = max(skip_first, (end - self.open_ts) // self.seconds)
-            if (start - self.open_ts) % self.seconds:
-                k = (start - self.open_ts) // self.seconds
-                if min(self.open_ts + (k + 1) * self.seconds, self.close_ts) <= end:
-                    cut = k
-        object.__setattr__(self, "count", count)
-        object.__setattr__(self, "_skip_first", skip_first)
-        object.__setattr__(self, "_skip_end", skip_end)
-        object.__setattr__(self, "_cut_index", cut)
-
-    def start(self, k: int) -> int:
-        """Start (timestamp) of window ``k``."""
-        return self.open_ts + k * self.seconds
-
-    def end(self, k: int) -> int:
-        """End of window ``k``'s trading time: cut at the close, or at the break it runs into."""
-        if k == self._cut_index and self.break_start_ts is not None:
-            return self.break_start_ts
-        return min(self.open_ts + (k + 1) * self.seconds, self.close_ts)
-
-    def is_expected(self, k: int) -> bool:
-        """Whether window ``k`` holds trading time (is not wholly inside the break)."""
-        return 0 <= k < self.count and not self._skip_first <= k < self._skip_end
-
-    def index(self, ts: int) -> int | None:
-        """The expected window starting at ``ts``, or ``None`` (outside, off the grid, in the break)."""
-        if not self.open_ts <= ts < self.close_ts:
-            return None
-        k, rest = divmod(ts - self.open_ts, self.seconds)
-        if rest or self._skip_first <= k < self._skip_end:
-            return None
-        return k
-
-    def refusal(self, ts: int) -> str | None:
-        """Why ``ts`` starts no expected window (a counted reason), or ``None`` if it does."""
-        if not self.open_ts <= ts < self.close_ts:
-            return "outside regular session"
-        k, rest = divmod(ts - self.open_ts, self.seconds)
-        if self._skip_first <= k < self._skip_end:
-            return "in midday break"
-        if rest:
-            return "off the window grid"
-        return None
-
-    def expected_in(self, lo: int, hi: int) -> int:
-        """Number of expected windows with index in ``[lo, hi)``."""
-        lo, hi = max(lo, 0), min(hi, self.count)
-        if hi <= lo:
-            return 0
-        overlap = max(0, min(hi, self._skip_end) - max(lo, self._skip_first))
-        return hi - lo - overlap
-
-    def ended(self, now_ts: int) -> int:
-        """How many windows (a prefix of the indices) have ended by ``min(now_ts, close)``."""
-        horizon = min(now_ts, self.close_ts)
-        if horizon >= self.close_ts:
-            return self.count
-        if horizon <= self.open_ts:
-            return 0
-        n = (horizon - self.open_ts) // self.seconds
-        if n == self._cut_index and self.break_start_ts is not None and horizon >= self.break_start_ts:
-            n += 1
-        return n
-
-    def expected_ended(self, now_ts: int) -> int:
-        """How many expected windows have ended by ``min(now_ts, close)``."""
-        return self.expected_in(0, self.ended(now_ts))
-
-    def previous_expected(self, k: int) -> int:
-        """The expected window before ``k`` (−1 if none), skipping the break."""
-        k -= 1
-        return self._skip_first - 1 if self._skip_first <= k < self._skip_end else k
-
-    def next_expected(self, k: int) -> int:
-        """The expected window after ``k`` (``count`` if none), skipping the break."""
-        k += 1
-        return self._skip_end if self._skip_first <= k < self._skip_end else k
+__all__ = ["DerivedBarBuilder", "aggregate_window", "daily_bar_from_minutes", "derive_bars"]
 
 
 class _Accumulator:

@@ -1,40 +1,8 @@
-"""Data quality and gaps (SPEC §7): how many of the expected bars a session holds, and where
-the holes are.
+"""Gaps (SPEC §7), tracked event-driven for one symbol, interval and session day.
 
-The rules:
-
-- **Expected windows.** A bar interval of ``i`` seconds expects one bar per window
-  ``[open + k·i, open + (k+1)·i)`` (the last one cut at the close) that has *ended* by
-  ``min(now, close)`` — the windows of :class:`domain.aggregation.SessionWindows`, the same
-  ones derived bars are built on. For 1m on a full day that is
-  ``floor((min(now, close) − open) / 60)``; windows wholly inside a midday break expect
-  nothing, and a window running into the break ends at the break start.
-- **Quality** = ``min(100, 100·actual/expected)``, ``100.0`` while nothing is expected.
-  ``actual`` counts the bars of ended windows only: a bar is counted once, whatever the number
-  of copies received, and bars outside the session, in the break or off the window grid (the
-  16:00 bar, extended hours) never count. The float is kept; round only for display
-  (387 of 390 → 99.2307…, shown 99.23 %).
-- **Historical quality** (:func:`historical_quality`) = the mean of the per-day qualities over
-  the trading days of the window; a day that expects nothing (a holiday, a weekend slipped
-  into the list) is skipped, and no day left means ``None``. For 1d bars pass ``(1, 1)`` for a
-  day with its bar and ``(0, 1)`` without: the mean is then days with a bar / trading days.
-- **Gaps** are maximal runs of consecutive missing *expected* windows among those that have
-  ended: ``[start, end)`` with ``end`` the end of the last missing window, and ``bar_count``
-  the number of missing windows. Runs are maximal, so adjacent or overlapping gaps are one
-  gap; a run may straddle a midday break (the break's windows are not expected, so the last
-  window before it and the first after it are consecutive). Example: 1m bars missing at
-  09:35, 09:36 and 10:15 → ``[09:35, 09:37)`` of 2 bars and ``[10:15, 10:16)`` of 1 bar.
-
-:class:`SessionQualityTracker` does this event-driven for one symbol, interval and session
-day: ``add_bars`` marks windows present, ``advance`` moves a cursor over the windows that have
-ended. In-order streaming costs O(1) per window (a missing window extends the last gap or opens
-one at the tail); only a late bar touches an existing gap (found by bisection), shrinking or
-splitting it, or filling it. Each call returns a :class:`GapChanges` so the caller can publish
-``GapDetected``/``GapFilled``-style events. Retry bookkeeping (``retry_count``,
-``last_retry_ts``, ``abandoned``) lives on the gap so it survives a split; a gap that grows
-because more windows went missing is a new fetch target: it is open again and its retry count
-restarts at 0.
-"""
+:class:`SessionQualityTracker` marks windows present as bars arrive and moves a cursor over
+the windows that have ended; the rules are in :mod:`domain.quality.scoring`. Each call returns
+the :class:`GapChanges` it made, so the caller can publish them."""
 
 from __future__ import annotations
 
@@ -42,68 +10,13 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from itertools import chain
 from operator import lt
-from typing import NamedTuple
 
-from domain.aggregation import SessionWindows
-from domain.bars import Bar
 from domain.intervals import Interval
-from domain.session_day import DayHours
+from domain.quality.scoring import quality
+from domain.session.windows import SessionWindows
 
-__all__ = [
-    "NO_CHANGES",
-    "Gap",
-    "GapChanges",
-    "GapStatus",
-    "IntervalQuality",
-    "QualityBook",
-    "QualityScore",
-    "SessionQualityTracker",
-    "day_counts",
-    "expected_windows",
-    "historical_quality",
-    "quality",
-]
-
-
-def expected_windows(
-    open_ts: int,
-    close_ts: int,
-    interval_seconds: int,
-    now_ts: int,
-    *,
-    break_start_ts: int | None = None,
-    break_end_ts: int | None = None,
-) -> int:
-    """Number of windows of ``interval_seconds`` that have ended by ``min(now_ts, close_ts)``.
-
-    Windows are anchored at ``open_ts``; the last is cut at the close and counts once the close
-    is reached. ``open_ts == close_ts`` (nothing trades) expects 0.
-    """
-    if close_ts == open_ts:
-        return 0
-    windows = SessionWindows(open_ts, close_ts, interval_seconds, break_start_ts, break_end_ts)
-    return windows.expected_ended(now_ts)
-
-
-def quality(actual: int, expected: int) -> float:
-    """``min(100, 100·actual/expected)``; ``100.0`` when nothing is expected."""
-    if expected <= 0:
-        return 100.0
-    return min(100.0, 100.0 * actual / expected)
-
-
-def historical_quality(per_day: Iterable[tuple[int, int]]) -> float | None:
-    """Mean of the per-day qualities of ``(actual, expected)`` pairs, one per trading day.
-
-    Days with ``expected == 0`` are skipped (they expect nothing, so they neither help nor hurt);
-    ``None`` when no day remains.
-    """
-    scores = [quality(actual, expected) for actual, expected in per_day if expected > 0]
-    if not scores:
-        return None
-    return sum(scores) / len(scores)
+__all__ = ["NO_CHANGES", "Gap", "GapChanges", "GapStatus", "SessionQualityTracker"]
 
 
 class GapStatus(StrEnum):
@@ -478,142 +391,3 @@ class SessionQualityTracker:
         """Whether any current gap shares a window with ``[first, last]``."""
         i = bisect.bisect_right(self._runs, last, key=_first_of) - 1
         return i >= 0 and self._runs[i].last >= first
-
-
-# --------------------------------------------------------------------------- one session day
-
-
-class QualityScore(NamedTuple):
-    """The quality of one symbol and interval at one moment of a session day (a tuple: one is
-    made per symbol and interval per clock step)."""
-
-    symbol: str
-    interval: str
-    quality: float
-    actual: int
-    expected: int
-
-
-@dataclass(frozen=True, slots=True)
-class IntervalQuality:
-    """Where one symbol and interval stand: the score and its current and filled gaps."""
-
-    score: QualityScore
-    gaps: tuple[Gap, ...]
-    filled: tuple[Gap, ...] = ()
-
-
-class QualityBook:
-    """Session quality and gaps of one day, for every symbol and bar interval (SPEC §7).
-
-    :meth:`score` takes one clock step: the bars released (base and derived, any order) and
-    the clock; it returns the scores that changed and the gap changes. With ``enabled=False``
-    (``gap_filler.enable_session_quality: false``) every score is 100.0 and no gap is ever
-    detected. Cost per step: O(bars) plus O(1) per tracker.
-    """
-
-    __slots__ = ("_last", "_trackers", "enabled", "hours")
-
-    def __init__(
-        self, hours: DayHours, symbols: Iterable[str], intervals: Iterable[Interval], *, enabled: bool = True
-    ) -> None:
-        self.hours = hours
-        self.enabled = enabled
-        self._trackers: dict[tuple[str, str], SessionQualityTracker] = {}
-        self._last: dict[tuple[str, str], tuple[int, int]] = {}
-        for interval in intervals:
-            for symbol in symbols:
-                key = (symbol, str(interval))
-                self._trackers[key] = SessionQualityTracker(
-                    symbol,
-                    interval,
-                    hours.open_ts,
-                    hours.close_ts,
-                    break_start_ts=hours.break_start_ts,
-                    break_end_ts=hours.break_end_ts,
-                )
-                self._last[key] = (0, 0)
-
-    def score(
-        self,
-        now_ts: int,
-        bars: Iterable[Bar] = (),
-        stamps: Iterable[tuple[str, str, Sequence[int]]] = (),
-    ) -> tuple[tuple[QualityScore, ...], GapChanges]:
-        """Record the bars — as :class:`Bar` values, or as ``(symbol, interval, timestamps)``
-        slices of session columns (sorted, unique, on the grid) — move the clock; the changed
-        scores and the gap changes."""
-        if not self.enabled:
-            return (), NO_CHANGES
-        trackers = self._trackers
-        by_key: dict[tuple[str, str], list[int]] = {}
-        for bar in bars:
-            by_key.setdefault((bar.symbol, bar.interval), []).append(bar.ts)
-        opened: list[Gap] = []
-        closed: list[Gap] = []
-        batches = chain(
-            ((key, ts, False) for key, ts in by_key.items()),
-            (((symbol, interval), ts, True) for symbol, interval, ts in stamps),
-        )
-        for key, timestamps, session_run in batches:
-            tracker = trackers.get(key)
-            if tracker is not None:
-                changes = tracker.add_session_run(timestamps) if session_run else tracker.add_bars(timestamps)
-                if changes:
-                    opened.extend(changes.opened)
-                    closed.extend(changes.closed)
-        scores: list[QualityScore] = []
-        last = self._last
-        for key, tracker in trackers.items():
-            changes = tracker.advance(now_ts)
-            if changes:
-                opened.extend(changes.opened)
-                closed.extend(changes.closed)
-            counts = (tracker._actual, tracker._expected)
-            if counts != last[key]:
-                last[key] = counts
-                scores.append(QualityScore(key[0], key[1], quality(*counts), counts[0], counts[1]))
-        if not opened and not closed:
-            return tuple(scores), NO_CHANGES
-        return tuple(scores), GapChanges(tuple(opened), tuple(closed))
-
-    def mark(self, gap: Gap) -> Gap | None:
-        """Record on the tracked gap starting where ``gap`` starts what the gap filler did: one
-        more fetch (``gap.retry_count`` of them, the last at ``gap.last_retry_ts``) or, with
-        status ``abandoned``, giving up. ``None`` when no gap starts there any more (filled or
-        reshaped since: nothing to record)."""
-        tracker = self._trackers.get((gap.symbol, gap.interval))
-        if tracker is None:
-            return None
-        try:
-            run = tracker._run_at(gap.start_ts)
-        except KeyError:
-            return None
-        run.retry_count = max(run.retry_count, gap.retry_count)
-        run.last_retry_ts = gap.last_retry_ts
-        if gap.status is GapStatus.ABANDONED:
-            run.status = GapStatus.ABANDONED
-        return tracker._gap(run)
-
-    def results(self) -> dict[tuple[str, str], IntervalQuality]:
-        """Every symbol and interval's score and gaps now, keyed by (symbol, interval)."""
-        out: dict[tuple[str, str], IntervalQuality] = {}
-        for (symbol, interval), tracker in self._trackers.items():
-            if not self.enabled:
-                out[(symbol, interval)] = IntervalQuality(QualityScore(symbol, interval, 100.0, 0, 0), ())
-                continue
-            score = QualityScore(symbol, interval, tracker.quality, tracker.actual, tracker.expected)
-            out[(symbol, interval)] = IntervalQuality(score, tracker.gaps, tracker.filled_gaps)
-        return out
-
-
-def day_counts(hours: DayHours, interval: Interval, timestamps: Iterable[int]) -> tuple[int, int]:
-    """``(actual, expected)`` of a whole past day: distinct expected windows present, and all.
-
-    A daily interval expects one bar per trading day: ``(1, 1)`` with any bar, ``(0, 1)`` without.
-    """
-    if interval.is_daily:
-        return (1 if any(True for _ in timestamps) else 0), 1
-    windows = hours.windows(interval)
-    present = {k for ts in timestamps if (k := windows.index(ts)) is not None}
-    return len(present), windows.expected_in(0, windows.count)

@@ -18,7 +18,7 @@ Rules:
   complete windows); such days are listed in :attr:`HistoricalSeries.derived_days`. Seconds
   intervals cannot be derived.
 - Nothing dated on or after the session day is ever read: every window ends the trading day
-  before it (:mod:`domain.session_window`).
+  before it (:mod:`domain.calendar.trading_days`).
 - Missing data is never a crash: days without bars are named in :attr:`HistoricalData.warnings`
   and indicators over missing data are ``None`` with a warning (SPEC §6).
 
@@ -38,16 +38,17 @@ from datetime import date, timedelta
 from itertools import pairwise
 from typing import Protocol
 
-from domain.aggregation import daily_bar_from_minutes, derive_bars
-from domain.bar_columns import BarColumns
 from domain.bars import Bar, daily_ts
-from domain.calendar import TradingSession
+from domain.calendar.model import TradingSession
+from domain.calendar.trading_days import SessionCalendar, period_days, trailing_days
+from domain.columns import BarColumns
 from domain.config import SessionConfig
-from domain.indicators import IndicatorResult, compute_indicators, describe_days
+from domain.history.indicators import IndicatorResult, compute_indicators, describe_days
 from domain.intervals import DAILY, MINUTE, Interval
-from domain.quality import day_counts, historical_quality
-from domain.session_day import DayHours, on_grid, regular_session
-from domain.session_window import SessionCalendar, period_days, trailing_days
+from domain.quality.scoring import day_counts, historical_quality
+from domain.session.derived import daily_bar_from_minutes, derive_bars
+from domain.session.replay_day import on_grid, regular_session
+from domain.session.windows import DayHours
 
 __all__ = [
     "ColumnReader",

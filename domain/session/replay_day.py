@@ -11,7 +11,7 @@ questions without threads:
 - **What does a step release?** :meth:`SessionDay.release` — every held bar whose end is
   ``<= now`` (a :class:`Step`: the bars starting in ``[from_ts, until_ts)``), and the derived
   bars (5m, 15m …) whose windows the clock has passed. Derived bars follow the rules of
-  :mod:`domain.aggregation` (anchored at the open, emitted only when every base bar of the
+  :mod:`domain.session.derived` (anchored at the open, emitted only when every base bar of the
   window is there, cut at the close): each window is aggregated once, when the clock passes
   its end, from its base bars — incremental, O(1) amortised per base bar.
 
@@ -20,7 +20,7 @@ starts on the base grid inside ``[open, close)`` and outside a midday break. Eve
 extended hours, the 16:00 bar, another symbol, a bar that breaks the OHLC rules — is counted in
 :attr:`SessionDay.refused` by reason and never released. Duplicates keep the last copy.
 
-Cost: bars are held per symbol as read-only :class:`~domain.bar_columns.BarColumns`; the filter
+Cost: bars are held per symbol as read-only :class:`~domain.columns.BarColumns`; the filter
 is two bisections and a few C-level passes per symbol; a step is O(1) whatever the number of
 symbols (it moves the release point); a derived window is two index checks and a
 ``max``/``min``/``sum`` over its base bars. :class:`Bar` values are built only when
@@ -33,72 +33,14 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from operator import ge, le
 
-from domain.aggregation import SessionWindows
-from domain.bar_columns import BarColumns
-from domain.bars import Bar, bar_violation, datetime_to_ts
-from domain.calendar import TradingSession
+from domain.bars import Bar, bar_violation
+from domain.columns import BarColumns
 from domain.intervals import Interval
+from domain.session.windows import DayHours, SessionWindows
 
-__all__ = ["DayHours", "SessionDay", "Step", "on_grid", "regular_session", "valid_prices"]
-
-
-@dataclass(frozen=True, slots=True)
-class DayHours:
-    """The regular session of one trading day in UTC epoch seconds (break: both or neither)."""
-
-    day: date
-    open_ts: int
-    close_ts: int
-    is_early_close: bool = False
-    break_start_ts: int | None = None
-    break_end_ts: int | None = None
-    pre_open_ts: int | None = None
-    post_close_ts: int | None = None
-
-    @classmethod
-    def from_session(cls, session: TradingSession) -> DayHours:
-        """The hours of a trading session; ``ValueError`` for a day that does not trade."""
-        if not session.is_trading_day or session.regular_open is None or session.regular_close is None:
-            raise ValueError(f"{session.date.isoformat()} is not a trading day of {session.exchange_group}")
-
-        def ts(moment: object) -> int | None:
-            return None if moment is None else datetime_to_ts(moment)  # type: ignore[arg-type]
-
-        return cls(
-            day=session.date,
-            open_ts=datetime_to_ts(session.regular_open),
-            close_ts=datetime_to_ts(session.regular_close),
-            is_early_close=session.is_early_close,
-            break_start_ts=ts(session.break_start),
-            break_end_ts=ts(session.break_end),
-            pre_open_ts=ts(session.pre_market_open),
-            post_close_ts=ts(session.post_market_close),
-        )
-
-    @property
-    def read_start_ts(self) -> int:
-        """Where a day's stored bars start: the pre-market open, else the regular open."""
-        return self.open_ts if self.pre_open_ts is None else min(self.pre_open_ts, self.open_ts)
-
-    @property
-    def read_end_ts(self) -> int:
-        """Where a day's stored bars end: the post-market close, else the regular close."""
-        return self.close_ts if self.post_close_ts is None else max(self.post_close_ts, self.close_ts)
-
-    def windows(self, interval: Interval) -> SessionWindows:
-        return SessionWindows(
-            self.open_ts, self.close_ts, interval.seconds, self.break_start_ts, self.break_end_ts
-        )
-
-    def regular_seconds(self) -> int:
-        """Trading seconds of the regular session (the break excluded)."""
-        total = self.close_ts - self.open_ts
-        if self.break_start_ts is not None and self.break_end_ts is not None:
-            total -= self.break_end_ts - self.break_start_ts
-        return total
+__all__ = ["SessionDay", "Step", "on_grid", "regular_session", "valid_prices"]
 
 
 def regular_session(cols: BarColumns, windows: SessionWindows, refused: Counter[str]) -> BarColumns:

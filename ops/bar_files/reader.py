@@ -1,4 +1,4 @@
-"""Importing bar files (CSV) into the store: detect the format, validate every row, write atomically.
+"""Reading bar files (CSV): detect the format, parse and validate every row.
 
 Formats, detected from the header and the first data rows (header names are case-insensitive,
 extra columns are ignored):
@@ -63,31 +63,52 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
 from domain.bars import Bar, bar_violation
-from domain.errors import BarImportError, Violation
+from domain.errors import BarImportError
 from domain.intervals import Interval
-from domain.store import Store
-from domain.store.database import store_failure
 
-__all__ = ["FORMATS", "ImportReport", "ParsedFile", "import_bar_file", "read_bar_file"]
+__all__ = ["FORMATS", "ParsedFile", "read_bar_file"]
+
 
 FORMATS = ("utc-minute-dump", "yahoo-daily", "date-time", "generic")
 
+
 log = structlog.get_logger(__name__)
 
+
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
 _TIMESTAMP_NAMES = ("timestamp", "datetime", "date")
+
+
 _ADJ_CLOSE_NAMES = frozenset({"adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close"})
+
+
 _DATE_RE = re.compile(r"(\d{4})([-/]?)(\d{1,2})\2(\d{1,2})")
+
+
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?")
+
+
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 _EPOCH_NAIVE = datetime(1970, 1, 1)
+
+
 _MIXED = 1 << 62  # marks a local hour in which the UTC offset changes (a DST transition)
+
+
 _HEAD_BYTES = 8192
+
+
 _DETECT_ROWS = 10  # data rows looked at to recognise date,time rows under a mismatched header
+
+
 _MESSAGE_EXAMPLES = 3
+
 
 _Kind = Literal["timestamp", "date", "date_time"]
 
@@ -113,22 +134,6 @@ class ParsedFile:
         return max((bar.ts for bar in self.bars), default=None)
 
 
-@dataclass(frozen=True, slots=True)
-class ImportReport:
-    """What an import did. ``imported`` bars were written, ``new_bars`` of them were not stored before."""
-
-    path: str
-    symbol: str
-    interval: str
-    format: str
-    rows_read: int
-    imported: int
-    new_bars: int
-    invalid: list[tuple[int, str]]
-    first_ts: int | None
-    last_ts: int | None
-
-
 class _RowError(Exception):
     """A row that cannot become a bar; ``args[0]`` is the reason."""
 
@@ -147,7 +152,6 @@ class _Layout:
     naive_is_utc: bool
 
 
-# ------------------------------------------------------------------------------------ public API
 def read_bar_file(
     path: str | Path, symbol: str, interval: str, timezone: str, label: str = "start"
 ) -> ParsedFile:
@@ -229,70 +233,6 @@ def read_bar_file(
     return ParsedFile(layout.format, bars, invalid, rows_read, str(file), symbol_name, interval_name)
 
 
-def import_bar_file(
-    store: Store,
-    path: str | Path,
-    symbol: str,
-    interval: str,
-    timezone: str,
-    label: str = "start",
-    skip_invalid: bool = False,
-) -> ImportReport:
-    """Validate a bar file and upsert its bars in one transaction.
-
-    Raises :class:`BarImportError` when the file cannot be read, its format is unknown, or (unless
-    ``skip_invalid``) any row is invalid — then nothing is written and ``violations`` lists every
-    bad row as ``Violation("path:line", reason)``. Raises :class:`StoreError` if the write fails
-    (the transaction is rolled back).
-    """
-    parsed = read_bar_file(path, symbol, interval, timezone, label)
-    if parsed.invalid and not skip_invalid:
-        raise BarImportError(
-            _invalid_message(parsed),
-            [Violation(f"{parsed.path}:{line}", reason) for line, reason in parsed.invalid],
-        )
-    new_bars = 0
-    first_ts, last_ts = parsed.first_ts, parsed.last_ts
-    if parsed.bars:
-        assert first_ts is not None and last_ts is not None
-        try:
-            with store.engine.begin() as connection:
-                stored = store.bars.stored_timestamps(
-                    parsed.symbol, parsed.interval, first_ts, last_ts, connection
-                )
-                new_bars = sum(1 for bar in parsed.bars if bar.ts not in stored)
-                store.bars.upsert(parsed.bars, connection=connection)
-        except SQLAlchemyError as exc:
-            raise store_failure(
-                exc, f"cannot write the bars of {parsed.path} to {store.display_url}"
-            ) from None
-    report = ImportReport(
-        path=parsed.path,
-        symbol=parsed.symbol,
-        interval=parsed.interval,
-        format=parsed.format,
-        rows_read=parsed.rows_read,
-        imported=len(parsed.bars),
-        new_bars=new_bars,
-        invalid=list(parsed.invalid),
-        first_ts=first_ts,
-        last_ts=last_ts,
-    )
-    log.info(
-        "bar_file_imported",
-        path=report.path,
-        symbol=report.symbol,
-        interval=report.interval,
-        format=report.format,
-        rows_read=report.rows_read,
-        imported=report.imported,
-        new_bars=report.new_bars,
-        invalid=len(report.invalid),
-    )
-    return report
-
-
-# ------------------------------------------------------------------------- arguments and file
 def _check_arguments(
     file: Path, symbol: str, interval: str, timezone: str, label: str
 ) -> tuple[str, Interval, ZoneInfo]:
@@ -448,7 +388,6 @@ def _detect_layout(file: Path, step: Interval) -> _Layout:
     return layout
 
 
-# ------------------------------------------------------------------------------- time parsing
 def _date_prefix(text: str) -> bool:
     """Whether ``text`` starts like a date (so the line is data, not a header)."""
     return _DATE_RE.match(text) is not None
@@ -600,7 +539,6 @@ def _timestamp_parser(
     return parse_timestamp
 
 
-# ---------------------------------------------------------------------------------- messages
 def _explain_values(fields: list[str], cols: tuple[int, int, int, int, int]) -> str:
     """The reason a row's numbers do not parse (the slow path, for invalid rows only)."""
     for name, col in zip(_PRICE_COLUMNS, cols, strict=True):
@@ -616,16 +554,6 @@ def _explain_values(fields: list[str], cols: tuple[int, int, int, int, int]) -> 
     return "unparseable values"
 
 
-def _invalid_message(parsed: ParsedFile) -> str:
-    count = len(parsed.invalid)
-    examples = "; ".join(f"line {line}: {reason}" for line, reason in parsed.invalid[:_MESSAGE_EXAMPLES])
-    more = f"; … and {count - _MESSAGE_EXAMPLES} more" if count > _MESSAGE_EXAMPLES else ""
-    return (
-        f"{parsed.path}: {count} of {parsed.rows_read} rows are invalid, nothing was imported "
-        f"({examples}{more}); fix the file, or import with --skip-invalid to keep the valid rows"
-    )
-
-
 def _iso(ts: int) -> str:
     try:
         return (_EPOCH_NAIVE + timedelta(seconds=ts)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -634,4 +562,6 @@ def _iso(ts: int) -> str:
 
 
 _MIN_TS = int((datetime(1, 1, 1) - _EPOCH_NAIVE).total_seconds())
+
+
 _MAX_TS = int((datetime(9999, 12, 31, 23, 59) - _EPOCH_NAIVE).total_seconds())

@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from domain.bar_columns import BarColumns
 from domain.bars import Bar
-from domain.indicators import IndicatorResult
+from domain.columns import BarColumns
+from domain.history.indicators import IndicatorResult
 from domain.intervals import Interval
-from domain.quality import Gap
+from domain.quality.gaps import Gap
 
 __all__ = [
     "BarCounts",
@@ -64,7 +64,7 @@ class BarSeries:
     """Bars of one symbol and interval, sorted and unique by ``ts``, stored as six columns.
 
     A series owns its arrays — or, during a replay, is *backed* by the day's read-only
-    :class:`~domain.bar_columns.BarColumns` of which it shows the bars starting before a shared
+    :class:`~domain.columns.BarColumns` of which it shows the bars starting before a shared
     :class:`ReleaseHorizon`: a clock step then moves one integer for all symbols instead of
     appending to six arrays per symbol. Writing a bar into a backed series first copies the
     visible prefix into arrays of its own (rare: a late bar).

@@ -1,7 +1,7 @@
 """Historical indicators (SPEC §6): computed per symbol before every session, from bars strictly
 before the session day.
 
-The days an indicator covers come from :func:`domain.session_window.period_days`; this module
+The days an indicator covers come from :func:`domain.calendar.trading_days.period_days`; this module
 only does the arithmetic over the bars it is given:
 
 - ``trailing_average`` daily: mean of ``field`` over the period days' daily bars;

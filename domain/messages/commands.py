@@ -1,86 +1,58 @@
-"""Typed, immutable messages between the engine's actors, and the events it publishes (SPEC §2).
-
-Two families, all frozen dataclasses:
-
-- **Commands** travel from one actor to another (``tell``, or ``ask`` with a timeout where a
-  reply is needed — noted per class). Per-bar messages do not exist: bars travel in batches of
-  one clock step (SPEC §2: no per-bar ask on hot paths).
-- **Events** (subclasses of :class:`Event`) are what subscribers see. They are told, never
-  asked, so a slow subscriber never blocks the engine — except a *gating* subscriber, whose
-  acknowledgement of each :class:`BarsAppended` step a speed-0 replay waits for (bounded).
-
-Bars inside messages are tuples of :class:`~domain.bars.Bar`; a message never holds a mutable
-container the sender keeps writing to.
+"""Commands between the engine's actors (SPEC §2): typed, immutable, frozen dataclasses, told,
+or asked with a timeout where a reply is needed (noted per class). Per-bar messages do not exist:
+bars travel in batches of one clock step. Bars inside messages are tuples of
+:class:`~domain.bars.Bar`; a message never holds a mutable container the sender keeps writing to.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from domain.bar_columns import BarColumns
 from domain.bars import Bar
-from domain.lifecycle import LifecycleState
-from domain.quality import Gap, IntervalQuality, QualityScore
-from domain.session_day import DayHours
+from domain.columns import BarColumns
+from domain.quality.book import IntervalQuality, QualityScore
+from domain.quality.gaps import Gap
+from domain.session.windows import DayHours
 
 if TYPE_CHECKING:
-    from domain.report import DaySummary, RunReport
+    from domain.report import DaySummary
 
 __all__ = [
     "AckTimeout",
-    "ActorRestarted",
-    "BarsAppended",
     "BeginQualityDay",
     "ChildRestarted",
     "ClockAt",
-    "ComponentStateChanged",
     "DayBars",
     "DayEndTimeout",
-    "DerivedBarsBuilt",
     "DrainGaps",
     "EndQualityDay",
-    "Event",
     "Fail",
     "FillBars",
-    "GapAbandoned",
     "GapAttempted",
-    "GapDetected",
-    "GapFilled",
     "GapsDrained",
-    "HistoricalLoaded",
-    "LifecycleChanged",
     "LiveBars",
     "LoadHistorical",
     "MarkGap",
     "Pause",
-    "ProviderConnection",
     "ProviderOutage",
     "ProviderStateChanged",
     "QualityDayEnded",
     "QualityScored",
-    "QualityUpdated",
     "QueueDays",
     "ReloadCalendar",
     "Resume",
     "RunCheckpoint",
-    "RunCompleted",
     "ScoreHistorical",
     "ScoreStep",
-    "SessionEnded",
-    "SessionStarted",
     "StartRun",
     "Step",
     "StepAcknowledged",
     "Stop",
     "TakeDay",
     "TrackGaps",
-    "WarningRaised",
 ]
-
-
-# ------------------------------------------------------------------------- live mode (SPEC §8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +135,6 @@ class GapsDrained:
 class ReloadCalendar:
     """Ask the live coordinator to re-read today's (or the next) session from the calendar after
     a change (SIGHUP, ``POST /calendar/reload``); answers what changed, as a sentence."""
-
-
-# ------------------------------------------------------------------------- coordinator commands
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,12 +238,9 @@ class ClockAt:
     ts: int
 
 
-# ---------------------------------------------------------------------- HistoricalLoader commands
-
-
 @dataclass(frozen=True, slots=True)
 class LoadHistorical:
-    """ask → :class:`~domain.historical.HistoricalData` of ``day``."""
+    """ask → :class:`~domain.history.series.HistoricalData` of ``day``."""
 
     day: date
 
@@ -306,9 +272,6 @@ class DayBars:
     @property
     def bar_count(self) -> int:
         return sum(len(cols) for cols in self.columns)
-
-
-# ---------------------------------------------------------------------- QualityCalculator commands
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,144 +320,5 @@ class QualityDayEnded:
 class ScoreHistorical:
     """ask → ``dict[(symbol, interval), float | None]``: historical quality of loaded series."""
 
-    data: object  # a domain.historical.HistoricalData (kept loose to avoid an import cycle)
+    data: object  # a domain.history.series.HistoricalData (kept loose to avoid an import cycle)
     enabled: bool
-
-
-# ---------------------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Base of everything subscribers receive; ``kind`` is the snake_case name of the event."""
-
-    kind: ClassVar[str] = "event"
-
-
-@dataclass(frozen=True, slots=True)
-class LifecycleChanged(Event):
-    kind: ClassVar[str] = "lifecycle_changed"
-    from_state: LifecycleState
-    to_state: LifecycleState
-    reason: str | None = None
-    day: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoricalLoaded(Event):
-    kind: ClassVar[str] = "historical_loaded"
-    day: date
-    bars: int
-    series: int
-
-
-@dataclass(frozen=True, slots=True)
-class SessionStarted(Event):
-    kind: ClassVar[str] = "session_started"
-    day: date
-    hours: DayHours
-    symbols: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BarsAppended(Event):
-    """The base bars one clock step released into the session (``step`` counts from 1 per run)."""
-
-    kind: ClassVar[str] = "bars_appended"
-    day: date
-    step: int
-    now_ts: int
-    bars: tuple[Bar, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DerivedBarsBuilt(Event):
-    kind: ClassVar[str] = "derived_bars"
-    day: date
-    step: int
-    now_ts: int
-    bars: tuple[Bar, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class QualityUpdated(Event):
-    kind: ClassVar[str] = "quality_updated"
-    day: date
-    now_ts: int
-    scores: tuple[QualityScore, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class GapDetected(Event):
-    """A gap opened or grew (a grown gap is reported again with its new extent)."""
-
-    kind: ClassVar[str] = "gap_detected"
-    day: date
-    gap: Gap
-
-
-@dataclass(frozen=True, slots=True)
-class GapFilled(Event):
-    kind: ClassVar[str] = "gap_filled"
-    day: date
-    gap: Gap
-
-
-@dataclass(frozen=True, slots=True)
-class GapAbandoned(Event):
-    """Live mode: the GapFiller gave up on ``gap`` after ``max_retries`` fetches (a warning)."""
-
-    kind: ClassVar[str] = "gap_abandoned"
-    day: date
-    gap: Gap
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderConnection(Event):
-    """Live mode: the provider's connection changed state (``detail`` says why)."""
-
-    kind: ClassVar[str] = "provider_connection"
-    state: str
-    detail: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class WarningRaised(Event):
-    kind: ClassVar[str] = "warning"
-    message: str
-    day: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionEnded(Event):
-    kind: ClassVar[str] = "session_ended"
-    day: date
-    summary: DaySummary
-
-
-@dataclass(frozen=True, slots=True)
-class ActorRestarted(Event):
-    """The supervisor restarted ``actor`` (its ``incarnation``, counted from 1) after ``cause``."""
-
-    kind: ClassVar[str] = "actor_restarted"
-    actor: str
-    incarnation: int
-    cause: str
-
-
-@dataclass(frozen=True, slots=True)
-class ComponentStateChanged(Event):
-    """An engine actor changed state: ``running``, ``failed``, ``restarting``, ``stopped``."""
-
-    kind: ClassVar[str] = "component_state_changed"
-    actor: str
-    state: str
-    detail: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunCompleted(Event):
-    """The run is over: ``report.status`` is ``completed``, ``stopped`` or ``failed``."""
-
-    kind: ClassVar[str] = "completed"
-    report: RunReport

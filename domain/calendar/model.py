@@ -1,0 +1,169 @@
+"""The calendar's data (SPEC §4): market hours (versioned by ``valid_from``), exceptions
+(holidays, early closes, late opens), seeded coverage, and the :class:`TradingSession` of a day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from domain.errors import CalendarError
+
+
+class SessionType(StrEnum):
+    PRE_MARKET = "pre_market"
+    REGULAR = "regular"
+    POST_MARKET = "post_market"
+    CLOSED = "closed"
+
+
+class TimeUnit(StrEnum):
+    SECONDS = "seconds"
+    MINUTES = "minutes"
+    HOURS = "hours"
+    DAYS = "days"
+    WEEKS = "weeks"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketHours:
+    """Standard hours of an exchange group for an asset class, in force from ``valid_from``."""
+
+    exchange_group: str
+    asset_class: str
+    valid_from: date
+    timezone: str
+    exchanges: tuple[str, ...]
+    regular_open: time
+    regular_close: time
+    pre_market_open: time | None = None
+    pre_market_close: time | None = None
+    post_market_open: time | None = None
+    post_market_close: time | None = None
+    break_start: time | None = None
+    break_end: time | None = None
+    trading_weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+
+    def __post_init__(self) -> None:
+        if not self.regular_open < self.regular_close:
+            raise CalendarError(
+                f"{self.exchange_group}: regular open {self.regular_open} "
+                f"is not before close {self.regular_close}"
+            )
+        if (self.break_start is None) != (self.break_end is None):
+            raise CalendarError(f"{self.exchange_group}: a midday break needs both start and end")
+        ZoneInfo(self.timezone)  # raises for an unknown zone
+
+    @property
+    def regular_seconds(self) -> int:
+        """Length of a full regular session in seconds, without the midday break."""
+        length = _seconds_between(self.regular_open, self.regular_close)
+        if self.break_start is not None and self.break_end is not None:
+            length -= _seconds_between(self.break_start, self.break_end)
+        return length
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarException:
+    """A day that differs from the standard hours: a closure, an early close or a late open."""
+
+    date: date
+    exchange_group: str
+    name: str
+    is_closed: bool
+    early_close_time: time | None = None
+    late_open_time: time | None = None
+    notes: str | None = None
+    source: str = "manual"
+
+    def __post_init__(self) -> None:
+        if not self.is_closed and self.early_close_time is None and self.late_open_time is None:
+            raise CalendarError(
+                f"{self.exchange_group} {self.date}: an exception must close the day or change its hours"
+            )
+        if not self.name.strip():
+            raise CalendarError(f"{self.exchange_group} {self.date}: an exception needs a name")
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """The inclusive date range of a group for which the calendar is seeded."""
+
+    exchange_group: str
+    first_date: date
+    last_date: date
+    source: str = ""
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.first_date <= day <= self.last_date
+
+
+@dataclass(frozen=True, slots=True)
+class TradingSession:
+    """One exchange-local date of one group: whether it trades and its hours (tz-aware)."""
+
+    date: date
+    exchange_group: str
+    asset_class: str
+    timezone: str
+    is_trading_day: bool
+    is_holiday: bool
+    is_early_close: bool
+    holiday_name: str | None
+    regular_open: datetime | None
+    regular_close: datetime | None
+    pre_market_open: datetime | None
+    pre_market_close: datetime | None
+    post_market_open: datetime | None
+    post_market_close: datetime | None
+    break_start: datetime | None = None
+    break_end: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: ISO dates, ISO 8601 datetimes with UTC offset, or null."""
+
+        def iso(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        return {
+            "date": self.date.isoformat(),
+            "exchange_group": self.exchange_group,
+            "timezone": self.timezone,
+            "is_trading_day": self.is_trading_day,
+            "is_holiday": self.is_holiday,
+            "is_early_close": self.is_early_close,
+            "holiday_name": self.holiday_name,
+            "regular_open": iso(self.regular_open),
+            "regular_close": iso(self.regular_close),
+            "pre_market_open": iso(self.pre_market_open),
+            "pre_market_close": iso(self.pre_market_close),
+            "post_market_open": iso(self.post_market_open),
+            "post_market_close": iso(self.post_market_close),
+            "break_start": iso(self.break_start),
+            "break_end": iso(self.break_end),
+        }
+
+    def regular_seconds(self) -> int:
+        """Seconds of regular trading this day (0 when closed), without the midday break."""
+        if self.regular_open is None or self.regular_close is None:
+            return 0
+        total = int((self.regular_close - self.regular_open).total_seconds())
+        if self.break_start is not None and self.break_end is not None:
+            total -= int((self.break_end - self.break_start).total_seconds())
+        return total
+
+
+class CalendarSource(Protocol):
+    """Where calendar data comes from (the store's calendar repository implements it)."""
+
+    def load_market_hours(self, exchange_group: str, asset_class: str) -> list[MarketHours]: ...
+
+    def load_coverage(self, exchange_group: str) -> Coverage | None: ...
+
+    def load_exceptions(self, exchange_group: str, first: date, last: date) -> list[CalendarException]: ...
+
+
+def _seconds_between(a: time, b: time) -> int:
+    return (b.hour * 3600 + b.minute * 60 + b.second) - (a.hour * 3600 + a.minute * 60 + a.second)

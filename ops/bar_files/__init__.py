@@ -1,0 +1,1 @@
+"""Bar files: reading the formats, and importing them into the store."""

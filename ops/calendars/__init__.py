@@ -1,0 +1,1 @@
+"""Calendar data from outside: seeding from exchange_calendars, and holiday files."""
