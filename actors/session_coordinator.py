@@ -39,6 +39,7 @@ from actors.time_manager import TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar
 from domain.calendar.trading_days import backtest_days, prefetch_plan
+from domain.clock import SimulatedClock
 from domain.config import SessionConfig
 from domain.history.series import HistoricalData
 from domain.intervals import MINUTE, Interval
@@ -46,7 +47,6 @@ from domain.messages.commands import (
     AckTimeout,
     BeginQualityDay,
     ChildRestarted,
-    ClockAt,
     DayBars,
     DayEndTimeout,
     EndQualityDay,
@@ -118,6 +118,7 @@ class SessionCoordinator(CoordinatorBase):
         quality: Handle,
         bus: EventBus,
         timer: Timer,
+        clock: SimulatedClock,
         on_finished: Callable[[RunReport], None],
         ask_timeout: float = 120.0,
         gating_timeout: float = 10.0,
@@ -134,6 +135,7 @@ class SessionCoordinator(CoordinatorBase):
         self._quality = quality
         self._bus = bus
         self._timer = timer
+        self._clock = clock
         self._on_finished = on_finished
         self._ask_timeout = ask_timeout
         self._gating_timeout = gating_timeout
@@ -377,7 +379,7 @@ class SessionCoordinator(CoordinatorBase):
         self._released = 0
         self._day_streamed = self._day_derived = 0
         self._gaps = {}
-        self._tm.tell(ClockAt(hours.open_ts))
+        self._clock.set_ts(hours.open_ts)
         self._quality.tell(
             BeginQualityDay(hours, self._symbols, self._intervals, self._session_quality, session_day.columns)
         )
@@ -461,7 +463,7 @@ class SessionCoordinator(CoordinatorBase):
             )
             self._scoring = True
             self._unscored, self._unscored_steps = [], 0
-        self._tm.tell(ClockAt(day.now_ts))
+        self._clock.set_ts(day.now_ts)
         if self.supervision is not None and self.supervision.faults is not None:
             self.supervision.faults.clock(day.now_ts)
         if day.at_close:

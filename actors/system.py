@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -46,6 +47,7 @@ from actors.supervisor import FaultHook, Handle, Supervisor
 from actors.time_manager import TimeManager, TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar
+from domain.clock import SimulatedClock
 from domain.config import SessionConfig
 from domain.errors import ConfigError, MarketSessionError, Violation
 from domain.messages.commands import (
@@ -125,6 +127,8 @@ class MarketSessionSystem:
         self.faults = faults
         self.bus = EventBus()
         self._timer: Timer | None = None
+        # the backtest's session clock: the coordinator moves it, the TimeManager reads it
+        self._session_clock = SimulatedClock(datetime(1970, 1, 1, tzinfo=UTC))
         self.supervisor: Supervisor | None = None
         self._time_manager: TimeManagerClient | None = None
         self._handles: dict[str, Handle] = {}
@@ -158,7 +162,7 @@ class MarketSessionSystem:
                     "time_manager",
                     lambda _n: TimeManager.start(
                         self.store.calendar, mode="live" if self.provider else "backtest",
-                        clock=self.provider.clock() if self.provider else None,
+                        clock=self.provider.clock() if self.provider else self._session_clock,
                         exchange_group=config.exchange_group, asset_class=config.asset_class,
                     ),
                 ),
@@ -243,6 +247,7 @@ class MarketSessionSystem:
             quality=self._handles["quality_calculator"],
             bus=self.bus,
             timer=self._timer,
+            clock=self._session_clock,
             on_finished=self._finished,
             ask_timeout=self.ask_timeout,
             gating_timeout=self.gating_timeout,

@@ -4,8 +4,9 @@ It asks nobody and tells nobody: every other actor asks it (with a timeout) thro
 :class:`TimeManagerClient`. All calendar logic lives in :mod:`domain.calendar.trading_calendar`; this module
 only owns the state (calendar cache, clock) in one thread.
 
-Clock: in backtest mode a :class:`~domain.clock.SimulatedClock` moved by
-``set_backtest_time`` / ``advance_to_market_open``; in live mode the wall clock.
+Clock: in backtest mode the engine's :class:`~domain.clock.SimulatedClock`, which the
+SessionCoordinator moves at every clock step (the TimeManager only reads it; it can also be
+moved by ``set_backtest_time`` / ``advance_to_market_open``); in live mode the provider's clock.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from domain.calendar.model import CalendarException, CalendarSource, SessionType
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.clock import Clock, SimulatedClock
 from domain.errors import CalendarError
-from domain.messages.commands import ClockAt
 
 Mode = Literal["backtest", "live"]
 
@@ -62,9 +62,6 @@ class TimeManager(EngineActor):
         self._clock = clock
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, ClockAt):  # the coordinator's clock step (told, never asked)
-            self._simulated().set(datetime.fromtimestamp(message.ts, UTC))
-            return None
         raise TypeError(f"TimeManager does not handle {type(message).__name__}")
 
     # --- clock -------------------------------------------------------------

@@ -17,22 +17,31 @@ class Clock(Protocol):
 
 
 class SimulatedClock:
-    """A clock that only moves when told to; backtests and tests drive it."""
+    """A clock that only moves when told to; backtests and tests drive it.
+
+    A backtest's coordinator moves it at every clock step (:meth:`set_ts`, one attribute write,
+    no datetime built); whoever reads it — the TimeManager's ``now()``, the engine's — sees the
+    session clock without a message per step.
+    """
 
     def __init__(self, start: datetime) -> None:
-        self._now = _require_aware(start)
+        self._ts = _require_aware(start).timestamp()
 
     def now(self) -> datetime:
-        return self._now
+        return datetime.fromtimestamp(self._ts, UTC)
 
     def set(self, moment: datetime) -> None:
-        self._now = _require_aware(moment)
+        self._ts = _require_aware(moment).timestamp()
+
+    def set_ts(self, ts: float) -> None:
+        """Move to ``ts`` (UTC epoch seconds)."""
+        self._ts = ts
 
     def advance(self, delta: timedelta) -> datetime:
         if delta < timedelta(0):
             raise ValueError(f"a simulated clock does not go backwards (advance by {delta})")
-        self._now += delta
-        return self._now
+        self._ts += delta.total_seconds()
+        return self.now()
 
 
 def _require_aware(moment: datetime) -> datetime:

@@ -23,7 +23,6 @@ __all__ = [
     "AckTimeout",
     "BeginQualityDay",
     "ChildRestarted",
-    "ClockAt",
     "DayBars",
     "DayEndTimeout",
     "DrainGaps",
@@ -229,13 +228,6 @@ class QualityScored:
     scores: tuple[QualityScore, ...]
     opened: tuple[Gap, ...] = ()
     closed: tuple[Gap, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ClockAt:
-    """tell → TimeManager: the simulated clock is now ``ts`` (UTC epoch seconds); one per step."""
-
-    ts: int
 
 
 @dataclass(frozen=True, slots=True)
