@@ -49,8 +49,8 @@ def clean(demo_store: Store) -> RunReport:
         "crash:quality_calculator@100",
         "crash:quality_calculator@700",
         "crash:time_manager@1",
-        "crash:time_manager@50",
-        "crash:time_manager@600",
+        "crash:time_manager@12",
+        "crash:time_manager@30",
         "crash:session_coordinator@2",
         "crash:session_coordinator@300",
         "crash:session_coordinator@1200",
@@ -75,7 +75,7 @@ def test_a_crash_of_every_actor_in_one_run_still_gives_the_same_report(
     faults = [
         "crash:historical_loader@3",
         "crash:quality_calculator@100",
-        "crash:time_manager@40",
+        "crash:time_manager@20",
         "crash:session_coordinator@500",
     ]
     report, plan = _run(demo_store, faults)
