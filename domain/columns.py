@@ -50,13 +50,14 @@ class BarColumns:
 
     @classmethod
     def from_bars(cls, symbol: str, interval: str, bars: Iterable[Bar]) -> BarColumns:
-        """From bars of this symbol and interval in any order; a repeated ``ts`` keeps the last."""
-        latest: dict[int, Bar] = {}
+        """From bars of this symbol and interval in any order; a repeated ``ts`` keeps the first
+        (a repeat changes nothing, as everywhere in the engine)."""
+        first: dict[int, Bar] = {}
         for bar in bars:
             if bar.symbol != symbol or bar.interval != interval:
                 raise ValueError(f"bar {bar.symbol} {bar.interval} does not belong to {symbol} {interval}")
-            latest[bar.ts] = bar
-        return cls.from_rows(symbol, interval, [latest[ts][2:] for ts in sorted(latest)])
+            first.setdefault(bar.ts, bar)
+        return cls.from_rows(symbol, interval, [first[ts][2:] for ts in sorted(first)])
 
     @classmethod
     def concat(cls, symbol: str, interval: str, parts: Sequence[BarColumns]) -> BarColumns:

@@ -46,7 +46,7 @@ from domain.config import SessionConfig
 from domain.history.indicators import IndicatorResult, compute_indicators, describe_days
 from domain.intervals import DAILY, MINUTE, Interval
 from domain.quality.scoring import day_counts, historical_quality
-from domain.session.derived import daily_bar_from_minutes, derive_bars
+from domain.session.derived import derive_day
 from domain.session.replay_day import on_grid, regular_session
 from domain.session.windows import DayHours
 
@@ -312,21 +312,9 @@ class _SymbolLoader:
         return out
 
     def derive(self, interval: Interval, day: date, minutes: _Part) -> _Part:
-        """``interval`` bars of ``day`` built from its 1m bars (partial days allowed for 1d)."""
-        h = self.hours[day]
-        bars = minutes.columns.bars()
-        made: list[Bar]
-        if interval.is_daily:
-            bar = daily_bar_from_minutes(
-                self.symbol, bars, day, h.open_ts, h.close_ts,
-                break_start_ts=h.break_start_ts, break_end_ts=h.break_end_ts,
-            )  # fmt: skip
-            made = [] if bar is None else [bar]
-        else:
-            made = derive_bars(
-                bars, interval, h.open_ts, h.close_ts, base=MINUTE,
-                break_start_ts=h.break_start_ts, break_end_ts=h.break_end_ts,
-            )  # fmt: skip
+        """``interval`` bars of ``day`` built from its regular-session 1m bars, by the session's
+        own builder (partial days allowed for 1d)."""
+        made = derive_day(self.hours[day], MINUTE, interval, minutes.columns)
         return _Part.whole(BarColumns.from_bars(self.symbol, str(interval), made))
 
 

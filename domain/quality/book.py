@@ -46,7 +46,7 @@ class QualityBook:
     detected. Cost per step: O(bars) plus O(1) per tracker.
     """
 
-    __slots__ = ("_last", "_trackers", "enabled", "hours")
+    __slots__ = ("_daily", "_last", "_trackers", "enabled", "hours")
 
     def __init__(
         self, hours: DayHours, symbols: Iterable[str], intervals: Iterable[Interval], *, enabled: bool = True
@@ -55,6 +55,9 @@ class QualityBook:
         self.enabled = enabled
         self._trackers: dict[tuple[str, str], SessionQualityTracker] = {}
         self._last: dict[tuple[str, str], tuple[int, int]] = {}
+        intervals = list(intervals)
+        # a daily bar is keyed by its session date (domain.bars.daily_ts): it fills the day's window
+        self._daily = {str(interval) for interval in intervals if interval.is_daily}
         for interval in intervals:
             for symbol in symbols:
                 key = (symbol, str(interval))
@@ -81,8 +84,10 @@ class QualityBook:
             return (), NO_CHANGES
         trackers = self._trackers
         by_key: dict[tuple[str, str], list[int]] = {}
+        daily, open_ts = self._daily, self.hours.open_ts
         for bar in bars:
-            by_key.setdefault((bar.symbol, bar.interval), []).append(bar.ts)
+            ts = open_ts if bar.interval in daily else bar.ts
+            by_key.setdefault((bar.symbol, bar.interval), []).append(ts)
         opened: list[Gap] = []
         closed: list[Gap] = []
         batches = chain(

@@ -8,25 +8,28 @@ A provider delivers base bars as they complete, in any order, sometimes twice, s
   trading hours (pre- and post-market included) — the store keeps what was received;
 - **session**: the stored bars inside the regular session, on the grid, outside the break — new
   ones, and updates that replace a session bar;
-- refused bars are counted by reason in :attr:`LiveDay.refused` (``outside regular session``,
-  ``not today``, ``duplicate``, a bar rule it breaks, ``unsubscribed symbol``…).
+- refused bars are counted by reason in :attr:`LiveDay.refused`
+  (:class:`~domain.session.windows.Refusal`, or the bar rule a bar breaks). A bar delivered
+  again is a duplicate and changes nothing; an *update* replaces the session bar.
 
-:meth:`LiveDay.advance` returns the derived bars that are due: a window is built once it has
-ended and every expected base bar of it is present, so a window completed late by a gap fill is
-built then; a window whose base bars changed after it was built is built again (the new value
-replaces the old one by timestamp).
+:meth:`LiveDay.advance` returns the derived bars that are due, built by the same
+:class:`~domain.session.derived.DerivedBars` as a replay's: a window is built once it has ended
+and holds its base bars, so a window completed late by a gap fill is built then; a window whose
+base bars changed after it was built is built again (the new value replaces the old one by
+timestamp).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from domain.bars import Bar, bar_violation
 from domain.intervals import Interval
-from domain.session.derived import aggregate_window
-from domain.session.windows import DayHours, SessionWindows
+from domain.session.derived import DerivedBars
+from domain.session.windows import DayHours, Refusal
 
 __all__ = ["Admitted", "LiveDay"]
 
@@ -40,18 +43,39 @@ class Admitted:
     refused: int = 0
 
 
-@dataclass(slots=True)
-class _Derived:
-    interval: Interval
-    text: str
-    windows: SessionWindows
-    ratio: int
-    built: dict[str, set[int]] = field(default_factory=dict)
-    dirty: dict[str, set[int]] = field(default_factory=dict)
+class _GrowingColumns:
+    """One symbol's session bars of a live day as time-ordered columns that grow as bars arrive
+    (what :class:`~domain.session.derived.DerivedBars` reads), and its bars by timestamp."""
+
+    __slots__ = ("bars", "close", "high", "low", "open", "symbol", "ts", "volume")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bars: dict[int, Bar] = {}
+        self.ts: list[int] = []
+        self.open: list[float] = []
+        self.high: list[float] = []
+        self.low: list[float] = []
+        self.close: list[float] = []
+        self.volume: list[float] = []
+
+    def put(self, bar: Bar) -> None:
+        """Insert ``bar``, or replace the bar of its timestamp."""
+        i = bisect_left(self.ts, bar.ts)
+        values = (bar.open, bar.high, bar.low, bar.close, bar.volume)
+        columns = (self.open, self.high, self.low, self.close, self.volume)
+        if bar.ts in self.bars:
+            for column, value in zip(columns, values, strict=True):
+                column[i] = value
+        else:
+            self.ts.insert(i, bar.ts)
+            for column, value in zip(columns, values, strict=True):
+                column.insert(i, value)
+        self.bars[bar.ts] = bar
 
 
 class LiveDay:
-    """See the module docstring. ``derived`` intervals must be multiples of ``base``."""
+    """See the module docstring. ``derived`` intervals must be derivable from ``base``."""
 
     def __init__(
         self, hours: DayHours, base: Interval, derived: Iterable[Interval], symbols: Iterable[str]
@@ -60,15 +84,11 @@ class LiveDay:
         self.base = base
         self._base_text = str(base)
         self.windows = hours.windows(base)
-        self._symbols = frozenset(symbols)
-        self._bars: dict[str, dict[int, Bar]] = {symbol: {} for symbol in self._symbols}
-        self._derived: list[_Derived] = []
-        for interval in derived:
-            if interval.seconds % base.seconds:
-                raise ValueError(f"{interval} is not a multiple of the base interval {base}")
-            self._derived.append(
-                _Derived(interval, str(interval), hours.windows(interval), interval.seconds // base.seconds)
-            )
+        ordered = tuple(dict.fromkeys(symbols))  # the config's order, as in a replay
+        self._symbols = frozenset(ordered)
+        self._columns = [_GrowingColumns(symbol) for symbol in ordered]
+        self._position = {cols.symbol: i for i, cols in enumerate(self._columns)}
+        self._derived = DerivedBars(hours, base, list(derived), self._columns)
         self.refused: Counter[str] = Counter()
         self._outside: set[tuple[str, int]] = set()  # stored bars kept out of the session
         self.now_ts = hours.read_start_ts
@@ -77,10 +97,11 @@ class LiveDay:
 
     @property
     def session_count(self) -> int:
-        return sum(len(bars) for bars in self._bars.values())
+        return sum(len(cols.ts) for cols in self._columns)
 
     def has(self, symbol: str, ts: int) -> bool:
-        return ts in self._bars.get(symbol, {})
+        position = self._position.get(symbol)
+        return position is not None and ts in self._columns[position].bars
 
     def admit(self, bars: Sequence[Bar], *, updated: bool = False) -> Admitted:
         """Sort one delivery (see the module docstring)."""
@@ -100,73 +121,38 @@ class LiveDay:
                 seen = (bar.symbol, bar.ts)
                 if seen in self._outside and not updated:
                     stored.pop()
-                    outside = "duplicate"
+                    outside = Refusal.DUPLICATE
                 self._outside.add(seen)
                 self.refused[outside] += 1
                 refused += 1
                 continue
-            known = self._bars[bar.symbol]
-            previous = known.get(bar.ts)
+            position = self._position[bar.symbol]
+            cols = self._columns[position]
+            previous = cols.bars.get(bar.ts)
             if previous is not None and (not updated or previous == bar):
-                self.refused["duplicate"] += 1
+                self.refused[Refusal.DUPLICATE] += 1
                 refused += 1
                 stored.pop()  # already stored: storing it again changes nothing
                 continue
-            known[bar.ts] = bar
+            cols.put(bar)
             session.append(bar)
             if bar.ts > self.newest_ts.get(bar.symbol, -1):
                 self.newest_ts[bar.symbol] = bar.ts
-            k = windows.index(bar.ts)
-            assert k is not None
-            for derived in self._derived:
-                derived.dirty.setdefault(bar.symbol, set()).add(k // derived.ratio)
+            self._derived.touch(position, bar.ts)
         session.sort(key=lambda b: (b.symbol, b.ts))
         return Admitted(tuple(stored), tuple(session), refused)
 
     def advance(self, now_ts: int) -> list[Bar]:
-        """Move the clock to ``now_ts`` (never back); the derived bars due, in time order."""
-        if now_ts > self.now_ts:
-            previous = self.now_ts
-            self.now_ts = now_ts
-            for derived in self._derived:  # windows that ended since the last call
-                first, last = derived.windows.ended(previous), derived.windows.ended(now_ts)
-                if last > first:
-                    for symbol in self._symbols:
-                        derived.dirty.setdefault(symbol, set()).update(range(first, last))
-        out: list[Bar] = []
-        for derived in self._derived:
-            ended = derived.windows.ended(self.now_ts)
-            for symbol, windows in derived.dirty.items():
-                due = sorted(k for k in windows if k < ended)
-                for k in due:
-                    windows.discard(k)
-                    bar = self._build(derived, symbol, k)
-                    if bar is not None:
-                        derived.built.setdefault(symbol, set()).add(k)
-                        out.append(bar)
-        out.sort(key=lambda b: (b.ts, b.symbol, Interval.parse(b.interval).seconds))
-        return out
-
-    def _build(self, derived: _Derived, symbol: str, k: int) -> Bar | None:
-        windows, ratio = self.windows, derived.ratio
-        known = self._bars[symbol]
-        members: list[Bar] = []
-        for j in range(k * ratio, min((k + 1) * ratio, windows.count)):
-            if not windows.is_expected(j):
-                continue
-            bar = known.get(windows.start(j))
-            if bar is None:
-                return None  # incomplete: built when the missing bars arrive
-            members.append(bar)
-        if not members:
-            return None
-        return aggregate_window(members, derived.text, derived.windows.start(k))
+        """Move the clock to ``now_ts`` (never back); the derived bars due, in time order: the
+        windows that ended since the last call, and those a late, filled or updated bar changed."""
+        self.now_ts = max(self.now_ts, now_ts)
+        return self._derived.advance(self.now_ts)
 
     def _refusal(self, bar: Bar, hours: DayHours) -> str | None:
         if bar.symbol not in self._symbols:
-            return "unsubscribed symbol"
+            return Refusal.UNSUBSCRIBED_SYMBOL
         if bar.interval != self._base_text:
-            return f"not the streamed interval {self._base_text}"
+            return Refusal.NOT_THE_STREAMED_INTERVAL
         if not hours.read_start_ts <= bar.ts < hours.read_end_ts:
-            return "not today"
+            return Refusal.NOT_TODAY
         return bar_violation(bar.open, bar.high, bar.low, bar.close, bar.volume)

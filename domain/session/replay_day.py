@@ -10,15 +10,14 @@ questions without threads:
   the close when nothing is left); a paced replay moves it one step at a time.
 - **What does a step release?** :meth:`SessionDay.release` — every held bar whose end is
   ``<= now`` (a :class:`Step`: the bars starting in ``[from_ts, until_ts)``), and the derived
-  bars (5m, 15m …) whose windows the clock has passed. Derived bars follow the rules of
-  :mod:`domain.session.derived` (anchored at the open, emitted only when every base bar of the
-  window is there, cut at the close): each window is aggregated once, when the clock passes
-  its end, from its base bars — incremental, O(1) amortised per base bar.
+  bars (5m, 15m, 1d …) whose windows the clock has passed, built by the day's
+  :class:`~domain.session.derived.DerivedBars` (the rules are there).
 
 The regular-hours filter is applied once, at construction: a bar enters the session only if it
 starts on the base grid inside ``[open, close)`` and outside a midday break. Everything else —
 extended hours, the 16:00 bar, another symbol, a bar that breaks the OHLC rules — is counted in
-:attr:`SessionDay.refused` by reason and never released. Duplicates keep the last copy.
+:attr:`SessionDay.refused` by reason (:class:`~domain.session.windows.Refusal`) and never
+released. A repeated bar counts as a duplicate: the first copy is kept (as in a live day).
 
 Cost: bars are held per symbol as read-only :class:`~domain.columns.BarColumns`; the filter
 is two bisections and a few C-level passes per symbol; a step is O(1) whatever the number of
@@ -38,7 +37,8 @@ from operator import ge, le
 from domain.bars import Bar, bar_violation
 from domain.columns import BarColumns
 from domain.intervals import Interval
-from domain.session.windows import DayHours, SessionWindows
+from domain.session.derived import DerivedBars
+from domain.session.windows import DayHours, Refusal, SessionWindows
 
 __all__ = ["SessionDay", "Step", "on_grid", "regular_session", "valid_prices"]
 
@@ -51,7 +51,7 @@ def regular_session(cols: BarColumns, windows: SessionWindows, refused: Counter[
     ts = cols.ts
     lo, hi = bisect_left(ts, windows.open_ts), bisect_left(ts, windows.close_ts)
     if lo or hi < len(ts):
-        refused["outside regular session"] += lo + len(ts) - hi
+        refused[Refusal.OUTSIDE_REGULAR_SESSION] += lo + len(ts) - hi
     inside = cols.window(lo, hi)
     if on_grid(inside, windows) and valid_prices(inside):
         return inside
@@ -143,9 +143,7 @@ class SessionDay:
     __slots__ = (
         "_base_windows",
         "_columns",
-        "_derived_hint",
-        "_derived_next",
-        "_derived_windows",
+        "_derived",
         "_ks",
         "_ks_at",
         "_until",
@@ -178,20 +176,20 @@ class SessionDay:
         for item in bars:
             if isinstance(item, BarColumns):
                 if item.symbol not in self.symbols:
-                    self.refused["other symbol"] += len(item)
+                    self.refused[Refusal.UNSUBSCRIBED_SYMBOL] += len(item)
                 elif item.interval != base_text:
-                    self.refused["other interval"] += len(item)
+                    self.refused[Refusal.NOT_THE_STREAMED_INTERVAL] += len(item)
                 else:
                     given[item.symbol] = item
             elif item.symbol not in self.symbols:
-                self.refused["other symbol"] += 1
+                self.refused[Refusal.UNSUBSCRIBED_SYMBOL] += 1
             elif item.interval != base_text:
-                self.refused["other interval"] += 1
+                self.refused[Refusal.NOT_THE_STREAMED_INTERVAL] += 1
             else:
                 bar_groups.setdefault(item.symbol, []).append(item)
         for symbol, group in bar_groups.items():
             columns = BarColumns.from_bars(symbol, base_text, group)
-            self.refused["duplicate"] += len(group) - len(columns)
+            self.refused[Refusal.DUPLICATE] += len(group) - len(columns)
             given[symbol] = columns
         self._columns: tuple[BarColumns, ...] = tuple(
             regular_session(given[symbol], windows, self.refused)
@@ -204,12 +202,7 @@ class SessionDay:
         # the base windows holding a bar of any symbol (C-level set union, then ~1 per window)
         self._ks = sorted({(t - open_ts) // seconds for t in set().union(*(c.ts for c in self._columns))})
         self._ks_at = 0
-        self._derived_windows = [hours.windows(target) for target in self.derived]
-        for target in self.derived:
-            if not target.derivable_from(base) or target == base:
-                raise ValueError(f"{target} cannot be derived from {base}")
-        self._derived_next = [0] * len(self.derived)
-        self._derived_hint = [[0] * len(self._columns) for _ in self.derived]
+        self._derived = DerivedBars(hours, base, self.derived, self._columns)
 
     @property
     def columns(self) -> tuple[BarColumns, ...]:
@@ -264,42 +257,5 @@ class SessionDay:
         while at < len(ks) and ks[at] < ended:
             at += 1
         self._ks_at = at
-        derived = self._derive(now_ts) if self.derived else ()
+        derived = tuple(self._derived.advance(now_ts)) if self.derived else ()
         return Step(now_ts, before, self._until, at - first, derived, self._columns)
-
-    def _derive(self, now_ts: int) -> tuple[Bar, ...]:
-        out: list[Bar] = []
-        base_windows = self._base_windows
-        base_seconds = self.base.seconds
-        for t, target in enumerate(self.derived):
-            windows = self._derived_windows[t]
-            ended = windows.ended(now_ts)
-            ratio = target.seconds // self.base.seconds
-            interval = str(target)
-            hints = self._derived_hint[t]
-            for k in range(self._derived_next[t], ended):
-                if not windows.is_expected(k):
-                    continue
-                start = windows.start(k)
-                needed = base_windows.expected_in(k * ratio, (k + 1) * ratio)
-                last = start + (needed - 1) * base_seconds
-                for i, cols in enumerate(self._columns):
-                    ts = cols.ts
-                    lo = hints[i]
-                    hi = lo + needed
-                    # the common case: the window's bars are the next ``needed`` positions
-                    if not (hi <= len(ts) and ts[lo] == start and ts[hi - 1] == last):
-                        lo = bisect_left(ts, start, lo)
-                        hi = bisect_left(ts, start + windows.seconds, lo)
-                    hints[i] = hi
-                    if hi - lo == needed:
-                        out.append(
-                            Bar(
-                                cols.symbol, interval, start, cols.open[lo], max(cols.high[lo:hi]),
-                                min(cols.low[lo:hi]), cols.close[hi - 1], sum(cols.volume[lo:hi]),
-                            )
-                        )  # fmt: skip
-            self._derived_next[t] = max(self._derived_next[t], ended)
-        if len(self.derived) > 1:
-            out.sort(key=lambda bar: bar.ts)  # stable: interval, then symbol order kept
-        return tuple(out)

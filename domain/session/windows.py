@@ -5,12 +5,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from domain.bars import datetime_to_ts
 from domain.calendar.model import TradingSession
 from domain.intervals import Interval
 
-__all__ = ["DayHours", "SessionWindows"]
+__all__ = ["DayHours", "Refusal", "SessionWindows"]
+
+
+class Refusal(StrEnum):
+    """Why a bar does not enter the session: the one vocabulary of the replay and the live day,
+    the keys of ``bars_not_in_session`` in the report (a bar rule it breaks is counted under the
+    rule's own words, :func:`~domain.bars.bar_violation`)."""
+
+    OUTSIDE_REGULAR_SESSION = "outside regular session"
+    IN_MIDDAY_BREAK = "in midday break"
+    OFF_THE_GRID = "off the window grid"
+    DUPLICATE = "duplicate"
+    UNSUBSCRIBED_SYMBOL = "unsubscribed symbol"
+    NOT_THE_STREAMED_INTERVAL = "not the streamed interval"
+    NOT_TODAY = "not today"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +100,12 @@ class SessionWindows:
     def refusal(self, ts: int) -> str | None:
         """Why ``ts`` starts no expected window (a counted reason), or ``None`` if it does."""
         if not self.open_ts <= ts < self.close_ts:
-            return "outside regular session"
+            return Refusal.OUTSIDE_REGULAR_SESSION
         k, rest = divmod(ts - self.open_ts, self.seconds)
         if self._skip_first <= k < self._skip_end:
-            return "in midday break"
+            return Refusal.IN_MIDDAY_BREAK
         if rest:
-            return "off the window grid"
+            return Refusal.OFF_THE_GRID
         return None
 
     def expected_in(self, lo: int, hi: int) -> int:

@@ -19,16 +19,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from support.stores import real_file, seed
 
-from domain.bars import Bar
+from domain.bars import Bar, daily_ts
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.intervals import MINUTE, Interval
-from domain.session.derived import derive_bars
+from domain.quality.book import QualityBook
 from domain.session.replay_day import SessionDay, Step
 from domain.session.windows import DayHours
 from domain.store import open_store
 
 NY = ZoneInfo("America/New_York")
 M5, M15, M60 = Interval(300), Interval(900), Interval(3600)
+DAILY = Interval.parse("1d")
 JULY_2, JULY_3, JULY_4 = date(2025, 7, 2), date(2025, 7, 3), date(2025, 7, 4)
 
 
@@ -321,7 +322,7 @@ def test_real_aapl_minutes_moved_to_the_early_close_keep_only_0930_to_1300(july_
 
 
 @pytest.mark.parametrize("symbol", ["AAPL", "RIVN"])
-def test_derived_bars_built_step_by_step_equal_the_batch_form_on_a_real_day(
+def test_derived_bars_built_step_by_step_equal_complete_windows_by_hand_on_a_real_day(
     july_2: DayHours, symbol: str
 ) -> None:
     rows = real_rows(symbol)
@@ -330,9 +331,8 @@ def test_derived_bars_built_step_by_step_equal_the_batch_form_on_a_real_day(
     steps = run_data_driven(day)
     for target in (M5, M15):
         streamed = [b for step in steps for b in step.derived if b.interval == str(target)]
-        batch = derive_bars(regular, target, OPEN, CLOSE)
         by_hand = complete_windows(regular, OPEN, CLOSE, target.seconds, str(target))
-        assert streamed == batch == by_hand
+        assert streamed == by_hand
         assert streamed, f"the real day has complete {target} windows"
 
 
@@ -385,21 +385,23 @@ def test_bars_of_other_symbols_intervals_or_off_the_grid_are_refused(july_2: Day
         bar(et(9, 32) + 30),
     ]
     day = SessionDay(july_2, MINUTE, [], ["AAPL"], bars)
-    assert day.refused == Counter({"other symbol": 1, "other interval": 1, "off the window grid": 1})
+    assert day.refused == Counter(
+        {"unsubscribed symbol": 1, "not the streamed interval": 1, "off the window grid": 1}
+    )
     assert day.bar_count == 1
 
 
-def test_duplicate_timestamps_keep_the_last_copy(july_2: DayHours) -> None:
+def test_duplicate_timestamps_keep_the_first_copy(july_2: DayHours) -> None:
     first = bar(et(9, 32), price=100.0)
-    last = bar(et(9, 32), price=200.0)
+    repeat = bar(et(9, 32), price=200.0)
     window = [bar(ts) for ts in (et(9, 30), et(9, 31), et(9, 33), et(9, 34))]
-    day = SessionDay(july_2, MINUTE, [M5], ["AAPL"], [*window[:2], first, last, *window[2:]])
+    day = SessionDay(july_2, MINUTE, [M5], ["AAPL"], [*window[:2], first, repeat, *window[2:]])
     assert day.refused == Counter({"duplicate": 1})
     assert day.bar_count == 5
     steps = run_data_driven(day)
-    assert [b for step in steps for b in step.bars if b.ts == et(9, 32)] == [last]
+    assert [b for step in steps for b in step.bars if b.ts == et(9, 32)] == [first]
     (five,) = [b for step in steps for b in step.derived]
-    assert five.high == last.high, "the derived window is built on the last copy"
+    assert five.high == max(b.high for b in [*window, first]), "the derived window is built on the first copy"
     assert five.volume == 500.0
 
 
@@ -445,3 +447,28 @@ def test_one_step_over_many_bar_ends_releases_them_all_in_order(july_2: DayHours
     assert day.next_release() == min(
         row.bar.ts + 60 for row in aapl + rivn if row.regular() and row.bar.ts + 60 > et(11)
     )
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "RIVN"])
+def test_a_daily_bar_derived_in_the_session_allows_missing_minutes_and_uses_the_daily_key(
+    july_2: DayHours, symbol: str
+) -> None:
+    rows = real_rows(symbol)
+    regular = [row.bar for row in rows if row.regular()]
+    assert len(regular) < 390, "the real day misses minutes of its session"
+    day = SessionDay(july_2, MINUTE, [DAILY], [symbol], (row.bar for row in rows))
+    book = QualityBook(july_2, [symbol], [MINUTE, DAILY])
+    emitted: list[tuple[Bar, int]] = []
+    for step in run_data_driven(day):
+        emitted.extend((b, step.now_ts) for b in step.derived)
+        book.score(step.now_ts, [*step.bars, *step.derived])
+    [(daily, at)] = emitted
+    assert at == july_2.close_ts, "emitted at the close"
+    assert daily.ts == daily_ts(july_2.day)
+    assert (daily.open, daily.close) == (regular[0].open, regular[-1].close)
+    assert daily.high == max(b.high for b in regular) and daily.low == min(b.low for b in regular)
+    assert math.isclose(daily.volume, sum(b.volume for b in regular))
+    results = book.results()
+    assert results[(symbol, "1d")].score.quality == 100.0
+    assert results[(symbol, "1d")].gaps == ()
+    assert results[(symbol, "1m")].score.quality < 100.0

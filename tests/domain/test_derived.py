@@ -1,5 +1,6 @@
 """Derived bars (SPEC §7): anchoring at the open, cuts at the close and the break, the "holds all
-its base bars" rule, OHLCV rules, and the incremental builder agreeing with the batch form.
+its base bars" rule, partial daily bars, OHLCV rules, and the builder stepped by the clock agreeing
+with one call at the close.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from hypothesis import strategies as st
 from support.stores import real_minute_bars
 
 from domain.bars import Bar
+from domain.columns import BarColumns
 from domain.intervals import MINUTE, SECOND, Interval
-from domain.session.derived import DerivedBarBuilder, aggregate_window, daily_bar_from_minutes, derive_bars
-from domain.session.windows import SessionWindows
+from domain.session.derived import DerivedBars, check_derivable, derive_day
+from domain.session.live_day import LiveDay
+from domain.session.windows import DayHours, SessionWindows
 
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
 M5, M15, M60 = Interval(300), Interval(900), Interval(3600)
+DAILY = Interval.parse("1d")
 
 
 def et(hour: int, minute: int = 0, day: int = 2) -> int:
@@ -47,13 +51,43 @@ def minutes(start: int, end: int, *, skip: frozenset[int] = frozenset()) -> list
     return [minute_bar(ts) for ts in range(start, end, 60) if ts not in skip]
 
 
-def run_builder(builder: DerivedBarBuilder, bars: list[Bar], step_end: int) -> list[Bar]:
-    """Feed bars in order, advancing the clock to each base bar's end, then to ``step_end``."""
+def hours_of(open_ts: int, close_ts: int, pause: tuple[int, int] | None = None, day: int = 2) -> DayHours:
+    bs, be = pause if pause else (None, None)
+    return DayHours(date(2025, 7, day), open_ts, close_ts, break_start_ts=bs, break_end_ts=be)
+
+
+def session_columns(bars: list[Bar], hours: DayHours, base: Interval = MINUTE) -> BarColumns:
+    """What a session day hands the builder: the bars inside the session, on the grid, unique."""
+    windows = hours.windows(base)
+    symbol = bars[0].symbol if bars else "AAPL"
+    inside = [bar for bar in bars if windows.index(bar.ts) is not None]
+    return BarColumns.from_bars(symbol, str(base), inside)
+
+
+def derive(
+    bars: list[Bar],
+    target: Interval,
+    open_ts: int = OPEN,
+    close_ts: int = CLOSE,
+    pause: tuple[int, int] | None = None,
+    *,
+    base: Interval = MINUTE,
+    now_ts: int | None = None,
+    day: int = 2,
+) -> list[Bar]:
+    hours = hours_of(open_ts, close_ts, pause, day)
+    return derive_day(hours, base, target, session_columns(bars, hours, base), now_ts)
+
+
+def stepped(
+    bars: list[Bar], target: Interval, open_ts: int, close_ts: int, pause: tuple[int, int] | None
+) -> list[Bar]:
+    """The builder advanced minute by minute to the close."""
+    hours = hours_of(open_ts, close_ts, pause)
+    builder = DerivedBars(hours, MINUTE, [target], [session_columns(bars, hours)])
     out: list[Bar] = []
-    for bar in bars:
-        builder.add(bar)
-        out.extend(builder.advance(bar.ts + 60))
-    out.extend(builder.advance(step_end))
+    for now in range(open_ts, close_ts + 60, 60):
+        out.extend(builder.advance(now))
     return out
 
 
@@ -69,27 +103,23 @@ def test_five_minute_windows_are_anchored_at_the_open_with_ohlcv_rules() -> None
         Bar("AAPL", "1m", et(9, 34), 9.5, 10.0, 9.0, 9.75, 500.0),
         *minutes(et(9, 35), et(9, 40)),
     ]
-    builder = DerivedBarBuilder("AAPL", MINUTE, M5, OPEN, CLOSE)
-    out = run_builder(builder, bars, et(9, 40))
+    out = derive(bars, M5)
     assert [bar.ts for bar in out] == [et(9, 30), et(9, 35)]
     assert out[0] == Bar("AAPL", "5m", et(9, 30), 10.0, 12.0, 8.0, 9.75, 1500.0)
 
 
 def test_window_is_released_only_when_the_clock_reaches_its_end() -> None:
-    builder = DerivedBarBuilder("AAPL", MINUTE, M5, OPEN, CLOSE)
-    for bar in minutes(et(9, 30), et(9, 35)):
-        assert builder.add(bar) is None
+    hours = hours_of(OPEN, CLOSE)
+    builder = DerivedBars(hours, MINUTE, [M5], [session_columns(minutes(et(9, 30), et(9, 35)), hours)])
     assert builder.advance(et(9, 35) - 1) == []
     assert [bar.ts for bar in builder.advance(et(9, 35))] == [et(9, 30)]
     assert builder.advance(et(9, 36)) == [], "each window is emitted once"
 
 
 def test_sixty_minute_windows_start_0930_and_the_last_is_1530_to_1600() -> None:
-    builder = DerivedBarBuilder("AAPL", MINUTE, M60, OPEN, CLOSE)
-    *day, last_minute = minutes(OPEN, CLOSE)
-    early = run_builder(builder, day, et(15, 59))
-    assert [bar.ts for bar in early] == [et(h, 30) for h in range(9, 15)]
-    builder.add(last_minute)
+    hours = hours_of(OPEN, CLOSE)
+    builder = DerivedBars(hours, MINUTE, [M60], [session_columns(minutes(OPEN, CLOSE), hours)])
+    assert [bar.ts for bar in builder.advance(et(15, 59))] == [et(h, 30) for h in range(9, 15)]
     assert builder.advance(CLOSE - 1) == []
     last = builder.advance(CLOSE)
     assert [bar.ts for bar in last] == [et(15, 30)]
@@ -99,76 +129,59 @@ def test_sixty_minute_windows_start_0930_and_the_last_is_1530_to_1600() -> None:
 
 def test_early_close_cuts_the_last_window_at_1300() -> None:
     day = minutes(EARLY_OPEN, EARLY_CLOSE + 3600)  # bars after the close are offered too
-    builder = DerivedBarBuilder("AAPL", MINUTE, M60, EARLY_OPEN, EARLY_CLOSE)
-    out = run_builder(builder, day, EARLY_CLOSE + 3600)
+    out = derive(day, M60, EARLY_OPEN, EARLY_CLOSE, day=3)
     assert [bar.ts for bar in out] == [et(h, 30, day=3) for h in (9, 10, 11, 12)]
     assert out[-1].volume == 30 * 100.0
-    assert builder.rejected == {"outside regular session": 60}
-    batch = derive_bars(day, M15, EARLY_OPEN, EARLY_CLOSE)
+    batch = derive(day, M15, EARLY_OPEN, EARLY_CLOSE, day=3)
     assert len(batch) == 14 and batch[-1].ts == et(12, 45, day=3)
 
 
 def test_window_missing_one_base_bar_is_never_emitted() -> None:
     day = minutes(OPEN, et(10, 0), skip=frozenset({et(9, 37)}))
-    builder = DerivedBarBuilder("AAPL", MINUTE, M5, OPEN, CLOSE)
-    out = run_builder(builder, day, CLOSE)
-    assert et(9, 35) not in [bar.ts for bar in out]
+    out = derive(day, M5)
     assert [bar.ts for bar in out] == [et(9, m) for m in (30, 40, 45, 50, 55)]
-    assert derive_bars(day, M5, OPEN, CLOSE) == out
 
 
-def test_late_in_order_bar_still_completes_the_current_window() -> None:
-    builder = DerivedBarBuilder("AAPL", MINUTE, M5, OPEN, CLOSE)
-    for bar in minutes(et(9, 30), et(9, 34)):
-        builder.add(bar)
-    assert builder.advance(et(9, 35)) == [], "incomplete at its end"
-    builder.add(minute_bar(et(9, 34)))
-    assert [
-        bar.ts
-        for bar in builder.advance(
-            et(
-                9,
-                35,
-            )
-        )
-    ] == [et(9, 30)]
-
-
-def test_refused_bars_say_why_and_are_counted() -> None:
-    builder = DerivedBarBuilder("AAPL", MINUTE, M5, OPEN, CLOSE)
-    assert builder.add(minute_bar(et(9, 31))) is None
-    assert builder.add(minute_bar(et(9, 31))) == "duplicate"
-    assert builder.add(minute_bar(et(9, 30))) == "out of order"
-    assert builder.add(minute_bar(et(9, 29))) == "outside regular session"
-    assert builder.add(minute_bar(et(16, 0))) == "outside regular session"
-    assert builder.add(minute_bar(et(9, 40) + 30)) == "off the window grid"
-    assert builder.add(minute_bar(et(9, 41), symbol="RIVN")) == "other symbol"
-    assert builder.add(minute_bar(et(9, 41))._replace(interval="5m")) == "other interval"
-    assert sum(builder.rejected.values()) == 7
+def test_a_late_or_filled_bar_completes_its_window_and_an_update_rebuilds_it() -> None:
+    hours = hours_of(OPEN, CLOSE)
+    day = LiveDay(hours, MINUTE, [M5], ["AAPL"])
+    day.admit(minutes(et(9, 30), et(9, 34)))
+    assert day.advance(et(9, 35)) == [], "incomplete at its end"
+    day.admit([minute_bar(et(9, 34))])
+    built = day.advance(et(9, 36))
+    assert [bar.ts for bar in built] == [et(9, 30)]
+    changed = minute_bar(et(9, 32), volume=1000.0)
+    day.admit([changed], updated=True)
+    rebuilt = day.advance(et(9, 37))
+    assert [(bar.ts, bar.volume) for bar in rebuilt] == [(et(9, 30), built[0].volume + 900.0)]
+    day.admit([minute_bar(et(9, 33))])
+    assert day.advance(et(9, 38)) == [], "a repeated bar is a duplicate: nothing changes"
 
 
 def test_lunch_break_windows_stay_on_the_open_grid() -> None:
     """Tokyo 09:00–15:30, break 11:30–12:30: 60m windows 09, 10, 11 (ends 11:30), 12 (12:30–13:00)…"""
-    day = [*minutes(TSE_OPEN, TSE_BREAK[0]), *minutes(TSE_BREAK[1], TSE_CLOSE)]
-    builder = DerivedBarBuilder(
-        "7203", MINUTE, M60, TSE_OPEN, TSE_CLOSE, break_start_ts=TSE_BREAK[0], break_end_ts=TSE_BREAK[1]
+    day = [
+        bar._replace(symbol="7203")
+        for bar in [
+            *minutes(TSE_OPEN, TSE_BREAK[0]),
+            minute_bar(jst(11, 45)),
+            *minutes(TSE_BREAK[1], TSE_CLOSE),
+        ]
+    ]
+    hours = hours_of(TSE_OPEN, TSE_CLOSE, TSE_BREAK)
+    builder = DerivedBars(hours, MINUTE, [M60], [session_columns(day, hours)])
+    assert [b.ts for b in builder.advance(jst(11, 30))] == [jst(9), jst(10), jst(11)], (
+        "11:00 ends at the break"
     )
-    day = [bar._replace(symbol="7203") for bar in day]
-    assert builder.add(minute_bar(jst(11, 45), symbol="7203")) == "in midday break"
-    out = []
-    for bar in day:
-        builder.add(bar)
-        emitted = builder.advance(bar.ts + 60)
-        if bar.ts == jst(11, 29):
-            assert [b.ts for b in emitted] == [jst(11)], "the 11:00 window ends at the break start"
-        out.extend(emitted)
+    out = [
+        *derive(day, M60, TSE_OPEN, TSE_CLOSE, TSE_BREAK, now_ts=jst(11, 30)),
+        *builder.advance(TSE_CLOSE),
+    ]
     assert [bar.ts for bar in out] == [jst(h) for h in range(9, 16)]
     volumes = {bar.ts: bar.volume for bar in out}
     assert volumes[jst(11)] == volumes[jst(12)] == volumes[jst(15)] == 30 * 100.0
     assert volumes[jst(10)] == 60 * 100.0
-    assert out == derive_bars(
-        day, M60, TSE_OPEN, TSE_CLOSE, break_start_ts=TSE_BREAK[0], break_end_ts=TSE_BREAK[1]
-    )
+    assert out == derive(day, M60, TSE_OPEN, TSE_CLOSE, TSE_BREAK)
 
 
 def test_window_wholly_inside_the_break_is_not_a_window() -> None:
@@ -179,47 +192,39 @@ def test_window_wholly_inside_the_break_is_not_a_window() -> None:
     assert windows.expected_in(0, windows.count) == 22
 
 
-def test_non_derivable_or_daily_targets_are_refused() -> None:
+def test_only_derivable_targets_are_accepted() -> None:
     with pytest.raises(ValueError, match="cannot be derived"):
-        DerivedBarBuilder("AAPL", MINUTE, Interval(90), OPEN, CLOSE)
-    with pytest.raises(ValueError, match="daily_bar_from_minutes"):
-        derive_bars([], Interval.parse("1d"), OPEN, CLOSE)
+        check_derivable(MINUTE, Interval(90))
+    with pytest.raises(ValueError, match="cannot be derived"):
+        check_derivable(DAILY, MINUTE)
+    with pytest.raises(ValueError, match="cannot be derived"):
+        check_derivable(MINUTE, MINUTE)
+    check_derivable(MINUTE, DAILY)
+    check_derivable(SECOND, M5)
 
 
 def test_seconds_base_builds_minute_windows() -> None:
     bars = [Bar("AAPL", "1s", OPEN + s, 10.0, 10.0 + s, 9.0, 10.0, 1.0) for s in range(120)]
-    builder = DerivedBarBuilder("AAPL", SECOND, MINUTE, OPEN, CLOSE)
-    for bar in bars:
-        builder.add(bar)
-    out = builder.advance(OPEN + 120)
+    out = derive(bars, MINUTE, base=SECOND, now_ts=OPEN + 120)
     assert [(bar.ts, bar.high, bar.volume, bar.interval) for bar in out] == [
         (OPEN, 69.0, 60.0, "1m"),
         (OPEN + 60, 129.0, 60.0, "1m"),
     ]
 
 
-def test_aggregate_window_refuses_empty_and_mixed_windows() -> None:
-    with pytest.raises(ValueError, match="empty"):
-        aggregate_window([], "5m", OPEN)
-    with pytest.raises(ValueError, match="mixes symbols"):
-        aggregate_window([minute_bar(OPEN), minute_bar(OPEN + 60, symbol="RIVN")], "5m", OPEN)
-
-
-def test_daily_bar_from_minutes_keeps_regular_session_and_stamps_midnight_utc() -> None:
+def test_a_daily_bar_allows_partial_days_and_is_keyed_at_midnight_utc() -> None:
     bars = [
-        minute_bar(et(9, 29), price=1.0),  # pre-market: ignored
+        minute_bar(et(9, 29), price=1.0),  # pre-market: not in the session
         Bar("AAPL", "1m", et(9, 30), 10.0, 11.0, 9.0, 10.5, 5.0),
         Bar("AAPL", "1m", et(12, 0), 10.5, 13.0, 10.0, 12.0, 7.0),
         Bar("AAPL", "1m", et(12, 0), 99.0, 99.0, 99.0, 99.0, 99.0),  # duplicate: first wins
         Bar("AAPL", "1m", et(15, 59), 12.0, 12.5, 8.0, 11.0, 3.0),
-        minute_bar(et(16, 0), price=500.0),  # post-market: ignored
+        minute_bar(et(16, 0), price=500.0),  # post-market: not in the session
     ]
-    daily = daily_bar_from_minutes("AAPL", [*bars[4:], *bars[:4]], date(2025, 7, 2), OPEN, CLOSE)
     midnight = int(datetime(2025, 7, 2).replace(tzinfo=ZoneInfo("UTC")).timestamp())
-    assert daily == Bar("AAPL", "1d", midnight, 10.0, 13.0, 8.0, 11.0, 15.0)
-    assert daily_bar_from_minutes("AAPL", bars[:1], date(2025, 7, 2), OPEN, CLOSE) is None
-    with pytest.raises(ValueError, match="RIVN"):
-        daily_bar_from_minutes("RIVN", bars, date(2025, 7, 2), OPEN, CLOSE)
+    assert derive(bars, DAILY, now_ts=CLOSE - 1) == [], "emitted at the close"
+    assert derive([*bars[4:], *bars[:4]], DAILY) == [Bar("AAPL", "1d", midnight, 10.0, 13.0, 8.0, 11.0, 15.0)]
+    assert derive(bars[:1], DAILY) == [], "no bar in the session, no daily bar"
 
 
 # -- real data -----------------------------------------------------------------------------------
@@ -229,8 +234,7 @@ def test_daily_bar_from_minutes_keeps_regular_session_and_stamps_midnight_utc() 
 def test_real_day_daily_bar_matches_the_regular_session_rows(symbol: str) -> None:
     bars = real_minute_bars(symbol)
     regular = [bar for bar in bars if OPEN <= bar.ts < CLOSE]
-    daily = daily_bar_from_minutes(symbol, bars, date(2025, 7, 2), OPEN, CLOSE)
-    assert daily is not None
+    [daily] = derive(bars, DAILY)
     assert daily.ts == int(datetime.fromisoformat("2025-07-02 00:00:00+00:00").timestamp())
     assert (daily.open, daily.close) == (regular[0].open, regular[-1].close)
     assert daily.high == max(bar.high for bar in regular)
@@ -249,16 +253,14 @@ def test_real_day_derived_bars_are_exactly_the_complete_windows(symbol: str, tar
         for start in range(OPEN, CLOSE, step)
         if all(ts in present for ts in range(start, min(start + step, CLOSE), 60))
     ]
-    builder = DerivedBarBuilder(symbol, MINUTE, target, OPEN, CLOSE)
-    incremental = run_builder(builder, bars, CLOSE)
+    incremental = stepped(bars, target, OPEN, CLOSE, None)
     assert [bar.ts for bar in incremental] == complete
-    assert incremental == derive_bars(bars, target, OPEN, CLOSE)
-    assert builder.rejected["outside regular session"] == len(bars) - len(present)
+    assert incremental == derive(bars, target)
 
 
 # -- properties ----------------------------------------------------------------------------------
 
-TARGET_MINUTES = [1, 2, 3, 5, 10, 15, 30, 60, 120]
+TARGET_MINUTES = [2, 3, 5, 10, 15, 30, 60, 120]
 
 
 @st.composite
@@ -287,29 +289,15 @@ def sessions(draw: st.DrawFn) -> tuple[list[Bar], Interval, int, int, tuple[int,
     return bars, target, OPEN, close, pause
 
 
-def _builder(
-    target: Interval, open_ts: int, close_ts: int, pause: tuple[int, int] | None
-) -> DerivedBarBuilder:
-    bs, be = pause if pause else (None, None)
-    return DerivedBarBuilder("SYM", MINUTE, target, open_ts, close_ts, break_start_ts=bs, break_end_ts=be)
-
-
-def _batch(
-    bars: list[Bar], target: Interval, open_ts: int, close_ts: int, pause: tuple[int, int] | None
-) -> list[Bar]:
-    bs, be = pause if pause else (None, None)
-    return derive_bars(bars, target, open_ts, close_ts, break_start_ts=bs, break_end_ts=be)
-
-
 @settings(max_examples=150, deadline=None)
 @given(sessions())
-def test_incremental_builder_equals_batch_form(
+def test_the_builder_stepped_by_the_clock_equals_one_call_at_the_close(
     case: tuple[list[Bar], Interval, int, int, tuple[int, int] | None],
 ) -> None:
     bars, target, open_ts, close_ts, pause = case
-    incremental = run_builder(_builder(target, open_ts, close_ts, pause), bars, close_ts)
-    assert incremental == _batch(bars, target, open_ts, close_ts, pause)
-    assert incremental == _batch(list(reversed(bars)), target, open_ts, close_ts, pause), "order-free"
+    incremental = stepped(bars, target, open_ts, close_ts, pause)
+    assert incremental == derive(bars, target, open_ts, close_ts, pause)
+    assert incremental == derive(list(reversed(bars)), target, open_ts, close_ts, pause), "order-free"
 
 
 @settings(max_examples=150, deadline=None)
@@ -318,7 +306,7 @@ def test_derived_bars_obey_the_window_and_ohlcv_rules(
     case: tuple[list[Bar], Interval, int, int, tuple[int, int] | None],
 ) -> None:
     bars, target, open_ts, close_ts, pause = case
-    out = _batch(bars, target, open_ts, close_ts, pause)
+    out = derive(bars, target, open_ts, close_ts, pause)
     by_ts = {bar.ts: bar for bar in bars}
     in_break = (lambda ts: pause[0] <= ts < pause[1]) if pause else (lambda ts: False)
     expected_starts = []
