@@ -5,9 +5,11 @@ The days an indicator covers come from :func:`domain.calendar.trading_days.perio
 only does the arithmetic over the bars it is given:
 
 - ``trailing_average`` daily: mean of ``field`` over the period days' daily bars;
-- ``trailing_average`` minute: a list with one value per regular-session minute of the session
-  day (index ``i`` = the minute starting ``i`` minutes after each day's regular open), each the
-  mean of that minute's ``field`` across the period days that have the bar;
+- ``trailing_average`` minute: a list with one value per trading minute of the session day's
+  regular session, the midday break excluded (index ``i`` = each day's ``i``-th trading minute,
+  0 = the open; on a 09:00–15:30 day with a 11:30–12:30 break that is 330 values, index 149 is
+  11:29 and index 150 is 12:30), each the mean of that minute's ``field`` across the period
+  days that have the bar;
 - ``trailing_max`` / ``trailing_min``: max / min of ``field`` over the period days' daily bars.
 
 Not enough data is never a 0.0 placeholder (SPEC §6). The rules:
@@ -22,11 +24,12 @@ Not enough data is never a 0.0 placeholder (SPEC §6). The rules:
   is ``None`` only when no period day has any regular-session minute bar.
 
 Daily bars are matched to days by their ``ts`` (the session date at 00:00 UTC); if two bars
-fall on one day the later in the input wins. Minute bars outside ``[open, open +
-session_minutes)`` of their day are ignored, as are bars of days outside the period. For a
-group with a midday break pass the minutes from open to close: the break minutes come out
-``None``. Deriving missing daily bars from 1m bars (SPEC §6) is the loader's job, before it
-calls this module.
+fall on one day the later in the input wins. Minute bars are placed by their day's open and
+midday break (``session_breaks``; a day without one trades straight through): bars inside the
+break, before the open, or at trading minute ``session_minutes`` or later are ignored, as are
+bars of days outside the period. Days with and without a break, or with different breaks,
+line up trading minute by trading minute. Deriving missing daily bars from 1m bars (SPEC §6)
+is the loader's job, before it calls this module.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ __all__ = [
 ]
 
 IndicatorValue = float | list[float | None] | None
-"""A daily indicator's number, a minute indicator's per-minute list, or None (not enough data)."""
+"""A daily indicator's number, a minute indicator's list (one value per trading minute), or None
+(not enough data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,19 +83,31 @@ def compute_indicator(
     *,
     symbol: str,
     session_minutes: int | None = None,
+    session_breaks: Mapping[date, tuple[int, int]] | None = None,
 ) -> IndicatorResult:
     """Compute indicator ``name`` of ``symbol`` over the period ``days`` (oldest first).
 
     ``daily_bars`` are the symbol's daily bars (extra days are ignored); ``minute_bars_by_day``
     its 1m bars per day and ``session_opens`` each day's regular open in UTC epoch seconds (both
     used by minute granularity only). ``session_minutes`` is the length of the list of a minute
-    indicator: the regular-session minutes of the session day (390 on a full NYSE day, 210 on
-    an early close); required for minute granularity.
+    indicator: the regular-session trading minutes of the session day, the break excluded (390
+    on a full NYSE day, 210 on an early close, 330 on a 09:00–15:30 Tokyo day); required for
+    minute granularity. ``session_breaks`` holds each day's midday break ``(start, end)`` in UTC
+    epoch seconds; days not in it (or ``None``) have no break.
     """
     if config.granularity == "minute":
         if session_minutes is None or session_minutes < 1:
             raise ValueError(f"indicator {name!r}: minute granularity needs session_minutes >= 1")
-        return _minute_average(name, config, minute_bars_by_day, days, session_opens, symbol, session_minutes)
+        return _minute_average(
+            name,
+            config,
+            minute_bars_by_day,
+            days,
+            session_opens,
+            session_breaks or {},
+            symbol,
+            session_minutes,
+        )
     return _daily(name, config, daily_bars, days, symbol)
 
 
@@ -103,6 +119,7 @@ def compute_indicators(
     minute_bars_by_day: Mapping[date, Sequence[Bar]],
     session_opens: Mapping[date, int],
     session_minutes: int | None = None,
+    session_breaks: Mapping[date, tuple[int, int]] | None = None,
 ) -> dict[str, IndicatorResult]:
     """Every configured indicator of one symbol, keyed by name (``days_by_name`` per indicator)."""
     return {
@@ -115,6 +132,7 @@ def compute_indicators(
             session_opens,
             symbol=symbol,
             session_minutes=session_minutes,
+            session_breaks=session_breaks,
         )
         for name, config in indicators.items()
     }
@@ -151,6 +169,7 @@ def _minute_average(
     minute_bars_by_day: Mapping[date, Sequence[Bar]],
     days: Sequence[date],
     session_opens: Mapping[date, int],
+    session_breaks: Mapping[date, tuple[int, int]],
     symbol: str,
     session_minutes: int,
 ) -> IndicatorResult:
@@ -158,7 +177,6 @@ def _minute_average(
         return IndicatorResult(name, None, [], _no_days(symbol, name, config))
     sums = [0.0] * session_minutes
     counts = [0] * session_minutes
-    end = session_minutes * 60
     missing: list[date] = []
     for day in days:
         bars = minute_bars_by_day.get(day, ())
@@ -167,10 +185,11 @@ def _minute_average(
             opened = session_opens.get(day)
             if opened is None:
                 raise ValueError(f"indicator {name!r}: no regular open given for {day.isoformat()}")
+            pause = _break_offsets(name, day, opened, session_breaks.get(day))
             for bar in bars:
-                offset = bar.ts - opened
-                if 0 <= offset < end:
-                    by_minute[offset // 60] = _field(bar, config.field)  # a duplicate: last wins
+                minute = _trading_minute(bar.ts - opened, pause)
+                if minute is not None and minute < session_minutes:
+                    by_minute[minute] = _field(bar, config.field)  # a duplicate: last wins
         if not by_minute:
             missing.append(day)
             continue
@@ -194,6 +213,33 @@ def _minute_average(
             f"{describe_days(missing, days)}; each minute averages the days that have its bar"
         )
     return IndicatorResult(name, value, missing, warning)
+
+
+def _break_offsets(
+    name: str, day: date, opened: int, pause: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """A day's break as seconds after its open, ``[start, end)``; ``ValueError`` if malformed."""
+    if pause is None:
+        return None
+    start, end = pause[0] - opened, pause[1] - opened
+    if not 0 < start < end:
+        raise ValueError(
+            f"indicator {name!r}: the break of {day.isoformat()} must start after the open and "
+            f"end after it starts, got [{pause[0]}, {pause[1]}) with the open at {opened}"
+        )
+    return start, end
+
+
+def _trading_minute(offset: int, pause: tuple[int, int] | None) -> int | None:
+    """The trading minute (0 = the open) of a bar ``offset`` seconds after its day's open, the
+    break ``pause`` (offsets, or ``None``) excluded; ``None`` before the open or in the break."""
+    if offset < 0:
+        return None
+    if pause is None or offset < pause[0]:
+        return offset // 60
+    if offset < pause[1]:
+        return None
+    return (offset - (pause[1] - pause[0])) // 60
 
 
 def describe_days(missing: Sequence[date], days: Sequence[date]) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import FrozenInstanceError
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -31,6 +32,8 @@ from domain.history.indicators import (
     compute_indicators,
     describe_days,
 )
+from domain.intervals import MINUTE
+from domain.session.windows import DayHours
 from domain.store import open_store
 
 SYMBOL = "ORCL"
@@ -393,6 +396,148 @@ def test_minute_average_over_real_aapl_bars_of_one_day_is_that_days_volume() -> 
     }
     assert 0 < len(regular) <= 390 < len(parsed)  # the file also holds extended-hours bars
     assert {i: v for i, v in enumerate(result.value) if v is not None} == regular
+
+
+# ------------------------------------------------------------------- minute granularity, midday break
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def tokyo(day: date, close: time = time(15, 30)) -> DayHours:
+    """A TSE day: 09:00 to ``close`` with the 11:30–12:30 lunch break."""
+
+    def ts(moment: time) -> int:
+        return int(datetime.combine(day, moment, tzinfo=TOKYO).timestamp())
+
+    return DayHours(
+        day, ts(time(9)), ts(close), break_start_ts=ts(time(11, 30)), break_end_ts=ts(time(12, 30))
+    )
+
+
+def trading_minutes(hours: DayHours) -> list[int]:
+    """Start of each trading minute of the day, in order (the expected 1m windows: no break)."""
+    windows = hours.windows(MINUTE)
+    return [windows.start(k) for k in range(windows.count) if windows.is_expected(k)]
+
+
+def minute_average_over(
+    hours: Sequence[DayHours], bars: Sequence[Bar], session_day: DayHours
+) -> list[float | None]:
+    """The minute average of ``bars`` over the period days ``hours``, for ``session_day``."""
+    by_day = {h.day: [b for b in bars if h.open_ts <= b.ts < h.close_ts] for h in hours}
+    result = compute_indicator(
+        "avg_volume_intraday",
+        config("trailing_average", f"{len(hours)}d", "volume", granularity="minute"),
+        [],
+        by_day,
+        [h.day for h in hours],
+        {h.day: h.open_ts for h in hours},
+        symbol="7203",
+        session_minutes=session_day.regular_seconds() // 60,
+        session_breaks={
+            h.day: (h.break_start_ts, h.break_end_ts)
+            for h in hours
+            if h.break_start_ts is not None and h.break_end_ts is not None
+        },
+    )
+    assert isinstance(result.value, list)
+    return result.value
+
+
+def volume_bar(ts: int, volume: float) -> Bar:
+    return Bar("7203", "1m", ts, 2500.0, 2500.0, 2500.0, 2500.0, volume)
+
+
+def test_minute_average_on_a_tokyo_day_has_one_value_per_trading_minute_and_skips_the_break() -> None:
+    """330 values for 09:00–15:30 less the lunch hour; index 150 is 12:30 and 329 is 15:29."""
+    period = [tokyo(d("2025-03-03")), tokyo(d("2025-03-04"))]
+    session_day = tokyo(d("2025-03-05"))
+    bars = [
+        volume_bar(ts, 1000.0 * n + i)
+        for n, h in enumerate(period)
+        for i, ts in enumerate(trading_minutes(h))
+    ]
+    first = period[0]
+    assert first.break_start_ts is not None and first.break_end_ts is not None
+    in_break = [volume_bar(ts, 1e9) for ts in range(first.break_start_ts, first.break_end_ts, 60)]
+
+    value = minute_average_over(period, [*bars, *in_break], session_day)
+
+    assert len(value) == 330 == len(trading_minutes(session_day))
+    assert value == [500.0 + i for i in range(330)], "every trading minute averages both days"
+    starts = trading_minutes(first)
+    assert datetime.fromtimestamp(starts[150], TOKYO).time() == time(12, 30)
+    assert datetime.fromtimestamp(starts[149], TOKYO).time() == time(11, 29)
+    assert datetime.fromtimestamp(starts[329], TOKYO).time() == time(15, 29)
+
+
+def test_minute_average_lines_up_a_1500_close_with_a_1530_close_by_trading_minute() -> None:
+    """TSE closed at 15:00 until 2024-11-01: its 300 minutes are the first 300 of a 15:30 day."""
+    short, long_ = tokyo(d("2024-11-01"), close=time(15)), tokyo(d("2024-11-05"))
+    bars = [volume_bar(ts, 10.0) for ts in trading_minutes(short)]
+    bars += [volume_bar(ts, 30.0) for ts in trading_minutes(long_)]
+
+    value = minute_average_over([short, long_], bars, tokyo(d("2024-11-06")))
+
+    assert value == [20.0] * 300 + [30.0] * 30
+
+
+def test_minute_average_with_a_break_day_and_a_day_without_one_matches_by_trading_minute() -> None:
+    no_break = DayHours(
+        d("2025-03-03"), tokyo(d("2025-03-03")).open_ts, tokyo(d("2025-03-03")).open_ts + 330 * 60
+    )
+    with_break = tokyo(d("2025-03-04"))
+    bars = [volume_bar(ts, float(i)) for i, ts in enumerate(trading_minutes(no_break))]
+    bars += [volume_bar(ts, float(i) + 2) for i, ts in enumerate(trading_minutes(with_break))]
+
+    assert minute_average_over([no_break, with_break], bars, with_break) == [i + 1.0 for i in range(330)]
+
+
+def test_a_break_that_does_not_follow_the_open_is_refused() -> None:
+    hours = tokyo(d("2025-03-03"))
+    with pytest.raises(ValueError, match="break of 2025-03-03"):
+        compute_indicator(
+            "m",
+            MINUTE_AVG,
+            [],
+            {hours.day: [volume_bar(hours.open_ts, 1.0)]},
+            [hours.day],
+            {hours.day: hours.open_ts},
+            symbol="7203",
+            session_minutes=330,
+            session_breaks={hours.day: (hours.open_ts + 3600, hours.open_ts + 3600)},
+        )
+
+
+@given(
+    st.dictionaries(
+        st.integers(min_value=0, max_value=389),
+        st.floats(min_value=0, max_value=1e7, allow_nan=False),
+        max_size=80,
+    )
+)
+def test_closing_up_the_break_changes_no_value(volumes: dict[int, float]) -> None:
+    """A break day's list equals that of the same bars with the afternoon moved back by the
+    break's length onto a day without a break; minutes inside the break count for nothing."""
+    hours = tokyo(d("2025-03-03"))
+    assert hours.break_start_ts is not None and hours.break_end_ts is not None
+    pause = hours.break_end_ts - hours.break_start_ts
+    closed_up = DayHours(hours.day, hours.open_ts, hours.close_ts - pause)
+    bars = [volume_bar(hours.open_ts + 60 * minute, volume) for minute, volume in volumes.items()]
+    moved = [
+        b._replace(ts=b.ts - pause) if b.ts >= hours.break_end_ts else b
+        for b in bars
+        if not hours.break_start_ts <= b.ts < hours.break_end_ts
+    ]
+    with_break = compute_indicator(
+        "m", MINUTE_AVG, [], {hours.day: bars}, [hours.day], {hours.day: hours.open_ts}, symbol="7203",
+        session_minutes=330, session_breaks={hours.day: (hours.break_start_ts, hours.break_end_ts)},
+    )  # fmt: skip
+    without = compute_indicator(
+        "m", MINUTE_AVG, [], {hours.day: moved}, [hours.day], {closed_up.day: closed_up.open_ts},
+        symbol="7203", session_minutes=closed_up.regular_seconds() // 60,
+    )  # fmt: skip
+    assert with_break == without
 
 
 # ----------------------------------------------------------------------------------- the API shape
