@@ -208,6 +208,7 @@ def load_historical(
         if indicators:
             daily_by_day = stored.get(str(DAILY), {})
             daily = [bar for d in daily_days for bar in daily_by_day[d].columns.bars()]
+            # trading minutes of the session day (the break excluded): the minute indicators' length
             session_minutes = None if session_hours is None else session_hours.regular_seconds() // 60
             results[symbol] = compute_indicators(
                 symbol,
@@ -217,6 +218,11 @@ def load_historical(
                 {d: minutes[d].columns.bars() for d in minute_indicator_days if d in minutes},
                 {d: h.open_ts for d, h in hours.items()},
                 session_minutes=session_minutes or None,
+                session_breaks={
+                    d: (h.break_start_ts, h.break_end_ts)
+                    for d, h in hours.items()
+                    if h.break_start_ts is not None and h.break_end_ts is not None
+                },
             )
             warnings.extend(r.warning for r in results[symbol].values() if r.warning)
     return HistoricalData(day, series, results, hours, tuple(warnings))

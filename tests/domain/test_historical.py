@@ -465,6 +465,63 @@ def test_indicators_over_missing_data_are_none_with_a_warning_never_zero(
                 assert all(v is None or v > 0 for v in result.value), "no 0.0 placeholder minutes"
 
 
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def tokyo_at(day: date, hour: int, minute: int = 0) -> int:
+    return int(datetime.combine(day, time(hour, minute), tzinfo=TOKYO).timestamp())
+
+
+@pytest.fixture
+def jp_store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'jp.db'}")
+    seed(opened, "JP_EQUITY", start_year=2025, end_year=2025)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def test_minute_indicator_of_a_tokyo_day_has_330_trading_minutes_and_the_afternoon_after_the_break(
+    jp_store: Store,
+) -> None:
+    """09:00–11:30 and 12:30–15:30: entry 150 is 12:30, the last entry 15:29, none is a break."""
+    calendar = TradingCalendar(jp_store.calendar, exchange_group="JP_EQUITY")
+    period = days("2025-02-28", "2025-03-03", "2025-03-04")
+    bars: list[Bar] = []
+    for n, day in enumerate(period):
+        morning = range(tokyo_at(day, 9), tokyo_at(day, 11, 30), 60)
+        lunch = range(tokyo_at(day, 11, 30), tokyo_at(day, 12, 30), 60)
+        afternoon = range(tokyo_at(day, 12, 30), tokyo_at(day, 15, 30), 60)
+        trading = [*morning, *afternoon]
+        assert len(trading) == 330
+        bars += [Bar("7203", "1m", ts, 2500, 2501, 2499, 2500, 100.0 * n + i) for i, ts in enumerate(trading)]
+        bars += [Bar("7203", "1m", ts, 2500, 2501, 2499, 2500, 1e9) for ts in lunch]  # filtered out
+    jp_store.bars.upsert(bars)
+    raw = example()
+    raw["exchange_group"] = "JP_EQUITY"
+    section = raw["session_data_config"]
+    section["symbols"] = ["7203"]
+    section["historical"]["data"] = []
+    section["historical"]["indicators"] = {
+        "avg_volume_intraday": {
+            "type": "trailing_average",
+            "period": "3d",
+            "field": "volume",
+            "granularity": "minute",
+        }
+    }
+
+    data = load_historical(SessionConfig.from_dict(raw), d("2025-03-05"), calendar, jp_store.bars)
+
+    result = data.indicators["7203"]["avg_volume_intraday"]
+    assert result.warning is None and result.missing_days == []
+    assert result.value == [100.0 + i for i in range(330)], (
+        "each trading minute, break excluded, averages 3 days"
+    )
+    assert result.value[150] == 250.0, "the 12:30 bars (150, 250 and 350 shares)"
+
+
 def test_series_without_bars_are_named_in_the_warnings(store: Store, calendar: TradingCalendar) -> None:
     data = load_historical(example_config(("AAPL",)), d("2025-07-07"), calendar, store.bars)
     assert data.series[("AAPL", "1m")].bar_count == 0
