@@ -106,8 +106,13 @@ class CoordinatorBase(EngineActor):
         )  # fmt: skip
         self._publish(LifecycleChanged(change.from_state, change.to_state, reason, day))
 
+    _silent_until: int | None = None
+    """A restarted coordinator replaying the day it was in publishes nothing until its clock
+    passes the last step published before the restart (subscribers get each event once)."""
+
     def _publish(self, event: Event) -> None:
-        self._bus.publish(event)
+        if self._silent_until is None:
+            self._bus.publish(event)
 
     def _apply_scores(self, message: QualityScored) -> None:
         """Scores and gap changes of one :class:`QualityScored` into the session data, and their

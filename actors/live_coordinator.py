@@ -360,7 +360,11 @@ class LiveSessionCoordinator(CoordinatorBase):
         local = self._clock.now().astimezone(self._tm_timezone()).date()
         day = self._tm.get_first_trading_date(local)
         hours = DayHours.from_session(self._tm.get_trading_session(day))
-        if now >= hours.close_ts + self._grace or day in {s.day for s in self._summaries}:
+        done = day in {s.day for s in self._summaries}
+        if not done and now >= hours.close_ts + self._grace and self._resumable(day):
+            self._begin_day(day)  # a restart after the close: fill what was missed, close the day
+            return
+        if done or now >= hours.close_ts + self._grace:
             day = self._tm.get_next_trading_date(max(day, local))
             hours = DayHours.from_session(self._tm.get_trading_session(day))
         self._planned = day
@@ -371,6 +375,14 @@ class LiveSessionCoordinator(CoordinatorBase):
             self._timer.send_after(wait, self.actor_ref, _BeginDay(day, self._plan))
         else:
             self._begin_day(day)
+
+    def _resumable(self, day: date) -> bool:
+        """Whether a session of ``day`` that has closed was running before this start: its bars
+        are in the store, and it has no summary yet (a service restarted after the close)."""
+        if self.lifecycle.state is not State.CREATED:
+            return False
+        stored: DayBars = self._loader.ask(TakeDay(day), timeout=self._ask_timeout)
+        return any(len(cols) for cols in stored.columns)
 
     def _tm_timezone(self) -> ZoneInfo:
         return ZoneInfo(self._timezone)

@@ -125,6 +125,8 @@ class SessionCoordinator(CoordinatorBase):
         speed: float | None = None,
         resume: RunCheckpoint | None = None,
         on_checkpoint: Callable[[RunCheckpoint], None] | None = None,
+        published: tuple[int, int] | None = None,
+        on_published: Callable[[int, int], None] | None = None,
     ) -> None:
         super().__init__()
         if config.backtest_config is None:
@@ -194,6 +196,8 @@ class SessionCoordinator(CoordinatorBase):
         self.report: RunReport | None = None
         self._resume = resume
         self._on_checkpoint = on_checkpoint
+        self._published = published  # (day index, clock) of the last step published before a restart
+        self._on_published = on_published
 
     # ------------------------------------------------------------------ message handling
 
@@ -355,6 +359,8 @@ class SessionCoordinator(CoordinatorBase):
             return
         day = self._days[index]
         self._index = index
+        if self._published is not None and self._published[0] == index:
+            self._silent_until = self._published[1]  # replay what was published, silently
         self._day_started = time.perf_counter()
         self._day_warnings = []
         self._transition(State.LOADING, day=day)
@@ -387,6 +393,8 @@ class SessionCoordinator(CoordinatorBase):
         self._transition(State.READY, day=day)
         self._transition(State.STREAMING, day=day)
         self._publish(SessionStarted(day, hours, self._symbols))
+        if self._on_published is not None:
+            self._on_published(index, hours.open_ts)
         self._generation += 1
         self._next_deadline = Timer.now()
         if self._pause_requested:
@@ -397,7 +405,7 @@ class SessionCoordinator(CoordinatorBase):
     def _schedule_next(self) -> None:
         if self.lifecycle.state is not State.STREAMING:
             return
-        if self.speed == 0:
+        if self.speed == 0 or self._silent_until is not None:  # a silent replay runs at speed 0
             if not self._awaiting and not self._scoring:
                 self.actor_ref.tell(Step(self._generation))
             return
@@ -432,6 +440,8 @@ class SessionCoordinator(CoordinatorBase):
             steps += 1
             now = day.next_clock() if self.speed == 0 else day.now_ts + self._tick_seconds
             step = day.release(now)
+            if self._silent_until is not None and step.now_ts > self._silent_until:
+                self._silent_until = None  # past the last step published before the restart
             derived = step.derived
             if derived:
                 data.append_session_bars(derived)
@@ -440,7 +450,7 @@ class SessionCoordinator(CoordinatorBase):
                 self._step += 1
                 self._bars_derived += len(derived)
                 self._day_derived += len(derived)
-            if step.windows and (publish_bars or gating):
+            if step.windows and (publish_bars or gating) and self._silent_until is None:
                 self._publish(BarsAppended(name, self._step, step.now_ts, step.bars))
                 if gating:
                     self._await_acks(gating)
@@ -464,6 +474,8 @@ class SessionCoordinator(CoordinatorBase):
             self._scoring = True
             self._unscored, self._unscored_steps = [], 0
         self._clock.set_ts(day.now_ts)
+        if self._on_published is not None:
+            self._on_published(self._index, day.now_ts)
         if self.supervision is not None and self.supervision.faults is not None:
             self.supervision.faults.clock(day.now_ts)
         if day.at_close:
@@ -530,6 +542,7 @@ class SessionCoordinator(CoordinatorBase):
         day = self._day
         assert day is not None
         self._closing = True
+        self._silent_until = None
         self._ended_early = early
         self._generation += 1
         self._awaiting.clear()

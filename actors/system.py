@@ -133,6 +133,8 @@ class MarketSessionSystem:
         self._time_manager: TimeManagerClient | None = None
         self._handles: dict[str, Handle] = {}
         self._checkpoint: RunCheckpoint | None = None
+        self._sink: _ProviderSink | None = None
+        self._published: tuple[int, int] | None = None
         self._coordinator: pykka.ActorRef[SessionCoordinator] | None = None
         self._proxy: Any = None
         self._done = threading.Event()
@@ -188,7 +190,8 @@ class MarketSessionSystem:
         if self.provider is not None:
             if "gap_filler" in self._handles:
                 self._handles["gap_filler"].tell(AttachCoordinator(self._handles["session_coordinator"]))  # type: ignore[arg-type]
-            self.provider.start_stream(config.symbols, _ProviderSink(self._handles["session_coordinator"]))
+            self._sink = _ProviderSink(self._handles["session_coordinator"])
+            self.provider.start_stream(config.symbols, self._sink)
         return self
 
     def _start_gap_filler(self, _incarnation: int) -> pykka.ActorRef[GapFiller]:
@@ -254,10 +257,15 @@ class MarketSessionSystem:
             speed=self.speed,
             resume=self._checkpoint if incarnation > 1 else None,
             on_checkpoint=self._keep_checkpoint,
+            published=self._published if incarnation > 1 else None,
+            on_published=self._keep_published,
         )
         self._coordinator = ref
         self._proxy = None
         return ref
+
+    def _keep_published(self, day_index: int, clock_ts: int) -> None:
+        self._published = (day_index, clock_ts)
 
     def _wire_coordinator(self) -> None:
         """Point the QualityCalculator and gating subscribers at the coordinator, and start it."""
@@ -277,6 +285,8 @@ class MarketSessionSystem:
         self.bus.publish(ComponentStateChanged(name, "running", f"incarnation {incarnation}"))
         if name == "session_coordinator":
             self._wire_coordinator()  # it resumes from the last checkpoint
+            if self._sink is not None and self._sink.last_state is not None:
+                self._handles[name].tell(self._sink.last_state)  # and learns the provider's state
             return
         coordinator = self._handles["session_coordinator"]
         if name == "quality_calculator":
@@ -460,12 +470,15 @@ class _ProviderSink:
 
     def __init__(self, coordinator: Handle) -> None:
         self._coordinator = coordinator
+        self.last_state: ProviderStateChanged | None = None
+        """What the provider said last: told again to a restarted coordinator."""
 
     def bars(self, bars: Any, *, updated: bool = False) -> None:
         self._coordinator.tell(LiveBars(tuple(bars), updated, time.monotonic()))
 
     def state(self, state: ConnectionState, detail: str | None = None) -> None:
-        self._coordinator.tell(ProviderStateChanged(str(state), detail))
+        self.last_state = ProviderStateChanged(str(state), detail)
+        self._coordinator.tell(self.last_state)
 
     def outage(self, start_ts: int, end_ts: int) -> None:
         self._coordinator.tell(ProviderOutage(start_ts, end_ts))

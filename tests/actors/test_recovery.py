@@ -2,10 +2,8 @@
 session coordinator (SPEC §10), through the public surfaces only (``MarketSessionSystem``, its
 events and ``live_status()``).
 
-These reproduce known failures of the current coordinators and are marked ``xfail(strict=True)``
-until the rewrite fixes them. Each is ``raises=AssertionError``: a scenario that was not reached
-(a fault never injected, a session that ended before the check) is a ``pytest.fail``, so it
-shows as a real failure instead of passing for the expected one.
+A scenario that was not reached (a fault never injected, a session that ended before the check)
+is a ``pytest.fail`` naming what was missing, not a silent pass.
 
 Time is controlled: backtests run at speed 0; the live session runs on a replay clock held until
 the engine has started (``HeldClock``). Every wait is bounded; nothing sleeps.
@@ -47,8 +45,7 @@ Key = tuple[str, str, int]
 
 
 def scenario(condition: object, what: str) -> None:
-    """The test's set-up reached the situation it is about; otherwise a real failure (not the
-    expected one of the ``xfail``)."""
+    """The test's set-up reached the situation it is about; otherwise a failure saying so."""
     if not condition:
         pytest.fail(f"scenario not reached: {what}", pytrace=False)
 
@@ -95,11 +92,6 @@ def fault_free(demo_store: Store) -> Deliveries:
     return run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a restarted backtest coordinator delivers its day again (bars twice, session_started twice)",
-)
 @pytest.mark.parametrize(
     "fault",
     [
@@ -150,11 +142,6 @@ def engines() -> Iterator[list[MarketSessionSystem]]:
         engine.shutdown()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a restarted live coordinator reports the provider disconnected while bars keep arriving",
-)
 def test_a_restarted_live_coordinator_knows_the_provider_is_connected(
     live_store: Store, engines: list[MarketSessionSystem]
 ) -> None:

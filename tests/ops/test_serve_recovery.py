@@ -2,9 +2,8 @@
 on a real SQLite file, ``kill -9``, a restart on the same replay timeline (``--replay-start``,
 ``--replay-origin`` and ``--speed`` as ``ops/soak.py`` gives them), and the HTTP endpoints.
 
-These reproduce known failures of the current live coordinator and are marked
-``xfail(strict=True, raises=AssertionError)`` until the rewrite fixes them; a scenario that was
-not reached (the kill landing after the close, say) is a ``pytest.fail``, a real failure.
+A scenario that was not reached (the kill landing after the close, say) is a ``pytest.fail``
+naming what was missing, not a silent pass.
 
 Time is the replay's: the test keeps its own copy of the timeline's clock (the same
 ``replay_clock`` with the same start, origin and speed) and waits on it, bounded, to kill and
@@ -161,11 +160,6 @@ def _metric(text: str, name: str) -> float | None:
 # ----------------------------------------------------------------- kill -9 before the close
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a service restarted after the close never finishes the day: no fill, no summary, --once ignored",
-)
 @pytest.mark.parametrize("timeline", [("close", -25, 400.0)], indirect=True)
 def test_a_service_killed_before_the_close_and_restarted_after_it_finishes_the_day(
     timeline: Timeline,
@@ -241,11 +235,6 @@ def test_a_service_killed_before_the_close_and_restarted_after_it_finishes_the_d
 # ------------------------------------------------------------ a coordinator restart: /readyz
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="after a coordinator restart /readyz says provider disconnected and the gauge reads 0",
-)
 @pytest.mark.parametrize("timeline", [("open", 20, 300.0)], indirect=True)
 def test_after_a_coordinator_restart_the_service_is_ready_and_reports_the_provider_connected(
     timeline: Timeline,
