@@ -13,10 +13,11 @@ import structlog
 from actors.subscribers import EventBus
 from actors.supervisor import EngineActor, Handle
 from domain.bars import Bar
+from domain.columns import BarColumns
 from domain.config import SessionConfig
 from domain.history.series import HistoricalData
 from domain.intervals import Interval
-from domain.messages.commands import LoadHistorical, QualityScored, ScoreHistorical
+from domain.messages.commands import BeginQualityDay, DayBars, DayOpened, OpenDay, QualityScored
 from domain.messages.events import (
     Event,
     GapDetected,
@@ -49,7 +50,10 @@ class CoordinatorBase(EngineActor):
     _ask_timeout: float
     _historical_quality: bool
     _historical: HistoricalData | None
-    _historical_quality_by_key: dict[tuple[str, str], float | None]
+    _day: Any
+    _symbols: tuple[str, ...]
+    _intervals: tuple[str, ...]
+    _session_quality: bool
     _gaps: dict[tuple[str, str], dict[int, Gap]]
     _run_warnings: list[str]
     _day_warnings: list[str]
@@ -82,13 +86,11 @@ class CoordinatorBase(EngineActor):
 
     # ------------------------------------------------------------------ shared steps
 
-    def _load_historical(self, day: date) -> None:
-        """Historical data, indicators and historical quality of ``day`` into the session data."""
-        historical: HistoricalData = self._loader.ask(LoadHistorical(day), timeout=self._ask_timeout)
-        quality = self._quality.ask(
-            ScoreHistorical(historical, self._historical_quality), timeout=self._ask_timeout
-        )
-        self._historical, self._historical_quality_by_key = historical, quality
+    def _open_day(self, day: date, prefetch: tuple[date, ...] = ()) -> DayBars:
+        """One ask to the loader: the day's history and indicators into the session data, and
+        its stored base bars (the loader then reads ``prefetch`` days ahead)."""
+        opened: DayOpened = self._loader.ask(OpenDay(day, prefetch), timeout=self._ask_timeout)
+        historical = self._historical = opened.historical
         bars = 0
         for (symbol, interval), series in historical.series.items():
             bars += self.data.set_historical(symbol, interval, series.bars, series.days)
@@ -97,6 +99,18 @@ class CoordinatorBase(EngineActor):
         for message in historical.warnings:
             self._warn(message, day=day)
         self._publish(HistoricalLoaded(day, bars, len(historical.series)))
+        return opened.bars
+
+    def _begin_quality(self, columns: tuple[BarColumns, ...] = ()) -> None:
+        """Tell the QualityCalculator the day (again, after it restarted): what it scores, the
+        session columns a replay's steps index, and the history to score once."""
+        assert self._day is not None
+        self._quality.tell(
+            BeginQualityDay(
+                self._day.hours, self._symbols, self._intervals, self._session_quality, columns,
+                self._historical, self._historical_quality,
+            )
+        )  # fmt: skip
 
     def _transition(self, to: LifecycleState, reason: str | None = None, *, day: date | None = None) -> None:
         change = self.lifecycle.transition(to, reason)

@@ -1,19 +1,20 @@
 """HistoricalLoader: trailing historical data, indicators and the prefetch queue (SPEC §5, §6).
 
-The actor owns the store reads of a run. It answers
-:class:`~domain.messages.commands.LoadHistorical` (ask → :class:`~domain.history.series.HistoricalData`,
-built by :func:`domain.history.series.load_historical`) and keeps the **prefetch queue**:
-:class:`~domain.messages.commands.QueueDays` (tell) loads the base bars of upcoming session days while
-the coordinator streams the current one; :class:`~domain.messages.commands.TakeDay` (ask) hands a day's
-:class:`~domain.messages.commands.DayBars` over, loading it on the spot if it was not queued. A day is
-loaded once: a day already queued or already taken is never read again.
+The actor owns the store reads of a run. :class:`~domain.messages.commands.OpenDay` (ask) is
+answered with a :class:`~domain.messages.commands.DayOpened`: the day's trailing history (built
+by :func:`domain.history.series.load_historical`) and its stored base bars, taken from the
+**prefetch queue** or read on the spot. After answering, the loader reads the base bars of the
+days to prefetch, while the coordinator streams the day. A day is read once: a day already
+queued or already opened is never read again.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -23,7 +24,7 @@ from domain.columns import BarColumns
 from domain.config import SessionConfig
 from domain.errors import StoreUnavailable
 from domain.history.series import ColumnReader, HistoricalCalendar, HistoricalData, load_historical
-from domain.messages.commands import DayBars, LoadHistorical, QueueDays, TakeDay
+from domain.messages.commands import DayBars, DayOpened, OpenDay
 from domain.session.windows import DayHours
 
 __all__ = ["STORE_RETRIES", "HistoricalLoader"]
@@ -33,6 +34,13 @@ STORE_RETRIES = 3
 
 T = TypeVar("T")
 log = structlog.get_logger("marketsession.loader")
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefetch:
+    """The loader's note to itself: read these days' base bars ahead of time."""
+
+    days: tuple[date, ...]
 
 
 class HistoricalLoader(EngineActor):
@@ -50,18 +58,22 @@ class HistoricalLoader(EngineActor):
         self.days_loaded = 0
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, LoadHistorical):
-            return self._retrying(lambda: self.load(message.day))
-        if isinstance(message, QueueDays):
-            for day in message.days:
-                if day not in self._queue and day not in self._taken:
-                    self._queue[day] = self._retrying(lambda d=day: self._read_day(d))
-            return None
-        if isinstance(message, TakeDay):
-            self._taken.add(message.day)
-            queued = self._queue.pop(message.day, None)
-            return queued if queued is not None else self._retrying(lambda: self._read_day(message.day))
-        raise TypeError(f"HistoricalLoader does not handle {type(message).__name__}")
+        match message:
+            case OpenDay(day=day, prefetch=prefetch):
+                historical = self._retrying(lambda: self.load(day))
+                self._taken.add(day)
+                queued = self._queue.pop(day, None)
+                bars = queued if queued is not None else self._retrying(lambda: self._read_day(day))
+                if prefetch:
+                    self.actor_ref.tell(_Prefetch(prefetch))  # read once the answer is out
+                return DayOpened(historical, bars)
+            case _Prefetch(days=days):
+                for d in days:
+                    if d not in self._queue and d not in self._taken:
+                        self._queue[d] = self._retrying(partial(self._read_day, d))
+                return None
+            case _:
+                raise TypeError(f"HistoricalLoader does not handle {type(message).__name__}")
 
     def _retrying(self, read: Callable[[], T]) -> T:
         """``read()``, again after a store outage: at most :data:`STORE_RETRIES` more times, with

@@ -52,7 +52,6 @@ from domain.errors import StoreUnavailable
 from domain.history.series import HistoricalData
 from domain.intervals import MINUTE, Interval
 from domain.messages.commands import (
-    BeginQualityDay,
     ChildRestarted,
     DayBars,
     DrainGaps,
@@ -74,7 +73,6 @@ from domain.messages.commands import (
     ScoreStep,
     StartRun,
     Stop,
-    TakeDay,
     TrackGaps,
 )
 from domain.messages.events import (
@@ -193,9 +191,9 @@ class LiveSessionCoordinator(CoordinatorBase):
         self.data = SessionData(self._base)
         self._day: LiveDay | None = None
         self._planned: date | None = None
+        self._opened: tuple[date, DayBars] | None = None  # a day opened to see whether it resumes
         self._plan = 0  # a re-plan voids the wake-up of the previous one
         self._historical: HistoricalData | None = None
-        self._historical_quality_by_key: dict[tuple[str, str], float | None] = {}
         self._gaps: dict[tuple[str, str], dict[int, Gap]] = {}
         self._generation = 0
         self._step = 0
@@ -381,8 +379,8 @@ class LiveSessionCoordinator(CoordinatorBase):
         are in the store, and it has no summary yet (a service restarted after the close)."""
         if self.lifecycle.state is not State.CREATED:
             return False
-        stored: DayBars = self._loader.ask(TakeDay(day), timeout=self._ask_timeout)
-        return any(len(cols) for cols in stored.columns)
+        self._opened = (day, self._open_day(day))
+        return any(len(cols) for cols in self._opened[1].columns)
 
     def _tm_timezone(self) -> ZoneInfo:
         return ZoneInfo(self._timezone)
@@ -393,9 +391,8 @@ class LiveSessionCoordinator(CoordinatorBase):
         self._day_started = time.perf_counter()
         self._day_warnings = []
         self._transition(State.LOADING, day=day)
-        self._load_historical(day)
-
-        stored: DayBars = self._loader.ask(TakeDay(day), timeout=self._ask_timeout)
+        opened, self._opened = self._opened, None
+        stored = opened[1] if opened is not None and opened[0] == day else self._open_day(day)
         hours = stored.hours
         live_day = LiveDay(hours, self._base, self._derived, self._symbols)
         self._day = live_day
@@ -403,7 +400,7 @@ class LiveSessionCoordinator(CoordinatorBase):
         self._pending = []
         self._scored_ts = 0
         self._day_received = 0
-        self._quality.tell(BeginQualityDay(hours, self._symbols, self._intervals, self._session_quality))
+        self._begin_quality()
         resumed = [bar for cols in stored.columns for bar in cols.bars()]
         if resumed:  # a restart: what was received before is in the store
             admitted = live_day.admit(resumed)
@@ -661,7 +658,7 @@ class LiveSessionCoordinator(CoordinatorBase):
             intervals=self._intervals,
             data=self.data,
             historical=self._historical,
-            historical_quality=self._historical_quality_by_key,
+            historical_quality=message.historical,
             results=results,
             bars_streamed=self._day_received,
             bars_derived=sum(
@@ -706,9 +703,7 @@ class LiveSessionCoordinator(CoordinatorBase):
         if day is None:
             return
         if message.name == "quality_calculator":  # hand the new one the day so far
-            self._quality.tell(
-                BeginQualityDay(day.hours, self._symbols, self._intervals, self._session_quality)
-            )
+            self._begin_quality()
             so_far = [
                 bar
                 for symbol in self._symbols

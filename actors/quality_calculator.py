@@ -6,7 +6,8 @@ calculator answers with one :class:`~domain.messages.commands.QualityScored` tol
 changed and the gaps opened, grown or filled. :class:`~domain.messages.commands.EndQualityDay` (tell) is
 answered by :class:`~domain.messages.commands.QualityDayEnded` with every symbol and interval's final
 score and gaps — after the replies to every earlier step, so the coordinator sees them in order;
-:class:`~domain.messages.commands.ScoreHistorical` (ask) scores loaded historical series.
+The day's historical series, handed over with :class:`~domain.messages.commands.BeginQualityDay`,
+are scored at once; their quality comes back with the day's end.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
-import pykka
-
-from actors.supervisor import EngineActor
+from actors.supervisor import EngineActor, Handle
 from domain.columns import BarColumns
 from domain.history.series import HistoricalData, series_quality
 from domain.intervals import Interval
@@ -27,7 +26,6 @@ from domain.messages.commands import (
     MarkGap,
     QualityDayEnded,
     QualityScored,
-    ScoreHistorical,
     ScoreStep,
 )
 from domain.quality.book import IntervalQuality, QualityBook
@@ -37,9 +35,10 @@ __all__ = ["AttachCoordinator", "QualityCalculator"]
 
 @dataclass(frozen=True)
 class AttachCoordinator:
-    """Wiring: where :class:`QualityScored` replies go."""
+    """Wiring: where :class:`QualityScored` replies go (the coordinator's handle, so replies
+    follow it across restarts and are dropped, not raised, while it is down)."""
 
-    ref: pykka.ActorRef[Any]
+    ref: Handle
 
 
 class QualityCalculator(EngineActor):
@@ -47,10 +46,11 @@ class QualityCalculator(EngineActor):
 
     def __init__(self) -> None:
         super().__init__()
-        self._coordinator: pykka.ActorRef[Any] | None = None
+        self._coordinator: Handle | None = None
         self._book: QualityBook | None = None
         self._columns: tuple[BarColumns, ...] = ()
         self._cursors: list[int] = []  # per symbol: columns positions scored so far
+        self._historical_quality: dict[tuple[str, str], float | None] = {}
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, ScoreStep):
@@ -64,11 +64,14 @@ class QualityCalculator(EngineActor):
             )
             self._columns = message.columns
             self._cursors = [0] * len(message.columns)
+            self._historical_quality = (
+                {}
+                if message.historical is None
+                else self._historical(message.historical, message.historical_enabled)
+            )
             return None
         if isinstance(message, EndQualityDay):
             return self._end_day(message)
-        if isinstance(message, ScoreHistorical):
-            return self._historical(message)
         if isinstance(message, MarkGap):
             if self._book is not None and self._book.hours.day == message.day:
                 self._book.mark(message.gap)
@@ -107,12 +110,10 @@ class QualityCalculator(EngineActor):
             results = tuple(book.results().values())
             self._book = None
         if self._coordinator is not None:
-            self._coordinator.tell(QualityDayEnded(message.day, results))
+            self._coordinator.tell(QualityDayEnded(message.day, results, self._historical_quality))
 
     @staticmethod
-    def _historical(message: ScoreHistorical) -> dict[tuple[str, str], float | None]:
-        data = message.data
-        assert isinstance(data, HistoricalData)
-        if not message.enabled:
+    def _historical(data: HistoricalData, enabled: bool) -> dict[tuple[str, str], float | None]:
+        if not enabled:
             return dict.fromkeys(data.series, 100.0)
         return {key: series_quality(series, data.hours) for key, series in data.series.items()}

@@ -45,16 +45,13 @@ from domain.history.series import HistoricalData
 from domain.intervals import MINUTE, Interval
 from domain.messages.commands import (
     AckTimeout,
-    BeginQualityDay,
     ChildRestarted,
-    DayBars,
     DayEndTimeout,
     EndQualityDay,
     Fail,
     Pause,
     QualityDayEnded,
     QualityScored,
-    QueueDays,
     Resume,
     RunCheckpoint,
     ScoreStep,
@@ -62,7 +59,6 @@ from domain.messages.commands import (
     Step,
     StepAcknowledged,
     Stop,
-    TakeDay,
 )
 from domain.messages.events import (
     BarsAppended,
@@ -164,7 +160,6 @@ class SessionCoordinator(CoordinatorBase):
         self._horizon = ReleaseHorizon()
         self._released = 0  # base bars of the day released so far
         self._historical: HistoricalData | None = None
-        self._historical_quality_by_key: dict[tuple[str, str], float | None] = {}
         self._gaps: dict[tuple[str, str], dict[int, Gap]] = {}
         self._generation = 0
         self._step = 0
@@ -335,9 +330,7 @@ class SessionCoordinator(CoordinatorBase):
         day = self._day
         if message.name != "quality_calculator" or day is None:
             return
-        self._quality.tell(
-            BeginQualityDay(day.hours, self._symbols, self._intervals, self._session_quality, day.columns)
-        )
+        self._begin_quality(day.columns)
         derived = [
             bar
             for symbol in self._symbols
@@ -364,10 +357,7 @@ class SessionCoordinator(CoordinatorBase):
         self._day_started = time.perf_counter()
         self._day_warnings = []
         self._transition(State.LOADING, day=day)
-        self._load_historical(day)
-
-        day_bars: DayBars = self._loader.ask(TakeDay(day), timeout=self._ask_timeout)
-        self._loader.tell(QueueDays(tuple(prefetch_plan(self._days, index, self._prefetch))))
+        day_bars = self._open_day(day, tuple(prefetch_plan(self._days, index, self._prefetch)))
         hours = day_bars.hours
         session_day = SessionDay(hours, self._base, self._derived, self._symbols, day_bars.columns)
         if self.config.base_interval is not None:
@@ -386,9 +376,7 @@ class SessionCoordinator(CoordinatorBase):
         self._day_streamed = self._day_derived = 0
         self._gaps = {}
         self._clock.set_ts(hours.open_ts)
-        self._quality.tell(
-            BeginQualityDay(hours, self._symbols, self._intervals, self._session_quality, session_day.columns)
-        )
+        self._begin_quality(session_day.columns)
         self._load_seconds = time.perf_counter() - self._day_started
         self._transition(State.READY, day=day)
         self._transition(State.STREAMING, day=day)
@@ -559,7 +547,7 @@ class SessionCoordinator(CoordinatorBase):
         for (symbol, interval), result in results.items():
             self.data.set_quality(symbol, interval, result.score.quality)
             self.data.set_gaps(symbol, interval, result.gaps)
-        summary = self._summarise(day, results, early)
+        summary = self._summarise(day, results, message.historical, early)
         self._summaries.append(summary)
         self._timings["days"][day.hours.day.isoformat()] = dict(summary.timings)
         self._publish(SessionEnded(day.hours.day, summary))
@@ -585,7 +573,11 @@ class SessionCoordinator(CoordinatorBase):
             )
 
     def _summarise(
-        self, day: SessionDay, results: dict[tuple[str, str], IntervalQuality], early: bool
+        self,
+        day: SessionDay,
+        results: dict[tuple[str, str], IntervalQuality],
+        historical_quality: dict[tuple[str, str], float | None],
+        early: bool,
     ) -> DaySummary:
         stream_seconds = time.perf_counter() - self._day_started - self._load_seconds
         return summarise_day(
@@ -595,7 +587,7 @@ class SessionCoordinator(CoordinatorBase):
             intervals=self._intervals,
             data=self.data,
             historical=self._historical,
-            historical_quality=self._historical_quality_by_key,
+            historical_quality=historical_quality,
             results=results,
             bars_streamed=self._day_streamed,
             bars_derived=self._day_derived,

@@ -189,7 +189,7 @@ class MarketSessionSystem:
         self._wire_coordinator()
         if self.provider is not None:
             if "gap_filler" in self._handles:
-                self._handles["gap_filler"].tell(AttachCoordinator(self._handles["session_coordinator"]))  # type: ignore[arg-type]
+                self._handles["gap_filler"].tell(AttachCoordinator(self._handles["session_coordinator"]))
             self._sink = _ProviderSink(self._handles["session_coordinator"])
             self.provider.start_stream(config.symbols, self._sink)
         return self
@@ -269,8 +269,9 @@ class MarketSessionSystem:
 
     def _wire_coordinator(self) -> None:
         """Point the QualityCalculator and gating subscribers at the coordinator, and start it."""
-        ref = self._handles["session_coordinator"].ref
-        self._handles["quality_calculator"].tell(AttachCoordinator(ref))
+        handle = self._handles["session_coordinator"]
+        ref = handle.ref
+        self._handles["quality_calculator"].tell(AttachCoordinator(handle))
         self.bus.acknowledge_to(ref)
         ref.tell(StartRun())
 
@@ -290,9 +291,9 @@ class MarketSessionSystem:
             return
         coordinator = self._handles["session_coordinator"]
         if name == "quality_calculator":
-            self._handles["quality_calculator"].tell(AttachCoordinator(coordinator.ref))
+            self._handles["quality_calculator"].tell(AttachCoordinator(coordinator))
         elif name == "gap_filler":
-            self._handles["gap_filler"].tell(AttachCoordinator(coordinator))  # type: ignore[arg-type]
+            self._handles["gap_filler"].tell(AttachCoordinator(coordinator))
         coordinator.tell(ChildRestarted(name, incarnation))
 
     def _escalate(self, reason: str) -> None:

@@ -6,12 +6,13 @@ bars travel in batches of one clock step. Bars inside messages are tuples of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
 from domain.bars import Bar
 from domain.columns import BarColumns
+from domain.history.series import HistoricalData
 from domain.quality.book import IntervalQuality, QualityScore
 from domain.quality.gaps import Gap
 from domain.session.windows import DayHours
@@ -24,6 +25,7 @@ __all__ = [
     "BeginQualityDay",
     "ChildRestarted",
     "DayBars",
+    "DayOpened",
     "DayEndTimeout",
     "DrainGaps",
     "EndQualityDay",
@@ -32,24 +34,21 @@ __all__ = [
     "GapAttempted",
     "GapsDrained",
     "LiveBars",
-    "LoadHistorical",
     "MarkGap",
+    "OpenDay",
     "Pause",
     "ProviderOutage",
     "ProviderStateChanged",
     "QualityDayEnded",
     "QualityScored",
-    "QueueDays",
     "ReloadCalendar",
     "Resume",
     "RunCheckpoint",
-    "ScoreHistorical",
     "ScoreStep",
     "StartRun",
     "Step",
     "StepAcknowledged",
     "Stop",
-    "TakeDay",
     "TrackGaps",
 ]
 
@@ -231,24 +230,12 @@ class QualityScored:
 
 
 @dataclass(frozen=True, slots=True)
-class LoadHistorical:
-    """ask → :class:`~domain.history.series.HistoricalData` of ``day``."""
+class OpenDay:
+    """ask → :class:`DayOpened` of ``day``; the loader then reads the base bars of the
+    ``prefetch`` days ahead (the prefetch queue) while ``day`` streams."""
 
     day: date
-
-
-@dataclass(frozen=True, slots=True)
-class QueueDays:
-    """tell: load the base bars of these session days ahead of time (the prefetch queue)."""
-
-    days: tuple[date, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TakeDay:
-    """ask → :class:`DayBars` of ``day`` (from the queue, loaded now if it was not queued)."""
-
-    day: date
+    prefetch: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +254,14 @@ class DayBars:
 
 
 @dataclass(frozen=True, slots=True)
+class DayOpened:
+    """What a session day opens with: its trailing history and its stored base bars."""
+
+    historical: HistoricalData
+    bars: DayBars
+
+
+@dataclass(frozen=True, slots=True)
 class BeginQualityDay:
     """tell: start scoring a session day for these symbols and bar intervals. ``columns`` are
     the day's session base bars per symbol (read-only), which :class:`ScoreStep` ranges index."""
@@ -276,6 +271,9 @@ class BeginQualityDay:
     intervals: tuple[str, ...]
     enabled: bool
     columns: tuple[BarColumns, ...] = ()
+    historical: HistoricalData | None = None
+    """The day's trailing history, scored once (its quality comes back in :class:`QualityDayEnded`)."""
+    historical_enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,15 +300,12 @@ class EndQualityDay:
 
 @dataclass(frozen=True, slots=True)
 class QualityDayEnded:
-    """QualityCalculator → coordinator: every symbol and interval's final score and gaps."""
+    """QualityCalculator → coordinator: every symbol and interval's final score and gaps, and
+    the quality of the day's historical series."""
 
     day: date
     results: tuple[IntervalQuality, ...]
+    historical: dict[tuple[str, str], float | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class ScoreHistorical:
-    """ask → ``dict[(symbol, interval), float | None]``: historical quality of loaded series."""
 
-    data: object  # a domain.history.series.HistoricalData (kept loose to avoid an import cycle)
-    enabled: bool
