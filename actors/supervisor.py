@@ -12,11 +12,12 @@ pykka has no supervision, so the engine brings its own:
   current incarnation. An ask that hits a child dying of a failure waits (bounded) for the
   restart and asks again; an error the child answers on purpose (a calendar out of range …)
   is the caller's, as ever.
-- :class:`Supervisor` restarts a failed child with its factory after a backoff (0.05 s, doubling
-  per recent restart, at most 2 s), at most ``max_restarts`` times within ``window`` seconds;
-  past that budget it escalates — the engine stops and the run ends ``failed`` with the root
-  cause. Each restart is published as ``ActorRestarted`` and the child's state changes as
-  ``ComponentStateChanged``; :meth:`Supervisor.stats` gives per-actor counters.
+- :class:`Supervisor` restarts a failed child with its factory after a backoff (``backoff``,
+  0.05 s, doubling per recent restart, at most ``max_backoff``, 2 s; tests pass 0), at most
+  ``max_restarts`` times within ``window`` seconds; past that budget it escalates — the engine
+  stops and the run ends ``failed`` with the root cause. Each restart is published as
+  ``ActorRestarted`` and the child's state changes as ``ComponentStateChanged``;
+  :meth:`Supervisor.stats` gives per-actor counters.
 
 What a restarted child needs comes back from elsewhere: the TimeManager re-reads the calendar
 and gets the clock with the next step; the HistoricalLoader reloads on demand; the
@@ -213,6 +214,8 @@ class Supervisor:
         *,
         max_restarts: int = 5,
         window: float = 60.0,
+        backoff: float = 0.05,
+        max_backoff: float = 2.0,
         faults: FaultHook | None = None,
         on_escalate: Callable[[str], None] | None = None,
         on_restarted: Callable[[str, int, str], None] | None = None,
@@ -221,6 +224,8 @@ class Supervisor:
         self.timer = timer
         self.max_restarts = max_restarts
         self.window = window
+        self.backoff = backoff
+        self.max_backoff = max_backoff
         self.faults = faults
         self.on_escalate = on_escalate
         self.on_restarted = on_restarted
@@ -284,7 +289,7 @@ class Supervisor:
             else:
                 self._recent.append(now)
                 self._pending.add(name)
-                delay = min(2.0, 0.05 * 2 ** (len(self._recent) - 1))
+                delay = min(self.max_backoff, self.backoff * 2 ** (len(self._recent) - 1))
                 self.timer.send_after(delay, self._relay, _Restart(name))
         if self.on_failed is not None:
             self.on_failed(name, incarnation, error)
