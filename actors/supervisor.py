@@ -5,9 +5,12 @@ pykka has no supervision, so the engine brings its own:
 - :class:`EngineActor` is the base of every engine actor. It counts the messages it handles,
   applies injected faults (:class:`FaultHook`), and reports a failure — a ``tell`` handler
   raising, a crash injected while it handles any message, an ``on_start`` failure — to the
-  :class:`Supervisor`, then stops. Anything that escapes a handler is turned into an
-  ``Exception``: a ``BaseException`` escaping an actor makes pykka stop *every* actor of the
-  process (``ActorRegistry.stop_all``), a host application's included.
+  :class:`Supervisor`, then stops. pykka's stop message (how the engine stops its actors at
+  shutdown) is no work of the actor: it is not counted and no fault lands on it, so a crash due
+  after an actor's last message is never due, and a completed run is not failed by its
+  shutdown. Anything that escapes a handler is turned into an ``Exception``: a
+  ``BaseException`` escaping an actor makes pykka stop *every* actor of the process
+  (``ActorRegistry.stop_all``), a host application's included.
 - :class:`Handle` is how actors and the engine reach a child: it always points at the child's
   current incarnation. An ask that hits a child dying of a failure waits (bounded) for the
   restart and asks again; an error the child answers on purpose (a calendar out of range …)
@@ -102,7 +105,9 @@ class EngineActor(pykka.ThreadingActor):
     # pykka's dispatch of every message and proxy call (the one place every message passes)
     def _handle_receive(self, message: Any) -> Any:
         supervision = self.supervision
-        if supervision is not None:
+        # pykka's stop (``ref.stop()``: the supervisor's close) is not work: neither counted nor
+        # faulted (``_ActorStop`` is what pykka's own teardown tests for too)
+        if supervision is not None and not isinstance(message, pykka.messages._ActorStop):
             supervision.count(self.actor_name)
             if supervision.faults is not None:
                 try:

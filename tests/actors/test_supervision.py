@@ -171,6 +171,80 @@ def test_bad_fault_specs_are_refused_with_a_reason(spec: str, needle: str) -> No
     assert needle in str(info.value.violations[0])
 
 
+class _CrashAfterTheReport:
+    """A fault hook: once ``engine`` has its report, every message of every actor crashes."""
+
+    def __init__(self) -> None:
+        self.engine: MarketSessionSystem | None = None
+        self.crashed: list[str] = []
+
+    def before(self, actor: str) -> float:
+        if self.engine is not None and self.engine.done:
+            self.crashed.append(actor)
+            raise RuntimeError(f"injected crash of {actor} after the report")
+        return 0.0
+
+    def clock(self, market_ts: int) -> None:
+        pass
+
+
+def test_a_crash_while_the_engine_shuts_down_does_not_fail_the_completed_run(
+    demo_store: Store, clean: RunReport
+) -> None:
+    """The stops at shutdown are not messages faults land on: run() returns the completed report."""
+    hook = _CrashAfterTheReport()
+    engine = MarketSessionSystem(config_variant(), demo_store, speed=0, faults=hook)
+    hook.engine = engine
+    report = engine.run(RUN_TIMEOUT)
+    assert report.status == "completed", report.error
+    assert report.comparable() == clean.comparable()
+    assert hook.crashed == []
+    assert pykka.ActorRegistry.get_all() == []
+
+
+class _CrashOn:
+    """A fault hook: the actor crashes on the messages numbered ``crash_on`` (counted from 1)."""
+
+    def __init__(self, *crash_on: int) -> None:
+        self.crash_on = set(crash_on)
+        self.seen = 0
+
+    def before(self, actor: str) -> float:
+        self.seen += 1
+        if self.seen in self.crash_on:
+            raise RuntimeError(f"injected crash of {actor} on its message {self.seen}")
+        return 0.0
+
+    def clock(self, market_ts: int) -> None:
+        pass
+
+
+class _Echo(EngineActor):
+    """Answers every ask with its incarnation."""
+
+    def __init__(self, name: str = "echo") -> None:
+        super().__init__()
+        self.actor_name = name
+
+    def on_receive(self, message: Any) -> Any:
+        return self.incarnation
+
+
+def test_a_crash_due_on_an_actors_stop_is_never_due_and_the_shutdown_does_not_raise() -> None:
+    timer = Timer()
+    hook = _CrashOn(2)  # message 1 is the ask; the stop would have been message 2
+    supervisor = Supervisor(timer, backoff=0.0, faults=hook)
+    try:
+        handle = supervisor.start_child("echo", lambda _n: _Echo.start())
+        assert handle.ask("which", timeout=10) == 1
+    finally:
+        supervisor.close(5)
+        timer.close()
+    assert hook.seen == 1
+    assert supervisor.stats()["echo"]["messages"] == 1
+    assert not handle.ref.is_alive()
+
+
 class _Fragile(EngineActor):
     """Fails to start in its first ``failing`` incarnations; answers asks with its incarnation."""
 

@@ -11,7 +11,10 @@ from support.cli import run_cli
 from support.engine import EXAMPLE, config_variant, fill_demo_store
 from support.stores import REPO
 
+from actors.system import MarketSessionSystem
 from domain.store import open_store
+from ops.cli.run_cmds import load_backtest_config
+from ops.faults import FaultPlan
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +46,29 @@ def test_a_crash_of_each_other_actor_is_identical_too(demo_url: str, fault: str)
     assert result.code == 0, result.err + result.out
     assert "verdict: identical" in result.out
     assert f"{fault.split(':')[1].split('@')[0]} #2" in result.out
+
+
+def test_a_crash_due_after_an_actors_last_message_is_never_due_and_exits_0(
+    demo_url: str, tmp_path: Path
+) -> None:
+    """The message after the loader's last one would be the stop at shutdown: not one faults count."""
+    with open_store(demo_url) as store:
+        engine = MarketSessionSystem(load_backtest_config(str(EXAMPLE)), store, speed=0, faults=FaultPlan())
+        try:
+            assert engine.start().wait(120).status == "completed"
+            handled = engine.stats()["historical_loader"]["messages"]
+        finally:
+            engine.shutdown()
+    out = tmp_path / "chaos.json"
+    fault = f"crash:historical_loader@{handled + 1}"
+    result = run_cli("chaos", str(EXAMPLE), "--fault", fault, "--report", str(out), db=demo_url, cwd=REPO)
+    assert result.code == 0, result.err + result.out
+    assert "verdict: identical" in result.out
+    assert "none (the run ended before they were due)" in result.out
+    assert "unexpected" not in result.err and "Traceback" not in result.err
+    comparison = json.loads(out.read_text())
+    assert comparison["status"] == {"fault_free": "completed", "with_faults": "completed"}
+    assert comparison["actors"]["historical_loader"]["messages"] == handled
 
 
 def test_bad_fault_specs_exit_2_naming_each(demo_url: str) -> None:
