@@ -13,8 +13,9 @@ pykka has no supervision, so the engine brings its own:
   (``ActorRegistry.stop_all``), a host application's included.
 - :class:`Handle` is how actors and the engine reach a child: it always points at the child's
   current incarnation. An ask that hits a child dying of a failure waits (bounded) for the
-  restart and asks again; an error the child answers on purpose (a calendar out of range …)
-  is the caller's, as ever.
+  restart and asks again, as often as the child's restart budget allows; when the child will
+  not be back it fails with :class:`ChildUnavailable`, naming the child and its last failure.
+  An error the child answers on purpose (a calendar out of range …) is the caller's, as ever.
 - :class:`Supervisor` restarts a failed child with its factory after a backoff (``backoff``,
   0.05 s, doubling per recent restart, at most ``max_backoff``, 2 s; tests pass 0), at most
   ``max_restarts`` times within ``window`` seconds; past that budget it escalates — the engine
@@ -43,8 +44,9 @@ import pykka
 import structlog
 
 from actors.timer import Timer
+from domain.errors import MarketSessionError
 
-__all__ = ["ChildFailed", "EngineActor", "FaultHook", "Handle", "Supervisor"]
+__all__ = ["ChildFailed", "ChildUnavailable", "EngineActor", "FaultHook", "Handle", "Supervisor"]
 
 log = structlog.get_logger("marketsession.supervisor")
 
@@ -59,6 +61,16 @@ class FaultHook(Protocol):
 
     def clock(self, market_ts: int) -> None:
         """The session clock moved (for faults due at a market time)."""
+
+
+class ChildUnavailable(MarketSessionError):
+    """Raised when an ask cannot be answered because the child failed and will not be back: the
+    supervisor gave up on it (a restart budget is spent), the engine is shutting down, or no
+    restart came within the ask's timeout. The message names the child, what was asked and why.
+
+    Defined here rather than in ``domain/errors.py`` because only supervision raises it; it is a
+    :class:`~domain.errors.MarketSessionError`, so callers catch it like the errors of ``domain``.
+    """
 
 
 @dataclass(frozen=True)
@@ -183,31 +195,61 @@ class Handle:
             log.info("message_to_dead_actor_dropped", actor=self.name, message=type(message).__name__)
 
     def ask(self, message: Any, timeout: float) -> Any:
-        return self.request(lambda ref: ref.ask(message, block=False), timeout)
+        return self.request(lambda ref: ref.ask(message, block=False), timeout, type(message).__name__)
 
-    def request(self, send: Callable[[pykka.ActorRef[Any]], Any], timeout: float, retries: int = 3) -> Any:
-        """``send(ref).get(timeout)``; after a failure of the child (not an answer it gave),
-        again on its next incarnation, at most ``retries`` times."""
-        for attempt in range(retries + 1):
+    def request(
+        self, send: Callable[[pykka.ActorRef[Any]], Any], timeout: float, what: str = "a request"
+    ) -> Any:
+        """``send(ref).get(timeout)``. After a failure of the child (not an answer it gave), again on
+        its next incarnation, for as long as the supervisor restarts it: at most once per restart
+        its budget allows (``max_restarts``), each wait for the restart bounded by ``timeout``.
+        :class:`ChildUnavailable` (naming the child, ``what`` was asked and why) when it will not
+        be back."""
+        supervisor = self._supervisor
+        failures = 0
+        while True:
             generation, ref = self.generation, self._ref
             try:
                 return send(ref).get(timeout=timeout)
             except pykka.Timeout:
                 raise
-            except Exception:
-                if self._supervisor is None or ref.is_alive() or attempt == retries:
+            except Exception as error:
+                if supervisor is None or ref.is_alive():
                     raise  # the child answered with an error: that is the caller's
-                self._await_restart(generation, timeout)
-        raise AssertionError("unreachable")
+                failures += 1
+                if failures > supervisor.max_restarts:
+                    raise self._unavailable(what, error, f"{failures} times in a row") from error
+                self._await_restart(generation, timeout, what, error)
 
-    def _await_restart(self, generation: int, timeout: float) -> None:
+    def _await_restart(self, generation: int, timeout: float, what: str, error: Exception) -> None:
+        assert self._supervisor is not None
         deadline = time.monotonic() + timeout
         with self._changed:
             while self.generation == generation:
                 left = deadline - time.monotonic()
-                if left <= 0 or (self._supervisor is not None and self._supervisor.escalated):
-                    raise RuntimeError(f"{self.name} was not restarted within {timeout:g}s")
+                if self._supervisor.escalated is not None or self._supervisor.closed:
+                    raise self._unavailable(what, error) from error
+                if left <= 0:
+                    raise self._unavailable(
+                        what, error, f"and was not restarted within {timeout:g}s"
+                    ) from error
                 self._changed.wait(min(left, 0.5))
+
+    def _unavailable(self, what: str, error: Exception, why: str = "") -> ChildUnavailable:
+        """Why the child will not answer ``what``, naming it and its last failure."""
+        supervisor = self._supervisor
+        assert supervisor is not None
+        last = supervisor.last_error(self.name) or f"{type(error).__name__}: {error}"
+        failed = f"{self.name} failed ({last})"
+        if supervisor.escalated is not None and supervisor.escalated_actor == self.name:
+            reason = supervisor.escalated  # names this child, its last failure and the budget
+        elif supervisor.escalated is not None:
+            reason = f"{failed}; the engine is stopping: {supervisor.escalated}"
+        elif supervisor.closed:
+            reason = f"{failed} while the engine was shutting down"
+        else:
+            reason = f"{failed} {why}"
+        return ChildUnavailable(f"{self.name} did not answer {what}: {reason}")
 
 
 class Supervisor:
@@ -236,6 +278,7 @@ class Supervisor:
         self.on_restarted = on_restarted
         self.on_failed = on_failed
         self.escalated: str | None = None
+        self.escalated_actor: str | None = None
         self._lock = threading.RLock()
         self._handles: dict[str, Handle] = {}
         self._factories: dict[str, Callable[[int], pykka.ActorRef[Any]]] = {}
@@ -286,6 +329,7 @@ class Supervisor:
             while self._recent and now - self._recent[0] > self.window:
                 self._recent.popleft()
             if len(self._recent) >= self.max_restarts:
+                self.escalated_actor = name  # before ``escalated``, which askers read unlocked
                 self.escalated = (
                     f"{name} failed ({error}) after {len(self._recent)} restart(s) within {self.window:g}s: "
                     "restart budget exhausted"
@@ -345,6 +389,15 @@ class Supervisor:
                 }
             return out
 
+    def last_error(self, name: str) -> str | None:
+        with self._lock:
+            stats = self._stats.get(name)
+            return None if stats is None else stats.last_error
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def restart_log(self) -> list[str]:
         with self._lock:
             return [entry for s in self._stats.values() for entry in s.restart_log]
@@ -358,6 +411,8 @@ class Supervisor:
         with self._lock:
             self._closed = True
             handles = list(self._handles.values())
+        for handle in handles:
+            handle.wake()  # askers waiting for a restart that will not come
         for handle in reversed(handles):
             ref = handle.ref
             try:

@@ -218,7 +218,7 @@ class TimeManagerClient:
     def __getattr__(self, name: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
             return self.handle.request(
-                lambda ref: getattr(self._proxy_of(ref), name)(*args, **kwargs), self.timeout
+                lambda ref: getattr(self._proxy_of(ref), name)(*args, **kwargs), self.timeout, name
             )
 
         return call

@@ -13,6 +13,7 @@ from support.engine import HostActor, config_variant
 from actors.supervisor import EngineActor, Supervisor
 from actors.system import MarketSessionSystem
 from actors.timer import Timer
+from domain.errors import MarketSessionError
 from domain.messages.events import ActorRestarted
 from domain.report import RunReport
 from domain.store import Store
@@ -243,6 +244,62 @@ def test_a_crash_due_on_an_actors_stop_is_never_due_and_the_shutdown_does_not_ra
     assert hook.seen == 1
     assert supervisor.stats()["echo"]["messages"] == 1
     assert not handle.ref.is_alive()
+
+
+def test_an_ask_outlasts_every_restart_the_budget_allows() -> None:
+    timer = Timer()
+    supervisor = Supervisor(timer, max_restarts=5, backoff=0.0, faults=_CrashOn(1, 2, 3, 4, 5))
+    try:
+        handle = supervisor.start_child("echo", lambda _n: _Echo.start())
+        assert handle.ask("which", timeout=10) == 6  # five crashes, five restarts, answered by the sixth
+        assert supervisor.escalated is None
+    finally:
+        supervisor.close(5)
+        timer.close()
+
+
+def test_an_ask_past_the_budget_fails_with_a_readable_cause_naming_the_actor() -> None:
+    timer = Timer()
+    supervisor = Supervisor(timer, max_restarts=2, backoff=0.0, faults=_CrashOn(1, 2, 3))
+    try:
+        handle = supervisor.start_child("echo", lambda _n: _Echo.start())
+        with pytest.raises(MarketSessionError) as info:
+            handle.ask("which", timeout=10)
+    finally:
+        supervisor.close(5)
+        timer.close()
+    cause = str(info.value)
+    assert cause.startswith("echo did not answer str:"), cause
+    assert "restart budget" in cause and "injected crash of echo on its message 3" in cause
+    assert "pykka" not in cause and "ActorDeadError" not in cause
+
+
+@pytest.mark.parametrize(
+    "actor",
+    ["historical_loader", "time_manager", "quality_calculator"],
+)
+def test_four_crashes_in_a_row_of_one_actor_stay_within_a_budget_of_five(
+    demo_store: Store, clean: RunReport, actor: str
+) -> None:
+    """Every crash lands on the retry of the one before (the quality calculator's on the message
+    ahead of an ask, which the ask then meets dead): the ask outlasts them all."""
+    first = 5 if actor == "time_manager" else 1
+    faults = [f"crash:{actor}@{n}" for n in range(first, first + 4)]
+    report, plan = _run(demo_store, faults, max_restarts=5)
+    assert len(plan.injected) == 4
+    assert report.status == "completed", report.error
+    assert report.comparable() == clean.comparable()
+    assert [entry.split(" ")[0] for entry in report.restarts] == [actor] * 4
+
+
+def test_crashes_past_the_budget_fail_the_run_with_a_cause_naming_the_actor(demo_store: Store) -> None:
+    faults = [f"crash:historical_loader@{n}" for n in range(1, 4)]
+    report, _ = _run(demo_store, faults, max_restarts=2)
+    assert report.status == "failed"
+    assert report.error is not None
+    assert report.error.startswith("ChildUnavailable: historical_loader did not answer"), report.error
+    assert "restart budget" in report.error and "crash:historical_loader@3" in report.error
+    assert "pykka" not in report.error and "ActorDeadError" not in report.error
 
 
 class _Fragile(EngineActor):
