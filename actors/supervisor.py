@@ -1,4 +1,4 @@
-"""Supervision (SPEC §2, issue 5): one-for-one restarts of the engine's actors, within a budget.
+"""Supervision (SPEC §2): one-for-one restarts of the engine's actors, each within its budget.
 
 pykka has no supervision, so the engine brings its own:
 
@@ -17,9 +17,12 @@ pykka has no supervision, so the engine brings its own:
   not be back it fails with :class:`ChildUnavailable`, naming the child and its last failure.
   An error the child answers on purpose (a calendar out of range …) is the caller's, as ever.
 - :class:`Supervisor` restarts a failed child with its factory after a backoff (``backoff``,
-  0.05 s, doubling per recent restart, at most ``max_backoff``, 2 s; tests pass 0), at most
-  ``max_restarts`` times within ``window`` seconds; past that budget it escalates — the engine
-  stops and the run ends ``failed`` with the root cause. Each restart is published as
+  0.05 s, doubling per recent restart of that child, at most ``max_backoff``, 2 s; tests pass
+  0). The restart budget is **per child**: each child may be restarted at most
+  ``max_restarts`` times within ``window`` seconds, whatever the others do, so the child that
+  spends its budget is the one the escalation names. Past it the supervisor escalates — the
+  engine stops and the run ends ``failed`` with the root cause (the first child past its
+  budget). Each restart is published as
   ``ActorRestarted`` and the child's state changes as ``ComponentStateChanged``;
   :meth:`Supervisor.stats` gives per-actor counters.
 
@@ -253,7 +256,8 @@ class Handle:
 
 
 class Supervisor:
-    """One-for-one restarts with a budget; see the module docstring. Thread-safe."""
+    """One-for-one restarts, at most ``max_restarts`` per child within ``window`` seconds; see the
+    module docstring. Thread-safe."""
 
     def __init__(
         self,
@@ -283,7 +287,7 @@ class Supervisor:
         self._handles: dict[str, Handle] = {}
         self._factories: dict[str, Callable[[int], pykka.ActorRef[Any]]] = {}
         self._stats: dict[str, ActorStats] = {}
-        self._recent: deque[float] = deque()
+        self._recent: dict[str, deque[float]] = {}  # per child: its restarts within the window
         self._pending: set[str] = set()
         self._closed = False
         self._relay = _Relay.start(self)
@@ -326,19 +330,24 @@ class Supervisor:
             stats.state = "failed"
             log.warning("actor_failed", actor=name, incarnation=incarnation, error=error)
             now = time.monotonic()
-            while self._recent and now - self._recent[0] > self.window:
-                self._recent.popleft()
-            if len(self._recent) >= self.max_restarts:
-                self.escalated_actor = name  # before ``escalated``, which askers read unlocked
-                self.escalated = (
-                    f"{name} failed ({error}) after {len(self._recent)} restart(s) within {self.window:g}s: "
-                    "restart budget exhausted"
-                )
+            recent = self._recent.setdefault(name, deque())
+            while recent and now - recent[0] > self.window:
+                recent.popleft()
+            if len(recent) >= self.max_restarts:
+                if self.escalated is None:  # the first child past its budget is the root cause
+                    self.escalated_actor = name  # before ``escalated``, which askers read unlocked
+                    self.escalated = (
+                        f"{name} failed ({error}) after {len(recent)} restart(s) within {self.window:g}s: "
+                        f"its restart budget ({self.max_restarts} per actor) is exhausted"
+                    )
+                # escalated again on every failure past a budget: the engine may be able to end the
+                # run only on a later one (a coordinator reports its crash before it is dead, then
+                # again once it is)
                 escalate = self.on_escalate
             else:
-                self._recent.append(now)
+                recent.append(now)
                 self._pending.add(name)
-                delay = min(self.max_backoff, self.backoff * 2 ** (len(self._recent) - 1))
+                delay = min(self.max_backoff, self.backoff * 2 ** (len(recent) - 1))
                 self.timer.send_after(delay, self._relay, _Restart(name))
         if self.on_failed is not None:
             self.on_failed(name, incarnation, error)

@@ -1,5 +1,5 @@
 """``marketsession chaos CONFIG --fault SPEC …``: a backtest run fault-free and with faults,
-compared section by section (issue 5, SPEC §10)."""
+compared section by section (SPEC §10)."""
 
 from __future__ import annotations
 
@@ -63,9 +63,20 @@ class _EventCount:
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--fault", "faults", multiple=True, required=True, metavar="SPEC", help="A fault; repeatable.")
 @click.option("--speed", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Replay speed.")
-@click.option("--max-restarts", type=click.IntRange(min=0), default=5, show_default=True)
 @click.option(
-    "--restart-window", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True
+    "--max-restarts",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Restart budget per actor: how often each actor may be restarted within --restart-window "
+    "(one actor's restarts do not spend another's); past it the run fails.",
+)
+@click.option(
+    "--restart-window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds over which each actor's restarts are counted against --max-restarts.",
 )
 @click.option(
     "--report", "report_path", type=click.Path(dir_okay=False), help="Write the comparison as JSON here."

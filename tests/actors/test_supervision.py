@@ -1,4 +1,4 @@
-"""Supervision and fault injection (issue 5): restarts within a budget, escalation, and the same
+"""Supervision and fault injection: restarts within a per-actor budget, escalation, and the same
 report whatever single actor crashes (SPEC §10), on the example backtest over demo data."""
 
 from __future__ import annotations
@@ -204,16 +204,17 @@ def test_a_crash_while_the_engine_shuts_down_does_not_fail_the_completed_run(
 
 
 class _CrashOn:
-    """A fault hook: the actor crashes on the messages numbered ``crash_on`` (counted from 1)."""
+    """A fault hook: every actor crashes on its messages numbered ``crash_on`` (counted from 1,
+    over all its incarnations)."""
 
     def __init__(self, *crash_on: int) -> None:
         self.crash_on = set(crash_on)
-        self.seen = 0
+        self.seen: dict[str, int] = {}
 
     def before(self, actor: str) -> float:
-        self.seen += 1
-        if self.seen in self.crash_on:
-            raise RuntimeError(f"injected crash of {actor} on its message {self.seen}")
+        seen = self.seen[actor] = self.seen.get(actor, 0) + 1
+        if seen in self.crash_on:
+            raise RuntimeError(f"injected crash of {actor} on its message {seen}")
         return 0.0
 
     def clock(self, market_ts: int) -> None:
@@ -241,7 +242,7 @@ def test_a_crash_due_on_an_actors_stop_is_never_due_and_the_shutdown_does_not_ra
     finally:
         supervisor.close(5)
         timer.close()
-    assert hook.seen == 1
+    assert hook.seen == {"echo": 1}
     assert supervisor.stats()["echo"]["messages"] == 1
     assert not handle.ref.is_alive()
 
@@ -300,6 +301,44 @@ def test_crashes_past_the_budget_fail_the_run_with_a_cause_naming_the_actor(demo
     assert report.error.startswith("ChildUnavailable: historical_loader did not answer"), report.error
     assert "restart budget" in report.error and "crash:historical_loader@3" in report.error
     assert "pykka" not in report.error and "ActorDeadError" not in report.error
+
+
+def test_the_restart_budget_is_per_actor() -> None:
+    """Two actors crash twice each within a budget of two restarts: no escalation, both answer."""
+    timer = Timer()
+    supervisor = Supervisor(timer, max_restarts=2, backoff=0.0, faults=_CrashOn(1, 2))
+    try:
+        first = supervisor.start_child("first", lambda _n: _Echo.start("first"))
+        second = supervisor.start_child("second", lambda _n: _Echo.start("second"))
+        assert first.ask("which", timeout=10) == 3
+        assert second.ask("which", timeout=10) == 3
+        assert supervisor.escalated is None
+        stats = supervisor.stats()
+        assert stats["first"]["restarts"] == stats["second"]["restarts"] == 2
+    finally:
+        supervisor.close(5)
+        timer.close()
+
+
+def test_crashes_of_two_actors_each_within_its_budget_give_the_fault_free_report(
+    demo_store: Store, clean: RunReport
+) -> None:
+    faults = [
+        "crash:historical_loader@3",
+        "crash:historical_loader@6",
+        "crash:quality_calculator@100",
+        "crash:quality_calculator@200",
+    ]
+    report, plan = _run(demo_store, faults, max_restarts=2)
+    assert len(plan.injected) == 4
+    assert report.status == "completed", report.error
+    assert report.comparable() == clean.comparable()
+    assert sorted(entry.split(" ")[0] for entry in report.restarts) == [
+        "historical_loader",
+        "historical_loader",
+        "quality_calculator",
+        "quality_calculator",
+    ]
 
 
 class _Fragile(EngineActor):

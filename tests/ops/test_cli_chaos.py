@@ -71,6 +71,13 @@ def test_a_crash_due_after_an_actors_last_message_is_never_due_and_exits_0(
     assert comparison["actors"]["historical_loader"]["messages"] == handled
 
 
+def test_the_help_says_the_restart_budget_is_per_actor() -> None:
+    result = run_cli("chaos", "--help", cwd=REPO)
+    assert result.code == 0, result.err
+    help_text = " ".join(result.out.split())
+    assert "--max-restarts" in help_text and "per actor" in help_text
+
+
 def test_bad_fault_specs_exit_2_naming_each(demo_url: str) -> None:
     result = run_cli(
         "chaos", str(EXAMPLE), "--fault", "crash:nobody@1", "--fault", "drop:0.1", db=demo_url, cwd=REPO
