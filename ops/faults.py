@@ -1,9 +1,9 @@
-"""Declarative fault injection (issue 5): what ``marketsession chaos --fault SPEC`` understands.
+"""Declarative fault injection: what ``marketsession chaos --fault SPEC`` understands.
 
 Specs:
 
 - ``crash:<actor>@<n>`` — the actor raises while handling its n-th message (counted from 1 over
-  the actor's whole life, restarts included; fires once);
+  the actor's whole life, restarts included, the stop at shutdown not; fires once);
 - ``crash:<actor>@<HH:MM>`` — the actor raises at the first message it handles once the
   session clock has reached HH:MM exchange time (fires once);
 - ``delay:<actor>@<ms>`` — every message of the actor is delayed by ms milliseconds;
