@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from actors.coordinator_base import CoordinatorBase, run_report, summarise_day
+from actors.coordinator_base import CoordinatorBase
 from actors.subscribers import EventBus
 from actors.supervisor import Handle
 from actors.time_manager import TimeManagerClient
@@ -86,7 +86,7 @@ from domain.messages.events import (
 )
 from domain.providers import ConnectionState
 from domain.quality.gaps import Gap, GapStatus
-from domain.report import DaySummary, RunReport, RunStatus
+from domain.report import DaySummary, RunReport, RunStatus, run_report, summarise_day
 from domain.session.data import SessionData
 from domain.session.latency import LatencyStats
 from domain.session.lifecycle import Lifecycle, LifecycleState

@@ -32,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from actors.coordinator_base import CoordinatorBase, run_report, summarise_day
+from actors.coordinator_base import CoordinatorBase
 from actors.subscribers import EventBus
 from actors.supervisor import Handle
 from actors.time_manager import TimeManagerClient
@@ -72,7 +72,7 @@ from domain.messages.events import (
 )
 from domain.quality.book import IntervalQuality
 from domain.quality.gaps import Gap
-from domain.report import DaySummary, RunReport, RunStatus
+from domain.report import DaySummary, RunReport, RunStatus, run_report, summarise_day
 from domain.session.data import ReleaseHorizon, SessionData
 from domain.session.lifecycle import Lifecycle, LifecycleState
 from domain.session.replay_day import SessionDay

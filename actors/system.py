@@ -36,7 +36,6 @@ from typing import Any
 import pykka
 import structlog
 
-from actors.coordinator_base import run_report
 from actors.gap_filler import GapFiller
 from actors.historical_loader import HistoricalLoader
 from actors.live_coordinator import LiveSessionCoordinator
@@ -67,7 +66,7 @@ from domain.messages.events import ActorRestarted, ComponentStateChanged, Event
 from domain.providers import ConnectionState, MarketDataProvider
 from domain.quality.gap_book import GapEntry
 from domain.quality.gaps import Gap
-from domain.report import RunReport
+from domain.report import RunReport, run_report
 from domain.session.data import SymbolSnapshot
 from domain.store import Store, open_store
 

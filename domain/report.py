@@ -17,10 +17,12 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from domain.config import SessionConfig
 from domain.history.indicators import IndicatorResult, IndicatorValue
+from domain.history.series import HistoricalData
 from domain.quality.book import IntervalQuality
 from domain.quality.gaps import Gap
-from domain.session.data import SessionMetrics
+from domain.session.data import SessionData, SessionMetrics
 from domain.session.windows import DayHours
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "RunReport",
     "RunStatus",
     "SymbolDay",
+    "run_report",
+    "summarise_day",
 ]
 
 RunStatus = Literal["completed", "stopped", "failed"]
@@ -219,3 +223,91 @@ class RunReport:
         del data["timings"]
         del data["restarts"]
         return data
+
+
+def summarise_day(
+    *,
+    hours: DayHours,
+    timezone: str,
+    symbols: tuple[str, ...],
+    intervals: tuple[str, ...],
+    data: SessionData,
+    historical: HistoricalData | None,
+    historical_quality: dict[tuple[str, str], float | None],
+    results: dict[tuple[str, str], IntervalQuality],
+    bars_streamed: int,
+    bars_derived: int,
+    refused: dict[str, int],
+    warnings: tuple[str, ...],
+    timings: dict[str, float],
+    early: bool,
+) -> DaySummary:
+    """The :class:`DaySummary` of a session day that has just closed (backtest and live)."""
+    per_symbol: dict[str, SymbolDay] = {}
+    for symbol in symbols:
+        session: dict[str, IntervalSummary] = {}
+        for interval in intervals:
+            series = data.session_bars(symbol, interval)
+            session[interval] = IntervalSummary.of(
+                0 if series is None else len(series), results.get((symbol, interval))
+            )
+        hist: dict[str, HistoricalSummary] = {}
+        if historical is not None:
+            for (sym, interval), entry in historical.series.items():
+                if sym == symbol:
+                    hist[interval] = HistoricalSummary(
+                        entry.bar_count,
+                        historical_quality.get((sym, interval)),
+                        entry.days,
+                        len(entry.bars_by_day),
+                        len(entry.derived_days),
+                    )
+        per_symbol[symbol] = SymbolDay(
+            session=session,
+            historical=hist,
+            indicators=dict(historical.indicators.get(symbol, {})) if historical is not None else {},
+            metrics=data.metrics(symbol),
+        )
+    return DaySummary(
+        hours=hours,
+        timezone=timezone,
+        symbols=per_symbol,
+        bars_streamed=bars_streamed,
+        bars_derived=bars_derived,
+        refused=refused,
+        warnings=warnings,
+        timings=timings,
+        ended_early=early,
+    )
+
+
+def run_report(
+    config: SessionConfig,
+    status: RunStatus,
+    summaries: list[DaySummary] | tuple[DaySummary, ...],
+    run_warnings: list[str] | tuple[str, ...],
+    error: str | None,
+    timings: dict[str, Any],
+    speed: float,
+) -> RunReport:
+    """The report of a run that ends now with ``status`` (also built by the engine when its
+    coordinator cannot be restarted)."""
+    warnings = list(run_warnings)
+    for summary in summaries:
+        warnings.extend(f"{summary.day.isoformat()}: {w}" for w in summary.warnings if w)
+    backtest = config.backtest_config
+    return RunReport(
+        session_name=config.session_name,
+        mode=config.mode,
+        exchange_group=config.exchange_group,
+        status=status,
+        days=tuple(summaries),
+        warnings=tuple(warnings),
+        error=error,
+        timings=timings,
+        streams=tuple(config.session_data_config.streams),
+        symbols=config.symbols,
+        start_date=None if backtest is None else backtest.start_date,
+        end_date=None if backtest is None else backtest.end_date,
+        speed_multiplier=speed,
+    )

@@ -306,6 +306,3 @@ class QualityDayEnded:
     day: date
     results: tuple[IntervalQuality, ...]
     historical: dict[tuple[str, str], float | None] = field(default_factory=dict)
-
-
-
