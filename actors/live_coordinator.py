@@ -38,8 +38,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
+from actors.bar_writer import BarsWritten, Flush, StoreDown, WriteBars
 from actors.coordinator_base import CoordinatorBase
 from actors.subscribers import EventBus
 from actors.supervisor import Handle
@@ -48,7 +48,6 @@ from actors.timer import Timer
 from domain.bars import Bar, bar_violation, datetime_to_ts
 from domain.clock import Clock
 from domain.config import SessionConfig
-from domain.errors import StoreUnavailable
 from domain.history.series import HistoricalData
 from domain.intervals import MINUTE, Interval
 from domain.messages.commands import (
@@ -92,7 +91,6 @@ from domain.session.latency import LatencyStats
 from domain.session.lifecycle import Lifecycle, LifecycleState
 from domain.session.live_day import LiveDay
 from domain.session.windows import DayHours
-from domain.store.database import store_failure
 
 __all__ = ["GRACE_WALL_SECONDS", "LiveSessionCoordinator"]
 
@@ -149,11 +147,11 @@ class LiveSessionCoordinator(CoordinatorBase):
         loader: Handle,
         quality: Handle,
         gap_filler: Handle | None,
+        writer: Handle,
         bus: EventBus,
         timer: Timer,
         clock: Clock,
         clock_speed: float,
-        store_bars: Any,
         on_finished: Callable[[RunReport], None],
         ask_timeout: float = 120.0,
         keep_running: bool = False,
@@ -166,11 +164,11 @@ class LiveSessionCoordinator(CoordinatorBase):
         self._loader = loader
         self._quality = quality
         self._gap_filler = gap_filler
+        self._writer = writer
         self._bus = bus
         self._timer = timer
         self._clock = clock
         self.speed = clock_speed
-        self._store = store_bars
         self._on_finished = on_finished
         self._ask_timeout = ask_timeout
         self._keep_running = keep_running
@@ -198,7 +196,8 @@ class LiveSessionCoordinator(CoordinatorBase):
         self._generation = 0
         self._step = 0
         self._pending: list[Bar] = []  # session bars not yet sent to be scored
-        self._unstored: list[tuple[tuple[Bar, ...], bool, bool]] = []  # kept during a store outage
+        self._unstored: dict[int, tuple[tuple[Bar, ...], bool, bool]] = {}  # batches not yet written
+        self._batch = 0
         self._store_down = False
         self._scored_ts = 0
         self._closing: str | None = None  # None, "scoring", "draining", "ending"
@@ -242,6 +241,10 @@ class LiveSessionCoordinator(CoordinatorBase):
                     self._on_drained(message.day)
             elif isinstance(message, QualityDayEnded):
                 self._on_day_ended(message)
+            elif isinstance(message, BarsWritten):
+                self._on_written(message)
+            elif isinstance(message, StoreDown):
+                self._on_store_down(message)
             elif isinstance(message, ProviderStateChanged):
                 self._on_provider_state(message)
             elif isinstance(message, ProviderOutage):
@@ -470,34 +473,28 @@ class LiveSessionCoordinator(CoordinatorBase):
         self._append(admitted.session, received=received)
 
     def _persist(self, bars: Sequence[Bar], *, updated: bool, filled: bool = False) -> None:
-        """Store ``bars`` at once (``upsert`` for updated bars, else ``insert_missing``: a bar
-        delivered twice changes nothing). During a store outage they are kept and written again
-        at every tick until the store is back; the session goes on meanwhile."""
-        self._unstored.append((tuple(bars), updated, filled))
-        self._flush()
+        """Hand ``bars`` to the :class:`~actors.bar_writer.BarWriter` (``upsert`` for updated
+        bars, else ``insert_missing``: a bar delivered twice changes nothing). They are kept here
+        until the writer answers, and handed again to a restarted writer; during a store outage
+        the writer keeps and retries them while the session goes on."""
+        self._batch += 1
+        self._unstored[self._batch] = (tuple(bars), updated, filled)
+        self._writer.tell(WriteBars(self._batch, tuple(bars), updated))
 
-    def _flush(self) -> None:
-        while self._unstored:
-            bars, updated, filled = self._unstored[0]
-            try:
-                try:
-                    (self._store.upsert if updated else self._store.insert_missing)(bars)
-                except SQLAlchemyError as exc:
-                    raise store_failure(exc, "storing live bars") from None
-            except StoreUnavailable as error:
-                self.counters["store_errors"] += 1
-                if not self._store_down:
-                    self._store_down = True
-                    self._warn(
-                        f"the store is unavailable ({error}); bars are kept and written when it is back"
-                    )
-                return
-            self._unstored.pop(0)
-            if not filled:
-                self.counters["stored"] += len(bars)
-            if self._store_down:
-                self._store_down = False
-                log.warning("store_back", message="the store is back; kept bars written")
+    def _on_written(self, message: BarsWritten) -> None:
+        for batch in message.batches:
+            entry = self._unstored.pop(batch, None)
+            if entry is not None and not entry[2]:
+                self.counters["stored"] += len(entry[0])
+        self._store_down = False
+
+    def _on_store_down(self, message: StoreDown) -> None:
+        self.counters["store_errors"] += 1
+        if not self._store_down:
+            self._store_down = True
+            self._warn(
+                f"the store is unavailable ({message.error}); bars are kept and written when it is back"
+            )
 
     def _append(self, bars: Sequence[Bar], *, received: float | None = None) -> None:
         if not bars:
@@ -518,8 +515,6 @@ class LiveSessionCoordinator(CoordinatorBase):
             return
         now = self._now()
         hours = day.hours
-        if self._unstored:
-            self._flush()
         if self.lifecycle.state is State.READY and now >= hours.open_ts:
             self._transition(State.STREAMING, day=hours.day)
             self._publish(SessionStarted(hours.day, hours, self._symbols))
@@ -700,9 +695,9 @@ class LiveSessionCoordinator(CoordinatorBase):
 
     def _on_child_restarted(self, message: ChildRestarted) -> None:
         day = self._day
-        if day is None:
+        if day is None and message.name != "bar_writer":
             return
-        if message.name == "quality_calculator":  # hand the new one the day so far
+        if message.name == "quality_calculator" and day is not None:  # hand the new one the day so far
             self._begin_quality()
             so_far = [
                 bar
@@ -715,7 +710,10 @@ class LiveSessionCoordinator(CoordinatorBase):
             if self._closing == "ending":
                 close = self._scored_ts if self._ended_early else day.hours.close_ts
                 self._quality.tell(EndQualityDay(day.hours.day, close))
-        elif message.name == "gap_filler" and self._gap_filler is not None:
+        elif message.name == "bar_writer":  # hand the new one every batch not yet written
+            for batch, (bars, updated, _) in self._unstored.items():
+                self._writer.tell(WriteBars(batch, bars, updated))
+        elif message.name == "gap_filler" and self._gap_filler is not None and day is not None:
             opened = tuple(
                 gap for (_, interval), gaps in self._gaps.items() if interval == self._base_text
                 for gap in gaps.values()
@@ -766,11 +764,14 @@ class LiveSessionCoordinator(CoordinatorBase):
         super()._warn(message, day=day, run=run)
 
     def _finish(self, status: RunStatus, error: str | None = None) -> None:
-        if self._unstored:
-            self._flush()
-        if self._unstored:  # the store never came back: say what is lost
-            lost = sum(len(bars) for bars, _, _ in self._unstored)
-            self._warn(f"{lost} received bar(s) could not be stored: the store stayed unavailable")
+        if self._unstored:  # one last try; what the store still refuses is lost
+            try:
+                left = set(self._writer.ask(Flush(), timeout=self._ask_timeout))
+            except Exception:  # the writer is gone: nothing more gets written
+                left = set(self._unstored)
+            lost = sum(len(bars) for batch, (bars, _, _) in self._unstored.items() if batch in left)
+            if lost:
+                self._warn(f"{lost} received bar(s) could not be stored: the store stayed unavailable")
         total = time.perf_counter() - self._started
         timings = {"total_seconds": round(total, 6), "latency_p50": self.latency.quantile(0.5),
                    "latency_p99": self.latency.quantile(0.99)}  # fmt: skip

@@ -36,6 +36,7 @@ from typing import Any
 import pykka
 import structlog
 
+from actors.bar_writer import AttachWriterTo, BarWriter
 from actors.gap_filler import GapFiller
 from actors.historical_loader import HistoricalLoader
 from actors.live_coordinator import LiveSessionCoordinator
@@ -177,6 +178,10 @@ class MarketSessionSystem:
             self._handles["quality_calculator"] = supervisor.start_child(
                 "quality_calculator", lambda _n: QualityCalculator.start()
             )
+            if self.provider is not None:
+                self._handles["bar_writer"] = supervisor.start_child(
+                    "bar_writer", lambda _n: BarWriter.start(self.store.bars, self._timer)
+                )
             if self.provider is not None and config.session_data_config.gap_filler.enable_session_quality:
                 self._handles["gap_filler"] = supervisor.start_child("gap_filler", self._start_gap_filler)
             self._handles["session_coordinator"] = supervisor.start_child(
@@ -228,11 +233,11 @@ class MarketSessionSystem:
                 loader=self._handles["historical_loader"],
                 quality=self._handles["quality_calculator"],
                 gap_filler=self._handles.get("gap_filler"),
+                writer=self._handles["bar_writer"],
                 bus=self.bus,
                 timer=self._timer,
                 clock=self.provider.clock(),
                 clock_speed=self.clock_speed,
-                store_bars=self.store.bars,
                 on_finished=self._finished,
                 ask_timeout=self.ask_timeout,
                 keep_running=self.keep_running,
@@ -272,6 +277,8 @@ class MarketSessionSystem:
         ref = handle.ref
         self._handles["quality_calculator"].tell(AttachCoordinator(handle))
         self.bus.acknowledge_to(ref)
+        if "bar_writer" in self._handles:
+            self._handles["bar_writer"].tell(AttachWriterTo(handle))
         ref.tell(StartRun())
 
     def _keep_checkpoint(self, checkpoint: RunCheckpoint) -> None:
@@ -293,6 +300,8 @@ class MarketSessionSystem:
             self._handles["quality_calculator"].tell(AttachCoordinator(coordinator))
         elif name == "gap_filler":
             self._handles["gap_filler"].tell(AttachCoordinator(coordinator))
+        elif name == "bar_writer":
+            self._handles["bar_writer"].tell(AttachWriterTo(coordinator))
         coordinator.tell(ChildRestarted(name, incarnation))
 
     def _escalate(self, reason: str) -> None:

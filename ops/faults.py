@@ -16,7 +16,8 @@ Specs:
   on the session clock), ``fetch-fail:<k>`` (the next k history fetches fail).
 
 Actor names are the snake_case names of the engine's actors: ``session_coordinator``,
-``time_manager``, ``historical_loader``, ``quality_calculator`` (``gap_filler`` in live mode).
+``time_manager``, ``historical_loader``, ``quality_calculator`` (``gap_filler`` and
+``bar_writer`` in live mode).
 
 A :class:`FaultPlan` is shared by the engine's actors (each asks :meth:`FaultPlan.before` as it
 takes a message) and its store (:meth:`FaultPlan.store_operation`); it is thread-safe.
@@ -45,7 +46,14 @@ __all__ = [
     "parse_faults",
 ]
 
-ACTOR_NAMES = ("session_coordinator", "time_manager", "historical_loader", "quality_calculator", "gap_filler")
+ACTOR_NAMES = (
+    "session_coordinator",
+    "time_manager",
+    "historical_loader",
+    "quality_calculator",
+    "gap_filler",
+    "bar_writer",
+)
 
 _SPEC = re.compile(r"^(crash|delay|store-fail|drop|disconnect|late|duplicate|lag|fetch-fail):(.+)$")
 _PROVIDER_KINDS = ("drop", "disconnect", "late", "duplicate", "lag", "fetch-fail")

@@ -360,7 +360,12 @@ def test_a_restart_resumes_the_day_from_the_store_and_fetches_what_it_missed(
 
 @pytest.mark.parametrize(
     "fault",
-    ["crash:session_coordinator@40", "crash:quality_calculator@100", "crash:historical_loader@1"],
+    [
+        "crash:session_coordinator@40",
+        "crash:quality_calculator@100",
+        "crash:historical_loader@1",
+        "crash:bar_writer@30",
+    ],
 )
 def test_a_crash_during_the_session_still_completes_at_full_quality(
     store: Store, live: list[Live], fault: str

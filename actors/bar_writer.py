@@ -1,0 +1,138 @@
+"""BarWriter: writes a live session's bars to the store on its own thread (SPEC §8).
+
+The live coordinator tells it every delivery to keep (:class:`WriteBars`, numbered) and goes on
+streaming; the writer answers each batch it has written with :class:`BarsWritten`. Writes are
+idempotent (``insert_missing``, or ``upsert`` for updated bars), so a batch written twice changes
+nothing. During a store outage the writer keeps the batches, in order, and tries again every
+:data:`RETRY_SECONDS` (and at each new batch); it tells the coordinator the outage began
+(:class:`StoreDown`, at each failed try). The coordinator keeps every batch until it is answered, so a
+restarted writer is handed them again, and a killed process loses only what the store had not
+taken yet — minutes that become gaps of the next start, fetched again from the provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from actors.supervisor import EngineActor, Handle
+from actors.timer import Timer
+from domain.bars import Bar
+from domain.errors import StoreUnavailable
+from domain.store.database import store_failure
+
+__all__ = ["RETRY_SECONDS", "AttachWriterTo", "BarWriter", "BarsWritten", "Flush", "StoreDown", "WriteBars"]
+
+log = structlog.get_logger("marketsession.writer")
+
+RETRY_SECONDS = 0.5
+"""Wall seconds between two tries of the same batch while the store is unavailable."""
+
+
+class BarSink(Protocol):
+    """Where bars are written (the store's bar repository)."""
+
+    def insert_missing(self, bars: Sequence[Bar]) -> int: ...
+
+    def upsert(self, bars: Sequence[Bar]) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBars:
+    """tell: keep these bars (``updated``: replace what is stored)."""
+
+    batch: int
+    bars: tuple[Bar, ...]
+    updated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BarsWritten:
+    """BarWriter → coordinator: the batches written, in order."""
+
+    batches: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreDown:
+    """BarWriter → coordinator: a write failed for an outage; the batches are kept."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """ask → the numbers of the batches still not written after one more try."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttachWriterTo:
+    """Wiring: where :class:`BarsWritten` and :class:`StoreDown` go."""
+
+    coordinator: Handle
+
+
+class _Retry:
+    __slots__ = ()
+
+
+class BarWriter(EngineActor):
+    actor_name = "bar_writer"
+
+    def __init__(self, sink: BarSink, timer: Timer) -> None:
+        super().__init__()
+        self._sink = sink
+        self._timer = timer
+        self._coordinator: Handle | None = None
+        self._pending: list[WriteBars] = []
+        self._down = False
+        self._retry_armed = False
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case WriteBars():
+                self._pending.append(message)
+                self._write()
+            case _Retry():
+                self._retry_armed = False
+                self._write()
+            case Flush():
+                self._write()
+                return tuple(batch.batch for batch in self._pending)
+            case AttachWriterTo(coordinator=coordinator):
+                self._coordinator = coordinator
+            case _:
+                raise TypeError(f"BarWriter does not handle {type(message).__name__}")
+        return None
+
+    def _write(self) -> None:
+        written: list[int] = []
+        while self._pending:
+            batch = self._pending[0]
+            try:
+                try:
+                    (self._sink.upsert if batch.updated else self._sink.insert_missing)(batch.bars)
+                except SQLAlchemyError as exc:
+                    raise store_failure(exc, "storing live bars") from None
+            except StoreUnavailable as error:
+                self._down = True
+                self._tell(StoreDown(str(error)))
+                if not self._retry_armed:
+                    self._retry_armed = True
+                    self._timer.send_after(RETRY_SECONDS, self.actor_ref, _Retry())
+                break
+            self._pending.pop(0)
+            written.append(batch.batch)
+            if self._down:
+                self._down = False
+                log.warning("store_back", message="the store is back; kept bars written")
+        if written:
+            self._tell(BarsWritten(tuple(written)))
+
+    def _tell(self, message: Any) -> None:
+        if self._coordinator is not None:
+            self._coordinator.tell(message)
