@@ -64,8 +64,9 @@ class HistoricalLoader(EngineActor):
                 self._taken.add(day)
                 queued = self._queue.pop(day, None)
                 bars = queued if queued is not None else self._retrying(lambda: self._read_day(day))
-                if prefetch:
-                    self.actor_ref.tell(_Prefetch(prefetch))  # read once the answer is out
+                ahead = tuple(d for d in prefetch if d not in self._queue and d not in self._taken)
+                if ahead:
+                    self.actor_ref.tell(_Prefetch(ahead))  # read once the answer is out
                 return DayOpened(historical, bars)
             case _Prefetch(days=days):
                 for d in days:

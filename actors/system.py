@@ -9,13 +9,13 @@
 
 Start order (each actor is started only once the one before it is running), all of them as
 children of the engine's :class:`~actors.supervisor.Supervisor`: **TimeManager** (calendar and
-clock) → **HistoricalLoader** (asks the TimeManager) → **QualityCalculator** → (live, with
-session quality) **GapFiller** → **SessionCoordinator** (asks all of them) — the backtest
-:class:`~actors.session_coordinator.SessionCoordinator`, or in live mode the
-:class:`~actors.live_coordinator.LiveSessionCoordinator`, after which the provider's stream is
-started. A child that fails is restarted and rewired (a backtest coordinator resumes from the
-last day's checkpoint, a live one from the store; a new QualityCalculator is handed the day so
-far; a new GapFiller its book of open gaps); past the restart budget the run ends ``failed``.
+clock) → **HistoricalLoader** (asks the TimeManager) → **QualityCalculator** → (live) the
+**BarWriter** and, with session quality, the **GapFiller** → **SessionCoordinator** (asks all
+of them; one coordinator for both modes, on a pacing of :mod:`actors.pacing`), after which, in
+live mode, the provider's stream is started. A child that fails is restarted and rewired (a
+backtest coordinator resumes from the last day's checkpoint, a live one from the store; a new
+QualityCalculator is handed the day so far; a new GapFiller its book of open gaps; a new
+BarWriter the batches not yet written); past its restart budget the run ends ``failed``.
 Shutdown runs in reverse (the provider's stream first), each stop bounded by the shutdown
 timeout; the engine stops only the actors it started (never pykka's global registry), and every
 actor runs on a daemon thread, so a host process can always exit.
@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,7 +39,7 @@ import structlog
 from actors.bar_writer import AttachWriterTo, BarWriter
 from actors.gap_filler import GapFiller
 from actors.historical_loader import HistoricalLoader
-from actors.live_coordinator import LiveSessionCoordinator
+from actors.pacing import DataDriven, Paced, Pacing, ProviderTicks
 from actors.quality_calculator import AttachCoordinator, QualityCalculator
 from actors.session_coordinator import SessionCoordinator
 from actors.subscribers import EventBus, Subscription, Target
@@ -50,6 +50,7 @@ from domain.bars import Bar
 from domain.clock import SimulatedClock
 from domain.config import SessionConfig
 from domain.errors import ConfigError, MarketSessionError, Violation
+from domain.intervals import MINUTE
 from domain.messages.commands import (
     ChildRestarted,
     Fail,
@@ -134,7 +135,7 @@ class MarketSessionSystem:
         self._handles: dict[str, Handle] = {}
         self._checkpoint: RunCheckpoint | None = None
         self._sink: _ProviderSink | None = None
-        self._published: tuple[int, int] | None = None
+        self._published: tuple[date, int] | None = None
         self._coordinator: pykka.ActorRef[SessionCoordinator] | None = None
         self._proxy: Any = None
         self._done = threading.Event()
@@ -224,52 +225,45 @@ class MarketSessionSystem:
             return self.speed
         return self.config.backtest_config.speed_multiplier if self.config.backtest_config else 0.0
 
+    def _pacing(self) -> Pacing:
+        """How the session clock moves: the provider's in live mode; a replay data-driven at
+        speed 0, else paced."""
+        assert self._timer is not None
+        seconds = (self.config.base_interval or MINUTE).seconds
+        if self.provider is not None:
+            return ProviderTicks(self._timer, self.provider.clock(), self.clock_speed, seconds)
+        if self.clock_speed == 0:
+            return DataDriven(self._timer, self._session_clock)
+        return Paced(self._timer, self._session_clock, self.clock_speed, seconds)
+
     def _start_coordinator(self, incarnation: int) -> pykka.ActorRef[Any]:
         assert self._time_manager is not None and self._timer is not None
-        if self.provider is not None:
-            ref: pykka.ActorRef[Any] = LiveSessionCoordinator.start(
-                self.config,
-                time_manager=self._time_manager,
-                loader=self._handles["historical_loader"],
-                quality=self._handles["quality_calculator"],
-                gap_filler=self._handles.get("gap_filler"),
-                writer=self._handles["bar_writer"],
-                bus=self.bus,
-                timer=self._timer,
-                clock=self.provider.clock(),
-                clock_speed=self.clock_speed,
-                on_finished=self._finished,
-                ask_timeout=self.ask_timeout,
-                keep_running=self.keep_running,
-                resume=self._checkpoint if incarnation > 1 else None,
-                on_checkpoint=self._keep_checkpoint,
-            )
-            self._coordinator = ref
-            self._proxy = None
-            return ref
-        ref = SessionCoordinator.start(
+        restarted = incarnation > 1
+        ref: pykka.ActorRef[Any] = SessionCoordinator.start(
             self.config,
             time_manager=self._time_manager,
             loader=self._handles["historical_loader"],
             quality=self._handles["quality_calculator"],
             bus=self.bus,
             timer=self._timer,
-            clock=self._session_clock,
+            pacing=self._pacing(),
             on_finished=self._finished,
             ask_timeout=self.ask_timeout,
             gating_timeout=self.gating_timeout,
-            speed=self.speed,
-            resume=self._checkpoint if incarnation > 1 else None,
+            resume=self._checkpoint if restarted else None,
             on_checkpoint=self._keep_checkpoint,
-            published=self._published if incarnation > 1 else None,
+            published=self._published if restarted else None,
             on_published=self._keep_published,
+            gap_filler=self._handles.get("gap_filler"),
+            writer=self._handles.get("bar_writer"),
+            keep_running=self.keep_running,
         )
         self._coordinator = ref
         self._proxy = None
         return ref
 
-    def _keep_published(self, day_index: int, clock_ts: int) -> None:
-        self._published = (day_index, clock_ts)
+    def _keep_published(self, day: date, clock_ts: int) -> None:
+        self._published = (day, clock_ts)
 
     def _wire_coordinator(self) -> None:
         """Point the QualityCalculator and gating subscribers at the coordinator, and start it."""

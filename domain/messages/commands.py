@@ -46,7 +46,6 @@ __all__ = [
     "RunCheckpoint",
     "ScoreStep",
     "StartRun",
-    "Step",
     "StepAcknowledged",
     "Stop",
     "TrackGaps",
@@ -174,9 +173,9 @@ class ChildRestarted:
 
 @dataclass(frozen=True, slots=True)
 class RunCheckpoint:
-    """Where a run stands after a completed day: what a restarted coordinator resumes from."""
+    """Where a run stands after a completed day: what a restarted coordinator resumes from (the
+    next day to run is the first without a summary)."""
 
-    next_index: int
     summaries: tuple[DaySummary, ...]
     run_warnings: tuple[str, ...]
     steps: int
@@ -186,14 +185,6 @@ class RunCheckpoint:
     day_timings: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
     started: float = 0.0
     """When the run started (the coordinator's monotonic clock), for total timings."""
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """Take the next clock step. Sent by the coordinator to itself (speed 0) or by the timer
-    (speed > 0); a step of an older ``generation`` (before a pause or a new day) is ignored."""
-
-    generation: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from domain.bars import Bar, bar_violation
 from domain.intervals import Interval
 from domain.session.derived import DerivedBars
+from domain.session.replay_day import Step
 from domain.session.windows import DayHours, Refusal
 
 __all__ = ["Admitted", "LiveDay"]
@@ -147,6 +148,12 @@ class LiveDay:
         windows that ended since the last call, and those a late, filled or updated bar changed."""
         self.now_ts = max(self.now_ts, now_ts)
         return self._derived.advance(self.now_ts)
+
+    def release(self, now_ts: int) -> Step:
+        """:meth:`advance` as a clock step of a :class:`~domain.session.day_source.DaySource`: no
+        base bar is released by the clock (they entered the session as they were admitted)."""
+        derived = tuple(self.advance(now_ts))
+        return Step(self.now_ts, self.now_ts, self.now_ts, 0, derived, ())
 
     def _refusal(self, bar: Bar, hours: DayHours) -> str | None:
         if bar.symbol not in self._symbols:

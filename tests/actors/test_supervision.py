@@ -45,7 +45,7 @@ def clean(demo_store: Store) -> RunReport:
     [
         "crash:historical_loader@1",
         "crash:historical_loader@3",
-        "crash:historical_loader@6",
+        "crash:historical_loader@4",
         "crash:quality_calculator@2",
         "crash:quality_calculator@100",
         "crash:quality_calculator@700",
@@ -325,7 +325,7 @@ def test_crashes_of_two_actors_each_within_its_budget_give_the_fault_free_report
 ) -> None:
     faults = [
         "crash:historical_loader@3",
-        "crash:historical_loader@6",
+        "crash:historical_loader@4",
         "crash:quality_calculator@100",
         "crash:quality_calculator@200",
     ]

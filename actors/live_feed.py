@@ -1,0 +1,406 @@
+"""What a live session adds to the :class:`~actors.session_coordinator.SessionCoordinator`
+(SPEC §5, §8): the provider's deliveries and their storage, gap fills, the provider's state,
+planning the next trading day on the provider's clock, and the service's status.
+
+- **Planning.** Today if its close (plus grace) is still ahead, else the next trading day; the
+  day is loaded at its pre-market open (a timer wakes the coordinator). A service restarted after
+  the close of a day it was running (its bars are in the store, it has no summary) closes that
+  day first: what it missed is filled, and the summary written.
+- **Deliveries.** Every :class:`~domain.messages.commands.LiveBars` (told from the provider's
+  thread) is sorted by the :class:`~domain.session.live_day.LiveDay`, handed to the
+  :class:`~actors.bar_writer.BarWriter` (the store is the live checkpoint: a restart reads the day
+  back), appended to the session and published at once.
+- **Gaps.** Gap changes of the streamed interval go to the GapFiller (``TrackGaps``); its fills
+  (``FillBars``) take the path of a delivery; at the close it drains the day (bounded).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from actors.bar_writer import BarsWritten, Flush, StoreDown, WriteBars
+from actors.pacing import BeginDay
+from actors.supervisor import Handle
+from domain.bars import Bar, bar_violation
+from domain.messages.commands import (
+    DayBars,
+    DayOpened,
+    DrainGaps,
+    FillBars,
+    GapAttempted,
+    GapsDrained,
+    LiveBars,
+    MarkGap,
+    OpenDay,
+    ProviderOutage,
+    ProviderStateChanged,
+    QualityScored,
+    ReloadCalendar,
+    TrackGaps,
+)
+from domain.messages.events import BarsAppended, GapAbandoned, ProviderConnection
+from domain.providers import ConnectionState
+from domain.quality.gaps import GapStatus
+from domain.session.latency import LatencyStats
+from domain.session.lifecycle import LifecycleState
+from domain.session.live_day import LiveDay
+from domain.session.windows import DayHours
+
+__all__ = ["LiveFeed"]
+
+log = structlog.get_logger("marketsession.live")
+
+State = LifecycleState
+
+
+class _DrainTimeout:
+    __slots__ = ("day",)
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+
+
+class LiveFeed:
+    """The live half of the session coordinator (a mixin: it works on the coordinator's state)."""
+
+    _day: Any
+    _summaries: list[Any]
+
+    def __init__(self, *, gap_filler: Handle | None, writer: Handle | None, keep_running: bool) -> None:
+        self._gap_filler, self._writer, self._keep_running = gap_filler, writer, keep_running
+        self.provider_state = ConnectionState.DISCONNECTED.value
+        self.provider_detail: str | None = None
+        self.latency = LatencyStats()
+        self.counters: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self._unstored: dict[int, tuple[tuple[Bar, ...], bool, bool]] = {}  # batches not yet written
+        self._batch = 0
+        self._store_down = False
+        self._opened: DayOpened | None = None  # a day opened to see whether it resumes
+        self._planned: date | None = None
+
+    def _on_live_message(self: Any, message: Any) -> Any:
+        match message:
+            case LiveBars(bars=bars, updated=updated, received=received):
+                self._on_bars(bars, updated=updated, received=received)
+            case FillBars():
+                self._on_fill(message)
+            case GapAttempted():
+                self._on_attempt(message)
+            case GapsDrained(day=day) | _DrainTimeout(day=day):
+                if self._closing == "draining" and self._day is not None and self._day.hours.day == day:
+                    if isinstance(message, _DrainTimeout):
+                        self._warn("gap filling did not finish by the drain deadline; closing the day")
+                    self._close_quality()
+            case BarsWritten(batches=batches):
+                for batch in batches:
+                    entry = self._unstored.pop(batch, None)
+                    if entry is not None and not entry[2]:
+                        self.counters["stored"] += len(entry[0])
+                self._store_down = False
+            case StoreDown(error=error):
+                self.counters["store_errors"] += 1
+                if not self._store_down:
+                    self._store_down = True
+                    self._warn(
+                        f"the store is unavailable ({error}); bars are kept and written when it is back"
+                    )
+            case ProviderStateChanged():
+                self._on_provider_state(message)
+            case ProviderOutage(start_ts=start, end_ts=end):
+                self.counters["outages"] += 1
+                self._warn(f"provider stream down {self._hhmm(start)}–{self._hhmm(end)}")
+            case ReloadCalendar():
+                return self._on_reload_calendar()
+            case _:
+                raise TypeError(f"SessionCoordinator does not handle {type(message).__name__}")
+        return None
+
+    # ------------------------------------------------------------------ status
+
+    def live_status(self: Any) -> dict[str, Any]:
+        """A JSON-ready snapshot of the session (``/status``, ``/metrics``)."""
+        day = self._day
+        now = self.pacing.now_ts()
+        base = str(self._base)
+        symbols: dict[str, Any] = {}
+        for symbol in self._symbols:
+            newest = day.newest_ts.get(symbol) if day is not None else None
+            symbols[symbol] = {
+                "quality": {i: self.data.quality(symbol, i) for i in self._intervals},
+                "bars": {i: len(self.data.session_bars(symbol, i) or ()) for i in self._intervals},
+                "open_gaps": len(self._gaps.get((symbol, base), {})),
+                "newest_bar_ts": newest,
+                "lag_seconds": None if newest is None else max(0, now - (newest + self._base.seconds)),
+            }
+        return {
+            "session": self.config.session_name,
+            "state": str(self.lifecycle.state),
+            "day": None if day is None else day.hours.day.isoformat(),
+            "open_ts": None if day is None else day.hours.open_ts,
+            "close_ts": None if day is None else day.hours.close_ts,
+            "now_ts": now,
+            "clock_speed": self.speed,
+            "loaded": day is not None,
+            "provider": {"state": self.provider_state, "detail": self.provider_detail},
+            "counters": dict(self.counters),
+            "refused": dict(self.refused),
+            "latency": {
+                "count": self.latency.count,
+                "sum": self.latency.total,
+                "p50": self.latency.quantile(0.5),
+                "p99": self.latency.quantile(0.99),
+                "buckets": self.latency.cumulative(),
+            },
+            "symbols": symbols,
+            "days_done": [s.day.isoformat() for s in self._summaries],
+            "warnings": (self._run_warnings + self._day_warnings)[-20:],
+        }
+
+    # ------------------------------------------------------------------ planning and loading
+
+    def _check_live_config(self: Any) -> None:
+        if self.config.base_interval is None:
+            raise ValueError("a live session streams bars: session_data_config.streams has no bar interval")
+        for kind, wanted in (("quotes", self.config.wants_quotes), ("ticks", self.config.wants_ticks)):
+            if wanted:
+                self._warn(
+                    f"{kind}: requested in streams, but no provider adapter streams {kind} yet; not streamed"
+                )
+
+    def _plan_live_day(self: Any) -> None:
+        """Today if its close (plus grace) is still ahead, else the next trading day; loaded at
+        its pre-market open (now if that has passed)."""
+        if self.lifecycle.is_terminal:
+            return
+        now = self.pacing.now_ts()
+        local = self.pacing.clock.now().astimezone(ZoneInfo(self._timezone)).date()
+        day = self._tm.get_first_trading_date(local)
+        hours = DayHours.from_session(self._tm.get_trading_session(day))
+        done = day in {s.day for s in self._summaries}
+        if not done and now >= self.pacing.closes_at(hours) and self._resumable(day):
+            self._begin_day(day)  # restarted after the close: fill what was missed, close the day
+            return
+        if done or now >= self.pacing.closes_at(hours):
+            day = self._tm.get_next_trading_date(max(day, local))
+            hours = DayHours.from_session(self._tm.get_trading_session(day))
+        self._planned = day
+        self._plan += 1
+        wait = (hours.read_start_ts - now) / self.speed
+        if wait > 0:
+            log.info("waiting_for_session", day=day.isoformat(), wall_seconds=round(wait, 3))
+            self._timer.send_after(wait, self.actor_ref, BeginDay(day, self._plan))
+        else:
+            self._begin_day(day)
+
+    def _resumable(self: Any, day: date) -> bool:
+        """Whether a day that has closed was running before this start: its bars are in the store
+        and it has no summary yet (a service restarted after the close)."""
+        if self.lifecycle.state is not State.CREATED:
+            return False
+        self._opened = self._loader.ask(OpenDay(day), timeout=self._ask_timeout)
+        return any(len(cols) for cols in self._opened.bars.columns)
+
+    def _take_opened(self, day: date) -> DayOpened | None:
+        opened, self._opened = self._opened, None
+        return opened if opened is not None and opened.bars.day == day else None
+
+    def _live_day(self: Any, stored: DayBars) -> LiveDay:
+        return LiveDay(stored.hours, self._base, self._derived, self._symbols)
+
+    def _resume_from_store(self: Any, stored: DayBars) -> None:
+        """What was received before a restart is in the store: it enters the session again."""
+        resumed = [bar for cols in stored.columns for bar in cols.bars()]
+        if resumed:
+            admitted = self._day.admit(resumed)
+            self._append(admitted.session)
+            self.counters["resumed"] += len(admitted.session)
+            log.info("resumed_from_store", day=stored.day.isoformat(), bars=len(admitted.session))
+
+    def _on_reload_calendar(self: Any) -> str:
+        """Re-read the calendar (the TimeManager's cache is already cleared): a closure of the
+        running day ends it; a waiting service re-plans its next day."""
+        day = self._day
+        if self.lifecycle.is_terminal:
+            return "the run has ended: nothing to re-plan"
+        if day is None:
+            self._plan_live_day()
+            return f"next session: {self._planned.isoformat() if self._planned else 'none'}"
+        name = day.hours.day
+        session = self._tm.get_trading_session(name)
+        if session is None or not session.is_trading_day:
+            why = getattr(session, "holiday_name", None) or "closed"
+            self._warn(f"{name.isoformat()} is now closed in the calendar ({why}): the session ends now")
+            if self._closing is None:
+                self._end_day(early=True)
+            return f"{name.isoformat()} closed: session ended"
+        hours = DayHours.from_session(session)
+        if hours != day.hours:
+            old, new = self._hhmm(day.hours.close_ts), self._hhmm(hours.close_ts)
+            self._warn(
+                f"{name.isoformat()}: the calendar changed today's hours (close {old} → {new}); "
+                "the running session keeps its hours"
+            )
+            return "today's hours changed: applies from the next session"
+        return f"no change to {name.isoformat()}"
+
+    # ------------------------------------------------------------------ deliveries
+
+    def _on_bars(self: Any, bars: Sequence[Bar], *, updated: bool, received: float) -> None:
+        day = self._day
+        self.counters["received"] += len(bars)
+        if day is None:  # between sessions: stored, and read back when the next day loads
+            base = str(self._base)
+            valid = [
+                b for b in bars
+                if b.symbol in self._symbols and b.interval == base
+                and bar_violation(b.open, b.high, b.low, b.close, b.volume) is None
+            ]  # fmt: skip
+            if valid:
+                self._persist(valid, updated=updated)
+            if len(valid) < len(bars):
+                self.counters["dropped"] += len(bars) - len(valid)
+                self.refused["invalid or unsubscribed between sessions"] += len(bars) - len(valid)
+            return
+        before = Counter(day.refused)
+        admitted = day.admit(bars, updated=updated)
+        if admitted.stored:
+            self._persist(admitted.stored, updated=updated)
+        if admitted.refused:
+            self.refused.update(day.refused - before)
+            self.counters["dropped"] += admitted.refused
+        if updated:
+            self.counters["updated"] += len(admitted.session)
+        else:
+            self._day_streamed += len(admitted.session)
+        self._append(admitted.session, received=received)
+
+    def _persist(self: Any, bars: Sequence[Bar], *, updated: bool, filled: bool = False) -> None:
+        """Hand ``bars`` to the BarWriter (``upsert`` for updated bars, else ``insert_missing``:
+        a bar delivered twice changes nothing); kept here until written, and handed again to a
+        restarted writer."""
+        self._batch += 1
+        self._unstored[self._batch] = (tuple(bars), updated, filled)
+        self._writer.tell(WriteBars(self._batch, tuple(bars), updated))
+
+    def _append(self: Any, bars: Sequence[Bar], *, received: float | None = None) -> None:
+        if not bars:
+            return
+        self.data.append_session_bars(bars)
+        self.counters["appended"] += len(bars)
+        self._bars_streamed += len(bars)
+        self._unscored.extend(bars)
+        self._step += 1
+        self._publish(BarsAppended(self._day.hours.day, self._step, self.pacing.now_ts(), tuple(bars)))
+        if received is not None:
+            self.latency.record(time.monotonic() - received, len(bars))
+
+    def _on_fill(self: Any, message: FillBars) -> None:
+        day = self._day
+        if day is None or message.day != day.hours.day:
+            return
+        before = day.session_count
+        admitted = day.admit(message.bars)
+        if admitted.stored:
+            self._persist(admitted.stored, updated=False, filled=True)
+        self.counters["filled_bars"] += day.session_count - before
+        self._append(admitted.session)
+        derived = day.advance(self.pacing.now_ts())
+        if derived:
+            self.data.append_session_bars(derived)
+            self.counters["derived"] += len(derived)
+            self._unscored.extend(derived)
+        self._score(self._scored_ts)
+
+    # ------------------------------------------------------------------ gaps and the provider
+
+    def _track_gaps(self: Any, message: QualityScored) -> None:
+        base = str(self._base)
+        self.counters["gaps_filled"] += sum(
+            g.status is GapStatus.FILLED and g.interval == base for g in message.closed
+        )
+        if self._gap_filler is not None and (message.opened or message.closed):
+            opened = tuple(g for g in message.opened if g.interval == base)
+            closed = tuple(g for g in message.closed if g.interval == base)
+            if opened or closed:
+                self._gap_filler.tell(TrackGaps(message.day, message.now_ts, opened, closed))
+
+    def _on_attempt(self: Any, message: GapAttempted) -> None:
+        day = self._day
+        if day is None or message.day != day.hours.day:
+            return
+        gap = message.gap
+        self.counters["gap_fetches"] += gap.status is not GapStatus.ABANDONED
+        if message.error:
+            self.counters["gap_fetch_errors"] += 1
+        self._quality.tell(MarkGap(message.day, gap))
+        key = (gap.symbol, gap.interval)
+        known = self._gaps.get(key, {})
+        if gap.start_ts in known:
+            known[gap.start_ts] = gap
+            self.data.set_gaps(key[0], key[1], sorted(known.values(), key=lambda g: g.start_ts))
+        if gap.status is GapStatus.ABANDONED:
+            self.counters["gaps_abandoned"] += 1
+            self._publish(GapAbandoned(message.day, gap))
+            self._warn(
+                f"{gap.symbol} {gap.interval}: gap {self._hhmm(gap.start_ts)}–{self._hhmm(gap.end_ts)} "
+                f"abandoned after {gap.retry_count} fetches",
+                day=message.day,
+            )
+
+    def _on_provider_state(self: Any, message: ProviderStateChanged) -> None:
+        self.provider_state, self.provider_detail = message.state, message.detail
+        if message.state == ConnectionState.RECONNECTING:
+            self.counters["reconnects"] += 1
+        self._publish(ProviderConnection(message.state, message.detail))
+        if message.state == ConnectionState.FAILED:
+            raise RuntimeError(f"the market-data provider failed: {message.detail or 'no detail'}")
+
+    def _drains(self) -> bool:
+        """Whether the day waits for the GapFiller at its close."""
+        return self._gap_filler is not None
+
+    def _drain(self: Any) -> None:
+        """Scored up to the close: the GapFiller fetches what is still missing (bounded)."""
+        if self._gap_filler is None or self._ended_early:
+            self._close_quality()
+            return
+        day = self._day.hours.day
+        self._closing = "draining"
+        self._gap_filler.tell(DrainGaps(day))
+        gf = self.config.session_data_config.gap_filler
+        bound = (gf.max_retries + 1) * gf.retry_interval_seconds / self.speed + self._ask_timeout
+        self._timer.send_after(bound, self.actor_ref, _DrainTimeout(day))
+
+    def _on_live_child_restarted(self: Any, name: str) -> None:
+        if name == "bar_writer":  # hand the new one every batch not yet written
+            for batch, (bars, updated, _) in self._unstored.items():
+                self._writer.tell(WriteBars(batch, bars, updated))
+        elif name == "gap_filler" and self._gap_filler is not None and self._day is not None:
+            base, day = str(self._base), self._day.hours.day
+            opened = tuple(gap for (_, i), gaps in self._gaps.items() if i == base for gap in gaps.values())
+            self._gap_filler.tell(TrackGaps(day, self.pacing.now_ts(), opened, ()))
+            if self._closing == "draining":
+                self._gap_filler.tell(DrainGaps(day))
+
+    def _flush_writes(self: Any) -> None:
+        """At the end of the run: one last try of what the store has not taken; the rest is lost."""
+        if not self._unstored:
+            return
+        try:
+            left = set(self._writer.ask(Flush(), timeout=self._ask_timeout))
+        except Exception:  # the writer is gone: nothing more gets written
+            left = set(self._unstored)
+        lost = sum(len(bars) for batch, (bars, _, _) in self._unstored.items() if batch in left)
+        if lost:
+            self._warn(f"{lost} received bar(s) could not be stored: the store stayed unavailable")
+
+    def _hhmm(self: Any, ts: int) -> str:
+        return datetime.fromtimestamp(ts, UTC).astimezone(ZoneInfo(self._timezone)).strftime("%H:%M")

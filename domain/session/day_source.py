@@ -1,0 +1,35 @@
+"""The day source: where a session day's base bars come from (SPEC §5).
+
+The coordinator runs every session day the same way — open, stream clock steps, close — over a
+source of this shape:
+
+- a replay day (:class:`~domain.session.replay_day.SessionDay`): the day's stored bars, known
+  before the open, released by the clock as their windows end;
+- a live day (:class:`~domain.session.live_day.LiveDay`): bars admitted as the provider delivers
+  them (and as gap fills arrive); its clock steps build the derived bars that are due.
+
+Both filter the regular session with one vocabulary (:class:`~domain.session.windows.Refusal`),
+keep the first copy of a repeated bar, and build derived bars with one
+:class:`~domain.session.derived.DerivedBars`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Protocol
+
+from domain.session.replay_day import Step
+from domain.session.windows import DayHours
+
+__all__ = ["DaySource"]
+
+
+class DaySource(Protocol):
+    hours: DayHours
+    refused: Counter[str]
+    now_ts: int
+
+    def release(self, now_ts: int) -> Step:
+        """Move the clock to ``now_ts`` (never back): the base bars released (a replay) and the
+        derived bars due."""
+        ...
