@@ -20,7 +20,7 @@ from actors.pacing import DataDriven, Step
 from actors.timer import Timer
 from domain.messages.commands import AckTimeout, QualityScored, ScoreStep, StepAcknowledged
 from domain.messages.events import BarsAppended, DerivedBarsBuilt, GapDetected, GapFilled, QualityUpdated
-from domain.quality.gaps import GapStatus
+from domain.quality.gaps import Gap, GapStatus
 from domain.session.lifecycle import LifecycleState
 from domain.session.replay_day import SessionDay
 
@@ -149,18 +149,23 @@ class ClockSteps:
         self._scoring = False
         for score in message.scores:
             self.data.set_quality(score.symbol, score.interval, score.quality)
-        touched: set[tuple[str, str]] = set()
+        changed: dict[tuple[str, str], dict[int, Gap]] = {}  # the session data's copy, changed
+
+        def gaps_of(gap: Gap) -> dict[int, Gap]:
+            key = (gap.symbol, gap.interval)
+            if key not in changed:
+                changed[key] = {g.start_ts: g for g in self.data.gaps(*key)}
+            return changed[key]
+
         for gap in message.closed:
-            self._gaps.setdefault((gap.symbol, gap.interval), {}).pop(gap.start_ts, None)
-            touched.add((gap.symbol, gap.interval))
+            gaps_of(gap).pop(gap.start_ts, None)
             if gap.status is GapStatus.FILLED:
                 self._publish(GapFilled(message.day, gap))
         for gap in message.opened:
-            self._gaps.setdefault((gap.symbol, gap.interval), {})[gap.start_ts] = gap
-            touched.add((gap.symbol, gap.interval))
+            gaps_of(gap)[gap.start_ts] = gap
             self._publish(GapDetected(message.day, gap))
-        for key in touched:
-            self.data.set_gaps(key[0], key[1], sorted(self._gaps[key].values(), key=lambda g: g.start_ts))
+        for (symbol, interval), gaps in changed.items():
+            self.data.set_gaps(symbol, interval, sorted(gaps.values(), key=lambda g: g.start_ts))
         if message.scores:
             self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
         self._track_gaps(message)

@@ -102,7 +102,7 @@ class DayCycle:
             else prefetch_plan(self._days, self._days.index(day), backtest.prefetch_days)
         )
         stored = self._open_day(day, tuple(prefetch))
-        self._gaps, self._unscored, self._unscored_steps, self._scored_ts = {}, [], 0, 0
+        self._unscored, self._unscored_steps, self._scored_ts = [], 0, 0
         self._day_streamed = 0
         self._scoring = False
         source: DaySource
@@ -226,7 +226,7 @@ class DayCycle:
         self._timings["days"][day.hours.day.isoformat()] = dict(summary.timings)
         self._publish(SessionEnded(day.hours.day, summary))
         self._generation += 1
-        self._closing, self._day, self._gaps = None, None, {}
+        self._closing, self._day = None, None
         self.data.clear_session()
         if self._stop_reason is not None:
             self._finish_stop(self._stop_reason)

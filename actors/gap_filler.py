@@ -1,18 +1,19 @@
 """GapFiller: fetches the missing bars of open gaps from the provider (SPEC §8; live mode with
 ``enable_session_quality`` only).
 
-The coordinator forwards the QualityCalculator's gap changes of the streamed interval
-(:class:`~domain.messages.commands.TrackGaps`); :class:`~domain.quality.gap_book.GapBook` says which gaps are
-due. For each due gap the filler asks the provider for ``[start, end)`` on its own thread —
+The QualityCalculator tells it every change of the gaps of the streamed interval
+(:class:`~domain.messages.commands.TrackGaps`); :class:`~domain.quality.gap_book.GapBook` says which
+gaps are due. For each due gap the filler asks the provider for ``[start, end)`` on its own thread —
 streaming never waits for it — and tells the coordinator the bars
 (:class:`~domain.messages.commands.FillBars`: merged in time order, stored, derived bars rebuilt,
-re-scored) and the attempt (:class:`~domain.messages.commands.GapAttempted`). A gap still open after
+re-scored) and the attempt (:class:`~domain.messages.commands.GapAttempted`), which it also records
+on the QualityCalculator's gap (:class:`~domain.messages.commands.MarkGap`). A gap still open after
 ``max_retries`` fetches is abandoned (``GapAttempted`` with status ``abandoned``; the coordinator
 publishes ``GapAbandoned``). A provider error is one failed attempt, never a crash; a rate limit
 also pushes the next fetch back by the provider's ``Retry-After``.
 
-The book is recoverable state: every change is handed to ``on_change`` (the engine keeps it),
-and a restarted GapFiller starts from the last copy. At the close the coordinator asks for a
+Gap state lives with the QualityCalculator: a restarted GapFiller is handed the open gaps again,
+each with its fetches so far, and goes on from there. At the close the coordinator asks for a
 drain (:class:`~domain.messages.commands.DrainGaps`);
 :class:`~domain.messages.commands.GapsDrained` answers when no gap of the day is left to fetch.
 """
@@ -20,21 +21,21 @@ drain (:class:`~domain.messages.commands.DrainGaps`);
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import structlog
 
 from actors.quality_calculator import AttachCoordinator
-from actors.supervisor import EngineActor
+from actors.supervisor import EngineActor, Handle
 from actors.timer import Timer
 from domain.bars import datetime_to_ts
 from domain.clock import Clock
 from domain.errors import ProviderError
-from domain.messages.commands import DrainGaps, FillBars, GapAttempted, GapsDrained, TrackGaps
+from domain.messages.commands import DrainGaps, FillBars, GapAttempted, GapsDrained, MarkGap, TrackGaps
 from domain.providers import MarketDataProvider, ProviderRateLimited
-from domain.quality.gap_book import GapBook, GapEntry
+from domain.quality.gap_book import GapBook
+from domain.quality.gaps import Gap
 
 __all__ = ["GapFiller"]
 
@@ -59,38 +60,34 @@ class GapFiller(EngineActor):
         timer: Timer,
         max_retries: int,
         retry_interval: int,
-        restore: tuple[date | None, tuple[GapEntry, ...]] = (None, ()),
-        on_change: Callable[[tuple[date | None, tuple[GapEntry, ...]]], None] | None = None,
+        quality: Handle,
     ) -> None:
         super().__init__()
         self._provider = provider
         self._clock = clock
         self._speed = clock_speed
         self._timer = timer
+        self._quality = quality
         self._book = GapBook(max_retries, retry_interval)
-        self._day, entries = restore
-        self._book.restore(entries)
-        self._on_change = on_change
+        self._day: date | None = None
         self._coordinator: Any = None
         self._wake_at: int | None = None  # clock ts of the armed wake-up
         self._draining: date | None = None
 
-    def start_up(self) -> None:
-        self._arm()  # a restarted filler picks up the book it was handed
-
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, TrackGaps):
-            self._track(message)
-        elif isinstance(message, _Wake):
-            self._wake_at = None
-            self._fetch_due()
-        elif isinstance(message, DrainGaps):
-            self._draining = message.day
-            self._check_drained()
-        elif isinstance(message, AttachCoordinator):
-            self._coordinator = message.ref
-        else:
-            raise TypeError(f"GapFiller does not handle {type(message).__name__}")
+        match message:
+            case TrackGaps():
+                self._track(message)
+            case _Wake():
+                self._wake_at = None
+                self._fetch_due()
+            case DrainGaps(day=day):
+                self._draining = day
+                self._check_drained()
+            case AttachCoordinator(ref=ref):
+                self._coordinator = ref
+            case _:
+                raise TypeError(f"GapFiller does not handle {type(message).__name__}")
         return None
 
     # ------------------------------------------------------------------ internals
@@ -102,8 +99,7 @@ class GapFiller(EngineActor):
         if message.day != self._day:  # a new day: yesterday's gaps are no longer fetched
             self._book.clear()
             self._day = message.day
-        self._book.track(message.opened, message.closed, message.now_ts)
-        self._saved()
+        self._book.track(message.opened, message.closed, message.now_ts or self._now())
         self._arm()
         self._check_drained()
 
@@ -116,7 +112,7 @@ class GapFiller(EngineActor):
                 "gap_abandoned", symbol=gap.symbol, interval=gap.interval, start_ts=gap.start_ts,
                 end_ts=gap.end_ts, attempts=gap.retry_count,
             )  # fmt: skip
-            self._tell(GapAttempted(day, gap))  # type: ignore[arg-type]
+            self._attempted(day, gap)
         for gap in fetch:
             attempt = self._book.attempted(gap, now)
             if attempt is None or day is None:
@@ -128,12 +124,11 @@ class GapFiller(EngineActor):
                 log.warning("gap_fetch_failed", symbol=gap.symbol, start_ts=gap.start_ts, error=cause)
                 if isinstance(error, ProviderRateLimited) and error.retry_after:
                     self._book.postpone(gap, now + math.ceil(error.retry_after * self._speed))
-                self._tell(GapAttempted(day, attempt, cause))
+                self._attempted(day, attempt, cause)
                 continue
             if bars:
                 self._tell(FillBars(day, attempt, tuple(bars)))
-            self._tell(GapAttempted(day, attempt))
-        self._saved()
+            self._attempted(day, attempt)
         self._arm()
         self._check_drained()
 
@@ -158,6 +153,10 @@ class GapFiller(EngineActor):
         if self._coordinator is not None:
             self._coordinator.tell(message)
 
-    def _saved(self) -> None:
-        if self._on_change is not None:
-            self._on_change((self._day, self._book.snapshot()))
+    def _attempted(self, day: date | None, gap: Gap, error: str | None = None) -> None:
+        """A fetch of ``gap`` (or giving it up): recorded on the QualityCalculator's gap, and told
+        to the coordinator (events, counters, warnings)."""
+        if day is None:
+            return
+        self._quality.tell(MarkGap(day, gap))
+        self._tell(GapAttempted(day, gap, error))

@@ -37,13 +37,11 @@ from domain.messages.commands import (
     GapAttempted,
     GapsDrained,
     LiveBars,
-    MarkGap,
     OpenDay,
     ProviderOutage,
     ProviderStateChanged,
     QualityScored,
     ReloadCalendar,
-    TrackGaps,
 )
 from domain.messages.events import BarsAppended, GapAbandoned, ProviderConnection
 from domain.providers import ConnectionState
@@ -136,7 +134,7 @@ class LiveFeed:
             symbols[symbol] = {
                 "quality": {i: self.data.quality(symbol, i) for i in self._intervals},
                 "bars": {i: len(self.data.session_bars(symbol, i) or ()) for i in self._intervals},
-                "open_gaps": len(self._gaps.get((symbol, base), {})),
+                "open_gaps": sum(g.status is GapStatus.OPEN for g in self.data.gaps(symbol, base)),
                 "newest_bar_ts": newest,
                 "lag_seconds": None if newest is None else max(0, now - (newest + self._base.seconds)),
             }
@@ -326,11 +324,6 @@ class LiveFeed:
         self.counters["gaps_filled"] += sum(
             g.status is GapStatus.FILLED and g.interval == base for g in message.closed
         )
-        if self._gap_filler is not None and (message.opened or message.closed):
-            opened = tuple(g for g in message.opened if g.interval == base)
-            closed = tuple(g for g in message.closed if g.interval == base)
-            if opened or closed:
-                self._gap_filler.tell(TrackGaps(message.day, message.now_ts, opened, closed))
 
     def _on_attempt(self: Any, message: GapAttempted) -> None:
         day = self._day
@@ -340,12 +333,11 @@ class LiveFeed:
         self.counters["gap_fetches"] += gap.status is not GapStatus.ABANDONED
         if message.error:
             self.counters["gap_fetch_errors"] += 1
-        self._quality.tell(MarkGap(message.day, gap))
-        key = (gap.symbol, gap.interval)
-        known = self._gaps.get(key, {})
-        if gap.start_ts in known:
-            known[gap.start_ts] = gap
-            self.data.set_gaps(key[0], key[1], sorted(known.values(), key=lambda g: g.start_ts))
+        known = self.data.gaps(gap.symbol, gap.interval)
+        if any(g.start_ts == gap.start_ts for g in known):  # the session data's copy shows the attempt
+            self.data.set_gaps(
+                gap.symbol, gap.interval, [gap if g.start_ts == gap.start_ts else g for g in known]
+            )
         if gap.status is GapStatus.ABANDONED:
             self.counters["gaps_abandoned"] += 1
             self._publish(GapAbandoned(message.day, gap))
@@ -383,12 +375,8 @@ class LiveFeed:
         if name == "bar_writer":  # hand the new one every batch not yet written
             for batch, (bars, updated, _) in self._unstored.items():
                 self._writer.tell(WriteBars(batch, bars, updated))
-        elif name == "gap_filler" and self._gap_filler is not None and self._day is not None:
-            base, day = str(self._base), self._day.hours.day
-            opened = tuple(gap for (_, i), gaps in self._gaps.items() if i == base for gap in gaps.values())
-            self._gap_filler.tell(TrackGaps(day, self.pacing.now_ts(), opened, ()))
-            if self._closing == "draining":
-                self._gap_filler.tell(DrainGaps(day))
+        elif name == "gap_filler" and self._closing == "draining":  # it has its gaps from the quality
+            self._gap_filler.tell(DrainGaps(self._day.hours.day))
 
     def _flush_writes(self: Any) -> None:
         """At the end of the run: one last try of what the store has not taken; the rest is lost."""

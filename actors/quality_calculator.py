@@ -27,10 +27,11 @@ from domain.messages.commands import (
     QualityDayEnded,
     QualityScored,
     ScoreStep,
+    TrackGaps,
 )
 from domain.quality.book import IntervalQuality, QualityBook
 
-__all__ = ["AttachCoordinator", "QualityCalculator"]
+__all__ = ["AttachCoordinator", "AttachGapFiller", "QualityCalculator"]
 
 
 @dataclass(frozen=True)
@@ -41,45 +42,60 @@ class AttachCoordinator:
     ref: Handle
 
 
+@dataclass(frozen=True)
+class AttachGapFiller:
+    """Wiring (live): the GapFiller that fetches the gaps of ``interval`` (the streamed one). It is
+    told every change of those gaps (:class:`TrackGaps`), and all open ones when attached."""
+
+    ref: Handle
+    interval: str
+
+
 class QualityCalculator(EngineActor):
     actor_name = "quality_calculator"
 
     def __init__(self) -> None:
         super().__init__()
         self._coordinator: Handle | None = None
+        self._gap_filler: AttachGapFiller | None = None
         self._book: QualityBook | None = None
         self._columns: tuple[BarColumns, ...] = ()
         self._cursors: list[int] = []  # per symbol: columns positions scored so far
         self._historical_quality: dict[tuple[str, str], float | None] = {}
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, ScoreStep):
-            return self._score(message)
-        if isinstance(message, BeginQualityDay):
-            self._book = QualityBook(
-                message.hours,
-                message.symbols,
-                [Interval.parse(i) for i in message.intervals],
-                enabled=message.enabled,
-            )
-            self._columns = message.columns
-            self._cursors = [0] * len(message.columns)
-            self._historical_quality = (
-                {}
-                if message.historical is None
-                else self._historical(message.historical, message.historical_enabled)
-            )
-            return None
-        if isinstance(message, EndQualityDay):
-            return self._end_day(message)
-        if isinstance(message, MarkGap):
-            if self._book is not None and self._book.hours.day == message.day:
-                self._book.mark(message.gap)
-            return None
-        if isinstance(message, AttachCoordinator):
-            self._coordinator = message.ref
-            return None
-        raise TypeError(f"QualityCalculator does not handle {type(message).__name__}")
+        match message:
+            case ScoreStep():
+                self._score(message)
+            case BeginQualityDay():
+                self._begin(message)
+            case EndQualityDay():
+                self._end_day(message)
+            case MarkGap(day=day, gap=gap):  # the GapFiller's fetch of a gap, or giving it up
+                if self._book is not None and self._book.hours.day == day:
+                    self._book.mark(gap)
+            case AttachCoordinator(ref=ref):
+                self._coordinator = ref
+            case AttachGapFiller():
+                self._gap_filler = message
+                self._track_open_gaps()
+            case _:
+                raise TypeError(f"QualityCalculator does not handle {type(message).__name__}")
+        return None
+
+    def _begin(self, message: BeginQualityDay) -> None:
+        intervals = [Interval.parse(i) for i in message.intervals]
+        self._book = QualityBook(message.hours, message.symbols, intervals, enabled=message.enabled)
+        self._columns = message.columns
+        self._cursors = [0] * len(message.columns)
+        history, enabled = message.historical, message.historical_enabled
+        self._historical_quality = {} if history is None else self._historical(history, enabled)
+
+    def _track_open_gaps(self) -> None:
+        """Hand the GapFiller every open gap it fetches (it was just attached, or restarted)."""
+        book, filler = self._book, self._gap_filler
+        if book is not None and filler is not None:
+            filler.ref.tell(TrackGaps(book.hours.day, 0, book.open_gaps(filler.interval), ()))
 
     def _score(self, message: ScoreStep) -> None:
         book = self._book
@@ -97,6 +113,12 @@ class QualityCalculator(EngineActor):
                     stamps.append((cols.symbol, cols.interval, cols.ts[cursors[i] : stop]))
                     cursors[i] = stop
         scores, changes = book.score(message.now_ts, bars, stamps)
+        filler = self._gap_filler
+        if filler is not None and changes:  # the gaps it fetches, straight to the GapFiller
+            opened = tuple(g for g in changes.opened if g.interval == filler.interval)
+            closed = tuple(g for g in changes.closed if g.interval == filler.interval)
+            if opened or closed:
+                filler.ref.tell(TrackGaps(message.day, message.now_ts, opened, closed))
         if self._coordinator is not None:  # always answered: a speed-0 replay paces itself on it
             self._coordinator.tell(
                 QualityScored(message.day, message.now_ts, scores, changes.opened, changes.closed)

@@ -126,7 +126,6 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._horizon: Any = None  # a replay day's release point in the session data
         self._released = 0  # base bars of a replay day released so far
         self._historical: HistoricalData | None = None
-        self._gaps: dict[tuple[str, str], dict[int, Gap]] = {}
         self._generation = self._plan = self._step = 0
         self._awaiting: set[str] = set()
         self._ack_timer: int | None = None

@@ -14,7 +14,7 @@ clock) → **HistoricalLoader** (asks the TimeManager) → **QualityCalculator**
 of them; one coordinator for both modes, on a pacing of :mod:`actors.pacing`), after which, in
 live mode, the provider's stream is started. A child that fails is restarted and rewired (a
 backtest coordinator resumes from the last day's checkpoint, a live one from the store; a new
-QualityCalculator is handed the day so far; a new GapFiller its book of open gaps; a new
+QualityCalculator is handed the day so far; a new GapFiller the open gaps, from the QualityCalculator; a new
 BarWriter the batches not yet written); past its restart budget the run ends ``failed``.
 Shutdown runs in reverse (the provider's stream first), each stop bounded by the shutdown
 timeout; the engine stops only the actors it started (never pykka's global registry), and every
@@ -40,7 +40,7 @@ from actors.bar_writer import AttachWriterTo, BarWriter
 from actors.gap_filler import GapFiller
 from actors.historical_loader import HistoricalLoader
 from actors.pacing import DataDriven, Paced, Pacing, ProviderTicks
-from actors.quality_calculator import AttachCoordinator, QualityCalculator
+from actors.quality_calculator import AttachCoordinator, AttachGapFiller, QualityCalculator
 from actors.session_coordinator import SessionCoordinator
 from actors.subscribers import EventBus, Subscription, Target
 from actors.supervisor import FaultHook, Handle, Supervisor
@@ -66,7 +66,6 @@ from domain.messages.commands import (
 )
 from domain.messages.events import ActorRestarted, ComponentStateChanged, Event
 from domain.providers import ConnectionState, MarketDataProvider
-from domain.quality.gap_book import GapEntry
 from domain.quality.gaps import Gap
 from domain.report import RunReport, run_report
 from domain.session.data import SymbolSnapshot
@@ -114,7 +113,6 @@ class MarketSessionSystem:
             )
         self.provider = provider if not self.config.is_backtest else None
         self.keep_running = keep_running
-        self._gap_book: tuple[Any, tuple[GapEntry, ...]] = (None, ())
         if speed is not None and speed < 0:
             raise ValueError(f"speed must be >= 0, got {speed}")
         self._owns_store = not isinstance(store, Store)
@@ -195,6 +193,7 @@ class MarketSessionSystem:
         if self.provider is not None:
             if "gap_filler" in self._handles:
                 self._handles["gap_filler"].tell(AttachCoordinator(self._handles["session_coordinator"]))
+                self._attach_gap_filler()
             self._sink = _ProviderSink(self._handles["session_coordinator"])
             self.provider.start_stream(config.symbols, self._sink)
         return self
@@ -209,12 +208,8 @@ class MarketSessionSystem:
             timer=self._timer,
             max_retries=gap_filler.max_retries,
             retry_interval=gap_filler.retry_interval_seconds,
-            restore=self._gap_book,
-            on_change=self._keep_gap_book,
+            quality=self._handles["quality_calculator"],
         )
-
-    def _keep_gap_book(self, book: tuple[Any, tuple[GapEntry, ...]]) -> None:
-        self._gap_book = book
 
     @property
     def clock_speed(self) -> float:
@@ -265,6 +260,12 @@ class MarketSessionSystem:
     def _keep_published(self, day: date, clock_ts: int) -> None:
         self._published = (day, clock_ts)
 
+    def _attach_gap_filler(self) -> None:
+        """The QualityCalculator tells the GapFiller the gaps of the streamed interval directly."""
+        if "gap_filler" in self._handles:
+            interval = str(self.config.base_interval or MINUTE)
+            self._handles["quality_calculator"].tell(AttachGapFiller(self._handles["gap_filler"], interval))
+
     def _wire_coordinator(self) -> None:
         """Point the QualityCalculator and gating subscribers at the coordinator, and start it."""
         handle = self._handles["session_coordinator"]
@@ -292,8 +293,10 @@ class MarketSessionSystem:
         coordinator = self._handles["session_coordinator"]
         if name == "quality_calculator":
             self._handles["quality_calculator"].tell(AttachCoordinator(coordinator))
+            self._attach_gap_filler()
         elif name == "gap_filler":
             self._handles["gap_filler"].tell(AttachCoordinator(coordinator))
+            self._attach_gap_filler()  # the QualityCalculator hands it the open gaps again
         elif name == "bar_writer":
             self._handles["bar_writer"].tell(AttachWriterTo(coordinator))
         coordinator.tell(ChildRestarted(name, incarnation))

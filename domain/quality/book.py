@@ -134,6 +134,16 @@ class QualityBook:
             run.status = GapStatus.ABANDONED
         return tracker._gap(run)
 
+    def open_gaps(self, interval: str) -> tuple[Gap, ...]:
+        """The open gaps of ``interval``, every symbol (what a gap filler fetches)."""
+        return tuple(
+            gap
+            for (_, i), tracker in self._trackers.items()
+            if i == interval
+            for gap in tracker.gaps
+            if gap.status is GapStatus.OPEN
+        )
+
     def results(self) -> dict[tuple[str, str], IntervalQuality]:
         """Every symbol and interval's score and gaps now, keyed by (symbol, interval)."""
         out: dict[tuple[str, str], IntervalQuality] = {}

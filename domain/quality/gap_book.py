@@ -10,8 +10,10 @@ more opened values; each new piece inherits the attempts and the due time of the
 from, so partial fills do not reset the retry budget. A gap that *grew* (more minutes went
 missing) is a new fetch target with a fresh budget, as the quality tracker counts it.
 
-The book is a plain value (:meth:`snapshot` / :meth:`restore`): a restarted GapFiller continues
-where the last one was.
+The gaps themselves carry their attempts (``retry_count``, ``last_retry_ts``: the
+QualityCalculator records each fetch on its tracked gap), so a restarted GapFiller, handed the
+open gaps again by the QualityCalculator, continues where the last one was: a gap already
+fetched is due ``retry_interval`` after its last fetch.
 """
 
 from __future__ import annotations
@@ -76,8 +78,9 @@ class GapBook:
                     replace(gap, retry_count=known.gap.retry_count, last_retry_ts=known.gap.last_retry_ts),
                     known.due_ts,
                 )
-            else:
-                entry = GapEntry(gap, now_ts)
+            else:  # new to this book; a gap fetched before (by a restarted filler) keeps its pace
+                due = now_ts if gap.last_retry_ts is None else gap.last_retry_ts + self.retry_interval
+                entry = GapEntry(gap, due)
             self._entries[_key(gap)] = entry
 
     def due(self, now_ts: int) -> tuple[list[Gap], list[Gap]]:
@@ -114,9 +117,3 @@ class GapBook:
 
     def clear(self) -> None:
         self._entries.clear()
-
-    def snapshot(self) -> tuple[GapEntry, ...]:
-        return tuple(self._entries.values())
-
-    def restore(self, entries: tuple[GapEntry, ...]) -> None:
-        self._entries = {_key(entry.gap): entry for entry in entries}

@@ -1,7 +1,7 @@
 """The GapFiller's book (SPEC §8): a new gap is due at once, each fetch makes it due again
 ``retry_interval`` later, ``max_retries`` unfilled fetches abandon it at its next due time; a gap
 that shrinks or splits keeps the attempts and due time of the gap it came from; a rate limit
-postpones; the book survives a restart as a snapshot.
+postpones; a new book handed the gaps with their fetches goes on where the last one was.
 
 Gap diffs come from hand-made values and from the QualityCalculator's own tracker fed with the
 real RIVN minutes of 2025-07-02 (its first half hour has two gaps, 13:30–13:34 and 13:37–13:59 UTC).
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from support.stores import real_file
 
 from domain.intervals import Interval
-from domain.quality.gap_book import GapBook, GapEntry
+from domain.quality.gap_book import GapBook
 from domain.quality.gaps import Gap, GapStatus, SessionQualityTracker
 
 
@@ -320,23 +320,20 @@ def test_postpone_only_moves_a_due_time_later() -> None:
     assert book.gaps[0].retry_count == 0, "a postponement is not an attempt"
 
 
-def test_a_snapshot_restores_attempts_and_due_times_in_a_new_book() -> None:
+def test_a_new_book_handed_the_gaps_with_their_fetches_goes_on_where_the_last_one_was() -> None:
     book = GapBook(max_retries=3, retry_interval=60)
     first, second = gap(utc(13, 30), utc(13, 34)), gap(utc(13, 37), utc(13, 59))
     book.track((first, second), (), NOW)
     book.attempted(second, NOW)
     book.attempted(second, NOW + 60)
-    snapshot = book.snapshot()
-    assert all(isinstance(entry, GapEntry) for entry in snapshot)
 
-    restarted = GapBook(max_retries=3, retry_interval=60)
-    restarted.track((gap(utc(15), utc(15, 1)),), (), NOW)
-    restarted.restore(snapshot)
+    restarted = GapBook(max_retries=3, retry_interval=60)  # a restarted filler: the quality's gaps
+    restarted.track(book.gaps, (), NOW + 70)
 
-    assert restarted.snapshot() == snapshot, "restore replaces what the book held"
     assert restarted.gaps == book.gaps
-    assert restarted.next_due() == book.next_due() == NOW
-    assert fetch_until_gone(restarted, NOW) == fetch_until_gone(book, NOW)
+    assert restarted.next_due() == NOW + 70, "the unfetched gap is due at once"
+    assert restarted.due(NOW + 119) == ([first], []), "the fetched one keeps its pace"
+    assert fetch_until_gone(restarted, NOW + 120) == fetch_until_gone(book, NOW + 120)
 
 
 def test_clear_empties_the_book() -> None:
@@ -347,6 +344,5 @@ def test_clear_empties_the_book() -> None:
 
     assert len(book) == 0
     assert book.gaps == ()
-    assert book.snapshot() == ()
     assert book.next_due() is None
     assert book.due(NOW) == ([], [])
