@@ -31,9 +31,9 @@ from actors.supervisor import EngineActor, Handle
 from actors.timer import Timer
 from domain.bars import datetime_to_ts
 from domain.clock import Clock
-from domain.errors import ProviderError
+from domain.errors import ProviderError, ProviderRateLimited
 from domain.messages.commands import DrainGaps, FillBars, GapAttempted, GapsDrained, MarkGap, TrackGaps
-from domain.providers import MarketDataProvider, ProviderRateLimited
+from domain.providers import MarketDataProvider
 from domain.quality.gap_book import GapBook
 from domain.quality.gaps import Gap
 

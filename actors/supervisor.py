@@ -14,7 +14,8 @@ pykka has no supervision, so the engine brings its own:
 - :class:`Handle` is how actors and the engine reach a child: it always points at the child's
   current incarnation. An ask that hits a child dying of a failure waits (bounded) for the
   restart and asks again, as often as the child's restart budget allows; when the child will
-  not be back it fails with :class:`ChildUnavailable`, naming the child and its last failure.
+  not be back it fails with :class:`~domain.errors.ChildUnavailable`, naming the child and its
+  last failure.
   An error the child answers on purpose (a calendar out of range …) is the caller's, as ever.
 - :class:`Supervisor` restarts a failed child with its factory after a backoff (``backoff``,
   0.05 s, doubling per recent restart of that child, at most ``max_backoff``, 2 s; tests pass
@@ -47,9 +48,9 @@ import pykka
 import structlog
 
 from actors.timer import Timer
-from domain.errors import MarketSessionError
+from domain.errors import ChildUnavailable
 
-__all__ = ["ChildFailed", "ChildUnavailable", "EngineActor", "FaultHook", "Handle", "Supervisor"]
+__all__ = ["ChildFailed", "EngineActor", "FaultHook", "Handle", "Supervisor"]
 
 log = structlog.get_logger("marketsession.supervisor")
 
@@ -64,16 +65,6 @@ class FaultHook(Protocol):
 
     def clock(self, market_ts: int) -> None:
         """The session clock moved (for faults due at a market time)."""
-
-
-class ChildUnavailable(MarketSessionError):
-    """Raised when an ask cannot be answered because the child failed and will not be back: the
-    supervisor gave up on it (a restart budget is spent), the engine is shutting down, or no
-    restart came within the ask's timeout. The message names the child, what was asked and why.
-
-    Defined here rather than in ``domain/errors.py`` because only supervision raises it; it is a
-    :class:`~domain.errors.MarketSessionError`, so callers catch it like the errors of ``domain``.
-    """
 
 
 @dataclass(frozen=True)

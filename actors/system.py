@@ -49,7 +49,7 @@ from actors.timer import Timer
 from domain.bars import Bar
 from domain.clock import SimulatedClock
 from domain.config import SessionConfig
-from domain.errors import ConfigError, MarketSessionError, Violation
+from domain.errors import ConfigError, EngineTimeout, Violation
 from domain.intervals import MINUTE
 from domain.messages.commands import (
     ChildRestarted,
@@ -71,13 +71,9 @@ from domain.report import RunReport, run_report
 from domain.session.data import SymbolSnapshot
 from domain.store import Store, open_store
 
-__all__ = ["EngineTimeout", "MarketSessionSystem"]
+__all__ = ["MarketSessionSystem"]
 
 log = structlog.get_logger("marketsession.system")
-
-
-class EngineTimeout(MarketSessionError):
-    """The run did not finish within the time the caller allowed."""
 
 
 class MarketSessionSystem:

@@ -11,9 +11,10 @@ A provider does three things:
   real provider, a shifted and possibly faster clock for the replay provider. The live session
   runs on the provider's clock, so a replay at 600× is a whole session in 39 seconds.
 
-Failures are :class:`ProviderError` subtypes, so callers decide by type: an auth failure is not
-retried, a rate limit says when to come back, an unavailable provider is retried with backoff, a
-protocol error means the provider answered something that is not what it promised.
+Failures are :class:`~domain.errors.ProviderError` subtypes (in ``domain/errors.py`` with every
+other error), so callers decide by type: an auth failure is not retried, a rate limit says when
+to come back, an unavailable provider is retried with backoff, a protocol error means the
+provider answered something that is not what it promised.
 
 Adapters live in ``ops/providers/`` (network and files are side effects); this module is pure.
 """
@@ -29,51 +30,14 @@ from typing import Protocol
 
 from domain.bars import Bar
 from domain.clock import Clock, _require_aware
-from domain.errors import ProviderError
 
 __all__ = [
     "Backoff",
     "ConnectionState",
     "MarketDataProvider",
-    "ProviderAuthError",
-    "ProviderError",
-    "ProviderNotSupported",
-    "ProviderProtocolError",
-    "ProviderRateLimited",
-    "ProviderSubscriptionError",
-    "ProviderUnavailable",
     "ScaledClock",
     "StreamSink",
 ]
-
-
-class ProviderAuthError(ProviderError):
-    """The provider refused the credentials (HTTP 401/403, stream error 402): not retried."""
-
-
-class ProviderSubscriptionError(ProviderError):
-    """The account may not do this: symbol limit (405), insufficient subscription (409)."""
-
-
-class ProviderRateLimited(ProviderError):
-    """Too many requests (HTTP 429); ``retry_after`` seconds when the provider said."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class ProviderUnavailable(ProviderError):
-    """The provider cannot be reached or dropped the connection: retried with backoff."""
-
-
-class ProviderProtocolError(ProviderError):
-    """The provider answered something outside its protocol (malformed JSON, bad bar)."""
-
-
-class ProviderNotSupported(ProviderError):
-    """Not supported: a provider named by the config schema without an adapter yet, or a
-    request the provider cannot express (an interval it has no timeframe for)."""
 
 
 class ConnectionState(StrEnum):
@@ -108,7 +72,7 @@ class MarketDataProvider(Protocol):
     def clock(self) -> Clock: ...
 
     def fetch_bars(self, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int) -> list[Bar]:
-        """Bars of ``[start_ts, end_ts)``; raises :class:`ProviderError` subtypes."""
+        """Bars of ``[start_ts, end_ts)``; raises :class:`~domain.errors.ProviderError` subtypes."""
         ...
 
     def start_stream(self, symbols: Sequence[str], sink: StreamSink) -> None: ...

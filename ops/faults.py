@@ -34,11 +34,10 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.errors import MarketSessionError, StoreUnavailable, Violation
+from domain.errors import FaultError, StoreUnavailable, Violation
 
 __all__ = [
     "ACTOR_NAMES",
-    "FaultError",
     "FaultPlan",
     "FaultyBars",
     "InjectedCrash",
@@ -96,12 +95,12 @@ class ProviderFaults:
         )  # fmt: skip
 
 
-class FaultError(MarketSessionError):
-    """A fault spec that cannot be understood (bad input: exit 2)."""
-
-
 class InjectedCrash(RuntimeError):
-    """The crash a fault plan injects into an actor."""
+    """The crash a fault plan injects into an actor.
+
+    Deliberately not a :class:`~domain.errors.MarketSessionError` (and so not in the error tree
+    of ``domain/errors.py``, which names it as outside): it stands for a bug in an actor, and no
+    handler of the engine's own errors may catch it."""
 
 
 @dataclass

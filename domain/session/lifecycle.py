@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from domain.errors import MarketSessionError
+from domain.errors import LifecycleError
 
 __all__ = [
     "TERMINAL_STATES",
     "TRANSITIONS",
     "Lifecycle",
-    "LifecycleError",
     "LifecycleState",
     "LifecycleTransition",
     "State",
@@ -90,20 +89,6 @@ TRANSITIONS: Mapping[LifecycleState, frozenset[LifecycleState]] = MappingProxyTy
 """Legal moves: state → the states it may move to (empty for terminal states)."""
 
 
-class LifecycleError(MarketSessionError):
-    """Raised when a session is asked to move to a state its current state cannot reach."""
-
-    def __init__(self, from_state: LifecycleState, to_state: LifecycleState) -> None:
-        self.from_state = from_state
-        self.to_state = to_state
-        allowed = [state for state in LifecycleState if state in TRANSITIONS[from_state]]
-        if allowed:
-            detail = f"allowed from {from_state}: {', '.join(allowed)}"
-        else:
-            detail = f"{from_state} is terminal"
-        super().__init__(f"illegal lifecycle transition {from_state} -> {to_state} ({detail})")
-
-
 @dataclass(frozen=True, slots=True)
 class LifecycleTransition:
     """One accepted move, ready to publish."""
@@ -138,7 +123,8 @@ class Lifecycle:
         """Move to ``to`` and return the move; raise :class:`LifecycleError` if it is illegal."""
         target = LifecycleState(to)
         if target not in TRANSITIONS[self._state]:
-            raise LifecycleError(self._state, target)
+            allowed = [state for state in LifecycleState if state in TRANSITIONS[self._state]]
+            raise LifecycleError(self._state, target, allowed)
         change = LifecycleTransition(self._state, target, reason)
         self._state = target
         return change

@@ -23,15 +23,15 @@ from domain.errors import (
     BarImportError,
     CalendarError,
     ConfigError,
+    FaultError,
     MarketSessionError,
     ProviderError,
+    ProviderUnavailable,
     StoreError,
     StoreUnavailable,
 )
-from domain.providers import ProviderUnavailable
 from domain.store import Store, open_store, resolve_db_url
 from domain.store.database import display_url, store_failure
-from ops.faults import FaultError
 from ops.logging import configure_logging
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2

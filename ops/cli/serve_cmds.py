@@ -28,16 +28,18 @@ import click
 import structlog
 
 from domain.config import SessionConfig
-from domain.errors import ConfigError, MarketSessionError, Violation
-from domain.providers import MarketDataProvider, ProviderNotSupported
+from domain.errors import (
+    ConfigError,
+    FaultError,
+    ProviderNotSupported,
+    ServiceError,
+    Violation,
+)
+from domain.providers import MarketDataProvider
 from ops.cli.app import EXIT_OK, EXIT_RUNTIME, CliState, cli
-from ops.faults import FaultError, FaultPlan, FaultyBars, parse_faults
+from ops.faults import FaultPlan, FaultyBars, parse_faults
 
 log = structlog.get_logger("marketsession.serve")
-
-
-class ServiceError(MarketSessionError):
-    """The service cannot start (its port is taken, say)."""
 
 
 def load_live_config(path: str) -> SessionConfig:

@@ -53,10 +53,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from domain.bars import Bar, bar_violation, daily_ts, ts_to_datetime
 from domain.clock import Clock
-from domain.intervals import MINUTE, Interval
-from domain.providers import (
-    Backoff,
-    ConnectionState,
+from domain.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderNotSupported,
@@ -64,8 +61,9 @@ from domain.providers import (
     ProviderRateLimited,
     ProviderSubscriptionError,
     ProviderUnavailable,
-    StreamSink,
 )
+from domain.intervals import MINUTE, Interval
+from domain.providers import Backoff, ConnectionState, StreamSink
 
 __all__ = ["AlpacaProvider", "alpaca_timeframe"]
 

@@ -33,9 +33,9 @@ import structlog
 from domain.bars import Bar, datetime_to_ts
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
-from domain.errors import ProviderError
+from domain.errors import ProviderError, ProviderUnavailable
 from domain.intervals import Interval
-from domain.providers import ConnectionState, ProviderUnavailable, ScaledClock, StreamSink
+from domain.providers import ConnectionState, ScaledClock, StreamSink
 from domain.session.windows import DayHours
 from ops.faults import ProviderFaults
 

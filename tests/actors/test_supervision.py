@@ -13,11 +13,11 @@ from support.engine import HostActor, config_variant
 from actors.supervisor import EngineActor, Supervisor
 from actors.system import MarketSessionSystem
 from actors.timer import Timer
-from domain.errors import MarketSessionError
+from domain.errors import FaultError, MarketSessionError
 from domain.messages.events import ActorRestarted
 from domain.report import RunReport
 from domain.store import Store
-from ops.faults import FaultError, FaultyBars, parse_faults
+from ops.faults import FaultyBars, parse_faults
 
 RUN_TIMEOUT = 120.0
 QUALITY_EVENTS = ("quality_updated", "gap_detected", "gap_filled")

@@ -9,15 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import MarketSessionError
-from domain.session.lifecycle import (
-    TERMINAL_STATES,
-    TRANSITIONS,
-    Lifecycle,
-    LifecycleError,
-    LifecycleTransition,
-    State,
-)
+from domain.errors import LifecycleError, MarketSessionError
+from domain.session.lifecycle import TERMINAL_STATES, TRANSITIONS, Lifecycle, LifecycleTransition, State
 
 S = State
 

@@ -15,17 +15,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.errors import MarketSessionError, ProviderError
-from domain.providers import (
-    Backoff,
+from domain.errors import (
+    MarketSessionError,
     ProviderAuthError,
+    ProviderError,
     ProviderNotSupported,
     ProviderProtocolError,
     ProviderRateLimited,
     ProviderSubscriptionError,
     ProviderUnavailable,
-    ScaledClock,
 )
+from domain.providers import Backoff, ScaledClock
 from domain.session.latency import BUCKETS, LatencyStats
 
 START = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)

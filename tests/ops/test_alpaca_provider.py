@@ -25,15 +25,14 @@ from support.stores import daily_rows, real_file
 
 from domain.bars import Bar, daily_ts
 from domain.clock import SimulatedClock
-from domain.providers import (
-    Backoff,
-    ConnectionState,
+from domain.errors import (
     ProviderAuthError,
     ProviderNotSupported,
     ProviderProtocolError,
     ProviderRateLimited,
     ProviderUnavailable,
 )
+from domain.providers import Backoff, ConnectionState
 from ops.providers.alpaca import REST_ATTEMPTS, AlpacaProvider
 
 FAST = Backoff(initial=0.01, cap=0.05)

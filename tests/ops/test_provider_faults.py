@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ops.faults import FaultError, ProviderFaults, parse_faults
+from domain.errors import FaultError
+from ops.faults import ProviderFaults, parse_faults
 from ops.providers.replay import ReplayFaults
 
 NY = ZoneInfo("America/New_York")

@@ -28,9 +28,9 @@ from support.stores import real_minute_bars, seed
 
 from domain.bars import Bar
 from domain.config import SessionConfig
-from domain.errors import ProviderError
+from domain.errors import ProviderError, ProviderUnavailable
 from domain.intervals import Interval
-from domain.providers import ConnectionState, ProviderUnavailable, ScaledClock
+from domain.providers import ConnectionState, ScaledClock
 from domain.store import Store, open_store
 from ops.faults import ProviderFaults
 from ops.providers.replay import ReplayFaults, ReplayProvider, replay_from_store
