@@ -24,9 +24,9 @@ Outside the tree, on purpose: ``InjectedCrash`` (``ops/faults.py``), the ``Runti
 plan raises inside an actor. It stands for a bug, not for a refusal the engine can explain, so
 nothing that catches ``MarketSessionError`` may catch it; the supervisor sees it as any crash.
 
-Where each is raised: the store (``domain/store/``) raises ``StoreError`` /
-``StoreUnavailable``; provider adapters (``ops/providers/``) raise
-the ``ProviderError`` family; the supervisor (``actors/supervisor.py``) raises
+Where each is raised: the store's repositories turn every driver error into ``StoreError`` or
+``StoreUnavailable`` themselves (``domain/store/failures.py``); provider adapters
+(``ops/providers/``) raise the ``ProviderError`` family; the supervisor (``actors/supervisor.py``)
 ``ChildUnavailable``; the engine (``actors/system.py``) ``EngineTimeout``; the fault harness
 (``ops/faults.py``) ``FaultError``; ``serve`` ``ServiceError``. The command line maps them to exit
 codes (``ops/cli/app.py``). Errors that cross an actor ``ask`` are these types, so callers can

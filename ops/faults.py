@@ -305,5 +305,9 @@ class FaultyBars:
         self._plan.store_operation("writes")
         return self._bars.insert_missing(*args, **kwargs)
 
+    def upsert_counting_new(self, *args: Any, **kwargs: Any) -> Any:
+        self._plan.store_operation("writes")
+        return self._bars.upsert_counting_new(*args, **kwargs)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._bars, name)

@@ -3,6 +3,11 @@
 Rows are plain tuples ``(symbol, interval, ts, open, high, low, close, volume)`` (see
 :class:`domain.bars.Bar`) with ``ts`` the interval start in UTC epoch seconds. Writes are one
 transaction per call, so a failed write leaves nothing half-written.
+
+Every method owns its connection and transaction and raises the driver's errors as
+:class:`~domain.errors.StoreUnavailable` (an outage) or :class:`~domain.errors.StoreError`
+(``domain/store/failures.py``), naming what it was doing and the store: callers never see a
+``SQLAlchemyError``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.bars import Bar
 from domain.columns import BarColumns
+from domain.store.failures import driver_failure, translated
 from domain.store.schema import bars
 
 _BATCH = 10_000
@@ -50,27 +56,52 @@ _READ_VALUES_SQL = (
 
 
 class BarRepository:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    """The bars of one store; ``shown`` names the store in error messages (password hidden)."""
 
-    def upsert(self, rows: Iterable[Sequence[object]], connection: Connection | None = None) -> int:
+    def __init__(self, engine: Engine, shown: str | None = None) -> None:
+        self._engine = engine
+        self._shown = shown if shown is not None else engine.url.render_as_string(hide_password=True)
+
+    def upsert(self, rows: Iterable[Sequence[object]], *, what: str = "bars") -> int:
         """Insert bars, replacing the values of any bar already stored under the same key.
 
-        Idempotent: writing the same bars again changes nothing. Returns the rows written.
-        With ``connection`` the caller owns the transaction; otherwise one is opened here.
+        Idempotent: writing the same bars again changes nothing. Returns the rows written. One
+        transaction; ``what`` names the rows in the error if it fails (``the bars of FILE``).
         """
-        return self._write(rows, connection, replace=True)
+        with translated(self._writing(what)), self._engine.begin() as connection:
+            return self._write(rows, connection, replace=True)
 
-    def insert_missing(self, rows: Iterable[Sequence[object]], connection: Connection | None = None) -> int:
+    def insert_missing(self, rows: Iterable[Sequence[object]], *, what: str = "bars") -> int:
         """Insert only the bars whose key is not stored yet; stored bars are never changed.
 
-        Returns the rows offered (not all of them may have been new)."""
-        return self._write(rows, connection, replace=False)
+        Returns the rows offered (not all of them may have been new). One transaction."""
+        with translated(self._writing(what)), self._engine.begin() as connection:
+            return self._write(rows, connection, replace=False)
 
-    def _write(self, rows: Iterable[Sequence[object]], connection: Connection | None, replace: bool) -> int:
-        if connection is None:
-            with self._engine.begin() as own:
-                return self._write(rows, own, replace)
+    def upsert_counting_new(self, rows: Sequence[Sequence[object]], *, what: str = "bars") -> int:
+        """:meth:`upsert`, returning how many of the rows' keys were not stored before: counted in
+        the same transaction as the write, so the count is the write's."""
+        with translated(self._writing(what)), self._engine.begin() as connection:
+            spans: dict[tuple[Any, Any], tuple[Any, Any]] = {}
+            for symbol, interval, ts, *_ in rows:
+                first, last = spans.get((symbol, interval), (ts, ts))
+                spans[(symbol, interval)] = (min(first, ts), max(last, ts))
+            stored = {
+                (symbol, interval, ts)
+                for (symbol, interval), (first, last) in spans.items()
+                for ts in self._stored(connection, symbol, interval, first, last)
+            }
+            new = sum(1 for row in rows if (row[0], row[1], row[2]) not in stored)
+            self._write(rows, connection, replace=True)
+        return new
+
+    def _writing(self, what: str) -> str:
+        return f"cannot write {what} to {self._shown}"
+
+    def _reading(self, what: str) -> str:
+        return f"cannot read {what} from {self._shown}"
+
+    def _write(self, rows: Iterable[Sequence[object]], connection: Connection, replace: bool) -> int:
         insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(bars)
         if replace:
             statement = insert.on_conflict_do_update(
@@ -87,19 +118,22 @@ class BarRepository:
             written += len(batch)
         return written
 
-    def stored_timestamps(
-        self, symbol: str, interval: str, first_ts: int, last_ts: int, connection: Connection | None = None
-    ) -> set[int]:
+    def stored_timestamps(self, symbol: str, interval: str, first_ts: int, last_ts: int) -> set[int]:
         """Start timestamps of the stored bars of one series with ``first_ts <= ts <= last_ts``."""
+        with (
+            translated(self._reading(f"the bars of {symbol} {interval}")),
+            self._engine.connect() as connection,
+        ):
+            return self._stored(connection, symbol, interval, first_ts, last_ts)
+
+    @staticmethod
+    def _stored(connection: Connection, symbol: str, interval: str, first_ts: int, last_ts: int) -> set[int]:
         query = select(bars.c.ts).where(
             bars.c.symbol == symbol,
             bars.c.interval == interval,
             bars.c.ts >= first_ts,
             bars.c.ts <= last_ts,
         )
-        if connection is None:
-            with self._engine.connect() as own:
-                return set(own.execute(query).scalars())
         return set(connection.execute(query).scalars())
 
     def count(self, symbol: str | None = None, interval: str | None = None) -> int:
@@ -108,12 +142,15 @@ class BarRepository:
             query = query.where(bars.c.symbol == symbol)
         if interval is not None:
             query = query.where(bars.c.interval == interval)
-        with self._engine.connect() as connection:
+        with translated(self._reading("the bar count")), self._engine.connect() as connection:
             return int(connection.execute(query).scalar_one())
 
     def read(self, symbol: str, interval: str, start_ts: int, end_ts: int) -> list[Bar]:
         """Bars of one series with ``start_ts <= ts < end_ts``, in time order."""
-        with self._engine.connect() as connection:
+        with (
+            translated(self._reading(f"the bars of {symbol} {interval}")),
+            self._engine.connect() as connection,
+        ):
             rows = connection.execute(_READ, _range(symbol, interval, start_ts, end_ts)).all()
         return list(map(Bar._make, rows))
 
@@ -128,18 +165,24 @@ class BarRepository:
         read itself at this volume; on PostgreSQL in the binary protocol).
         """
         out: list[BarColumns] = []
-        with self._engine.connect() as connection:
-            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        doing = self._reading(f"the {interval} bars of {', '.join(symbols)}")
+        with translated(doing), self._engine.connect() as connection:
+            dialect = connection.dialect
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
             sql = _READ_VALUES_SQL.format(mark=mark)
             raw: Any = connection.connection.driver_connection
-            # psycopg: the binary protocol parses numbers about twice as fast as text
-            cursor = raw.cursor(binary=True) if connection.dialect.name == "postgresql" else raw.cursor()
+            driver_error: type[Exception] = dialect.loaded_dbapi.Error
             try:
-                for symbol in symbols:
-                    cursor.execute(sql, (symbol, interval, start_ts, end_ts))
-                    out.append(BarColumns.from_rows(symbol, interval, cursor.fetchall()))
-            finally:
-                cursor.close()
+                # psycopg: the binary protocol parses numbers about twice as fast as text
+                cursor = raw.cursor(binary=True) if dialect.name == "postgresql" else raw.cursor()
+                try:
+                    for symbol in symbols:
+                        cursor.execute(sql, (symbol, interval, start_ts, end_ts))
+                        out.append(BarColumns.from_rows(symbol, interval, cursor.fetchall()))
+                finally:
+                    cursor.close()
+            except driver_error as exc:  # the driver's own error: no SQLAlchemy between us and it
+                raise driver_failure(exc, dialect, sql, doing) from None
         return out
 
     def latest_ts(self, symbols: Sequence[str], interval: str, *, before_ts: int) -> int | None:
@@ -147,7 +190,7 @@ class BarRepository:
         query = select(func.max(bars.c.ts)).where(
             bars.c.symbol.in_(list(symbols)), bars.c.interval == interval, bars.c.ts < before_ts
         )
-        with self._engine.connect() as connection:
+        with translated(self._reading(f"the latest {interval} bar")), self._engine.connect() as connection:
             value = connection.execute(query).scalar_one()
         return None if value is None else int(value)
 
@@ -157,5 +200,5 @@ class BarRepository:
             .group_by(bars.c.symbol, bars.c.interval)
             .order_by(bars.c.symbol, bars.c.interval)
         )
-        with self._engine.connect() as connection:
+        with translated(self._reading("the bar summary")), self._engine.connect() as connection:
             return [BarSeriesSummary(*row) for row in connection.execute(query)]

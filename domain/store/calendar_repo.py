@@ -1,7 +1,9 @@
 """Calendar repository: market hours, coverage and exceptions (holidays, early closes, late opens).
 
 Implements :class:`domain.calendar.model.CalendarSource` on top of the store. Writes take ``now`` from
-the caller (the domain never reads the wall clock) and are one transaction each.
+the caller (the domain never reads the wall clock) and are one transaction each. Driver errors
+are raised as :class:`~domain.errors.StoreUnavailable` / :class:`~domain.errors.StoreError`
+(``domain/store/failures.py``), naming the group and the store.
 """
 
 from __future__ import annotations
@@ -13,12 +15,22 @@ from sqlalchemy import Engine, RowMapping, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.calendar.model import CalendarException, Coverage, MarketHours
+from domain.store.failures import translated
 from domain.store.schema import calendar_coverage, market_hours, trading_holidays
 
 
 class CalendarRepository:
-    def __init__(self, engine: Engine) -> None:
+    """The trading calendars of one store; ``shown`` names the store in error messages."""
+
+    def __init__(self, engine: Engine, shown: str | None = None) -> None:
         self._engine = engine
+        self._shown = shown if shown is not None else engine.url.render_as_string(hide_password=True)
+
+    def _reading(self, what: str) -> str:
+        return f"cannot read {what} from {self._shown}"
+
+    def _writing(self, what: str) -> str:
+        return f"cannot write {what} to {self._shown}"
 
     # ------------------------------------------------------------ reading
     def load_market_hours(self, exchange_group: str, asset_class: str) -> list[MarketHours]:
@@ -27,7 +39,8 @@ class CalendarRepository:
             .where(market_hours.c.exchange_group == exchange_group, market_hours.c.asset_class == asset_class)
             .order_by(market_hours.c.valid_from)
         )
-        with self._engine.connect() as connection:
+        doing = self._reading(f"the market hours of {exchange_group}")
+        with translated(doing), self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         return [
             MarketHours(
@@ -51,7 +64,8 @@ class CalendarRepository:
 
     def load_coverage(self, exchange_group: str) -> Coverage | None:
         query = select(calendar_coverage).where(calendar_coverage.c.exchange_group == exchange_group)
-        with self._engine.connect() as connection:
+        doing = self._reading(f"the calendar coverage of {exchange_group}")
+        with translated(doing), self._engine.connect() as connection:
             row = connection.execute(query).mappings().first()
         if row is None:
             return None
@@ -67,12 +81,13 @@ class CalendarRepository:
             )
             .order_by(trading_holidays.c.date)
         )
-        with self._engine.connect() as connection:
+        doing = self._reading(f"the calendar exceptions of {exchange_group}")
+        with translated(doing), self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         return [_exception(row) for row in rows]
 
     def groups(self) -> list[Coverage]:
-        with self._engine.connect() as connection:
+        with translated(self._reading("the calendar groups")), self._engine.connect() as connection:
             rows = connection.execute(select(calendar_coverage).order_by(calendar_coverage.c.exchange_group))
             return [Coverage(r.exchange_group, r.first_date, r.last_date, r.source) for r in rows]
 
@@ -88,7 +103,7 @@ class CalendarRepository:
         and exceptions are written; exceptions from other sources (imports, manual patches)
         inside the range are kept — a seed never overwrites what an operator decided."""
         group = coverage.exchange_group
-        with self._engine.begin() as connection:
+        with translated(self._writing(f"the calendar of {group}")), self._engine.begin() as connection:
             for asset_class in {h.asset_class for h in hours}:
                 connection.execute(
                     delete(market_hours).where(
@@ -135,7 +150,11 @@ class CalendarRepository:
         rows = [_exception_row(e, now) for e in exceptions]
         if not rows:
             return 0
-        with self._engine.begin() as connection:
+        groups = ", ".join(sorted({str(row["exchange_group"]) for row in rows}))
+        with (
+            translated(self._writing(f"the calendar exceptions of {groups}")),
+            self._engine.begin() as connection,
+        ):
             insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(
                 trading_holidays
             )
@@ -157,7 +176,8 @@ class CalendarRepository:
         return len(rows)
 
     def remove_exception(self, exchange_group: str, day: date) -> bool:
-        with self._engine.begin() as connection:
+        doing = self._writing(f"the calendar of {exchange_group} (removing {day.isoformat()})")
+        with translated(doing), self._engine.begin() as connection:
             result = connection.execute(
                 delete(trading_holidays).where(
                     trading_holidays.c.exchange_group == exchange_group, trading_holidays.c.date == day

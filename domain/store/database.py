@@ -1,4 +1,8 @@
-"""Opening a store: URL resolution, engine set-up (SQLite pragmas), and the :class:`Store` handle."""
+"""Opening a store: URL resolution, engine set-up (SQLite pragmas), and the :class:`Store` handle.
+
+Driver errors while opening are translated here (``_guarded``); once open, the repositories
+translate their own (``domain/store/failures.py``, whose :func:`store_failure` is re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from domain.errors import StoreError, StoreUnavailable
+from domain.errors import StoreError
 from domain.store.bar_repo import BarRepository
 from domain.store.calendar_repo import CalendarRepository
+from domain.store.failures import store_failure
 from domain.store.migrations_runner import current_revision, head_revision, upgrade_store
 
 T = TypeVar("T")
@@ -94,8 +99,9 @@ class Store:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
-        self.calendar = CalendarRepository(engine)
-        self.bars = BarRepository(engine)
+        shown = display_url(url)
+        self.calendar = CalendarRepository(engine, shown)
+        self.bars = BarRepository(engine, shown)
 
     @property
     def dialect(self) -> str:
@@ -130,16 +136,6 @@ def _guarded(url: str, work: Callable[[Engine, str], T]) -> T:
     except BaseException:
         engine.dispose()
         raise
-
-
-def store_failure(exc: SQLAlchemyError, doing: str) -> StoreError:
-    """One line for a driver error: an outage (unreachable, locked, …) is
-    :class:`StoreUnavailable` (exit 1), anything else :class:`StoreError` (exit 2)."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-    if isinstance(exc, OperationalError):
-        return StoreUnavailable(f"{doing}: {first}")
-    return StoreError(f"{doing}: {first}")
 
 
 def _require_ours(engine: Engine, shown: str) -> None:

@@ -6,11 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from domain.errors import BarImportError, Violation
 from domain.store import Store
-from domain.store.database import store_failure
 from ops.bar_files.reader import _MESSAGE_EXAMPLES, ParsedFile, log, read_bar_file
 
 __all__ = ["ImportReport", "import_bar_file"]
@@ -55,20 +52,8 @@ def import_bar_file(
             [Violation(f"{parsed.path}:{line}", reason) for line, reason in parsed.invalid],
         )
     new_bars = 0
-    first_ts, last_ts = parsed.first_ts, parsed.last_ts
-    if parsed.bars:
-        assert first_ts is not None and last_ts is not None
-        try:
-            with store.engine.begin() as connection:
-                stored = store.bars.stored_timestamps(
-                    parsed.symbol, parsed.interval, first_ts, last_ts, connection
-                )
-                new_bars = sum(1 for bar in parsed.bars if bar.ts not in stored)
-                store.bars.upsert(parsed.bars, connection=connection)
-        except SQLAlchemyError as exc:
-            raise store_failure(
-                exc, f"cannot write the bars of {parsed.path} to {store.display_url}"
-            ) from None
+    if parsed.bars:  # the repository raises a failed write as StoreError / StoreUnavailable
+        new_bars = store.bars.upsert_counting_new(parsed.bars, what=f"the bars of {parsed.path}")
     report = ImportReport(
         path=parsed.path,
         symbol=parsed.symbol,
@@ -78,8 +63,8 @@ def import_bar_file(
         imported=len(parsed.bars),
         new_bars=new_bars,
         invalid=list(parsed.invalid),
-        first_ts=first_ts,
-        last_ts=last_ts,
+        first_ts=parsed.first_ts,
+        last_ts=parsed.last_ts,
     )
     log.info(
         "bar_file_imported",

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import (
@@ -31,7 +30,6 @@ from domain.errors import (
     StoreUnavailable,
 )
 from domain.store import Store, open_store, resolve_db_url
-from domain.store.database import display_url, store_failure
 from ops.logging import configure_logging
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
@@ -94,13 +92,10 @@ class _Root(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (MarketSessionError, SQLAlchemyError) as error:
+        except MarketSessionError as error:  # the store's driver errors arrive as StoreError already
             state = ctx.find_object(CliState)
             if state is not None and state.debug:
                 raise
-            if isinstance(error, SQLAlchemyError):  # a driver error no layer below turned into ours
-                shown = display_url(state.db_url) if state is not None else "the store"
-                error = store_failure(error, f"store {shown}")
             report_error(error)
             ctx.exit(exit_code_for(error))
         except (click.exceptions.Exit, click.ClickException, click.Abort):
