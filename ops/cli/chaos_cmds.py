@@ -1,10 +1,19 @@
 """``marketsession chaos CONFIG --fault SPEC …``: a backtest run fault-free and with faults,
-compared section by section (SPEC §10)."""
+compared section by section (SPEC §10), and by what subscribers received.
+
+Both runs have a subscriber of bars_appended, derived_bars and session_started: after a
+supervised restart (of the coordinator above all) the engine must deliver each bar and each
+day's start exactly once, as the fault-free run did. Deliveries are compared by (symbol,
+interval, ts): per interval, the bars delivered in each run, how many were delivered more often
+than without faults (duplicated), fewer (missing), or never without faults (unexpected).
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 import time as wall
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +22,8 @@ from rich.table import Table
 
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.history.series import data_requirements
+from domain.intervals import Interval
+from domain.messages.events import BarsAppended, DerivedBarsBuilt, Event, RunCompleted, SessionStarted
 from domain.report import RunReport
 from ops.cli.app import EXIT_RUNTIME, CliState, cli
 from ops.cli.run_cmds import load_backtest_config
@@ -49,14 +60,112 @@ def compare_reports(clean: RunReport, faulty: RunReport) -> dict[str, Any]:
     }
 
 
-class _EventCount:
-    """A subscriber counting events by kind."""
+Key = tuple[str, str, int]
+"""A delivered bar: (symbol, interval, ts)."""
+
+
+class _Deliveries:
+    """A subscriber counting events by kind, and the bars and session starts it was delivered.
+
+    Complete once :attr:`completed` is set: the run's last event, so every earlier one has been
+    delivered (a subscriber gets its events in order). The engine's shutdown lets the delivery
+    thread finish first (bounded); should it still be running, the lock keeps a read whole."""
+
+    KINDS = (BarsAppended.kind, DerivedBarsBuilt.kind, SessionStarted.kind, RunCompleted.kind)
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self.bars: Counter[Key] = Counter()
+        self.days: Counter[str] = Counter()
+        self.completed = threading.Event()
+        self.lock = threading.Lock()
 
-    def __call__(self, event: Any) -> None:
-        self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
+    def __call__(self, event: Event) -> None:
+        with self.lock:
+            self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
+            if isinstance(event, BarsAppended | DerivedBarsBuilt):
+                self.bars.update((bar.symbol, bar.interval, bar.ts) for bar in event.bars)
+            elif isinstance(event, SessionStarted):
+                self.days[event.day.isoformat()] += 1
+            elif isinstance(event, RunCompleted):
+                self.completed.set()
+
+
+def _difference(expected: Counter[Any], got: Counter[Any]) -> dict[str, int]:
+    """Deliveries of ``got`` against ``expected``: keys delivered more often (``duplicated``),
+    less often (``missing``), or that ``expected`` never had (``unexpected``)."""
+    extra = got - expected
+    unexpected = sum(count for key, count in extra.items() if key not in expected)
+    return {
+        "duplicated": sum(extra.values()) - unexpected,
+        "missing": sum((expected - got).values()),
+        "unexpected": unexpected,
+    }
+
+
+def _interval_order(interval: str) -> tuple[int, str]:
+    try:
+        return Interval.parse(interval).seconds, interval
+    except ValueError:
+        return 0, interval
+
+
+def compare_deliveries(clean: _Deliveries, faulty: _Deliveries) -> dict[str, Any]:
+    """What subscribers got in each run: per interval (and for session_started) the deliveries in
+    each run and how many were duplicated, missing or unexpected with faults."""
+    with clean.lock, faulty.lock:
+        return _compare_deliveries(clean, faulty)
+
+
+def _compare_deliveries(clean: _Deliveries, faulty: _Deliveries) -> dict[str, Any]:
+    intervals: dict[str, dict[str, int]] = {}
+    for interval in sorted(
+        {key[1] for key in clean.bars} | {key[1] for key in faulty.bars}, key=_interval_order
+    ):
+        mine = Counter({k: n for k, n in clean.bars.items() if k[1] == interval})
+        theirs = Counter({k: n for k, n in faulty.bars.items() if k[1] == interval})
+        intervals[interval] = {
+            "fault_free": sum(mine.values()),
+            "with_faults": sum(theirs.values()),
+            **_difference(mine, theirs),
+        }
+    days = {"fault_free": sum(clean.days.values()), "with_faults": sum(faulty.days.values())}
+    days.update(_difference(clean.days, faulty.days))
+    complete = clean.completed.is_set() and faulty.completed.is_set()
+    same = complete and clean.bars == faulty.bars and clean.days == faulty.days
+    return {
+        "verdict": "identical" if same else "differing",
+        "bars": intervals,
+        "session_started": days,
+        "complete": complete,
+        "events": {"fault_free": dict(clean.counts), "with_faults": dict(faulty.counts)},
+    }
+
+
+def _delivery_lines(deliveries: dict[str, Any]) -> list[str]:
+    lines = ["deliveries to subscribers (by symbol, interval and ts):"]
+    rows = [(f"{interval} bars", counts) for interval, counts in deliveries["bars"].items()]
+    rows.append(("session_started", deliveries["session_started"]))
+    width = max(len(name) for name, _ in rows)
+    for name, counts in rows:
+        line = (
+            f"  {name:<{width}}  {counts['fault_free']:,} without faults, {counts['with_faults']:,} with "
+            f"them: {counts['duplicated']} duplicated, {counts['missing']} missing"
+        )
+        if counts["unexpected"]:
+            line += f", {counts['unexpected']} unexpected"
+        lines.append(line)
+    if not deliveries["complete"]:
+        lines.append(
+            "  (a run ended before its last event reached the subscriber: the counts are incomplete)"
+        )
+    if deliveries["verdict"] == "identical":
+        lines.append("deliveries: identical")
+    else:
+        lines.append(
+            "deliveries: differing — subscribers did not receive the same bars with faults as without"
+        )
+    return lines
 
 
 @cli.command()
@@ -95,8 +204,10 @@ def chaos(
 ) -> None:
     """Run CONFIG without and with the faults, and say whether the reports agree.
 
-    Faults: crash:ACTOR@N, crash:ACTOR@HH:MM, delay:ACTOR@MS, store-fail:reads|writes@K. Exit 0
-    when the reports are identical (timings and the restart log aside), 1 otherwise.
+    Faults: crash:ACTOR@N, crash:ACTOR@HH:MM, delay:ACTOR@MS, store-fail:reads|writes@K. Both
+    runs also count the bars (bars_appended, derived_bars) and session starts delivered to a
+    subscriber. Exit 0 when the reports are identical (timings and the restart log aside) and
+    subscribers got the same bars exactly as often in both runs, 1 otherwise.
     """
     from actors.system import MarketSessionSystem
     from domain.store import open_store
@@ -110,10 +221,11 @@ def chaos(
     console = summary_console()
 
     # both runs listen to quality events, so the QualityCalculator scores every clock step: the
-    # same work either way, and many more messages for faults to land on
-    listened = ("quality_updated", "gap_detected", "gap_filled")
+    # same work either way, and many more messages for faults to land on; and both count the
+    # bars and session starts delivered to a subscriber
+    listened = ("quality_updated", "gap_detected", "gap_filled", *_Deliveries.KINDS)
     clean_engine = MarketSessionSystem(config, store, speed=speed)
-    clean_events = _EventCount()
+    clean_events = _Deliveries()
     clean_engine.subscribe(clean_events, listened)
     started = wall.perf_counter()
     clean = clean_engine.run(timeout)
@@ -130,7 +242,7 @@ def chaos(
             max_restarts=max_restarts,
             restart_window=restart_window,
         )
-        faulty_events = _EventCount()
+        faulty_events = _Deliveries()
         engine.subscribe(faulty_events, (*listened, "actor_restarted"))
         faulty = engine.run(timeout)
         stats = engine.stats()
@@ -139,7 +251,14 @@ def chaos(
     faulty_seconds = wall.perf_counter() - started
 
     result = compare_reports(clean, faulty)
+    deliveries = compare_deliveries(clean_events, faulty_events)
+    events = deliveries.pop("events")
+    reports_verdict = result["verdict"]
+    verdict = "identical" if reports_verdict == deliveries["verdict"] == "identical" else "differing"
     result.update(
+        verdict=verdict,
+        reports=reports_verdict,
+        deliveries=deliveries,
         faults=list(faults),
         injected=list(plan.injected),
         restarts=list(faulty.restarts),
@@ -147,7 +266,7 @@ def chaos(
         error=faulty.error,
         seconds={"fault_free": round(clean_seconds, 3), "with_faults": round(faulty_seconds, 3)},
         actors=stats,
-        events={"fault_free": clean_events.counts, "with_faults": faulty_events.counts},
+        events=events,
     )
     table = Table(title=f"chaos: {config.session_name} — {result['verdict']}", title_justify="left")
     table.add_column("section")
@@ -164,11 +283,13 @@ def chaos(
         + (f" ({faulty.error})" if faulty.error else "")
     )
     console.print(
-        f"bars: {clean.bars_streamed:,} streamed without faults, {faulty.bars_streamed:,} with them; "
-        f"{result['bars_lost']} lost, {result['bars_duplicated']} duplicated"
+        f"bars in the reports: {clean.bars_streamed:,} streamed without faults, {faulty.bars_streamed:,} "
+        f"with them; {result['bars_lost']} lost, {result['bars_duplicated']} duplicated"
     )
-    console.print(f"verdict: {result['verdict']}")
+    for line in _delivery_lines(deliveries):
+        console.print(line, highlight=False)
+    console.print(f"verdict: {verdict} (reports {reports_verdict}, deliveries {deliveries['verdict']})")
     if report_path:
         Path(report_path).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    if result["verdict"] != "identical" or faulty.status != "completed":
+    if verdict != "identical" or faulty.status != "completed":
         raise SystemExit(EXIT_RUNTIME)
