@@ -134,7 +134,8 @@ class EngineActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         try:
             self.start_up()
-        except Exception as error:  # pykka stops this incarnation; the supervisor decides what next
+        except Exception as error:  # this incarnation stops; the supervisor decides what next
+            self._stop()  # before the report, as in _die: an escalation must find it dead
             if self.supervision is not None:
                 self.supervision.failed(
                     self.actor_name, self.incarnation, f"on start: {type(error).__name__}: {error}"
@@ -146,9 +147,13 @@ class EngineActor(pykka.ThreadingActor):
         of the actor, restarted like any other."""
 
     def _die(self, error: BaseException) -> None:
+        # stopped first, then reported: past the budget the report escalates at once, and the
+        # engine tells the coordinator to fail the run only if it is alive (else ends the run
+        # itself); an incarnation still alive here would be sent a Fail it never reads. For a
+        # crash while answering an ask this report is the only one (no on_failure follows).
+        self._stop()  # no further message: the next incarnation takes over
         if self.supervision is not None:
             self.supervision.failed(self.actor_name, self.incarnation, f"{type(error).__name__}: {error}")
-        self._stop()  # no further message: the next incarnation takes over
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         """A ``tell`` handler raised (pykka has stopped this incarnation): tell the supervisor."""
@@ -331,9 +336,8 @@ class Supervisor:
                         f"{name} failed ({error}) after {len(recent)} restart(s) within {self.window:g}s: "
                         f"its restart budget ({self.max_restarts} per actor) is exhausted"
                     )
-                # escalated again on every failure past a budget: the engine may be able to end the
-                # run only on a later one (a coordinator reports its crash before it is dead, then
-                # again once it is)
+                # escalated again on every failure past a budget (a crash in a tell handler is
+                # reported twice: by _die and by on_failure); the engine's escalation is idempotent
                 escalate = self.on_escalate
             else:
                 recent.append(now)

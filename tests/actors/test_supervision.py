@@ -10,10 +10,10 @@ import pykka
 import pytest
 from support.engine import HostActor, config_variant
 
-from actors.supervisor import EngineActor, Supervisor
+from actors.supervisor import EngineActor, Handle, Supervisor
 from actors.system import MarketSessionSystem
 from actors.timer import Timer
-from domain.errors import FaultError, MarketSessionError
+from domain.errors import ChildUnavailable, FaultError, MarketSessionError
 from domain.messages.events import ActorRestarted
 from domain.report import RunReport
 from domain.store import Store
@@ -301,6 +301,39 @@ def test_crashes_past_the_budget_fail_the_run_with_a_cause_naming_the_actor(demo
     assert report.error.startswith("ChildUnavailable: historical_loader did not answer"), report.error
     assert "restart budget" in report.error and "crash:historical_loader@3" in report.error
     assert "pykka" not in report.error and "ActorDeadError" not in report.error
+
+
+def test_a_child_that_crashes_past_its_budget_answering_an_ask_is_dead_when_escalated() -> None:
+    """The engine's escalation tells a coordinator that is alive to fail the run, and ends the run
+    itself when the coordinator is dead. A child crashing past its budget while it answers an ask
+    (no ``on_failure`` follows, so this is the supervisor's only news of it) must already be
+    stopped when the escalation looks, or the ``Fail`` goes to a dying actor and the run never
+    ends. Deterministic: the crash, the stop and the report all happen on the child's thread."""
+    timer = Timer()
+    handles: list[Handle] = []
+    seen_alive: list[bool] = []
+    run_ended = threading.Event()
+
+    def escalate(reason: str) -> None:  # as MarketSessionSystem._escalate does
+        child = handles[0].ref
+        seen_alive.append(child.is_alive())
+        if child.is_alive():
+            child.tell(("Fail", reason))  # would be lost: the child stops without reading it
+        else:
+            run_ended.set()
+
+    supervisor = Supervisor(timer, max_restarts=0, backoff=0.0, faults=_CrashOn(1), on_escalate=escalate)
+    try:
+        handles.append(supervisor.start_child("echo", lambda _n: _Echo.start()))
+        with pytest.raises(ChildUnavailable, match="restart budget"):
+            handles[0].ask("which", timeout=10)
+        # the escalation ran on the child's thread before the ask got its answer
+        assert run_ended.is_set(), f"the escalation saw the child alive: {seen_alive}"
+    finally:
+        supervisor.close(5)
+        timer.close()
+    assert seen_alive == [False]
+    assert supervisor.stats()["echo"]["failures"] == 1
 
 
 def test_the_restart_budget_is_per_actor() -> None:
