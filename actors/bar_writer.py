@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
 from actors.supervisor import EngineActor, Handle
 from actors.timer import Timer
 from domain.bars import Bar
 from domain.errors import StoreUnavailable
-from domain.store.database import store_failure
 
 __all__ = ["RETRY_SECONDS", "AttachWriterTo", "BarWriter", "BarsWritten", "Flush", "StoreDown", "WriteBars"]
 
@@ -113,11 +111,8 @@ class BarWriter(EngineActor):
         written: list[int] = []
         while self._pending:
             batch = self._pending[0]
-            try:
-                try:
-                    (self._sink.upsert if batch.updated else self._sink.insert_missing)(batch.bars)
-                except SQLAlchemyError as exc:
-                    raise store_failure(exc, "storing live bars") from None
+            try:  # the repository raises the store's errors as StoreError / StoreUnavailable
+                (self._sink.upsert if batch.updated else self._sink.insert_missing)(batch.bars)
             except StoreUnavailable as error:
                 self._down = True
                 self._tell(StoreDown(str(error)))
