@@ -1,4 +1,4 @@
-"""Event subscribers (issue 3): callables or pykka actors, gating or not.
+"""Event subscribers: callables or pykka actors, gating or not.
 
 :class:`EventBus` keeps the subscriptions; :meth:`EventBus.publish` ``tell``s each matching
 subscription's delivery actor, so publishing never blocks the engine. One

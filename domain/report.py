@@ -1,4 +1,4 @@
-"""The run report (issue 3): per session day and symbol, what was streamed, scored and computed.
+"""The run report: per session day and symbol, what was streamed, scored and computed.
 
 :class:`DaySummary` is built at each close (and published with ``SessionEnded``);
 :class:`RunReport` gathers the days at the end of a run. ``to_json`` gives the JSON shape the

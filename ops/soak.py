@@ -1,4 +1,4 @@
-"""The live soak (issue 6): ``marketsession serve`` on the replay provider over a whole regular
+"""The live soak: ``marketsession serve`` on the replay provider over a whole regular
 session, with dropped bars, a disconnect and a ``kill -9`` + restart halfway — then what the
 store holds is checked bar by bar.
 

@@ -1,1 +1,1 @@
-"""The benchmark suite (issue 4): ``python -m ops.bench``. See :mod:`ops.bench.suite`."""
+"""The benchmark suite: ``python -m ops.bench``. See :mod:`ops.bench.suite`."""

@@ -1,4 +1,4 @@
-"""The benchmark suite (issue 4): workloads, repetitions, ratios, the table and the JSON file.
+"""The benchmark suite: workloads, repetitions, ratios, the table and the JSON file.
 
 Run ``python -m ops.bench`` (``--quick`` for a smoke run, ``--postgres URL`` to add the
 PostgreSQL replay, ``--json PATH`` for the output file). Every figure is the median of several

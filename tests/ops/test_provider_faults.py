@@ -1,4 +1,4 @@
-"""Provider fault specs (issue 5, SPEC §10) as ``serve --fault`` reads them: drop a fraction or a
+"""Provider fault specs (SPEC §10) as ``serve --fault`` reads them: drop a fraction or a
 time span of streamed bars, disconnect for a while, deliver late or twice, lag, fail fetches;
 bad specs refused naming the spec; refused outside live runs; exchange times resolved to UTC
 timestamps of the replayed day, daylight saving time included.

@@ -1,4 +1,4 @@
-"""The live soak in CI (issue 6): ``serve`` on the replay provider at 600× over a whole regular
+"""The live soak in CI: ``serve`` on the replay provider at 600× over a whole regular
 session of 5 symbols, 5 % of the streamed bars dropped, a 5-minute disconnect, and a ``kill -9``
 at 12:45 followed by a restart — then the store is checked bar by bar (see ``ops/soak.py``)."""
 
