@@ -64,9 +64,16 @@ class _Delivery(pykka.ThreadingActor):
         self.ack_to: pykka.ActorRef[Any] | None = None
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _AckTo):
-            self.ack_to = message.ref
-            return None
+        match message:
+            case _AckTo(ref=ref):
+                self.ack_to = ref
+            case Event():
+                self._deliver(message)
+            case _:
+                raise TypeError(f"a subscriber's delivery does not handle {type(message).__name__}")
+        return None
+
+    def _deliver(self, message: Event) -> None:
         subscription = self._subscription
         try:
             target = self._target
@@ -87,7 +94,6 @@ class _Delivery(pykka.ThreadingActor):
             subscription.delivered += 1
             if subscription.gating and isinstance(message, BarsAppended) and self.ack_to is not None:
                 self.ack_to.tell(StepAcknowledged(subscription.id, message.step))
-        return None
 
 
 @dataclass(frozen=True)

@@ -439,6 +439,9 @@ class _Relay(pykka.ThreadingActor):
         self._supervisor = supervisor
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _Restart):
-            self._supervisor._restart(message.name)
+        match message:
+            case _Restart(name=name):
+                self._supervisor._restart(name)
+            case _:
+                raise TypeError(f"the restarter does not handle {type(message).__name__}")
         return None
