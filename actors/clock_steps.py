@@ -18,6 +18,7 @@ from typing import Any
 
 from actors.pacing import DataDriven, Step
 from actors.timer import Timer
+from domain.bars import Bar
 from domain.messages.commands import AckTimeout, QualityScored, ScoreStep, StepAcknowledged
 from domain.messages.events import BarsAppended, DerivedBarsBuilt, GapDetected, GapFilled, QualityUpdated
 from domain.quality.gaps import Gap, GapStatus
@@ -37,6 +38,9 @@ _QUALITY_EVENTS = (QualityUpdated.kind, GapDetected.kind, GapFilled.kind)
 
 class ClockSteps:
     """The coordinator's clock steps (a mixin: it works on the coordinator's state)."""
+
+    _silent_until: int | None
+    _unscored: list[Bar]
 
     @property
     def _fast(self: Any) -> bool:

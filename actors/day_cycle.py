@@ -18,8 +18,10 @@ import time
 from datetime import date
 from typing import Any
 
+from domain.bars import Bar
 from domain.calendar.trading_days import prefetch_plan
 from domain.columns import BarColumns
+from domain.history.series import HistoricalData
 from domain.messages.commands import (
     BeginQualityDay,
     DayEndTimeout,
@@ -31,7 +33,6 @@ from domain.messages.commands import (
 )
 from domain.messages.events import HistoricalLoaded, SessionEnded, SessionStarted
 from domain.report import summarise_day
-from domain.session.day_source import DaySource
 from domain.session.lifecycle import LifecycleState
 from domain.session.replay_day import SessionDay
 
@@ -42,6 +43,12 @@ State = LifecycleState
 
 class DayCycle:
     """The coordinator's day phases (a mixin: it works on the coordinator's state)."""
+
+    _day: Any
+    _historical: HistoricalData | None
+    _closing: str | None
+    _day_warnings: list[str]
+    _unscored: list[Bar]
 
     def _next_day(self: Any) -> None:
         """The next session day: a backtest's next day of its window, a live session's next
@@ -105,25 +112,24 @@ class DayCycle:
         self._unscored, self._unscored_steps, self._scored_ts = [], 0, 0
         self._day_streamed = 0
         self._scoring = False
-        source: DaySource
-        if self.pacing.live:
-            source = self._live_day(stored)
-        else:
-            source = SessionDay(stored.hours, self._base, self._derived, self._symbols, stored.columns)
-            self._warn_missing(source)
-        self._day = source
-        self._begin_quality()
-        if isinstance(source, SessionDay):
-            self._horizon = self.data.attach_day(source.columns, source.released_until)
-            self._released = 0
-        else:
+        if self.pacing.live:  # a live day resumes from the store what was received before
+            self._day = self._live_day(stored)
+            self._begin_quality()
             self._resume_from_store(stored)
+        else:  # a replay day holds the stored bars, released by the clock
+            replay = self._day = SessionDay(
+                stored.hours, self._base, self._derived, self._symbols, stored.columns
+            )
+            self._warn_missing(replay)
+            self._begin_quality()
+            self._horizon = self.data.attach_day(replay.columns, replay.released_until)
+            self._released = 0
         self._load_seconds = time.perf_counter() - self._day_started
         self._transition(State.READY, day=day)
         self._generation += 1
         if not self.pacing.live:
             self._open_session()
-            self.pacing.start(source.hours)
+            self.pacing.start(self._day.hours)
             if self._pause_requested:
                 self._on_pause()
                 return

@@ -55,7 +55,6 @@ class HistoricalLoader(EngineActor):
         self._base = None if base is None else str(base)
         self._queue: dict[date, DayBars] = {}
         self._taken: set[date] = set()
-        self.days_loaded = 0
 
     def on_receive(self, message: Any) -> Any:
         match message:
@@ -92,9 +91,6 @@ class HistoricalLoader(EngineActor):
     def load(self, day: date) -> HistoricalData:
         return load_historical(self._config, day, self._calendar, self._reader)
 
-    def queued_days(self) -> list[date]:
-        return sorted(self._queue)
-
     def _read_day(self, day: date) -> DayBars:
         hours = DayHours.from_session(self._calendar.get_trading_session(day))  # type: ignore[arg-type]
         columns: list[BarColumns] = []
@@ -102,5 +98,4 @@ class HistoricalLoader(EngineActor):
             columns = self._reader.read_columns(
                 self._config.symbols, self._base, hours.read_start_ts, hours.read_end_ts
             )
-        self.days_loaded += 1
         return DayBars(day, self._base or "", hours, tuple(columns))

@@ -70,6 +70,7 @@ class LiveFeed:
 
     _day: Any
     _summaries: list[Any]
+    _closing: str | None
 
     def __init__(self, *, gap_filler: Handle | None, writer: Handle | None, keep_running: bool) -> None:
         self._gap_filler, self._writer, self._keep_running = gap_filler, writer, keep_running

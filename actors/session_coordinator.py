@@ -59,6 +59,7 @@ from domain.messages.events import (
 from domain.quality.gaps import Gap
 from domain.report import RunReport, RunStatus, run_report
 from domain.session.data import SessionData, SymbolSnapshot
+from domain.session.day_source import DaySource
 from domain.session.lifecycle import Lifecycle, LifecycleState
 from domain.session.replay_day import SessionDay
 
@@ -122,7 +123,7 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self.lifecycle = Lifecycle()
         self.data = SessionData(self._base)
         self._days: list[date] = []
-        self._day: Any = None  # the DaySource of the day being run
+        self._day: DaySource | None = None  # the day being run: a replay day or a live day
         self._horizon: Any = None  # a replay day's release point in the session data
         self._released = 0  # base bars of a replay day released so far
         self._historical: HistoricalData | None = None

@@ -80,11 +80,6 @@ MINUTE = Interval(60)
 DAILY = Interval(DAY_SECONDS)
 
 
-def normalize_interval(text: str) -> str:
-    """Canonical spelling of an interval string (``1h`` -> ``60m``); ``ValueError`` if invalid."""
-    return str(Interval.parse(text))
-
-
 def stream_base(intervals: list[Interval]) -> Interval | None:
     """The base interval streamed for a set of requested bar intervals (SPEC §5 stream marking).
 

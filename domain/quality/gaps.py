@@ -286,22 +286,6 @@ class SessionQualityTracker:
             self._max_k = stop - 1
         return True
 
-    def record_retry(self, start_ts: int, now_ts: int) -> Gap:
-        """Count one fetch attempt on the gap starting at ``start_ts``; its new value."""
-        run = self._run_at(start_ts)
-        run.retry_count += 1
-        run.last_retry_ts = now_ts
-        return self._gap(run)
-
-    def abandon(self, start_ts: int) -> Gap:
-        """Mark the gap starting at ``start_ts`` abandoned (retries exhausted); its new value.
-
-        It stays in :attr:`gaps` and in the quality: the bars are still missing.
-        """
-        run = self._run_at(start_ts)
-        run.status = GapStatus.ABANDONED
-        return self._gap(run)
-
     # -- internals -----------------------------------------------------------------------------
 
     def _gap(self, run: _Run) -> Gap:

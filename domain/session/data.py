@@ -227,12 +227,6 @@ class BarSeries:
         """The newest bar, or ``None`` while the series is empty."""
         return self.bar_at(-1) if len(self) else None
 
-    def index_of(self, ts: int) -> int | None:
-        """Position of the bar starting at ``ts``, or ``None`` if there is none (O(log n))."""
-        self._sync()
-        i = bisect.bisect_left(self._ts, ts)
-        return i if i < len(self._ts) and self._ts[i] == ts else None
-
     def slice_by_time(self, start_ts: int, end_ts: int) -> BarSlice:
         """A view of the bars with ``start_ts <= ts < end_ts`` (half-open); nothing is copied."""
         self._sync()
@@ -452,10 +446,6 @@ class SessionData:
     def historical(self, symbol: str, interval: str) -> BarSeries | None:
         entry = self._historical.get((symbol, interval))
         return None if entry is None else entry.series
-
-    def historical_dates(self, symbol: str, interval: str) -> tuple[date, ...]:
-        entry = self._historical.get((symbol, interval))
-        return () if entry is None else entry.trading_dates
 
     # -- session bars --------------------------------------------------------------------------
 

@@ -116,9 +116,6 @@ class Lifecycle:
         """Whether the run is over (completed, stopped or failed): no transition is legal."""
         return self._state in TERMINAL_STATES
 
-    def can_transition(self, to: LifecycleState) -> bool:
-        return to in TRANSITIONS[self._state]
-
     def transition(self, to: LifecycleState, reason: str | None = None) -> LifecycleTransition:
         """Move to ``to`` and return the move; raise :class:`LifecycleError` if it is illegal."""
         target = LifecycleState(to)

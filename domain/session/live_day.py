@@ -100,10 +100,6 @@ class LiveDay:
     def session_count(self) -> int:
         return sum(len(cols.ts) for cols in self._columns)
 
-    def has(self, symbol: str, ts: int) -> bool:
-        position = self._position.get(symbol)
-        return position is not None and ts in self._columns[position].bars
-
     def admit(self, bars: Sequence[Bar], *, updated: bool = False) -> Admitted:
         """Sort one delivery (see the module docstring)."""
         stored: list[Bar] = []

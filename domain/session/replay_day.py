@@ -214,11 +214,6 @@ class SessionDay:
         """Bars that will enter the session (after the filter)."""
         return sum(len(cols) for cols in self._columns)
 
-    @property
-    def remaining(self) -> int:
-        """Bars not released yet."""
-        return self.bar_count - self.released_count()
-
     def next_release(self) -> int | None:
         """The clock time at which the next held bar is released; ``None`` when none is left."""
         ks, at = self._ks, self._ks_at

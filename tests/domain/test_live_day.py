@@ -217,7 +217,7 @@ def test_an_updated_bar_never_seen_before_enters_the_session_as_a_new_bar() -> N
     admitted = day.admit([bar], updated=True)
 
     assert admitted.session == (bar,)
-    assert day.has("AAPL", OPEN + 60)
+    assert day.session_count == 1
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ def test_extended_hours_bars_are_stored_but_refused_from_the_session(ts: int, la
     assert admitted.session == ()
     assert admitted.refused == 1
     assert day.refused == Counter({"outside regular session": 1})
-    assert not day.has("AAPL", ts)
+    assert day.session_count == 0
     assert day.newest_ts == {}
 
 

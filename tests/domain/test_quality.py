@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import itertools
 import random
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from support.stores import real_file
 
 from domain.intervals import MINUTE, Interval
+from domain.quality.book import QualityBook
 from domain.quality.gaps import Gap, GapChanges, GapStatus, SessionQualityTracker
 from domain.quality.scoring import expected_windows, historical_quality, quality
+from domain.session.windows import DayHours
 
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -180,21 +182,19 @@ def test_bars_outside_the_session_or_off_the_grid_never_count() -> None:
 
 
 def test_retries_survive_a_split_and_growth_reopens_an_abandoned_gap() -> None:
-    tracker = SessionQualityTracker("AAPL", MINUTE, OPEN, CLOSE)
-    tracker.advance(et(9, 33))
-    assert tracker.record_retry(OPEN, et(9, 34)) == gap(
-        OPEN, et(9, 33), 3, retry_count=1, last_retry_ts=et(9, 34)
-    )
-    tracker.add_bars([et(9, 31)])
-    assert {g.retry_count for g in tracker.gaps} == {1}
-    tracker.abandon(et(9, 32))
-    grown = tracker.advance(et(9, 34))
+    book = QualityBook(DayHours(date(2025, 7, 2), OPEN, CLOSE), ["AAPL"], [MINUTE])
+    book.score(et(9, 33))
+    fetched = gap(OPEN, et(9, 33), 3, retry_count=1, last_retry_ts=et(9, 34))
+    assert book.mark(fetched) == fetched, "the GapFiller's fetch is recorded on the gap"
+    book.score(et(9, 33), stamps=[("AAPL", "1m", [et(9, 31)])])  # a late bar splits the gap
+    assert {g.retry_count for g in book.results()[("AAPL", "1m")].gaps} == {1}
+    book.mark(gap(et(9, 32), et(9, 33), 1, retry_count=1, status=GapStatus.ABANDONED))
+    _, grown = book.score(et(9, 34))
     assert grown.opened == (gap(et(9, 32), et(9, 34), 2),), "open again, retry count restarted"
     assert grown.closed == (
         gap(et(9, 32), et(9, 33), 1, retry_count=1, last_retry_ts=et(9, 34), status=GapStatus.ABANDONED),
     )
-    with pytest.raises(KeyError, match="no gap starts"):
-        tracker.abandon(et(9, 31))
+    assert book.mark(gap(et(9, 31), et(9, 32), 1, retry_count=2)) is None, "no gap starts there"
 
 
 def test_derived_interval_is_scored_on_its_own_windows() -> None:

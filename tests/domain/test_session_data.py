@@ -65,7 +65,6 @@ def test_late_bar_is_inserted_at_its_place() -> None:
     assert series.add(bar(minute(2), 12.0)) is True
     assert list(series.slice_by_time(0, 2**62).ts) == [minute(k) for k in range(4)]
     assert series.bar_at(2) == bar(minute(2), 12.0)
-    assert series.index_of(minute(2)) == 2
 
 
 def test_duplicate_ts_replaces_values_and_reports_not_new() -> None:
@@ -83,15 +82,6 @@ def test_bar_of_another_symbol_or_interval_is_refused() -> None:
         series.add(bar(minute(0), symbol="RIVN"))
     with pytest.raises(ValueError, match="does not belong"):
         series.add(bar(minute(0), interval="5m"))
-
-
-def test_index_of_missing_ts_is_none() -> None:
-    series = BarSeries("AAPL", "1m")
-    assert series.index_of(minute(0)) is None
-    series.extend([bar(minute(0)), bar(minute(2))])
-    assert series.index_of(minute(1)) is None
-    assert series.index_of(minute(3)) is None
-    assert series.index_of(minute(2)) == 1
 
 
 def test_slice_by_time_is_half_open() -> None:
@@ -224,7 +214,6 @@ def test_clear_session_keeps_historical_and_indicators() -> None:
     assert data.metrics("AAPL") is None
     historical = data.historical("AAPL", "1d")
     assert historical is not None and list(historical.slice_by_time(0, 2**62).ts) == [0, minute(1)]
-    assert data.historical_dates("AAPL", "1d") == (date(2025, 6, 30), date(2025, 7, 1))
     assert set(data.indicators("AAPL")) == {"avg_volume"}
     assert data.bar_count() == BarCounts(historical=2, session=0)
 
@@ -235,8 +224,7 @@ def test_set_historical_replaces_the_previous_bars() -> None:
     data.set_historical("AAPL", "1m", [bar(minute(9))], [date(2025, 7, 2)])
     series = data.historical("AAPL", "1m")
     assert series is not None and list(series) == [bar(minute(9))]
-    assert data.historical_dates("AAPL", "1m") == (date(2025, 7, 2),)
-    assert data.historical("AAPL", "1d") is None and data.historical_dates("AAPL", "1d") == ()
+    assert data.historical("AAPL", "1d") is None
 
 
 def test_snapshot_summarises_one_symbol() -> None:

@@ -252,7 +252,7 @@ def test_real_day_keeps_only_the_regular_session_and_counts_every_other_row(
     assert day.refused == Counter({"outside regular session": len(outside)})
     released = [b for step in run_data_driven(day) for b in step.bars]
     assert released == sorted(regular, key=lambda b: b.ts)
-    assert day.remaining == 0
+    assert day.released_count() == day.bar_count
 
 
 def test_the_real_1600_row_is_in_the_file_but_never_enters_the_session(july_2: DayHours) -> None:
