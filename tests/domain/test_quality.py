@@ -188,7 +188,9 @@ def test_retries_survive_a_split_and_growth_reopens_an_abandoned_gap() -> None:
     assert book.mark(fetched) == fetched, "the GapFiller's fetch is recorded on the gap"
     book.score(et(9, 33), stamps=[("AAPL", "1m", [et(9, 31)])])  # a late bar splits the gap
     assert {g.retry_count for g in book.results()[("AAPL", "1m")].gaps} == {1}
-    book.mark(gap(et(9, 32), et(9, 33), 1, retry_count=1, status=GapStatus.ABANDONED))
+    book.mark(
+        gap(et(9, 32), et(9, 33), 1, retry_count=1, last_retry_ts=et(9, 34), status=GapStatus.ABANDONED)
+    )
     _, grown = book.score(et(9, 34))
     assert grown.opened == (gap(et(9, 32), et(9, 34), 2),), "open again, retry count restarted"
     assert grown.closed == (
