@@ -28,10 +28,12 @@ pykka has no supervision, so the engine brings its own:
   :meth:`Supervisor.stats` gives per-actor counters.
 
 What a restarted child needs comes back from elsewhere: the TimeManager re-reads the calendar
-and gets the clock with the next step; the HistoricalLoader reloads on demand; the
-QualityCalculator is given the day so far by the coordinator; the coordinator restarts the day
-it was in from the last checkpoint the supervisor keeps (every completed day, see
-``RunCheckpoint``). A replay at speed 0 is deterministic, so the report comes out the same.
+and reads the engine's session clock; the HistoricalLoader reloads on demand; the
+QualityCalculator is given the day so far by the coordinator; the GapFiller its open gaps by
+the QualityCalculator; the BarWriter the batches not yet written by the coordinator; the
+coordinator resumes from the last checkpoint the engine keeps (every completed day, see
+``RunCheckpoint``), replaying the day it was in without publishing until it passes the last step
+it had published. A replay at speed 0 is deterministic, so the report comes out the same.
 """
 
 from __future__ import annotations
