@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from actors.supervisor import EngineActor, Handle
+from actors.handle import Handle
+from actors.supervisor import EngineActor
 from actors.timer import Timer
 from domain.bars import Bar
 from domain.errors import StoreUnavailable

@@ -26,8 +26,9 @@ from typing import Any
 
 import structlog
 
+from actors.handle import Handle
 from actors.quality_calculator import AttachCoordinator
-from actors.supervisor import EngineActor, Handle
+from actors.supervisor import EngineActor
 from actors.timer import Timer
 from domain.bars import datetime_to_ts
 from domain.clock import Clock

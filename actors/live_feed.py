@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from actors.bar_writer import BarsWritten, Flush, StoreDown, WriteBars
+from actors.handle import Handle
 from actors.pacing import BeginDay
-from actors.supervisor import Handle
 from domain.bars import Bar, bar_violation
 from domain.messages.commands import (
     DayBars,

@@ -16,7 +16,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
-from actors.supervisor import EngineActor, Handle
+from actors.handle import Handle
+from actors.supervisor import EngineActor
 from domain.columns import BarColumns
 from domain.history.series import HistoricalData, series_quality
 from domain.intervals import Interval

@@ -24,10 +24,11 @@ import structlog
 
 from actors.clock_steps import ClockSteps
 from actors.day_cycle import DayCycle
+from actors.handle import Handle
 from actors.live_feed import LiveFeed
 from actors.pacing import BeginDay, Paced, Pacing, Step
 from actors.subscribers import EventBus
-from actors.supervisor import EngineActor, Handle
+from actors.supervisor import EngineActor
 from actors.time_manager import TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar

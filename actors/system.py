@@ -38,12 +38,13 @@ import structlog
 
 from actors.bar_writer import AttachWriterTo, BarWriter
 from actors.gap_filler import GapFiller
+from actors.handle import Handle
 from actors.historical_loader import HistoricalLoader
 from actors.pacing import DataDriven, Paced, Pacing, ProviderTicks
 from actors.quality_calculator import AttachCoordinator, AttachGapFiller, QualityCalculator
 from actors.session_coordinator import SessionCoordinator
 from actors.subscribers import EventBus, Subscription, Target
-from actors.supervisor import FaultHook, Handle, Supervisor
+from actors.supervisor import FaultHook, Supervisor
 from actors.time_manager import TimeManager, TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar

@@ -17,7 +17,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pykka
 
-from actors.supervisor import EngineActor, Handle
+from actors.handle import Handle
+from actors.supervisor import EngineActor
 from actors.wall_clock import WallClock
 from domain.calendar.model import CalendarException, CalendarSource, SessionType, TimeUnit, TradingSession
 from domain.calendar.trading_calendar import TradingCalendar

@@ -10,7 +10,8 @@ import pykka
 import pytest
 from support.engine import HostActor, config_variant
 
-from actors.supervisor import EngineActor, Handle, Supervisor
+from actors.handle import Handle
+from actors.supervisor import EngineActor, Supervisor
 from actors.system import MarketSessionSystem
 from actors.timer import Timer
 from domain.errors import ChildUnavailable, FaultError, MarketSessionError
