@@ -45,6 +45,7 @@ class DayCycle:
     """The coordinator's day phases (a mixin: it works on the coordinator's state)."""
 
     _day: Any
+    _session_started = False
     _historical: HistoricalData | None
     _closing: str | None
     _day_warnings: list[str]
@@ -115,7 +116,10 @@ class DayCycle:
         if self.pacing.live:  # a live day resumes from the store what was received before
             self._day = self._live_day(stored)
             self._begin_quality()
-            self._resume_from_store(stored)
+            self._resume_from_store(stored)  # published before the restart: not again
+            started = self._silent_until is not None and self._silent_until >= stored.hours.open_ts
+            self._session_started = started
+            self._silent_until = None  # what arrives from now on is news
         else:  # a replay day holds the stored bars, released by the clock
             replay = self._day = SessionDay(
                 stored.hours, self._base, self._derived, self._symbols, stored.columns
@@ -179,7 +183,9 @@ class DayCycle:
         """The regular open: streaming starts."""
         hours = self._day.hours
         self._transition(State.STREAMING, day=hours.day)
-        self._publish(SessionStarted(hours.day, hours, self._symbols))
+        if not self._session_started:  # a restarted live coordinator: it was published already
+            self._publish(SessionStarted(hours.day, hours, self._symbols))
+        self._session_started = False
         if self._on_published is not None:
             self._on_published(hours.day, hours.open_ts)
 

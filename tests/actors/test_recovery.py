@@ -196,3 +196,31 @@ def test_a_restarted_live_coordinator_knows_the_provider_is_connected(
     assert status["provider"]["state"] == "connected"
     report = engine.stop("seen enough", timeout=WAIT)
     assert report.status == "stopped", report.error
+
+
+def test_a_restarted_live_coordinator_publishes_each_bar_and_the_session_start_once(
+    live_store: Store, engines: list[MarketSessionSystem]
+) -> None:
+    hours = day_hours(live_store, EARLY_CLOSE)
+    clock = HeldClock(ny(EARLY_CLOSE, 9, 29), 1000.0)
+    provider = ReplayProvider(minute_bars(SYMBOLS, hours.open_ts, hours.close_ts), clock=clock)
+    plan = parse_faults(["crash:session_coordinator@10:30"], live=True)
+    recorder = Recorder()
+    engine = MarketSessionSystem(live_config(SYMBOLS), live_store, provider=provider, faults=plan)
+    engines.append(engine)
+    engine.subscribe(recorder)
+    engine.start()
+    clock.release()
+    report = engine.wait(WAIT * 4)
+
+    scenario(plan.injected, "crash:session_coordinator@10:30 was never due")
+    scenario(report.status == "completed", f"the session did not complete: {report.error}")
+    events = recorder.events
+    restarts = [e for e in events if isinstance(e, ActorRestarted) and e.actor == "session_coordinator"]
+    scenario(len(restarts) == 1, f"expected one coordinator restart, saw {len(restarts)}")
+    delivered = Counter(
+        (bar.symbol, bar.interval, bar.ts) for e in events if isinstance(e, BarsAppended) for bar in e.bars
+    )
+    twice = {key: n for key, n in delivered.items() if n > 1}
+    assert not twice, f"{len(twice)} bars were published more than once after the restart"
+    assert [e.day for e in events if isinstance(e, SessionStarted)] == [hours.day]
