@@ -142,20 +142,29 @@ def engines() -> Iterator[list[MarketSessionSystem]]:
         engine.shutdown()
 
 
-def test_a_restarted_live_coordinator_knows_the_provider_is_connected(
-    live_store: Store, engines: list[MarketSessionSystem]
-) -> None:
-    hours = day_hours(live_store, EARLY_CLOSE)
-    # 1000×: the 210-minute session takes about 13 s of wall time; the check comes well before
+def _live_run(
+    store: Store, engines: list[MarketSessionSystem], fault: str
+) -> tuple[MarketSessionSystem, ReplayProvider, Any, Recorder]:
+    """A live session of the early-close day on a replay clock at 1000× (held until the engine
+    has started), with ``fault`` injected and every event recorded."""
+    hours = day_hours(store, EARLY_CLOSE)
     clock = HeldClock(ny(EARLY_CLOSE, 9, 29), 1000.0)
     provider = ReplayProvider(minute_bars(SYMBOLS, hours.open_ts, hours.close_ts), clock=clock)
-    plan = parse_faults(["crash:session_coordinator@09:45"], live=True)
+    plan = parse_faults([fault], live=True)
     recorder = Recorder()
-    engine = MarketSessionSystem(live_config(SYMBOLS), live_store, provider=provider, faults=plan)
+    engine = MarketSessionSystem(live_config(SYMBOLS), store, provider=provider, faults=plan)
     engines.append(engine)
     engine.subscribe(recorder)
     engine.start()
     clock.release()
+    return engine, provider, plan, recorder
+
+
+def test_a_restarted_live_coordinator_knows_the_provider_is_connected(
+    live_store: Store, engines: list[MarketSessionSystem]
+) -> None:
+    # 1000×: the 210-minute session takes about 13 s of wall time; the check comes well before
+    engine, provider, plan, recorder = _live_run(live_store, engines, "crash:session_coordinator@09:45")
 
     def restarted_at(events: list[Event]) -> int | None:
         return next(
@@ -201,16 +210,8 @@ def test_a_restarted_live_coordinator_knows_the_provider_is_connected(
 def test_a_restarted_live_coordinator_publishes_each_bar_and_the_session_start_once(
     live_store: Store, engines: list[MarketSessionSystem]
 ) -> None:
+    engine, _, plan, recorder = _live_run(live_store, engines, "crash:session_coordinator@10:30")
     hours = day_hours(live_store, EARLY_CLOSE)
-    clock = HeldClock(ny(EARLY_CLOSE, 9, 29), 1000.0)
-    provider = ReplayProvider(minute_bars(SYMBOLS, hours.open_ts, hours.close_ts), clock=clock)
-    plan = parse_faults(["crash:session_coordinator@10:30"], live=True)
-    recorder = Recorder()
-    engine = MarketSessionSystem(live_config(SYMBOLS), live_store, provider=provider, faults=plan)
-    engines.append(engine)
-    engine.subscribe(recorder)
-    engine.start()
-    clock.release()
     report = engine.wait(WAIT * 4)
 
     scenario(plan.injected, "crash:session_coordinator@10:30 was never due")
