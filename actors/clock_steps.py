@@ -172,7 +172,7 @@ class ClockSteps:
             self.data.set_gaps(symbol, interval, sorted(gaps.values(), key=lambda g: g.start_ts))
         if message.scores:
             self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
-        self._track_gaps(message)
+        self._count_filled_gaps(message)
         if self._closing == "scoring" and message.now_ts >= day.hours.close_ts:
             self._drain()
         elif self._closing is None and self._fast and not self._awaiting:

@@ -320,7 +320,7 @@ class LiveFeed:
 
     # ------------------------------------------------------------------ gaps and the provider
 
-    def _track_gaps(self: Any, message: QualityScored) -> None:
+    def _count_filled_gaps(self: Any, message: QualityScored) -> None:
         base = str(self._base)
         self.counters["gaps_filled"] += sum(
             g.status is GapStatus.FILLED and g.interval == base for g in message.closed

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from support.cli import executable
+from support.live import live_config
 from support.stores import seed
 
 from domain.calendar.trading_calendar import TradingCalendar
@@ -110,25 +111,6 @@ def _hhmm(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).astimezone(NEW_YORK).strftime("%H:%M")
 
 
-def _config() -> dict[str, Any]:
-    return {
-        "session_name": "Serve recovery test",
-        "mode": "live",
-        "session_data_config": {
-            "symbols": SYMBOLS,
-            "streams": ["1m", "5m"],
-            "gap_filler": {"max_retries": 3, "retry_interval_seconds": 60},
-        },
-        "trading_config": {
-            "max_buying_power": 1000,
-            "max_per_trade": 100,
-            "max_per_symbol": 100,
-            "max_open_positions": 1,
-        },
-        "api_config": {"data_api": "replay", "trade_api": "paper"},
-    }
-
-
 @pytest.fixture
 def timeline(tmp_path: Path, request: pytest.FixtureRequest) -> Timeline:
     """``request.param``: ``(anchor, minutes, speed)``, the clock starting ``minutes`` after the
@@ -144,7 +126,7 @@ def timeline(tmp_path: Path, request: pytest.FixtureRequest) -> Timeline:
         target = calendar.get_first_trading_date(datetime.now(UTC).astimezone(NEW_YORK).date())
         hours = DayHours.from_session(calendar.get_trading_session(target))
     config = tmp_path / "live.json"
-    config.write_text(json.dumps(_config()), encoding="utf-8")
+    config.write_text(json.dumps(live_config(SYMBOLS).to_dict()), encoding="utf-8")
     at = (hours.open_ts if anchor == "open" else hours.close_ts) + 60 * minutes
     start = datetime.fromtimestamp(at, NEW_YORK).time()
     return Timeline(tmp_path, url, config, target, hours, start, speed)
