@@ -35,6 +35,7 @@ it had published. A replay at speed 0 is deterministic, so the report comes out 
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import time
 from collections import deque
@@ -290,7 +291,8 @@ class Supervisor:
             out = {}
             for name, s in self._stats.items():
                 ref = self._handles[name].ref if name in self._handles else None
-                mailbox = ref.actor_inbox.qsize() if ref is not None and ref.is_alive() else 0
+                inbox = ref.actor_inbox if ref is not None and ref.is_alive() else None
+                mailbox = inbox.qsize() if isinstance(inbox, queue.Queue) else 0  # a threading actor's
                 out[name] = {
                     "messages": s.messages,
                     "failures": s.failures,

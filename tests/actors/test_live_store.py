@@ -64,7 +64,9 @@ def test_every_bar_is_stored_once_with_drops_duplicates_and_late_bars(store: Sto
         session = report.days[0].symbols[symbol].session
         assert session["1m"].quality == 100.0 and session["15m"].quality == 100.0
     assert store.bars.count(interval="1m") == len(bars)
-    assert status["counters"]["filled_bars"] == provider.stats["dropped"]
+    # every dropped bar is filled; a late bar may be filled too when its gap is fetched before it arrives
+    assert provider.stats["dropped"] <= status["counters"]["filled_bars"]
+    assert status["counters"]["filled_bars"] <= provider.stats["dropped"] + provider.stats["late"]
     assert status["refused"].get("duplicate", 0) >= provider.stats["duplicated"]
 
 
