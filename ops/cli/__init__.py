@@ -1,5 +1,6 @@
-"""The ``marketsession`` command line. ``main`` is the console script."""
+"""The ``marketsession`` command line. ``main`` is the console script; ``commands()`` the root
+command with its subcommands (for click's ``CliRunner``)."""
 
-from ops.cli.app import cli, main
+from ops.cli.app import cli, commands, main
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "commands", "main"]

@@ -145,8 +145,9 @@ def cli(ctx: click.Context, db: str | None, log_level: str | None, log_format: s
     ctx.obj = CliState(db_url=resolve_db_url(db, os.environ), debug=debug)
 
 
-def main() -> None:
-    from ops.cli import (  # noqa: F401  (register commands)
+def commands() -> click.Group:
+    """The root command with every subcommand registered."""
+    from ops.cli import (  # noqa: F401  (each module registers its commands)
         calendar_cmds,
         chaos_cmds,
         config_cmds,
@@ -156,7 +157,11 @@ def main() -> None:
         store_cmds,
     )
 
+    return cli
+
+
+def main() -> None:
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: every thread's stack on stderr, the run goes on
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 
-    sys.exit(cli.main(prog_name="marketsession", standalone_mode=True))
+    sys.exit(commands().main(prog_name="marketsession", standalone_mode=True))

@@ -516,7 +516,7 @@ def test_cli_refuses_a_corrupted_file_with_exit_2_and_leaves_the_store_alone(
     path.write_text(CORRUPTED_FILES[name], encoding="utf-8")
 
     result = run_cli(
-        "data", "import", str(path), "--symbol", SYMBOL, "--interval", "1m", db=sqlite_url, timeout=60
+        "data", "import", str(path), "--symbol", SYMBOL, "--interval", "1m", db=sqlite_url
     )
 
     assert result.code == 2, (result.code, result.out, result.err)
@@ -558,7 +558,7 @@ def test_a_bar_before_year_1_utc_is_refused_or_the_summary_still_works(
             import_bar_file(store, path, SYMBOL, "1m", "UTC")
         except BarImportError:
             return  # refusing such a bar is fine too
-    summary = run_cli("data", "summary", db=sqlite_url, timeout=60)
+    summary = run_cli("data", "summary", db=sqlite_url)
     assert "Traceback" not in summary.err
     assert summary.code == 0, (summary.code, summary.err)
 

@@ -1,4 +1,4 @@
-"""The calendar, init and validate commands, run as a subprocess the way a user runs them."""
+"""The calendar, init and validate commands: their output, exit codes and errors (in-process)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """``marketsession chaos`` as a user runs it: the issue's command reports "identical" with the
 restarts listed; a crash of each other actor too; after a coordinator restart subscribers got
 every bar once (and a bar delivered twice fails the run); bad fault specs are bad input (exit 2).
-
-The CLI runs as a subprocess, as a user runs it (in-process, it would configure the test
-process's logging for good)."""
+The commands run in-process; the engine that republishes runs as its own process."""
 
 from __future__ import annotations
 

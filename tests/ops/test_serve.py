@@ -161,7 +161,7 @@ def test_bad_input_fails_fast_with_a_clear_error(
     config.write_text(json.dumps(_config(**change)), encoding="utf-8")
     env_keys = [k for k in os.environ if k.startswith("APCA_")]
     assert not env_keys, "the test expects no Alpaca keys in the environment"
-    result = run_cli("serve", str(config), "--port", "0", *extra, db=url, timeout=60)
+    result = run_cli("serve", str(config), "--port", "0", *extra, db=url)
     assert result.code == code, result.err
     assert message in result.err
     assert "Traceback" not in result.err

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.cli import Result, run_cli
+from support.cli import Result, run_process
 from support.stores import seed
 
 from domain.store import open_store
@@ -116,7 +116,7 @@ def run_bounded(scenario: str, command: str, url: str, bars_file: Path) -> Run:
     args = [bars_file.as_posix() if a == "{bars}" else a for a in COMMANDS[command]]
     started = time.monotonic()
     try:
-        result: Result | None = run_cli(*args, db=url, timeout=CLI_TIMEOUT)
+        result: Result | None = run_process(*args, db=url, timeout=CLI_TIMEOUT)
     except subprocess.TimeoutExpired:
         result = None
     return Run(scenario, command, url, result, time.monotonic() - started)
