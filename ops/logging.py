@@ -7,6 +7,7 @@ broken pipe — loses the line, never the run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import TextIO
@@ -24,10 +25,8 @@ class _Stderr:
             return 0
 
     def flush(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
 
 
 _STDERR = _Stderr()
