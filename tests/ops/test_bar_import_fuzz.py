@@ -515,9 +515,7 @@ def test_cli_refuses_a_corrupted_file_with_exit_2_and_leaves_the_store_alone(
     path = tmp_path / f"{name}.csv"
     path.write_text(CORRUPTED_FILES[name], encoding="utf-8")
 
-    result = run_cli(
-        "data", "import", str(path), "--symbol", SYMBOL, "--interval", "1m", db=sqlite_url
-    )
+    result = run_cli("data", "import", str(path), "--symbol", SYMBOL, "--interval", "1m", db=sqlite_url)
 
     assert result.code == 2, (result.code, result.out, result.err)
     assert "Traceback" not in result.err and "Traceback" not in result.out
