@@ -28,6 +28,7 @@ import structlog
 
 from actors.engine_wiring import EngineWiring, ProviderSink
 from actors.handle import Handle
+from actors.logs import use_stdlib_logging_unless_configured
 from actors.session_coordinator import SessionCoordinator
 from actors.subscribers import EventBus, Subscription, Target
 from actors.supervisor import FaultHook, Supervisor
@@ -82,6 +83,7 @@ class MarketSessionSystem(EngineWiring):
         provider: MarketDataProvider | None = None,
         keep_running: bool = False,
     ) -> None:
+        use_stdlib_logging_unless_configured()
         self.config = config if isinstance(config, SessionConfig) else SessionConfig.from_file(Path(config))
         if not self.config.is_backtest and provider is None:
             raise ConfigError(
