@@ -259,7 +259,7 @@ def summarise_day(
                         entry.bar_count,
                         historical_quality.get((sym, interval)),
                         entry.days,
-                        len(entry.bars_by_day),
+                        len(entry.day_ranges),
                         len(entry.derived_days),
                     )
         per_symbol[symbol] = SymbolDay(

@@ -93,11 +93,6 @@ class HistoricalSeries:
         return self.columns.bars()
 
     @property
-    def bars_by_day(self) -> dict[date, tuple[Bar, ...]]:
-        """The bars of each day that has some (built on demand)."""
-        return {d: tuple(self.columns.bars(lo, hi)) for d, (lo, hi) in self.day_ranges.items()}
-
-    @property
     def bar_count(self) -> int:
         return len(self.columns)
 

@@ -41,29 +41,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from domain.intervals import Interval
-from domain.session.windows import DayHours, SessionWindows
+from domain.session.windows import DayHours
 
-__all__ = ["day_counts", "expected_windows", "historical_quality", "quality"]
-
-
-def expected_windows(
-    open_ts: int,
-    close_ts: int,
-    interval_seconds: int,
-    now_ts: int,
-    *,
-    break_start_ts: int | None = None,
-    break_end_ts: int | None = None,
-) -> int:
-    """Number of windows of ``interval_seconds`` that have ended by ``min(now_ts, close_ts)``.
-
-    Windows are anchored at ``open_ts``; the last is cut at the close and counts once the close
-    is reached. ``open_ts == close_ts`` (nothing trades) expects 0.
-    """
-    if close_ts == open_ts:
-        return 0
-    windows = SessionWindows(open_ts, close_ts, interval_seconds, break_start_ts, break_end_ts)
-    return windows.expected_ended(now_ts)
+__all__ = ["day_counts", "historical_quality", "quality"]
 
 
 def quality(actual: int, expected: int) -> float:

@@ -401,10 +401,6 @@ class SymbolSnapshot:
     metrics: SessionMetrics | None
     indicators: Mapping[str, IndicatorResult]
 
-    @property
-    def gap_count(self) -> int:
-        return sum(self.gap_counts.values())
-
 
 _Key = tuple[str, str]  # (symbol, interval)
 

@@ -128,10 +128,6 @@ class SessionWindows:
             n += 1
         return n
 
-    def expected_ended(self, now_ts: int) -> int:
-        """How many expected windows have ended by ``min(now_ts, close)``."""
-        return self.expected_in(0, self.ended(now_ts))
-
     def previous_expected(self, k: int) -> int:
         """The expected window before ``k`` (−1 if none), skipping the break."""
         k -= 1

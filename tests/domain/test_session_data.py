@@ -240,7 +240,7 @@ def test_snapshot_summarises_one_symbol() -> None:
     assert snap.session_bars == {"1m": 2}
     assert snap.historical_bars == {"1d": 1}
     assert snap.quality == {"1m": 50.0}
-    assert snap.gap_counts == {"1m": 1} and snap.gap_count == 1
+    assert snap.gap_counts == {"1m": 1}
     assert snap.metrics == SessionMetrics(volume=200.0, high=11.0, low=9.0, last_update_ts=minute(1))
     assert set(snap.indicators) == {"high_52w"}
     data.clear_session()

@@ -82,7 +82,6 @@ WRITES: dict[str, Callable[[Store], Any]] = {
 READS: dict[str, Callable[[Store], Any]] = {
     "bars.read": lambda s: s.bars.read("AAPL", "1m", 0, 2**40),
     "bars.read_columns": lambda s: s.bars.read_columns(["AAPL"], "1m", 0, 2**40),  # a raw DB-API cursor
-    "bars.stored_timestamps": lambda s: s.bars.stored_timestamps("AAPL", "1m", 0, 2**40),
     "bars.count": lambda s: s.bars.count(),
     "bars.latest_ts": lambda s: s.bars.latest_ts(["AAPL"], "1m", before_ts=2**40),
     "bars.summary": lambda s: s.bars.summary(),
