@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any, Protocol
@@ -122,28 +122,10 @@ class TradingSession:
     break_end: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready dict: ISO dates, ISO 8601 datetimes with UTC offset, or null."""
-
-        def iso(value: datetime | None) -> str | None:
-            return None if value is None else value.isoformat()
-
-        return {
-            "date": self.date.isoformat(),
-            "exchange_group": self.exchange_group,
-            "timezone": self.timezone,
-            "is_trading_day": self.is_trading_day,
-            "is_holiday": self.is_holiday,
-            "is_early_close": self.is_early_close,
-            "holiday_name": self.holiday_name,
-            "regular_open": iso(self.regular_open),
-            "regular_close": iso(self.regular_close),
-            "pre_market_open": iso(self.pre_market_open),
-            "pre_market_close": iso(self.pre_market_close),
-            "post_market_open": iso(self.post_market_open),
-            "post_market_close": iso(self.post_market_close),
-            "break_start": iso(self.break_start),
-            "break_end": iso(self.break_end),
-        }
+        """JSON-ready dict of every field but ``asset_class``: ISO dates, ISO 8601 datetimes with
+        UTC offset, or null."""
+        values = ((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "asset_class")
+        return {name: v.isoformat() if isinstance(v, date) else v for name, v in values}
 
     def regular_seconds(self) -> int:
         """Seconds of regular trading this day (0 when closed), without the midday break."""

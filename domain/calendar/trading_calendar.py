@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -55,13 +55,7 @@ class CacheStats:
     size: int
 
     def as_dict(self) -> dict[str, float | int]:
-        return {
-            "cache_hits": self.cache_hits,
-            "cache_misses": self.cache_misses,
-            "hit_rate": self.hit_rate,
-            "total_queries": self.total_queries,
-            "size": self.size,
-        }
+        return asdict(self)
 
 
 class TradingCalendar:
@@ -212,7 +206,9 @@ class TradingCalendar:
     def is_trading_day(self, day: date, exchange_group: str | None = None) -> bool:
         group = self._group(exchange_group or self.exchange_group, self.asset_class)
         self._require_covered(group, day)
-        return _contains(self._year_dates(group, day.year), day)
+        dates = self._year_dates(group, day.year)
+        index = bisect.bisect_left(dates, day)
+        return index < len(dates) and dates[index] == day
 
     def is_holiday(self, day: date, exchange_group: str | None = None) -> tuple[bool, str | None]:
         session = self.get_trading_session(day, exchange_group)
@@ -426,11 +422,6 @@ class TradingCalendar:
             f"({cov.first_date.isoformat()}..{cov.last_date.isoformat()}); "
             "extend it with `marketsession calendar seed --start-year Y --end-year Y`"
         )
-
-
-def _contains(sorted_dates: Sequence[date], day: date) -> bool:
-    index = bisect.bisect_left(sorted_dates, day)
-    return index < len(sorted_dates) and sorted_dates[index] == day
 
 
 def _within(moment: datetime, lo: datetime | None, hi: datetime | None) -> bool:

@@ -9,7 +9,9 @@ are raised as :class:`~domain.errors.StoreUnavailable` / :class:`~domain.errors.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, fields
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Engine, RowMapping, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,20 +46,11 @@ class CalendarRepository:
             rows = connection.execute(query).mappings().all()
         return [
             MarketHours(
-                exchange_group=row["exchange_group"],
-                asset_class=row["asset_class"],
-                valid_from=row["valid_from"],
-                timezone=row["timezone"],
-                exchanges=tuple(x for x in row["exchanges"].split(",") if x),
-                regular_open=row["regular_open"],
-                regular_close=row["regular_close"],
-                pre_market_open=row["pre_market_open"],
-                pre_market_close=row["pre_market_close"],
-                post_market_open=row["post_market_open"],
-                post_market_close=row["post_market_close"],
-                break_start=row["break_start"],
-                break_end=row["break_end"],
-                trading_weekdays=frozenset(int(x) for x in row["trading_weekdays"].split(",") if x),
+                **{
+                    **_fields_of(MarketHours, row),
+                    "exchanges": tuple(x for x in row["exchanges"].split(",") if x),
+                    "trading_weekdays": frozenset(int(x) for x in row["trading_weekdays"].split(",") if x),
+                }
             )
             for row in rows
         ]
@@ -158,21 +151,9 @@ class CalendarRepository:
             insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(
                 trading_holidays
             )
-            updated = {
-                name: insert.excluded[name]
-                for name in (
-                    "name",
-                    "is_closed",
-                    "early_close_time",
-                    "late_open_time",
-                    "notes",
-                    "source",
-                    "updated_at",
-                )
-            }
-            connection.execute(
-                insert.on_conflict_do_update(index_elements=["exchange_group", "date"], set_=updated), rows
-            )
+            keys = ("exchange_group", "date")
+            updated = {name: insert.excluded[name] for name in rows[0] if name not in keys}
+            connection.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated), rows)
         return len(rows)
 
     def remove_exception(self, exchange_group: str, day: date) -> bool:
@@ -186,49 +167,23 @@ class CalendarRepository:
         return bool(result.rowcount)
 
 
+def _fields_of(kind: type[MarketHours | CalendarException], row: RowMapping) -> dict[str, Any]:
+    """The row's value of each field of ``kind`` (the columns are named as the fields)."""
+    return {f.name: row[f.name] for f in fields(kind)}
+
+
 def _exception(row: RowMapping) -> CalendarException:
-    get = row.__getitem__
-    return CalendarException(
-        date=get("date"),
-        exchange_group=get("exchange_group"),
-        name=get("name"),
-        is_closed=bool(get("is_closed")),
-        early_close_time=get("early_close_time"),
-        late_open_time=get("late_open_time"),
-        notes=get("notes"),
-        source=get("source"),
-    )
+    return CalendarException(**{**_fields_of(CalendarException, row), "is_closed": bool(row["is_closed"])})
 
 
 def _exception_row(exception: CalendarException, now: datetime) -> dict[str, object]:
-    return {
-        "date": exception.date,
-        "exchange_group": exception.exchange_group,
-        "name": exception.name,
-        "is_closed": exception.is_closed,
-        "early_close_time": exception.early_close_time,
-        "late_open_time": exception.late_open_time,
-        "notes": exception.notes,
-        "source": exception.source,
-        "updated_at": now,
-    }
+    return {**asdict(exception), "updated_at": now}
 
 
 def _hours_row(hours: MarketHours, now: datetime) -> dict[str, object]:
     return {
-        "exchange_group": hours.exchange_group,
-        "asset_class": hours.asset_class,
-        "valid_from": hours.valid_from,
-        "timezone": hours.timezone,
+        **asdict(hours),
         "exchanges": ",".join(hours.exchanges),
-        "regular_open": hours.regular_open,
-        "regular_close": hours.regular_close,
-        "pre_market_open": hours.pre_market_open,
-        "pre_market_close": hours.pre_market_close,
-        "post_market_open": hours.post_market_open,
-        "post_market_close": hours.post_market_close,
-        "break_start": hours.break_start,
-        "break_end": hours.break_end,
         "trading_weekdays": ",".join(str(d) for d in sorted(hours.trading_weekdays)),
         "source": "seed",
         "updated_at": now,
