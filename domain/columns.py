@@ -94,13 +94,8 @@ class BarColumns:
         if stop - start <= 8:  # a clock step's worth: index directly, no column slices
             ts, o, h, lo, c, v = self.ts, self.open, self.high, self.low, self.close, self.volume
             return [Bar(symbol, interval, ts[i], o[i], h[i], lo[i], c[i], v[i]) for i in range(start, stop)]
-        return [
-            Bar(symbol, interval, *row)
-            for row in zip(
-                self.ts[start:stop], self.open[start:stop], self.high[start:stop], self.low[start:stop],
-                self.close[start:stop], self.volume[start:stop], strict=True,
-            )
-        ]  # fmt: skip
+        rows = zip(*(column[start:stop] for column in self.columns()), strict=True)
+        return [Bar(symbol, interval, *row) for row in rows]
 
     def index(self, ts: int) -> int:
         """The position of the first bar with ``ts`` or later (``len`` if none)."""
@@ -113,7 +108,4 @@ class BarColumns:
 
     def window(self, start: int, stop: int) -> BarColumns:
         """Positions ``[start, stop)`` as columns sharing this memory (nothing is copied)."""
-        return BarColumns(
-            self.symbol, self.interval, self.ts[start:stop], self.open[start:stop], self.high[start:stop],
-            self.low[start:stop], self.close[start:stop], self.volume[start:stop],
-        )  # fmt: skip
+        return BarColumns(self.symbol, self.interval, *(column[start:stop] for column in self.columns()))

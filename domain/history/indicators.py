@@ -45,7 +45,6 @@ from domain.config import BarField, IndicatorConfig
 __all__ = [
     "IndicatorResult",
     "IndicatorValue",
-    "bar_day",
     "compute_indicator",
     "compute_indicators",
     "describe_days",
@@ -66,11 +65,6 @@ class IndicatorResult:
     """Period days without data (daily: no daily bar; minute: no regular-session minute bar)."""
     warning: str | None
     """Set whenever a period day is missing or the value is None; names symbol, indicator, days."""
-
-
-def bar_day(bar: Bar) -> date:
-    """The session date of a daily bar (its ``ts`` is that date at 00:00 UTC)."""
-    return daily_date(bar.ts)
 
 
 def compute_indicator(
@@ -144,7 +138,7 @@ def _daily(
     if not days:
         return IndicatorResult(name, None, [], _no_days(symbol, name, config))
     wanted = set(days)
-    by_day = {day: bar for bar in daily_bars if (day := bar_day(bar)) in wanted}
+    by_day = {day: bar for bar in daily_bars if (day := daily_date(bar.ts)) in wanted}
     missing = [day for day in days if day not in by_day]
     if missing:
         warning = (
@@ -274,14 +268,5 @@ def _no_days(symbol: str, name: str, config: IndicatorConfig) -> str:
 
 
 def _field(bar: Bar, field: BarField) -> float:
-    match field:
-        case "open":
-            return bar.open
-        case "high":
-            return bar.high
-        case "low":
-            return bar.low
-        case "close":
-            return bar.close
-        case "volume":
-            return bar.volume
+    value: float = getattr(bar, field)
+    return value

@@ -136,17 +136,13 @@ class BarSeries:
         if self._backing is None:
             return
         self._sync()
-        self._ts, self._open, self._high = (
-            array("q", self._ts),
-            array("d", self._open),
-            array("d", self._high),
-        )
-        self._low, self._close, self._volume = (
-            array("d", self._low),
-            array("d", self._close),
-            array("d", self._volume),
-        )
+        self._ts = array("q", self._ts)
+        self._open, self._high, self._low, self._close, self._volume = (array("d", c) for c in self._values())
         self._backing = None
+
+    def _values(self) -> tuple[Any, ...]:
+        """The five value columns (``open`` … ``volume``), in :class:`Bar` order."""
+        return (self._open, self._high, self._low, self._close, self._volume)
 
     def add(self, bar: Bar) -> bool:
         """Put ``bar`` at its place; ``True`` if its ``ts`` was new, ``False`` if it replaced one.
@@ -171,18 +167,12 @@ class BarSeries:
         self._changes += 1
         i = n - 1 if bar.ts == ts[n - 1] else bisect.bisect_left(ts, bar.ts)
         if ts[i] == bar.ts:
-            self._open[i] = bar.open
-            self._high[i] = bar.high
-            self._low[i] = bar.low
-            self._close[i] = bar.close
-            self._volume[i] = bar.volume
+            for column, value in zip(self._values(), bar[3:], strict=True):
+                column[i] = value
             return False
         ts.insert(i, bar.ts)
-        self._open.insert(i, bar.open)
-        self._high.insert(i, bar.high)
-        self._low.insert(i, bar.low)
-        self._close.insert(i, bar.close)
-        self._volume.insert(i, bar.volume)
+        for column, value in zip(self._values(), bar[3:], strict=True):
+            column.insert(i, value)
         self._version += 1
         return True
 
@@ -245,13 +235,19 @@ class BarSeries:
         series counts its whole backing, shown or not (it is resident)."""
         if self._backing is not None:
             return 48 * len(self._backing)
-        return sum(
-            sys.getsizeof(column)
-            for column in (self._ts, self._open, self._high, self._low, self._close, self._volume)
-        )
+        return sys.getsizeof(self._ts) + sum(map(sys.getsizeof, self._values()))
 
     def __repr__(self) -> str:
         return f"BarSeries({self.symbol} {self.interval}, {len(self)} bars)"
+
+
+def _column(name: str) -> Any:
+    """A :class:`BarSlice` property: the slice's range of the series column ``name``."""
+
+    def get(self: BarSlice) -> Any:
+        return getattr(self._checked(), name)[self.start : self.stop]
+
+    return property(get)
 
 
 class BarSlice:
@@ -300,29 +296,12 @@ class BarSlice:
             raise IndexError(f"slice index {i} out of range for {n} bars")
         return series.bar_at(self.start + (i % n))
 
-    @property
-    def ts(self) -> Any:
-        return self._checked()._ts[self.start : self.stop]
-
-    @property
-    def open(self) -> Any:
-        return self._checked()._open[self.start : self.stop]
-
-    @property
-    def high(self) -> Any:
-        return self._checked()._high[self.start : self.stop]
-
-    @property
-    def low(self) -> Any:
-        return self._checked()._low[self.start : self.stop]
-
-    @property
-    def close(self) -> Any:
-        return self._checked()._close[self.start : self.stop]
-
-    @property
-    def volume(self) -> Any:
-        return self._checked()._volume[self.start : self.stop]
+    ts = _column("_ts")
+    open = _column("_open")
+    high = _column("_high")
+    low = _column("_low")
+    close = _column("_close")
+    volume = _column("_volume")
 
     def __repr__(self) -> str:
         return f"BarSlice({self._series.symbol} {self._series.interval}, [{self.start}, {self.stop}))"

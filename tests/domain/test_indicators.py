@@ -21,13 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.stores import DailyRow, daily_rows, real_file, seed
 
-from domain.bars import Bar
+from domain.bars import Bar, daily_date
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.calendar.trading_days import period_days
 from domain.config import IndicatorConfig
 from domain.history.indicators import (
     IndicatorResult,
-    bar_day,
     compute_indicator,
     compute_indicators,
     describe_days,
@@ -235,7 +234,7 @@ def test_a_period_with_missing_daily_bars_is_none_with_a_warning_naming_the_days
     daily_bars: list[Bar], calendar: TradingCalendar
 ) -> None:
     gone = {d("2008-10-01"), d("2008-10-02"), d("2008-10-06")}
-    holey = [bar for bar in daily_bars if bar_day(bar) not in gone]
+    holey = [bar for bar in daily_bars if daily_date(bar.ts) not in gone]
     result = daily(calendar, holey, "avg_volume", AVG_VOLUME_10D, d("2008-10-15"))
     assert result.value is None
     assert result.missing_days == sorted(gone)
@@ -263,7 +262,7 @@ def test_an_empty_period_is_none_with_a_warning() -> None:
 
 def test_bars_outside_the_period_are_ignored(daily_bars: list[Bar], calendar: TradingCalendar) -> None:
     days = period_days(calendar, d("2008-10-15"), AVG_VOLUME_10D)
-    inside = [bar for bar in daily_bars if bar_day(bar) in set(days)]
+    inside = [bar for bar in daily_bars if daily_date(bar.ts) in set(days)]
     everything = compute_indicator("v", AVG_VOLUME_10D, daily_bars, {}, days, {}, symbol=SYMBOL)
     only_period = compute_indicator("v", AVG_VOLUME_10D, inside, {}, days, {}, symbol=SYMBOL)
     assert everything == only_period
