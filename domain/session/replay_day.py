@@ -174,17 +174,13 @@ class SessionDay:
         given: dict[str, BarColumns] = {}
         bar_groups: dict[str, list[Bar]] = {}
         for item in bars:
-            if isinstance(item, BarColumns):
-                if item.symbol not in self.symbols:
-                    self.refused[Refusal.UNSUBSCRIBED_SYMBOL] += len(item)
-                elif item.interval != base_text:
-                    self.refused[Refusal.NOT_THE_STREAMED_INTERVAL] += len(item)
-                else:
-                    given[item.symbol] = item
-            elif item.symbol not in self.symbols:
-                self.refused[Refusal.UNSUBSCRIBED_SYMBOL] += 1
+            count = len(item) if isinstance(item, BarColumns) else 1  # else a Bar
+            if item.symbol not in self.symbols:
+                self.refused[Refusal.UNSUBSCRIBED_SYMBOL] += count
             elif item.interval != base_text:
-                self.refused[Refusal.NOT_THE_STREAMED_INTERVAL] += 1
+                self.refused[Refusal.NOT_THE_STREAMED_INTERVAL] += count
+            elif isinstance(item, BarColumns):
+                given[item.symbol] = item
             else:
                 bar_groups.setdefault(item.symbol, []).append(item)
         for symbol, group in bar_groups.items():

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.bars import Bar
 from domain.columns import BarColumns
-from domain.store.failures import driver_failure, translated
+from domain.store.failures import Repository, driver_failure, translated
 from domain.store.schema import bars
 
 _BATCH = 10_000
@@ -55,12 +55,8 @@ _READ_VALUES_SQL = (
 )
 
 
-class BarRepository:
-    """The bars of one store; ``shown`` names the store in error messages (password hidden)."""
-
-    def __init__(self, engine: Engine, shown: str | None = None) -> None:
-        self._engine = engine
-        self._shown = shown if shown is not None else engine.url.render_as_string(hide_password=True)
+class BarRepository(Repository):
+    """The bars of one store."""
 
     def upsert(self, rows: Iterable[Sequence[object]], *, what: str = "bars") -> int:
         """Insert bars, replacing the values of any bar already stored under the same key.
@@ -94,12 +90,6 @@ class BarRepository:
             new = sum(1 for row in rows if (row[0], row[1], row[2]) not in stored)
             self._write(rows, connection, replace=True)
         return new
-
-    def _writing(self, what: str) -> str:
-        return f"cannot write {what} to {self._shown}"
-
-    def _reading(self, what: str) -> str:
-        return f"cannot read {what} from {self._shown}"
 
     def _write(self, rows: Iterable[Sequence[object]], connection: Connection, replace: bool) -> int:
         insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(bars)

@@ -13,26 +13,16 @@ from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, and_, delete, select
+from sqlalchemy import RowMapping, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.calendar.model import CalendarException, Coverage, MarketHours
-from domain.store.failures import translated
+from domain.store.failures import Repository, translated
 from domain.store.schema import calendar_coverage, market_hours, trading_holidays
 
 
-class CalendarRepository:
-    """The trading calendars of one store; ``shown`` names the store in error messages."""
-
-    def __init__(self, engine: Engine, shown: str | None = None) -> None:
-        self._engine = engine
-        self._shown = shown if shown is not None else engine.url.render_as_string(hide_password=True)
-
-    def _reading(self, what: str) -> str:
-        return f"cannot read {what} from {self._shown}"
-
-    def _writing(self, what: str) -> str:
-        return f"cannot write {what} to {self._shown}"
+class CalendarRepository(Repository):
+    """The trading calendars of one store."""
 
     # ------------------------------------------------------------ reading
     def load_market_hours(self, exchange_group: str, asset_class: str) -> list[MarketHours]:

@@ -13,12 +13,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from domain.errors import StoreError, StoreUnavailable
 
-__all__ = ["driver_failure", "store_failure", "translated"]
+__all__ = ["Repository", "driver_failure", "store_failure", "translated"]
+
+
+class Repository:
+    """Base of the store's repositories: ``shown`` names the store in error messages (password
+    hidden by default)."""
+
+    def __init__(self, engine: Engine, shown: str | None = None) -> None:
+        self._engine = engine
+        self._shown = shown if shown is not None else engine.url.render_as_string(hide_password=True)
+
+    def _reading(self, what: str) -> str:
+        return f"cannot read {what} from {self._shown}"
+
+    def _writing(self, what: str) -> str:
+        return f"cannot write {what} to {self._shown}"
 
 
 def store_failure(exc: SQLAlchemyError, doing: str) -> StoreError:
