@@ -193,6 +193,20 @@ class RunReport:
     def bars_derived(self) -> int:
         return sum(day.bars_derived for day in self.days)
 
+    def symbols_without_bars(self) -> tuple[str, ...]:
+        """The symbols that had no session bar on any day of the run (none when no day ran)."""
+        return tuple(
+            symbol
+            for symbol in self.symbols
+            if self.days
+            and not any(
+                summary.bars
+                for day in self.days
+                if symbol in day.symbols
+                for summary in day.symbols[symbol].session.values()
+            )
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "session_name": self.session_name,

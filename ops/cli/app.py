@@ -1,8 +1,9 @@
 """Root command: global options (``--db``, logging), error handling and exit codes.
 
 Exit codes: 0 ok, 2 bad input (config, file, date, URL, usage), 1 runtime failure (store
-unreachable, unexpected error). Errors are one readable line on stderr, never a traceback
-(``--debug`` shows it).
+unreachable, unexpected error, a run that did not complete), 3 a backtest that completed but in
+which a symbol had no session bar at all (the store lacks its data). Errors are one readable
+line on stderr, never a traceback (``--debug`` shows it).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from domain.errors import (
 from domain.store import Store, open_store, resolve_db_url
 from ops.logging import configure_logging
 
-EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT, EXIT_NO_DATA = 0, 1, 2, 3
 OPEN_RETRIES = 2
 
 

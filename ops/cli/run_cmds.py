@@ -15,7 +15,7 @@ from domain.config import SessionConfig
 from domain.errors import ConfigError, Violation
 from domain.history.series import data_requirements
 from domain.report import RunReport
-from ops.cli.app import EXIT_RUNTIME, CliState, cli
+from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, cli
 
 EXAMPLE_CONFIG = "session_configs/example_session.json"
 
@@ -79,6 +79,21 @@ def execute_run(
     return report
 
 
+def exit_for(report: RunReport) -> None:
+    """Exit 1 unless the run completed; exit 3 when it completed with symbols that had no bars."""
+    if report.status != "completed":
+        click.echo(f"error: run {report.status}" + (f": {report.error}" if report.error else ""), err=True)
+        sys.exit(EXIT_RUNTIME)
+    silent = report.symbols_without_bars()
+    if silent:
+        click.echo(
+            f"error: no session bars for {', '.join(silent)} on {report.days[0].day}..{report.days[-1].day}: "
+            "the store holds none for them (see `marketsession data summary`)",
+            err=True,
+        )
+        sys.exit(EXIT_NO_DATA)
+
+
 def _pin_to_one_cpu() -> None:
     if not hasattr(os, "sched_setaffinity"):
         raise click.UsageError("--one-cpu needs CPU affinity (Linux)")
@@ -132,7 +147,8 @@ def run(
     timeout: float,
     one_cpu: bool,
 ) -> None:
-    """Run the backtest CONFIG: progress, a summary table, a JSON report; exit 1 unless completed."""
+    """Run the backtest CONFIG: progress, a summary table, a JSON report; exit 1 unless completed,
+    3 when it completed but a symbol had no bars."""
     config = load_backtest_config(config_path)
     if one_cpu:
         _pin_to_one_cpu()
@@ -140,9 +156,7 @@ def run(
         state, config, config_path, report_path=report_path, export_dir=export_dir,
         progress=not no_progress, speed=speed, timeout=timeout,
     )  # fmt: skip
-    if report.status != "completed":
-        click.echo(f"error: run {report.status}" + (f": {report.error}" if report.error else ""), err=True)
-        sys.exit(EXIT_RUNTIME)
+    exit_for(report)
 
 
 @cli.command()
@@ -209,6 +223,4 @@ def demo(
         state, config, config_path, report_path=report_path, export_dir=export_dir,
         progress=not no_progress, speed=speed, timeout=timeout,
     )  # fmt: skip
-    if report.status != "completed":
-        click.echo(f"error: run {report.status}" + (f": {report.error}" if report.error else ""), err=True)
-        sys.exit(EXIT_RUNTIME)
+    exit_for(report)

@@ -311,3 +311,19 @@ def test_a_different_bar_count_makes_the_days_differ() -> None:
     other_day = replace(report().days[0], symbols={"AAPL": symbol_day(bars=350)})
     other = report(days=(other_day, report().days[1]))
     assert other.comparable() != report().comparable()
+
+
+def test_symbols_without_bars_are_those_with_no_session_bar_on_any_day() -> None:
+    empty = SymbolDay(
+        session={"1m": IntervalSummary(0, 0.0, 390), "5m": IntervalSummary(0, 0.0, 78)},
+        historical={}, indicators={}, metrics=None,
+    )  # fmt: skip
+    one_day = symbol_day(bars=1)
+    days = tuple(
+        replace(day, symbols={"AAPL": day.symbols["AAPL"], "RIVN": empty, "MSFT": one_day if i else empty})
+        for i, day in enumerate(report().days)
+    )
+    mixed = report(days=days, symbols=("AAPL", "RIVN", "MSFT"))
+    assert mixed.symbols_without_bars() == ("RIVN",)
+    assert report().symbols_without_bars() == ()
+    assert report(days=()).symbols_without_bars() == ()  # nothing ran: nothing to say about the data

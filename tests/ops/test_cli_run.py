@@ -212,6 +212,28 @@ def test_a_calendar_not_seeded_for_the_window_exits_2_naming_the_range(
     assert not report_path.exists()
 
 
+def test_a_backtest_on_a_store_without_bars_exits_3_naming_symbols_and_dates(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as store:
+        seed(store, "US_EQUITY", start_year=2023, end_year=2026)
+    result = run_cli("run", EXAMPLE_ARG, "--speed", "0", "--no-progress", db=sqlite_url, cwd=REPO)
+    assert result.code == 3, result.err
+    assert result.err.strip().splitlines()[-1] == (
+        "error: no session bars for RIVN, AAPL on 2025-07-02..2025-07-07: the store holds none for them "
+        "(see `marketsession data summary`)"
+    )
+    assert_clean(result)
+
+
+def test_a_backtest_with_one_symbol_without_bars_exits_3_naming_only_it(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as store:
+        fill_demo_store(store, SessionConfig.from_dict(example_dict() | {"session_data_config": {
+            **example_dict()["session_data_config"], "symbols": ["AAPL"]}}))  # fmt: skip
+    result = run_cli("run", EXAMPLE_ARG, "--speed", "0", "--no-progress", db=sqlite_url, cwd=REPO)
+    assert result.code == 3, result.err
+    assert "error: no session bars for RIVN on 2025-07-02..2025-07-07" in result.err
+    assert "AAPL" in result.out
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="SIGUSR1 is POSIX-only")
 def test_sigusr1_dumps_every_threads_stack_and_the_run_goes_on(demo_run: tuple[Result, str, Path]) -> None:
     demo, url, _report = demo_run
