@@ -15,6 +15,7 @@ actor runs on a daemon thread, so a host process can always exit.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Iterable
@@ -91,8 +92,8 @@ class MarketSessionSystem(EngineWiring):
             )
         self.provider = provider if not self.config.is_backtest else None
         self.keep_running = keep_running
-        if speed is not None and speed < 0:
-            raise ValueError(f"speed must be >= 0, got {speed}")
+        if speed is not None and not (math.isfinite(speed) and speed >= 0):
+            raise ValueError(f"speed must be a finite number >= 0, got {speed}")
         self._owns_store = not isinstance(store, Store)
         self.store = open_store(store) if isinstance(store, str) else store
         self.speed = speed

@@ -30,7 +30,7 @@ class _Stderr:
 
 
 _STDERR = _Stderr()
-_handler = logging.StreamHandler(_STDERR)  # type: ignore[arg-type]  # a write/flush stream
+_handler = logging.StreamHandler(_STDERR)
 _handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 _handler.handleError = lambda record: None  # type: ignore[method-assign]  # a lost line, not a traceback
 

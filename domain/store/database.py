@@ -33,6 +33,10 @@ def resolve_db_url(cli_value: str | None, environ: Mapping[str, str]) -> str:
     """
     raw = cli_value or environ.get(DB_ENV_VAR) or DEFAULT_DB_URL
     if "://" not in raw:
+        if ":" in raw and not Path(raw).exists():  # a mistyped URL, not a new file to create
+            raise StoreError(
+                f"invalid database URL {raw!r}: use sqlite:///PATH, postgresql://HOST/DB or a file path"
+            )
         raw = f"sqlite:///{raw}"
     return raw
 
@@ -86,11 +90,13 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": 5.0})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(
-        parsed,
-        pool_pre_ping=True,
-        connect_args={"connect_timeout": 5},
-    )
+    try:
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    except ImportError:
+        raise StoreError(
+            f"database URL {display_url(url)!r} needs the PostgreSQL driver: "
+            "pip install 'marketsession[postgres]'"
+        ) from None
 
 
 class Store:

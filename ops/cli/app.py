@@ -9,6 +9,7 @@ line on stderr, never a traceback (``--debug`` shows it).
 from __future__ import annotations
 
 import faulthandler
+import math
 import os
 import signal
 import sys
@@ -89,6 +90,16 @@ def report_error(error: MarketSessionError) -> None:
         click.echo(f"  … and {len(error.violations) - 50} more", err=True)
 
 
+class FiniteFloat(click.FloatRange):
+    """A float option within a range that refuses ``nan`` and the infinities."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 class _Root(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -99,6 +110,10 @@ class _Root(click.Group):
                 raise
             report_error(error)
             ctx.exit(exit_code_for(error))
+        except click.UsageError as error:  # one line, as every other bad input
+            command = error.ctx.command_path if error.ctx is not None else "marketsession"
+            click.echo(f"error: {error.format_message()} (see `{command} --help`)", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as error:  # a bug or an unexpected environment: one line, exit 1

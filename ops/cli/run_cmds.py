@@ -15,7 +15,7 @@ from domain.config import SessionConfig
 from domain.errors import ConfigError, Violation
 from domain.history.series import data_requirements
 from domain.report import RunReport
-from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, cli
+from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, FiniteFloat, cli
 
 EXAMPLE_CONFIG = "session_configs/example_session.json"
 
@@ -45,6 +45,7 @@ def execute_run(
     from ops.export import SessionBarExporter
     from ops.run_output import RunProgress, default_report_path, summary_console, summary_table, write_report
 
+    report_to = _writable(Path(report_path or default_report_path(state.db_url, config_path)))
     store = state.store()
     # bad input before any actor starts: a window outside the seeded calendar is exit 2
     data_requirements(config, TradingCalendar(store.calendar, config.exchange_group, config.asset_class))
@@ -71,12 +72,28 @@ def execute_run(
     finally:
         engine.shutdown()
     console.print(summary_table(report))
-    path = write_report(report, report_path or default_report_path(state.db_url, config_path))
+    path = write_report(report, report_to)
     console.print(f"report: {path}")
     if exporter is not None and export_dir is not None:
         files = exporter.write(export_dir, report)
         console.print(f"export: {exporter.bar_count:,} session bars → {', '.join(str(f) for f in files)}")
     return report
+
+
+def _writable(path: Path) -> Path:
+    """``path`` once a report can be written there (checked before the run, not after it)."""
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.with_name(f".{path.name}.partial")
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot write a report to {path}: {error.strerror or error}", param_hint="'--report'"
+        ) from None
+    return path
 
 
 def exit_for(report: RunReport) -> None:
@@ -113,7 +130,7 @@ _NO_PROGRESS = click.option(
     "--no-progress", is_flag=True, help="No progress display (it only shows on a TTY)."
 )
 _TIMEOUT = click.option(
-    "--timeout", type=click.FloatRange(min=0, min_open=True), default=6 * 3600.0, show_default=True,
+    "--timeout", type=FiniteFloat(min=0, min_open=True), default=6 * 3600.0, show_default=True,
     help="Stop the run after this many seconds.",
 )  # fmt: skip
 
@@ -125,7 +142,7 @@ _TIMEOUT = click.option(
 @_NO_PROGRESS
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     help="Override speed_multiplier (0: as fast as possible).",
 )
@@ -164,7 +181,7 @@ def run(
     "--config", "config_path", default=EXAMPLE_CONFIG, show_default=True, type=click.Path(dir_okay=False)
 )
 @click.option(
-    "--speed", type=click.FloatRange(min=0), default=0.0, show_default=True,
+    "--speed", type=FiniteFloat(min=0), default=0.0, show_default=True,
     help="Replay speed (the example's own 360 would pace it in real time).",
 )  # fmt: skip
 @click.option("--seed", "seed", type=int, default=0, show_default=True, help="Demo data random seed.")

@@ -18,7 +18,10 @@ signal, 1 when it failed, 2 for bad input.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import signal
+import socket
 import threading
 from datetime import date, datetime
 from datetime import time as time_of_day
@@ -36,7 +39,7 @@ from domain.errors import (
     Violation,
 )
 from domain.providers import MarketDataProvider
-from ops.cli.app import EXIT_OK, EXIT_RUNTIME, CliState, cli
+from ops.cli.app import EXIT_OK, EXIT_RUNTIME, CliState, FiniteFloat, cli
 from ops.faults import FaultPlan, FaultyBars, parse_faults
 
 log = structlog.get_logger("marketsession.serve")
@@ -104,9 +107,34 @@ def make_provider(
     )
 
 
+class _Host(click.ParamType[str]):
+    """An address to listen on: an IP address, or a host name this machine resolves."""
+
+    name = "host"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            pass
+        if not _HOST_NAME.fullmatch(text) or text.replace(".", "").isdigit():
+            self.fail(f"{text!r} is neither an IP address nor a host name", param, ctx)
+        try:
+            socket.getaddrinfo(text, None)
+        except OSError:
+            self.fail(f"{text!r} does not resolve to an address", param, ctx)
+        return text
+
+
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
+_HOST = _Host()
+
+
 @cli.command()
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
-@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP address to listen on.")
+@click.option("--host", type=_HOST, default="127.0.0.1", show_default=True, help="HTTP address to listen on.")
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -123,12 +151,12 @@ def make_provider(
     "--replay-start", metavar="HH:MM[:SS]", help="replay: exchange time the clock starts at (default: now)."
 )
 @click.option(
-    "--replay-origin", type=float, metavar="UNIX_TIME",
+    "--replay-origin", type=FiniteFloat(min=0), metavar="UNIX_TIME",
     help="replay: the wall time at which the clock read --replay-start (default: now); a restarted "
     "service given the same start and origin rejoins the same timeline, as a real feed's clock would.",
 )  # fmt: skip
 @click.option(
-    "--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+    "--speed", type=FiniteFloat(min=0, min_open=True), default=1.0, show_default=True,
     help="replay: how much faster than the wall clock the session clock runs.",
 )  # fmt: skip
 @click.option(
@@ -151,7 +179,7 @@ def make_provider(
     help="JSON report path (default: beside the store).",
 )
 @click.option(
-    "--drain-timeout", type=click.FloatRange(min=0, min_open=True), default=15.0, show_default=True,
+    "--drain-timeout", type=FiniteFloat(min=0, min_open=True), default=15.0, show_default=True,
     help="Seconds a SIGTERM may take to store, close the day and stop.",
 )  # fmt: skip
 @click.pass_obj

@@ -8,14 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support.engine import EXAMPLE, fill_demo_store
 from support.stores import REPO
 
+from actors.system import MarketSessionSystem
 from domain.config import SessionConfig
 from domain.store import open_store
 
 HOST = """
 import os, sys
+from actors.system import MarketSessionSystem
 from actors.system import MarketSessionSystem
 from domain.config import SessionConfig
 config = SessionConfig.from_file(sys.argv[1])
@@ -54,3 +57,9 @@ def test_an_embedded_engine_completes_with_its_hosts_stdout_closed(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert "status=completed" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("speed", [float("nan"), float("inf"), -1.0])
+def test_a_speed_that_is_not_a_finite_non_negative_number_is_refused(speed: float, sqlite_url: str) -> None:
+    with pytest.raises(ValueError, match="speed must be a finite number >= 0"):
+        MarketSessionSystem(SessionConfig.from_file(EXAMPLE), sqlite_url, speed=speed)
