@@ -9,10 +9,11 @@ from __future__ import annotations
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
+from itertools import cycle, islice, repeat
 from typing import Any
 
 import pykka
@@ -84,8 +85,7 @@ def baseline_read(
         "SELECT symbol, interval, ts, open, high, low, close, volume FROM bars "
         f"WHERE interval = ? AND symbol IN ({marks}) AND ts >= ? AND ts < ? ORDER BY ts"
     )
-    connection = sqlite3.connect(db_path)
-    try:
+    with closing(sqlite3.connect(db_path)) as connection:
         started = time.perf_counter()
         count, total = 0, 0.0
         for _symbol, _interval, ts, open_, high, low, close, volume in connection.execute(
@@ -94,8 +94,6 @@ def baseline_read(
             total += ts + open_ + high + low + close + volume
             count += 1
         return time.perf_counter() - started, count
-    finally:
-        connection.close()
 
 
 def replay(config: SessionConfig, store: Store, *, gating: bool = False) -> tuple[float, int]:
@@ -116,19 +114,20 @@ def _acknowledge(_event: object) -> None:
     """A gating subscriber doing nothing but acknowledging each step."""
 
 
+def _history_config(workload: Workload) -> SessionConfig:
+    """The workload's backtest with its trailing 1m and 1d history (those it has), no indicators."""
+    data = [
+        {"trailing_days": len(days), "intervals": [interval], "apply_to": "all"}
+        for interval, days in (("1m", workload.history_1m), ("1d", workload.history_1d))
+        if days
+    ]
+    return workload.config(historical={"enable_quality": True, "data": data, "indicators": {}})
+
+
 def historical_figures(workload: Workload, reps: int) -> tuple[Figure, Figure]:
     """``load_historical`` for the session day after the history (10d of 1m, 252d of 1d for every
     symbol, no indicators) against a plain SQL read of the same rows."""
-    config = workload.config(
-        historical={
-            "enable_quality": True,
-            "data": [
-                {"trailing_days": len(workload.history_1m), "intervals": ["1m"], "apply_to": "all"},
-                {"trailing_days": len(workload.history_1d), "intervals": ["1d"], "apply_to": "all"},
-            ],
-            "indicators": {},
-        }
-    )
+    config = _history_config(workload)
     store = open_store(workload.url, create=False)
     try:
         calendar = TradingCalendar(store.calendar)
@@ -153,8 +152,7 @@ def historical_figures(workload: Workload, reps: int) -> tuple[Figure, Figure]:
 
 
 def _plain_history_read(workload: Workload, minute_hours: Sequence[DayHours]) -> tuple[float, int]:
-    connection = sqlite3.connect(workload.path)
-    try:
+    with closing(sqlite3.connect(workload.path)) as connection:
         started = time.perf_counter()
         count, total = 0, 0.0
         first_day, last_day = workload.history_1d[0], workload.history_1d[-1]
@@ -170,8 +168,6 @@ def _plain_history_read(workload: Workload, minute_hours: Sequence[DayHours]) ->
                     total += row[0] + row[1] + row[2] + row[3] + row[4] + row[5]
                     count += 1
         return time.perf_counter() - started, count
-    finally:
-        connection.close()
 
 
 class _Echo(pykka.ThreadingActor):
@@ -194,9 +190,10 @@ def calendar_figures(store: Store, queries: int, reps: int) -> dict[str, Figure]
         for name in ("last query", "lru hit", "uncached", "actor", "bare ask")
     }
 
-    def timed(name: str, run: Callable[[], None], count: int) -> None:
+    def timed(name: str, call: Callable[[date], Any], days: Iterator[date], count: int) -> None:
         started = time.perf_counter()
-        run()
+        for day in islice(days, count):
+            call(day)
         figures[name].values.append((time.perf_counter() - started) / count)
 
     one = days[100]
@@ -206,32 +203,17 @@ def calendar_figures(store: Store, queries: int, reps: int) -> dict[str, Figure]
     try:
         client.get_trading_session(one)
         for _ in range(reps):
-            timed("last query", lambda: _repeat(calendar.get_trading_session, one, queries), queries)
-            timed("lru hit", lambda: _cycle(calendar.get_trading_session, days, queries), queries)
+            timed("last query", calendar.get_trading_session, repeat(one), queries)
+            timed("lru hit", calendar.get_trading_session, cycle(days), queries)
             cold = TradingCalendar(store.calendar, cache_size=1)
             cold.get_trading_session(days[0])  # the year's holidays loaded; each query below builds
-            timed("uncached", partial(_cycle, cold.get_trading_session, days, queries // 10), queries // 10)
-            timed("actor", lambda: _repeat(client.get_trading_session, one, queries // 10), queries // 10)
-            timed(
-                "bare ask",
-                lambda: _repeat(lambda d: echo.ask(d, timeout=10), one, queries // 10),
-                queries // 10,
-            )
+            timed("uncached", cold.get_trading_session, cycle(days), queries // 10)
+            timed("actor", client.get_trading_session, repeat(one), queries // 10)
+            timed("bare ask", lambda d: echo.ask(d, timeout=10), repeat(one), queries // 10)
     finally:
         echo.stop()
         manager.stop()
     return figures
-
-
-def _repeat(call: Callable[[date], Any], day: date, n: int) -> None:
-    for _ in range(n):
-        call(day)
-
-
-def _cycle(call: Callable[[date], Any], days: Sequence[date], n: int) -> None:
-    count = len(days)
-    for i in range(n):
-        call(days[i % count])
 
 
 def memory_per_bar(workload: Workload) -> Figure:
@@ -240,16 +222,7 @@ def memory_per_bar(workload: Workload) -> Figure:
     store = open_store(workload.url, create=False)
     try:
         calendar = TradingCalendar(store.calendar)
-        data_entries: list[dict[str, Any]] = []
-        if workload.history_1m:
-            data_entries.append(
-                {"trailing_days": len(workload.history_1m), "intervals": ["1m"], "apply_to": "all"}
-            )
-        if workload.history_1d:
-            data_entries.append(
-                {"trailing_days": len(workload.history_1d), "intervals": ["1d"], "apply_to": "all"}
-            )
-        config = workload.config(historical={"enable_quality": True, "data": data_entries, "indicators": {}})
+        config = _history_config(workload)
         day = workload.days[0]
         data = SessionData(MINUTE)
         historical = load_historical(config, day, calendar, store.bars)

@@ -13,6 +13,7 @@ import importlib
 import sqlite3
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from typing import Any
 
 __all__ = ["available", "backtrader_replay", "load_bars", "nautilus_replay"]
@@ -30,10 +31,9 @@ def available() -> dict[str, bool]:
     for name in PEERS:
         try:
             importlib.import_module(name)
+            found[name] = True
         except Exception:
             found[name] = False
-        else:
-            found[name] = True
     return found
 
 
@@ -45,11 +45,8 @@ def load_bars(db_path: str, symbols: list[str], start_ts: int, end_ts: int) -> l
         "SELECT symbol, ts, open, high, low, close, volume FROM bars "
         f"WHERE interval = '1m' AND symbol IN ({marks}) AND ts >= ? AND ts < ? ORDER BY ts, symbol"
     )
-    connection = sqlite3.connect(db_path)
-    try:
+    with closing(sqlite3.connect(db_path)) as connection:
         return connection.execute(sql, (*symbols, start_ts, end_ts)).fetchall()
-    finally:
-        connection.close()
 
 
 def _by_symbol(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:

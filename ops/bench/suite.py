@@ -22,9 +22,10 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,13 +78,19 @@ def _replay_pair(
     return base, engine
 
 
+def _spread(values: Iterable[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1]}
+
+
 def _ratio(numerator: Figure, denominator: Figure) -> dict[str, float]:
     """Median, min and max of per-repetition rate ratios (the pairs were interleaved)."""
-    ratios = sorted(
-        (numerator.count / a) / (denominator.count / b)
-        for a, b in zip(numerator.values, denominator.values, strict=False)
-    )
-    return {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1]}
+    pairs = zip(numerator.values, denominator.values, strict=False)
+    return _spread((numerator.count / a) / (denominator.count / b) for a, b in pairs)
+
+
+def _time_ratio(numerator: Figure, denominator: Figure) -> dict[str, float]:
+    return _spread(a / b for a, b in zip(numerator.values, denominator.values, strict=False))
 
 
 @contextmanager
@@ -176,26 +183,15 @@ def run_suite(
             ratios["historical load / plain SQL"] = _time_ratio(loaded, plain)
             calendar = calendar_figures(store, 20_000 if quick else 200_000, reps)
             figures["calendar"] = {name: figure.to_json() for name, figure in calendar.items()}
-            ratios["get_trading_session cached (µs)"] = _micro(calendar["last query"])
-            ratios["get_trading_session LRU hit (µs)"] = _micro(calendar["lru hit"])
-            ratios["get_trading_session uncached (µs)"] = _micro(calendar["uncached"])
+            for label, name in (("cached", "last query"), ("LRU hit", "lru hit"), ("uncached", "uncached")):
+                ratios[f"get_trading_session {label} (µs)"] = _spread(v * 1e6 for v in calendar[name].values)
             ratios["actor / bare ask"] = _time_ratio(calendar["actor"], calendar["bare ask"])
         finally:
             store.close()
         if postgres:
             console.print("copying the standard workload to PostgreSQL …")
             with _postgres_copy(postgres, standard) as pg_store:
-                pg = Figure("replay on PostgreSQL", [])
-                base_pg = Figure("baseline", [])
-                replay(standard.config(), pg_store)
-                start_ts, end_ts = standard.session_range()
-                for _ in range(reps):
-                    elapsed, base_pg.count = baseline_read(
-                        str(standard.path), standard.symbols, "1m", start_ts, end_ts
-                    )
-                    base_pg.values.append(elapsed)
-                    elapsed, pg.count = replay(standard.config(), pg_store)
-                    pg.values.append(elapsed)
+                base_pg, pg = _replay_pair(standard, pg_store, reps)
                 figures["replay on PostgreSQL"] = pg.to_json()
                 ratios["PostgreSQL replay / SQLite baseline"] = _ratio(pg, base_pg)
 
@@ -216,18 +212,14 @@ def run_suite(
             store.close()
         memory = memory_per_bar(large)
         figures["memory"] = memory.to_json()
-        ratios["memory (bytes/bar)"] = {"median": memory.median, "min": memory.median, "max": memory.median}
+        ratios["memory (bytes/bar)"] = _spread([memory.median])
         scaling = {
-            "standard": {
-                "symbols": symbols,
-                "bars_per_second": engine.rate()[0],
-                "us_per_bar": 1e6 / engine.rate()[0],
-            },
-            "large": {
-                "symbols": large_symbols,
-                "bars_per_second": engine_l.rate()[0],
-                "us_per_bar": 1e6 / engine_l.rate()[0],
-            },
+            name: {
+                "symbols": count,
+                "bars_per_second": figure.rate()[0],
+                "us_per_bar": 1e6 / figure.rate()[0],
+            }
+            for name, count, figure in (("standard", symbols, engine), ("large", large_symbols, engine_l))
         }
     results.update(figures=figures, ratios=ratios, scaling=scaling, targets=_verdicts(ratios))
     return results
@@ -260,22 +252,13 @@ def _peers(workload: Workload, engine: Figure, reps: int, console: Console) -> d
     start_ts, end_ts = workload.session_range()
     rows = peers.load_bars(str(workload.path), workload.symbols, start_ts, end_ts)
     engine_rate = engine.rate()[0]
-    runs: list[tuple[str, Any, int]] = []
+    runs: list[tuple[str, Callable[[], tuple[float, int]], int]] = []
     if installed.get("nautilus_trader"):
-        runs += [
-            (
-                "nautilus_trader, bar execution off",
-                lambda: peers.nautilus_replay(rows, bar_execution=False),
-                reps,
-            ),
-            (
-                "nautilus_trader, bar execution on",
-                lambda: peers.nautilus_replay(rows, bar_execution=True),
-                reps,
-            ),
-        ]
+        for on in (False, True):
+            name = f"nautilus_trader, bar execution {'on' if on else 'off'}"
+            runs.append((name, partial(peers.nautilus_replay, rows, bar_execution=on), reps))
     if installed.get("backtrader"):
-        runs.append(("backtrader", lambda: peers.backtrader_replay(rows), 1))  # ~30 s a run
+        runs.append(("backtrader", partial(peers.backtrader_replay, rows), 1))  # ~30 s a run
     for name, run, count in runs:
         console.print(f"peer: {name} …")
         figure = Figure(name, [])
@@ -290,16 +273,6 @@ def _peers(workload: Workload, engine: Figure, reps: int, console: Console) -> d
             "max": engine_rate / low,
         }
     return out
-
-
-def _time_ratio(numerator: Figure, denominator: Figure) -> dict[str, float]:
-    ratios = sorted(a / b for a, b in zip(numerator.values, denominator.values, strict=False))
-    return {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1]}
-
-
-def _micro(figure: Figure) -> dict[str, float]:
-    values = sorted(v * 1e6 for v in figure.values)
-    return {"median": statistics.median(values), "min": values[0], "max": values[-1]}
 
 
 def _verdicts(ratios: dict[str, Any]) -> dict[str, Any]:
