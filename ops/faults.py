@@ -89,10 +89,7 @@ class ProviderFaults:
 
     @property
     def any(self) -> bool:
-        return bool(
-            self.drop_fraction or self.drop_ranges or self.disconnects or self.late_fraction
-            or self.duplicate_fraction or self.lag_seconds or self.fetch_failures
-        )  # fmt: skip
+        return any(vars(self).values())
 
 
 class InjectedCrash(RuntimeError):
@@ -139,8 +136,8 @@ class FaultPlan:
             for crash in self.crashes:
                 if crash.fired or crash.actor != actor:
                     continue
-                if crash.at_message is not None and count >= crash.at_message:
-                    due = True
+                if crash.at_message is not None:
+                    due = count >= crash.at_message
                 elif crash.at_time is not None and self.market_ts is not None:
                     local = datetime.fromtimestamp(self.market_ts, UTC).astimezone(self.timezone).time()
                     due = local >= crash.at_time
@@ -148,8 +145,9 @@ class FaultPlan:
                     due = False
                 if due:
                     crash.fired = True
-                    self.injected.append(f"{crash.describe()} (its message {count})")
-                    raise InjectedCrash(f"injected fault {crash.describe()} (its message {count})")
+                    what = f"{crash.describe()} (its message {count})"
+                    self.injected.append(what)
+                    raise InjectedCrash(f"injected fault {what}")
             return self.delays.get(actor, 0.0)
 
     def clock(self, market_ts: int) -> None:
@@ -163,10 +161,6 @@ class FaultPlan:
                 self.store_failures[kind] = left - 1
                 self.injected.append(f"store-fail:{kind}")
                 raise StoreUnavailable(f"injected fault: store {kind[:-1]} failed ({left - 1} more to fail)")
-
-    def messages(self, actor: str) -> int:
-        with self._lock:
-            return self._counts.get(actor, 0)
 
     @property
     def empty(self) -> bool:
@@ -269,17 +263,26 @@ def _add(plan: FaultPlan, spec: str, live: bool) -> str | None:
             return f"delay takes milliseconds, got {argument!r}"
         plan.delays[target] = int(argument) / 1000.0
         return None
-    clock = re.fullmatch(r"(\d{1,2}):(\d{2})", argument)
-    if clock:
-        hour, minute = int(clock.group(1)), int(clock.group(2))
-        if hour > 23 or minute > 59:
+    if clock := re.fullmatch(_HHMM, argument):
+        at = _time(*clock.groups())
+        if at is None:
             return f"not a time of day: {argument!r}"
-        plan.crashes.append(_Crash(target, at_time=time(hour, minute)))
+        plan.crashes.append(_Crash(target, at_time=at))
         return None
     if not _is_count(argument) or int(argument) < 1:
         return f"crash takes a message number (1, 2, …) or a time HH:MM, got {argument!r}"
     plan.crashes.append(_Crash(target, at_message=int(argument)))
     return None
+
+
+_OPERATIONS = {
+    "read": "reads",
+    "read_columns": "reads",
+    "upsert": "writes",
+    "insert_missing": "writes",
+    "upsert_counting_new": "writes",
+}
+"""The bar repository's methods that ``store-fail`` faults act on, and the kind of each."""
 
 
 class FaultyBars:
@@ -289,25 +292,14 @@ class FaultyBars:
         self._bars = bars
         self._plan = plan
 
-    def read(self, *args: Any, **kwargs: Any) -> Any:
-        self._plan.store_operation("reads")
-        return self._bars.read(*args, **kwargs)
-
-    def read_columns(self, *args: Any, **kwargs: Any) -> Any:
-        self._plan.store_operation("reads")
-        return self._bars.read_columns(*args, **kwargs)
-
-    def upsert(self, *args: Any, **kwargs: Any) -> Any:
-        self._plan.store_operation("writes")
-        return self._bars.upsert(*args, **kwargs)
-
-    def insert_missing(self, *args: Any, **kwargs: Any) -> Any:
-        self._plan.store_operation("writes")
-        return self._bars.insert_missing(*args, **kwargs)
-
-    def upsert_counting_new(self, *args: Any, **kwargs: Any) -> Any:
-        self._plan.store_operation("writes")
-        return self._bars.upsert_counting_new(*args, **kwargs)
-
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._bars, name)
+        attribute = getattr(self._bars, name)
+        kind = _OPERATIONS.get(name)
+        if kind is None:
+            return attribute
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            self._plan.store_operation(kind)
+            return attribute(*args, **kwargs)
+
+        return guarded
