@@ -61,23 +61,28 @@ class SessionBarExporter:
     def write(self, directory: str | os.PathLike[str], report: RunReport) -> list[Path]:
         """Write the three files into ``directory`` (created if needed); their paths."""
         import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
+        utc = pa.timestamp("s", tz="UTC")
+        keys = {"session_date": pa.date32(), "symbol": pa.string(), "interval": pa.string()}
+        floats = dict.fromkeys(("open", "high", "low", "close", "volume", "day_quality"), pa.float64())
+        bars_schema = pa.schema({**keys, "ts": utc, **floats})
+        quality_schema = pa.schema(
+            {**keys, "bars": pa.int64(), "expected": pa.int64(), "quality": pa.float64(), "gaps": pa.int64()}
+        )
+        gaps_schema = pa.schema(
+            {**keys, "start": utc, "end": utc, "bar_count": pa.int64(), "status": pa.string()}
+        )
         day_quality: dict[tuple[date, str, str], float] = {}
-        quality_rows: dict[str, list[Any]] = {
-            k: [] for k in ("session_date", "symbol", "interval", "bars", "expected", "quality", "gaps")
-        }
-        gap_rows: dict[str, list[Any]] = {
-            k: [] for k in ("session_date", "symbol", "interval", "start", "end", "bar_count", "status")
-        }
+        quality_rows: dict[str, list[Any]] = {name: [] for name in quality_schema.names}
+        gap_rows: dict[str, list[Any]] = {name: [] for name in gaps_schema.names}
         for summary in report.days:
             for symbol, symbol_day in summary.symbols.items():
                 for interval, session in symbol_day.session.items():
-                    day_quality[(summary.day, symbol, interval)] = session.quality
                     key = (summary.day, symbol, interval)
+                    day_quality[key] = session.quality
                     _append(
                         quality_rows,
                         (*key, session.bars, session.expected, session.quality, len(session.gaps)),
@@ -85,60 +90,20 @@ class SessionBarExporter:
                     for gap in session.gaps:
                         _append(gap_rows, (*key, gap.start_ts, gap.end_ts, gap.bar_count, str(gap.status)))
 
-        utc = pa.timestamp("s", tz="UTC")
         columns = self._columns
-        bars = pa.table(
-            {
-                "session_date": pa.array(self._days, pa.date32()),
-                "symbol": pa.array(columns["symbol"], pa.string()),
-                "interval": pa.array(columns["interval"], pa.string()),
-                "ts": pa.array(columns["ts"], pa.int64()).cast(utc),
-                "open": pa.array(columns["open"], pa.float64()),
-                "high": pa.array(columns["high"], pa.float64()),
-                "low": pa.array(columns["low"], pa.float64()),
-                "close": pa.array(columns["close"], pa.float64()),
-                "volume": pa.array(columns["volume"], pa.float64()),
-                "day_quality": pa.array(
-                    [
-                        day_quality.get((d, s, i))
-                        for d, s, i in zip(self._days, columns["symbol"], columns["interval"], strict=True)
-                    ],
-                    pa.float64(),
-                ),
-            }
+        qualities = [
+            day_quality.get(where)
+            for where in zip(self._days, columns["symbol"], columns["interval"], strict=True)
+        ]
+        bars = pa.Table.from_pydict(
+            {"session_date": self._days, **columns, "day_quality": qualities}, schema=bars_schema
         )
-        order = pc.sort_indices(
-            bars,
-            sort_keys=[("session_date", "ascending"), ("symbol", "ascending"), ("interval", "ascending"),
-                       ("ts", "ascending")],
-        )  # fmt: skip
-        quality = pa.table(
-            {
-                "session_date": pa.array(quality_rows["session_date"], pa.date32()),
-                "symbol": pa.array(quality_rows["symbol"], pa.string()),
-                "interval": pa.array(quality_rows["interval"], pa.string()),
-                "bars": pa.array(quality_rows["bars"], pa.int64()),
-                "expected": pa.array(quality_rows["expected"], pa.int64()),
-                "quality": pa.array(quality_rows["quality"], pa.float64()),
-                "gaps": pa.array(quality_rows["gaps"], pa.int64()),
-            }
-        )
-        gaps = pa.table(
-            {
-                "session_date": pa.array(gap_rows["session_date"], pa.date32()),
-                "symbol": pa.array(gap_rows["symbol"], pa.string()),
-                "interval": pa.array(gap_rows["interval"], pa.string()),
-                "start": pa.array(gap_rows["start"], pa.int64()).cast(utc),
-                "end": pa.array(gap_rows["end"], pa.int64()).cast(utc),
-                "bar_count": pa.array(gap_rows["bar_count"], pa.int64()),
-                "status": pa.array(gap_rows["status"], pa.string()),
-            }
-        )
+        order = [(name, "ascending") for name in ("session_date", "symbol", "interval", "ts")]
         written = []
         for name, table in (
-            ("session_bars.parquet", bars.take(order)),
-            ("quality.parquet", quality),
-            ("gaps.parquet", gaps),
+            ("session_bars.parquet", bars.sort_by(order)),
+            ("quality.parquet", pa.Table.from_pydict(quality_rows, schema=quality_schema)),
+            ("gaps.parquet", pa.Table.from_pydict(gap_rows, schema=gaps_schema)),
         ):
             target = out / name
             partial = out / f".{name}.partial"
