@@ -38,7 +38,7 @@ from sqlalchemy import text
 from domain.bars import Bar
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.session.windows import DayHours
-from domain.store import Store, open_store
+from domain.store import open_store
 from ops.calendars.seed import seed_group
 
 __all__ = ["ServeProcess", "SoakResult", "complete_session_bars", "run_soak", "wait_for"]
@@ -197,19 +197,6 @@ def wait_for(condition: Any, timeout: float, step: float = 0.05) -> bool:
     return False
 
 
-def _session_counts(store: Store, symbols: list[str], hours: DayHours) -> tuple[int, int]:
-    """(rows, distinct (symbol, ts)) of the day's regular session in the store."""
-    with store.engine.connect() as connection:
-        row = connection.execute(
-            text(
-                "SELECT count(*), count(DISTINCT symbol || ':' || ts) FROM bars WHERE interval = '1m' "
-                "AND ts >= :open AND ts < :close"
-            ),
-            {"open": hours.open_ts, "close": hours.close_ts},
-        ).one()
-    return int(row[0]), int(row[1])
-
-
 def run_soak(
     workdir: Path,
     *,
@@ -255,6 +242,18 @@ def run_soak(
         ]  # fmt: skip
         return ServeProcess(args, log_path)
 
+    def stored(until: int = target.close_ts) -> tuple[int, int]:
+        """(rows, distinct (symbol, ts)) of 1m bars in the store from the open until ``until``."""
+        with open_store(url) as store, store.engine.connect() as connection:
+            row = connection.execute(
+                text(
+                    "SELECT count(*), count(DISTINCT symbol || ':' || ts) FROM bars WHERE interval = '1m' "
+                    "AND ts >= :open AND ts < :until"
+                ),
+                {"open": target.open_ts, "until": until},
+            ).one()
+        return int(row[0]), int(row[1])
+
     kill_ts = datetime.combine(target_day, kill_at, ZONE).timestamp()
     first = serve()
     first.wait_serving(30)
@@ -271,8 +270,7 @@ def run_soak(
         raise RuntimeError("the first service never reached the kill time")
     first.proc.send_signal(signal.SIGKILL)
     result.exit_codes.append(first.finish(10))
-    with open_store(url) as store:
-        result.stored_at_kill = _session_counts(store, names, target)[0]
+    result.stored_at_kill = stored()[0]
     stats1 = last.get("provider", {}).get("stats", {})
     counters1 = last.get("counters", {})
 
@@ -286,20 +284,14 @@ def run_soak(
     result.restart_missed_minutes = round((clock_now - last["now_ts"]) / 60, 1)
     if wait_for(lambda: second.get("/readyz").status_code == 200, 30):
         result.restart_ready_seconds = round(time.monotonic() - killed_at, 3)
-    with open_store(url) as store:
-        result.lost_after_restart = result.stored_at_kill - _session_counts(store, names, target)[0]
-        result.lost_after_restart = max(0, result.lost_after_restart)
+    result.lost_after_restart = max(0, result.stored_at_kill - stored()[0])
 
     def recovered() -> bool:
         status = second.status()
         if status is None or status["now_ts"] < clock_now + 600:
             return False
-        with open_store(url) as store, store.engine.connect() as connection:
-            missing = connection.execute(
-                text("SELECT count(*) FROM bars WHERE interval = '1m' AND ts >= :open AND ts < :until"),
-                {"open": target.open_ts, "until": int(clock_now) - 60},
-            ).scalar_one()
-        return missing == symbols * len(range(target.open_ts, int(clock_now) - 60, 60))
+        until = int(clock_now) - 60
+        return stored(until)[0] == symbols * len(range(target.open_ts, until, 60))
 
     if wait_for(recovered, 40, step=0.2):
         result.restart_recovered_seconds = round(time.monotonic() - killed_at, 3)
@@ -322,11 +314,8 @@ def run_soak(
         result.rss_after_warmup_mb, result.rss_end_mb = round(warm[0], 1), round(warm[-1], 1)
     stats2 = next((e for e in reversed(second.events) if e.get("event") == "replay_stream_done"), {})
     counters2 = final.get("counters", {})
-    result.sent = int(stats1.get("sent", 0)) + int(stats2.get("sent", 0))
-    result.dropped = int(stats1.get("dropped", 0)) + int(stats2.get("dropped", 0))
-    result.lost_disconnected = int(stats1.get("lost_disconnected", 0)) + int(
-        stats2.get("lost_disconnected", 0)
-    )
+    for key in ("sent", "dropped", "lost_disconnected"):
+        setattr(result, key, int(stats1.get(key, 0)) + int(stats2.get(key, 0)))
     for key in ("filled_bars", "resumed", "gaps_filled", "gaps_abandoned", "reconnects"):
         total = int(counters1.get(key, 0)) + int(counters2.get(key, 0))
         setattr(result, {"filled_bars": "filled"}.get(key, key), total)
@@ -341,8 +330,7 @@ def run_soak(
     for day in report.get("days", []):
         for symbol, info in day["symbols"].items():
             result.quality[symbol] = {i: s["quality"] for i, s in info["session"].items()}
-    with open_store(url) as store:
-        rows, distinct = _session_counts(store, names, target)
+    rows, distinct = stored()
     result.stored_session_bars, result.duplicates_in_store = distinct, rows - distinct
     result.wall_seconds = round(time.monotonic() - began, 3)
     return result
