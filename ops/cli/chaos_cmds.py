@@ -34,9 +34,7 @@ _SECTIONS = ("session", "historical", "indicators", "metrics")
 def compare_reports(clean: RunReport, faulty: RunReport) -> dict[str, Any]:
     """Which report sections agree, and how many session bars were lost or duplicated."""
     a, b = clean.comparable(), faulty.comparable()
-    sections: dict[str, bool] = {}
-    for key in ("status", "totals", "warnings"):
-        sections[key] = a.get(key) == b.get(key)
+    sections = {key: a.get(key) == b.get(key) for key in ("status", "totals", "warnings")}
     days_b = {day["date"]: day for day in b["days"]}
     lost = duplicated = 0
     for day in a["days"]:
@@ -74,7 +72,7 @@ class _Deliveries:
     KINDS = (BarsAppended.kind, DerivedBarsBuilt.kind, SessionStarted.kind, RunCompleted.kind)
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()
         self.bars: Counter[Key] = Counter()
         self.days: Counter[str] = Counter()
         self.completed = threading.Event()
@@ -82,7 +80,7 @@ class _Deliveries:
 
     def __call__(self, event: Event) -> None:
         with self.lock:
-            self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
+            self.counts[event.kind] += 1
             if isinstance(event, BarsAppended | DerivedBarsBuilt):
                 self.bars.update((bar.symbol, bar.interval, bar.ts) for bar in event.bars)
             elif isinstance(event, SessionStarted):
@@ -114,32 +112,28 @@ def compare_deliveries(clean: _Deliveries, faulty: _Deliveries) -> dict[str, Any
     """What subscribers got in each run: per interval (and for session_started) the deliveries in
     each run and how many were duplicated, missing or unexpected with faults."""
     with clean.lock, faulty.lock:
-        return _compare_deliveries(clean, faulty)
-
-
-def _compare_deliveries(clean: _Deliveries, faulty: _Deliveries) -> dict[str, Any]:
-    intervals: dict[str, dict[str, int]] = {}
-    for interval in sorted(
-        {key[1] for key in clean.bars} | {key[1] for key in faulty.bars}, key=_interval_order
-    ):
-        mine = Counter({k: n for k, n in clean.bars.items() if k[1] == interval})
-        theirs = Counter({k: n for k, n in faulty.bars.items() if k[1] == interval})
-        intervals[interval] = {
-            "fault_free": sum(mine.values()),
-            "with_faults": sum(theirs.values()),
-            **_difference(mine, theirs),
+        intervals: dict[str, dict[str, int]] = {}
+        for interval in sorted(
+            {key[1] for key in clean.bars} | {key[1] for key in faulty.bars}, key=_interval_order
+        ):
+            mine = Counter({k: n for k, n in clean.bars.items() if k[1] == interval})
+            theirs = Counter({k: n for k, n in faulty.bars.items() if k[1] == interval})
+            intervals[interval] = {
+                "fault_free": sum(mine.values()),
+                "with_faults": sum(theirs.values()),
+                **_difference(mine, theirs),
+            }
+        days = {"fault_free": sum(clean.days.values()), "with_faults": sum(faulty.days.values())}
+        days.update(_difference(clean.days, faulty.days))
+        complete = clean.completed.is_set() and faulty.completed.is_set()
+        same = complete and clean.bars == faulty.bars and clean.days == faulty.days
+        return {
+            "verdict": "identical" if same else "differing",
+            "bars": intervals,
+            "session_started": days,
+            "complete": complete,
+            "events": {"fault_free": dict(clean.counts), "with_faults": dict(faulty.counts)},
         }
-    days = {"fault_free": sum(clean.days.values()), "with_faults": sum(faulty.days.values())}
-    days.update(_difference(clean.days, faulty.days))
-    complete = clean.completed.is_set() and faulty.completed.is_set()
-    same = complete and clean.bars == faulty.bars and clean.days == faulty.days
-    return {
-        "verdict": "identical" if same else "differing",
-        "bars": intervals,
-        "session_started": days,
-        "complete": complete,
-        "events": {"fault_free": dict(clean.counts), "with_faults": dict(faulty.counts)},
-    }
 
 
 def _delivery_lines(deliveries: dict[str, Any]) -> list[str]:
@@ -160,12 +154,11 @@ def _delivery_lines(deliveries: dict[str, Any]) -> list[str]:
             "  (a run ended before its last event reached the subscriber: the counts are incomplete)"
         )
     if deliveries["verdict"] == "identical":
-        lines.append("deliveries: identical")
-    else:
-        lines.append(
-            "deliveries: differing — subscribers did not receive the same bars with faults as without"
-        )
-    return lines
+        return [*lines, "deliveries: identical"]
+    return [
+        *lines,
+        "deliveries: differing — subscribers did not receive the same bars with faults as without",
+    ]
 
 
 @cli.command()
