@@ -84,8 +84,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, list):
-        present = [v for v in value if v is not None]
-        return f"{len(value)} min" if present else "—"
+        return f"{len(value)} min" if any(v is not None for v in value) else "—"
     if abs(value) >= 1e6:
         return f"{value / 1e6:,.2f}M"
     return f"{value:,.2f}"
@@ -140,8 +139,7 @@ def summary_table(report: RunReport) -> Group:
         parts.append(Text(f"error: {report.error}", style="bold red"))
     if report.warnings:
         parts.append(Text(f"{len(report.warnings)} warning(s):", style="yellow"))
-        for warning in report.warnings[:8]:
-            parts.append(Text(f"  {warning}"))
+        parts.extend(Text(f"  {warning}") for warning in report.warnings[:8])
         if len(report.warnings) > 8:
             parts.append(Text(f"  … and {len(report.warnings) - 8} more in the report"))
     return Group(*parts)
