@@ -128,8 +128,7 @@ def historical_figures(workload: Workload, reps: int) -> tuple[Figure, Figure]:
     """``load_historical`` for the session day after the history (10d of 1m, 252d of 1d for every
     symbol, no indicators) against a plain SQL read of the same rows."""
     config = _history_config(workload)
-    store = open_store(workload.url, create=False)
-    try:
+    with open_store(workload.url, create=False) as store:
         calendar = TradingCalendar(store.calendar)
         day = workload.days[0]
         minute_hours = [DayHours.from_session(s) for s in calendar.get_trading_sessions(workload.history_1m)]
@@ -143,8 +142,6 @@ def historical_figures(workload: Workload, reps: int) -> tuple[Figure, Figure]:
             elapsed, rows = _plain_history_read(workload, minute_hours)
             plain_times.append(elapsed)
         loaded = sum(series.bar_count for series in data.series.values())
-    finally:
-        store.close()
     return (
         Figure("historical load", engine_times, count=loaded),
         Figure("historical plain SQL", plain_times, count=rows),
@@ -219,8 +216,7 @@ def calendar_figures(store: Store, queries: int, reps: int) -> dict[str, Figure]
 def memory_per_bar(workload: Workload) -> Figure:
     """Bytes held per bar in session data as the coordinator holds it at the close of the first
     session day: trailing 1m (and 1d) history, the day's 1m session bars and the derived 5m."""
-    store = open_store(workload.url, create=False)
-    try:
+    with open_store(workload.url, create=False) as store:
         calendar = TradingCalendar(store.calendar)
         config = _history_config(workload)
         day = workload.days[0]
@@ -238,8 +234,6 @@ def memory_per_bar(workload: Workload) -> Figure:
         horizon.ts = session_day.released_until
         counts = data.bar_count()
         resident = data.resident_bytes()
-    finally:
-        store.close()
     return Figure(
         "memory",
         [resident / counts.total],

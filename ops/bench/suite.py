@@ -105,23 +105,19 @@ def _postgres_copy(base_url: str, workload: Workload) -> Iterator[Store]:
     url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
     try:
         init_store(url)
-        store = open_store(url)
-        seed_group(
-            store.calendar,
-            "US_EQUITY",
-            workload.days[0].year - 2,
-            workload.days[0].year + 1,
-            datetime.now(UTC),
-        )
-        source = open_store(workload.url, create=False)
-        start_ts, end_ts = workload.session_range()
-        for symbol in workload.symbols:
-            store.bars.upsert(source.bars.read(symbol, "1m", start_ts, end_ts))
-        source.close()
-        try:
+        with open_store(url) as store:
+            seed_group(
+                store.calendar,
+                "US_EQUITY",
+                workload.days[0].year - 2,
+                workload.days[0].year + 1,
+                datetime.now(UTC),
+            )
+            with open_store(workload.url, create=False) as source:
+                start_ts, end_ts = workload.session_range()
+                for symbol in workload.symbols:
+                    store.bars.upsert(source.bars.read(symbol, "1m", start_ts, end_ts))
             yield store
-        finally:
-            store.close()
     finally:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -157,8 +153,7 @@ def run_suite(
         started = time.perf_counter()
         standard = build_workload(root / "standard", symbols, days, history_1m=10, history_1d=252)
         console.print(f"  {standard.bars_1m:,} 1m bars written ({time.perf_counter() - started:.1f}s)")
-        store = open_store(standard.url, create=False)
-        try:
+        with open_store(standard.url, create=False) as store:
             base, engine = _replay_pair(standard, store, reps)
             figures.update(baseline=base.to_json(), replay=engine.to_json())
             ratios["replay / baseline"] = _ratio(engine, base)
@@ -186,8 +181,6 @@ def run_suite(
             for label, name in (("cached", "last query"), ("LRU hit", "lru hit"), ("uncached", "uncached")):
                 ratios[f"get_trading_session {label} (µs)"] = _spread(v * 1e6 for v in calendar[name].values)
             ratios["actor / bare ask"] = _time_ratio(calendar["actor"], calendar["bare ask"])
-        finally:
-            store.close()
         if postgres:
             console.print("copying the standard workload to PostgreSQL …")
             with _postgres_copy(postgres, standard) as pg_store:
@@ -203,13 +196,10 @@ def run_suite(
         started = time.perf_counter()
         large = build_workload(root / "large", large_symbols, days, history_1m=10)
         console.print(f"  {large.bars_1m:,} 1m bars written ({time.perf_counter() - started:.1f}s)")
-        store = open_store(large.url, create=False)
-        try:
+        with open_store(large.url, create=False) as store:
             base_l, engine_l = _replay_pair(large, store, large_reps)
             figures.update({"baseline (large)": base_l.to_json(), "replay (large)": engine_l.to_json()})
             ratios["replay / baseline (large)"] = _ratio(engine_l, base_l)
-        finally:
-            store.close()
         memory = memory_per_bar(large)
         figures["memory"] = memory.to_json()
         ratios["memory (bytes/bar)"] = _spread([memory.median])
@@ -296,12 +286,15 @@ def render(results: dict[str, Any], console: Console) -> None:
     for column in ("figure", "median", "min – max", "target"):
         table.add_column(column, justify="left" if column == "figure" else "right")
 
+    def row(
+        label: str, f: dict[str, float], spec: str, unit: str, scale: float = 1, verdict: str = ""
+    ) -> None:
+        low, high = f"{f['min'] * scale:{spec}}", f"{f['max'] * scale:{spec}}"
+        table.add_row(label, f"{f['median'] * scale:{spec}}{unit}", f"{low} – {high}", verdict)
+
     def rate_row(label: str, key: str) -> None:
         if key in figures and "per_second" in figures[key]:
-            rate = figures[key]["per_second"]
-            table.add_row(
-                label, f"{rate['median']:,.0f} bars/s", f"{rate['min']:,.0f} – {rate['max']:,.0f}", ""
-            )
+            row(label, figures[key]["per_second"], ",.0f", " bars/s")
 
     rate_row("baseline: plain sqlite3 loop", "baseline")
     rate_row("replay (1m+5m, quality on)", "replay")
@@ -315,25 +308,15 @@ def render(results: dict[str, Any], console: Console) -> None:
     rate_row("replay (large)", "replay (large)")
     if "historical load" in figures:
         for key in ("historical load", "historical plain SQL"):
-            f = figures[key]
-            table.add_row(
-                key, f"{f['median'] * 1e3:,.1f} ms", f"{f['min'] * 1e3:,.1f} – {f['max'] * 1e3:,.1f}", ""
-            )
-    for name in ("bare ask", "actor"):
-        f = figures["calendar"][name]
-        label = "bare pykka ask" if name == "bare ask" else "get_trading_session via TimeManager"
-        table.add_row(
-            label, f"{f['median'] * 1e6:,.2f} µs", f"{f['min'] * 1e6:,.2f} – {f['max'] * 1e6:,.2f}", ""
-        )
+            row(key, figures[key], ",.1f", " ms", 1e3)
+    row("bare pykka ask", figures["calendar"]["bare ask"], ",.2f", " µs", 1e6)
+    row("get_trading_session via TimeManager", figures["calendar"]["actor"], ",.2f", " µs", 1e6)
     for name, value in ratios.items():
         target = results["targets"].get(name)
         verdict = ""
         if target and target.get("met") is not None:
             verdict = f"{target['target']} {'✓' if target['met'] else '✗'}"
-        unit = "" if "(" in name else "×"
-        table.add_row(
-            name, f"{value['median']:,.3f}{unit}", f"{value['min']:,.3f} – {value['max']:,.3f}", verdict
-        )
+        row(name, value, ",.3f", "" if "(" in name else "×", verdict=verdict)
     console.print(table)
     scaling = results["scaling"]
     console.print(

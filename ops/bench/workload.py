@@ -74,13 +74,10 @@ class Workload:
 
     def session_range(self) -> tuple[int, int]:
         """``[first open, last close)`` of the session days, UTC epoch seconds."""
-        store = open_store(self.url, create=False)
-        try:
+        with open_store(self.url, create=False) as store:
             calendar = TradingCalendar(store.calendar)
             first = DayHours.from_session(calendar.get_trading_session(self.days[0]))
             last = DayHours.from_session(calendar.get_trading_session(self.days[-1]))
-        finally:
-            store.close()
         return first.open_ts, last.close_ts
 
 
@@ -92,8 +89,7 @@ def build_workload(
     path = directory / "store.db"
     url = f"sqlite:///{path}"
     init_store(url)
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         seed_group(store.calendar, "US_EQUITY", FIRST_DAY.year - 2, FIRST_DAY.year + 1, datetime.now(UTC))
         calendar = TradingCalendar(store.calendar)
         names = [f"S{i:03d}" for i in range(symbols)]
@@ -106,8 +102,6 @@ def build_workload(
             write_demo_data(
                 store, calendar, names, daily_history[0], daily_history[-1], seed=seed, interval="1d"
             )
-    finally:
-        store.close()
     return Workload(path, names, session_days, minute_history, daily_history, bars)
 
 
