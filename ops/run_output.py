@@ -101,12 +101,8 @@ def summary_table(report: RunReport) -> Group:
     table = Table(title=f"{report.session_name} — {report.status}", title_justify="left")
     table.add_column("date")
     table.add_column("symbol")
-    table.add_column("bars", justify="right")
-    for interval in intervals:
-        table.add_column(f"{interval} %", justify="right")
-    table.add_column("gaps", justify="right")
-    for name in indicators:
-        table.add_column(name, justify="right")
+    for column in ("bars", *(f"{interval} %" for interval in intervals), "gaps", *indicators):
+        table.add_column(column, justify="right")
     for day in report.days:
         label = day.day.isoformat() + ("*" if day.hours.is_early_close else "")
         if day.ended_early:

@@ -212,14 +212,12 @@ def run_soak(
     began = time.monotonic()
     names = [f"SOAK{i}" for i in range(symbols)]
     result = SoakResult(symbols=symbols, speed=speed)
-    db_path = workdir / "soak.db"
-    url = f"sqlite:///{db_path}"
+    url = f"sqlite:///{workdir / 'soak.db'}"
     config_path = workdir / "soak_session.json"
     config_path.write_text(json.dumps(_config(names)), encoding="utf-8")
     today = datetime.now(UTC).astimezone(ZONE).date()
     with open_store(url) as store:
-        now = datetime.now(UTC)
-        seed_group(store.calendar, "US_EQUITY", SOURCE_DAY.year, today.year + 1, now)
+        seed_group(store.calendar, "US_EQUITY", SOURCE_DAY.year, today.year + 1, datetime.now(UTC))
         calendar = TradingCalendar(store.calendar, "US_EQUITY", "EQUITY")
         source = DayHours.from_session(calendar.get_trading_session(SOURCE_DAY))  # type: ignore[arg-type]
         target_day = calendar.get_first_trading_date(today)
@@ -228,7 +226,6 @@ def run_soak(
     result.target_day = target_day.isoformat()
     result.expected_bars = symbols * len(range(target.open_ts, target.close_ts, 60))
     exe = executable or str(Path(sys.executable).with_name("marketsession"))
-    log_path = workdir / "serve.log"
 
     origin = time.time()  # the session timeline: the clock reads 09:29 now, then runs at `speed`
 
@@ -240,7 +237,7 @@ def run_soak(
             "--fault", f"drop:{drop}", "--fault", f"disconnect:{disconnect}",
             "--report", str(workdir / "soak.report.json"),
         ]  # fmt: skip
-        return ServeProcess(args, log_path)
+        return ServeProcess(args, workdir / "serve.log")
 
     def stored(until: int = target.close_ts) -> tuple[int, int]:
         """(rows, distinct (symbol, ts)) of 1m bars in the store from the open until ``until``."""

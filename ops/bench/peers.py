@@ -20,10 +20,6 @@ __all__ = ["available", "backtrader_replay", "load_bars", "nautilus_replay"]
 
 PEERS = ("backtrader", "nautilus_trader")
 
-_VENUE = "XNAS"
-_MINUTE = 60
-_NANOS = 1_000_000_000
-
 
 def available() -> dict[str, bool]:
     """Which peers import, by package name (a peer installed but failing to import is ``False``)."""
@@ -151,7 +147,7 @@ def nautilus_replay(rows: Sequence[tuple[Any, ...]], bar_execution: bool) -> tup
         )
     )
     try:
-        venue = Venue(_VENUE)
+        venue = Venue("XNAS")
         engine.add_venue(
             venue=venue,
             oms_type=OmsType.NETTING,
@@ -177,7 +173,7 @@ def nautilus_replay(rows: Sequence[tuple[Any, ...]], bar_execution: bool) -> tup
             bar_type = BarType(instrument.id, minute, AggregationSource.EXTERNAL)
             bar_types.append(bar_type)
             for _symbol, ts, open_, high, low, close, volume in group:
-                stamp = (ts + _MINUTE) * _NANOS
+                stamp = (ts + 60) * 1_000_000_000  # the bar's close, in nanoseconds
                 bars.append(
                     Bar(
                         bar_type,

@@ -42,9 +42,7 @@ class Workload:
     def url(self) -> str:
         return f"sqlite:///{self.path}"
 
-    def config(
-        self, *, streams: tuple[str, ...] = ("1m", "5m"), historical: dict[str, Any] | None = None
-    ) -> SessionConfig:
+    def config(self, *, historical: dict[str, Any] | None = None) -> SessionConfig:
         """A speed-0 backtest over the workload's days (no indicators unless ``historical`` says)."""
         return SessionConfig.from_dict(
             {
@@ -58,7 +56,7 @@ class Workload:
                 },
                 "session_data_config": {
                     "symbols": self.symbols,
-                    "streams": list(streams),
+                    "streams": ["1m", "5m"],
                     "historical": historical or {"enable_quality": True, "data": [], "indicators": {}},
                     "gap_filler": {"enable_session_quality": True},
                 },

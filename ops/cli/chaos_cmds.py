@@ -223,10 +223,9 @@ def chaos(
     started = wall.perf_counter()
     clean = clean_engine.run(timeout)
     clean_seconds = wall.perf_counter() - started
-    faulty_store = open_store(state.db_url)
-    faulty_store.bars = FaultyBars(faulty_store.bars, plan)  # type: ignore[assignment]
-    started = wall.perf_counter()
-    try:
+    with open_store(state.db_url) as faulty_store:
+        faulty_store.bars = FaultyBars(faulty_store.bars, plan)  # type: ignore[assignment]
+        started = wall.perf_counter()
         engine = MarketSessionSystem(
             config,
             faulty_store,
@@ -239,8 +238,6 @@ def chaos(
         engine.subscribe(faulty_events, (*listened, "actor_restarted"))
         faulty = engine.run(timeout)
         stats = engine.stats()
-    finally:
-        faulty_store.close()
     faulty_seconds = wall.perf_counter() - started
 
     result = compare_reports(clean, faulty)
