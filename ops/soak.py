@@ -119,7 +119,6 @@ class ServeProcess:
     """One ``serve`` subprocess: its JSON log lines are read on a thread, its port found in them."""
 
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
-        self.started = time.monotonic()
         self.proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
         )
@@ -259,7 +258,7 @@ def run_soak(
     def reached_kill() -> bool:
         status = first.status()
         if status is not None:
-            last.update(status, _at=time.monotonic())
+            last.update(status)
         return bool(status) and status["now_ts"] >= kill_ts
 
     if not wait_for(reached_kill, timeout / 2):

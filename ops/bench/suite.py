@@ -106,13 +106,8 @@ def _postgres_copy(base_url: str, workload: Workload) -> Iterator[Store]:
     try:
         init_store(url)
         with open_store(url) as store:
-            seed_group(
-                store.calendar,
-                "US_EQUITY",
-                workload.days[0].year - 2,
-                workload.days[0].year + 1,
-                datetime.now(UTC),
-            )
+            year = workload.days[0].year
+            seed_group(store.calendar, "US_EQUITY", year - 2, year + 1, datetime.now(UTC))
             with open_store(workload.url, create=False) as source:
                 start_ts, end_ts = workload.session_range()
                 for symbol in workload.symbols:
