@@ -21,7 +21,6 @@ of ``BarsAppended`` and ``DerivedBarsBuilt`` events as columns while the run goe
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,14 +44,11 @@ class SessionBarExporter:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, BarsAppended | DerivedBarsBuilt):
-            self._add(event.day, event.bars)
-
-    def _add(self, day: date, bars: Iterable[Any]) -> None:
-        columns = self._columns
-        for bar in bars:
-            self._days.append(day)
-            for name, value in zip(_BAR_COLUMNS, bar, strict=True):
-                columns[name].append(value)
+            columns = self._columns
+            for bar in event.bars:
+                self._days.append(event.day)
+                for name, value in zip(_BAR_COLUMNS, bar, strict=True):
+                    columns[name].append(value)
 
     @property
     def bar_count(self) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -349,8 +350,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         print(f"working directory: {workdir}", file=sys.stderr)
     else:
-        import shutil
-
         shutil.rmtree(workdir, ignore_errors=True)
     ok = result.report_status == "completed" and result.stored_session_bars == result.expected_bars
     return 0 if ok and not result.duplicates_in_store else 1
