@@ -596,12 +596,8 @@ def _fail(message: str, source: str | None, path: str = "") -> ConfigError:
     return ConfigError([Violation(path, message)], source=source)
 
 
-class _NonStandardConstant(ValueError):
-    pass
-
-
 def _reject_constant(name: str) -> float:
-    raise _NonStandardConstant(name)
+    raise ValueError(f"{name} is not a JSON value (use a finite number)")
 
 
 def _parse_json(text: str, source: str) -> object:
@@ -623,11 +619,9 @@ def _parse_json(text: str, source: str) -> object:
             source,
             path=f"{source}:{exc.lineno}:{exc.colno}",
         ) from None
-    except _NonStandardConstant as exc:
-        raise _fail(f"invalid JSON: {exc} is not a JSON value (use a finite number)", source) from None
     except RecursionError:
         raise _fail("invalid JSON: nested too deeply", source) from None
-    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+    except ValueError as exc:  # NaN/Infinity, or an integer literal beyond Python's digit limit
         raise _fail(f"invalid JSON: {exc}", source) from None
     if duplicates:
         raise ConfigError(
