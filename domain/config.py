@@ -178,18 +178,23 @@ def _max_retries(value: int) -> int:
     return value
 
 
+def _duplicates(items: Iterable[tuple[int, Any]], what: str) -> list[tuple[_Loc, str]]:
+    """A violation for each (index, item) repeating an earlier item, naming the earlier index."""
+    first: dict[Any, int] = {}
+    problems: list[tuple[_Loc, str]] = []
+    for index, item in items:
+        if item in first:
+            problems.append(((index,), f"duplicate {what} '{item}' (same as index {first[item]})"))
+        else:
+            first[item] = index
+    return problems
+
+
 def _unique(what: str) -> AfterValidator:
-    """Reject repeated items of a sequence (compared after normalising), naming each index."""
+    """Reject repeated items of a sequence (compared after normalising)."""
 
     def check(values: tuple[Any, ...]) -> tuple[Any, ...]:
-        first: dict[Any, int] = {}
-        problems: list[tuple[_Loc, str]] = []
-        for index, item in enumerate(values):
-            if item in first:
-                problems.append(((index,), f"duplicate {what} '{item}' (same as index {first[item]})"))
-            else:
-                first[item] = index
-        if problems:
+        if problems := _duplicates(enumerate(values), what):
             raise _rules(problems)
         return values
 
@@ -203,26 +208,19 @@ def _apply_to(value: object) -> Literal["all"] | tuple[str, ...]:
         raise ValueError(f"expected 'all' or a list of symbols, got {_describe(value)}")
     if not value:
         raise ValueError("must be 'all' or a non-empty list of symbols")
-    symbols: list[str] = []
-    first: dict[str, int] = {}
+    symbols: dict[int, str] = {}
     problems: list[tuple[_Loc, str]] = []
     for index, item in enumerate(value):
         if not isinstance(item, str):
             problems.append(((index,), f"expected a symbol string, got {_describe(item)}"))
             continue
         try:
-            symbol = _symbol(item)
+            symbols[index] = _symbol(item)
         except ValueError as exc:
             problems.append(((index,), str(exc)))
-            continue
-        if symbol in first:
-            problems.append(((index,), f"duplicate symbol '{symbol}' (same as index {first[symbol]})"))
-            continue
-        first[symbol] = index
-        symbols.append(symbol)
-    if problems:
+    if problems := sorted(problems + _duplicates(symbols.items(), "symbol")):
         raise _rules(problems)
-    return tuple(symbols)
+    return tuple(symbols.values())
 
 
 def _dump_apply_to(value: Literal["all"] | tuple[str, ...]) -> str | list[str]:
@@ -410,17 +408,14 @@ def _check_streams(streams: tuple[str, ...]) -> tuple[str, ...]:
     With today's interval grammar this always holds (the base is 1s whenever a seconds
     interval is asked for); the check keeps the rule explicit if the grammar grows.
     """
-    bars = [Interval.parse(s) for s in streams if s not in NON_BAR_STREAMS]
-    base = stream_base(bars)
-    problems: list[tuple[_Loc, str]] = []
-    if base is not None:
-        for index, stream in enumerate(streams):
-            if stream in NON_BAR_STREAMS:
-                continue
-            if not Interval.parse(stream).derivable_from(base):
-                problems.append(
-                    ((index,), f"interval {stream} cannot be derived from the streamed base {base}")
-                )
+    base = stream_base([Interval.parse(s) for s in streams if s not in NON_BAR_STREAMS])
+    problems = [
+        ((index,), f"interval {stream} cannot be derived from the streamed base {base}")
+        for index, stream in enumerate(streams)
+        if base is not None
+        and stream not in NON_BAR_STREAMS
+        and not Interval.parse(stream).derivable_from(base)
+    ]
     if problems:
         raise _rules(problems)
     return streams
