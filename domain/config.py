@@ -40,16 +40,15 @@ Decisions where SPEC §3 is silent:
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import math
 import os
 import re
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Self, Union, cast, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, Union, cast, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -61,8 +60,9 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     Strict,
-    TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -94,6 +94,15 @@ def _rules(violations: Sequence[tuple[_Loc, str]]) -> PydanticCustomError:
     """One pydantic error carrying several violations at paths relative to the validator."""
     text = "; ".join(f"{_path(loc)}: {msg}" if loc else msg for loc, msg in violations)
     return PydanticCustomError(_RULES, text, {_RULES_CTX: tuple(violations)})
+
+
+# Error type of a rule over several fields, raised by the field validator of the later field when
+# the earlier one is valid too (it is in pydantic's ``info.data``); see _translate for its order.
+_CROSS = "config_cross_rule"
+
+
+def _cross(message: str) -> PydanticCustomError:
+    return PydanticCustomError(_CROSS, "{message}", {"message": message})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,30 +265,10 @@ _ApplyTo = Annotated[
 ]
 
 
-_Problems = list[tuple[_Loc, str]]
-_CrossRule = tuple[tuple[str, ...], Callable[..., _Problems]]
-
-
 class _Model(BaseModel):
-    """Frozen, closed (unknown keys are errors) config model.
-
-    ``_cross_rules`` lists rules over several fields: ``(field names, check)`` where
-    ``check(*values)`` returns violations at paths relative to the model. They run after the
-    fields validate and, when validation failed elsewhere, on the raw input too (for every
-    rule whose own fields are valid), so that all violations are reported at once.
-    """
+    """Frozen, closed (unknown keys are errors) config model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    _cross_rules: ClassVar[tuple[_CrossRule, ...]] = ()
-
-    @model_validator(mode="after")
-    def _check_cross_rules(self) -> Self:
-        problems = [
-            p for names, check in self._cross_rules for p in check(*(getattr(self, n) for n in names))
-        ]
-        if problems:
-            raise _rules(problems)
-        return self
 
     def __hash__(self) -> int:
         # pydantic's frozen hash fails on dict-valued fields; hashing the rest keeps
@@ -291,12 +280,6 @@ class _Model(BaseModel):
 # Models
 
 
-def _date_order(start: date, end: date) -> _Problems:
-    if end < start:
-        return [(("end_date",), f"must be on or after start_date ({start}), got {end}")]
-    return []
-
-
 class BacktestConfig(_Model):
     """The backtest window and pacing (required iff mode is ``backtest``)."""
 
@@ -306,7 +289,13 @@ class BacktestConfig(_Model):
     """0.0 = as fast as possible (data-driven); > 0 = market minutes per 60 wall seconds."""
     prefetch_days: Annotated[_Int, Field(ge=1)] = 1
 
-    _cross_rules = ((("start_date", "end_date"), _date_order),)
+    @field_validator("end_date")
+    @classmethod
+    def _on_or_after_start(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("start_date")
+        if start is not None and end < start:
+            raise _cross(f"must be on or after start_date ({start}), got {end}")
+        return end
 
 
 class HistoricalDataConfig(_Model):
@@ -327,12 +316,6 @@ PeriodUnit = Literal["d", "w", "m", "y"]
 _CALENDAR_DAYS: dict[str, int] = {"w": 7, "m": 30, "y": 365}
 
 
-def _minute_only_for_average(kind: str, granularity: str) -> _Problems:
-    if granularity == "minute" and kind != "trailing_average":
-        return [(("granularity",), f"'minute' is only allowed for trailing_average, got type '{kind}'")]
-    return []
-
-
 class IndicatorConfig(_Model):
     """One historical indicator computed per symbol before every session (SPEC §6)."""
 
@@ -342,7 +325,13 @@ class IndicatorConfig(_Model):
     granularity: Literal["daily", "minute"] = "daily"
     skip_early_close: _Bool = False
 
-    _cross_rules = ((("type", "granularity"), _minute_only_for_average),)
+    @field_validator("granularity")
+    @classmethod
+    def _minute_only_for_average(cls, granularity: str, info: ValidationInfo) -> str:
+        kind = info.data.get("type")
+        if granularity == "minute" and kind not in (None, "trailing_average"):
+            raise _cross(f"'minute' is only allowed for trailing_average, got type '{kind}'")
+        return granularity
 
     @property
     def period_count(self) -> int:
@@ -439,15 +428,6 @@ class SessionDataConfig(_Model):
         return self
 
 
-def _within_buying_power(name: str) -> Callable[[float, float], _Problems]:
-    def check(buying_power: float, value: float) -> _Problems:
-        if value > buying_power:
-            return [((name,), f"must be <= max_buying_power ({buying_power}), got {value}")]
-        return []
-
-    return check
-
-
 class TradingConfig(_Model):
     """Trading limits."""
 
@@ -456,10 +436,13 @@ class TradingConfig(_Model):
     max_per_symbol: Annotated[_Float, Field(gt=0)]
     max_open_positions: Annotated[_Int, Field(gt=0)]
 
-    _cross_rules = (
-        (("max_buying_power", "max_per_trade"), _within_buying_power("max_per_trade")),
-        (("max_buying_power", "max_per_symbol"), _within_buying_power("max_per_symbol")),
-    )
+    @field_validator("max_per_trade", "max_per_symbol")
+    @classmethod
+    def _within_buying_power(cls, value: float, info: ValidationInfo) -> float:
+        buying_power = info.data.get("max_buying_power")
+        if buying_power is not None and value > buying_power:
+            raise _cross(f"must be <= max_buying_power ({buying_power}), got {value}")
+        return value
 
 
 class ApiConfig(_Model):
@@ -470,12 +453,6 @@ class ApiConfig(_Model):
     account_id: _NonBlank | None = None
 
 
-def _backtest_config_when_backtesting(mode: str, backtest: BacktestConfig | None) -> _Problems:
-    if mode == "backtest" and backtest is None:
-        return [(("backtest_config",), "required when mode is 'backtest'")]
-    return []
-
-
 class SessionConfig(_Model):
     """A session config (SPEC §3). Build it with :meth:`from_file` or :meth:`from_dict`."""
 
@@ -483,14 +460,21 @@ class SessionConfig(_Model):
     exchange_group: _NonBlank = "US_EQUITY"
     asset_class: _NonBlank = "EQUITY"
     mode: Literal["backtest", "live"]
-    backtest_config: BacktestConfig | None = None
+    backtest_config: BacktestConfig | None = Field(default=None, validate_default=True)
     """Required in backtest mode; validated and kept but ignored in live mode."""
     session_data_config: SessionDataConfig
     trading_config: TradingConfig
     api_config: ApiConfig
     metadata: Annotated[dict[str, JsonValue], AfterValidator(_finite_json)] | None = None
 
-    _cross_rules = ((("mode", "backtest_config"), _backtest_config_when_backtesting),)
+    @field_validator("backtest_config")
+    @classmethod
+    def _required_when_backtesting(
+        cls, backtest: BacktestConfig | None, info: ValidationInfo
+    ) -> BacktestConfig | None:
+        if backtest is None and info.data.get("mode") == "backtest":
+            raise _cross("required when mode is 'backtest'")
+        return backtest
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -523,7 +507,7 @@ class SessionConfig(_Model):
             config = cls.model_validate(cleaned)
         except ValidationError as exc:
             violations.extend(_translate(exc))
-            violations.extend(_raw_cross_checks(cleaned))
+            violations.extend(_raw_apply_to_check(cleaned))
         except RecursionError:
             violations.append(Violation("", "the config is nested too deeply"))
         else:
@@ -645,65 +629,6 @@ def _strip_comments(data: dict[Any, Any]) -> tuple[dict[str, Any], list[Violatio
     return cleaned, violations
 
 
-def _raw_cross_checks(data: dict[str, Any]) -> list[Violation]:
-    """Cross-field rules re-checked on raw data when validation failed somewhere.
-
-    A model's cross-field validator only runs when all of its fields are valid; checking each
-    rule whose own inputs are valid keeps "every violation at once" true.
-    """
-    found: list[Violation] = []
-
-    def visit(model: type[BaseModel], raw: dict[str, Any], loc: _Loc) -> None:
-        if issubclass(model, _Model):
-            for names, check in model._cross_rules:
-                values = [_valid_field(model, name, raw) for name in names]
-                if all(ok for ok, _ in values):
-                    found.extend(
-                        Violation(_path((*loc, *sub)), m) for sub, m in check(*(v for _, v in values))
-                    )
-        for name, field in model.model_fields.items():
-            item = raw.get(name)
-            inner = _unwrap(field.annotation)
-            if isinstance(inner, type) and issubclass(inner, BaseModel) and isinstance(item, dict):
-                visit(inner, item, (*loc, name))
-            elif get_origin(inner) in (tuple, dict):
-                element = _unwrap(get_args(inner)[0 if get_origin(inner) is tuple else 1])
-                if not (isinstance(element, type) and issubclass(element, BaseModel)):
-                    continue
-                members = (
-                    enumerate(item)
-                    if isinstance(item, list)
-                    else item.items()
-                    if isinstance(item, dict)
-                    else ()
-                )
-                for key, member in members:
-                    if isinstance(member, dict):
-                        visit(element, member, (*loc, name, key))
-
-    visit(SessionConfig, data, ())
-    found.extend(_raw_apply_to_check(data))
-    return found
-
-
-@functools.cache
-def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
-    field = model.model_fields[name]
-    annotated: Any = Annotated[field.annotation, field]  # a type built at runtime
-    return TypeAdapter(annotated)
-
-
-def _valid_field(model: type[BaseModel], name: str, raw: dict[str, Any]) -> tuple[bool, Any]:
-    """(True, value) when ``raw[name]`` alone is valid for the field (or absent with a default)."""
-    field = model.model_fields[name]
-    if name not in raw:
-        return (False, None) if field.is_required() else (True, field.get_default(call_default_factory=True))
-    try:
-        return True, _field_adapter(model, name).validate_python(raw[name])
-    except ValidationError:
-        return False, None
-
-
 def _raw_apply_to_check(data: dict[str, Any]) -> list[Violation]:
     """apply_to symbols not in symbols, checked even when other historical entries are invalid."""
     section = data.get("session_data_config")
@@ -724,14 +649,30 @@ def _raw_apply_to_check(data: dict[str, Any]) -> list[Violation]:
 
 def _translate(error: ValidationError) -> list[Violation]:
     violations: list[Violation] = []
+    later: list[Violation] = []
     items = error.errors(include_url=False)
     # pydantic counts only the valid items against min_length: a list whose only item is
     # invalid is also "too short". The item's own violation is the useful one.
     with_bad_items = {tuple(i["loc"][:-1]) for i in items if i["loc"] and isinstance(i["loc"][-1], int)}
+
+    def alone(loc: _Loc) -> bool:
+        """Whether the model holding the cross-field rule at ``loc`` has no other violation."""
+        model = loc[:-1]
+        return all(
+            i["loc"][: len(model)] != model
+            or (i["type"] == _CROSS and len(i["loc"]) == len(loc))
+            or i["loc"] == (*model, "[key]")
+            for i in items
+        )
+
     for item in items:
         loc: _Loc = tuple(item["loc"])
         ctx: dict[str, Any] = dict(item.get("ctx") or {})
         if item["type"] == "too_short" and loc in with_bad_items:
+            continue
+        if item["type"] == _CROSS:
+            # Listed with its model when the rest of the model is valid, else after all others.
+            (violations if alone(loc) else later).append(Violation(_path(loc), ctx["message"]))
             continue
         if item["type"] == _RULES:
             violations.extend(Violation(_path((*loc, *sub)), msg) for sub, msg in ctx[_RULES_CTX])
@@ -741,7 +682,7 @@ def _translate(error: ValidationError) -> list[Violation]:
         violations.append(
             Violation(_path(loc), _message(item["type"], loc, item.get("input"), ctx, item["msg"]))
         )
-    return violations
+    return violations + later
 
 
 def _message(kind: str, loc: _Loc, value: object, ctx: dict[str, Any], fallback: str) -> str:
