@@ -745,35 +745,17 @@ def _model_at(loc: _Loc) -> type[BaseModel] | None:
     """The model class that validates the object at ``loc`` (for did-you-mean hints)."""
     current: Any = SessionConfig
     for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(part) if isinstance(part, str) else None
-            if field is None:
-                return None
-            current = field.annotation
-        elif get_origin(current) is tuple and isinstance(part, int):
-            current = get_args(current)[0]
-        elif get_origin(current) is dict:
+        if get_origin(current) is dict:  # an entry of ``indicators``
             current = get_args(current)[1]
+        elif get_origin(current) is tuple and isinstance(part, int):  # an item of ``data``
+            current = get_args(current)[0]
+        elif isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            current = current.model_fields[part].annotation
+            if get_origin(current) in (Union, types.UnionType):  # ``X | None`` holds an X
+                current = get_args(current)[0]
         else:
             return None
-    current = _unwrap(current)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(tp: Any) -> Any:
-    """Strip ``Annotated`` and ``X | None`` down to the type that validates objects."""
-    while True:
-        origin = get_origin(tp)
-        if origin is Annotated:
-            tp = get_args(tp)[0]
-        elif origin is Union or origin is types.UnionType:
-            options = [a for a in get_args(tp) if a is not type(None)]
-            if len(options) != 1:
-                return tp
-            tp = options[0]
-        else:
-            return tp
 
 
 def _path(loc: _Loc) -> str:
