@@ -65,7 +65,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from domain.errors import ConfigError, Violation
 from domain.intervals import NON_BAR_STREAMS, Interval, stream_base
@@ -84,16 +84,18 @@ __all__ = [
 
 _Loc = tuple[str | int, ...]
 
-# Error type of a validator that reports violations at sub-paths of its own location; the
-# sub-paths and messages travel in the error's context under this key.
-_RULES = "config_rules"
-_RULES_CTX = "config_violations"
 
-
-def _rules(violations: Sequence[tuple[_Loc, str]]) -> PydanticCustomError:
-    """One pydantic error carrying several violations at paths relative to the validator."""
-    text = "; ".join(f"{_path(loc)}: {msg}" if loc else msg for loc, msg in violations)
-    return PydanticCustomError(_RULES, text, {_RULES_CTX: tuple(violations)})
+def _rules(violations: Sequence[tuple[_Loc, str]]) -> ValidationError:
+    """Violations at paths relative to the validator that raises this (pydantic prefixes its loc)."""
+    return ValidationError.from_exception_data(
+        "config",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("value_error", "{error}", {"error": msg}), loc=loc, input=None
+            )
+            for loc, msg in violations
+        ],
+    )
 
 
 # Error type of a rule over several fields, raised by the field validator of the later field when
@@ -673,9 +675,6 @@ def _translate(error: ValidationError) -> list[Violation]:
         if item["type"] == _CROSS:
             # Listed with its model when the rest of the model is valid, else after all others.
             (violations if alone(loc) else later).append(Violation(_path(loc), ctx["message"]))
-            continue
-        if item["type"] == _RULES:
-            violations.extend(Violation(_path((*loc, *sub)), msg) for sub, msg in ctx[_RULES_CTX])
             continue
         if loc and loc[-1] == "[key]":
             loc = loc[:-1]
