@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= sqlite:///var/demo.db
 
-.PHONY: demo live test bench install lint clean
+.PHONY: demo live test bench install lint check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,15 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# the static checks of CI: lint, format, types (strict on domain/)
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy domain
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict domain
+	$(BIN)/mypy actors ops
+
+# everything CI runs: the static checks, then the tests
+check: lint test
 
 clean:
 	rm -rf $(VENV) var

@@ -219,9 +219,9 @@ def run_soak(
     with open_store(url) as store:
         seed_group(store.calendar, "US_EQUITY", SOURCE_DAY.year, today.year + 1, datetime.now(UTC))
         calendar = TradingCalendar(store.calendar, "US_EQUITY", "EQUITY")
-        source = DayHours.from_session(calendar.get_trading_session(SOURCE_DAY))  # type: ignore[arg-type]
+        source = DayHours.from_session(calendar.get_trading_session(SOURCE_DAY))
         target_day = calendar.get_first_trading_date(today)
-        target = DayHours.from_session(calendar.get_trading_session(target_day))  # type: ignore[arg-type]
+        target = DayHours.from_session(calendar.get_trading_session(target_day))
         store.bars.insert_missing(complete_session_bars(names, source))
     result.target_day = target_day.isoformat()
     result.expected_bars = symbols * len(range(target.open_ts, target.close_ts, 60))
@@ -260,7 +260,7 @@ def run_soak(
         status = first.status()
         if status is not None:
             last.update(status)
-        return bool(status) and status["now_ts"] >= kill_ts
+        return status is not None and bool(status) and status["now_ts"] >= kill_ts
 
     if not wait_for(reached_kill, timeout / 2):
         first.proc.kill()
@@ -303,13 +303,15 @@ def run_soak(
         rss = second.rss_mb()
         if rss is not None and status["now_ts"] > clock_now + 1800:
             warm.append(rss)
-        return status.get("run_done", False)
+        return bool(status.get("run_done", False))
 
     wait_for(ended, timeout, step=0.25)
     result.exit_codes.append(second.finish(30))
     if warm:
         result.rss_after_warmup_mb, result.rss_end_mb = round(warm[0], 1), round(warm[-1], 1)
-    stats2 = next((e for e in reversed(second.events) if e.get("event") == "replay_stream_done"), {})
+    stats2: dict[str, Any] = next(
+        (e for e in reversed(second.events) if e.get("event") == "replay_stream_done"), {}
+    )
     counters2 = final.get("counters", {})
     for key in ("sent", "dropped", "lost_disconnected"):
         setattr(result, key, int(stats1.get(key, 0)) + int(stats2.get(key, 0)))
