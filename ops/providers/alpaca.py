@@ -33,6 +33,7 @@ Payloads are checked field by field rather than through a Pydantic model: a page
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -184,7 +185,6 @@ class AlpacaProvider:
         self._request_timeout = request_timeout
         self._max_rate_limit_retries = max_rate_limit_retries
         self._rng = rng or random.Random()
-        self._pauses = threading.Event()  # never set: REST waits block on it instead of sleeping
         self._lock = threading.Lock()
         self._state = ConnectionState.DISCONNECTED
         self._run: _StreamRun | None = None
@@ -248,10 +248,8 @@ class AlpacaProvider:
         }
         bars: dict[tuple[str, int], Bar] = {}
         token: str | None = None
-        page = 0
         with httpx.Client(headers=headers, timeout=self._request_timeout) as client:
-            while True:
-                page += 1
+            for page in itertools.count(1):
                 payload = self._get_page(client, params if token is None else {**params, "page_token": token})
                 next_token = self._read_page(payload, query, page, bars)
                 if next_token is None:
@@ -280,7 +278,7 @@ class AlpacaProvider:
                 )
                 rate_limited += 1
                 log.warning("alpaca_rate_limited", retry=rate_limited, wait_seconds=round(delay, 3))
-                self._pause(delay)
+                time.sleep(delay)
                 continue
             if status in (401, 403):
                 message = _error_message(response)
@@ -311,9 +309,8 @@ class AlpacaProvider:
 
         retrying = Retrying(
             stop=stop_after_attempt(REST_ATTEMPTS),
-            wait=self._retry_wait,
+            wait=lambda retry_state: self._backoff_delay(retry_state.attempt_number - 1),
             retry=retry_if_exception_type(_Transient),
-            sleep=self._pause,
             before_sleep=_log_retry,
             reraise=True,
         )
@@ -324,14 +321,8 @@ class AlpacaProvider:
                 f"alpaca data API at {self._bars_url} unavailable after {REST_ATTEMPTS} attempts: {exc}"
             ) from exc
 
-    def _retry_wait(self, retry_state: RetryCallState) -> float:
-        return self._backoff_delay(retry_state.attempt_number - 1)
-
     def _backoff_delay(self, attempt: int) -> float:
         return self._backoff.delay(attempt, self._rng)
-
-    def _pause(self, seconds: float) -> None:
-        self._pauses.wait(seconds)
 
     def _rate_limit_wait(self, response: httpx.Response) -> float | None:
         """Seconds to wait per ``Retry-After`` (seconds or HTTP date), else ``X-RateLimit-Reset``
@@ -363,9 +354,7 @@ class AlpacaProvider:
         token = payload.get("next_page_token")
         if token is not None and not isinstance(token, str):
             raise ProviderProtocolError(f"alpaca bars page {page} has a non-string next_page_token {token!r}")
-        by_symbol = payload.get("bars")
-        if by_symbol is None:
-            by_symbol = {}
+        by_symbol = {} if payload.get("bars") is None else payload["bars"]
         if not isinstance(by_symbol, dict):
             raise ProviderProtocolError(
                 f"alpaca bars page {page}: 'bars' is not an object: {_clip(by_symbol)}"
@@ -518,30 +507,19 @@ class AlpacaProvider:
                 continue
             if not isinstance(items, list):
                 items = [items]
-            pending: list[Bar] = []
-            pending_kind = "b"
-            for item in items:
-                kind = item.get("T") if isinstance(item, dict) else None
-                if kind in ("b", "u"):
-                    if kind != pending_kind and pending:
-                        self._deliver(run, pending, updated=pending_kind == "u")
-                        pending = []
-                    pending_kind = kind
-                    bar = self._stream_bar(item)
-                    if bar is not None:
-                        pending.append(bar)
+            # consecutive bars ("b") or updated bars ("u") go to the sink as one batch
+            for batch_kind, group in itertools.groupby(items, key=_bar_kind):
+                if batch_kind is None:
+                    for item in group:
+                        expecting = self._control(run, ws, item, expecting)
                     continue
-                if pending:
-                    self._deliver(run, pending, updated=pending_kind == "u")
-                    pending = []
-                expecting = self._control(run, ws, item, kind, expecting)
-            if pending:
-                self._deliver(run, pending, updated=pending_kind == "u")
+                bars = [bar for item in group if (bar := self._stream_bar(item)) is not None]
+                if bars:
+                    self._deliver(run, bars, updated=batch_kind == "u")
 
-    def _control(
-        self, run: _StreamRun, ws: ClientConnection, item: Any, kind: Any, expecting: str | None
-    ) -> str | None:
+    def _control(self, run: _StreamRun, ws: ClientConnection, item: Any, expecting: str | None) -> str | None:
         """Act on a control message; what the handshake expects next (``None``: streaming)."""
+        kind = item.get("T") if isinstance(item, dict) else None
         if kind == "error":
             code, message = item.get("code"), item.get("msg")
             raise _StreamError(f"alpaca error {code}: {message}", fatal=code in FATAL_STREAM_ERRORS)
@@ -586,10 +564,7 @@ class AlpacaProvider:
         with run.lock:
             if run.stop.is_set():
                 return
-            if updated:
-                run.sink.bars(bars, updated=True)
-            else:
-                run.sink.bars(bars)
+            run.sink.bars(bars, updated=updated)
         if updated:
             self.stats["updated_bars"] += len(bars)
         else:
@@ -607,6 +582,12 @@ class AlpacaProvider:
                 return
             self._state = state
             run.sink.state(state, detail)
+
+
+def _bar_kind(item: Any) -> str | None:
+    """``"b"`` or ``"u"`` for a bar or an updated bar item, else ``None``."""
+    kind = item.get("T") if isinstance(item, dict) else None
+    return kind if kind in ("b", "u") else None
 
 
 def _parse_bar(item: Any, symbol: str | None, interval: Interval) -> tuple[int, Bar]:
