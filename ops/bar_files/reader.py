@@ -53,6 +53,7 @@ string, and UTC offsets are looked up once per local hour.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -147,9 +148,9 @@ class _Layout:
     width: int
     kind: _Kind
     ts_col: int
-    time_col: int  # -1 unless kind == "date_time"
     value_cols: tuple[int, int, int, int, int]  # open, high, low, close, volume
-    naive_is_utc: bool
+    time_col: int = -1  # -1 unless kind == "date_time"
+    naive_is_utc: bool = False
 
 
 def read_bar_file(
@@ -300,7 +301,8 @@ def _detect_layout(file: Path, step: Interval) -> _Layout:
     if not lines:
         raise BarImportError(f"{file}: the file is empty")
     first_line, first_fields = lines[0]
-    headerless = bool(first_fields) and _date_prefix(first_fields[0].strip())
+    # a first line that starts like a date is data, not a header
+    headerless = bool(first_fields) and _DATE_RE.match(first_fields[0].strip()) is not None
     header_line = 0 if headerless else first_line
     names = [] if headerless else [f.strip().strip('"').strip().lower() for f in first_fields]
     data = lines if headerless else lines[1:]
@@ -325,21 +327,18 @@ def _detect_layout(file: Path, step: Interval) -> _Layout:
             len(names),
             "timestamp",
             index["timestamp"],
-            -1,
             value_cols,
             naive_is_utc=True,
         )
     elif has_values and "date" in index and _ADJ_CLOSE_NAMES & index.keys():
-        layout = _Layout(
-            "yahoo-daily", header_line, len(names), "date", index["date"], -1, value_cols, naive_is_utc=False
-        )
+        layout = _Layout("yahoo-daily", header_line, len(names), "date", index["date"], value_cols)
     elif (
         has_values
         and "date" in index
         and "time" in index
         and len(first_row) == len(names)
-        and _is_date(first_row[index["date"]])
-        and _is_time(first_row[index["time"]])
+        and _parses(_parse_days, first_row[index["date"]])
+        and _parses(_parse_clock, first_row[index["time"]])
     ):
         layout = _Layout(
             "date-time",
@@ -347,27 +346,27 @@ def _detect_layout(file: Path, step: Interval) -> _Layout:
             len(names),
             "date_time",
             index["date"],
-            index["time"],
             value_cols,
-            naive_is_utc=False,
+            time_col=index["time"],
         )
     else:
         shaped = next(
-            (row for _, row in data if len(row) >= 7 and _is_date(row[0]) and _is_time(row[1])), None
+            (
+                row
+                for _, row in data
+                if len(row) >= 7 and _parses(_parse_days, row[0]) and _parses(_parse_clock, row[1])
+            ),
+            None,
         )
         if shaped is not None:
             layout = _Layout(
-                "date-time", header_line, len(shaped), "date_time", 0, 1, (2, 3, 4, 5, 6), naive_is_utc=False
+                "date-time", header_line, len(shaped), "date_time", 0, (2, 3, 4, 5, 6), time_col=1
             )
         elif has_values and any(name in index for name in _TIMESTAMP_NAMES):
             ts_col = next(index[name] for name in _TIMESTAMP_NAMES if name in index)
-            layout = _Layout(
-                "generic", header_line, len(names), "timestamp", ts_col, -1, value_cols, naive_is_utc=False
-            )
+            layout = _Layout("generic", header_line, len(names), "timestamp", ts_col, value_cols)
         elif headerless and len(first_row) >= 6:
-            layout = _Layout(
-                "generic", 0, len(first_row), "timestamp", 0, -1, (1, 2, 3, 4, 5), naive_is_utc=False
-            )
+            layout = _Layout("generic", 0, len(first_row), "timestamp", 0, (1, 2, 3, 4, 5))
     if layout is None:
         shown = ",".join(first_fields)[:120]
         raise BarImportError(
@@ -388,22 +387,9 @@ def _detect_layout(file: Path, step: Interval) -> _Layout:
     return layout
 
 
-def _date_prefix(text: str) -> bool:
-    """Whether ``text`` starts like a date (so the line is data, not a header)."""
-    return _DATE_RE.match(text) is not None
-
-
-def _is_date(text: str) -> bool:
+def _parses(parse: Callable[[str], int], text: str) -> bool:
     try:
-        _parse_days(text)
-    except _RowError:
-        return False
-    return True
-
-
-def _is_time(text: str) -> bool:
-    try:
-        _parse_clock(text)
+        parse(text)
     except _RowError:
         return False
     return True
@@ -500,18 +486,11 @@ def _timestamp_parser(
         return parse_date
 
     if layout.kind == "date_time":
-        days_of: dict[str, int] = {}
-        seconds_of: dict[str, int] = {}
+        days_of = functools.cache(_parse_days)  # parsed once per distinct string
+        seconds_of = functools.cache(_parse_clock)
 
         def parse_date_time(fields: list[str]) -> int:
-            day_text, time_text = fields[ts_col], fields[time_col]
-            days = days_of.get(day_text)
-            if days is None:
-                days = days_of[day_text] = _parse_days(day_text)
-            seconds = seconds_of.get(time_text)
-            if seconds is None:
-                seconds = seconds_of[time_text] = _parse_clock(time_text)
-            return finish(to_utc(days * 86_400 + seconds))
+            return finish(to_utc(days_of(fields[ts_col]) * 86_400 + seconds_of(fields[time_col])))
 
         return parse_date_time
 
