@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from domain.errors import BarImportError, Violation
 from domain.store import Store
@@ -54,30 +55,19 @@ def import_bar_file(
     new_bars = 0
     if parsed.bars:  # the repository raises a failed write as StoreError / StoreUnavailable
         new_bars = store.bars.upsert_counting_new(parsed.bars, what=f"the bars of {parsed.path}")
-    report = ImportReport(
-        path=parsed.path,
-        symbol=parsed.symbol,
-        interval=parsed.interval,
-        format=parsed.format,
-        rows_read=parsed.rows_read,
-        imported=len(parsed.bars),
-        new_bars=new_bars,
-        invalid=list(parsed.invalid),
-        first_ts=parsed.first_ts,
-        last_ts=parsed.last_ts,
+    summary: dict[str, Any] = {
+        "path": parsed.path,
+        "symbol": parsed.symbol,
+        "interval": parsed.interval,
+        "format": parsed.format,
+        "rows_read": parsed.rows_read,
+        "imported": len(parsed.bars),
+        "new_bars": new_bars,
+    }
+    log.info("bar_file_imported", **summary, invalid=len(parsed.invalid))
+    return ImportReport(
+        **summary, invalid=list(parsed.invalid), first_ts=parsed.first_ts, last_ts=parsed.last_ts
     )
-    log.info(
-        "bar_file_imported",
-        path=report.path,
-        symbol=report.symbol,
-        interval=report.interval,
-        format=report.format,
-        rows_read=report.rows_read,
-        imported=report.imported,
-        new_bars=report.new_bars,
-        invalid=len(report.invalid),
-    )
-    return report
 
 
 def _invalid_message(parsed: ParsedFile) -> str:
