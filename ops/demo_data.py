@@ -26,6 +26,7 @@ gives one bar per session day keyed by its date at midnight UTC.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import random
 from collections.abc import Iterable, Iterator
@@ -110,13 +111,8 @@ def write_demo_data(
     stays bounded for long ranges.
     """
     written = 0
-    batch: list[Bar] = []
-    for bar in generate_demo_bars(calendar, symbols, start, end, seed=seed, interval=interval):
-        batch.append(bar)
-        if len(batch) >= _WRITE_BATCH:
-            written += store.bars.insert_missing(batch)
-            batch = []
-    if batch:
+    bars = generate_demo_bars(calendar, symbols, start, end, seed=seed, interval=interval)
+    while batch := list(itertools.islice(bars, _WRITE_BATCH)):
         written += store.bars.insert_missing(batch)
     return written
 
@@ -213,25 +209,19 @@ def _day_bars(profile: _Profile, seed: int, day: date, minutes: list[int]) -> li
 
 def _aggregate(minute_bars: list[Bar], step: Interval, open_ts: int, day: date) -> Iterator[Bar]:
     """Windows of ``step`` anchored at the regular open (1d: the whole day at midnight UTC)."""
-    name = str(step)
-    if step.is_daily:
-        keys = [0] * len(minute_bars)
-        starts = {0: daily_ts(day)}
-    else:
-        keys = [(bar.ts - open_ts) // step.seconds for bar in minute_bars]
-        starts = {key: open_ts + key * step.seconds for key in set(keys)}
-    window: list[Bar] = []
-    for index, bar in enumerate(minute_bars):
-        window.append(bar)
-        if index + 1 == len(minute_bars) or keys[index + 1] != keys[index]:
-            yield Bar(
-                bar.symbol,
-                name,
-                starts[keys[index]],
-                window[0].open,
-                max(b.high for b in window),
-                min(b.low for b in window),
-                window[-1].close,
-                sum(b.volume for b in window),
-            )
-            window = []
+
+    def window_start(bar: Bar) -> int:
+        return daily_ts(day) if step.is_daily else open_ts + (bar.ts - open_ts) // step.seconds * step.seconds
+
+    for start, group in itertools.groupby(minute_bars, key=window_start):
+        window = list(group)
+        yield Bar(
+            window[0].symbol,
+            str(step),
+            start,
+            window[0].open,
+            max(b.high for b in window),
+            min(b.low for b in window),
+            window[-1].close,
+            sum(b.volume for b in window),
+        )
