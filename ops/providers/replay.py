@@ -83,14 +83,9 @@ class ReplayProvider:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._fetch_failures_left = self.faults.fetch_failures
-        self.stats = {
-            "sent": 0,
-            "dropped": 0,
-            "late": 0,
-            "duplicated": 0,
-            "lost_disconnected": 0,
-            "fetches": 0,
-        }
+        self.stats = dict.fromkeys(
+            ("sent", "dropped", "late", "duplicated", "lost_disconnected", "fetches"), 0
+        )
         """What the stream did (``sent`` counts deliveries, duplicates included)."""
         self.dropped: list[Bar] = []
         """The bars the faults kept from the stream (dropped, or lost while disconnected)."""
@@ -101,9 +96,6 @@ class ReplayProvider:
 
     def clock(self) -> ScaledClock:
         return self._clock
-
-    def now_ts(self) -> int:
-        return datetime_to_ts(self._clock.now())
 
     # ------------------------------------------------------------------ history
 
@@ -116,7 +108,7 @@ class ReplayProvider:
         if Interval.parse(interval) != self.interval:
             return []
         wanted = set(symbols)
-        horizon = self.now_ts() - self.interval.seconds
+        horizon = datetime_to_ts(self._clock.now()) - self.interval.seconds
         return sorted(
             (b for b in self._bars if b.symbol in wanted and start_ts <= b.ts < end_ts and b.ts <= horizon),
             key=lambda b: (b.symbol, b.ts),
@@ -265,16 +257,18 @@ def replay_from_store(
     zone = calendar.timezone()
     moment = (now or datetime.now(UTC)).astimezone(zone)
     target = target_day or calendar.get_first_trading_date(moment.date())
-    target_session = calendar.get_trading_session(target)
-    if target_session is None or not target_session.is_trading_day:
-        raise ProviderError(f"replay: {target.isoformat()} is not a trading day of {config.exchange_group}")
-    target_hours = DayHours.from_session(target_session)
+    target_hours = _trading_hours(calendar, target, config)
     base = str(config.base_interval or "1m")
-    source = source_day or _latest_stored_day(store, calendar, config, base, target)
-    session = calendar.get_trading_session(source)
-    if session is None or not session.is_trading_day:
-        raise ProviderError(f"replay: {source.isoformat()} is not a trading day of {config.exchange_group}")
-    source_hours = DayHours.from_session(session)
+    source = source_day
+    if source is None:  # the exchange date of the newest stored base bar before the target
+        latest = store.bars.latest_ts(config.symbols, base, before_ts=target_hours.read_start_ts)
+        if latest is None:
+            raise ProviderError(
+                f"replay: the store holds no {base} bars for {', '.join(config.symbols)} before "
+                f"{target.isoformat()} (marketsession data demo or data import writes some)"
+            )
+        source = datetime.fromtimestamp(latest, UTC).astimezone(zone).date()
+    source_hours = _trading_hours(calendar, source, config)
     shift = target_hours.open_ts - source_hours.open_ts
     bars: list[Bar] = []
     for symbol in config.symbols:
@@ -297,14 +291,8 @@ def replay_from_store(
     return ReplayProvider(bars, clock=replay_clock(clock_start, speed, origin), faults=replay_faults)
 
 
-def _latest_stored_day(store: Any, calendar: Any, config: SessionConfig, base: str, before: date) -> date:
-    """The exchange date of the newest stored ``base`` bar of the symbols before ``before``."""
-    first = calendar.get_trading_session(before)
-    hours = DayHours.from_session(first)
-    latest = store.bars.latest_ts(config.symbols, base, before_ts=hours.read_start_ts)
-    if latest is None:
-        raise ProviderError(
-            f"replay: the store holds no {base} bars for {', '.join(config.symbols)} before "
-            f"{before.isoformat()} (marketsession data demo or data import writes some)"
-        )
-    return datetime.fromtimestamp(latest, UTC).astimezone(calendar.timezone()).date()
+def _trading_hours(calendar: TradingCalendar, day: date, config: SessionConfig) -> DayHours:
+    session = calendar.get_trading_session(day)
+    if session is None or not session.is_trading_day:
+        raise ProviderError(f"replay: {day.isoformat()} is not a trading day of {config.exchange_group}")
+    return DayHours.from_session(session)
