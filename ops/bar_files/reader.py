@@ -69,10 +69,7 @@ from domain.bars import Bar, bar_violation
 from domain.errors import BarImportError
 from domain.intervals import Interval
 
-__all__ = ["FORMATS", "ParsedFile", "read_bar_file"]
-
-
-FORMATS = ("utc-minute-dump", "yahoo-daily", "date-time", "generic")
+__all__ = ["ParsedFile", "read_bar_file"]
 
 
 log = structlog.get_logger(__name__)
@@ -427,12 +424,12 @@ def _local_to_utc(zone: ZoneInfo) -> Callable[[int], int]:
     The offset is looked up once per local hour; an hour holding a DST transition is resolved
     minute by minute, and an ambiguous or nonexistent local time raises :class:`_RowError`.
     """
-    offsets: dict[int, int] = {}
 
     def offsets_at(moment: datetime) -> tuple[timedelta | None, timedelta | None]:
         aware = moment.replace(tzinfo=zone)
         return aware.utcoffset(), aware.replace(fold=1).utcoffset()
 
+    @functools.cache
     def hour_offset(hour: int) -> int:
         start = _EPOCH_NAIVE + timedelta(hours=hour)
         a0, a1 = offsets_at(start)
@@ -452,10 +449,7 @@ def _local_to_utc(zone: ZoneInfo) -> Callable[[int], int]:
         return local - int(off0.total_seconds())
 
     def convert(local: int) -> int:
-        hour = local // 3600
-        offset = offsets.get(hour)
-        if offset is None:
-            offset = offsets[hour] = hour_offset(hour)
+        offset = hour_offset(local // 3600)
         if offset == _MIXED:
             return exact(local)
         return local - offset
@@ -479,11 +473,7 @@ def _timestamp_parser(
         return ts
 
     if layout.kind == "date":
-
-        def parse_date(fields: list[str]) -> int:
-            return _parse_days(fields[ts_col]) * 86_400
-
-        return parse_date
+        return lambda fields: _parse_days(fields[ts_col]) * 86_400
 
     if layout.kind == "date_time":
         days_of = functools.cache(_parse_days)  # parsed once per distinct string
