@@ -100,7 +100,7 @@ def _csv_records(path: Path, text: str) -> list[tuple[str, dict[str, Any]]]:
     records = []
     for index, raw in enumerate(reader, start=2):
         if None in raw:
-            records.append((f":{index}", {"date": raw.get("date"), "_extra": raw[None]}))  # type: ignore[index]
+            records.append((f":{index}", {"date": raw.get("date"), "_extra": raw[None]}))
             continue
         records.append((f":{index}", {(k or "").strip().lower(): v for k, v in raw.items()}))
     return records

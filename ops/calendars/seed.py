@@ -129,116 +129,110 @@ def build_group(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        return _build_group(spec, first, last, source)
+        import exchange_calendars as xcals
+        import pandas as pd
 
+        bound = xcals.get_calendar(spec.calendar_code).bound_min()
+        if bound is not None:  # exchange_calendars evaluates some calendars only from a given date
+            first = max(first, bound.date())
+        if first > last:
+            raise CalendarError(
+                f"cannot seed {spec.exchange_group}: its calendar starts on {first}, after {last}"
+            )
+        try:
+            calendar = xcals.get_calendar(spec.calendar_code, start=first.isoformat(), end=last.isoformat())
+        except ValueError as exc:
+            raise CalendarError(f"cannot seed {spec.exchange_group} for {first}..{last}: {exc}") from None
+        zone = str(calendar.tz)
+        if zone != spec.timezone:
+            raise CalendarError(
+                f"{spec.calendar_code} is in {zone}, {spec.exchange_group} expects {spec.timezone}"
+            )
+        weekdays = frozenset(i for i, flag in enumerate(calendar.weekmask) if flag == "1")
+        opens = _versions(calendar.open_times, first)
+        closes = _versions(calendar.close_times, first)
+        break_starts = _versions(calendar.break_start_times or ((None, None),), first)
+        break_ends = _versions(calendar.break_end_times or ((None, None),), first)
+        change_dates = sorted({d for d, _ in opens + closes + break_starts + break_ends})
 
-def _build_group(
-    spec: GroupSpec, first: date, last: date, source: str
-) -> tuple[tuple[MarketHours, ...], Coverage, tuple[CalendarException, ...]]:
-    import exchange_calendars as xcals
-    import pandas as pd
+        def in_force(versions: list[tuple[date, Any]], day: date) -> Any:
+            current = versions[0][1]
+            for valid_from, moment in versions:
+                if valid_from <= day:
+                    current = moment
+            return current
 
-    bound = xcals.get_calendar(spec.calendar_code).bound_min()
-    if bound is not None:  # exchange_calendars evaluates some calendars only from a given date
-        first = max(first, bound.date())
-    if first > last:
-        raise CalendarError(
-            f"cannot seed {spec.exchange_group}: its calendar starts on {first}, after {last}"
-        )
-    try:
-        calendar = xcals.get_calendar(spec.calendar_code, start=first.isoformat(), end=last.isoformat())
-    except ValueError as exc:
-        raise CalendarError(f"cannot seed {spec.exchange_group} for {first}..{last}: {exc}") from None
-    zone = str(calendar.tz)
-    if zone != spec.timezone:
-        raise CalendarError(
-            f"{spec.calendar_code} is in {zone}, {spec.exchange_group} expects {spec.timezone}"
-        )
-    weekdays = frozenset(i for i, flag in enumerate(calendar.weekmask) if flag == "1")
-    opens = _versions(calendar.open_times, first)
-    closes = _versions(calendar.close_times, first)
-    break_starts = _versions(calendar.break_start_times or ((None, None),), first)
-    break_ends = _versions(calendar.break_end_times or ((None, None),), first)
-    change_dates = sorted({d for d, _ in opens + closes + break_starts + break_ends})
+        hours = [
+            MarketHours(
+                exchange_group=spec.exchange_group,
+                asset_class=spec.asset_class,
+                valid_from=valid_from,
+                timezone=zone,
+                exchanges=spec.exchanges,
+                regular_open=in_force(opens, valid_from),
+                regular_close=in_force(closes, valid_from),
+                pre_market_open=spec.pre_market[0] if spec.pre_market else None,
+                pre_market_close=spec.pre_market[1] if spec.pre_market else None,
+                post_market_open=spec.post_market[0] if spec.post_market else None,
+                post_market_close=spec.post_market[1] if spec.post_market else None,
+                break_start=in_force(break_starts, valid_from),
+                break_end=in_force(break_ends, valid_from),
+                trading_weekdays=weekdays,
+            )
+            for valid_from in change_dates
+        ]
 
-    def in_force(versions: list[tuple[date, Any]], day: date) -> Any:
-        current = versions[0][1]
-        for valid_from, moment in versions:
-            if valid_from <= day:
-                current = moment
-        return current
+        start, end = pd.Timestamp(first), pd.Timestamp(last)
+        holiday_names = _names(calendar.regular_holidays, start, end)
+        early_names: dict[date, str] = {}
+        for _moment, rules in calendar.special_closes:
+            early_names.update(_names(rules, start, end))
+        late_names: dict[date, str] = {}
+        for _moment, rules in calendar.special_opens:
+            late_names.update(_names(rules, start, end))
+        adhoc = _ADHOC_NAMES.get(spec.exchange_group, {})
 
-    hours = [
-        MarketHours(
-            exchange_group=spec.exchange_group,
-            asset_class=spec.asset_class,
-            valid_from=valid_from,
-            timezone=zone,
-            exchanges=spec.exchanges,
-            regular_open=in_force(opens, valid_from),
-            regular_close=in_force(closes, valid_from),
-            pre_market_open=spec.pre_market[0] if spec.pre_market else None,
-            pre_market_close=spec.pre_market[1] if spec.pre_market else None,
-            post_market_open=spec.post_market[0] if spec.post_market else None,
-            post_market_close=spec.post_market[1] if spec.post_market else None,
-            break_start=in_force(break_starts, valid_from),
-            break_end=in_force(break_ends, valid_from),
-            trading_weekdays=weekdays,
-        )
-        for valid_from in change_dates
-    ]
-
-    start, end = pd.Timestamp(first), pd.Timestamp(last)
-    holiday_names = _names(calendar.regular_holidays, start, end)
-    early_names: dict[date, str] = {}
-    for _moment, rules in calendar.special_closes:
-        early_names.update(_names(rules, start, end))
-    late_names: dict[date, str] = {}
-    for _moment, rules in calendar.special_opens:
-        late_names.update(_names(rules, start, end))
-    adhoc = _ADHOC_NAMES.get(spec.exchange_group, {})
-
-    schedule = calendar.schedule.loc[start:end]
-    local_open = schedule["open"].dt.tz_convert(zone)
-    local_close = schedule["close"].dt.tz_convert(zone)
-    sessions = {stamp.date() for stamp in schedule.index}
-    exceptions: list[CalendarException] = []
-    for stamp in pd.date_range(start, end, freq="D"):
-        day = stamp.date()
-        if day.weekday() not in weekdays:
-            continue
-        if day not in sessions:
-            name = adhoc.get(day) or holiday_names.get(day) or "Market closed"
+        schedule = calendar.schedule.loc[start:end]
+        local_open = schedule["open"].dt.tz_convert(zone)
+        local_close = schedule["close"].dt.tz_convert(zone)
+        sessions = {stamp.date() for stamp in schedule.index}
+        exceptions: list[CalendarException] = []
+        for stamp in pd.date_range(start, end, freq="D"):
+            day = stamp.date()
+            if day.weekday() not in weekdays:
+                continue
+            if day not in sessions:
+                name = adhoc.get(day) or holiday_names.get(day) or "Market closed"
+                exceptions.append(
+                    CalendarException(
+                        day, spec.exchange_group, _clean_name(spec.exchange_group, name), True, source=source
+                    )
+                )
+                continue
+            open_time = local_open.loc[stamp].time()
+            close_time = local_close.loc[stamp].time()
+            standard_open, standard_close = in_force(opens, day), in_force(closes, day)
+            early = close_time if close_time < standard_close else None
+            late = open_time if open_time > standard_open else None
+            if early is None and late is None:
+                continue
+            rule_name = early_names.get(day) if early else late_names.get(day)
+            name = rule_name or ("Early close" if early else "Late open")
             exceptions.append(
                 CalendarException(
-                    day, spec.exchange_group, _clean_name(spec.exchange_group, name), True, source=source
+                    day,
+                    spec.exchange_group,
+                    _clean_name(spec.exchange_group, name),
+                    False,
+                    early_close_time=early,
+                    late_open_time=late,
+                    source=source,
                 )
             )
-            continue
-        open_time = local_open.loc[stamp].time()
-        close_time = local_close.loc[stamp].time()
-        standard_open, standard_close = in_force(opens, day), in_force(closes, day)
-        early = close_time if close_time < standard_close else None
-        late = open_time if open_time > standard_open else None
-        if early is None and late is None:
-            continue
-        name = early_names.get(day) if early else late_names.get(day)
-        name = name or ("Early close" if early else "Late open")
-        exceptions.append(
-            CalendarException(
-                day,
-                spec.exchange_group,
-                _clean_name(spec.exchange_group, name),
-                False,
-                early_close_time=early,
-                late_open_time=late,
-                source=source,
-            )
+        coverage = Coverage(
+            spec.exchange_group, first, last, f"exchange_calendars {xcals.__version__} {spec.calendar_code}"
         )
-    coverage = Coverage(
-        spec.exchange_group, first, last, f"exchange_calendars {xcals.__version__} {spec.calendar_code}"
-    )
-    return tuple(hours), coverage, tuple(exceptions)
+        return tuple(hours), coverage, tuple(exceptions)
 
 
 def seed_group(
