@@ -144,7 +144,6 @@ class _StreamError(Exception):
 
     def __init__(self, detail: str, *, fatal: bool = False) -> None:
         super().__init__(detail)
-        self.detail = detail
         self.fatal = fatal
 
 
@@ -436,11 +435,11 @@ class AlpacaProvider:
                 except _StreamError as exc:
                     if run.stop.is_set():
                         break
+                    detail = str(exc)
                     if exc.fatal:
-                        log.error("alpaca_stream_failed", detail=exc.detail)
-                        self._report(run, ConnectionState.FAILED, exc.detail)
+                        log.error("alpaca_stream_failed", detail=detail)
+                        self._report(run, ConnectionState.FAILED, detail)
                         return
-                    detail = exc.detail
                 if run.stop.is_set():
                     break
                 if run.live:
