@@ -102,11 +102,10 @@ def _clean_name(group: str, name: str) -> str:
 
 
 def _names(holiday_calendars: Any, start: pd.Timestamp, end: pd.Timestamp) -> dict[date, str]:
-    names: dict[date, str] = {}
     if holiday_calendars is None or not hasattr(holiday_calendars, "holidays"):
-        return names
-    series = holiday_calendars.holidays(start, end, return_name=True)
-    for stamp, name in series.items():
+        return {}
+    names: dict[date, str] = {}
+    for stamp, name in holiday_calendars.holidays(start, end, return_name=True).items():
         names.setdefault(stamp.date(), str(name))
     return names
 
