@@ -512,7 +512,12 @@ class AlpacaProvider:
                     for item in group:
                         expecting = self._control(run, ws, item, expecting)
                     continue
-                bars = [bar for item in group if (bar := self._stream_bar(item)) is not None]
+                bars = []
+                for item in group:
+                    try:
+                        bars.append(_parse_bar(item, None, MINUTE)[1])
+                    except _BadItem as exc:
+                        self._malformed(item, str(exc))
                 if bars:
                     self._deliver(run, bars, updated=batch_kind == "u")
 
@@ -551,13 +556,6 @@ class AlpacaProvider:
                 with run.lock:
                     if not run.stop.is_set():
                         run.sink.outage(start, end)
-
-    def _stream_bar(self, item: dict[str, Any]) -> Bar | None:
-        try:
-            return _parse_bar(item, None, MINUTE)[1]
-        except _BadItem as exc:
-            self._malformed(item, str(exc))
-            return None
 
     def _deliver(self, run: _StreamRun, bars: list[Bar], *, updated: bool) -> None:
         with run.lock:
