@@ -104,7 +104,7 @@ def write_demo_data(
     seed: int = 0,
     interval: str = "1m",
 ) -> int:
-    """Write the demo bars of :func:`generate_demo_bars` in batches; return the bars generated.
+    """Write the demo bars of :func:`generate_demo_bars` in batches; return how many were new.
 
     Bars already in the store are kept (real data is never overwritten by synthetic data), so a
     rerun with the same arguments changes nothing. Each batch is one transaction, so memory

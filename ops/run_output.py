@@ -25,9 +25,12 @@ __all__ = ["RunProgress", "default_report_path", "summary_table", "write_report"
 
 
 def summary_console() -> Console:
-    """The terminal's console, or one wide enough for the summary table in a log file or a pipe."""
-    console = Console()
-    return console if console.is_terminal else Console(width=140)
+    """The terminal's console, or (unless ``$COLUMNS`` says) one 140 wide in a log file or a pipe.
+    Text is printed as it is: square brackets in a message are not rich markup."""
+    console = Console(markup=False)  # a terminal's width, or $COLUMNS when set
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console
+    return Console(width=140, markup=False)
 
 
 def default_report_path(db_url: str, config_path: str) -> Path:
@@ -90,44 +93,32 @@ def _fmt(value: Any) -> str:
     return f"{value:,.2f}"
 
 
-def summary_table(report: RunReport) -> Group:
-    """The end-of-run summary: one row per day and symbol, then totals and warnings."""
+def summary_table(report: RunReport, width: int | None = None) -> Group:
+    """The end-of-run summary: one row per day and symbol, then totals and warnings.
+
+    One table when it fits ``width`` (the console's), else two: the data (bars, quality per
+    interval, gaps) and the indicators, so that no value is cut to "…" on an 80-column terminal.
+    """
     intervals: list[str] = []
     indicators: list[str] = []
     for day in report.days:
         for symbol_day in day.symbols.values():
             intervals.extend(i for i in symbol_day.session if i not in intervals)
             indicators.extend(n for n in symbol_day.indicators if n not in indicators)
-    table = Table(title=f"{report.session_name} — {report.status}", title_justify="left")
-    table.add_column("date")
-    table.add_column("symbol")
-    for column in ("bars", *(f"{interval} %" for interval in intervals), "gaps", *indicators):
-        table.add_column(column, justify="right")
-    for day in report.days:
-        label = day.day.isoformat() + ("*" if day.hours.is_early_close else "")
-        if day.ended_early:
-            label += " (stopped)"
-        for symbol, symbol_day in day.symbols.items():
-            base = next(iter(symbol_day.session.values()), None)
-            table.add_row(
-                label,
-                symbol,
-                "—" if base is None else f"{base.bars:,}",
-                *(
-                    f"{symbol_day.session[i].quality:.2f}" if i in symbol_day.session else "—"
-                    for i in intervals
-                ),
-                "—" if base is None else str(len(base.gaps)),
-                *(_fmt(symbol_day.indicator_value(name)) for name in indicators),
-            )
-            label = ""
+    title = f"{report.session_name} — {report.status}"
+    tables = [_day_table(report, title, intervals, indicators)]
+    if width is not None and indicators and Console(width=10_000).measure(tables[0]).maximum > width:
+        tables = [
+            _day_table(report, title, intervals, []),
+            _day_table(report, "indicators", None, indicators),
+        ]
     timings = report.timings
     totals = Text(
         f"{len(report.days)} trading day(s) · {report.bars_streamed:,} bars streamed · "
         f"{report.bars_derived:,} derived · {timings.get('total_seconds', 0):.2f}s"
         + (f" · {timings['bars_per_second']:,.0f} bars/s" if timings.get("bars_per_second") else "")
     )
-    parts: list[Any] = [table]
+    parts: list[Any] = list(tables)
     if any(day.hours.is_early_close for day in report.days):
         parts.append(Text("* early close · quality in % of expected bars · gaps in the base interval"))
     parts.append(totals)
@@ -139,3 +130,31 @@ def summary_table(report: RunReport) -> Group:
         if len(report.warnings) > 8:
             parts.append(Text(f"  … and {len(report.warnings) - 8} more in the report"))
     return Group(*parts)
+
+
+def _day_table(report: RunReport, title: str, intervals: list[str] | None, indicators: list[str]) -> Table:
+    """Rows of day and symbol; ``intervals`` None leaves out the data columns (bars, quality, gaps)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("date", no_wrap=True)
+    table.add_column("symbol", no_wrap=True)
+    data = intervals is not None
+    columns = ["bars", *(f"{interval} %" for interval in intervals or ()), "gaps"] if data else []
+    for column in (*columns, *indicators):
+        table.add_column(column.replace("_", " "), justify="right", no_wrap=True, min_width=6)
+    for day in report.days:
+        label = day.day.isoformat() + ("*" if day.hours.is_early_close else "")
+        if day.ended_early:
+            label += " (stopped)"
+        for symbol, symbol_day in day.symbols.items():
+            base = next(iter(symbol_day.session.values()), None)
+            cells = [
+                "—" if base is None else f"{base.bars:,}",
+                *(
+                    f"{symbol_day.session[i].quality:.2f}" if i in symbol_day.session else "—"
+                    for i in intervals or ()
+                ),
+                "—" if base is None else str(len(base.gaps)),
+            ] if data else []  # fmt: skip
+            table.add_row(label, symbol, *cells, *(_fmt(symbol_day.indicator_value(n)) for n in indicators))
+            label = ""
+    return table

@@ -70,26 +70,32 @@ class BarRepository(Repository):
     def insert_missing(self, rows: Iterable[Sequence[object]], *, what: str = "bars") -> int:
         """Insert only the bars whose key is not stored yet; stored bars are never changed.
 
-        Returns the rows offered (not all of them may have been new). One transaction."""
+        Returns how many were new (counted in the same transaction as the write)."""
+        rows = list(rows)
         with translated(self._writing(what)), self._engine.begin() as connection:
-            return self._write(rows, connection, replace=False)
+            new = self._count_new(connection, rows)
+            self._write(rows, connection, replace=False)
+        return new
 
     def upsert_counting_new(self, rows: Sequence[Sequence[object]], *, what: str = "bars") -> int:
         """:meth:`upsert`, returning how many of the rows' keys were not stored before: counted in
         the same transaction as the write, so the count is the write's."""
         with translated(self._writing(what)), self._engine.begin() as connection:
-            spans: dict[tuple[Any, Any], tuple[Any, Any]] = {}
-            for symbol, interval, ts, *_ in rows:
-                first, last = spans.get((symbol, interval), (ts, ts))
-                spans[(symbol, interval)] = (min(first, ts), max(last, ts))
-            stored = {
-                (symbol, interval, ts)
-                for (symbol, interval), (first, last) in spans.items()
-                for ts in self._stored(connection, symbol, interval, first, last)
-            }
-            new = sum(1 for row in rows if (row[0], row[1], row[2]) not in stored)
+            new = self._count_new(connection, rows)
             self._write(rows, connection, replace=True)
         return new
+
+    def _count_new(self, connection: Connection, rows: Sequence[Sequence[object]]) -> int:
+        spans: dict[tuple[Any, Any], tuple[Any, Any]] = {}
+        for symbol, interval, ts, *_ in rows:
+            first, last = spans.get((symbol, interval), (ts, ts))
+            spans[(symbol, interval)] = (min(first, ts), max(last, ts))
+        stored = {
+            (symbol, interval, ts)
+            for (symbol, interval), (first, last) in spans.items()
+            for ts in self._stored(connection, symbol, interval, first, last)
+        }
+        return len({(row[0], row[1], row[2]) for row in rows} - stored)
 
     def _write(self, rows: Iterable[Sequence[object]], connection: Connection, replace: bool) -> int:
         insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(bars)

@@ -126,7 +126,7 @@ def run_suite(
     workdir: Path | None = None,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    console = console or Console()
+    console = console or Console(markup=False)
     reps = 2 if quick else 5
     large_reps = 1 if quick else 3
     symbols, large_symbols = (5, 20) if quick else (20, 100)
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", default="var/bench.json", metavar="PATH", help="where to write the figures")
     args = parser.parse_args(argv)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
-    console = Console()
+    console = Console(markup=False)
     started = time.perf_counter()
     results = run_suite(quick=args.quick, postgres=args.postgres, console=console)
     results["seconds"] = round(time.perf_counter() - started, 1)

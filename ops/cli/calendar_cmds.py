@@ -27,7 +27,7 @@ _GROUP = click.option(
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
-class _Date(click.ParamType):
+class _Date(click.ParamType[date]):
     name = "DATE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
@@ -39,7 +39,7 @@ class _Date(click.ParamType):
             self.fail(f"{value!r} is not a date (YYYY-MM-DD)", param, ctx)
 
 
-class _HourMinute(click.ParamType):
+class _HourMinute(click.ParamType[time]):
     name = "HH:MM"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> time:
@@ -253,7 +253,7 @@ def _print_sessions(sessions: list[TradingSession]) -> None:
             span(s.post_market_open, s.post_market_close),
             s.holiday_name or ("weekend" if not s.is_trading_day else ""),
         )
-    Console(width=120).print(table)
+    Console(width=120, markup=False).print(table)
 
 
 def _describe(exception: CalendarException) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.history.series import data_requirements
@@ -262,7 +263,7 @@ def chaos(
     table.add_column("section")
     table.add_column("fault-free vs with faults")
     for name, same in result["sections"].items():
-        table.add_row(name, "identical" if same else "[bold red]differs[/]")
+        table.add_row(name, "identical" if same else Text("differs", style="bold red"))
     console.print(table)
     console.print(
         f"faults injected: {', '.join(plan.injected) or 'none (the run ended before they were due)'}"

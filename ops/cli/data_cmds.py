@@ -121,4 +121,4 @@ def summary(state: CliState) -> None:
             f"{datetime.fromtimestamp(row.first_ts, UTC):%Y-%m-%d %H:%M}",
             f"{datetime.fromtimestamp(row.last_ts, UTC):%Y-%m-%d %H:%M}",
         )
-    Console(width=100).print(table)
+    Console(width=100, markup=False).print(table)

@@ -71,7 +71,7 @@ def execute_run(
         report = engine.stop("interrupted (Ctrl-C)")
     finally:
         engine.shutdown()
-    console.print(summary_table(report))
+    console.print(summary_table(report, console.width))
     path = write_report(report, report_to)
     console.print(f"report: {path}")
     if exporter is not None and export_dir is not None:

@@ -262,7 +262,7 @@ def serve(
     assert report is not None
     path = write_report(report, report_path or default_report_path(state.db_url, config_path))
     console = summary_console()
-    console.print(summary_table(report))
+    console.print(summary_table(report, console.width))
     console.print(f"report: {path}")
     log.info("stopped", status=report.status, error=report.error, report=str(path))
     raise SystemExit(EXIT_RUNTIME if report.status == "failed" else EXIT_OK)

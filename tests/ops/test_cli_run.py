@@ -77,6 +77,14 @@ def test_demo_on_a_fresh_sqlite_file_prints_the_summary_and_writes_the_report(
     assert report["totals"]["bars_streamed"] > 0
 
 
+def test_demo_run_again_says_no_bar_was_new(demo_run: tuple[Result, str, Path], tmp_path: Path) -> None:
+    _first, url, _report = demo_run
+    again = run_cli("demo", "--no-progress", "--report", str(tmp_path / "again.json"), db=url, cwd=REPO)
+    assert again.code == 0, again.err
+    assert "demo data: 0 new 1m bars for RIVN, AAPL" in again.out
+    assert "demo data: 0 new 1d bars for RIVN, AAPL" in again.out
+
+
 def test_run_with_report_and_export_on_the_demo_store(
     demo_run: tuple[Result, str, Path], tmp_path: Path
 ) -> None:
