@@ -49,6 +49,7 @@ from domain.quality.gaps import GapStatus
 from domain.session.latency import LatencyStats
 from domain.session.lifecycle import LifecycleState
 from domain.session.live_day import LiveDay
+from domain.session.status import Latency, LiveStatus, SymbolStatus
 from domain.session.windows import DayHours
 
 __all__ = ["LiveFeed"]
@@ -124,44 +125,45 @@ class LiveFeed:
 
     # ------------------------------------------------------------------ status
 
-    def live_status(self: Any) -> dict[str, Any]:
-        """A JSON-ready snapshot of the session (``/status``, ``/metrics``)."""
+    def live_status(self: Any) -> LiveStatus:
+        """Today's live session (``/status``, ``/metrics``)."""
         day = self._day
         now = self.pacing.now_ts()
         base = str(self._base)
-        symbols: dict[str, Any] = {}
+        symbols: dict[str, SymbolStatus] = {}
         for symbol in self._symbols:
             newest = day.newest_ts.get(symbol) if day is not None else None
-            symbols[symbol] = {
-                "quality": {i: self.data.quality(symbol, i) for i in self._intervals},
-                "bars": {i: len(self.data.session_bars(symbol, i) or ()) for i in self._intervals},
-                "open_gaps": sum(g.status is GapStatus.OPEN for g in self.data.gaps(symbol, base)),
-                "newest_bar_ts": newest,
-                "lag_seconds": None if newest is None else max(0, now - (newest + self._base.seconds)),
-            }
-        return {
-            "session": self.config.session_name,
-            "state": str(self.lifecycle.state),
-            "day": None if day is None else day.hours.day.isoformat(),
-            "open_ts": None if day is None else day.hours.open_ts,
-            "close_ts": None if day is None else day.hours.close_ts,
-            "now_ts": now,
-            "clock_speed": self.speed,
-            "loaded": day is not None,
-            "provider": {"state": self.provider_state, "detail": self.provider_detail},
-            "counters": dict(self.counters),
-            "refused": dict(self.refused),
-            "latency": {
-                "count": self.latency.count,
-                "sum": self.latency.total,
-                "p50": self.latency.quantile(0.5),
-                "p99": self.latency.quantile(0.99),
-                "buckets": self.latency.cumulative(),
-            },
-            "symbols": symbols,
-            "days_done": [s.day.isoformat() for s in self._summaries],
-            "warnings": (self._run_warnings + self._day_warnings)[-20:],
-        }
+            symbols[symbol] = SymbolStatus(
+                quality={i: self.data.quality(symbol, i) for i in self._intervals},
+                bars={i: len(self.data.session_bars(symbol, i) or ()) for i in self._intervals},
+                open_gaps=sum(g.status is GapStatus.OPEN for g in self.data.gaps(symbol, base)),
+                newest_bar_ts=newest,
+                lag_seconds=None if newest is None else max(0, now - (newest + self._base.seconds)),
+            )
+        return LiveStatus(
+            session=self.config.session_name,
+            state=str(self.lifecycle.state),
+            day=None if day is None else day.hours.day.isoformat(),
+            open_ts=None if day is None else day.hours.open_ts,
+            close_ts=None if day is None else day.hours.close_ts,
+            now_ts=now,
+            clock_speed=self.speed,
+            loaded=day is not None,
+            provider_state=self.provider_state,
+            provider_detail=self.provider_detail,
+            counters=dict(self.counters),
+            refused=dict(self.refused),
+            latency=Latency(
+                count=self.latency.count,
+                sum=self.latency.total,
+                p50=self.latency.quantile(0.5),
+                p99=self.latency.quantile(0.99),
+                buckets=tuple(self.latency.cumulative()),
+            ),
+            symbols=symbols,
+            days_done=tuple(s.day.isoformat() for s in self._summaries),
+            warnings=tuple((self._run_warnings + self._day_warnings)[-20:]),
+        )
 
     # ------------------------------------------------------------------ planning and loading
 

@@ -63,6 +63,7 @@ from domain.session.data import SessionData, SymbolSnapshot
 from domain.session.day_source import DaySource
 from domain.session.lifecycle import Lifecycle, LifecycleState
 from domain.session.replay_day import SessionDay
+from domain.session.status import Progress
 
 __all__ = ["SessionCoordinator"]
 
@@ -199,18 +200,18 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
     def state(self) -> str:
         return str(self.lifecycle.state)
 
-    def progress(self) -> dict[str, Any]:
+    def progress(self) -> Progress:
         day = self._day
-        return {
-            "state": str(self.lifecycle.state),
-            "days_total": len(self._days) if not self.pacing.live else None,
-            "days_done": len(self._summaries),
-            "day": None if day is None else day.hours.day.isoformat(),
-            "now_ts": self.pacing.now_ts() if self.pacing.live else (None if day is None else day.now_ts),
-            "bars_streamed": self._bars_streamed,
-            "bars_derived": self._bars_derived,
-            "steps": self._step,
-        }
+        return Progress(
+            state=str(self.lifecycle.state),
+            days_total=len(self._days) if not self.pacing.live else None,
+            days_done=len(self._summaries),
+            day=None if day is None else day.hours.day.isoformat(),
+            now_ts=self.pacing.now_ts() if self.pacing.live else (None if day is None else day.now_ts),
+            bars_streamed=self._bars_streamed,
+            bars_derived=self._bars_derived,
+            steps=self._step,
+        )
 
     def snapshot(self, symbol: str) -> SymbolSnapshot:
         return self.data.snapshot(symbol)

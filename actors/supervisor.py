@@ -40,7 +40,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import pykka
@@ -49,7 +49,7 @@ import structlog
 from actors.handle import Handle
 from actors.timer import Timer
 
-__all__ = ["ChildFailed", "EngineActor", "FaultHook", "Supervisor"]
+__all__ = ["ActorStatus", "ChildFailed", "EngineActor", "FaultHook", "Supervisor"]
 
 log = structlog.get_logger("marketsession.supervisor")
 
@@ -92,6 +92,22 @@ class ActorStats:
     state: str = "starting"
     incarnation: int = 0
     restart_log: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ActorStatus:
+    """One actor as :meth:`Supervisor.stats` reports it (``to_json`` for ``/status``)."""
+
+    messages: int
+    failures: int
+    restarts: int
+    incarnation: int
+    state: str
+    mailbox: int
+    last_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class EngineActor(pykka.ThreadingActor):
@@ -286,22 +302,16 @@ class Supervisor:
 
     # -- the engine's side -----------------------------------------------------------------
 
-    def stats(self) -> dict[str, dict[str, Any]]:
+    def stats(self) -> dict[str, ActorStatus]:
         with self._lock:
             out = {}
             for name, s in self._stats.items():
                 ref = self._handles[name].ref if name in self._handles else None
                 inbox = ref.actor_inbox if ref is not None and ref.is_alive() else None
                 mailbox = inbox.qsize() if isinstance(inbox, queue.Queue) else 0  # a threading actor's
-                out[name] = {
-                    "messages": s.messages,
-                    "failures": s.failures,
-                    "restarts": s.restarts,
-                    "incarnation": s.incarnation,
-                    "state": s.state,
-                    "mailbox": mailbox,
-                    "last_error": s.last_error,
-                }
+                out[name] = ActorStatus(
+                    s.messages, s.failures, s.restarts, s.incarnation, s.state, mailbox, s.last_error
+                )
             return out
 
     def last_error(self, name: str) -> str | None:

@@ -32,7 +32,7 @@ from actors.handle import Handle
 from actors.logs import use_stdlib_logging_unless_configured
 from actors.session_coordinator import SessionCoordinator
 from actors.subscribers import EventBus, Subscription, Target
-from actors.supervisor import FaultHook, Supervisor
+from actors.supervisor import ActorStatus, FaultHook, Supervisor
 from actors.time_manager import TimeManagerClient
 from actors.timer import Timer
 from domain.bars import Bar
@@ -51,6 +51,7 @@ from domain.providers import MarketDataProvider
 from domain.quality.gaps import Gap
 from domain.report import RunReport
 from domain.session.data import SymbolSnapshot
+from domain.session.status import LiveStatus, Progress
 from domain.store import Store, open_store
 
 __all__ = ["MarketSessionSystem"]
@@ -162,7 +163,7 @@ class MarketSessionSystem(EngineWiring):
             self._coordinator_ref().tell(Stop(reason))
         return self.wait(self.shutdown_timeout if timeout is None else timeout)
 
-    def stats(self) -> dict[str, dict[str, Any]]:
+    def stats(self) -> dict[str, ActorStatus]:
         """Per actor: messages, failures, restarts, incarnation, state, mailbox size, last error."""
         return {} if self.supervisor is None else self.supervisor.stats()
 
@@ -201,8 +202,8 @@ class MarketSessionSystem(EngineWiring):
 
     # ------------------------------------------------------------------ queries
 
-    def progress(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self._ask("progress"))
+    def progress(self) -> Progress:
+        return cast(Progress, self._ask("progress"))
 
     def state(self) -> str:
         return cast(str, self._ask("state"))
@@ -243,9 +244,9 @@ class MarketSessionSystem(EngineWiring):
             return "calendar cache cleared"
         return str(self._handles["session_coordinator"].ask(ReloadCalendar(), timeout=self.ask_timeout))
 
-    def live_status(self) -> dict[str, Any]:
+    def live_status(self) -> LiveStatus:
         """Live mode: a JSON-ready snapshot of the session (see ``/status`` of ``serve``)."""
-        return cast("dict[str, Any]", self._ask("live_status"))
+        return cast(LiveStatus, self._ask("live_status"))
 
     def _coordinator_ref(self) -> pykka.ActorRef[SessionCoordinator]:
         if self._coordinator is None:

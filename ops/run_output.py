@@ -10,27 +10,26 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rich import progress as rich_progress
 from rich.console import Console, Group
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from domain.report import RunReport
+from domain.session.status import Progress
 
 __all__ = ["RunProgress", "default_report_path", "summary_table", "write_report"]
 
 
 def summary_console() -> Console:
-    """The terminal's console, or (unless ``$COLUMNS`` says) one 140 wide in a log file or a pipe.
+    """The terminal's console, or one wide enough for the summary table in a log file or a pipe.
     Text is printed as it is: square brackets in a message are not rich markup."""
-    console = Console(markup=False)  # a terminal's width, or $COLUMNS when set
-    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
-        return console
-    return Console(width=140, markup=False)
+    console = Console(markup=False)
+    return console if console.is_terminal else Console(width=140, markup=False)
 
 
 def default_report_path(db_url: str, config_path: str) -> Path:
@@ -54,7 +53,7 @@ class RunProgress:
     """Days and bars of a running backtest, redrawn from polled ``progress()`` snapshots."""
 
     def __init__(self, console: Console) -> None:
-        self._progress = Progress(
+        self._progress = rich_progress.Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -72,15 +71,15 @@ class RunProgress:
     def __exit__(self, *exc: object) -> None:
         self._progress.__exit__(None, None, None)
 
-    def update(self, snapshot: Mapping[str, Any], elapsed: float) -> None:
-        total = snapshot["days_total"] or None
-        bars = snapshot["bars_streamed"]
+    def update(self, progress: Progress, elapsed: float) -> None:
+        total = progress.days_total or None
+        bars = progress.bars_streamed
         rate = bars / elapsed if elapsed > 0 else 0.0
-        day = snapshot["day"] or "-"
-        detail = f"day {day} · {bars:,} bars · {snapshot['bars_derived']:,} derived · {rate:,.0f} bars/s"
+        derived = progress.bars_derived
+        detail = f"day {progress.day or '-'} · {bars:,} bars · {derived:,} derived · {rate:,.0f} bars/s"
         if self._days is None:
             self._days = self._progress.add_task("days", total=total, detail=detail)
-        self._progress.update(self._days, completed=snapshot["days_done"], total=total, detail=detail)
+        self._progress.update(self._days, completed=progress.days_done, total=total, detail=detail)
 
 
 def _fmt(value: Any) -> str:

@@ -32,6 +32,10 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from actors.supervisor import ActorStatus
+from actors.system import MarketSessionSystem
+from domain.session.status import LiveStatus
+
 __all__ = ["LiveService"]
 
 log = structlog.get_logger("marketsession.service")
@@ -57,14 +61,14 @@ _COUNTERS = {  # live_status() counter → (metric, help)
 class _EngineCollector(Collector):
     """Reads the engine's state at scrape time (no metric is kept twice)."""
 
-    def __init__(self, status: Callable[[], dict[str, Any]], stats: Callable[[], dict[str, dict[str, Any]]]):
+    def __init__(self, status: Callable[[], LiveStatus], stats: Callable[[], dict[str, ActorStatus]]):
         self._status = status
         self._stats = stats
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("marketsession_up", "1 when the engine answered this scrape")
         try:
-            status = self._status()
+            status = self._status().to_json()
         except Exception as error:  # the scrape still answers, saying the engine did not
             log.warning("metrics_status_failed", error=f"{type(error).__name__}: {error}")
             up.add_metric([], 0)
@@ -129,9 +133,9 @@ class _EngineCollector(Collector):
         messages = CounterMetricFamily("marketsession_actor_messages", "Messages handled", labels=["actor"])
         mailbox = GaugeMetricFamily("marketsession_actor_mailbox_size", "Messages waiting", labels=["actor"])
         for actor, stats in sorted(self._stats().items()):
-            restarts.add_metric([actor], stats.get("restarts", 0))
-            messages.add_metric([actor], stats.get("messages", 0))
-            mailbox.add_metric([actor], stats.get("mailbox", 0) or 0)
+            restarts.add_metric([actor], stats.restarts)
+            messages.add_metric([actor], stats.messages)
+            mailbox.add_metric([actor], stats.mailbox)
         yield restarts
         yield messages
         yield mailbox
@@ -142,7 +146,7 @@ class LiveService:
 
     def __init__(
         self,
-        engine: Any,
+        engine: MarketSessionSystem,
         *,
         host: str,
         port: int,
@@ -181,12 +185,12 @@ class LiveService:
     # ------------------------------------------------------------------ answers
 
     def status(self) -> dict[str, Any]:
-        out = dict(self.engine.live_status())
-        out["actors"] = self.engine.stats()
+        out = self.engine.live_status().to_json()
+        out["actors"] = {name: status.to_json() for name, status in self.engine.stats().items()}
         provider = self.engine.provider
         out["provider"] = {
             **out["provider"],
-            "name": provider.name,
+            "name": getattr(provider, "name", None),
             "stats": dict(getattr(provider, "stats", {})),
         }
         out["run_done"] = self.engine.done
@@ -201,10 +205,10 @@ class LiveService:
             return False, [f"the run has ended ({report.status if report else 'unknown'})"]
         status = self.engine.live_status()
         reasons = []
-        if not status["loaded"]:
-            reasons.append(f"no session loaded (state {status['state']})")
-        if status["provider"]["state"] != "connected":
-            reasons.append(f"provider {status['provider']['state']}")
+        if not status.loaded:
+            reasons.append(f"no session loaded (state {status.state})")
+        if status.provider_state != "connected":
+            reasons.append(f"provider {status.provider_state}")
         return not reasons, reasons
 
     def metrics(self) -> bytes:

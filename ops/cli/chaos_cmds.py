@@ -256,7 +256,7 @@ def chaos(
         status={"fault_free": clean.status, "with_faults": faulty.status},
         error=faulty.error,
         seconds={"fault_free": round(clean_seconds, 3), "with_faults": round(faulty_seconds, 3)},
-        actors=stats,
+        actors={name: status.to_json() for name, status in stats.items()},
         events=events,
     )
     table = Table(title=f"chaos: {config.session_name} — {result['verdict']}", title_justify="left")

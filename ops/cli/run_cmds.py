@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 import time as wall
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,15 @@ from domain.report import RunReport
 from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, FiniteFloat, cli
 
 EXAMPLE_CONFIG = "session_configs/example_session.json"
+
+
+def example_config(path: str) -> str:
+    """``path``, or — for the default example outside a checkout — the copy installed with the
+    package (``share/marketsession/session_configs/``)."""
+    if path != EXAMPLE_CONFIG or Path(path).exists():
+        return path
+    installed = Path(sysconfig.get_path("data")) / "share" / "marketsession" / EXAMPLE_CONFIG
+    return str(installed) if installed.exists() else path
 
 
 def load_backtest_config(path: str) -> SessionConfig:
@@ -205,6 +215,7 @@ def demo(
     from ops.calendars.seed import seed_group
     from ops.demo_data import write_demo_data
 
+    config_path = example_config(config_path)
     config = load_backtest_config(config_path)
     backtest = config.backtest_config
     assert backtest is not None

@@ -297,7 +297,7 @@ def test_a_gating_subscriber_sees_every_step_in_order_and_the_clock_waits_for_it
 
     def strategy(event: Any) -> None:  # runs while the engine waits for its acknowledgement
         progress = engine.progress()
-        seen.append((event.step, progress["steps"], len(event.bars)))
+        seen.append((event.step, progress.steps, len(event.bars)))
 
     engine.subscribe(strategy, events=[BarsAppended], gating=True, name="strategy")
     report = engine.run(RUN_TIMEOUT)
@@ -324,7 +324,7 @@ def test_a_gating_subscriber_that_blocks_holds_the_clock_until_it_returns(demo_s
     try:
         assert reached.wait(WAIT)
         held = engine.progress()
-        assert held["steps"] == 3 and held["state"] == "streaming"
+        assert held.steps == 3 and held.state == "streaming"
         threading.Event().wait(0.3)
         assert engine.progress() == held
         assert not engine.done
@@ -334,7 +334,7 @@ def test_a_gating_subscriber_that_blocks_holds_the_clock_until_it_returns(demo_s
     engine.shutdown()
     assert report.status == "completed", report.error
     assert report.timings["ack_timeouts"] == 0
-    assert report.days[0].bars_streamed > held["bars_streamed"]
+    assert report.days[0].bars_streamed > held.bars_streamed
 
 
 def test_a_gating_subscriber_that_misses_the_gating_timeout_is_skipped_with_a_warning(
@@ -426,7 +426,7 @@ def test_a_gating_subscriber_that_raises_still_acknowledges_so_the_run_does_not_
         engine.shutdown()
 
     assert finished, (
-        f"the run stalled after a gating subscriber raised: {progress['steps']} steps in 5 s, "
+        f"the run stalled after a gating subscriber raised: {progress.steps} steps in 5 s, "
         f"{report.timings['ack_timeouts']} acknowledgement timeouts"
     )
     assert report.status == "completed", report.error
@@ -486,13 +486,13 @@ def test_speed_60_paces_a_market_minute_per_second_and_pause_resume_stop_work(de
         assert engine.state() == "paused"
         paused = engine.progress()
         threading.Event().wait(1.5)
-        assert engine.progress()["steps"] == paused["steps"]
-        assert engine.progress()["now_ts"] == paused["now_ts"]
+        assert engine.progress().steps == paused.steps
+        assert engine.progress().now_ts == paused.now_ts
         assert engine.state() == "paused"
 
         engine.resume()
         assert recorder.wait_for(
-            lambda events: any(isinstance(e, BarsAppended) and e.step > paused["steps"] for e in events),
+            lambda events: any(isinstance(e, BarsAppended) and e.step > paused.steps for e in events),
             timeout=WAIT,
         )
         assert engine.state() == "streaming"

@@ -173,9 +173,9 @@ def test_a_full_session_with_dropped_bars_fills_every_gap_and_ends_at_full_quali
         assert all(g.status is GapStatus.FILLED for g in session["1m"].gaps)
     assert {(b.symbol, b.ts) for b in dropped} <= minutes_of(run.recorder.of(GapFilled))
     assert run.recorder.of(GapAbandoned) == []
-    assert status["counters"]["filled_bars"] == len(dropped)
-    assert status["counters"]["received"] == len(bars) - len(dropped)
-    assert status["counters"].get("gaps_abandoned", 0) == 0
+    assert status.counters["filled_bars"] == len(dropped)
+    assert status.counters["received"] == len(bars) - len(dropped)
+    assert status.counters.get("gaps_abandoned", 0) == 0
     assert report.warnings == ()
 
 
@@ -208,7 +208,7 @@ def test_bars_the_provider_never_has_are_abandoned_after_max_retries_fetches(
     assert any("abandoned after 3 fetches" in w and "10:00" in w for w in report.warnings), report.warnings
     assert any("abandoned" in e.message for e in run.recorder.of(WarningRaised))
     assert run.provider.stats["fetches"] >= 2 * 3  # max_retries fetches of each gap at least
-    assert run.engine.live_status()["counters"]["gaps_abandoned"] == len(abandoned) == 2
+    assert run.engine.live_status().counters["gaps_abandoned"] == len(abandoned) == 2
 
 
 def test_gap_fetches_counts_the_fetches_the_provider_answered(store: Store, live: list[Live]) -> None:
@@ -219,7 +219,7 @@ def test_gap_fetches_counts_the_fetches_the_provider_answered(store: Store, live
     run = make(live, store, bars, ny(EARLY_CLOSE, 9, 29), config=config, speed=2000.0)
     run.start()
     assert run.recorder.wait_count(GapAbandoned, 1, WAIT), "the gap was never abandoned"
-    counters = run.engine.live_status()["counters"]
+    counters = run.engine.live_status().counters
     run.engine.stop("seen enough", timeout=10)
 
     assert run.provider.stats["fetches"] == 1
@@ -251,7 +251,7 @@ def test_pre_market_duplicate_and_late_bars(store: Store, live: list[Live]) -> N
     assert report.status == "completed", report.error
     stats = run.provider.stats
     assert stats["late"] > 0 and stats["duplicated"] > 0, stats
-    refused = status["refused"]
+    refused = status.refused
     assert refused["outside regular session"] >= len(pre) == 60
     # each delivery refused once: a duplicate of a session bar as "duplicate", of a pre-market
     # bar as "outside regular session" again (see test_a_duplicated_pre_market_bar_is_counted_once)
@@ -309,8 +309,8 @@ def test_a_stream_disconnect_is_reported_and_the_lost_minutes_are_filled(
     lost = run.provider.dropped
     assert run.provider.stats["lost_disconnected"] == len(lost) > 0
     assert {(b.symbol, b.ts) for b in lost} <= minutes_of(run.recorder.of(GapFilled))
-    assert status["counters"]["filled_bars"] == len(lost)
-    assert status["counters"]["outages"] == 1 and status["counters"]["reconnects"] == 1
+    assert status.counters["filled_bars"] == len(lost)
+    assert status.counters["outages"] == 1 and status.counters["reconnects"] == 1
     states = [e.state for e in run.recorder.of(ProviderConnection)]
     assert states.count("reconnecting") == 1 and states[states.index("reconnecting") + 1] == "connected", (
         states
@@ -338,13 +338,13 @@ def test_a_restart_resumes_the_day_from_the_store_and_fetches_what_it_missed(
     status = run.engine.live_status()
 
     assert report.status == "completed", report.error
-    assert status["counters"]["resumed"] == len(before_crash) == 120
+    assert status.counters["resumed"] == len(before_crash) == 120
     # 10:30–10:43 were never streamed (their minute had passed when the stream started)
     never_streamed = {
         (b.symbol, b.ts) for b in regular if ny_ts(EARLY_CLOSE, 10, 30) <= b.ts < ny_ts(EARLY_CLOSE, 10, 44)
     }
     assert never_streamed <= minutes_of(run.recorder.of(GapFilled))
-    assert status["counters"]["filled_bars"] >= len(never_streamed) == 28
+    assert status.counters["filled_bars"] >= len(never_streamed) == 28
     assert run.recorder.of(GapAbandoned) == []
     for symbol in SYMBOLS:
         assert stored(store, symbol, "1m", hours) == [b for b in regular if b.symbol == symbol]
@@ -384,9 +384,9 @@ def test_a_crash_during_the_session_still_completes_at_full_quality(
     assert report.status == "completed", report.error
     assert [e.actor for e in run.recorder.of(ActorRestarted)] == [actor]
     assert [entry.split(" ")[0] for entry in report.restarts] == [actor]
-    assert run.engine.stats()[actor]["restarts"] == 1
+    assert run.engine.stats()[actor].restarts == 1
     if actor == "session_coordinator":  # the new one took the day up from the store
-        assert run.engine.live_status()["counters"]["resumed"] > 0
+        assert run.engine.live_status().counters["resumed"] > 0
     for symbol in SYMBOLS:
         assert stored(store, symbol, "1m", hours) == [b for b in regular if b.symbol == symbol]
         session = report.days[0].symbols[symbol].session
@@ -547,7 +547,7 @@ def test_alpaca_end_to_end_bars_updates_and_a_reconnect(store: Store) -> None:
                 assert wait_until(has_session_bars(engine, symbol, len(mine)), WAIT)
                 assert list(engine.session_bars(symbol, "1m")) == mine
                 assert store.bars.read(symbol, "1m", first, last) == mine
-            assert engine.live_status()["counters"]["received"] == len(bars)
+            assert engine.live_status().counters["received"] == len(bars)
 
             old = per_symbol["AAPL"][1]
             new = old._replace(high=old.high + 1.0, close=old.close + 0.5, volume=old.volume + 1000)
@@ -556,7 +556,7 @@ def test_alpaca_end_to_end_bars_updates_and_a_reconnect(store: Store) -> None:
                 lambda: store.bars.read(new.symbol, "1m", new.ts, new.ts + 60) == [new], WAIT
             ), "the updated bar did not replace the stored one"
             assert wait_until(lambda: new in engine.session_bars(new.symbol, "1m"), WAIT)
-            assert engine.live_status()["counters"]["updated"] == 1
+            assert engine.live_status().counters["updated"] == 1
 
             seen = len(recorder.events)
             assert fake.drop_connections() == 1
@@ -567,7 +567,7 @@ def test_alpaca_end_to_end_bars_updates_and_a_reconnect(store: Store) -> None:
                 ),
                 WAIT,
             ), [e for e in recorder.events[seen:] if isinstance(e, ProviderConnection)]
-            assert engine.live_status()["counters"]["reconnects"] == 1
+            assert engine.live_status().counters["reconnects"] == 1
 
             report = engine.stop("test over", timeout=10)
         finally:

@@ -65,9 +65,9 @@ def test_every_bar_is_stored_once_with_drops_duplicates_and_late_bars(store: Sto
         assert session["1m"].quality == 100.0 and session["15m"].quality == 100.0
     assert store.bars.count(interval="1m") == len(bars)
     # every dropped bar is filled; a late bar may be filled too when its gap is fetched before it arrives
-    assert provider.stats["dropped"] <= status["counters"]["filled_bars"]
-    assert status["counters"]["filled_bars"] <= provider.stats["dropped"] + provider.stats["late"]
-    assert status["refused"].get("duplicate", 0) >= provider.stats["duplicated"]
+    assert provider.stats["dropped"] <= status.counters["filled_bars"]
+    assert status.counters["filled_bars"] <= provider.stats["dropped"] + provider.stats["late"]
+    assert status.refused.get("duplicate", 0) >= provider.stats["duplicated"]
 
 
 def test_a_store_outage_keeps_the_bars_and_writes_them_when_it_is_back(sqlite_store: Store) -> None:
@@ -87,7 +87,7 @@ def test_a_store_outage_keeps_the_bars_and_writes_them_when_it_is_back(sqlite_st
         status = engine.live_status()
     assert report.status == "completed", report.error
     assert plan.injected == ["store-fail:writes"] * 6
-    assert status["counters"]["store_errors"] == 6
+    assert status.counters["store_errors"] == 6
     assert any("the store is unavailable" in w for w in report.warnings)
     for symbol in SYMBOLS:
         stored = store.bars.read(symbol, "1m", hours.open_ts, hours.close_ts)

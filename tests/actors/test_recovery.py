@@ -193,16 +193,16 @@ def test_a_restarted_live_coordinator_knows_the_provider_is_connected(
     scenario(provider.state.value == "connected", f"the provider itself is {provider.state}")
 
     def provider_state() -> Any:
-        return engine.live_status()["provider"]["state"]
+        return engine.live_status().provider_state
 
     learnt = wait_until(lambda: provider_state() == "connected", 3.0)
     status = engine.live_status()
     scenario(
-        status["state"] == "streaming" and not engine.done,
-        f"the session was no longer streaming when checked ({status['state']})",
+        status.state == "streaming" and not engine.done,
+        f"the session was no longer streaming when checked ({status.state})",
     )
-    assert learnt, f"after the restart live_status() says the provider is {status['provider']}"
-    assert status["provider"]["state"] == "connected"
+    assert learnt, f"after the restart live_status() says the provider is {status.provider_state}"
+    assert status.provider_state == "connected"
     report = engine.stop("seen enough", timeout=WAIT)
     assert report.status == "stopped", report.error
 

@@ -138,10 +138,10 @@ def test_restarts_are_published_and_counted_per_actor(demo_store: Store) -> None
     assert report.status == "completed"
     assert [(e.actor, e.incarnation) for e in restarted] == [("historical_loader", 2)]
     loader = stats["historical_loader"]
-    assert loader["failures"] == 1 and loader["restarts"] == 1 and loader["incarnation"] == 2
-    assert "InjectedCrash" in (loader["last_error"] or "")
+    assert loader.failures == 1 and loader.restarts == 1 and loader.incarnation == 2
+    assert "InjectedCrash" in (loader.last_error or "")
     assert set(stats) == {"time_manager", "historical_loader", "quality_calculator", "session_coordinator"}
-    assert all(s["messages"] > 0 and s["mailbox"] >= 0 for s in stats.values())
+    assert all(s.messages > 0 and s.mailbox >= 0 for s in stats.values())
 
 
 def test_the_engines_failures_never_stop_a_hosts_actors(demo_store: Store) -> None:
@@ -244,7 +244,7 @@ def test_a_crash_due_on_an_actors_stop_is_never_due_and_the_shutdown_does_not_ra
         supervisor.close(5)
         timer.close()
     assert hook.seen == {"echo": 1}
-    assert supervisor.stats()["echo"]["messages"] == 1
+    assert supervisor.stats()["echo"].messages == 1
     assert not handle.ref.is_alive()
 
 
@@ -334,7 +334,7 @@ def test_a_child_that_crashes_past_its_budget_answering_an_ask_is_dead_when_esca
         supervisor.close(5)
         timer.close()
     assert seen_alive == [False]
-    assert supervisor.stats()["echo"]["failures"] == 1
+    assert supervisor.stats()["echo"].failures == 1
 
 
 def test_the_restart_budget_is_per_actor() -> None:
@@ -348,7 +348,7 @@ def test_the_restart_budget_is_per_actor() -> None:
         assert second.ask("which", timeout=10) == 3
         assert supervisor.escalated is None
         stats = supervisor.stats()
-        assert stats["first"]["restarts"] == stats["second"]["restarts"] == 2
+        assert stats["first"].restarts == stats["second"].restarts == 2
     finally:
         supervisor.close(5)
         timer.close()
@@ -403,7 +403,7 @@ def test_an_actor_that_fails_to_start_is_restarted_until_it_starts() -> None:
         assert restarted.wait(10), "the third incarnation never started"
         assert handle.ask("which", timeout=10) == 3
         stats = supervisor.stats()["fragile"]
-        assert stats["failures"] == 2 and stats["restarts"] == 2 and stats["state"] == "running"
+        assert stats.failures == 2 and stats.restarts == 2 and stats.state == "running"
     finally:
         supervisor.close(5)
         timer.close()
@@ -423,7 +423,7 @@ def test_an_actor_that_never_starts_escalates_past_the_budget() -> None:
         supervisor.start_child("fragile", lambda _n: _Fragile.start(failing=99))
         assert done.wait(10), "the supervisor never gave up"
         assert "fragile" in escalated[0] and "restart budget" in escalated[0]
-        assert supervisor.stats()["fragile"]["restarts"] == 2
+        assert supervisor.stats()["fragile"].restarts == 2
     finally:
         supervisor.close(5)
         timer.close()

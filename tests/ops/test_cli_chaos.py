@@ -61,7 +61,7 @@ def test_a_crash_due_after_an_actors_last_message_is_never_due_and_exits_0(
         engine = MarketSessionSystem(load_backtest_config(str(EXAMPLE)), store, speed=0, faults=FaultPlan())
         try:
             assert engine.start().wait(120).status == "completed"
-            handled = engine.stats()["historical_loader"]["messages"]
+            handled = engine.stats()["historical_loader"].messages
         finally:
             engine.shutdown()
     out = tmp_path / "chaos.json"

@@ -1,16 +1,27 @@
-"""The run summary as a user reads it: whole values at 80 columns, one table when the width
-allows, and text printed as it is (square brackets are not markup)."""
+"""The run summary as a user reads it in a terminal (a real pseudo-terminal of the size given):
+whole values at 80 columns, one table when the width allows, and text printed as it is (square
+brackets are not markup)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import termios
+
 import pytest
-from support.cli import Result, run_cli
+from support.cli import executable
 from support.engine import EXAMPLE, fill_demo_store
 from support.stores import REPO
 
 from domain.config import SessionConfig
 from domain.store import open_store
 from ops.run_output import summary_console
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture(scope="module")
@@ -21,26 +32,43 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def _summary(url: str, columns: int) -> Result:
-    result = run_cli(
-        "run", str(EXAMPLE), "--speed", "0", "--no-progress", db=url, cwd=REPO, env={"COLUMNS": str(columns)}
+def _in_a_terminal(columns: int, *args: str) -> str:
+    """The command's output as a terminal ``columns`` wide shows it (colour codes removed)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "MARKETSESSION_DB")}
+    process = subprocess.Popen(
+        [executable(), *args], stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env
     )
-    assert result.code == 0, result.err
-    return result
+    os.close(slave)
+    chunks = []
+    try:
+        while chunk := os.read(master, 65536):
+            chunks.append(chunk)
+    except OSError:  # EIO: the terminal's other side closed
+        pass
+    finally:
+        os.close(master)
+    assert process.wait(timeout=120) == 0
+    return ANSI.sub("", b"".join(chunks).decode()).replace("\r\n", "\n")
+
+
+def _summary(url: str, columns: int) -> str:
+    out = _in_a_terminal(columns, "--db", url, "run", str(EXAMPLE), "--speed", "0", "--no-progress")
+    return out[out.index("Example Trading Session — completed") :]
 
 
 def test_at_80_columns_nothing_is_cut_and_the_indicators_get_their_own_table(demo_url: str) -> None:
-    out = _summary(demo_url, 80).out
+    out = _summary(demo_url, 80)
     assert max(len(line.rstrip()) for line in out.splitlines()) <= 80
     assert "…" not in out
     for text in ("2025-07-02", "2025-07-03*", "symbol", "RIVN", "15m %", "avg volume intraday", "low 52w"):
         assert text in out, text
-    assert out.splitlines()[0].startswith("Example Trading Session — completed")
     assert any(line.startswith("indicators") for line in out.splitlines())
 
 
 def test_a_wide_terminal_gets_one_table(demo_url: str) -> None:
-    out = _summary(demo_url, 160).out
+    out = _summary(demo_url, 160)
     assert "…" not in out
     assert not any(line.startswith("indicators") for line in out.splitlines())
     header = next(line for line in out.splitlines() if "symbol" in line)

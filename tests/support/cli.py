@@ -36,18 +36,16 @@ def _arguments(args: tuple[str, ...], db: str | None) -> list[str]:
     return (["--db", db] if db is not None else []) + list(args)
 
 
-def run_cli(
-    *args: str, db: str | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> Result:
+def run_cli(*args: str, db: str | None = None, cwd: Path | None = None) -> Result:
     """The command run in this process, as ``marketsession ARGS`` would run it (the test's
-    ``MARKETSESSION_DB`` unset, ``env`` added); an exception that escapes the command shows as its traceback
+    ``MARKETSESSION_DB`` unset); an exception that escapes the command shows as its traceback
     on stderr, as the real process would print it."""
     runner = CliRunner()
     with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
         done = runner.invoke(
             commands(),
             _arguments(args, db),
-            env={"MARKETSESSION_DB": None, **(env or {})},
+            env={"MARKETSESSION_DB": None},
             prog_name="marketsession",
         )
     err = done.stderr

@@ -1,0 +1,5 @@
+"""``python -m marketsession``: the command line."""
+
+from ops.cli import main
+
+main()
