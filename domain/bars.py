@@ -7,8 +7,15 @@ with :func:`ts_to_datetime` for display.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import NamedTuple
+
+SYMBOL_RULE = "1 to 32 characters of A-Z, 0-9 and . - / ^ = : _, starting with a letter, digit or ^"
+_SYMBOL = re.compile(r"[A-Z0-9^][A-Z0-9.^=/:_-]{0,31}")
+_INF = float("inf")
+MAX_VALUE = 1e15
+"""The largest price or volume a bar may carry: sums over any run stay finite."""
 
 
 class Bar(NamedTuple):
@@ -22,6 +29,19 @@ class Bar(NamedTuple):
     low: float
     close: float
     volume: float
+
+
+def parse_symbol(text: str) -> str:
+    """``text`` as a symbol (stripped, upper-cased) by the one rule of configs, files, providers
+    and stores alike; :class:`ValueError` saying which part of the rule it breaks."""
+    symbol = text.strip().upper()
+    if not symbol:
+        raise ValueError("must not be blank")
+    if any(ch.isspace() for ch in symbol):
+        raise ValueError(f"invalid symbol {text!r}: contains whitespace")
+    if not _SYMBOL.fullmatch(symbol):
+        raise ValueError(f"invalid symbol {text!r}: a symbol is {SYMBOL_RULE}")
+    return symbol
 
 
 def bar_violation(open_: float, high: float, low: float, close: float, volume: float) -> str | None:
@@ -38,6 +58,8 @@ def bar_violation(open_: float, high: float, low: float, close: float, volume: f
         return "high below low"
     if volume < 0:
         return "negative volume"
+    if high > MAX_VALUE or volume > MAX_VALUE:  # high is the largest price of a valid bar
+        return "infinite value" if _INF in (high, volume) else "value above 1e15"
     return None
 
 

@@ -67,6 +67,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from domain.bars import parse_symbol
 from domain.errors import ConfigError, Violation
 from domain.intervals import NON_BAR_STREAMS, Interval, stream_base
 
@@ -83,6 +84,9 @@ __all__ = [
 ]
 
 _Loc = tuple[str | int, ...]
+
+MAX_CONFIG_BYTES = 1 << 20
+"""A session config file is at most 1 MiB (the examples are about 2 KiB)."""
 
 
 def _rules(violations: Sequence[tuple[_Loc, str]]) -> ValidationError:
@@ -114,24 +118,29 @@ def _cross(message: str) -> PydanticCustomError:
 def _non_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
+    _text(value)
     return value
 
 
+def _text(value: str) -> None:
+    """Refuse a string that cannot be printed or stored: a lone surrogate (``"\\ud800"`` in JSON)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid text: it holds a lone surrogate (\\ud800-\\udfff)") from None
+
+
 def _normalise_symbol(text: str) -> str | None:
-    """Stripped upper-case symbol, or None when blank or containing whitespace."""
-    symbol = text.strip().upper()
-    if not symbol or any(ch.isspace() for ch in symbol):
+    """The symbol ``text`` names, or None when it breaks the symbol rule."""
+    try:
+        return parse_symbol(text)
+    except ValueError:
         return None
-    return symbol
 
 
 def _symbol(value: str) -> str:
-    symbol = _normalise_symbol(value)
-    if symbol is None:
-        raise ValueError(
-            "must not be blank" if not value.strip() else f"invalid symbol {value!r}: contains whitespace"
-        )
-    return symbol
+    _text(value)
+    return parse_symbol(value)
 
 
 def _interval(value: object) -> Interval:
@@ -173,13 +182,21 @@ def _date(value: object) -> date:
 _PERIOD = re.compile(r"^([1-9][0-9]{0,3})([dwmy])$")
 
 
+_CALENDAR_DAYS: dict[str, int] = {"w": 7, "m": 30, "y": 365}
+_MAX_PERIOD_DAYS = 36_525  # a century: a trailing window never reaches further back
+
+
 def _period(value: str) -> str:
     text = value.strip()
-    if not _PERIOD.match(text):
+    match = _PERIOD.match(text)
+    if not match:
         raise ValueError(
             f"invalid period {value!r}: expected <N><unit> with N a positive integer up to 9999 "
             "and unit d, w, m or y (e.g. 10d, 52w)"
         )
+    days = int(match[1]) * _CALENDAR_DAYS.get(match[2], 1)
+    if days > _MAX_PERIOD_DAYS:
+        raise ValueError(f"invalid period {value!r}: reaches back more than 100 years")
     return text
 
 
@@ -315,7 +332,6 @@ class HistoricalDataConfig(_Model):
 IndicatorType = Literal["trailing_average", "trailing_max", "trailing_min"]
 BarField = Literal["open", "high", "low", "close", "volume"]
 PeriodUnit = Literal["d", "w", "m", "y"]
-_CALENDAR_DAYS: dict[str, int] = {"w": 7, "m": 30, "y": 365}
 
 
 class IndicatorConfig(_Model):
@@ -485,7 +501,13 @@ class SessionConfig(_Model):
         """Load a JSON config file; :class:`ConfigError` (with ``source=path``) when invalid."""
         source = os.fspath(path)
         try:
-            text = Path(source).read_text(encoding="utf-8-sig")
+            with Path(source).open("rb") as handle:  # bounded: /dev/zero or a huge file is refused
+                raw = handle.read(MAX_CONFIG_BYTES + 1)
+            if len(raw) > MAX_CONFIG_BYTES:
+                raise _fail(
+                    f"{source} is larger than {MAX_CONFIG_BYTES:,} bytes: not a session config", source
+                )
+            text = raw.decode("utf-8-sig")
         except FileNotFoundError:
             raise _fail(f"file not found: {source}", source) from None
         except IsADirectoryError:

@@ -56,6 +56,21 @@ class MarketHours:
             raise CalendarError(f"{self.exchange_group}: a midday break needs both start and end")
         ZoneInfo(self.timezone)  # raises for an unknown zone
 
+    def exception_problem(self, exception: CalendarException) -> str | None:
+        """Why ``exception`` cannot hold on a day of these hours (None when it can): an early
+        close or a late open must lie strictly inside the regular session, and a late open before
+        an early close."""
+        late, early = exception.late_open_time, exception.early_close_time
+        for what, moment in (("a late open", late), ("an early close", early)):
+            if moment is not None and not self.regular_open < moment < self.regular_close:
+                return (
+                    f"{what} at {moment:%H:%M} is not inside the regular session "
+                    f"{self.regular_open:%H:%M}-{self.regular_close:%H:%M}"
+                )
+        if late is not None and early is not None and not late < early:
+            return f"the late open at {late:%H:%M} is not before the early close at {early:%H:%M}"
+        return None
+
     @property
     def regular_seconds(self) -> int:
         """Length of a full regular session in seconds, without the midday break."""
@@ -85,6 +100,11 @@ class CalendarException:
             )
         if not self.name.strip():
             raise CalendarError(f"{self.exchange_group} {self.date}: an exception needs a name")
+        for what, text, limit in (("name", self.name, 100), ("notes", self.notes or "", 1000)):
+            if len(text) > limit:
+                raise CalendarError(
+                    f"{self.exchange_group} {self.date}: the {what} is longer than {limit} characters"
+                )
 
 
 @dataclass(frozen=True, slots=True)

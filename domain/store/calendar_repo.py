@@ -17,6 +17,7 @@ from sqlalchemy import RowMapping, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.calendar.model import CalendarException, Coverage, MarketHours
+from domain.errors import CalendarError
 from domain.store.failures import Repository, translated
 from domain.store.schema import calendar_coverage, market_hours, trading_holidays
 
@@ -129,7 +130,10 @@ class CalendarRepository(Repository):
                 connection.execute(trading_holidays.insert(), fresh)
 
     def upsert_exceptions(self, exceptions: Iterable[CalendarException], now: datetime) -> int:
-        """Insert or replace exceptions (same date and group), all in one transaction."""
+        """Insert or replace exceptions (same date and group), all in one transaction; refused
+        (:class:`CalendarError`, nothing written) when one's hours cannot hold on its day."""
+        exceptions = list(exceptions)
+        self._check_hours(exceptions)
         rows = [_exception_row(e, now) for e in exceptions]
         if not rows:
             return 0
@@ -145,6 +149,24 @@ class CalendarRepository(Repository):
             updated = {name: insert.excluded[name] for name in rows[0] if name not in keys}
             connection.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated), rows)
         return len(rows)
+
+    def _check_hours(self, exceptions: list[CalendarException]) -> None:
+        versions: dict[str, list[MarketHours]] = {}
+        for exception in exceptions:
+            group = exception.exchange_group
+            if group not in versions:
+                query = select(market_hours.c.asset_class).where(market_hours.c.exchange_group == group)
+                with translated(self._reading(f"the market hours of {group}")), self._engine.connect() as c:
+                    classes = sorted(set(c.execute(query).scalars()))
+                versions[group] = [h for a in classes for h in self.load_market_hours(group, a)]
+            in_force: dict[str, MarketHours] = {}
+            for hours in versions[group]:  # ordered by valid_from: the last one not after the day
+                if hours.valid_from <= exception.date:
+                    in_force[hours.asset_class] = hours
+            for hours in in_force.values():
+                problem = hours.exception_problem(exception)
+                if problem is not None:
+                    raise CalendarError(f"{group} {exception.date}: {problem}")
 
     def remove_exception(self, exchange_group: str, day: date) -> bool:
         doing = self._writing(f"the calendar of {exchange_group} (removing {day.isoformat()})")

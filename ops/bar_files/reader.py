@@ -56,16 +56,16 @@ import csv
 import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
-from domain.bars import Bar, bar_violation
+from domain.bars import Bar, bar_violation, parse_symbol
 from domain.errors import BarImportError
 from domain.intervals import Interval
 
@@ -100,6 +100,8 @@ _MIXED = 1 << 62  # marks a local hour in which the UTC offset changes (a DST tr
 
 
 _HEAD_BYTES = 8192
+MAX_LINE = 4096
+"""The longest line a bar file may have (a bar row is under 100 characters)."""
 
 
 _DETECT_ROWS = 10  # data rows looked at to recognise date,time rows under a mismatched header
@@ -176,7 +178,7 @@ def read_bar_file(
     isfinite = math.isfinite
     try:
         with file.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-            for line_no, line in enumerate(handle, start=1):
+            for line_no, line in enumerate(_bounded_lines(handle, file), start=1):
                 if line_no <= header_line:
                     continue
                 if '"' in line:
@@ -234,9 +236,12 @@ def read_bar_file(
 def _check_arguments(
     file: Path, symbol: str, interval: str, timezone: str, label: str
 ) -> tuple[str, Interval, ZoneInfo]:
-    name = symbol.strip().upper() if isinstance(symbol, str) else ""
-    if not name:
+    if not isinstance(symbol, str) or not symbol.strip():
         raise BarImportError(f"{file}: a symbol is required")
+    try:
+        name = parse_symbol(symbol)
+    except ValueError as exc:
+        raise BarImportError(f"{file}: {exc}") from None
     try:
         step = Interval.parse(interval)
     except ValueError as exc:
@@ -274,6 +279,19 @@ def _check_readable_text(file: Path) -> None:
             raise BarImportError(f"{file}: not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
+def _bounded_lines(handle: TextIO, file: Path) -> Iterator[str]:
+    """The lines of ``handle``, none read beyond :data:`MAX_LINE` characters: a longer one is
+    refused, so a file of one endless line costs no more memory than a short one."""
+    line_no = 0
+    while line := handle.readline(MAX_LINE + 1):
+        line_no += 1
+        if len(line) > MAX_LINE:
+            raise BarImportError(
+                f"{file}:{line_no}: a line longer than {MAX_LINE:,} characters: not a bar file"
+            )
+        yield line
+
+
 def _split(line: str) -> list[str]:
     if '"' in line:
         try:
@@ -288,7 +306,7 @@ def _detect_layout(file: Path, step: Interval) -> _Layout:
     lines: list[tuple[int, list[str]]] = []
     try:
         with file.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-            for line_no, line in enumerate(handle, start=1):
+            for line_no, line in enumerate(_bounded_lines(handle, file), start=1):
                 if line.strip():
                     lines.append((line_no, _split(line)))
                     if len(lines) > _DETECT_ROWS:

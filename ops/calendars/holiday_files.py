@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from domain.calendar.model import CalendarException
 from domain.errors import CalendarError, Violation
 
+MAX_FILE_BYTES = 1 << 20
+"""A holiday file is at most 1 MiB."""
+
 
 class HolidayRow(BaseModel):
     """One imported day, as written in the file."""
@@ -50,9 +53,13 @@ def read_holiday_file(
     """Parse ``path``; raise :class:`CalendarError` listing every bad row (file:line: reason)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:  # bounded: a century of holidays is some 50 KB
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CalendarError(f"cannot read holiday file {path}: {exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise CalendarError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes: not a holiday file")
     source = source or f"import:{path.name}"
     records = _json_records(path, text) if path.suffix.lower() == ".json" else _csv_records(path, text)
     violations: list[Violation] = []
@@ -74,8 +81,8 @@ def read_holiday_file(
             )
             continue
         seen[group, row.date] = line
-        result.append(
-            CalendarException(
+        try:
+            exception = CalendarException(
                 date=row.date,
                 exchange_group=group,
                 name=row.name,
@@ -85,7 +92,10 @@ def read_holiday_file(
                 notes=row.notes,
                 source=source,
             )
-        )
+        except CalendarError as exc:
+            violations.append(Violation(f"{path}{line}", str(exc)))
+            continue
+        result.append(exception)
     if violations:
         raise CalendarError(f"{path}: {len(violations)} invalid row(s)", violations)
     if not result:
@@ -95,14 +105,17 @@ def read_holiday_file(
 
 def _csv_records(path: Path, text: str) -> list[tuple[str, dict[str, Any]]]:
     reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or "date" not in [f.strip().lower() for f in reader.fieldnames]:
-        raise CalendarError(f"{path}: expected a CSV header with at least date,name")
     records = []
-    for index, raw in enumerate(reader, start=2):
-        if None in raw:
-            records.append((f":{index}", {"date": raw.get("date"), "_extra": raw[None]}))
-            continue
-        records.append((f":{index}", {(k or "").strip().lower(): v for k, v in raw.items()}))
+    try:
+        if not reader.fieldnames or "date" not in [f.strip().lower() for f in reader.fieldnames]:
+            raise CalendarError(f"{path}: expected a CSV header with at least date,name")
+        for index, raw in enumerate(reader, start=2):
+            if None in raw:
+                records.append((f":{index}", {"date": raw.get("date"), "_extra": raw[None]}))
+                continue
+            records.append((f":{index}", {(k or "").strip().lower(): v for k, v in raw.items()}))
+    except csv.Error as exc:  # a field beyond csv's own limit, say
+        raise CalendarError(f"{path}:{reader.line_num}: {exc}") from None
     return records
 
 
@@ -113,6 +126,8 @@ def _json_records(path: Path, text: str) -> list[tuple[str, dict[str, Any]]]:
         raise CalendarError(
             f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise CalendarError(f"{path}: invalid JSON: nested too deeply") from None
     group = None
     if isinstance(data, dict):
         group = data.get("exchange_group")

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import click
 
+from domain.bars import parse_symbol
 from ops.cli.app import CliState, cli
 from ops.cli.calendar_cmds import DATE
 
@@ -86,7 +87,10 @@ def demo(state: CliState, symbols: str, start: date, end: date, seed: int, group
     """Write deterministic synthetic 1m bars for every trading day's regular session."""
     from ops.demo_data import write_demo_data
 
-    names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    try:
+        names = [parse_symbol(s) for s in symbols.split(",") if s.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--symbols") from None
     if not names:
         raise click.BadParameter("give at least one symbol", param_hint="--symbols")
     if end < start:

@@ -891,3 +891,57 @@ def test_mutated_example_is_a_config_or_a_config_error(data: st.DataObject) -> N
     else:
         assert SessionConfig.from_dict(config.to_dict()) == config
         assert SessionConfig.from_dict(json.loads(json.dumps(config.to_dict(), allow_nan=False))) == config
+
+
+# -- hostile input --------------------------------------------------------------------------------
+
+
+def test_a_period_reaching_back_more_than_a_century_is_refused() -> None:
+    data = example()
+    data["session_data_config"]["historical"]["indicators"]["high_52w"]["period"] = "9999y"
+    found = violations(data)
+    assert found == {
+        "session_data_config.historical.indicators.high_52w.period": (
+            "invalid period '9999y': reaches back more than 100 years"
+        )
+    }
+    data["session_data_config"]["historical"]["indicators"]["high_52w"]["period"] = "100y"
+    assert SessionConfig.from_dict(data)
+
+
+def test_a_lone_surrogate_in_a_name_is_refused() -> None:
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8").replace('"Example Trading Session"', '"Ex\\ud800"'))
+    assert violations(data) == {
+        "session_name": "is not valid text: it holds a lone surrogate (\\ud800-\\udfff)"
+    }
+
+
+@pytest.mark.parametrize(
+    ("symbol", "message"),
+    [
+        ("A;B", "invalid symbol 'A;B': a symbol is 1 to 32 characters of A-Z, 0-9 and . - / ^ = : _"),
+        ("X" * 33, "a symbol is 1 to 32 characters"),
+        ("A B", "invalid symbol 'A B': contains whitespace"),
+    ],
+)
+def test_a_symbol_breaking_the_one_symbol_rule_is_refused(symbol: str, message: str) -> None:
+    data = example()
+    data["session_data_config"]["symbols"] = [symbol, "AAPL"]
+    data["session_data_config"]["historical"]["data"] = []
+    assert message in violations(data)["session_data_config.symbols.0"]
+
+
+@pytest.mark.parametrize("symbol", ["BRK.B", "BRK/B", "^GSPC", "ES=F", "7203.T", "btc-usd"])
+def test_real_world_symbols_are_accepted(symbol: str) -> None:
+    data = example()
+    data["session_data_config"]["symbols"] = [symbol]
+    data["session_data_config"]["historical"]["data"] = []
+    assert SessionConfig.from_dict(data).symbols == (symbol.upper(),)
+
+
+def test_a_config_file_larger_than_a_mebibyte_is_refused_without_reading_it(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_text('{"session_name": "' + "x" * (1 << 20) + '"}', encoding="utf-8")
+    for path in (big, Path("/dev/zero")):
+        with pytest.raises(ConfigError, match=r"is larger than 1,048,576 bytes: not a session config"):
+            SessionConfig.from_file(path)

@@ -561,9 +561,13 @@ def test_a_bar_before_year_1_utc_is_refused_or_the_summary_still_works(
     assert summary.code == 0, (summary.code, summary.err)
 
 
-def test_finite_values_whose_sum_overflows_are_a_valid_bar(tmp_path: Path) -> None:
+def test_finite_values_whose_sums_would_overflow_are_an_invalid_row(tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
-    path.write_text("timestamp,open,high,low,close,volume\n2025-07-02T13:30:00Z,1e308,1e308,1e308,1e308,1\n")
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2025-07-02T13:30:00Z,1e308,1e308,1e308,1e308,1\n"
+        "2025-07-02T13:31:00Z,1e15,1e15,1e15,1e15,1e15\n"
+    )
     parsed = read_bar_file(path, SYMBOL, "1m", "UTC")
-    assert parsed.invalid == []
-    assert [bar.open for bar in parsed.bars] == [1e308]
+    assert parsed.invalid == [(2, "value above 1e15")]  # sums of a run's bars stay finite
+    assert [bar.open for bar in parsed.bars] == [1e15]

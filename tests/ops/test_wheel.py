@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -16,6 +17,18 @@ from pathlib import Path
 
 import pytest
 from support.stores import REPO
+
+BUILD_LEFTOVERS = (
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "var",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +49,10 @@ class Installed:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"  # a copy: building in the checkout would leave build/ behind
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(root), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(root), str(source)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr[-3000:]
@@ -79,7 +94,7 @@ def test_demo_runs_in_an_empty_directory(installed: Installed) -> None:
     done = installed.run("marketsession", "demo", "--no-progress")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Example Trading Session — completed" in done.stdout
-    assert (installed.empty / "var" / "demo.db").is_file()
+    assert (installed.empty / "marketsession.db").is_file()  # the default store, in the working directory
 
 
 def test_the_readme_commands_run_from_the_installed_package(installed: Installed) -> None:
