@@ -31,8 +31,9 @@ live: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m ops.bench --json var/bench.json
 
+# the suite on every core (a test file's tests stay together on one worker, its fixtures shared)
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 # the static checks of CI: lint, format, types (strict on domain/)
 lint: $(STAMP)

@@ -546,7 +546,8 @@ def test_alpaca_end_to_end_bars_updates_and_a_reconnect(store: Store) -> None:
                 mine = per_symbol[symbol]
                 assert wait_until(has_session_bars(engine, symbol, len(mine)), WAIT)
                 assert list(engine.session_bars(symbol, "1m")) == mine
-                assert store.bars.read(symbol, "1m", first, last) == mine
+                # the BarWriter stores them off the coordinator's thread: soon, not at once
+                assert wait_until(lambda s=symbol, m=mine: store.bars.read(s, "1m", first, last) == m, WAIT)
             assert engine.live_status().counters["received"] == len(bars)
 
             old = per_symbol["AAPL"][1]
