@@ -92,7 +92,7 @@ class HistoricalLoader(EngineActor):
         return load_historical(self._config, day, self._calendar, self._reader)
 
     def _read_day(self, day: date) -> DayBars:
-        hours = DayHours.from_session(self._calendar.get_trading_session(day))  # type: ignore[arg-type]
+        hours = DayHours.from_session(self._calendar.get_trading_session(day))  # type: ignore[arg-type]  # a loaded day is a trading day
         columns: list[BarColumns] = []
         if self._base is not None:
             columns = self._reader.read_columns(

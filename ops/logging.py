@@ -55,7 +55,7 @@ def configure_logging(level: str = "WARNING", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=_STDERR),  # type: ignore[arg-type]
+        logger_factory=structlog.PrintLoggerFactory(file=_STDERR),  # type: ignore[arg-type]  # write/flush is all it uses
         cache_logger_on_first_use=False,
     )
     # the engine's supervisor reports actor failures itself; pykka's own record of an actor

@@ -111,7 +111,7 @@ class TradingCalendar:
         key = (day, exchange_group or self.exchange_group, asset_class or self.asset_class)
         if key == self._last_key:
             self._hits += 1
-            return self._last_session  # type: ignore[return-value]
+            return self._last_session  # type: ignore[return-value]  # set together with _last_key
         cached = self._sessions.get(key)
         if cached is not None:
             self._hits += 1

@@ -335,7 +335,7 @@ class _Metrics:
     def current(self) -> SessionMetrics | None:
         series = self.series
         if series._changes != self.changes:  # a bar was replaced or inserted: start over
-            self.__init__(series)  # type: ignore[misc]
+            self.__init__(series)  # type: ignore[misc]  # reset in place: the metrics start over
         n = len(series)
         if n > self.count:
             series._sync()

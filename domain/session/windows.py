@@ -159,7 +159,7 @@ class DayHours:
             raise ValueError(f"{session.date.isoformat()} is not a trading day of {session.exchange_group}")
 
         def ts(moment: object) -> int | None:
-            return None if moment is None else datetime_to_ts(moment)  # type: ignore[arg-type]
+            return None if moment is None else datetime_to_ts(moment)  # type: ignore[arg-type]  # a session's times are datetimes
 
         return cls(
             day=session.date,

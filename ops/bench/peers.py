@@ -69,7 +69,7 @@ def backtrader_replay(rows: Sequence[tuple[Any, ...]]) -> tuple[float, int]:
     import backtrader as bt
     import pandas as pd
 
-    class _Nothing(bt.Strategy):  # type: ignore[misc]
+    class _Nothing(bt.Strategy):  # type: ignore[misc]  # backtrader ships no types
         def next(self) -> None:
             pass
 
@@ -126,7 +126,7 @@ def nautilus_replay(rows: Sequence[tuple[Any, ...]], bar_execution: bool) -> tup
     from nautilus_trader.model.objects import Money, Price, Quantity
     from nautilus_trader.trading.strategy import Strategy
 
-    class _Nothing(Strategy):  # type: ignore[misc]
+    class _Nothing(Strategy):  # type: ignore[misc]  # nautilus_trader is compiled, untyped
         def __init__(self, bar_types: list[Any]) -> None:
             super().__init__()
             self.bar_types = bar_types

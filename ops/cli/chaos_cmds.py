@@ -225,7 +225,7 @@ def chaos(
     clean = clean_engine.run(timeout)
     clean_seconds = wall.perf_counter() - started
     with open_store(state.db_url) as faulty_store:
-        faulty_store.bars = FaultyBars(faulty_store.bars, plan)  # type: ignore[assignment]
+        faulty_store.bars = FaultyBars(faulty_store.bars, plan)  # type: ignore[assignment]  # same interface
         started = wall.perf_counter()
         engine = MarketSessionSystem(
             config,

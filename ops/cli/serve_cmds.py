@@ -212,7 +212,7 @@ def serve(
         replay_origin=replay_origin, speed=speed, seed=seed,
     )  # fmt: skip
     if plan.store_failures:
-        store.bars = FaultyBars(store.bars, plan)  # type: ignore[assignment]
+        store.bars = FaultyBars(store.bars, plan)  # type: ignore[assignment]  # same interface
     keep_running = (config.api_config.data_api != "replay") if once is None else not once
     engine = MarketSessionSystem(
         config, store, provider=provider, keep_running=keep_running,

@@ -45,7 +45,7 @@ def _config() -> SessionConfig:
 def test_every_bar_is_stored_once_with_drops_duplicates_and_late_bars(store: Store) -> None:
     seed(store, "US_EQUITY", start_year=2025, end_year=2025)
     calendar = TradingCalendar(store.calendar, "US_EQUITY")
-    hours = DayHours.from_session(calendar.get_trading_session(DAY))  # type: ignore[arg-type]
+    hours = DayHours.from_session(calendar.get_trading_session(DAY))  # type: ignore[arg-type]  # a trading day
     bars = complete_session_bars(SYMBOLS, hours)
     assert len(bars) == 2 * 210
     faults = ReplayFaults(drop_fraction=0.1, duplicate_fraction=0.1, late_fraction=0.1, seed=5)
@@ -74,14 +74,14 @@ def test_a_store_outage_keeps_the_bars_and_writes_them_when_it_is_back(sqlite_st
     store = sqlite_store
     seed(store, "US_EQUITY", start_year=2025, end_year=2025)
     calendar = TradingCalendar(store.calendar, "US_EQUITY")
-    hours = DayHours.from_session(calendar.get_trading_session(DAY))  # type: ignore[arg-type]
+    hours = DayHours.from_session(calendar.get_trading_session(DAY))  # type: ignore[arg-type]  # a trading day
     bars = complete_session_bars(SYMBOLS, hours)
     plan = parse_faults(["store-fail:writes@6"], live=True)
     faulty = FaultyBars(store.bars, plan)
     start = datetime.combine(DAY, time(9, 29), calendar.timezone())
     provider = ReplayProvider(bars, clock=replay_clock(start, 4000.0))
     with MarketSessionSystem(_config(), store, provider=provider) as engine:
-        engine.store.bars = faulty  # type: ignore[assignment]
+        engine.store.bars = faulty  # type: ignore[assignment]  # same interface
         engine.start()
         report = engine.wait(90)
         status = engine.live_status()

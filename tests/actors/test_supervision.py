@@ -92,7 +92,7 @@ def test_delays_and_store_outages_within_the_retries_change_nothing(
 ) -> None:
     plan = parse_faults(["delay:quality_calculator@2", "store-fail:reads@2"])
     store_bars = demo_store.bars
-    demo_store.bars = FaultyBars(store_bars, plan)  # type: ignore[assignment]
+    demo_store.bars = FaultyBars(store_bars, plan)  # type: ignore[assignment]  # same interface
     try:
         engine = MarketSessionSystem(config_variant(), demo_store, speed=0, faults=plan)
         engine.subscribe(lambda _event: None, QUALITY_EVENTS)

@@ -557,7 +557,7 @@ def test_compute_indicators_runs_every_indicator_of_a_symbol(
 def test_indicator_result_is_frozen() -> None:
     result = IndicatorResult("x", 1.0, [], None)
     with pytest.raises(FrozenInstanceError):
-        result.value = 2.0  # type: ignore[misc]
+        result.value = 2.0  # type: ignore[misc]  # frozen: the test checks it refuses
 
 
 @given(

@@ -39,7 +39,7 @@ TSE_OPEN, TSE_CLOSE, TSE_BREAK = jst(9), jst(15, 30), (jst(11, 30), jst(12, 30))
 
 
 def gap(start: int, end: int, count: int, interval: str = "1m", **extra: object) -> Gap:
-    return Gap("AAPL", interval, start, end, count, **extra)  # type: ignore[arg-type]
+    return Gap("AAPL", interval, start, end, count, **extra)  # type: ignore[arg-type]  # keyword fields of Gap
 
 
 def stream(

@@ -59,7 +59,7 @@ def live_setup(tmp_path: Path) -> Iterator[tuple[str, Path, date]]:
     with open_store(url) as store:
         seed(store, start_year=2025, end_year=datetime.now(UTC).year + 1)
         calendar = TradingCalendar(store.calendar, "US_EQUITY")
-        hours = DayHours.from_session(calendar.get_trading_session(SOURCE))  # type: ignore[arg-type]
+        hours = DayHours.from_session(calendar.get_trading_session(SOURCE))  # type: ignore[arg-type]  # a trading day
         store.bars.insert_missing(complete_session_bars(SYMBOLS, hours))
         target = calendar.get_first_trading_date(datetime.now(UTC).astimezone(NEW_YORK).date())
     config = tmp_path / "live.json"
@@ -108,7 +108,7 @@ def test_endpoints_then_sigterm_drains_and_keeps_every_bar(live_setup: Any, tmp_
     assert report["status"] == "stopped" and report["days"][0]["ended_early"] is True
     with open_store(url) as store:
         calendar = TradingCalendar(store.calendar, "US_EQUITY")
-        hours = DayHours.from_session(calendar.get_trading_session(target))  # type: ignore[arg-type]
+        hours = DayHours.from_session(calendar.get_trading_session(target))  # type: ignore[arg-type]  # a trading day
         stored = sum(len(store.bars.read(s, "1m", hours.open_ts, hours.close_ts)) for s in SYMBOLS)
     assert stored == sum(d["bars_streamed"] for d in report["days"]) > 0
     events = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
