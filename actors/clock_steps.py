@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from actors.pacing import DataDriven, Step
-from actors.timer import Timer
 from domain.bars import Bar
 from domain.messages.commands import AckTimeout, QualityScored, ScoreStep, StepAcknowledged
 from domain.messages.events import BarsAppended, DerivedBarsBuilt, GapDetected, GapFilled, QualityUpdated
@@ -184,7 +183,7 @@ class ClockSteps:
         """Wait for every gating subscriber's acknowledgement of this step, at most the gating
         timeout. One watchdog timer stays armed while steps are acknowledged in time."""
         self._awaiting = set(gating)
-        self._awaiting_since = Timer.now()
+        self._awaiting_since = self._timer.now()
         if self._ack_timer is None:
             self._ack_timer = self._timer.send_after(
                 self._gating_timeout, self.actor_ref, AckTimeout(self._step)
@@ -200,7 +199,7 @@ class ClockSteps:
         self._ack_timer = None
         if not self._awaiting or self.lifecycle.is_terminal:
             return
-        waited = Timer.now() - self._awaiting_since
+        waited = self._timer.now() - self._awaiting_since
         if waited < self._gating_timeout:  # the watchdog of an earlier step: re-arm for this one
             self._ack_timer = self._timer.send_after(
                 self._gating_timeout - waited, self.actor_ref, AckTimeout(self._step)

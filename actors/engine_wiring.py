@@ -33,7 +33,7 @@ from actors.session_coordinator import SessionCoordinator
 from actors.subscribers import EventBus
 from actors.supervisor import FaultHook, Supervisor
 from actors.time_manager import TimeManager, TimeManagerClient
-from actors.timer import Timer
+from actors.timer import ManualTime, Timer
 from domain.clock import SimulatedClock
 from domain.config import SessionConfig
 from domain.intervals import MINUTE
@@ -68,6 +68,7 @@ class EngineWiring:
     max_restarts: int
     restart_window: float
     faults: FaultHook | None
+    time: ManualTime | None
     bus: EventBus
     supervisor: Supervisor | None
     _timer: Timer | None
@@ -89,7 +90,7 @@ class EngineWiring:
         if self._coordinator is not None:
             raise RuntimeError("this engine was already started")
         config = self.config
-        self._timer = Timer()
+        self._timer = Timer(time=self.time)
         supervisor = self.supervisor = Supervisor(
             self._timer,
             max_restarts=self.max_restarts,

@@ -6,7 +6,8 @@
   step is done — acknowledged by every gating subscriber and scored;
 - :class:`Paced` (a replay at speed > 0): the clock moves one base interval (at most a market
   minute) per step, and the :class:`~actors.timer.Timer` delivers a step every
-  ``interval / speed`` wall seconds, scheduled at absolute times so the pace does not drift;
+  ``interval / speed`` seconds of its time (the wall clock, or a test's
+  :class:`~actors.timer.ManualTime`), scheduled at absolute times so the pace does not drift;
 - :class:`ProviderTicks` (a live session): the clock is the provider's; a tick comes a fraction
   of a base interval apart (in wall time), and the day closes ``grace`` after the close, so a bar
   a little late is not first a gap.
@@ -132,7 +133,7 @@ class Paced(_Replay):
 
     def restart(self) -> None:
         """Pace from now (a new day, or a resume after a pause)."""
-        self._deadline = Timer.now()
+        self._deadline = self._timer.now()
 
     def next_clock(self, day: Any) -> int:
         return int(day.now_ts) + self._tick

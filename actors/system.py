@@ -34,7 +34,7 @@ from actors.session_coordinator import SessionCoordinator
 from actors.subscribers import EventBus, Subscription, Target
 from actors.supervisor import ActorStatus, FaultHook, Supervisor
 from actors.time_manager import TimeManagerClient
-from actors.timer import Timer
+from actors.timer import ManualTime, Timer
 from domain.bars import Bar
 from domain.clock import SimulatedClock
 from domain.config import SessionConfig
@@ -68,6 +68,9 @@ class MarketSessionSystem(EngineWiring):
     engine's actors; ``gating_timeout`` bounds the wait for a gating subscriber per step. A live
     config needs a ``provider`` (:class:`~domain.providers.MarketDataProvider`; the session runs
     on its clock); ``keep_running`` goes on with the next trading days after today's session.
+    ``time``: what the engine's timer runs on — the wall clock by default, or a
+    :class:`~actors.timer.ManualTime` that a test advances (a paced replay then takes its steps
+    as the test moves the time, not as the wall clock does).
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class MarketSessionSystem(EngineWiring):
         faults: FaultHook | None = None,
         provider: MarketDataProvider | None = None,
         keep_running: bool = False,
+        time: ManualTime | None = None,
     ) -> None:
         use_stdlib_logging_unless_configured()
         self.config = config if isinstance(config, SessionConfig) else SessionConfig.from_file(Path(config))
@@ -104,6 +108,7 @@ class MarketSessionSystem(EngineWiring):
         self.max_restarts = max_restarts
         self.restart_window = restart_window
         self.faults = faults
+        self.time = time
         self.bus = EventBus()
         self._timer: Timer | None = None
         # the backtest's session clock: the coordinator moves it, the TimeManager reads it

@@ -3,8 +3,14 @@ messages, never by sleeping inside an actor).
 
 One daemon thread per :class:`Timer` keeps a heap of due messages and ``tell``s each when its
 moment comes; it waits on a condition with a timeout, so it wakes for new, earlier entries and
-for :meth:`Timer.close`. Deadlines are ``time.monotonic()`` values, so a paced replay scheduled
-at absolute times (``t0 + k·period``) does not drift with handler latency.
+for :meth:`Timer.close`. Deadlines are values of the timer's time — :class:`WallTime`
+(``time.monotonic()``) unless told otherwise — so a paced replay scheduled at absolute times
+(``t0 + k·period``) does not drift with handler latency.
+
+:class:`ManualTime` moves only when :meth:`ManualTime.advance` is called: a timer on it fires
+exactly the messages whose moments an advance passes. A paced replay on it takes exactly
+``seconds × speed / interval`` steps per advance of ``seconds``, however busy the machine —
+what tests (the engine's, or a host's) use instead of waiting on the wall clock.
 """
 
 from __future__ import annotations
@@ -18,27 +24,72 @@ from typing import Any
 
 import pykka
 
-__all__ = ["Timer"]
+__all__ = ["ManualTime", "Timer", "WallTime"]
+
+
+class WallTime:
+    """The wall clock: ``time.monotonic()``, and real waits."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def attach(self, condition: threading.Condition) -> None:
+        """Nothing to do: a wait on the wall clock ends by its timeout."""
+
+    def wait(self, condition: threading.Condition, seconds: float) -> None:
+        condition.wait(seconds)
+
+
+class ManualTime:
+    """A time that stands still until :meth:`advance` moves it (see the module docstring)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self._conditions: list[threading.Condition] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move the time on by ``seconds`` and wake every timer on it."""
+        if not seconds >= 0:
+            raise ValueError(f"time only moves forward, got {seconds}")
+        with self._lock:
+            self._now += seconds
+            conditions = list(self._conditions)
+        for condition in conditions:
+            with condition:
+                condition.notify_all()
+
+    def attach(self, condition: threading.Condition) -> None:
+        with self._lock:
+            self._conditions.append(condition)
+
+    def wait(self, condition: threading.Condition, seconds: float) -> None:
+        condition.wait(1.0)  # woken by advance() or close(); bounded all the same
 
 
 class Timer:
-    """Sends ``message`` to ``ref`` at a monotonic deadline; see the module docstring."""
+    """Sends ``message`` to ``ref`` at a deadline of its time; see the module docstring."""
 
-    def __init__(self, name: str = "marketsession-timer") -> None:
+    def __init__(self, name: str = "marketsession-timer", time: WallTime | ManualTime | None = None) -> None:
+        self._time = time or WallTime()
         self._heap: list[tuple[float, int, pykka.ActorRef[Any], Any]] = []
         self._cancelled: set[int] = set()
         self._ids = itertools.count()
         self._cond = threading.Condition()
         self._closed = False
+        self._time.attach(self._cond)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    @staticmethod
-    def now() -> float:
-        return time.monotonic()
+    def now(self) -> float:
+        return self._time.now()
 
     def send_at(self, deadline: float, ref: pykka.ActorRef[Any], message: Any) -> int:
-        """Tell ``message`` to ``ref`` once ``time.monotonic() >= deadline``; a handle to cancel."""
+        """Tell ``message`` to ``ref`` once the time reaches ``deadline``; a handle to cancel."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("timer is closed")
@@ -48,7 +99,7 @@ class Timer:
         return handle
 
     def send_after(self, delay: float, ref: pykka.ActorRef[Any], message: Any) -> int:
-        return self.send_at(time.monotonic() + max(0.0, delay), ref, message)
+        return self.send_at(self._time.now() + max(0.0, delay), ref, message)
 
     def cancel(self, handle: int) -> None:
         with self._cond:
@@ -68,10 +119,10 @@ class Timer:
             with self._cond:
                 while not self._closed:
                     if self._heap:
-                        wait = self._heap[0][0] - time.monotonic()
+                        wait = self._heap[0][0] - self._time.now()
                         if wait <= 0:
                             break
-                        self._cond.wait(wait)
+                        self._time.wait(self._cond, wait)
                     else:
                         self._cond.wait(1.0)  # bounded: re-checks ``_closed`` at least every second
                 if self._closed:

@@ -12,8 +12,9 @@ The embedding API — everything a host application needs, importable from here:
 The engine (:class:`MarketSessionSystem`), its config (:class:`SessionConfig`), the events it
 publishes, the report it returns, the provider protocol a live session runs on
 (:class:`MarketDataProvider`, :class:`StreamSink`) and the keyless replay provider
-(:class:`ReplayProvider`, :func:`replay_clock`, :func:`replay_from_store`). ``python -m
-marketsession`` is the command line.
+(:class:`ReplayProvider`, :func:`replay_clock`, :func:`replay_from_store`), and
+:class:`ManualTime` for a host's tests of a paced replay. ``python -m marketsession`` is the
+command line.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from actors.subscribers import Subscription
 from actors.system import MarketSessionSystem
+from actors.timer import ManualTime
 from domain.bars import Bar
 from domain.config import SessionConfig
 from domain.errors import (
@@ -78,6 +80,7 @@ __all__ = [
     "GapFilled",
     "HistoricalLoaded",
     "LifecycleChanged",
+    "ManualTime",
     "MarketDataProvider",
     "MarketSessionError",
     "MarketSessionSystem",

@@ -9,6 +9,7 @@ the example's demo bars) and copied into each test's own SQLite file.
 from __future__ import annotations
 
 import csv
+import itertools
 import threading
 import time
 from collections import Counter
@@ -29,6 +30,7 @@ from support.engine import (
 from support.stores import real_file, seed
 
 from actors.system import MarketSessionSystem
+from actors.timer import ManualTime
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.columns import BarColumns
 from domain.config import SessionConfig
@@ -460,21 +462,26 @@ def test_pykka_actor_subscribers_receive_events_and_a_gating_actor_gates(demo_st
 
 
 def test_speed_60_paces_a_market_minute_per_second_and_pause_resume_stop_work(demo_store: Store) -> None:
-    marks: list[tuple[float, int, int]] = []
-
-    def mark(event: Any) -> None:
-        if isinstance(event, BarsAppended):
-            marks.append((time.monotonic(), event.now_ts, event.step))
-
-    recorder = Recorder(mark)
-    engine = MarketSessionSystem(one_day(), demo_store, speed=60)
+    """On a time the test moves (ManualTime), a speed-60 replay takes exactly one step — one
+    market minute — per second of that time, none while paused, and goes on after a resume."""
+    recorder = Recorder()
+    wall = ManualTime()
+    engine = MarketSessionSystem(one_day(), demo_store, speed=60, time=wall)
     engine.subscribe(recorder, events=[BarsAppended, LifecycleChanged])
     engine.start()
     try:
-        assert recorder.wait_count(BarsAppended, 4, timeout=WAIT)
-        (wall_0, market_0, _), (wall_3, market_3, _) = marks[0], marks[3]
-        ratio = (market_3 - market_0) / (wall_3 - wall_0)
-        assert 30 <= ratio <= 120, f"{ratio:.1f} market seconds per wall second at speed 60"
+        assert recorder.wait_for(
+            lambda events: any(
+                isinstance(e, LifecycleChanged) and e.to_state is LifecycleState.STREAMING for e in events
+            ),
+            timeout=WAIT,
+        )
+        engine.progress()  # an ask: answered once the coordinator has set the pace from time 0
+        wall.advance(3.0)  # three steps are due, no fourth: nothing else moves the time
+        assert recorder.wait_count(BarsAppended, 3, timeout=WAIT)
+        steps = recorder.of(BarsAppended)
+        assert engine.progress().steps == 3 == len(steps)
+        assert [b.now_ts - a.now_ts for a, b in itertools.pairwise(steps)] == [60, 60]
 
         engine.pause()
         assert recorder.wait_for(
@@ -485,17 +492,23 @@ def test_speed_60_paces_a_market_minute_per_second_and_pause_resume_stop_work(de
         )
         assert engine.state() == "paused"
         paused = engine.progress()
-        threading.Event().wait(1.5)
-        assert engine.progress().steps == paused.steps
-        assert engine.progress().now_ts == paused.now_ts
+        wall.advance(5.0)  # five seconds paused: the steps scheduled before the pause are void
+        assert engine.progress() == paused
         assert engine.state() == "paused"
 
         engine.resume()
         assert recorder.wait_for(
-            lambda events: any(isinstance(e, BarsAppended) and e.step > paused.steps for e in events),
+            lambda events: any(
+                isinstance(e, LifecycleChanged) and e.to_state is LifecycleState.STREAMING
+                for e in events[-1:]
+            ),
             timeout=WAIT,
         )
+        engine.progress()  # answered once the coordinator has set the pace from the resume
+        wall.advance(1.0)  # paced from the resume: one second, one step
+        assert recorder.wait_count(BarsAppended, 4, timeout=WAIT)
         assert engine.state() == "streaming"
+        assert recorder.of(BarsAppended)[-1].now_ts == paused.now_ts + 60
 
         report = engine.stop("enough pacing", timeout=WAIT)
     finally:
