@@ -30,6 +30,7 @@ from typing import Any
 
 import structlog
 
+from actors.timer import ManualTime, WallTime
 from domain.bars import Bar, datetime_to_ts
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
@@ -70,8 +71,14 @@ class ReplayProvider:
         *,
         clock: ScaledClock,
         faults: ReplayFaults | None = None,
+        time: WallTime | ManualTime | None = None,
     ) -> None:
         self._clock = clock
+        self._time = time or WallTime()
+        self._wake = threading.Condition()
+        self._time.attach(self._wake)
+        self.waiting_for: float | None = None
+        """The clock time the stream waits for (None while it sends, or once it is done)."""
         self.faults = faults or ReplayFaults()
         self._bars = sorted(bars, key=lambda b: (b.ts, b.symbol))
         intervals = {bar.interval for bar in self._bars}
@@ -129,6 +136,8 @@ class ReplayProvider:
 
     def stop_stream(self, timeout: float) -> None:
         self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout)
@@ -138,14 +147,30 @@ class ReplayProvider:
         self._state = state
         sink.state(state, detail)
 
+    def caught_up(self) -> bool:
+        """Whether the stream has sent everything due by the clock (or has ended)."""
+        waiting = self.waiting_for
+        thread = self._thread
+        return (
+            thread is None
+            or not thread.is_alive()
+            or (waiting is not None and waiting > self._clock.now().timestamp())
+        )
+
     def _wait_until(self, ts: float) -> bool:
         """Wait (interruptibly) until the clock reads ``ts``; False when stopped."""
-        while not self._stop.is_set():
-            ahead = ts - self._clock.now().timestamp()
-            if ahead <= 0:
-                return True
-            self._stop.wait(min(self._clock.wall_seconds(ahead), 1.0))
-        return False
+        try:
+            while not self._stop.is_set():
+                ahead = ts - self._clock.now().timestamp()
+                if ahead <= 0:
+                    return True
+                with self._wake:
+                    self.waiting_for = ts
+                    if not self._stop.is_set():
+                        self._time.wait(self._wake, min(self._clock.wall_seconds(ahead), 1.0))
+            return False
+        finally:
+            self.waiting_for = None
 
     def _run(self, bars: list[Bar], sink: StreamSink) -> None:
         faults, seconds = self.faults, self.interval.seconds

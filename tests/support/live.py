@@ -1,10 +1,12 @@
 """Helpers for live-mode engine tests: live configs, complete synthetic days, held clocks and a
 provider that fails for good.
 
-A live session runs on its provider's clock. :class:`HeldClock` is a real
-:class:`~domain.providers.ScaledClock` whose time stands still until :meth:`HeldClock.release`
-(call it right after ``engine.start()``): however long the engine takes to start, the replay
-neither skips the first bars nor races the day's loading. Waits are bounded, never sleeps.
+A live session runs on its provider's clock. :class:`TimeDriver` moves a
+:class:`~actors.timer.ManualTime` that the provider's clock, the replay's stream and the
+engine's timer all run on, as fast as the engine keeps up. :class:`HeldClock` is a real
+:class:`~domain.providers.ScaledClock` on the wall clock whose time stands still until
+:meth:`HeldClock.release` (for the tests that need the wall clock: a service in another
+process). Waits are bounded, never sleeps.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from actors.timer import ManualTime
 from domain.bars import Bar, datetime_to_ts
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
@@ -226,3 +229,33 @@ class RecordingSink:
 
     def wait_state(self, state: ConnectionState, count: int = 1, timeout: float = 10.0) -> None:
         self.wait_for(lambda: self.states().count(state) >= count, f"{state} x{count}", timeout)
+
+
+class TimeDriver:
+    """Moves a :class:`~actors.timer.ManualTime` on, a few market seconds at a time, as fast as
+    the engine keeps up: after each step the replay has sent every bar then due and the
+    coordinator's mailbox has emptied (waited for at most 0.2 s: one busy in an ask, say,
+    waiting for a restart that the time must reach, does not hold the time up). A live
+    session then runs on its own pace, not on the wall clock's; every wait here is bounded."""
+
+    def __init__(self, time: ManualTime, provider: Any, engine: Any, step: float) -> None:
+        self.time, self._provider, self._engine, self._step = time, provider, engine, step
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="test-time-driver", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and not self._engine.done:
+            self.time.advance(self._step)
+            wait_until(lambda: self._provider.caught_up() or self._stop.is_set(), 10, step=0.001)
+            wait_until(self._coordinator_idle, 0.2, step=0.001)  # a coordinator busy in an ask waits
+
+    def _coordinator_idle(self) -> bool:
+        status = self._engine.stats().get("session_coordinator")
+        return status is None or status.mailbox == 0
