@@ -4,17 +4,23 @@ late bars change nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 
+from support.live import TimeDriver
 from support.stores import seed
 
 from actors.system import MarketSessionSystem
+from actors.timer import ManualTime
+from domain.bars import Bar
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
+from domain.providers import ScaledClock
 from domain.session.windows import DayHours
 from domain.store import Store
 from ops.faults import FaultyBars, parse_faults
-from ops.providers.replay import ReplayFaults, ReplayProvider, replay_clock
+from ops.providers.replay import ReplayFaults, ReplayProvider
 from ops.soak import complete_session_bars
 
 DAY = date(2025, 7, 3)  # an early close (13:00 New York): 210 minutes
@@ -42,6 +48,30 @@ def _config() -> SessionConfig:
     )
 
 
+SPEED = 4000.0
+
+
+def _replay(
+    bars: list[Bar], start: datetime, faults: ReplayFaults | None = None
+) -> tuple[ManualTime, ReplayProvider]:
+    """A replay from ``start`` at ``SPEED`` on a time the test moves."""
+    time_ = ManualTime()
+    clock = ScaledClock(start, SPEED, time_.now)
+    return time_, ReplayProvider(bars, clock=clock, faults=faults, time=time_)
+
+
+@contextmanager
+def _driven(time_: ManualTime, provider: ReplayProvider, engine: MarketSessionSystem) -> Iterator[None]:
+    """The engine started, its time moved on by a driver until the block ends."""
+    driver = TimeDriver(time_, provider, engine, step=20 / SPEED)
+    engine.start()
+    driver.start()
+    try:
+        yield
+    finally:
+        driver.stop()
+
+
 def test_every_bar_is_stored_once_with_drops_duplicates_and_late_bars(store: Store) -> None:
     seed(store, "US_EQUITY", start_year=2025, end_year=2025)
     calendar = TradingCalendar(store.calendar, "US_EQUITY")
@@ -50,10 +80,10 @@ def test_every_bar_is_stored_once_with_drops_duplicates_and_late_bars(store: Sto
     assert len(bars) == 2 * 210
     faults = ReplayFaults(drop_fraction=0.1, duplicate_fraction=0.1, late_fraction=0.1, seed=5)
     start = datetime.combine(DAY, time(9, 29), calendar.timezone())
-    provider = ReplayProvider(bars, clock=replay_clock(start, 4000.0), faults=faults)
-    with MarketSessionSystem(_config(), store, provider=provider) as engine:
-        engine.start()
-        report = engine.wait(90)
+    time_, provider = _replay(bars, start, faults)
+    with MarketSessionSystem(_config(), store, provider=provider, time=time_) as engine:
+        with _driven(time_, provider, engine):
+            report = engine.wait(90)
         status = engine.live_status()
     assert report.status == "completed", report.error
     assert provider.stats["dropped"] > 0 and provider.stats["duplicated"] > 0 and provider.stats["late"] > 0
@@ -79,11 +109,11 @@ def test_a_store_outage_keeps_the_bars_and_writes_them_when_it_is_back(sqlite_st
     plan = parse_faults(["store-fail:writes@6"], live=True)
     faulty = FaultyBars(store.bars, plan)
     start = datetime.combine(DAY, time(9, 29), calendar.timezone())
-    provider = ReplayProvider(bars, clock=replay_clock(start, 4000.0))
-    with MarketSessionSystem(_config(), store, provider=provider) as engine:
+    time_, provider = _replay(bars, start)
+    with MarketSessionSystem(_config(), store, provider=provider, time=time_) as engine:
         engine.store.bars = faulty  # type: ignore[assignment]  # same interface
-        engine.start()
-        report = engine.wait(90)
+        with _driven(time_, provider, engine):
+            report = engine.wait(90)
         status = engine.live_status()
     assert report.status == "completed", report.error
     assert plan.injected == ["store-fail:writes"] * 6
