@@ -161,10 +161,10 @@ class ReplayProvider:
         """Wait (interruptibly) until the clock reads ``ts``; False when stopped."""
         try:
             while not self._stop.is_set():
-                ahead = ts - self._clock.now().timestamp()
-                if ahead <= 0:
-                    return True
-                with self._wake:
+                with self._wake:  # read the clock under the lock an advance notifies: no lost wake-up
+                    ahead = ts - self._clock.now().timestamp()
+                    if ahead <= 0:
+                        return True
                     self.waiting_for = ts
                     if not self._stop.is_set():
                         self._time.wait(self._wake, min(self._clock.wall_seconds(ahead), 1.0))

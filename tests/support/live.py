@@ -233,9 +233,9 @@ class RecordingSink:
 
 class TimeDriver:
     """Moves a :class:`~actors.timer.ManualTime` on, a few market seconds at a time, as fast as
-    the engine keeps up: after each step the replay has sent every bar then due and the
-    coordinator's mailbox has emptied (waited for at most 0.2 s: one busy in an ask, say,
-    waiting for a restart that the time must reach, does not hold the time up). A live
+    the engine keeps up: after each step the replay has sent every bar then due and the actors'
+    mailboxes have emptied (waited for at most 0.2 s: one busy in an ask, say, waiting for a
+    restart that the time must reach, does not hold the time up). A live
     session then runs on its own pace, not on the wall clock's; every wait here is bounded."""
 
     def __init__(self, time: ManualTime, provider: Any, engine: Any, step: float) -> None:
@@ -254,8 +254,7 @@ class TimeDriver:
         while not self._stop.is_set() and not self._engine.done:
             self.time.advance(self._step)
             wait_until(lambda: self._provider.caught_up() or self._stop.is_set(), 10, step=0.001)
-            wait_until(self._coordinator_idle, 0.2, step=0.001)  # a coordinator busy in an ask waits
+            wait_until(self._mailboxes_empty, 0.2, step=0.001)  # an actor busy in an ask waits
 
-    def _coordinator_idle(self) -> bool:
-        status = self._engine.stats().get("session_coordinator")
-        return status is None or status.mailbox == 0
+    def _mailboxes_empty(self) -> bool:
+        return all(status.mailbox == 0 for status in self._engine.stats().values())
