@@ -41,12 +41,28 @@ def default_report_path(db_url: str, config_path: str) -> Path:
 
 
 def write_report(report: RunReport, path: str | os.PathLike[str]) -> Path:
+    """Write the report whole or not at all: to a partial file beside ``path``, then renamed."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
+    partial = _partial(target)
     partial.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
     partial.replace(target)
     return target
+
+
+def check_report_path(path: Path) -> None:
+    """Raise the :class:`OSError` that :func:`write_report` would meet at ``path`` (a directory,
+    a parent that cannot be made, a place that cannot be written), before a run, not after it."""
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    probe = _partial(path)
+    probe.touch()
+    probe.unlink()
+
+
+def _partial(target: Path) -> Path:
+    return target.with_name(f".{target.name}.partial")
 
 
 class RunProgress:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, Executable, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.bars import Bar
@@ -70,12 +70,9 @@ class BarRepository(Repository):
     def insert_missing(self, rows: Iterable[Sequence[object]], *, what: str = "bars") -> int:
         """Insert only the bars whose key is not stored yet; stored bars are never changed.
 
-        Returns how many were new (counted in the same transaction as the write)."""
-        rows = list(rows)
+        Returns how many were new: the rows the insert wrote (``RETURNING``), no extra read."""
         with translated(self._writing(what)), self._engine.begin() as connection:
-            new = self._count_new(connection, rows)
-            self._write(rows, connection, replace=False)
-        return new
+            return self._write(rows, connection, replace=False)
 
     def upsert_counting_new(self, rows: Sequence[Sequence[object]], *, what: str = "bars") -> int:
         """:meth:`upsert`, returning how many of the rows' keys were not stored before: counted in
@@ -99,19 +96,22 @@ class BarRepository(Repository):
 
     def _write(self, rows: Iterable[Sequence[object]], connection: Connection, replace: bool) -> int:
         insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(bars)
+        statement: Executable
         if replace:
             statement = insert.on_conflict_do_update(
                 index_elements=["symbol", "interval", "ts"],
                 set_={name: insert.excluded[name] for name in _VALUES},
             )
-        else:
-            statement = insert.on_conflict_do_nothing(index_elements=["symbol", "interval", "ts"])
+        else:  # the rows inserted come back: a key already stored is not among them
+            statement = insert.on_conflict_do_nothing(index_elements=["symbol", "interval", "ts"]).returning(
+                bars.c.ts
+            )
         keys = Bar._fields
         written = 0
         iterator = iter(rows)
         while batch := list(islice(iterator, _BATCH)):
-            connection.execute(statement, [dict(zip(keys, row, strict=True)) for row in batch])
-            written += len(batch)
+            result = connection.execute(statement, [dict(zip(keys, row, strict=True)) for row in batch])
+            written += len(batch) if replace else len(result.all())
         return written
 
     @staticmethod

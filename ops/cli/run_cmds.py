@@ -92,13 +92,10 @@ def execute_run(
 
 def _writable(path: Path) -> Path:
     """``path`` once a report can be written there (checked before the run, not after it)."""
+    from ops.run_output import check_report_path
+
     try:
-        if path.is_dir():
-            raise IsADirectoryError(21, "is a directory")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe = path.with_name(f".{path.name}.partial")
-        probe.touch()
-        probe.unlink()
+        check_report_path(path)
     except OSError as error:
         raise click.BadParameter(
             f"cannot write a report to {path}: {error.strerror or error}", param_hint="'--report'"

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import SQLAlchemyError
 from support.engine import sqlite_path
-from support.stores import seed
+from support.stores import dump, seed
 
 from domain.bars import Bar
 from domain.calendar.model import CalendarException
@@ -30,14 +30,6 @@ from ops.calendars.seed import seed_group
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BAR = Bar("AAPL", "1m", 1_751_463_000, 10.0, 11.0, 9.0, 10.5, 100.0)
 HOLIDAY = CalendarException(date(2025, 7, 4), "US_EQUITY", "Independence Day", is_closed=True)
-
-
-def dump(path: Path) -> list[str]:
-    connection = sqlite3.connect(path)
-    try:
-        return list(connection.iterdump())
-    finally:
-        connection.close()
 
 
 @pytest.fixture

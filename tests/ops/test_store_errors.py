@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import Result, run_process
-from support.stores import seed
+from support.stores import dump, seed
 
 from domain.store import open_store
 from ops.bar_files.importer import import_bar_file
@@ -93,15 +93,6 @@ class World:
     read_only_skip: str | None  # why the read-only scenario cannot run here, or None
     read_only_dump_before: list[str]
     read_only_dump_after: list[str]
-
-
-def dump(path: Path) -> list[str]:
-    """Every row of every table of a SQLite file, as SQL text."""
-    connection = sqlite3.connect(path)
-    try:
-        return list(connection.iterdump())
-    finally:
-        connection.close()
 
 
 def initialised_store(path: Path, bars_file: Path) -> str:

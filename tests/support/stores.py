@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,15 @@ from ops.calendars.seed import seed_group
 REPO = Path(__file__).resolve().parents[2]
 REAL_DATA = REPO.parent / "shared" / "data" / "real"
 PG_ENV = "MARKETSESSION_TEST_PG_URL"
+
+
+def dump(path: Path) -> list[str]:
+    """Every row of every table of a SQLite file, as SQL text (to show nothing changed)."""
+    connection = sqlite3.connect(path)
+    try:
+        return list(connection.iterdump())
+    finally:
+        connection.close()
 
 
 def real_file(name: str) -> Path:
