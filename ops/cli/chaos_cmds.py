@@ -26,7 +26,7 @@ from domain.history.series import data_requirements
 from domain.intervals import Interval
 from domain.messages.events import BarsAppended, DerivedBarsBuilt, Event, RunCompleted, SessionStarted
 from domain.report import RunReport
-from ops.cli.app import EXIT_RUNTIME, CliState, cli
+from ops.cli.app import EXIT_RUNTIME, CliState, FiniteFloat, cli
 from ops.cli.run_cmds import load_backtest_config
 
 _SECTIONS = ("session", "historical", "indicators", "metrics")
@@ -165,7 +165,7 @@ def _delivery_lines(deliveries: dict[str, Any]) -> list[str]:
 @cli.command()
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--fault", "faults", multiple=True, required=True, metavar="SPEC", help="A fault; repeatable.")
-@click.option("--speed", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Replay speed.")
+@click.option("--speed", type=FiniteFloat(min=0), default=0.0, show_default=True, help="Replay speed.")
 @click.option(
     "--max-restarts",
     type=click.IntRange(min=0),
@@ -176,7 +176,7 @@ def _delivery_lines(deliveries: dict[str, Any]) -> list[str]:
 )
 @click.option(
     "--restart-window",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=60.0,
     show_default=True,
     help="Seconds over which each actor's restarts are counted against --max-restarts.",
@@ -184,7 +184,7 @@ def _delivery_lines(deliveries: dict[str, Any]) -> list[str]:
 @click.option(
     "--report", "report_path", type=click.Path(dir_okay=False), help="Write the comparison as JSON here."
 )
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=3600.0, show_default=True)
+@click.option("--timeout", type=FiniteFloat(min=0, min_open=True), default=3600.0, show_default=True)
 @click.pass_obj
 def chaos(
     state: CliState,

@@ -23,6 +23,10 @@ LIVE_ARG = "session_configs/live_session_example.json"
         (("run", EXAMPLE_ARG, "--speed", "nan"), "Invalid value for '--speed': 'nan' is not a finite number"),
         (("run", EXAMPLE_ARG, "--speed", "inf"), "Invalid value for '--speed': 'inf' is not a finite number"),
         (("demo", "--speed", "nan"), "Invalid value for '--speed': 'nan' is not a finite number"),
+        (
+            ("chaos", EXAMPLE_ARG, "--fault", "crash:time_manager@5", "--speed", "nan"),
+            "'nan' is not a finite",
+        ),
         (("run", EXAMPLE_ARG, "--timeout", "nan"), "Invalid value for '--timeout': 'nan' is not a finite"),
         (("serve", LIVE_ARG, "--replay-origin", "nan"), "Invalid value for '--replay-origin': 'nan' is not"),
         (("serve", LIVE_ARG, "--speed", "-inf"), "Invalid value for '--speed'"),
