@@ -32,13 +32,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from domain.bars import Bar, daily_date
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.errors import CalendarError
+from domain.intervals import Interval
 from domain.session.windows import DayHours, SessionWindows
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "Alignment",
     "AlignmentStatus",
     "check_alignment",
+    "check_bars",
     "check_daily_alignment",
     "format_offset",
     "parse_offset",
@@ -276,6 +281,33 @@ def check_alignment(
         tuple(_evidence(as_stamped, best, days, step, bars)),
         step,
     )
+
+
+def check_bars(bars: Sequence[Bar], interval: Interval, calendar: TradingCalendar) -> Alignment:
+    """The verdict on one symbol's bars of one interval (a file's, a store's range) against the
+    calendar's sessions from the day before the first bar to the day after the last; undetermined
+    when the calendar does not cover those days."""
+    if not bars:
+        return Alignment(AlignmentStatus.UNDETERMINED, 0, 0.0, ("no bars",), interval.seconds)
+    if interval.is_daily:
+        days = [daily_date(bar.ts) for bar in bars]
+        try:
+            return check_daily_alignment(days, calendar.is_trading_day)
+        except CalendarError as exc:
+            return _not_covered(exc, interval)
+    zone = calendar.timezone()
+    first = datetime.fromtimestamp(min(bar.ts for bar in bars), zone).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(max(bar.ts for bar in bars), zone).date() + timedelta(days=1)
+    try:
+        trading = calendar.get_trading_dates_in_range(first, last)
+        hours = [DayHours.from_session(session) for session in calendar.get_trading_sessions(trading)]
+    except CalendarError as exc:
+        return _not_covered(exc, interval)
+    return check_alignment([bar.ts for bar in bars], [bar.volume for bar in bars], interval.seconds, hours)
+
+
+def _not_covered(error: CalendarError, interval: Interval) -> Alignment:
+    return Alignment(AlignmentStatus.UNDETERMINED, 0, 0.0, (f"not checked: {error}",), interval.seconds)
 
 
 def check_daily_alignment(days: Sequence[date], is_trading_day: Callable[[date], bool]) -> Alignment:

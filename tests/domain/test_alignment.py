@@ -12,13 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.stores import real_file, seed
+from support.stores import real_file, real_minute_bars, seed
 
 from domain.bars import daily_date
 from domain.calendar.trading_calendar import TradingCalendar
+from domain.intervals import MINUTE
 from domain.quality.alignment import (
     AlignmentStatus,
     check_alignment,
+    check_bars,
     check_daily_alignment,
     format_offset,
     parse_offset,
@@ -290,3 +292,25 @@ def test_offsets_parse_and_format_both_ways(text: str, seconds: int) -> None:
 def test_a_bad_offset_is_refused_naming_the_form(text: str) -> None:
     with pytest.raises(ValueError, match="invalid offset"):
         parse_offset(text)
+
+
+# ------------------------------------------------------------------- bars against a calendar
+
+
+def test_bars_are_checked_against_the_seeded_calendar_around_them(sqlite_store: Store) -> None:
+    seed(sqlite_store)
+    calendar = TradingCalendar(sqlite_store.calendar, "US_EQUITY")
+    bars = real_minute_bars("AAPL")
+    late = check_bars(bars, MINUTE, calendar)
+    assert (late.status, late.offset_seconds) == (AlignmentStatus.MISALIGNED, 4 * HOUR)
+    shifted = [bar._replace(ts=bar.ts - 4 * HOUR) for bar in bars]
+    assert check_bars(shifted, MINUTE, calendar).status is AlignmentStatus.ALIGNED
+
+
+def test_bars_outside_the_seeded_calendar_are_not_checked_and_say_why(sqlite_store: Store) -> None:
+    seed(sqlite_store, start_year=2030, end_year=2030)
+    verdict = check_bars(
+        real_minute_bars("RIVN"), MINUTE, TradingCalendar(sqlite_store.calendar, "US_EQUITY")
+    )
+    assert verdict.status is AlignmentStatus.UNDETERMINED
+    assert verdict.evidence[0].startswith("not checked: ") and "2025-06-30 is outside" in verdict.evidence[0]
