@@ -71,8 +71,8 @@ _EDGE_BEFORE = 2  # the opening bar must beat the 2 bars before it and the 2 aft
 _EDGE_AFTER = 2
 _CLOSE_BEFORE = 3  # the closing bar must beat the 3 bars before it
 _FITS_AS_STAMPED = (0.98, 0.5)  # coverage and opening-print strength that need no search
-_WEAK_OPENING = 0.25  # a one-interval offset needs the opening print missing as stamped: days
-# whose second minute outtrades the first are common, a print on the pre-open minute is not
+_WHOLE_SESSION = 0.8  # coverage under the best offset that makes extended-hours bars a session
+_LABEL_SESSIONS = 3  # sessions it takes for a missing bar on the open to count as evidence
 
 Array = npt.NDArray[Any]
 
@@ -206,6 +206,7 @@ class _Fit:
     outside: int  # bars outside every session's hours, or in a break
     volume_share: float
     opening: float  # 0–1, mean over the sessions
+    open_ratio: float  # the bar at the open / the session's mean volume, mean over the sessions
     closing: float
     opening_print: tuple[int, float] | None  # (stamp, volume) at the open of the fullest session
     largest: tuple[int, float] | None  # (stamp, volume) of the largest bar in any session's hours
@@ -257,22 +258,27 @@ def check_alignment(
     fits = [as_stamped] + [_fit(stamps, volumes, days, step, o) for o in _candidates(step) if o]
     fits.sort(key=lambda f: -f.score(bars))
     best = fits[0]
-    if best.regular < min(MIN_BARS, int(days.expected.max()) // 2):
-        return Alignment(
-            AlignmentStatus.UNDETERMINED,
-            0,
-            0.0,
-            (f"too few bars to judge: at most {best.regular} in a regular session",),
-            step,
+    enough = min(MIN_BARS, int(days.expected.max()) // 2)
+    if best.regular < enough:
+        return _undetermined(f"too few bars to judge: at most {best.regular} in a regular session", step)
+    if as_stamped.regular < enough and not as_stamped.outside and best.coverage < _WHOLE_SESSION:
+        # sparse extended hours alone (a day whose session is not stored) say nothing of the
+        # clock; a whole session's worth of bars stamped in them does
+        return _undetermined(
+            f"only {as_stamped.regular} bars in the regular session, none outside the hours", step
         )
     margin = best.score(bars) - as_stamped.score(bars)
-    label_error = abs(best.offset) == step
-    if best.offset == 0 or margin < MARGIN or (label_error and as_stamped.opening >= _WEAK_OPENING):
+    if best.offset == 0 or margin < MARGIN or not _label_evidence(best, as_stamped, step):
         others = max((f.score(bars) for f in fits if f.offset != 0), default=0.0)
         confidence = _confidence(as_stamped.score(bars) - others)
         evidence = [f"{_coverage_text(as_stamped)} as stamped"]
-        if best.offset != 0:
+        if best.offset != 0 and margin < MARGIN:
             evidence.append(f"a shift of {format_offset(-best.offset)} fits only {margin:.2f} better")
+        elif best.offset != 0:
+            evidence.append(
+                f"a shift of {format_offset(-best.offset)} fits {margin:.2f} better, but the bars around "
+                "the open do not show the opening print one interval off"
+            )
         return Alignment(AlignmentStatus.ALIGNED, 0, confidence, tuple(evidence), step)
     return Alignment(
         AlignmentStatus.MISALIGNED,
@@ -359,8 +365,10 @@ def _fit(ts: Array, volume: Array, days: _Days, step: int, offset: int) -> _Fit:
     total = float(volume.sum())
     judged = per_day >= np.maximum(1, days.expected // 20)  # a stray bar or two does not make a day
     mean = np.divide(volume_per_day, per_day, out=np.zeros(count), where=judged)
-    opening = _edge(t, volume, day, inside, days.open, mean, judged, -_EDGE_BEFORE, _EDGE_AFTER, step)
-    closing = _edge(t, volume, day, inside, days.last_start, mean, judged, -_CLOSE_BEFORE, 0, step)
+    opening, open_ratio = _edge(
+        t, volume, day, inside, days.open, mean, judged, -_EDGE_BEFORE, _EDGE_AFTER, step
+    )
+    closing, _ = _edge(t, volume, day, inside, days.last_start, mean, judged, -_CLOSE_BEFORE, 0, step)
     opening_print = largest = None
     if inside.any():
         index = int(np.flatnonzero(inside)[np.argmax(volume[inside])])
@@ -376,6 +384,7 @@ def _fit(ts: Array, volume: Array, days: _Days, step: int, offset: int) -> _Fit:
         outside=int(len(t) - inside.sum()),
         volume_share=float(volume_per_day.sum()) / total if total > 0 else 0.0,
         opening=opening,
+        open_ratio=open_ratio,
         closing=closing,
         opening_print=opening_print,
         largest=largest,
@@ -393,13 +402,14 @@ def _edge(
     before: int,
     after: int,
     step: int,
-) -> float:
-    """Mean over the judged sessions of how clearly the bar at ``anchor`` is an auction print:
+) -> tuple[float, float]:
+    """Mean over the judged sessions of how clearly the bar at ``anchor`` is an auction print —
     log2(its volume / the session's mean) / 2, at most 1, times the square of its share of the
-    largest bar within ``before``/``after`` windows of it (when one is larger)."""
+    largest bar within ``before``/``after`` windows of it (when one is larger) — and of its
+    volume / the session's mean (infinite where no bar is on the anchor)."""
     count = len(anchor)
     if not judged.any():
-        return 0.0
+        return 0.0, 0.0
     k = (t - anchor[day]) // step
     near = inside & (k >= before) & (k <= after)
     at = near & (k == 0) & ((t - anchor[day]) % step == 0)
@@ -411,7 +421,29 @@ def _edge(
     ratio = np.divide(print_volume, mean, out=np.zeros(count), where=mean > 0)
     strength = np.clip(np.log2(np.maximum(ratio, 1e-12)) / 2, 0.0, 1.0)
     beats = np.divide(print_volume, neighbours, out=np.ones(count), where=neighbours > 0)
-    return float((strength * np.minimum(beats, 1.0) ** 2)[judged].mean())
+    present = np.zeros(count, dtype=bool)
+    present[day[at]] = True
+    # no bar on the anchor counts as a small one over several sessions (a file of end labels has
+    # no pre-open minute), as no evidence on fewer (a day may just miss its first bar)
+    if judged.sum() < _LABEL_SESSIONS:
+        ratio[~present] = np.inf
+    return float((strength * np.minimum(beats, 1.0) ** 2)[judged].mean()), float(ratio[judged].mean())
+
+
+def _undetermined(reason: str, step: int) -> Alignment:
+    return Alignment(AlignmentStatus.UNDETERMINED, 0, 0.0, (reason,), step)
+
+
+def _label_evidence(best: _Fit, as_stamped: _Fit, step: int) -> bool:
+    """Whether a one-interval offset has the evidence it needs (any other offset: True). Days
+    whose second minute outtrades the first are common, so one interval late needs the bar on
+    the open to trade below the session's mean as stamped (it is the pre-open minute), and one
+    interval early needs the print as stamped to be on the bar before the open."""
+    if best.offset == step:
+        return as_stamped.open_ratio < 1.0
+    if best.offset == -step:
+        return as_stamped.opening < 0.25 and best.opening >= 0.5
+    return True
 
 
 def _confidence(margin: float) -> float:

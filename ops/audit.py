@@ -1,0 +1,268 @@
+"""``data audit``: the store checked against the calendar, series by series and day by day,
+without running a session (the rules are :mod:`domain.quality.audit`'s).
+
+Each symbol and interval is read in contiguous ranges of :data:`CHUNK_DAYS` trading days (one
+indexed read each), split into the days' extended hours; what lies between them — overnight,
+weekends, holidays — is counted as outside every session. Memory holds one range and the
+per-series sums, whatever the size of the store; every day's audit goes to ``on_day`` (the CLI
+writes them to Parquet and keeps the days with findings for the table and the JSON).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from domain.bars import daily_date, daily_ts
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.errors import CalendarError
+from domain.intervals import Interval
+from domain.quality.alignment import check_daily_alignment
+from domain.quality.audit import DayAudit, SeriesAudit, audit_daily, audit_day
+from domain.session.windows import DayHours
+from domain.store import Store
+
+__all__ = ["CHUNK_DAYS", "DayParquet", "StoreAudit", "audit_store", "day_rows"]
+
+CHUNK_DAYS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAudit:
+    exchange_group: str
+    start: date | None
+    end: date | None
+    series: tuple[SeriesAudit, ...]
+
+    @property
+    def days(self) -> int:
+        return sum(s.days for s in self.series)
+
+    @property
+    def bars(self) -> int:
+        return sum(s.present for s in self.series)
+
+    def as_dict(self, days: Sequence[DayAudit] = ()) -> dict[str, Any]:
+        return {
+            "exchange_group": self.exchange_group,
+            "start": None if self.start is None else self.start.isoformat(),
+            "end": None if self.end is None else self.end.isoformat(),
+            "series": [s.as_dict() for s in self.series],
+            "days_with_findings": [d.as_dict() for d in days],
+        }
+
+
+def audit_store(
+    store: Store,
+    calendar: TradingCalendar,
+    *,
+    symbols: Sequence[str] = (),
+    intervals: Sequence[str] = (),
+    start: date | None = None,
+    end: date | None = None,
+    on_day: Callable[[DayAudit], None] = lambda _: None,
+) -> StoreAudit:
+    """Audit every stored series (or those of ``symbols`` and ``intervals``) over the trading
+    days of ``[start, end]`` it reaches. Raises :class:`CalendarError` naming the days the
+    calendar does not cover."""
+    zone = calendar.timezone()
+    audits: list[SeriesAudit] = []
+    for row in store.bars.summary():
+        if (symbols and row.symbol not in symbols) or (intervals and row.interval not in intervals):
+            continue
+        interval = Interval.parse(row.interval)
+        if interval.is_daily:
+            first, last = daily_date(row.first_ts), daily_date(row.last_ts)
+        else:
+            first = datetime.fromtimestamp(row.first_ts, zone).date()
+            last = datetime.fromtimestamp(row.last_ts, zone).date()
+        lo, hi = max(first, start or first), min(last, end or last)
+        series = SeriesAudit(row.symbol, row.interval)
+        if lo <= hi:
+            trading = calendar.get_trading_dates_in_range(lo, hi)
+            if not interval.is_daily:
+                trading = _reached(calendar, trading, row.first_ts, row.last_ts)
+            if interval.is_daily:
+                _audit_daily(store, calendar, series, trading, lo, hi, on_day)
+            else:
+                _audit_intraday(store, calendar, series, interval, trading, lo, hi, on_day)
+        audits.append(series)
+    return StoreAudit(calendar.exchange_group, start, end, tuple(audits))
+
+
+def _reached(calendar: TradingCalendar, trading: list[date], first_ts: int, last_ts: int) -> list[date]:
+    """``trading`` without the days at either end whose hours hold none of the series' bars
+    (a first bar at 20:00 on a day's date does not make that day's session part of it)."""
+
+    def hours(day: date) -> DayHours:
+        return DayHours.from_session(calendar.get_trading_session(day))
+
+    lo, hi = 0, len(trading)
+    while lo < hi and hours(trading[lo]).read_end_ts <= first_ts:
+        lo += 1
+    while hi > lo and hours(trading[hi - 1]).read_start_ts > last_ts:
+        hi -= 1
+    return trading[lo:hi]
+
+
+def _audit_intraday(
+    store: Store,
+    calendar: TradingCalendar,
+    series: SeriesAudit,
+    interval: Interval,
+    trading: Sequence[date],
+    lo: date,
+    hi: date,
+    on_day: Callable[[DayAudit], None],
+) -> None:
+    zone = calendar.timezone()
+    range_start = _midnight(lo, zone)
+    for chunk_start in range(0, len(trading), CHUNK_DAYS):
+        chunk = trading[chunk_start : chunk_start + CHUNK_DAYS]
+        hours = [DayHours.from_session(s) for s in calendar.get_trading_sessions(chunk)]
+        last = chunk_start + CHUNK_DAYS >= len(trading)
+        range_end = _midnight(hi + timedelta(days=1), zone) if last else hours[-1].read_end_ts
+        (cols,) = store.bars.read_columns([series.symbol], series.interval, range_start, range_end)
+        covered = 0
+        for day in hours:
+            i, j = bisect_left(cols.ts, day.read_start_ts), bisect_left(cols.ts, day.read_end_ts)
+            covered += j - i
+            audit = audit_day(day, interval, cols.window(i, j))
+            series.add(audit)
+            on_day(audit)
+        series.outside_every_session += len(cols) - covered
+        range_start = range_end
+    if not trading:
+        (cols,) = store.bars.read_columns(
+            [series.symbol], series.interval, range_start, _midnight(hi + timedelta(days=1), zone)
+        )
+        series.outside_every_session += len(cols)
+
+
+def _audit_daily(
+    store: Store,
+    calendar: TradingCalendar,
+    series: SeriesAudit,
+    trading: Sequence[date],
+    lo: date,
+    hi: date,
+    on_day: Callable[[DayAudit], None],
+) -> None:
+    (cols,) = store.bars.read_columns([series.symbol], series.interval, daily_ts(lo), daily_ts(hi) + 1)
+    audits, others = audit_daily(series.symbol, trading, cols)
+    for audit in audits:
+        series.add(audit)
+        on_day(audit)
+    series.outside_every_session += others
+
+    def is_trading_day(day: date) -> bool:
+        try:
+            return calendar.is_trading_day(day)
+        except CalendarError:  # one day beyond the seeded range: it cannot vouch for it
+            return False
+
+    series.alignment = check_daily_alignment([daily_date(ts) for ts in cols.ts], is_trading_day)
+
+
+def _midnight(day: date, zone: Any) -> int:
+    return int(datetime.combine(day, time(), tzinfo=zone).astimezone(UTC).timestamp())
+
+
+def day_rows(audits: Sequence[DayAudit]) -> dict[str, list[Any]]:
+    """Per-day audits as columns (the Parquet table's)."""
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "symbol",
+            "interval",
+            "session_date",
+            "expected",
+            "present",
+            "quality",
+            "gaps",
+            "missing",
+            "not_in_session",
+            "rule_breaks",
+            "alignment",
+            "offset_seconds",
+            "confidence",
+        )
+    }
+    for audit in audits:
+        alignment = audit.alignment
+        values = (
+            audit.symbol,
+            audit.interval,
+            audit.day,
+            audit.expected,
+            audit.present,
+            audit.quality,
+            len(audit.gaps),
+            sum(g.bar_count for g in audit.gaps),
+            sum(audit.not_in_session.values()),
+            audit.rule_breaks,
+            None if alignment is None else alignment.status.value,
+            None if alignment is None else alignment.offset_seconds,
+            None if alignment is None else alignment.confidence,
+        )
+        for column, value in zip(columns.values(), values, strict=True):
+            column.append(value)
+    return columns
+
+
+class DayParquet:
+    """The per-day audits written to one Parquet file in batches (memory stays bounded); the
+    file appears under its name only when :meth:`close` succeeds."""
+
+    def __init__(self, path: Path, batch: int = 50_000) -> None:
+        self._path = path
+        self._partial = path.with_name(path.name + ".partial")
+        self._batch = batch
+        self._pending: list[DayAudit] = []
+        self._writer: Any = None
+
+    def __call__(self, audit: DayAudit) -> None:
+        self._pending.append(audit)
+        if len(self._pending) >= self._batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pydict(day_rows(self._pending), schema=_schema())
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._partial, table.schema)
+        self._writer.write_table(table)
+        self._pending.clear()
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+        self._partial.replace(self._path)
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("symbol", pa.string()),
+            ("interval", pa.string()),
+            ("session_date", pa.date32()),
+            ("expected", pa.int32()),
+            ("present", pa.int32()),
+            ("quality", pa.float64()),
+            ("gaps", pa.int32()),
+            ("missing", pa.int32()),
+            ("not_in_session", pa.int32()),
+            ("rule_breaks", pa.int32()),
+            ("alignment", pa.string()),
+            ("offset_seconds", pa.int32()),
+            ("confidence", pa.float64()),
+        ]
+    )

@@ -1,0 +1,104 @@
+"""``audit_store``: the real files and demo data in a real store (SQLite and PostgreSQL),
+audited against the seeded calendar."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow.parquet as pq
+import pytest
+from support.stores import real_file, real_minute_bars, seed
+
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.errors import CalendarError
+from domain.quality.audit import DayAudit
+from domain.store import Store
+from ops.audit import CHUNK_DAYS, DayParquet, audit_store
+from ops.bar_files.reader import read_bar_file
+from ops.demo_data import write_demo_data
+
+HOUR = 3600
+
+
+def us_calendar(store: Store) -> TradingCalendar:
+    seed(store)
+    return TradingCalendar(store.calendar, "US_EQUITY")
+
+
+def test_the_real_minute_files_as_stored_are_found_four_hours_late(store: Store) -> None:
+    calendar = us_calendar(store)
+    store.bars.upsert(real_minute_bars("AAPL"))
+    store.bars.upsert([b._replace(symbol="RIVN", ts=b.ts - 4 * HOUR) for b in real_minute_bars("RIVN")])
+    days: list[DayAudit] = []
+    audit = audit_store(store, calendar, on_day=days.append)
+    by_symbol = {s.symbol: s for s in audit.series}
+    aapl, rivn = by_symbol["AAPL"], by_symbol["RIVN"]
+    assert [
+        (d.day, d.alignment.offset_seconds) for d in [d for d in days if d.symbol == "AAPL"] if d.alignment
+    ] == [(date(2025, 7, 2), 4 * HOUR)]
+    assert aapl.misaligned_days and aapl.offsets() == {4 * HOUR: 1}
+    # as stored, the file's first four hours are 20:00-23:59 New York time on July 1
+    assert aapl.outside_every_session == 223 and aapl.days == 1 and aapl.present == 349
+    # shifted back, the file starts with July 1's post-market: that day's session is not stored
+    assert (rivn.days, rivn.present, rivn.misaligned_days, rivn.undetermined_days) == (2, 390, [], 1)
+    july_2 = next(d for d in days if d.symbol == "RIVN" and d.day == date(2025, 7, 2))
+    assert (july_2.present, july_2.gaps) == (390, ())
+    assert rivn.outside_every_session == 0
+
+
+def test_a_demo_store_is_whole_and_aligned_over_several_chunks(sqlite_store: Store) -> None:
+    calendar = us_calendar(sqlite_store)
+    write_demo_data(sqlite_store, calendar, ["AAA", "BBB"], date(2025, 1, 2), date(2025, 3, 14))
+    audit = audit_store(sqlite_store, calendar)
+    trading = len(calendar.get_trading_dates_in_range(date(2025, 1, 2), date(2025, 3, 14)))
+    assert trading > 2 * CHUNK_DAYS
+    for series in audit.series:
+        assert (series.days, series.expected) == (trading, trading * 390)
+        # the demo leaves about 0.5 % of minutes out, mostly one at a time
+        assert series.present == series.expected - series.missing
+        assert 0.002 < series.missing / series.expected < 0.01 and series.gaps <= series.missing
+        assert series.misaligned_days == [] and series.outside_every_session == 0
+
+
+def test_a_range_and_a_symbol_filter_narrow_the_audit(sqlite_store: Store) -> None:
+    calendar = us_calendar(sqlite_store)
+    write_demo_data(sqlite_store, calendar, ["AAA", "BBB"], date(2025, 1, 2), date(2025, 1, 31))
+    audit = audit_store(
+        sqlite_store, calendar, symbols=["BBB"], start=date(2025, 1, 6), end=date(2025, 1, 10)
+    )
+    # January 9, 2025 was a National Day of Mourning: the market was closed
+    assert [(s.symbol, s.days) for s in audit.series] == [("BBB", 4)]
+
+
+def test_daily_bars_are_audited_by_date_and_the_orcl_file_matches_the_nyse(sqlite_store: Store) -> None:
+    seed(sqlite_store, start_year=1994, end_year=2015)
+    calendar = TradingCalendar(sqlite_store.calendar, "US_EQUITY")
+    parsed = read_bar_file(real_file("ORCL_1995-2014_1d.csv"), "ORCL", "1d", "America/New_York")
+    sqlite_store.bars.upsert(parsed.bars)
+    (series,) = audit_store(sqlite_store, calendar).series
+    assert series.days == series.present == 5036
+    assert series.outside_every_session == 0 and series.rule_breaks == 0
+    assert series.alignment is not None and series.alignment.status.value == "aligned"
+
+
+def test_a_store_beyond_the_seeded_calendar_is_refused_naming_the_days(sqlite_store: Store) -> None:
+    seed(sqlite_store, start_year=2030, end_year=2030)
+    sqlite_store.bars.upsert(real_minute_bars("AAPL"))
+    with pytest.raises(CalendarError, match="outside the seeded calendar"):
+        audit_store(sqlite_store, TradingCalendar(sqlite_store.calendar, "US_EQUITY"))
+
+
+def test_the_days_go_to_parquet_in_batches_and_appear_only_when_complete(
+    sqlite_store: Store, tmp_path
+) -> None:
+    calendar = us_calendar(sqlite_store)
+    write_demo_data(sqlite_store, calendar, ["AAA"], date(2025, 1, 2), date(2025, 1, 31))
+    path = tmp_path / "days.parquet"
+    writer = DayParquet(path, batch=7)
+    audit = audit_store(sqlite_store, calendar, on_day=writer)
+    assert not path.exists()
+    writer.close()
+    table = pq.read_table(path)
+    assert table.num_rows == audit.days == 20
+    assert set(table.column("alignment").to_pylist()) == {"aligned"}
+    assert sum(table.column("present").to_pylist()) == audit.bars
