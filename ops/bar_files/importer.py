@@ -9,9 +9,11 @@ from typing import Any
 
 from domain.errors import BarImportError, Violation
 from domain.store import Store
-from ops.bar_files.reader import _MESSAGE_EXAMPLES, ParsedFile, log, read_bar_file
+from ops.bar_files.reader import ParsedFile, log, read_bar_file
 
 __all__ = ["ImportReport", "import_bar_file"]
+
+_MESSAGE_EXAMPLES = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
@@ -71,44 +71,22 @@ from domain.intervals import Interval
 
 __all__ = ["ParsedFile", "read_bar_file"]
 
-
 log = structlog.get_logger(__name__)
 
-
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
-
-
 _TIMESTAMP_NAMES = ("timestamp", "datetime", "date")
-
-
 _ADJ_CLOSE_NAMES = frozenset({"adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close"})
-
-
 _DATE_RE = re.compile(r"(\d{4})([-/]?)(\d{1,2})\2(\d{1,2})")
-
-
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?")
-
-
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
 _EPOCH_NAIVE = datetime(1970, 1, 1)
-
-
+_MIN_TS = int((datetime(1, 1, 1) - _EPOCH_NAIVE).total_seconds())
+_MAX_TS = int((datetime(9999, 12, 31, 23, 59) - _EPOCH_NAIVE).total_seconds())
 _MIXED = 1 << 62  # marks a local hour in which the UTC offset changes (a DST transition)
-
-
 _HEAD_BYTES = 8192
 MAX_LINE = 4096
 """The longest line a bar file may have (a bar row is under 100 characters)."""
-
-
 _DETECT_ROWS = 10  # data rows looked at to recognise date,time rows under a mismatched header
-
-
-_MESSAGE_EXAMPLES = 3
-
 
 _Kind = Literal["timestamp", "date", "date_time"]
 
@@ -335,18 +313,13 @@ def _detect_layout(file: Path, step: Interval) -> _Layout:
     )
     layout: _Layout | None = None
 
+    def by_name(format: str, kind: _Kind, ts_col: int, **extra: Any) -> _Layout:
+        return _Layout(format, header_line, len(names), kind, ts_col, value_cols, **extra)
+
     if has_values and "timestamp" in index and "timestamp_utc" in index:
-        layout = _Layout(
-            "utc-minute-dump",
-            header_line,
-            len(names),
-            "timestamp",
-            index["timestamp"],
-            value_cols,
-            naive_is_utc=True,
-        )
+        layout = by_name("utc-minute-dump", "timestamp", index["timestamp"], naive_is_utc=True)
     elif has_values and "date" in index and _ADJ_CLOSE_NAMES & index.keys():
-        layout = _Layout("yahoo-daily", header_line, len(names), "date", index["date"], value_cols)
+        layout = by_name("yahoo-daily", "date", index["date"])
     elif (
         has_values
         and "date" in index
@@ -355,15 +328,7 @@ def _detect_layout(file: Path, step: Interval) -> _Layout:
         and _parses(_parse_days, first_row[index["date"]])
         and _parses(_parse_clock, first_row[index["time"]])
     ):
-        layout = _Layout(
-            "date-time",
-            header_line,
-            len(names),
-            "date_time",
-            index["date"],
-            value_cols,
-            time_col=index["time"],
-        )
+        layout = by_name("date-time", "date_time", index["date"], time_col=index["time"])
     else:
         shaped = next(
             (
@@ -378,8 +343,7 @@ def _detect_layout(file: Path, step: Interval) -> _Layout:
                 "date-time", header_line, len(shaped), "date_time", 0, (2, 3, 4, 5, 6), time_col=1
             )
         elif has_values and any(name in index for name in _TIMESTAMP_NAMES):
-            ts_col = next(index[name] for name in _TIMESTAMP_NAMES if name in index)
-            layout = _Layout("generic", header_line, len(names), "timestamp", ts_col, value_cols)
+            layout = by_name("generic", "timestamp", next(index[n] for n in _TIMESTAMP_NAMES if n in index))
         elif headerless and len(first_row) >= 6:
             layout = _Layout("generic", 0, len(first_row), "timestamp", 0, (1, 2, 3, 4, 5))
     if layout is None:
@@ -546,9 +510,3 @@ def _iso(ts: int) -> str:
         return (_EPOCH_NAIVE + timedelta(seconds=ts)).strftime("%Y-%m-%dT%H:%M:%SZ")
     except OverflowError:  # a row far outside the calendar: say what it held
         return f"{ts} s from the epoch"
-
-
-_MIN_TS = int((datetime(1, 1, 1) - _EPOCH_NAIVE).total_seconds())
-
-
-_MAX_TS = int((datetime(9999, 12, 31, 23, 59) - _EPOCH_NAIVE).total_seconds())
