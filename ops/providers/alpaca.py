@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,6 +52,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from actors.wall_clock import WallClock
 from domain.bars import Bar, bar_violation, daily_ts, ts_to_datetime
 from domain.clock import Clock
 from domain.errors import (
@@ -83,13 +84,6 @@ FATAL_STREAM_ERRORS = {402: "auth failed", 405: "symbol limit exceeded", 409: "i
 """Stream errors that no reconnect can fix; every other error code is retried with backoff."""
 
 _DEFAULT_BACKOFF = Backoff()
-
-
-class _WallClock:
-    """The system clock (a real provider runs on real time); local so adapters need no actor."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def alpaca_timeframe(interval: str) -> str:
@@ -179,7 +173,7 @@ class AlpacaProvider:
         self._bars_url = data_url.rstrip("/") + BARS_PATH
         self._stream_url = f"{stream_url.rstrip('/')}/v2/{feed}"
         self._feed = feed
-        self._clock: Clock = clock or _WallClock()
+        self._clock: Clock = clock or WallClock()
         self._backoff = backoff
         self._request_timeout = request_timeout
         self._max_rate_limit_retries = max_rate_limit_retries

@@ -84,7 +84,7 @@ class ReplayProvider:
         intervals = {bar.interval for bar in self._bars}
         if len(intervals) > 1:
             raise ValueError(f"a replay serves one interval, got {sorted(intervals)}")
-        self.interval = Interval.parse(intervals.pop()) if intervals else Interval.parse("1m")
+        self.interval = Interval.parse(intervals.pop() if intervals else "1m")
         self._state = ConnectionState.DISCONNECTED
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -295,10 +295,11 @@ def replay_from_store(
         source = datetime.fromtimestamp(latest, UTC).astimezone(zone).date()
     source_hours = _trading_hours(calendar, source, config)
     shift = target_hours.open_ts - source_hours.open_ts
-    bars: list[Bar] = []
-    for symbol in config.symbols:
-        for bar in store.bars.read(symbol, base, source_hours.read_start_ts, source_hours.read_end_ts):
-            bars.append(bar._replace(ts=bar.ts + shift))
+    bars = [
+        bar._replace(ts=bar.ts + shift)
+        for symbol in config.symbols
+        for bar in store.bars.read(symbol, base, source_hours.read_start_ts, source_hours.read_end_ts)
+    ]
     if not bars:
         raise ProviderError(
             f"replay: no {base} bars stored for {', '.join(config.symbols)} on {source.isoformat()} "
