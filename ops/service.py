@@ -66,22 +66,22 @@ class _EngineCollector(Collector):
         self._stats = stats
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("marketsession_up", "1 when the engine answered this scrape")
         try:
             status = self._status().to_json()
         except Exception as error:  # the scrape still answers, saying the engine did not
             log.warning("metrics_status_failed", error=f"{type(error).__name__}: {error}")
-            up.add_metric([], 0)
-            yield up
-            yield from self._actor_metrics()
-            return
-        up.add_metric([], 1)
-        yield up
+            status = None
+        yield GaugeMetricFamily(
+            "marketsession_up", "1 when the engine answered this scrape", int(status is not None)
+        )
+        if status is not None:
+            yield from self._session_metrics(status)
+        yield from self._actor_metrics()
+
+    def _session_metrics(self, status: dict[str, Any]) -> Iterator[Metric]:
         counters = status["counters"]
         for key, (name, help_text) in _COUNTERS.items():
-            metric = CounterMetricFamily(name, help_text)
-            metric.add_metric([], counters.get(key, 0))
-            yield metric
+            yield CounterMetricFamily(name, help_text, counters.get(key, 0))
         refused = CounterMetricFamily(
             "marketsession_bars_refused", "Bars refused, by reason", labels=["reason"]
         )
@@ -107,9 +107,11 @@ class _EngineCollector(Collector):
         yield lag
         yield quality
         yield gaps
-        connected = GaugeMetricFamily("marketsession_provider_connected", "1 when the provider stream is up")
-        connected.add_metric([], 1 if status["provider"]["state"] == "connected" else 0)
-        yield connected
+        yield GaugeMetricFamily(
+            "marketsession_provider_connected",
+            "1 when the provider stream is up",
+            int(status["provider"]["state"] == "connected"),
+        )
         state = GaugeMetricFamily(
             "marketsession_session_state", "The session's lifecycle state", labels=["state"]
         )
@@ -124,7 +126,6 @@ class _EngineCollector(Collector):
         ]
         histogram.add_metric([], buckets, latency["sum"])
         yield histogram
-        yield from self._actor_metrics()
 
     def _actor_metrics(self) -> Iterator[Metric]:
         restarts = CounterMetricFamily(
@@ -151,11 +152,9 @@ class LiveService:
         host: str,
         port: int,
         reload_calendar: Callable[[], str],
-        ask_timeout: float = 5.0,
     ) -> None:
         self.engine = engine
-        self._reload = reload_calendar
-        self._ask_timeout = ask_timeout
+        self.reload_calendar = reload_calendar
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_EngineCollector(engine.live_status, engine.stats))
         self.registry.register(ProcessCollector(registry=None))
@@ -213,9 +212,6 @@ class LiveService:
 
     def metrics(self) -> bytes:
         return generate_latest(self.registry)
-
-    def reload_calendar(self) -> str:
-        return self._reload()
 
 
 def _handler(service: LiveService) -> type[BaseHTTPRequestHandler]:
