@@ -107,16 +107,11 @@ class _Crash:
     at_time: time | None = None
     fired: bool = False
 
-    def describe(self) -> str:
-        where = str(self.at_message) if self.at_message is not None else f"{self.at_time:%H:%M}"
-        return f"crash:{self.actor}@{where}"
-
 
 @dataclass
 class FaultPlan:
     """The faults of one run; see the module docstring."""
 
-    specs: tuple[str, ...] = ()
     crashes: list[_Crash] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)
     store_failures: dict[str, int] = field(default_factory=dict)
@@ -145,7 +140,8 @@ class FaultPlan:
                     due = False
                 if due:
                     crash.fired = True
-                    what = f"{crash.describe()} (its message {count})"
+                    where = crash.at_message if crash.at_message is not None else f"{crash.at_time:%H:%M}"
+                    what = f"crash:{actor}@{where} (its message {count})"
                     self.injected.append(what)
                     raise InjectedCrash(f"injected fault {what}")
             return self.delays.get(actor, 0.0)
@@ -162,17 +158,13 @@ class FaultPlan:
                 self.injected.append(f"store-fail:{kind}")
                 raise StoreUnavailable(f"injected fault: store {kind[:-1]} failed ({left - 1} more to fail)")
 
-    @property
-    def empty(self) -> bool:
-        return not (self.crashes or self.delays or self.store_failures or self.provider.any)
-
 
 def parse_faults(specs: Iterable[str], *, live: bool = False) -> FaultPlan:
     """A :class:`FaultPlan` from ``--fault`` specs; :class:`FaultError` naming every bad one.
     Provider faults are accepted only for ``live`` runs."""
-    plan = FaultPlan(specs=tuple(specs))
+    plan = FaultPlan()
     problems: list[Violation] = []
-    for spec in plan.specs:
+    for spec in specs:
         problem = _add(plan, spec.strip(), live)
         if problem:
             problems.append(Violation(f"--fault {spec}", problem))
