@@ -183,12 +183,12 @@ def build_group(
 
         start, end = pd.Timestamp(first), pd.Timestamp(last)
         holiday_names = _names(calendar.regular_holidays, start, end)
-        early_names: dict[date, str] = {}
-        for _moment, rules in calendar.special_closes:
-            early_names.update(_names(rules, start, end))
-        late_names: dict[date, str] = {}
-        for _moment, rules in calendar.special_opens:
-            late_names.update(_names(rules, start, end))
+        early_names = {
+            d: n for _, rules in calendar.special_closes for d, n in _names(rules, start, end).items()
+        }
+        late_names = {
+            d: n for _, rules in calendar.special_opens for d, n in _names(rules, start, end).items()
+        }
         adhoc = _ADHOC_NAMES.get(spec.exchange_group, {})
 
         schedule = calendar.schedule.loc[start:end]
@@ -200,29 +200,25 @@ def build_group(
             day = stamp.date()
             if day.weekday() not in weekdays:
                 continue
-            if day not in sessions:
+            closed = day not in sessions
+            if closed:
+                early = late = None
                 name = adhoc.get(day) or holiday_names.get(day) or "Market closed"
-                exceptions.append(
-                    CalendarException(
-                        day, spec.exchange_group, _clean_name(spec.exchange_group, name), True, source=source
-                    )
-                )
-                continue
-            open_time = local_open.loc[stamp].time()
-            close_time = local_close.loc[stamp].time()
-            standard_open, standard_close = in_force(opens, day), in_force(closes, day)
-            early = close_time if close_time < standard_close else None
-            late = open_time if open_time > standard_open else None
-            if early is None and late is None:
-                continue
-            rule_name = early_names.get(day) if early else late_names.get(day)
-            name = rule_name or ("Early close" if early else "Late open")
+            else:
+                open_time = local_open.loc[stamp].time()
+                close_time = local_close.loc[stamp].time()
+                early = close_time if close_time < in_force(closes, day) else None
+                late = open_time if open_time > in_force(opens, day) else None
+                if early is None and late is None:
+                    continue
+                rule_name = early_names.get(day) if early else late_names.get(day)
+                name = rule_name or ("Early close" if early else "Late open")
             exceptions.append(
                 CalendarException(
                     day,
                     spec.exchange_group,
                     _clean_name(spec.exchange_group, name),
-                    False,
+                    closed,
                     early_close_time=early,
                     late_open_time=late,
                     source=source,
