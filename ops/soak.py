@@ -257,10 +257,9 @@ def run_soak(
     last: dict[str, Any] = {}
 
     def reached_kill() -> bool:
-        status = first.status()
-        if status is not None:
-            last.update(status)
-        return status is not None and bool(status) and status["now_ts"] >= kill_ts
+        status = first.status() or {}
+        last.update(status)
+        return bool(status.get("now_ts", 0) >= kill_ts)
 
     if not wait_for(reached_kill, timeout / 2):
         first.proc.kill()

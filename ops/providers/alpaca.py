@@ -40,6 +40,7 @@ import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -323,19 +324,14 @@ class AlpacaProvider:
         now = self._clock.now()
         retry_after = response.headers.get("Retry-After")
         if retry_after is not None:
-            try:
+            with suppress(ValueError):
                 return max(0.0, float(retry_after))
-            except ValueError:
-                try:
-                    return max(0.0, (parsedate_to_datetime(retry_after) - now).total_seconds())
-                except (TypeError, ValueError):
-                    pass
+            with suppress(TypeError, ValueError):
+                return max(0.0, (parsedate_to_datetime(retry_after) - now).total_seconds())
         reset = response.headers.get("X-RateLimit-Reset")
         if reset is not None:
-            try:
+            with suppress(ValueError):
                 return min(MAX_RATE_LIMIT_WAIT, max(0.0, float(reset) - now.timestamp()))
-            except ValueError:
-                pass
         return None
 
     def _read_page(
