@@ -19,6 +19,7 @@ the next K fetches. Random choices come from a seeded generator, so a run is rep
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as time_of_day
+from operator import attrgetter
 from typing import Any
 
 import structlog
@@ -149,8 +151,7 @@ class ReplayProvider:
 
     def caught_up(self) -> bool:
         """Whether the stream has sent everything due by the clock (or has ended)."""
-        waiting = self.waiting_for
-        thread = self._thread
+        waiting, thread = self.waiting_for, self._thread
         return (
             thread is None
             or not thread.is_alive()
@@ -178,16 +179,13 @@ class ReplayProvider:
         self._set_state(sink, ConnectionState.CONNECTING)
         self._set_state(sink, ConnectionState.CONNECTED)
         start = self._clock.now().timestamp()
-        batches: dict[int, list[Bar]] = {}
-        for bar in bars:
-            batches.setdefault(bar.ts, []).append(bar)
+        batches = {ts: list(group) for ts, group in itertools.groupby(bars, key=attrgetter("ts"))}
         held: list[Bar] = []  # late or duplicated bars, sent with the next batch
         spans = sorted(span for span in faults.disconnects if span[1] > start)
         down: tuple[int, int] | None = None
         lost: list[int] = []  # starts of the bars lost while down
 
-        def reconnect() -> bool:
-            assert down is not None
+        def reconnect(down: tuple[int, int]) -> bool:
             if not self._wait_until(down[1]):
                 return False
             self._set_state(sink, ConnectionState.CONNECTED, "replay: reconnected")
@@ -209,7 +207,7 @@ class ReplayProvider:
                         return
                     self._set_state(sink, ConnectionState.RECONNECTING, "replay fault: disconnected")
                 if down is not None and due >= down[1]:
-                    if not reconnect():
+                    if not reconnect(down):
                         return
                     down = None
                 if not self._wait_until(due):
@@ -238,7 +236,7 @@ class ReplayProvider:
                 if out:
                     self.stats["sent"] += len(out)
                     sink.bars(out)
-            if down is not None and not reconnect():  # down past the last bar
+            if down is not None and not reconnect(down):  # down past the last bar
                 return
             if held and not self._stop.is_set():
                 self.stats["sent"] += len(held)
