@@ -271,12 +271,10 @@ def _bounded_lines(handle: TextIO, file: Path) -> Iterator[str]:
 
 
 def _split(line: str) -> list[str]:
-    if '"' in line:
-        try:
-            return next(csv.reader((line,)), [])
-        except csv.Error:
-            return []
-    return line.rstrip("\r\n").split(",")
+    try:
+        return next(csv.reader((line,)), []) if '"' in line else line.rstrip("\r\n").split(",")
+    except csv.Error:
+        return []
 
 
 def _detect_layout(file: Path, step: Interval) -> _Layout:
