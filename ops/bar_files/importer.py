@@ -3,11 +3,14 @@ transaction (or refused whole), and the :class:`ImportReport` of what happened."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import BarImportError, Violation
+from domain.intervals import DAY_SECONDS, Interval
+from domain.quality.alignment import Alignment, AlignmentStatus, check_bars, format_offset
 from domain.store import Store
 from ops.bar_files.reader import ParsedFile, log, read_bar_file
 
@@ -30,6 +33,9 @@ class ImportReport:
     invalid: list[tuple[int, str]]
     first_ts: int | None
     last_ts: int | None
+    alignment: Alignment | None = None
+    """The alignment verdict on the bars written (None when no calendar was given)."""
+    shift_seconds: int = 0
 
 
 def import_bar_file(
@@ -40,6 +46,10 @@ def import_bar_file(
     timezone: str,
     label: str = "start",
     skip_invalid: bool = False,
+    *,
+    calendar: TradingCalendar | None = None,
+    shift_seconds: int = 0,
+    accept_misaligned: bool = False,
 ) -> ImportReport:
     """Validate a bar file and upsert its bars in one transaction.
 
@@ -47,6 +57,11 @@ def import_bar_file(
     ``skip_invalid``) any row is invalid — then nothing is written and ``violations`` lists every
     bad row as ``Violation("path:line", reason)``. Raises :class:`StoreError` if the write fails
     (the transaction is rolled back).
+
+    ``shift_seconds`` moves every time stamp (−14,400: four hours earlier). With a ``calendar``,
+    the bars (shifted) are checked against its sessions (:mod:`domain.quality.alignment`); stamps
+    that look misaligned raise :class:`BarImportError` naming the offset, the evidence and the fix,
+    and nothing is written — unless ``accept_misaligned``, which imports them and logs the warning.
     """
     parsed = read_bar_file(path, symbol, interval, timezone, label)
     if parsed.invalid and not skip_invalid:
@@ -54,6 +69,19 @@ def import_bar_file(
             _invalid_message(parsed),
             [Violation(f"{parsed.path}:{line}", reason) for line, reason in parsed.invalid],
         )
+    step = Interval.parse(parsed.interval)
+    if shift_seconds:
+        if step.is_daily and shift_seconds % DAY_SECONDS:
+            raise BarImportError(
+                f"{parsed.path}: daily bars are keyed by date; shift them by whole days (±24:00), "
+                f"not {format_offset(shift_seconds)}"
+            )
+        parsed = replace(parsed, bars=[bar._replace(ts=bar.ts + shift_seconds) for bar in parsed.bars])
+    alignment = None if calendar is None else check_bars(parsed.bars, step, calendar)
+    if alignment is not None and alignment.status is AlignmentStatus.MISALIGNED:
+        if not accept_misaligned:
+            raise BarImportError(_misaligned_message(parsed.path, alignment, shift_seconds))
+        log.warning("misaligned_bars_imported", path=parsed.path, alignment=alignment.describe())
     new_bars = 0
     if parsed.bars:  # the repository raises a failed write as StoreError / StoreUnavailable
         new_bars = store.bars.upsert_counting_new(parsed.bars, what=f"the bars of {parsed.path}")
@@ -68,7 +96,24 @@ def import_bar_file(
     }
     log.info("bar_file_imported", **summary, invalid=len(parsed.invalid))
     return ImportReport(
-        **summary, invalid=list(parsed.invalid), first_ts=parsed.first_ts, last_ts=parsed.last_ts
+        **summary,
+        invalid=list(parsed.invalid),
+        first_ts=parsed.first_ts,
+        last_ts=parsed.last_ts,
+        alignment=alignment,
+        shift_seconds=shift_seconds,
+    )
+
+
+def _misaligned_message(path: str, alignment: Alignment, shift_seconds: int) -> str:
+    shifted = f" shifted by {format_offset(shift_seconds)}" if shift_seconds else ""
+    if alignment.is_label_error and not shift_seconds:
+        fix = alignment.fix
+    else:
+        fix = f"--shift {format_offset(shift_seconds - alignment.offset_seconds)}"
+    return (
+        f"{path}{shifted}: {alignment.describe()}; nothing was imported; import with {fix} to correct "
+        "the time stamps, or --accept-misaligned to keep them as they are"
     )
 
 

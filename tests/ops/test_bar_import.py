@@ -10,8 +10,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from support.stores import seed
 
 from domain.bars import Bar
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import BarImportError
 from domain.store import Store
 from ops.bar_files.importer import import_bar_file
@@ -454,3 +456,114 @@ def test_first_data_row_broken_still_detects_date_time_rows(tmp_path: Path) -> N
     assert parsed.format == "date-time"
     assert parsed.invalid == [(2, "expected 8 fields, found 4 (truncated line?)")]
     assert len(parsed.bars) == 30888
+
+
+# ------------------------------------------------------------------ alignment at the import
+def us_calendar(store: Store) -> TradingCalendar:
+    seed(store)
+    return TradingCalendar(store.calendar, "US_EQUITY")
+
+
+@pytest.mark.parametrize("name", ["AAPL_2025-07-02_1m.csv", "RIVN_2025-07-02_1m.csv"])
+def test_a_real_file_stamped_four_hours_late_is_refused_naming_the_offset_and_the_fix(
+    store: Store, name: str
+) -> None:
+    calendar = us_calendar(store)
+    with pytest.raises(BarImportError) as caught:
+        import_bar_file(store, real_file(name), name[:4], "1m", NEW_YORK, calendar=calendar)
+    message = str(caught.value)
+    assert message.startswith(f"{real_file(name)}: time stamps look +4:00 late (confidence ")
+    assert "stamped 4:00 after the open" in message
+    assert message.endswith(
+        "nothing was imported; import with --shift -4:00 to correct the time stamps, "
+        "or --accept-misaligned to keep them as they are"
+    )
+    assert "\n" not in message
+    assert store.bars.count() == 0
+
+
+def test_a_real_file_shifted_back_imports_and_its_day_holds_every_regular_minute(sqlite_store: Store) -> None:
+    calendar = us_calendar(sqlite_store)
+    report = import_bar_file(
+        sqlite_store,
+        real_file("AAPL_2025-07-02_1m.csv"),
+        "AAPL",
+        "1m",
+        NEW_YORK,
+        calendar=calendar,
+        shift_seconds=-4 * 3600,
+    )
+    assert report.alignment is not None and report.alignment.status.value == "aligned"
+    assert report.first_ts == epoch("2025-07-01T20:00:00+00:00")  # July 1, 16:00 New York: the closing cross
+    regular = sqlite_store.bars.read(
+        "AAPL", "1m", epoch("2025-07-02T13:30:00+00:00"), epoch("2025-07-02T20:00:00+00:00")
+    )
+    assert len(regular) == 390
+    assert regular[0].volume == 1_545_350  # the opening auction, now on the open
+
+
+def test_a_shift_that_is_still_wrong_is_refused_with_the_whole_fix(sqlite_store: Store) -> None:
+    calendar = us_calendar(sqlite_store)
+    with pytest.raises(
+        BarImportError, match=r"shifted by -3:00: time stamps look \+1:00 late .* --shift -4:00 to"
+    ):
+        import_bar_file(
+            sqlite_store,
+            real_file("AAPL_2025-07-02_1m.csv"),
+            "AAPL",
+            "1m",
+            NEW_YORK,
+            calendar=calendar,
+            shift_seconds=-3 * 3600,
+        )
+    assert sqlite_store.bars.count() == 0
+
+
+def test_accept_misaligned_imports_as_it_is_and_keeps_the_verdict(sqlite_store: Store) -> None:
+    calendar = us_calendar(sqlite_store)
+    report = import_bar_file(
+        sqlite_store,
+        real_file("RIVN_2025-07-02_1m.csv"),
+        "RIVN",
+        "1m",
+        NEW_YORK,
+        calendar=calendar,
+        accept_misaligned=True,
+    )
+    assert report.imported == sqlite_store.bars.count() == 617
+    assert report.alignment is not None and report.alignment.offset_seconds == 4 * 3600
+
+
+def test_the_correct_files_import_without_an_alarm(sqlite_store: Store) -> None:
+    seed(sqlite_store, start_year=1994, end_year=2015)
+    calendar = TradingCalendar(sqlite_store.calendar, "US_EQUITY")
+    report = import_bar_file(
+        sqlite_store, real_file("ORCL_1995-2014_1d.csv"), "ORCL", "1d", NEW_YORK, calendar=calendar
+    )
+    assert report.imported == 5036 and report.alignment is not None
+    assert report.alignment.status.value == "aligned"
+
+
+def test_a_daily_file_can_only_be_shifted_by_whole_days(sqlite_store: Store) -> None:
+    with pytest.raises(BarImportError, match=r"shift them by whole days \(±24:00\), not -4:00"):
+        import_bar_file(
+            sqlite_store, real_file("ORCL_1995-2014_1d.csv"), "ORCL", "1d", NEW_YORK, shift_seconds=-4 * 3600
+        )
+    assert sqlite_store.bars.count() == 0
+
+
+def test_without_a_seeded_calendar_the_import_goes_on_and_says_the_check_did_not_run(
+    sqlite_store: Store,
+) -> None:
+    seed(sqlite_store, start_year=2030, end_year=2030)
+    report = import_bar_file(
+        sqlite_store,
+        real_file("AAPL_2025-07-02_1m.csv"),
+        "AAPL",
+        "1m",
+        NEW_YORK,
+        calendar=TradingCalendar(sqlite_store.calendar, "US_EQUITY"),
+    )
+    assert report.imported == 862 and report.alignment is not None
+    assert report.alignment.status.value == "undetermined"
+    assert report.alignment.evidence[0].startswith("not checked: 2025-06-30 is outside the seeded calendar")
