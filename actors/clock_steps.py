@@ -184,10 +184,12 @@ class ClockSteps:
         timeout. One watchdog timer stays armed while steps are acknowledged in time."""
         self._awaiting = set(gating)
         self._awaiting_since = self._timer.now()
-        if self._ack_timer is None:
-            self._ack_timer = self._timer.send_after(
-                self._gating_timeout, self.actor_ref, AckTimeout(self._step)
-            )
+        if not self._ack_armed:
+            self._arm_watchdog(self._gating_timeout)
+
+    def _arm_watchdog(self: Any, delay: float) -> None:
+        self._ack_armed = True
+        self._timer.send_after(delay, self.actor_ref, AckTimeout(self._step))
 
     def _on_ack(self: Any, message: StepAcknowledged) -> None:
         if message.step == self._step and self._awaiting:
@@ -196,14 +198,12 @@ class ClockSteps:
                 self._acks_done()
 
     def _on_ack_timeout(self: Any) -> None:
-        self._ack_timer = None
+        self._ack_armed = False
         if not self._awaiting or self.lifecycle.is_terminal:
             return
         waited = self._timer.now() - self._awaiting_since
         if waited < self._gating_timeout:  # the watchdog of an earlier step: re-arm for this one
-            self._ack_timer = self._timer.send_after(
-                self._gating_timeout - waited, self.actor_ref, AckTimeout(self._step)
-            )
+            self._arm_watchdog(self._gating_timeout - waited)
             return
         self._ack_timeouts += 1
         late = ", ".join(sorted(self._awaiting))

@@ -131,7 +131,7 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._historical: HistoricalData | None = None
         self._generation = self._plan = self._step = 0
         self._awaiting: set[str] = set()
-        self._ack_timer: int | None = None
+        self._ack_armed = False
         self._awaiting_since = 0.0
         self._step_due = self._scoring = self._pause_requested = False
         self._unscored: list[Bar] = []  # bars of the day not yet sent to be scored

@@ -74,36 +74,29 @@ class ManualTime:
 class Timer:
     """Sends ``message`` to ``ref`` at a deadline of its time; see the module docstring."""
 
-    def __init__(self, name: str = "marketsession-timer", time: WallTime | ManualTime | None = None) -> None:
+    def __init__(self, time: WallTime | ManualTime | None = None) -> None:
         self._time = time or WallTime()
         self._heap: list[tuple[float, int, pykka.ActorRef[Any], Any]] = []
-        self._cancelled: set[int] = set()
         self._ids = itertools.count()
         self._cond = threading.Condition()
         self._closed = False
         self._time.attach(self._cond)
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name="marketsession-timer", daemon=True)
         self._thread.start()
 
     def now(self) -> float:
         return self._time.now()
 
-    def send_at(self, deadline: float, ref: pykka.ActorRef[Any], message: Any) -> int:
-        """Tell ``message`` to ``ref`` once the time reaches ``deadline``; a handle to cancel."""
+    def send_at(self, deadline: float, ref: pykka.ActorRef[Any], message: Any) -> None:
+        """Tell ``message`` to ``ref`` once the time reaches ``deadline``."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("timer is closed")
-            handle = next(self._ids)
-            heapq.heappush(self._heap, (deadline, handle, ref, message))
+            heapq.heappush(self._heap, (deadline, next(self._ids), ref, message))
             self._cond.notify()
-        return handle
 
-    def send_after(self, delay: float, ref: pykka.ActorRef[Any], message: Any) -> int:
-        return self.send_at(self._time.now() + max(0.0, delay), ref, message)
-
-    def cancel(self, handle: int) -> None:
-        with self._cond:
-            self._cancelled.add(handle)
+    def send_after(self, delay: float, ref: pykka.ActorRef[Any], message: Any) -> None:
+        self.send_at(self._time.now() + max(0.0, delay), ref, message)
 
     def close(self, timeout: float = 2.0) -> None:
         """Drop everything pending and stop the thread (joined within ``timeout``)."""
@@ -127,9 +120,6 @@ class Timer:
                         self._cond.wait(1.0)  # bounded: re-checks ``_closed`` at least every second
                 if self._closed:
                     return
-                _, handle, ref, message = heapq.heappop(self._heap)
-                if handle in self._cancelled:
-                    self._cancelled.discard(handle)
-                    continue
+                _, _, ref, message = heapq.heappop(self._heap)
             with contextlib.suppress(pykka.ActorDeadError):  # stopped before its timer fired
                 ref.tell(message)
