@@ -143,12 +143,6 @@ class EventBus:
             for subscription in self._subscriptions:
                 _delivery(subscription).tell(_AckTo(ref))
 
-    def unsubscribe(self, subscription: Subscription, timeout: float = 5.0) -> None:
-        with self._lock:
-            self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
-            self._by_kind = {}
-        _stop(_delivery(subscription), timeout)
-
     def subscribers(self, kind: str) -> tuple[Subscription, ...]:
         cached = self._by_kind.get(kind)
         if cached is None:
