@@ -37,9 +37,6 @@ class CalendarWriter(Protocol):
     def remove_exception(self, exchange_group: str, day: date) -> bool: ...
 
 
-DEFAULT_ASK_TIMEOUT = 10.0
-
-
 class TimeManager(EngineActor):
     """Calendar queries and the clock, answered from one thread; see the module docstring."""
 
@@ -189,9 +186,7 @@ class TimeManagerClient:
     supervised restarts (a call interrupted by a crash is asked again of the new incarnation).
     """
 
-    def __init__(
-        self, target: pykka.ActorRef[TimeManager] | Handle, timeout: float = DEFAULT_ASK_TIMEOUT
-    ) -> None:
+    def __init__(self, target: pykka.ActorRef[TimeManager] | Handle, timeout: float = 10.0) -> None:
         self.handle = target if isinstance(target, Handle) else Handle("time_manager", target)
         self.timeout = timeout
         self._proxy: Any = None
@@ -201,20 +196,11 @@ class TimeManagerClient:
     def ref(self) -> pykka.ActorRef[TimeManager]:
         return self.handle.ref
 
-    @classmethod
-    def start(
-        cls, source: CalendarSource, timeout: float = DEFAULT_ASK_TIMEOUT, **kwargs: Any
-    ) -> TimeManagerClient:
-        return cls(TimeManager.start(source, **kwargs), timeout)
-
     def _proxy_of(self, ref: pykka.ActorRef[Any]) -> Any:
         if self._proxy is None or self._proxy_generation != self.handle.generation:
             self._proxy = ref.proxy()
             self._proxy_generation = self.handle.generation
         return self._proxy
-
-    def tell(self, message: Any) -> None:
-        self.handle.tell(message)
 
     def __getattr__(self, name: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -223,7 +209,3 @@ class TimeManagerClient:
             )
 
         return call
-
-    def stop(self, timeout: float | None = None) -> None:
-        if self.ref.is_alive():
-            self.ref.stop(timeout=timeout if timeout is not None else self.timeout)

@@ -7,13 +7,14 @@ must come back to the caller as domain types.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from actors.time_manager import TimeManager, TimeManagerClient
-from domain.calendar.model import CalendarException, SessionType, TimeUnit, TradingSession
+from actors.time_manager import Mode, TimeManager, TimeManagerClient
+from domain.calendar.model import CalendarException, CalendarSource, SessionType, TimeUnit, TradingSession
 from domain.errors import CalendarError, OutOfCalendarRange
 from domain.store import Store
 
@@ -21,22 +22,25 @@ NY = ZoneInfo("America/New_York")
 ASK_TIMEOUT = 10.0
 
 
+@contextmanager
+def _client(source: CalendarSource, mode: Mode = "backtest") -> Iterator[TimeManagerClient]:
+    ref = TimeManager.start(source, mode=mode)
+    try:
+        yield TimeManagerClient(ref, ASK_TIMEOUT)
+    finally:
+        ref.stop()
+
+
 @pytest.fixture
 def backtest(seeded_store: Store) -> Iterator[TimeManagerClient]:
-    client = TimeManagerClient.start(seeded_store.calendar, timeout=ASK_TIMEOUT, mode="backtest")
-    try:
+    with _client(seeded_store.calendar) as client:
         yield client
-    finally:
-        client.stop()
 
 
 @pytest.fixture
 def live(seeded_store: Store) -> Iterator[TimeManagerClient]:
-    client = TimeManagerClient.start(seeded_store.calendar, timeout=ASK_TIMEOUT, mode="live")
-    try:
+    with _client(seeded_store.calendar, "live") as client:
         yield client
-    finally:
-        client.stop()
 
 
 def ny(day: date, hour: int, minute: int = 0) -> datetime:
@@ -209,14 +213,6 @@ def test_out_of_range_comes_back_as_a_domain_error(backtest: TimeManagerClient) 
     assert backtest.is_trading_day(date(2025, 7, 7)) is True
 
 
-def test_stop_ends_the_actor(seeded_store: Store) -> None:
-    client = TimeManagerClient.start(seeded_store.calendar, timeout=ASK_TIMEOUT, mode="backtest")
-    assert client.is_trading_day(date(2025, 7, 7)) is True
-    client.stop()
-    assert not client.ref.is_alive()
-    client.stop()  # stopping twice is harmless
-
-
 def test_patch_through_the_actor_takes_effect_without_manual_invalidation(
     backtest: TimeManagerClient,
 ) -> None:
@@ -236,10 +232,7 @@ def test_patch_on_a_read_only_source_is_a_calendar_error(seeded_store: Store) ->
             self.load_coverage = seeded_store.calendar.load_coverage
             self.load_exceptions = seeded_store.calendar.load_exceptions
 
-    client = TimeManagerClient.start(ReadOnly())
-    try:
+    with _client(ReadOnly()) as client:
         closure = CalendarException(date(2025, 7, 7), "US_EQUITY", "x", True)
         with pytest.raises(CalendarError, match="read-only"):
             client.patch_calendar([closure])
-    finally:
-        client.stop()
