@@ -11,30 +11,20 @@ moved by ``set_backtest_time`` / ``advance_to_market_open``); in live mode the p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import pykka
 
 from actors.handle import Handle
 from actors.supervisor import EngineActor
 from actors.wall_clock import WallClock
-from domain.calendar.model import CalendarException, CalendarSource, SessionType, TimeUnit, TradingSession
+from domain.calendar.model import CalendarSource, SessionType, TimeUnit, TradingSession
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.clock import Clock, SimulatedClock
 from domain.errors import CalendarError
 
 Mode = Literal["backtest", "live"]
-
-
-@runtime_checkable
-class CalendarWriter(Protocol):
-    """A calendar source that can also change days (the store's calendar repository)."""
-
-    def upsert_exceptions(self, exceptions: Iterable[CalendarException], now: datetime) -> int: ...
-
-    def remove_exception(self, exchange_group: str, day: date) -> bool: ...
 
 
 class TimeManager(EngineActor):
@@ -52,9 +42,7 @@ class TimeManager(EngineActor):
         cache_size: int = 4096,
     ) -> None:
         super().__init__()
-        self._source = source
         self.calendar = TradingCalendar(source, exchange_group, asset_class, cache_size)
-        self.mode: Mode = mode
         if clock is None:
             clock = WallClock() if mode == "live" else SimulatedClock(datetime(1970, 1, 1, tzinfo=UTC))
         self._clock = clock
@@ -159,24 +147,6 @@ class TimeManager(EngineActor):
 
     def invalidate_cache(self) -> None:
         self.calendar.invalidate_cache()
-
-    # --- changes ------------------------------------------------------------
-    def patch_calendar(self, exceptions: list[CalendarException]) -> int:
-        """Write closures / early closes / late opens through the store, then invalidate the
-        cache so the change is visible at once (SPEC §4: automatic after import or patch)."""
-        written = self._writable().upsert_exceptions(exceptions, WallClock().now())
-        self.calendar.invalidate_cache()
-        return written
-
-    def remove_calendar_exception(self, day: date, exchange_group: str | None = None) -> bool:
-        removed = self._writable().remove_exception(exchange_group or self.calendar.exchange_group, day)
-        self.calendar.invalidate_cache()
-        return removed
-
-    def _writable(self) -> CalendarWriter:
-        if not isinstance(self._source, CalendarWriter):
-            raise CalendarError("this TimeManager's calendar source is read-only")
-        return self._source
 
 
 class TimeManagerClient:

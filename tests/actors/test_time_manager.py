@@ -211,28 +211,3 @@ def test_out_of_range_comes_back_as_a_domain_error(backtest: TimeManagerClient) 
     # an ask that failed does not stop the actor
     assert backtest.ref.is_alive()
     assert backtest.is_trading_day(date(2025, 7, 7)) is True
-
-
-def test_patch_through_the_actor_takes_effect_without_manual_invalidation(
-    backtest: TimeManagerClient,
-) -> None:
-    assert backtest.is_trading_day(date(2025, 7, 7)) is True  # now cached
-    closure = CalendarException(date(2025, 7, 7), "US_EQUITY", "Unscheduled closure", True, source="manual")
-    assert backtest.patch_calendar([closure]) == 1
-    assert backtest.is_trading_day(date(2025, 7, 7)) is False
-    assert backtest.get_next_trading_date(date(2025, 7, 3)) == date(2025, 7, 8)
-    assert backtest.remove_calendar_exception(date(2025, 7, 7)) is True
-    assert backtest.is_trading_day(date(2025, 7, 7)) is True
-
-
-def test_patch_on_a_read_only_source_is_a_calendar_error(seeded_store: Store) -> None:
-    class ReadOnly:
-        def __init__(self) -> None:
-            self.load_market_hours = seeded_store.calendar.load_market_hours
-            self.load_coverage = seeded_store.calendar.load_coverage
-            self.load_exceptions = seeded_store.calendar.load_exceptions
-
-    with _client(ReadOnly()) as client:
-        closure = CalendarException(date(2025, 7, 7), "US_EQUITY", "x", True)
-        with pytest.raises(CalendarError, match="read-only"):
-            client.patch_calendar([closure])
