@@ -46,7 +46,7 @@ class Subscription:
     kinds: frozenset[str] | None
     gating: bool
     timeout: float
-    delivery: pykka.ActorRef[Any] | None = field(default=None, repr=False)
+    delivery: pykka.ActorRef[Any] = field(init=False, repr=False)  # set by EventBus.subscribe
     errors: int = 0
     delivered: int = 0
 
@@ -123,7 +123,7 @@ class EventBus:
         """Deliver events (all, or those whose ``kind`` or class is in ``events``) to ``target``."""
         if not (callable(target) or isinstance(target, pykka.ActorRef)):
             raise TypeError(f"a subscriber is a callable or a pykka ActorRef, got {type(target).__name__}")
-        kinds = None if events is None else frozenset(_kind(e) for e in events)
+        kinds = None if events is None else frozenset(e if isinstance(e, str) else e.kind for e in events)
         if gating and kinds is not None and BarsAppended.kind not in kinds:
             raise ValueError("a gating subscriber must receive bars_appended events (it acknowledges them)")
         sub_id = name or f"subscriber-{next(self._ids)}"
@@ -141,7 +141,7 @@ class EventBus:
         with self._lock:
             self._ack_to = ref
             for subscription in self._subscriptions:
-                _delivery(subscription).tell(_AckTo(ref))
+                subscription.delivery.tell(_AckTo(ref))
 
     def subscribers(self, kind: str) -> tuple[Subscription, ...]:
         cached = self._by_kind.get(kind)
@@ -160,7 +160,7 @@ class EventBus:
     def publish(self, event: Event) -> None:
         for subscription in self.subscribers(event.kind):
             try:
-                _delivery(subscription).tell(event)
+                subscription.delivery.tell(event)
             except pykka.ActorDeadError:
                 subscription.errors += 1
 
@@ -169,22 +169,7 @@ class EventBus:
         with self._lock:
             subscriptions, self._subscriptions, self._by_kind = self._subscriptions, (), {}
         for subscription in subscriptions:
-            _stop(_delivery(subscription), timeout)
-
-
-def _delivery(subscription: Subscription) -> pykka.ActorRef[Any]:
-    assert subscription.delivery is not None  # set in EventBus.subscribe
-    return subscription.delivery
-
-
-def _kind(event: str | type[Event]) -> str:
-    if isinstance(event, str):
-        return event
-    return event.kind
-
-
-def _stop(ref: pykka.ActorRef[Any], timeout: float) -> None:
-    try:
-        ref.stop(block=True, timeout=timeout)
-    except pykka.Timeout:
-        log.warning("subscriber_stop_timed_out", timeout=timeout)
+            try:
+                subscription.delivery.stop(block=True, timeout=timeout)
+            except pykka.Timeout:
+                log.warning("subscriber_stop_timed_out", timeout=timeout)
