@@ -143,11 +143,9 @@ class GapFiller(EngineActor):
         self._timer.send_after(delay, self.actor_ref, _Wake())
 
     def _check_drained(self) -> None:
-        if self._draining is not None and self._draining == self._day and not len(self._book):
+        # drained: no gap of the day left, or nothing tracked for that day
+        if self._draining is not None and (self._draining != self._day or not len(self._book)):
             self._tell(GapsDrained(self._draining))
-            self._draining = None
-        elif self._draining is not None and self._draining != self._day:
-            self._tell(GapsDrained(self._draining))  # nothing tracked for that day
             self._draining = None
 
     def _tell(self, message: Any) -> None:
