@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,11 +60,9 @@ log = structlog.get_logger("marketsession.live")
 State = LifecycleState
 
 
+@dataclass(slots=True)
 class _DrainTimeout:
-    __slots__ = ("day",)
-
-    def __init__(self, day: date) -> None:
-        self.day = day
+    day: date
 
 
 class LiveFeed:

@@ -19,6 +19,7 @@ the steps already scheduled.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -44,23 +45,20 @@ missing; at least :data:`GRACE_MIN_SECONDS` of session clock."""
 GRACE_MIN_SECONDS = 15
 
 
+@dataclass(slots=True)
 class Step:
     """The coordinator's clock step (scheduled by its pacing)."""
 
-    __slots__ = ("generation",)
-
-    def __init__(self, generation: int) -> None:
-        self.generation = generation
+    generation: int
 
 
+@dataclass(slots=True)
 class BeginDay:
     """The coordinator's note to itself: load and start session day ``day`` (at once, or at a
     live day's pre-market open); a re-plan voids the older ones."""
 
-    __slots__ = ("day", "plan")
-
-    def __init__(self, day: date, plan: int) -> None:
-        self.day, self.plan = day, plan
+    day: date
+    plan: int
 
 
 class Pacing(ABC):
