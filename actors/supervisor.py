@@ -5,23 +5,18 @@ pykka has no supervision, so the engine brings its own:
 - :class:`EngineActor` is the base of every engine actor. It counts the messages it handles,
   applies injected faults (:class:`FaultHook`), and reports a failure — a ``tell`` handler
   raising, a crash injected while it handles any message, an ``on_start`` failure — to the
-  :class:`Supervisor`, then stops. pykka's stop message (how the engine stops its actors at
-  shutdown) is no work of the actor: it is not counted and no fault lands on it, so a crash due
-  after an actor's last message is never due, and a completed run is not failed by its
-  shutdown. Anything that escapes a handler is turned into an ``Exception``: a
-  ``BaseException`` escaping an actor makes pykka stop *every* actor of the process
-  (``ActorRegistry.stop_all``), a host application's included.
-- :class:`~actors.handle.Handle` (``actors/handle.py``) is how actors and the engine reach a
-  child: its current incarnation, asks retried across its restarts.
-- :class:`Supervisor` restarts a failed child with its factory after a backoff (``backoff``,
-  0.05 s, doubling per recent restart of that child, at most ``max_backoff``, 2 s; tests pass
-  0). The restart budget is **per child**: each child may be restarted at most
-  ``max_restarts`` times within ``window`` seconds, whatever the others do, so the child that
-  spends its budget is the one the escalation names. Past it the supervisor escalates — the
-  engine stops and the run ends ``failed`` with the root cause (the first child past its
-  budget). Each restart is published as
-  ``ActorRestarted`` and the child's state changes as ``ComponentStateChanged``;
-  :meth:`Supervisor.stats` gives per-actor counters.
+  :class:`Supervisor`, then stops. pykka's stop message (the engine's shutdown) is not counted
+  and no fault lands on it, so a completed run is not failed by its shutdown. Anything escaping
+  a handler becomes an ``Exception``: a ``BaseException`` escaping an actor makes pykka stop
+  *every* actor of the process (``ActorRegistry.stop_all``), a host application's included.
+- :class:`~actors.handle.Handle` is how actors and the engine reach a child: its current
+  incarnation, asks retried across its restarts.
+- :class:`Supervisor` restarts a failed child with its factory after a backoff (``backoff``
+  doubling per recent restart of that child, at most ``max_backoff``). The restart budget is
+  **per child**: at most ``max_restarts`` restarts within ``window`` seconds, whatever the
+  others do. Past it the supervisor escalates: the run ends ``failed`` with the root cause (the
+  first child past its budget). Each restart is published as ``ActorRestarted`` and the child's
+  state changes as ``ComponentStateChanged``; :meth:`Supervisor.stats` gives per-actor counters.
 
 What a restarted child needs comes back from elsewhere: the TimeManager re-reads the calendar
 and reads the engine's session clock; the HistoricalLoader reloads on demand; the
@@ -84,7 +79,6 @@ class _Restart:
 class ActorStats:
     """Per-actor counters, kept across incarnations."""
 
-    name: str
     messages: int = 0
     failures: int = 0
     restarts: int = 0
@@ -150,25 +144,22 @@ class EngineActor(pykka.ThreadingActor):
         try:
             self.start_up()
         except Exception as error:  # this incarnation stops; the supervisor decides what next
-            self._stop()  # before the report, as in _die: an escalation must find it dead
-            if self.supervision is not None:
-                self.supervision.failed(
-                    self.actor_name, self.incarnation, f"on start: {type(error).__name__}: {error}"
-                )
+            self._die(error, "on start: ")
             raise
 
     def start_up(self) -> None:
         """Work an incarnation does when it starts (none by default); a failure here is a failure
         of the actor, restarted like any other."""
 
-    def _die(self, error: BaseException) -> None:
+    def _die(self, error: BaseException, context: str = "") -> None:
         # stopped first, then reported: past the budget the report escalates at once, and the
         # engine tells the coordinator to fail the run only if it is alive (else ends the run
         # itself); an incarnation still alive here would be sent a Fail it never reads. For a
         # crash while answering an ask this report is the only one (no on_failure follows).
         self._stop()  # no further message: the next incarnation takes over
         if self.supervision is not None:
-            self.supervision.failed(self.actor_name, self.incarnation, f"{type(error).__name__}: {error}")
+            error_text = f"{context}{type(error).__name__}: {error}"
+            self.supervision.failed(self.actor_name, self.incarnation, error_text)
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         """A ``tell`` handler raised (pykka has stopped this incarnation): tell the supervisor."""
@@ -218,7 +209,7 @@ class Supervisor:
         """Start ``name`` with ``factory(incarnation)`` and supervise it."""
         with self._lock:
             self._factories[name] = factory
-            self._stats[name] = ActorStats(name, incarnation=1)
+            self._stats[name] = ActorStats(incarnation=1)
         ref = self._spawn(name, 1)
         handle = Handle(name, ref, self)
         with self._lock:
@@ -339,9 +330,8 @@ class Supervisor:
         for handle in handles:
             handle.wake()  # askers waiting for a restart that will not come
         for handle in reversed(handles):
-            ref = handle.ref
             try:
-                ref.stop(block=True, timeout=timeout)
+                handle.ref.stop(block=True, timeout=timeout)
             except pykka.Timeout:
                 log.warning("actor_stop_timed_out", actor=handle.name)
             except pykka.ActorDeadError:
