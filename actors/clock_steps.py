@@ -164,6 +164,7 @@ class ClockSteps:
             gaps_of(gap).pop(gap.start_ts, None)
             if gap.status is GapStatus.FILLED:
                 self._publish(GapFilled(message.day, gap))
+                self.counters["gaps_filled"] += gap.interval == str(self._base)
         for gap in message.opened:
             gaps_of(gap)[gap.start_ts] = gap
             self._publish(GapDetected(message.day, gap))
@@ -171,7 +172,6 @@ class ClockSteps:
             self.data.set_gaps(symbol, interval, sorted(gaps.values(), key=lambda g: g.start_ts))
         if message.scores:
             self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
-        self._count_filled_gaps(message)
         if self._closing == "scoring" and message.now_ts >= day.hours.close_ts:
             self._drain()
         elif self._closing is None and self._fast and not self._awaiting:

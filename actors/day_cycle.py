@@ -34,6 +34,7 @@ from domain.messages.commands import (
 from domain.messages.events import HistoricalLoaded, SessionEnded, SessionStarted
 from domain.report import summarise_day
 from domain.session.lifecycle import LifecycleState
+from domain.session.live_day import LiveDay
 from domain.session.replay_day import SessionDay
 
 __all__ = ["DayCycle"]
@@ -114,7 +115,7 @@ class DayCycle:
         self._day_streamed = 0
         self._scoring = False
         if self.pacing.live:  # a live day resumes from the store what was received before
-            self._day = self._live_day(stored)
+            self._day = LiveDay(stored.hours, self._base, self._derived, self._symbols)
             self._begin_quality()
             self._resume_from_store(stored)  # published before the restart: not again
             started = self._silent_until is not None and self._silent_until >= stored.hours.open_ts
@@ -201,7 +202,7 @@ class DayCycle:
         now = self.pacing.now_ts() if self.pacing.live else day.now_ts
         close = self.pacing.score_until(now, day.hours) if early else day.hours.close_ts
         self._score(close, force=True)
-        if early or not self._drains():
+        if early or self._gap_filler is None:  # no GapFiller to drain the day
             self._close_quality()
 
     def _close_quality(self: Any) -> None:

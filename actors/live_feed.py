@@ -41,7 +41,6 @@ from domain.messages.commands import (
     OpenDay,
     ProviderOutage,
     ProviderStateChanged,
-    QualityScored,
     ReloadCalendar,
 )
 from domain.messages.events import BarsAppended, GapAbandoned, ProviderConnection
@@ -49,7 +48,6 @@ from domain.providers import ConnectionState
 from domain.quality.gaps import GapStatus
 from domain.session.latency import LatencyStats
 from domain.session.lifecycle import LifecycleState
-from domain.session.live_day import LiveDay
 from domain.session.status import Latency, LiveStatus, SymbolStatus
 from domain.session.windows import DayHours
 
@@ -212,9 +210,6 @@ class LiveFeed:
         opened, self._opened = self._opened, None
         return opened if opened is not None and opened.bars.day == day else None
 
-    def _live_day(self: Any, stored: DayBars) -> LiveDay:
-        return LiveDay(stored.hours, self._base, self._derived, self._symbols)
-
     def _resume_from_store(self: Any, stored: DayBars) -> None:
         """What was received before a restart is in the store: it enters the session again."""
         resumed = [bar for cols in stored.columns for bar in cols.bars()]
@@ -321,12 +316,6 @@ class LiveFeed:
 
     # ------------------------------------------------------------------ gaps and the provider
 
-    def _count_filled_gaps(self: Any, message: QualityScored) -> None:
-        base = str(self._base)
-        self.counters["gaps_filled"] += sum(
-            g.status is GapStatus.FILLED and g.interval == base for g in message.closed
-        )
-
     def _on_attempt(self: Any, message: GapAttempted) -> None:
         day = self._day
         if day is None or message.day != day.hours.day:
@@ -356,10 +345,6 @@ class LiveFeed:
         self._publish(ProviderConnection(message.state, message.detail))
         if message.state == ConnectionState.FAILED:
             raise RuntimeError(f"the market-data provider failed: {message.detail or 'no detail'}")
-
-    def _drains(self) -> bool:
-        """Whether the day waits for the GapFiller at its close."""
-        return self._gap_filler is not None
 
     def _drain(self: Any) -> None:
         """Scored up to the close: the GapFiller fetches what is still missing (bounded)."""

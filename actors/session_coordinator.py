@@ -100,13 +100,8 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         if not pacing.live and config.backtest_config is None:
             raise ValueError("a backtest needs a backtest_config")
         self.config = config
-        self._tm, self._loader, self._quality, self._bus, self._timer = (
-            time_manager,
-            loader,
-            quality,
-            bus,
-            timer,
-        )
+        self._tm, self._loader, self._quality = time_manager, loader, quality
+        self._bus, self._timer = bus, timer
         self.pacing = pacing
         self.speed = pacing.speed
         self._on_finished, self._ask_timeout, self._gating_timeout = on_finished, ask_timeout, gating_timeout
@@ -148,7 +143,6 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._bars_streamed = self._bars_derived = self._day_streamed = 0
         self._ack_timeouts = 0
         self._timezone = "UTC"
-        self.report: RunReport | None = None
         self._summaries: list[Any] = []
         self._resume = resume
         LiveFeed.__init__(self, gap_filler=gap_filler, writer=writer, keep_running=keep_running)
@@ -391,8 +385,8 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
             latency_p50=self.latency.quantile(0.5),
             latency_p99=self.latency.quantile(0.99),
         )
-        self.report = run_report(
+        report = run_report(
             self.config, status, self._summaries, self._run_warnings, error, self._timings, self.speed
         )
-        self._publish(RunCompleted(self.report))
-        self._on_finished(self.report)
+        self._publish(RunCompleted(report))
+        self._on_finished(report)
