@@ -2,7 +2,10 @@
 
 It asks nobody and tells nobody: every other actor asks it (with a timeout) through
 :class:`TimeManagerClient`. All calendar logic lives in :mod:`domain.calendar.trading_calendar`; this module
-only owns the state (calendar cache, clock) in one thread.
+only owns the state (calendar cache, clock) in one thread. The calendar queries of SPEC §4
+(``get_trading_session``, ``is_trading_day``, ``count_trading_time`` …) are the methods of its
+:class:`~domain.calendar.trading_calendar.TradingCalendar`, a pykka-traversable attribute: the
+client asks them of the actor like its own clock methods.
 
 Clock: in backtest mode the engine's :class:`~domain.clock.SimulatedClock`, which the
 SessionCoordinator moves at every clock step (the TimeManager only reads it; it can also be
@@ -11,7 +14,7 @@ moved by ``set_backtest_time`` / ``advance_to_market_open``); in live mode the p
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import pykka
@@ -19,7 +22,7 @@ import pykka
 from actors.handle import Handle
 from actors.supervisor import EngineActor
 from actors.wall_clock import WallClock
-from domain.calendar.model import CalendarSource, SessionType, TimeUnit, TradingSession
+from domain.calendar.model import CalendarSource
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.clock import Clock, SimulatedClock
 from domain.errors import CalendarError
@@ -42,7 +45,7 @@ class TimeManager(EngineActor):
         cache_size: int = 4096,
     ) -> None:
         super().__init__()
-        self.calendar = TradingCalendar(source, exchange_group, asset_class, cache_size)
+        self.calendar = pykka.traversable(TradingCalendar(source, exchange_group, asset_class, cache_size))
         if clock is None:
             clock = WallClock() if mode == "live" else SimulatedClock(datetime(1970, 1, 1, tzinfo=UTC))
         self._clock = clock
@@ -87,66 +90,8 @@ class TimeManager(EngineActor):
             raise CalendarError("the clock can only be set in backtest mode")
         return self._clock
 
-    # --- calendar ----------------------------------------------------------
-    def get_trading_session(
-        self, day: date, exchange_group: str | None = None, asset_class: str | None = None
-    ) -> TradingSession:
-        return self.calendar.get_trading_session(day, exchange_group, asset_class)
-
-    def get_trading_sessions(
-        self, days: list[date], exchange_group: str | None = None
-    ) -> list[TradingSession]:
-        """Several sessions in one round trip."""
-        return self.calendar.get_trading_sessions(days, exchange_group)
-
-    def is_trading_day(self, day: date, exchange_group: str | None = None) -> bool:
-        return self.calendar.is_trading_day(day, exchange_group)
-
-    def is_holiday(self, day: date, exchange_group: str | None = None) -> tuple[bool, str | None]:
-        return self.calendar.is_holiday(day, exchange_group)
-
-    def is_early_close(self, day: date, exchange_group: str | None = None) -> tuple[bool, time | None]:
-        return self.calendar.is_early_close(day, exchange_group)
-
-    def get_next_trading_date(self, day: date, n: int = 1, exchange_group: str | None = None) -> date:
-        return self.calendar.get_next_trading_date(day, n, exchange_group)
-
-    def get_previous_trading_date(self, day: date, n: int = 1, exchange_group: str | None = None) -> date:
-        return self.calendar.get_previous_trading_date(day, n, exchange_group)
-
-    def get_first_trading_date(self, day: date, exchange_group: str | None = None) -> date:
-        return self.calendar.get_first_trading_date(day, exchange_group)
-
-    def get_trading_dates_in_range(
-        self, start: date, end: date, exchange_group: str | None = None
-    ) -> list[date]:
-        return self.calendar.get_trading_dates_in_range(start, end, exchange_group)
-
-    def count_trading_days(self, start: date, end: date, exchange_group: str | None = None) -> int:
-        return self.calendar.count_trading_days(start, end, exchange_group)
-
-    def count_trading_time(
-        self,
-        start: datetime,
-        end: datetime,
-        unit: TimeUnit | str = TimeUnit.MINUTES,
-        exchange_group: str | None = None,
-    ) -> float:
-        return self.calendar.count_trading_time(start, end, unit, exchange_group)
-
-    def is_market_open(
-        self, moment: datetime, include_extended: bool = False, exchange_group: str | None = None
-    ) -> bool:
-        return self.calendar.is_market_open(moment, include_extended, exchange_group)
-
-    def get_session_type(self, moment: datetime, exchange_group: str | None = None) -> SessionType:
-        return self.calendar.get_session_type(moment, exchange_group)
-
     def get_cache_stats(self) -> dict[str, float | int]:
         return self.calendar.get_cache_stats().as_dict()
-
-    def invalidate_cache(self) -> None:
-        self.calendar.invalidate_cache()
 
 
 class TimeManagerClient:
@@ -173,9 +118,13 @@ class TimeManagerClient:
         return self._proxy
 
     def __getattr__(self, name: str) -> Any:
+        """The TimeManager's own methods (the clock), else its calendar's (the queries)."""
+
         def call(*args: Any, **kwargs: Any) -> Any:
-            return self.handle.request(
-                lambda ref: getattr(self._proxy_of(ref), name)(*args, **kwargs), self.timeout, name
-            )
+            def send(ref: pykka.ActorRef[Any]) -> Any:
+                proxy = self._proxy_of(ref)
+                return getattr(proxy if hasattr(TimeManager, name) else proxy.calendar, name)(*args, **kwargs)
+
+            return self.handle.request(send, self.timeout, name)
 
         return call
