@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Self
 
 import pykka
@@ -55,7 +55,8 @@ __all__ = ["EngineWiring"]
 
 
 class EngineWiring:
-    """The engine's assembly (a mixin: it works on the engine's state)."""
+    """The engine's assembly and the state of its run (a mixin: the engine sets the settings
+    declared here before it calls ``__init__``)."""
 
     config: SessionConfig
     store: Store
@@ -69,21 +70,24 @@ class EngineWiring:
     restart_window: float
     faults: FaultHook | None
     time: ManualTime | None
-    bus: EventBus
-    supervisor: Supervisor | None
-    _timer: Timer | None
-    _session_clock: SimulatedClock
-    _time_manager: TimeManagerClient | None
-    _handles: dict[str, Handle]
-    _checkpoint: RunCheckpoint | None
-    _sink: ProviderSink | None
-    _published: tuple[date, int] | None
-    _coordinator: pykka.ActorRef[SessionCoordinator] | None
-    _proxy: Any
-    _done: threading.Event
-    _report: RunReport | None
     _owns_store: bool
-    _closed: bool
+
+    def __init__(self) -> None:
+        self.bus = EventBus()
+        self._timer: Timer | None = None
+        # the backtest's session clock: the coordinator moves it, the TimeManager reads it
+        self._session_clock = SimulatedClock(datetime(1970, 1, 1, tzinfo=UTC))
+        self.supervisor: Supervisor | None = None
+        self._time_manager: TimeManagerClient | None = None
+        self._handles: dict[str, Handle] = {}
+        self._checkpoint: RunCheckpoint | None = None
+        self._sink: ProviderSink | None = None
+        self._published: tuple[date, int] | None = None
+        self._coordinator: pykka.ActorRef[SessionCoordinator] | None = None
+        self._proxy: Any = None
+        self._done = threading.Event()
+        self._report: RunReport | None = None
+        self._closed = False
 
     def start(self) -> Self:
         """Start the actors in order under the supervisor and begin the run (returns at once)."""

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
@@ -27,23 +25,19 @@ from typing import Any, cast
 import pykka
 import structlog
 
-from actors.engine_wiring import EngineWiring, ProviderSink
-from actors.handle import Handle
+from actors.engine_wiring import EngineWiring
 from actors.logs import use_stdlib_logging_unless_configured
 from actors.session_coordinator import SessionCoordinator
-from actors.subscribers import EventBus, Subscription, Target
-from actors.supervisor import ActorStatus, FaultHook, Supervisor
-from actors.time_manager import TimeManagerClient
-from actors.timer import ManualTime, Timer
+from actors.subscribers import Subscription, Target
+from actors.supervisor import ActorStatus, FaultHook
+from actors.timer import ManualTime
 from domain.bars import Bar
-from domain.clock import SimulatedClock
 from domain.config import SessionConfig
 from domain.errors import ConfigError, EngineTimeout, Violation
 from domain.messages.commands import (
     Pause,
     ReloadCalendar,
     Resume,
-    RunCheckpoint,
     Stop,
 )
 from domain.messages.events import Event
@@ -109,21 +103,7 @@ class MarketSessionSystem(EngineWiring):
         self.restart_window = restart_window
         self.faults = faults
         self.time = time
-        self.bus = EventBus()
-        self._timer: Timer | None = None
-        # the backtest's session clock: the coordinator moves it, the TimeManager reads it
-        self._session_clock = SimulatedClock(datetime(1970, 1, 1, tzinfo=UTC))
-        self.supervisor: Supervisor | None = None
-        self._time_manager: TimeManagerClient | None = None
-        self._handles: dict[str, Handle] = {}
-        self._checkpoint: RunCheckpoint | None = None
-        self._sink: ProviderSink | None = None
-        self._published: tuple[date, int] | None = None
-        self._coordinator: pykka.ActorRef[SessionCoordinator] | None = None
-        self._proxy: Any = None
-        self._done = threading.Event()
-        self._report: RunReport | None = None
-        self._closed = False
+        super().__init__()
 
     # ------------------------------------------------------------------ lifecycle
 
