@@ -61,10 +61,7 @@ class ClockSteps:
         self.pacing.schedule(self.actor_ref, self._generation)
 
     def _on_step(self: Any) -> None:
-        """Take clock steps. At speed 0 without gating subscribers, steps follow each other in
-        this handler for as long as the mailbox stays empty (at most :data:`MAX_RUN` of them), so
-        a pause, a stop or a query still lands between two steps while a replay does not pay one
-        message round trip per step."""
+        """Take clock steps: one, or a run of them at speed 0 (see the module docstring)."""
         if self.lifecycle.is_terminal or self._closing in ("draining", "ending"):
             return
         if self._awaiting:

@@ -6,11 +6,8 @@ children of the engine's :class:`~actors.supervisor.Supervisor`: **TimeManager**
 clock) → **HistoricalLoader** (asks the TimeManager) → **QualityCalculator** → (live) the
 **BarWriter** and, with session quality, the **GapFiller** → **SessionCoordinator** (asks all
 of them; one coordinator for both modes, on a pacing of :mod:`actors.pacing`), after which, in
-live mode, the provider's stream is started. A child that fails is restarted and rewired (a
-backtest coordinator resumes from the last day's checkpoint, a live one from the store; a new
-QualityCalculator is handed the day so far; a new GapFiller the open gaps, from the
-QualityCalculator; a new BarWriter the batches not yet written); past its restart budget the run
-ends ``failed``.
+live mode, the provider's stream is started. A child that fails is restarted and rewired (what
+each gets back: :mod:`actors.supervisor`); past its restart budget the run ends ``failed``.
 """
 
 from __future__ import annotations
