@@ -4,7 +4,7 @@ One coordinator thread owns a :class:`SessionData`; nothing here locks. Bars are
 columnar, not as one Python object per bar: a :class:`BarSeries` per (symbol, interval) holds
 ``array('q')`` timestamps and ``array('d')`` open/high/low/close/volume, 48 bytes a bar plus
 the arrays' small over-allocation. :class:`Bar` values are built only when a caller asks for
-one (``bar_at``, ``last``, iterating a :class:`BarSlice`).
+one (``bar_at``, iterating a series, ``slice_by_time``).
 
 Ordering rules of a series:
 
@@ -41,7 +41,6 @@ from domain.quality.gaps import Gap
 __all__ = [
     "BarCounts",
     "BarSeries",
-    "BarSlice",
     "HistoricalBars",
     "ReleaseHorizon",
     "SessionData",
@@ -80,7 +79,6 @@ class BarSeries:
         "_open",
         "_shown",
         "_ts",
-        "_version",
         "_volume",
         "interval",
         "symbol",
@@ -101,7 +99,6 @@ class BarSeries:
         self._low: Any = array("d")
         self._close: Any = array("d")
         self._volume: Any = array("d")
-        self._version = 0  # bumped whenever existing indices shift (late insert, clear)
         self._changes = 0  # bumped whenever an existing bar changes or moves (metrics cache)
         self._backing = backing
         self._horizon = horizon or ReleaseHorizon()
@@ -122,12 +119,9 @@ class BarSeries:
         self._volume = backing.volume[:n]
         self._shown = n
 
-    def _sync(self) -> BarSeries:
-        if self._backing is not None:
-            n = len(self)
-            if n != self._shown:
-                self._show(n)
-        return self
+    def _sync(self) -> None:
+        if self._backing is not None and (n := len(self)) != self._shown:
+            self._show(n)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -173,20 +167,11 @@ class BarSeries:
         ts.insert(i, bar.ts)
         for column, value in zip(self._values(), bar[3:], strict=True):
             column.insert(i, value)
-        self._version += 1
         return True
 
     def extend(self, bars: Iterable[Bar]) -> int:
         """:meth:`add` each bar in turn; the number that were new."""
         return sum(self.add(bar) for bar in bars)
-
-    def clear(self) -> None:
-        self._backing = None
-        self._shown = 0
-        self._ts, self._open, self._high = array("q"), array("d"), array("d")
-        self._low, self._close, self._volume = array("d"), array("d"), array("d")
-        self._version += 1
-        self._changes += 1
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -197,7 +182,7 @@ class BarSeries:
         return bisect.bisect_left(backing.ts, self._horizon.ts)
 
     def __iter__(self) -> Iterator[Bar]:
-        return iter(self.slice_by_index(0, len(self)))
+        return map(self.bar_at, range(len(self)))
 
     def bar_at(self, i: int) -> Bar:
         """The bar at position ``i`` (negative counts from the end); ``IndexError`` if out of range."""
@@ -213,22 +198,11 @@ class BarSeries:
             self._volume[i],
         )
 
-    def last(self) -> Bar | None:
-        """The newest bar, or ``None`` while the series is empty."""
-        return self.bar_at(-1) if len(self) else None
-
-    def slice_by_time(self, start_ts: int, end_ts: int) -> BarSlice:
-        """A view of the bars with ``start_ts <= ts < end_ts`` (half-open); nothing is copied."""
+    def slice_by_time(self, start_ts: int, end_ts: int) -> tuple[Bar, ...]:
+        """The bars with ``start_ts <= ts < end_ts`` (half-open), copied as values."""
         self._sync()
         start = bisect.bisect_left(self._ts, start_ts)
-        stop = max(start, bisect.bisect_left(self._ts, end_ts))
-        return BarSlice(self, start, stop)
-
-    def slice_by_index(self, start: int, stop: int) -> BarSlice:
-        """A view of positions ``[start, stop)``, clamped to the series."""
-        n = len(self)
-        start = min(max(start, 0), n)
-        return BarSlice(self, start, min(max(stop, start), n))
+        return tuple(map(self.bar_at, range(start, bisect.bisect_left(self._ts, end_ts))))
 
     def nbytes(self) -> int:
         """Bytes held by the six column arrays (headers and over-allocation included); a backed
@@ -239,72 +213,6 @@ class BarSeries:
 
     def __repr__(self) -> str:
         return f"BarSeries({self.symbol} {self.interval}, {len(self)} bars)"
-
-
-def _column(name: str) -> Any:
-    """A :class:`BarSlice` property: the slice's range of the series column ``name``."""
-
-    def get(self: BarSlice) -> Any:
-        return getattr(self._checked(), name)[self.start : self.stop]
-
-    return property(get)
-
-
-class BarSlice:
-    """Positions ``[start, stop)`` of a :class:`BarSeries`: a view, not a copy.
-
-    Iterating yields :class:`Bar` values built on demand; ``.ts``, ``.open`` … return array
-    slices of just this range. Array slices rather than memoryviews, deliberately: a live
-    memoryview export locks an ``array`` against resizing, so the coordinator's next append
-    would raise ``BufferError``. Appending and replacing keep a slice valid (it still sees the
-    same positions); a late insert or a clear shifts positions, after which using the slice
-    raises ``RuntimeError`` rather than silently reading the wrong bars.
-    """
-
-    __slots__ = ("_series", "_version", "start", "stop")
-
-    def __init__(self, series: BarSeries, start: int, stop: int) -> None:
-        self._series = series
-        self._version = series._version
-        self.start = start
-        self.stop = stop
-
-    def _checked(self) -> BarSeries:
-        self._series._sync()
-        if self._series._version != self._version:
-            raise RuntimeError(
-                f"stale slice of {self._series.symbol} {self._series.interval}: "
-                "bars were inserted or cleared since it was taken"
-            )
-        return self._series
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-    def __bool__(self) -> bool:
-        return self.stop > self.start
-
-    def __iter__(self) -> Iterator[Bar]:
-        series = self._checked()
-        for i in range(self.start, self.stop):
-            yield series.bar_at(i)
-
-    def __getitem__(self, i: int) -> Bar:
-        series = self._checked()
-        n = self.stop - self.start
-        if not -n <= i < n:
-            raise IndexError(f"slice index {i} out of range for {n} bars")
-        return series.bar_at(self.start + (i % n))
-
-    ts = _column("_ts")
-    open = _column("_open")
-    high = _column("_high")
-    low = _column("_low")
-    close = _column("_close")
-    volume = _column("_volume")
-
-    def __repr__(self) -> str:
-        return f"BarSlice({self._series.symbol} {self._series.interval}, [{self.start}, {self.stop}))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,18 +394,10 @@ class SessionData:
 
     def clear_session(self) -> None:
         """End of day: drop session bars, quality, gaps and metrics; historical and indicators stay."""
-        for series in self._session.values():
-            series.clear()  # invalidates outstanding slices
         self._session.clear()
         self._quality.clear()
         self._gaps.clear()
         self._metrics.clear()
-
-    def symbols(self) -> tuple[str, ...]:
-        names = {symbol for symbol, _ in self._historical}
-        names.update(symbol for symbol, _ in self._session)
-        names.update(self._indicators)
-        return tuple(sorted(names))
 
     def bar_count(self) -> BarCounts:
         return BarCounts(
