@@ -10,7 +10,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from operator import lt
+from operator import attrgetter, lt
 
 from domain.intervals import Interval
 from domain.quality.scoring import quality
@@ -79,8 +79,7 @@ class _Run:
         self.alive = True
 
 
-def _first_of(run: _Run) -> int:
-    return run.first
+_first_of = attrgetter("first")
 
 
 class _Call:
@@ -108,7 +107,6 @@ class SessionQualityTracker:
         "_filled",
         "_interval_text",
         "_max_k",
-        "_now",
         "_pending",
         "_present",
         "_runs",
@@ -143,15 +141,10 @@ class SessionQualityTracker:
         self._runs: list[_Run] = []  # disjoint, sorted by first
         self._serials = 0  # next gap serial
         self._filled: list[Gap] = []
-        self._now: int | None = None
         self.ignored = 0  # timestamps outside the session, in the break or off the grid
         self.duplicates = 0
 
     # -- reading -------------------------------------------------------------------------------
-
-    @property
-    def windows(self) -> SessionWindows:
-        return self._windows
 
     @property
     def actual(self) -> int:
@@ -164,11 +157,6 @@ class SessionQualityTracker:
     @property
     def quality(self) -> float:
         return quality(self._actual, self._expected)
-
-    @property
-    def now_ts(self) -> int | None:
-        """The latest time passed to :meth:`advance`, if any."""
-        return self._now
 
     @property
     def gaps(self) -> tuple[Gap, ...]:
@@ -187,8 +175,6 @@ class SessionQualityTracker:
 
         A clock that goes backwards changes nothing.
         """
-        if self._now is None or now_ts > self._now:
-            self._now = now_ts
         target = self._windows.ended(now_ts)
         if target <= self._cursor:
             return NO_CHANGES
@@ -199,7 +185,7 @@ class SessionQualityTracker:
             self._pending = 0
             self._cursor = target
             return NO_CHANGES
-        call = self._begin()
+        call = _Call(self._serials)
         windows, present, runs = self._windows, self._present, self._runs
         for k in range(self._cursor, target):
             if not windows.is_expected(k):
@@ -245,7 +231,7 @@ class SessionQualityTracker:
             else:
                 self._actual += 1
                 if call is None:
-                    call = self._begin()
+                    call = _Call(self._serials)
                 self._fill(k, call)
         return NO_CHANGES if call is None else self._finish(call)
 
@@ -332,9 +318,6 @@ class SessionQualityTracker:
             run.last = windows.previous_expected(k)
             runs.insert(i + 1, right)
             call.touched[right.serial] = right
-
-    def _begin(self) -> _Call:
-        return _Call(self._serials)
 
     def _new_run(self, first: int, last: int) -> _Run:
         self._serials += 1
