@@ -6,13 +6,12 @@ built once — by the loader from database rows, or from :class:`~domain.bars.Ba
 never changes afterwards: the views are read-only, so the same columns can be handed to several
 actors without copying and without anyone being able to write into them. Slicing a column is
 O(1); ``sum``/``max``/``min`` over a slice run in C. :class:`~domain.bars.Bar` values are built
-only when asked for (:meth:`BarColumns.bar`, :meth:`BarColumns.bars`).
+only when asked for (:meth:`BarColumns.bars`).
 """
 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -81,12 +80,6 @@ class BarColumns:
     def __repr__(self) -> str:
         return f"BarColumns({self.symbol} {self.interval}, {len(self)} bars)"
 
-    def bar(self, i: int) -> Bar:
-        return Bar(
-            self.symbol, self.interval, self.ts[i], self.open[i], self.high[i], self.low[i], self.close[i],
-            self.volume[i],
-        )  # fmt: skip
-
     def bars(self, start: int = 0, stop: int | None = None) -> list[Bar]:
         """Positions ``[start, stop)`` as :class:`Bar` values."""
         stop = len(self) if stop is None else stop
@@ -96,10 +89,6 @@ class BarColumns:
             return [Bar(symbol, interval, ts[i], o[i], h[i], lo[i], c[i], v[i]) for i in range(start, stop)]
         rows = zip(*(column[start:stop] for column in self.columns()), strict=True)
         return [Bar(symbol, interval, *row) for row in rows]
-
-    def index(self, ts: int) -> int:
-        """The position of the first bar with ``ts`` or later (``len`` if none)."""
-        return bisect_left(self.ts, ts)
 
     def take(self, positions: Sequence[int]) -> BarColumns:
         """New columns holding only ``positions`` (in the order given)."""

@@ -49,13 +49,6 @@ class Interval:
         """True for intervals that are not a whole number of minutes (need 1s bars)."""
         return self.seconds % 60 != 0
 
-    @property
-    def base(self) -> Interval:
-        """The base interval this one is streamed or derived from (1s, 1m or 1d)."""
-        if self.is_daily:
-            return DAILY
-        return SECOND if self.is_seconds else MINUTE
-
     def derivable_from(self, base: Interval) -> bool:
         """Whether bars of this interval can be built from bars of ``base``."""
         if self.is_daily:

@@ -105,17 +105,9 @@ class Store:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
-        shown = display_url(url)
-        self.calendar = CalendarRepository(engine, shown)
-        self.bars = BarRepository(engine, shown)
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    @property
-    def display_url(self) -> str:
-        return display_url(self.url)
+        self.display_url = display_url(url)
+        self.calendar = CalendarRepository(engine, self.display_url)
+        self.bars = BarRepository(engine, self.display_url)
 
     def close(self) -> None:
         self.engine.dispose()

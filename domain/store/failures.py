@@ -24,11 +24,11 @@ __all__ = ["Repository", "driver_failure", "store_failure", "translated"]
 
 class Repository:
     """Base of the store's repositories: ``shown`` names the store in error messages (password
-    hidden by default)."""
+    hidden)."""
 
-    def __init__(self, engine: Engine, shown: str | None = None) -> None:
+    def __init__(self, engine: Engine, shown: str) -> None:
         self._engine = engine
-        self._shown = shown if shown is not None else engine.url.render_as_string(hide_password=True)
+        self._shown = shown
 
     def _reading(self, what: str) -> str:
         return f"cannot read {what} from {self._shown}"
