@@ -48,7 +48,7 @@ import types
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, Union, cast, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -331,7 +331,6 @@ class HistoricalDataConfig(_Model):
 
 IndicatorType = Literal["trailing_average", "trailing_max", "trailing_min"]
 BarField = Literal["open", "high", "low", "close", "volume"]
-PeriodUnit = Literal["d", "w", "m", "y"]
 
 
 class IndicatorConfig(_Model):
@@ -357,14 +356,10 @@ class IndicatorConfig(_Model):
         return int(self.period[:-1])
 
     @property
-    def period_unit(self) -> PeriodUnit:
-        """Unit of the period: ``d`` (trading days), ``w``, ``m`` or ``y`` (calendar spans)."""
-        return cast(PeriodUnit, self.period[-1])
-
-    @property
     def period_calendar_days(self) -> int | None:
-        """Calendar span of a ``w``/``m``/``y`` period (7N, 30N, 365N days); None for ``d``."""
-        per = _CALENDAR_DAYS.get(self.period_unit)
+        """Calendar span of a ``w``/``m``/``y`` period (7N, 30N, 365N days); None for ``d``
+        (trading days)."""
+        per = _CALENDAR_DAYS.get(self.period[-1])
         return None if per is None else per * self.period_count
 
 

@@ -224,16 +224,12 @@ def test_to_dict_is_plain_json_with_iso_dates() -> None:
 
 
 @pytest.mark.parametrize(
-    ("period", "count", "unit", "days"),
-    [("10d", 10, "d", None), ("52w", 52, "w", 364), ("3m", 3, "m", 90), ("1y", 1, "y", 365)],
+    ("period", "count", "days"),
+    [("10d", 10, None), ("52w", 52, 364), ("3m", 3, 90), ("1y", 1, 365)],
 )
-def test_indicator_period_accessors(period: str, count: int, unit: str, days: int | None) -> None:
+def test_indicator_period_accessors(period: str, count: int, days: int | None) -> None:
     indicator = IndicatorConfig(type="trailing_max", period=period, field="high")
-    assert (indicator.period_count, indicator.period_unit, indicator.period_calendar_days) == (
-        count,
-        unit,
-        days,
-    )
+    assert (indicator.period_count, indicator.period_calendar_days) == (count, days)
 
 
 def test_integers_are_accepted_for_float_fields() -> None:
