@@ -404,32 +404,13 @@ def _unknown_apply_to(
     return problems
 
 
-def _check_streams(streams: tuple[str, ...]) -> tuple[str, ...]:
-    """Every bar interval must be derivable from the streamed base (SPEC §3, §5).
-
-    With today's interval grammar this always holds (the base is 1s whenever a seconds
-    interval is asked for); the check keeps the rule explicit if the grammar grows.
-    """
-    base = stream_base([Interval.parse(s) for s in streams if s not in NON_BAR_STREAMS])
-    problems = [
-        ((index,), f"interval {stream} cannot be derived from the streamed base {base}")
-        for index, stream in enumerate(streams)
-        if base is not None
-        and stream not in NON_BAR_STREAMS
-        and not Interval.parse(stream).derivable_from(base)
-    ]
-    if problems:
-        raise _rules(problems)
-    return streams
-
-
 class SessionDataConfig(_Model):
     """Symbols, streams and the data work around them."""
 
     symbols: Annotated[tuple[_Symbol, ...], Field(min_length=1), _unique("symbol")]
-    streams: Annotated[
-        tuple[_Stream, ...], Field(min_length=1), _unique("stream"), AfterValidator(_check_streams)
-    ]
+    streams: Annotated[tuple[_Stream, ...], Field(min_length=1), _unique("stream")]
+    """Every bar interval streamed can be derived from the streamed base (:func:`stream_base`):
+    the base is 1s whenever a seconds interval is asked for."""
     historical: HistoricalConfig = Field(default_factory=HistoricalConfig)
     gap_filler: GapFillerConfig = Field(default_factory=GapFillerConfig)
 
