@@ -122,22 +122,23 @@ class Coverage:
 
 @dataclass(frozen=True, slots=True)
 class TradingSession:
-    """One exchange-local date of one group: whether it trades and its hours (tz-aware)."""
+    """One exchange-local date of one group: whether it trades and its hours (tz-aware; None on
+    a day that does not trade)."""
 
     date: date
     exchange_group: str
     asset_class: str
     timezone: str
     is_trading_day: bool
-    is_holiday: bool
-    is_early_close: bool
-    holiday_name: str | None
-    regular_open: datetime | None
-    regular_close: datetime | None
-    pre_market_open: datetime | None
-    pre_market_close: datetime | None
-    post_market_open: datetime | None
-    post_market_close: datetime | None
+    is_holiday: bool = False
+    is_early_close: bool = False
+    holiday_name: str | None = None
+    regular_open: datetime | None = None
+    regular_close: datetime | None = None
+    pre_market_open: datetime | None = None
+    pre_market_close: datetime | None = None
+    post_market_open: datetime | None = None
+    post_market_close: datetime | None = None
     break_start: datetime | None = None
     break_end: datetime | None = None
 

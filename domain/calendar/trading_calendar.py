@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -138,27 +138,19 @@ class TradingCalendar:
         self._ensure_year(group, day.year)
         hours = self._hours_on(group, day)
         exception = group.exceptions.get(day)
-        closed_session = TradingSession(
-            date=day,
-            exchange_group=group_name,
-            asset_class=asset_class,
-            timezone=hours.timezone,
-            is_trading_day=False,
-            is_holiday=exception is not None and exception.is_closed,
-            is_early_close=False,
-            holiday_name=exception.name if exception is not None and exception.is_closed else None,
-            regular_open=None,
-            regular_close=None,
-            pre_market_open=None,
-            pre_market_close=None,
-            post_market_open=None,
-            post_market_close=None,
-        )
         if day.weekday() not in hours.trading_weekdays:
             # a weekend is not a holiday, even when an exception row names it
-            return replace(closed_session, is_holiday=False, holiday_name=None)
+            return TradingSession(day, group_name, asset_class, hours.timezone, is_trading_day=False)
         if exception is not None and exception.is_closed:
-            return closed_session
+            return TradingSession(
+                day,
+                group_name,
+                asset_class,
+                hours.timezone,
+                is_trading_day=False,
+                is_holiday=True,
+                holiday_name=exception.name,
+            )
         zone = group.zone
 
         def at(moment: time | None) -> datetime | None:
@@ -312,12 +304,9 @@ class TradingCalendar:
                 overlap = (min(hi, end) - max(lo, start)).total_seconds()
                 if overlap > 0:
                     seconds += overlap
-        if unit is TimeUnit.SECONDS:
-            return seconds
-        if unit is TimeUnit.MINUTES:
-            return seconds / 60
-        if unit is TimeUnit.HOURS:
-            return seconds / 3600
+        per = {TimeUnit.SECONDS: 1, TimeUnit.MINUTES: 60, TimeUnit.HOURS: 3600}.get(unit)
+        if per is not None:
+            return seconds / per
         hours = self._hours_on(self._group(group_name, self.asset_class), start.date())
         days = seconds / hours.regular_seconds
         return days if unit is TimeUnit.DAYS else days / len(hours.trading_weekdays)
@@ -394,15 +383,13 @@ class TradingCalendar:
         if first <= last:
             for exception in self._source.load_exceptions(group.coverage.exchange_group, first, last):
                 group.exceptions[exception.date] = exception
-            day = first
-            one = timedelta(days=1)
-            while day <= last:
-                closure = group.exceptions.get(day)
-                if day.weekday() in self._hours_on(group, day).trading_weekdays and not (
-                    closure is not None and closure.is_closed
-                ):
-                    dates.append(day)
-                day += one
+            closed = {day for day, exception in group.exceptions.items() if exception.is_closed}
+            span = (first + timedelta(days=i) for i in range((last - first).days + 1))
+            dates = [
+                day
+                for day in span
+                if day.weekday() in self._hours_on(group, day).trading_weekdays and day not in closed
+            ]
         group.years[year] = dates
 
     def _year_dates(self, group: _Group, year: int) -> list[date]:
