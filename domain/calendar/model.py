@@ -148,15 +148,6 @@ class TradingSession:
         values = ((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "asset_class")
         return {name: v.isoformat() if isinstance(v, date) else v for name, v in values}
 
-    def regular_seconds(self) -> int:
-        """Seconds of regular trading this day (0 when closed), without the midday break."""
-        if self.regular_open is None or self.regular_close is None:
-            return 0
-        total = int((self.regular_close - self.regular_open).total_seconds())
-        if self.break_start is not None and self.break_end is not None:
-            total -= int((self.break_end - self.break_start).total_seconds())
-        return total
-
 
 class CalendarSource(Protocol):
     """Where calendar data comes from (the store's calendar repository implements it)."""

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from domain.calendar.model import CalendarException, Coverage, MarketHours, SessionType, TimeUnit
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import CalendarError, OutOfCalendarRange
+from domain.session.windows import DayHours
 
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -291,7 +292,7 @@ def test_lunch_break_is_excluded_from_market_open_and_trading_time(cal: TradingC
     assert cal.is_market_open(tokyo(12, 30), exchange_group=JP) is True
     assert cal.count_trading_time(tokyo(0), tokyo(23), TimeUnit.MINUTES, JP) == 300
     assert cal.count_trading_time(tokyo(11), tokyo(13), TimeUnit.MINUTES, JP) == 60
-    assert session.regular_seconds() == 5 * 3600
+    assert DayHours.from_session(session).regular_seconds() == 5 * 3600
 
 
 def test_close_time_change_applies_from_its_valid_from_date(cal: TradingCalendar) -> None:
@@ -626,7 +627,7 @@ def test_property_every_trading_day_opens_before_it_closes(day: date) -> None:
         assert session.regular_open is not None and session.regular_close is not None
         assert session.regular_open < session.regular_close
         assert session.regular_open.tzinfo is not None and session.regular_open.date() == day
-        assert session.regular_seconds() > 0
+        assert DayHours.from_session(session).regular_seconds() > 0
         if session.pre_market_open is not None and session.post_market_close is not None:
             assert session.pre_market_open <= session.regular_open
             assert session.regular_close <= session.post_market_close

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from domain.bars import Bar, bar_violation
 from domain.calendar.trading_calendar import TradingCalendar
+from domain.session.windows import DayHours
 from domain.store import Store, open_store
 from ops.calendars.seed import seed_group
 from ops.demo_data import generate_demo_bars, write_demo_data
@@ -109,7 +110,7 @@ def test_gaps_are_about_half_a_percent_and_at_most_three_minutes_long(calendar: 
     start, end = date(2025, 3, 3), date(2025, 5, 30)
     bars = list(generate_demo_bars(calendar, SYMBOLS, start, end))
     expected = len(SYMBOLS) * sum(
-        calendar.get_trading_session(day).regular_seconds() // 60
+        DayHours.from_session(calendar.get_trading_session(day)).regular_seconds() // 60
         for day in calendar.get_trading_dates_in_range(start, end)
     )
 
@@ -254,6 +255,6 @@ def test_any_seed_and_symbol_give_valid_bars_inside_the_session(
         assert bars == []
         return
     assert session.regular_open is not None and session.regular_close is not None
-    assert 0 < len(bars) <= session.regular_seconds() // 60
+    assert 0 < len(bars) <= DayHours.from_session(session).regular_seconds() // 60
     assert all(bar_violation(bar.open, bar.high, bar.low, bar.close, bar.volume) is None for bar in bars)
     assert all(session.regular_open.timestamp() <= bar.ts < session.regular_close.timestamp() for bar in bars)
