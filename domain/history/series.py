@@ -33,7 +33,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
 from typing import Protocol
@@ -145,9 +145,7 @@ def load_historical(
         d for n, days in indicator_days.items() if indicators[n].granularity == "minute" for d in days
     }
 
-    all_days = set(daily_indicator_days) | minute_indicator_days | {day}
-    for wanted_days in wanted.values():
-        all_days |= wanted_days
+    all_days = {day}.union(daily_indicator_days, minute_indicator_days, *wanted.values())
     sessions = calendar.get_trading_sessions(sorted(all_days))
     hours = {s.date: DayHours.from_session(s) for s in sessions if s.is_trading_day}
     session_hours = hours.pop(day, None)
@@ -188,11 +186,7 @@ def load_historical(
         if str(MINUTE) in own:
             stored[str(MINUTE)] = minutes
         for interval, days in own.items():
-            entry_days = set(days)
-            entry = _series(symbol, interval, days, stored[interval])
-            entry = replace(
-                entry, derived_days=tuple(d for d in derived.get(interval, ()) if d in entry_days)
-            )
+            entry = _series(symbol, interval, days, stored[interval], derived.get(interval, ()))
             series[(symbol, interval)] = entry
             empty = entry.days_without_bars()
             if empty:
@@ -224,10 +218,11 @@ def load_historical(
 
 
 def _series(
-    symbol: str, interval: str, days: Sequence[date], parts: Mapping[date, _Part]
+    symbol: str, interval: str, days: Sequence[date], parts: Mapping[date, _Part], derived: Sequence[date]
 ) -> HistoricalSeries:
-    """The series of ``days`` from per-day parts: a window of the read's memory when the days'
-    bars sit side by side in it (the usual case), else one copy."""
+    """The series of ``days`` from per-day parts (those of ``derived`` days built from 1m bars):
+    a window of the read's memory when the days' bars sit side by side in it (the usual case),
+    else one copy."""
     kept = [parts[d] for d in days if d in parts and len(parts[d])]
     ranges: dict[date, tuple[int, int]] = {}
     position = 0
@@ -242,7 +237,8 @@ def _series(
         columns = kept[0].source.window(kept[0].start, kept[-1].stop)
     else:
         columns = BarColumns.concat(symbol, interval, [p.columns for p in kept])
-    return HistoricalSeries(symbol, interval, tuple(days), columns, ranges)
+    derived_days = tuple(d for d in derived if d in ranges)
+    return HistoricalSeries(symbol, interval, tuple(days), columns, ranges, derived_days)
 
 
 @dataclass(frozen=True, slots=True)
