@@ -239,10 +239,6 @@ class DayBars:
     hours: DayHours
     columns: tuple[BarColumns, ...]
 
-    @property
-    def bar_count(self) -> int:
-        return sum(len(cols) for cols in self.columns)
-
 
 @dataclass(frozen=True, slots=True)
 class DayOpened:

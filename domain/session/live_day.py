@@ -82,7 +82,6 @@ class LiveDay:
         self, hours: DayHours, base: Interval, derived: Iterable[Interval], symbols: Iterable[str]
     ) -> None:
         self.hours = hours
-        self.base = base
         self._base_text = str(base)
         self.windows = hours.windows(base)
         ordered = tuple(dict.fromkeys(symbols))  # the config's order, as in a replay

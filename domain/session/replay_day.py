@@ -147,7 +147,6 @@ class SessionDay:
         "_ks",
         "_ks_at",
         "_until",
-        "base",
         "derived",
         "hours",
         "now_ts",
@@ -164,7 +163,6 @@ class SessionDay:
         bars: Iterable[Bar] | Iterable[BarColumns],
     ) -> None:
         self.hours = hours
-        self.base = base
         self.derived = tuple(derived)
         self.symbols = tuple(symbols)
         self.refused: Counter[str] = Counter()
