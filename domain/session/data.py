@@ -16,7 +16,7 @@ Ordering rules of a series:
 :class:`SessionData` groups, per symbol and interval: historical bars (replaced wholesale by
 the loader, with the trading dates they cover), session bars (appended per clock step), the
 quality float and the gap list; per symbol: indicator results and session metrics (volume sum,
-high, low, newest bar ts) kept up to date in O(1) from every *base-interval* session bar.
+high, low, newest bar ts) of its *base-interval* session bars, computed when asked for.
 :meth:`SessionData.clear_session` drops the session part at the end of a day; historical
 bars and indicators stay until the loader replaces them.
 """
@@ -24,7 +24,6 @@ bars and indicators stay until the loader replaces them.
 from __future__ import annotations
 
 import bisect
-import math
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -71,7 +70,6 @@ class BarSeries:
 
     __slots__ = (
         "_backing",
-        "_changes",
         "_close",
         "_high",
         "_horizon",
@@ -99,7 +97,6 @@ class BarSeries:
         self._low: Any = array("d")
         self._close: Any = array("d")
         self._volume: Any = array("d")
-        self._changes = 0  # bumped whenever an existing bar changes or moves (metrics cache)
         self._backing = backing
         self._horizon = horizon or ReleaseHorizon()
         self._shown = 0  # backed: the prefix length the column attributes currently hold
@@ -158,7 +155,6 @@ class BarSeries:
             self._close.append(bar.close)
             self._volume.append(bar.volume)
             return True
-        self._changes += 1
         i = n - 1 if bar.ts == ts[n - 1] else bisect.bisect_left(ts, bar.ts)
         if ts[i] == bar.ts:
             for column, value in zip(self._values(), bar[3:], strict=True):
@@ -226,38 +222,6 @@ class SessionMetrics:
     """Start ``ts`` of the newest base bar applied."""
 
 
-class _Metrics:
-    """Running figures of one base series, extended lazily from where they were last computed."""
-
-    __slots__ = ("changes", "count", "high", "last_update_ts", "low", "series", "volume")
-
-    def __init__(self, series: BarSeries) -> None:
-        self.series = series
-        self.changes = series._changes
-        self.count = 0
-        self.volume = 0.0
-        self.high = -math.inf
-        self.low = math.inf
-        self.last_update_ts = 0
-
-    def current(self) -> SessionMetrics | None:
-        series = self.series
-        if series._changes != self.changes:  # a bar was replaced or inserted: start over
-            self.__init__(series)  # type: ignore[misc]  # reset in place: the metrics start over
-        n = len(series)
-        if n > self.count:
-            series._sync()
-            start = self.count
-            self.volume += sum(series._volume[start:n])
-            self.high = max(self.high, max(series._high[start:n]))
-            self.low = min(self.low, min(series._low[start:n]))
-            self.last_update_ts = max(self.last_update_ts, series._ts[n - 1])
-            self.count = n
-        if self.count == 0:
-            return None
-        return SessionMetrics(self.volume, self.high, self.low, self.last_update_ts)
-
-
 @dataclass(frozen=True, slots=True)
 class HistoricalBars:
     """The historical bars of one symbol and interval and the trading dates they cover."""
@@ -300,7 +264,7 @@ class SessionData:
     as in :attr:`Bar.interval`).
     """
 
-    __slots__ = ("_gaps", "_historical", "_indicators", "_metrics", "_quality", "_session", "base_interval")
+    __slots__ = ("_gaps", "_historical", "_indicators", "_quality", "_session", "base_interval")
 
     def __init__(self, base_interval: str | Interval) -> None:
         self.base_interval = str(base_interval)
@@ -309,7 +273,6 @@ class SessionData:
         self._quality: dict[_Key, float] = {}
         self._gaps: dict[_Key, list[Gap]] = {}
         self._indicators: dict[str, dict[str, IndicatorResult]] = {}
-        self._metrics: dict[str, _Metrics] = {}
 
     # -- historical ----------------------------------------------------------------------------
 
@@ -359,15 +322,13 @@ class SessionData:
         return self._session.get((symbol, interval))
 
     def metrics(self, symbol: str) -> SessionMetrics | None:
-        """Volume, high, low and newest bar of the symbol's base-interval session bars; kept
-        incrementally (each bar is summed once), recomputed only after a bar was replaced."""
+        """Volume, high, low and newest bar of the symbol's base-interval session bars (column
+        passes in C: a report or a snapshot asks, not every clock step)."""
         series = self._session.get((symbol, self.base_interval))
-        if series is None:
+        if series is None or not len(series):
             return None
-        metrics = self._metrics.get(symbol)
-        if metrics is None or metrics.series is not series:
-            metrics = self._metrics[symbol] = _Metrics(series)
-        return metrics.current()
+        series._sync()
+        return SessionMetrics(sum(series._volume), max(series._high), min(series._low), series._ts[-1])
 
     # -- quality, gaps, indicators -------------------------------------------------------------
 
@@ -393,11 +354,10 @@ class SessionData:
     # -- whole store ---------------------------------------------------------------------------
 
     def clear_session(self) -> None:
-        """End of day: drop session bars, quality, gaps and metrics; historical and indicators stay."""
+        """End of day: drop session bars, quality and gaps; historical and indicators stay."""
         self._session.clear()
         self._quality.clear()
         self._gaps.clear()
-        self._metrics.clear()
 
     def bar_count(self) -> BarCounts:
         return BarCounts(
