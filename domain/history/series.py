@@ -317,7 +317,8 @@ class _SymbolLoader:
 
 class _BatchedReader:
     """Reads a range for every symbol at once (one connection) the first time one symbol asks
-    for it; the other symbols asking for the same range get their columns from that read."""
+    for it; the other symbols asking for the same range get their columns from that read. Only
+    the symbols it was made for may ask, each once per range."""
 
     def __init__(self, reader: ColumnReader, symbols: Sequence[str]) -> None:
         self._reader = reader
@@ -332,12 +333,7 @@ class _BatchedReader:
             read = self._reader.read_columns(self._symbols, interval, start_ts, end_ts)
             self._cache[key] = {cols.symbol: cols for cols in read}
         found = self._cache[key]
-        out = [found.pop(symbol, None) for symbol in symbols]  # each symbol takes its own once
-        missing = [s for s, cols in zip(symbols, out, strict=True) if cols is None]
-        if missing:
-            extra = {c.symbol: c for c in self._reader.read_columns(missing, interval, start_ts, end_ts)}
-            out = [cols if cols is not None else extra[s] for s, cols in zip(symbols, out, strict=True)]
-        return [cols for cols in out if cols is not None]
+        return [found.pop(symbol) for symbol in symbols]  # each symbol asks for a range once
 
 
 def _same_grid(hours: Sequence[DayHours], seconds: int) -> bool:
