@@ -38,10 +38,6 @@ class BarSeriesSummary:
     last_ts: int
 
 
-def _range(symbol: str, interval: str, start_ts: int, end_ts: int) -> dict[str, object]:
-    return {"symbol": symbol, "interval": interval, "start_ts": start_ts, "end_ts": end_ts}
-
-
 _WHERE = (
     bars.c.symbol == bindparam("symbol"),
     bars.c.interval == bindparam("interval"),
@@ -49,6 +45,7 @@ _WHERE = (
     bars.c.ts < bindparam("end_ts"),
 )
 _READ = select(bars).where(*_WHERE).order_by(bars.c.ts)
+_READ_TS = select(bars.c.ts).where(*_WHERE)
 _READ_VALUES_SQL = (
     f"SELECT ts, open, high, low, close, volume FROM {bars.name} "
     "WHERE symbol = {mark} AND interval = {mark} AND ts >= {mark} AND ts < {mark} ORDER BY ts"
@@ -90,7 +87,9 @@ class BarRepository(Repository):
         stored = {
             (symbol, interval, ts)
             for (symbol, interval), (first, last) in spans.items()
-            for ts in self._stored(connection, symbol, interval, first, last)
+            for ts in connection.execute(
+                _READ_TS, {"symbol": symbol, "interval": interval, "start_ts": first, "end_ts": last + 1}
+            ).scalars()
         }
         return len({(row[0], row[1], row[2]) for row in rows} - stored)
 
@@ -114,16 +113,6 @@ class BarRepository(Repository):
             written += len(batch) if replace else len(result.all())
         return written
 
-    @staticmethod
-    def _stored(connection: Connection, symbol: str, interval: str, first_ts: int, last_ts: int) -> set[int]:
-        query = select(bars.c.ts).where(
-            bars.c.symbol == symbol,
-            bars.c.interval == interval,
-            bars.c.ts >= first_ts,
-            bars.c.ts <= last_ts,
-        )
-        return set(connection.execute(query).scalars())
-
     def count(self, symbol: str | None = None, interval: str | None = None) -> int:
         query = select(func.count()).select_from(bars)
         if symbol is not None:
@@ -139,7 +128,8 @@ class BarRepository(Repository):
             translated(self._reading(f"the bars of {symbol} {interval}")),
             self._engine.connect() as connection,
         ):
-            rows = connection.execute(_READ, _range(symbol, interval, start_ts, end_ts)).all()
+            bounds = {"symbol": symbol, "interval": interval, "start_ts": start_ts, "end_ts": end_ts}
+            rows = connection.execute(_READ, bounds).all()
         return list(map(Bar._make, rows))
 
     def read_columns(
