@@ -20,37 +20,6 @@ from domain.session.windows import DayHours
 if TYPE_CHECKING:
     from domain.report import DaySummary
 
-__all__ = [
-    "AckTimeout",
-    "BeginQualityDay",
-    "ChildRestarted",
-    "DayBars",
-    "DayEndTimeout",
-    "DayOpened",
-    "DrainGaps",
-    "EndQualityDay",
-    "Fail",
-    "FillBars",
-    "GapAttempted",
-    "GapsDrained",
-    "LiveBars",
-    "MarkGap",
-    "OpenDay",
-    "Pause",
-    "ProviderOutage",
-    "ProviderStateChanged",
-    "QualityDayEnded",
-    "QualityScored",
-    "ReloadCalendar",
-    "Resume",
-    "RunCheckpoint",
-    "ScoreStep",
-    "StartRun",
-    "StepAcknowledged",
-    "Stop",
-    "TrackGaps",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class LiveBars:

@@ -17,25 +17,6 @@ from domain.session.windows import DayHours
 if TYPE_CHECKING:
     from domain.report import DaySummary, RunReport
 
-__all__ = [
-    "ActorRestarted",
-    "BarsAppended",
-    "ComponentStateChanged",
-    "DerivedBarsBuilt",
-    "Event",
-    "GapAbandoned",
-    "GapDetected",
-    "GapFilled",
-    "HistoricalLoaded",
-    "LifecycleChanged",
-    "ProviderConnection",
-    "QualityUpdated",
-    "RunCompleted",
-    "SessionEnded",
-    "SessionStarted",
-    "WarningRaised",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class Event:
