@@ -259,12 +259,12 @@ def summarise_day(
     """The :class:`DaySummary` of a session day that has just closed (backtest and live)."""
     per_symbol: dict[str, SymbolDay] = {}
     for symbol in symbols:
-        session: dict[str, IntervalSummary] = {}
-        for interval in intervals:
-            series = data.session_bars(symbol, interval)
-            session[interval] = IntervalSummary.of(
-                0 if series is None else len(series), results.get((symbol, interval))
+        session = {
+            interval: IntervalSummary.of(
+                len(data.session_bars(symbol, interval) or ()), results.get((symbol, interval))
             )
+            for interval in intervals
+        }
         hist: dict[str, HistoricalSummary] = {}
         if historical is not None:
             for (sym, interval), entry in historical.series.items():

@@ -73,16 +73,13 @@ def _table() -> dict[LifecycleState, frozenset[LifecycleState]]:
         s.SESSION_ENDED: {s.LOADING, s.COMPLETED},
         s.STOPPING: {s.STOPPED},
     }
-    table: dict[LifecycleState, frozenset[LifecycleState]] = {}
-    for state in LifecycleState:
-        if state in TERMINAL_STATES:
-            table[state] = frozenset()
-            continue
-        targets = forward.get(state, set()) | {s.FAILED}
-        if state is not s.STOPPING:
-            targets.add(s.STOPPING)
-        table[state] = frozenset(targets)
-    return table
+    # any non-terminal state may stop or fail; none moves to itself
+    return {
+        state: frozenset()
+        if state in TERMINAL_STATES
+        else frozenset(forward.get(state, set()) | {s.STOPPING, s.FAILED}) - {state}
+        for state in LifecycleState
+    }
 
 
 TRANSITIONS: Mapping[LifecycleState, frozenset[LifecycleState]] = MappingProxyType(_table())
