@@ -73,11 +73,9 @@ class CliState:
 def exit_code_for(error: MarketSessionError) -> int:
     if isinstance(error, StoreUnavailable | ProviderUnavailable):
         return EXIT_RUNTIME
-    if isinstance(error, ProviderError):  # not supported, refused credentials, nothing to replay
-        return EXIT_BAD_INPUT
-    if isinstance(error, ConfigError | CalendarError | BarImportError | StoreError | FaultError):
-        return EXIT_BAD_INPUT
-    return EXIT_RUNTIME
+    # a provider error that is not an outage: not supported, refused credentials, nothing to replay
+    bad_input = ProviderError | ConfigError | CalendarError | BarImportError | StoreError | FaultError
+    return EXIT_BAD_INPUT if isinstance(error, bad_input) else EXIT_RUNTIME
 
 
 def report_error(error: MarketSessionError) -> None:
@@ -104,22 +102,20 @@ class _Root(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except MarketSessionError as error:  # the store's driver errors arrive as StoreError already
-            state = ctx.find_object(CliState)
-            if state is not None and state.debug:
-                raise
-            report_error(error)
-            ctx.exit(exit_code_for(error))
         except click.UsageError as error:  # one line, as every other bad input
             command = error.ctx.command_path if error.ctx is not None else "marketsession"
             click.echo(f"error: {error.format_message()} (see `{command} --help`)", err=True)
             ctx.exit(EXIT_BAD_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Exception as error:  # a bug or an unexpected environment: one line, exit 1
+        except Exception as error:
             state = ctx.find_object(CliState)
             if state is not None and state.debug:
                 raise
+            if isinstance(error, MarketSessionError):  # the store's driver errors arrive as StoreError
+                report_error(error)
+                ctx.exit(exit_code_for(error))
+            # a bug or an unexpected environment: one line, exit 1
             click.echo(
                 f"error: unexpected {type(error).__name__}: {error} (rerun with --debug for details)",
                 err=True,
