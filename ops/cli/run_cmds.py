@@ -49,8 +49,9 @@ def execute_run(
     progress: bool,
     speed: float | None,
     timeout: float,
-) -> RunReport:
-    """Run one backtest with progress, print the summary, write the report (and the export)."""
+) -> None:
+    """Run one backtest with progress, print the summary, write the report (and the export), then
+    exit as :func:`exit_for` says."""
     from actors.system import MarketSessionSystem
     from ops.export import SessionBarExporter
     from ops.run_output import RunProgress, default_report_path, summary_console, summary_table, write_report
@@ -87,7 +88,7 @@ def execute_run(
     if exporter is not None and export_dir is not None:
         files = exporter.write(export_dir, report)
         console.print(f"export: {exporter.bar_count:,} session bars → {', '.join(str(f) for f in files)}")
-    return report
+    exit_for(report)
 
 
 def _writable(path: Path) -> Path:
@@ -118,13 +119,7 @@ def exit_for(report: RunReport) -> None:
         sys.exit(EXIT_NO_DATA)
 
 
-def _pin_to_one_cpu() -> None:
-    if not hasattr(os, "sched_setaffinity"):
-        raise click.UsageError("--one-cpu needs CPU affinity (Linux)")
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-
-
-_REPORT = click.option(
+REPORT_OPTION = click.option(
     "--report",
     "report_path",
     type=click.Path(dir_okay=False),
@@ -144,7 +139,7 @@ _TIMEOUT = click.option(
 
 @cli.command()
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
-@_REPORT
+@REPORT_OPTION
 @_EXPORT
 @_NO_PROGRESS
 @click.option(
@@ -175,12 +170,13 @@ def run(
     3 when it completed but a symbol had no bars."""
     config = load_backtest_config(config_path)
     if one_cpu:
-        _pin_to_one_cpu()
-    report = execute_run(
+        if not hasattr(os, "sched_setaffinity"):
+            raise click.UsageError("--one-cpu needs CPU affinity (Linux)")
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    execute_run(
         state, config, config_path, report_path=report_path, export_dir=export_dir,
         progress=not no_progress, speed=speed, timeout=timeout,
     )  # fmt: skip
-    exit_for(report)
 
 
 @cli.command()
@@ -192,7 +188,7 @@ def run(
     help="Replay speed (the example's own 360 would pace it in real time).",
 )  # fmt: skip
 @click.option("--seed", "seed", type=int, default=0, show_default=True, help="Demo data random seed.")
-@_REPORT
+@REPORT_OPTION
 @_EXPORT
 @_NO_PROGRESS
 @_TIMEOUT
@@ -244,8 +240,7 @@ def demo(
         said = backtest.speed_multiplier
         click.echo(f"running {Path(config_path).name} at speed {speed:g} (the config says {said:g})")
     click.echo(f"set-up took {wall.perf_counter() - started:.1f}s")
-    report = execute_run(
+    execute_run(
         state, config, config_path, report_path=report_path, export_dir=export_dir,
         progress=not no_progress, speed=speed, timeout=timeout,
     )  # fmt: skip
-    exit_for(report)

@@ -31,15 +31,10 @@ import click
 import structlog
 
 from domain.config import SessionConfig
-from domain.errors import (
-    ConfigError,
-    FaultError,
-    ProviderNotSupported,
-    ServiceError,
-    Violation,
-)
+from domain.errors import ConfigError, FaultError, ProviderNotSupported, ServiceError, Violation
 from domain.providers import MarketDataProvider
 from ops.cli.app import EXIT_OK, EXIT_RUNTIME, CliState, FiniteFloat, cli
+from ops.cli.run_cmds import REPORT_OPTION
 from ops.faults import FaultPlan, FaultyBars, parse_faults
 
 log = structlog.get_logger("marketsession.serve")
@@ -172,12 +167,7 @@ _HOST = _Host()
     help="Stop after today's session, or go on with the next trading days "
     "(default: --keep-running for a real provider, --once for replay).",
 )  # fmt: skip
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False),
-    help="JSON report path (default: beside the store).",
-)
+@REPORT_OPTION
 @click.option(
     "--drain-timeout", type=FiniteFloat(min=0, min_open=True), default=15.0, show_default=True,
     help="Seconds a SIGTERM may take to store, close the day and stop.",
