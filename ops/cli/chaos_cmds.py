@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time as wall
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,8 @@ def compare_reports(clean: RunReport, faulty: RunReport) -> dict[str, Any]:
     }
 
 
-Key = tuple[str, str, int]
-"""A delivered bar: (symbol, interval, ts)."""
+Key = tuple[str, int]
+"""A delivered bar of one interval: (symbol, ts)."""
 
 
 class _Deliveries:
@@ -74,7 +74,7 @@ class _Deliveries:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.bars: Counter[Key] = Counter()
+        self.bars: defaultdict[str, Counter[Key]] = defaultdict(Counter)  # by interval
         self.days: Counter[str] = Counter()
         self.completed = threading.Event()
         self.lock = threading.Lock()
@@ -83,7 +83,8 @@ class _Deliveries:
         with self.lock:
             self.counts[event.kind] += 1
             if isinstance(event, BarsAppended | DerivedBarsBuilt):
-                self.bars.update((bar.symbol, bar.interval, bar.ts) for bar in event.bars)
+                for bar in event.bars:
+                    self.bars[bar.interval][bar.symbol, bar.ts] += 1
             elif isinstance(event, SessionStarted):
                 self.days[event.day.isoformat()] += 1
             elif isinstance(event, RunCompleted):
@@ -91,47 +92,32 @@ class _Deliveries:
 
 
 def _difference(expected: Counter[Any], got: Counter[Any]) -> dict[str, int]:
-    """Deliveries of ``got`` against ``expected``: keys delivered more often (``duplicated``),
-    less often (``missing``), or that ``expected`` never had (``unexpected``)."""
+    """Deliveries in each run, and those of ``got`` against ``expected``: keys delivered more often
+    (``duplicated``), less often (``missing``), or that ``expected`` never had (``unexpected``)."""
     extra = got - expected
     unexpected = sum(count for key, count in extra.items() if key not in expected)
     return {
-        "duplicated": sum(extra.values()) - unexpected,
-        "missing": sum((expected - got).values()),
+        "fault_free": expected.total(),
+        "with_faults": got.total(),
+        "duplicated": extra.total() - unexpected,
+        "missing": (expected - got).total(),
         "unexpected": unexpected,
     }
-
-
-def _interval_order(interval: str) -> tuple[int, str]:
-    try:
-        return Interval.parse(interval).seconds, interval
-    except ValueError:
-        return 0, interval
 
 
 def compare_deliveries(clean: _Deliveries, faulty: _Deliveries) -> dict[str, Any]:
     """What subscribers got in each run: per interval (and for session_started) the deliveries in
     each run and how many were duplicated, missing or unexpected with faults."""
     with clean.lock, faulty.lock:
-        intervals: dict[str, dict[str, int]] = {}
-        for interval in sorted(
-            {key[1] for key in clean.bars} | {key[1] for key in faulty.bars}, key=_interval_order
-        ):
-            mine = Counter({k: n for k, n in clean.bars.items() if k[1] == interval})
-            theirs = Counter({k: n for k, n in faulty.bars.items() if k[1] == interval})
-            intervals[interval] = {
-                "fault_free": sum(mine.values()),
-                "with_faults": sum(theirs.values()),
-                **_difference(mine, theirs),
-            }
-        days = {"fault_free": sum(clean.days.values()), "with_faults": sum(faulty.days.values())}
-        days.update(_difference(clean.days, faulty.days))
+        intervals = sorted(clean.bars.keys() | faulty.bars.keys(), key=lambda i: Interval.parse(i).seconds)
         complete = clean.completed.is_set() and faulty.completed.is_set()
         same = complete and clean.bars == faulty.bars and clean.days == faulty.days
         return {
             "verdict": "identical" if same else "differing",
-            "bars": intervals,
-            "session_started": days,
+            "bars": {
+                i: _difference(clean.bars.get(i, Counter()), faulty.bars.get(i, Counter())) for i in intervals
+            },
+            "session_started": _difference(clean.days, faulty.days),
             "complete": complete,
             "events": {"fault_free": dict(clean.counts), "with_faults": dict(faulty.counts)},
         }
