@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
@@ -38,7 +38,14 @@ __all__ = [
     "historical_figures",
     "memory_per_bar",
     "replay",
+    "spread",
 ]
+
+
+def spread(values: Iterable[float]) -> dict[str, float]:
+    """Median, min and max of ``values``."""
+    ordered = sorted(values)
+    return {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1]}
 
 
 @dataclass
@@ -56,24 +63,15 @@ class Figure:
     def median(self) -> float:
         return statistics.median(self.values)
 
-    def rate(self) -> tuple[float, float, float]:
-        """(median, min, max) of ``count / value``."""
-        rates = sorted(self.count / v for v in self.values)
-        return statistics.median(rates), rates[0], rates[-1]
+    def rate(self) -> dict[str, float]:
+        """Median, min and max of ``count / value``."""
+        return spread(self.count / v for v in self.values)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "unit": self.unit,
-            "median": self.median,
-            "min": min(self.values),
-            "max": max(self.values),
-            "values": self.values,
-        }
+        out: dict[str, Any] = {"unit": self.unit, **spread(self.values), "values": self.values}
         if self.count:
-            rate, low, high = self.rate()
-            out.update(count=self.count, per_second={"median": rate, "min": low, "max": high})
-        out.update(self.notes)
-        return out
+            out.update(count=self.count, per_second=self.rate())
+        return out | self.notes
 
 
 def baseline_read(

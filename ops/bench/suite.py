@@ -18,16 +18,15 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from rich.console import Console
@@ -41,13 +40,12 @@ from ops.bench.measures import (
     historical_figures,
     memory_per_bar,
     replay,
+    spread,
 )
 from ops.bench.workload import Workload, build_workload
 from ops.calendars.seed import seed_group
 
 __all__ = ["main", "run_suite"]
-
-T = TypeVar("T")
 
 TARGETS = {
     "replay / baseline": (">=", 0.5),
@@ -78,19 +76,14 @@ def _replay_pair(
     return base, engine
 
 
-def _spread(values: Iterable[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1]}
-
-
 def _ratio(numerator: Figure, denominator: Figure) -> dict[str, float]:
     """Median, min and max of per-repetition rate ratios (the pairs were interleaved)."""
     pairs = zip(numerator.values, denominator.values, strict=False)
-    return _spread((numerator.count / a) / (denominator.count / b) for a, b in pairs)
+    return spread((numerator.count / a) / (denominator.count / b) for a, b in pairs)
 
 
 def _time_ratio(numerator: Figure, denominator: Figure) -> dict[str, float]:
-    return _spread(a / b for a, b in zip(numerator.values, denominator.values, strict=False))
+    return spread(a / b for a, b in zip(numerator.values, denominator.values, strict=False))
 
 
 @contextmanager
@@ -144,10 +137,7 @@ def run_suite(
     ratios: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="marketsession-bench-", dir=workdir) as tmp:
         root = Path(tmp)
-        console.print(f"building the standard workload: {symbols} symbols × {days} days …")
-        started = time.perf_counter()
-        standard = build_workload(root / "standard", symbols, days, history_1m=10, history_1d=252)
-        console.print(f"  {standard.bars_1m:,} 1m bars written ({time.perf_counter() - started:.1f}s)")
+        standard = _build(console, root, "standard", symbols, days, history_1m=10, history_1d=252)
         with open_store(standard.url, create=False) as store:
             base, engine = _replay_pair(standard, store, reps)
             figures.update(baseline=base.to_json(), replay=engine.to_json())
@@ -155,26 +145,19 @@ def run_suite(
             base_g, gated = _replay_pair(standard, store, reps, gating=True)
             figures["replay + gating"] = gated.to_json()
             ratios["replay + gating / baseline"] = _ratio(gated, base_g)
-            pinned = _on_one_cpu(
-                lambda: (
-                    _replay_pair(standard, store, reps),
-                    _replay_pair(standard, store, reps, gating=True),
-                )
-            )
-            if pinned is not None:
-                (base_p, engine_p), (base_pg_, gated_p) = pinned
-                figures.update(
-                    {"replay, one CPU": engine_p.to_json(), "replay + gating, one CPU": gated_p.to_json()}
-                )
-                ratios["replay / baseline, one CPU"] = _ratio(engine_p, base_p)
-                ratios["replay + gating / baseline, one CPU"] = _ratio(gated_p, base_pg_)
+            with _one_cpu() as pinned:
+                for gating in (False, True) if pinned else ():
+                    base_p, engine_p = _replay_pair(standard, store, reps, gating=gating)
+                    name = "replay + gating" if gating else "replay"
+                    figures[f"{name}, one CPU"] = engine_p.to_json()
+                    ratios[f"{name} / baseline, one CPU"] = _ratio(engine_p, base_p)
             loaded, plain = historical_figures(standard, reps)
             figures.update({"historical load": loaded.to_json(), "historical plain SQL": plain.to_json()})
             ratios["historical load / plain SQL"] = _time_ratio(loaded, plain)
             calendar = calendar_figures(store, 20_000 if quick else 200_000, reps)
             figures["calendar"] = {name: figure.to_json() for name, figure in calendar.items()}
             for label, name in (("cached", "last query"), ("LRU hit", "lru hit"), ("uncached", "uncached")):
-                ratios[f"get_trading_session {label} (µs)"] = _spread(v * 1e6 for v in calendar[name].values)
+                ratios[f"get_trading_session {label} (µs)"] = spread(v * 1e6 for v in calendar[name].values)
             ratios["actor / bare ask"] = _time_ratio(calendar["actor"], calendar["bare ask"])
         if postgres:
             console.print("copying the standard workload to PostgreSQL …")
@@ -183,26 +166,29 @@ def run_suite(
                 figures["replay on PostgreSQL"] = pg.to_json()
                 ratios["PostgreSQL replay / SQLite baseline"] = _ratio(pg, base_pg)
 
-        peers = _peers(standard, engine, reps, console)
-        figures.update(peers["figures"])
-        ratios.update(peers["ratios"])
+        engine_rate = engine.rate()["median"]
+        for name, figure in _peers(standard, reps, console).items():  # the engine's replay median to theirs
+            figures[name] = figure.to_json()
+            rate = figure.rate()
+            ratios[f"replay / {name}"] = {
+                "median": engine_rate / rate["median"],
+                "min": engine_rate / rate["max"],
+                "max": engine_rate / rate["min"],
+            }
 
-        console.print(f"building the large workload: {large_symbols} symbols × {days} days …")
-        started = time.perf_counter()
-        large = build_workload(root / "large", large_symbols, days, history_1m=10)
-        console.print(f"  {large.bars_1m:,} 1m bars written ({time.perf_counter() - started:.1f}s)")
+        large = _build(console, root, "large", large_symbols, days, history_1m=10)
         with open_store(large.url, create=False) as store:
             base_l, engine_l = _replay_pair(large, store, large_reps)
             figures.update({"baseline (large)": base_l.to_json(), "replay (large)": engine_l.to_json()})
             ratios["replay / baseline (large)"] = _ratio(engine_l, base_l)
         memory = memory_per_bar(large)
         figures["memory"] = memory.to_json()
-        ratios["memory (bytes/bar)"] = _spread([memory.median])
+        ratios["memory (bytes/bar)"] = spread([memory.median])
         scaling = {
             name: {
                 "symbols": count,
-                "bars_per_second": figure.rate()[0],
-                "us_per_bar": 1e6 / figure.rate()[0],
+                "bars_per_second": figure.rate()["median"],
+                "us_per_bar": 1e6 / figure.rate()["median"],
             }
             for name, count, figure in (("standard", symbols, engine), ("large", large_symbols, engine_l))
         }
@@ -210,33 +196,41 @@ def run_suite(
     return results
 
 
-def _on_one_cpu(work: Callable[[], T]) -> T | None:
-    """``work()`` with the process pinned to one CPU (Linux), affinity restored after; ``None``
+def _build(console: Console, root: Path, name: str, symbols: int, days: int, **history: int) -> Workload:
+    console.print(f"building the {name} workload: {symbols} symbols × {days} days …")
+    started = time.perf_counter()
+    workload = build_workload(root / name, symbols, days, **history)
+    console.print(f"  {workload.bars_1m:,} 1m bars written ({time.perf_counter() - started:.1f}s)")
+    return workload
+
+
+@contextmanager
+def _one_cpu() -> Iterator[bool]:
+    """The process pinned to one CPU (Linux) for the block, affinity restored after; ``False``
     where affinity cannot be set. Shows what cross-core hand-offs between the engine's threads
     cost: under the GIL only one thread runs at a time anyway."""
     if not hasattr(os, "sched_setaffinity"):
-        return None
+        yield False
+        return
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(before)})
     try:
-        return work()
+        yield True
     finally:
         os.sched_setaffinity(0, before)
 
 
-def _peers(workload: Workload, engine: Figure, reps: int, console: Console) -> dict[str, dict[str, Any]]:
+def _peers(workload: Workload, reps: int, console: Console) -> dict[str, Figure]:
     """backtrader and nautilus_trader replaying the same bars with a no-op consumer (when the
-    ``bench`` extra is installed); ratios of the engine's replay median to theirs."""
+    ``bench`` extra is installed)."""
     from ops.bench import peers
 
-    out: dict[str, dict[str, Any]] = {"figures": {}, "ratios": {}}
     installed = peers.available()
     if not any(installed.values()):
         console.print("peers: not installed (pip install -e '.[bench]')")
-        return out
+        return {}
     start_ts, end_ts = workload.session_range()
     rows = peers.load_bars(str(workload.path), workload.symbols, start_ts, end_ts)
-    engine_rate = engine.rate()[0]
     runs: list[tuple[str, Callable[[], tuple[float, int]], int]] = []
     if installed.get("nautilus_trader"):
         for on in (False, True):
@@ -244,34 +238,25 @@ def _peers(workload: Workload, engine: Figure, reps: int, console: Console) -> d
             runs.append((name, partial(peers.nautilus_replay, rows, bar_execution=on), reps))
     if installed.get("backtrader"):
         runs.append(("backtrader", partial(peers.backtrader_replay, rows), 1))  # ~30 s a run
+    out = {}
     for name, run, count in runs:
         console.print(f"peer: {name} …")
-        figure = Figure(name, [])
+        figure = out[name] = Figure(name, [])
         for _ in range(count):
             elapsed, figure.count = run()
             figure.values.append(elapsed)
-        out["figures"][name] = figure.to_json()
-        median, low, high = figure.rate()
-        out["ratios"][f"replay / {name}"] = {
-            "median": engine_rate / median,
-            "min": engine_rate / high,
-            "max": engine_rate / low,
-        }
     return out
 
 
 def _verdicts(ratios: dict[str, Any]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for name, (op, bound) in TARGETS.items():
-        if name not in ratios:
+        if name in ratios:
+            value = ratios[name]["median"]
+            met = value >= bound if op == ">=" else value <= bound
+            out[name] = {"target": f"{op} {bound}", "value": value, "met": met}
+        else:
             out[name] = {"target": f"{op} {bound}", "met": None}
-            continue
-        value = ratios[name]["median"]
-        out[name] = {
-            "target": f"{op} {bound}",
-            "value": value,
-            "met": value >= bound if op == ">=" else value <= bound,
-        }
     return out
 
 
@@ -301,9 +286,8 @@ def render(results: dict[str, Any], console: Console) -> None:
         rate_row(peer, peer)
     rate_row("baseline (large)", "baseline (large)")
     rate_row("replay (large)", "replay (large)")
-    if "historical load" in figures:
-        for key in ("historical load", "historical plain SQL"):
-            row(key, figures[key], ",.1f", " ms", 1e3)
+    for key in ("historical load", "historical plain SQL"):
+        row(key, figures[key], ",.1f", " ms", 1e3)
     row("bare pykka ask", figures["calendar"]["bare ask"], ",.2f", " µs", 1e6)
     row("get_trading_session via TimeManager", figures["calendar"]["actor"], ",.2f", " µs", 1e6)
     for name, value in ratios.items():
