@@ -15,7 +15,7 @@ from typing import Any
 
 from rich import progress as rich_progress
 from rich.console import Console, Group
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -65,37 +65,27 @@ def _partial(target: Path) -> Path:
     return target.with_name(f".{target.name}.partial")
 
 
-class RunProgress:
+class RunProgress(rich_progress.Progress):
     """Days and bars of a running backtest, redrawn from polled ``progress()`` snapshots."""
 
     def __init__(self, console: Console) -> None:
-        self._progress = rich_progress.Progress(
+        super().__init__(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
             console=console,
-            transient=False,
         )
-        self._days: TaskID | None = None
+        self._days = self.add_task("days", total=None, detail="")
 
-    def __enter__(self) -> RunProgress:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(None, None, None)
-
-    def update(self, progress: Progress, elapsed: float) -> None:
-        total = progress.days_total or None
-        bars = progress.bars_streamed
+    def show(self, progress: Progress, elapsed: float) -> None:
+        bars, derived = progress.bars_streamed, progress.bars_derived
         rate = bars / elapsed if elapsed > 0 else 0.0
-        derived = progress.bars_derived
         detail = f"day {progress.day or '-'} · {bars:,} bars · {derived:,} derived · {rate:,.0f} bars/s"
-        if self._days is None:
-            self._days = self._progress.add_task("days", total=total, detail=detail)
-        self._progress.update(self._days, completed=progress.days_done, total=total, detail=detail)
+        self.update(
+            self._days, completed=progress.days_done, total=progress.days_total or None, detail=detail
+        )
 
 
 def _fmt(value: Any) -> str:

@@ -72,9 +72,9 @@ def execute_run(
         if progress and console.is_terminal:
             with RunProgress(console) as display:
                 while not engine.done and wall.perf_counter() < deadline:
-                    display.update(engine.progress(), wall.perf_counter() - started)
+                    display.show(engine.progress(), wall.perf_counter() - started)
                     engine.wait_done(0.2)
-                display.update(engine.progress(), wall.perf_counter() - started)
+                display.show(engine.progress(), wall.perf_counter() - started)
         else:
             engine.wait_done(max(0.0, deadline - wall.perf_counter()))
         report = engine.report or engine.stop(f"timed out after {timeout:g}s")
