@@ -119,7 +119,7 @@ def _history_config(workload: Workload) -> SessionConfig:
         for interval, days in (("1m", workload.history_1m), ("1d", workload.history_1d))
         if days
     ]
-    return workload.config(historical={"enable_quality": True, "data": data, "indicators": {}})
+    return workload.config(historical={"data": data})
 
 
 def historical_figures(workload: Workload, reps: int) -> tuple[Figure, Figure]:

@@ -43,7 +43,8 @@ class Workload:
         return f"sqlite:///{self.path}"
 
     def config(self, *, historical: dict[str, Any] | None = None) -> SessionConfig:
-        """A speed-0 backtest over the workload's days (no indicators unless ``historical`` says)."""
+        """A speed-0 backtest over the workload's days, quality on (the defaults), no history or
+        indicators unless ``historical`` says."""
         return SessionConfig.from_dict(
             {
                 "session_name": f"bench {len(self.symbols)}x{len(self.days)}",
@@ -51,14 +52,11 @@ class Workload:
                 "backtest_config": {
                     "start_date": self.days[0].isoformat(),
                     "end_date": self.days[-1].isoformat(),
-                    "speed_multiplier": 0.0,
-                    "prefetch_days": 1,
                 },
                 "session_data_config": {
                     "symbols": self.symbols,
                     "streams": ["1m", "5m"],
-                    "historical": historical or {"enable_quality": True, "data": [], "indicators": {}},
-                    "gap_filler": {"enable_session_quality": True},
+                    "historical": historical or {},
                 },
                 "trading_config": {
                     "max_buying_power": 100000.0,
