@@ -114,13 +114,7 @@ def nautilus_replay(rows: Sequence[tuple[Any, ...]], bar_execution: bool) -> tup
     from nautilus_trader.common.config import LoggingConfig
     from nautilus_trader.model.currencies import USD
     from nautilus_trader.model.data import Bar, BarSpecification, BarType
-    from nautilus_trader.model.enums import (
-        AccountType,
-        AggregationSource,
-        BarAggregation,
-        OmsType,
-        PriceType,
-    )
+    from nautilus_trader.model.enums import AccountType, AggregationSource, BarAggregation, OmsType, PriceType
     from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
     from nautilus_trader.model.instruments import Equity
     from nautilus_trader.model.objects import Money, Price, Quantity
@@ -172,20 +166,10 @@ def nautilus_replay(rows: Sequence[tuple[Any, ...]], bar_execution: bool) -> tup
             engine.add_instrument(instrument)
             bar_type = BarType(instrument.id, minute, AggregationSource.EXTERNAL)
             bar_types.append(bar_type)
-            for _symbol, ts, open_, high, low, close, volume in group:
+            for _symbol, ts, *ohlc, volume in group:
                 stamp = (ts + 60) * 1_000_000_000  # the bar's close, in nanoseconds
-                bars.append(
-                    Bar(
-                        bar_type,
-                        Price(open_, 2),
-                        Price(high, 2),
-                        Price(low, 2),
-                        Price(close, 2),
-                        Quantity(volume, 0),
-                        stamp,
-                        stamp,
-                    )
-                )
+                prices = (Price(price, 2) for price in ohlc)
+                bars.append(Bar(bar_type, *prices, Quantity(volume, 0), stamp, stamp))
         engine.add_data(bars)  # validated and sorted by ts_init once, for all instruments
         strategy = _Nothing(bar_types)
         engine.add_strategy(strategy)
