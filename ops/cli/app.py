@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from domain.calendar.trading_calendar import TradingCalendar
+from domain.config import SessionConfig
 from domain.errors import (
     BarImportError,
     CalendarError,
@@ -30,6 +31,7 @@ from domain.errors import (
     ProviderUnavailable,
     StoreError,
     StoreUnavailable,
+    Violation,
 )
 from domain.store import Store, open_store, resolve_db_url
 from ops.logging import configure_logging
@@ -68,6 +70,20 @@ class CliState:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+_WRONG_MODE = {
+    "backtest": "`run` executes backtest sessions; this config is a live session",
+    "live": "`serve` runs live sessions; this config is a backtest (use `run`)",
+}
+
+
+def load_config(path: str, mode: str) -> SessionConfig:
+    """The session config at ``path``, refused unless its mode is ``mode`` (backtest or live)."""
+    config = SessionConfig.from_file(path)
+    if config.mode != mode:
+        raise ConfigError([Violation("mode", _WRONG_MODE[mode])], path)
+    return config
 
 
 def exit_code_for(error: MarketSessionError) -> int:

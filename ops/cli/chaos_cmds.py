@@ -26,8 +26,7 @@ from domain.history.series import data_requirements
 from domain.intervals import Interval
 from domain.messages.events import BarsAppended, DerivedBarsBuilt, Event, RunCompleted, SessionStarted
 from domain.report import RunReport
-from ops.cli.app import EXIT_RUNTIME, CliState, FiniteFloat, cli
-from ops.cli.run_cmds import load_backtest_config
+from ops.cli.app import EXIT_RUNTIME, CliState, FiniteFloat, cli, load_config
 
 _SECTIONS = ("session", "historical", "indicators", "metrics")
 
@@ -194,7 +193,7 @@ def chaos(
     from ops.faults import FaultyBars, parse_faults
     from ops.run_output import summary_console
 
-    config = load_backtest_config(config_path)
+    config = load_config(config_path, "backtest")
     plan = parse_faults(faults)
     store = state.store()
     data_requirements(config, TradingCalendar(store.calendar, config.exchange_group, config.asset_class))

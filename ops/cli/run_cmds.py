@@ -13,10 +13,9 @@ import click
 
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
-from domain.errors import ConfigError, Violation
 from domain.history.series import data_requirements
 from domain.report import RunReport
-from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, FiniteFloat, cli
+from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, FiniteFloat, cli, load_config
 
 EXAMPLE_CONFIG = "session_configs/example_session.json"
 
@@ -28,15 +27,6 @@ def example_config(path: str) -> str:
         return path
     installed = Path(sysconfig.get_path("data")) / "share" / "marketsession" / EXAMPLE_CONFIG
     return str(installed) if installed.exists() else path
-
-
-def load_backtest_config(path: str) -> SessionConfig:
-    config = SessionConfig.from_file(path)
-    if not config.is_backtest:
-        raise ConfigError(
-            [Violation("mode", "`run` executes backtest sessions; this config is a live session")], path
-        )
-    return config
 
 
 def execute_run(
@@ -168,7 +158,7 @@ def run(
 ) -> None:
     """Run the backtest CONFIG: progress, a summary table, a JSON report; exit 1 unless completed,
     3 when it completed but a symbol had no bars."""
-    config = load_backtest_config(config_path)
+    config = load_config(config_path, "backtest")
     if one_cpu:
         if not hasattr(os, "sched_setaffinity"):
             raise click.UsageError("--one-cpu needs CPU affinity (Linux)")
@@ -209,7 +199,7 @@ def demo(
     from ops.demo_data import write_demo_data
 
     config_path = example_config(config_path)
-    config = load_backtest_config(config_path)
+    config = load_config(config_path, "backtest")
     backtest = config.backtest_config
     assert backtest is not None
     started = wall.perf_counter()

@@ -31,22 +31,13 @@ import click
 import structlog
 
 from domain.config import SessionConfig
-from domain.errors import ConfigError, FaultError, ProviderNotSupported, ServiceError, Violation
+from domain.errors import FaultError, ProviderNotSupported, ServiceError
 from domain.providers import MarketDataProvider
-from ops.cli.app import EXIT_OK, EXIT_RUNTIME, CliState, FiniteFloat, cli
+from ops.cli.app import EXIT_OK, EXIT_RUNTIME, CliState, FiniteFloat, cli, load_config
 from ops.cli.run_cmds import REPORT_OPTION
 from ops.faults import FaultPlan, FaultyBars, parse_faults
 
 log = structlog.get_logger("marketsession.serve")
-
-
-def load_live_config(path: str) -> SessionConfig:
-    config = SessionConfig.from_file(path)
-    if config.is_backtest:
-        raise ConfigError(
-            [Violation("mode", "`serve` runs live sessions; this config is a backtest (use `run`)")], path
-        )
-    return config
 
 
 def _parse_start(text: str | None) -> time_of_day | None:
@@ -193,7 +184,7 @@ def serve(
     from ops.run_output import default_report_path, summary_console, summary_table, write_report
     from ops.service import LiveService
 
-    config = load_live_config(config_path)
+    config = load_config(config_path, "live")
     plan = parse_faults(faults, live=True)
     start = _parse_start(replay_start)
     store = state.store()

@@ -17,8 +17,8 @@ from support.engine import EXAMPLE, config_variant, fill_demo_store
 from support.stores import REPO
 
 from actors.system import MarketSessionSystem
+from domain.config import SessionConfig
 from domain.store import open_store
-from ops.cli.run_cmds import load_backtest_config
 from ops.faults import FaultPlan
 
 
@@ -58,7 +58,7 @@ def test_a_crash_due_after_an_actors_last_message_is_never_due_and_exits_0(
 ) -> None:
     """The message after the loader's last one would be the stop at shutdown: not one faults count."""
     with open_store(demo_url) as store:
-        engine = MarketSessionSystem(load_backtest_config(str(EXAMPLE)), store, speed=0, faults=FaultPlan())
+        engine = MarketSessionSystem(SessionConfig.from_file(EXAMPLE), store, speed=0, faults=FaultPlan())
         try:
             assert engine.start().wait(120).status == "completed"
             handled = engine.stats()["historical_loader"].messages
@@ -158,7 +158,7 @@ def test_a_bar_delivered_twice_after_a_restart_fails_the_run_and_says_so(
     assert comparison["verdict"] == comparison["deliveries"]["verdict"] == "differing"
     bars = comparison["deliveries"]["bars"]
     twice = bars["1m"]["duplicated"]
-    assert 1 <= twice <= len(load_backtest_config(str(EXAMPLE)).symbols), "one step: a bar per symbol at most"
+    assert 1 <= twice <= len(SessionConfig.from_file(EXAMPLE).symbols), "one step: a bar per symbol at most"
     assert bars["1m"]["with_faults"] == bars["1m"]["fault_free"] + twice and bars["1m"]["missing"] == 0
     assert all(bars[i]["duplicated"] == bars[i]["missing"] == 0 for i in ("5m", "15m")), bars
     assert re.search(rf"^  1m bars .*: {twice} duplicated, 0 missing$", done.stdout, re.MULTILINE), (
