@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+from domain.bars import Bar
 from domain.messages.events import BarsAppended, DerivedBarsBuilt, Event
 from domain.report import RunReport
 
 __all__ = ["SessionBarExporter"]
-
-_BAR_COLUMNS = ("symbol", "interval", "ts", "open", "high", "low", "close", "volume")
 
 
 class SessionBarExporter:
@@ -40,15 +40,12 @@ class SessionBarExporter:
 
     def __init__(self) -> None:
         self._days: list[date] = []
-        self._columns: dict[str, list[Any]] = {name: [] for name in _BAR_COLUMNS}
+        self._bars: list[Bar] = []
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, BarsAppended | DerivedBarsBuilt):
-            columns = self._columns
-            for bar in event.bars:
-                self._days.append(event.day)
-                for name, value in zip(_BAR_COLUMNS, bar, strict=True):
-                    columns[name].append(value)
+            self._days.extend(repeat(event.day, len(event.bars)))
+            self._bars.extend(event.bars)
 
     @property
     def bar_count(self) -> int:
@@ -86,10 +83,10 @@ class SessionBarExporter:
                     for gap in session.gaps:
                         _append(gap_rows, (*key, gap.start_ts, gap.end_ts, gap.bar_count, str(gap.status)))
 
-        columns = self._columns
+        columns = {name: [bar[i] for bar in self._bars] for i, name in enumerate(Bar._fields)}
         qualities = [
-            day_quality.get(where)
-            for where in zip(self._days, columns["symbol"], columns["interval"], strict=True)
+            day_quality.get((day, bar.symbol, bar.interval))
+            for day, bar in zip(self._days, self._bars, strict=True)
         ]
         bars = pa.Table.from_pydict(
             {"session_date": self._days, **columns, "day_quality": qualities}, schema=bars_schema
