@@ -1,4 +1,4 @@
-"""``python -m ops.bench`` (or ``marketsession bench``): run the benchmark suite."""
+"""``python -m ops.bench``: run the benchmark suite."""
 
 from __future__ import annotations
 

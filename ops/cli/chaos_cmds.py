@@ -42,8 +42,7 @@ def compare_reports(clean: RunReport, faulty: RunReport) -> dict[str, Any]:
         for symbol, data in day["symbols"].items():
             theirs = other["symbols"].get(symbol, {})
             for section in _SECTIONS:
-                name = f"{day['date']} {symbol} {section}"
-                sections[name] = data[section] == theirs.get(section)
+                sections[f"{day['date']} {symbol} {section}"] = data[section] == theirs.get(section)
             for interval, counts in data["session"].items():
                 got = theirs.get("session", {}).get(interval, {}).get("bars", 0)
                 lost += max(0, counts["bars"] - got)

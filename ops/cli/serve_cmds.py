@@ -18,6 +18,7 @@ signal, 1 when it failed, 2 for bad input.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import signal
@@ -100,10 +101,8 @@ class _Host(click.ParamType[str]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        try:
+        with contextlib.suppress(ValueError):
             return str(ipaddress.ip_address(text))
-        except ValueError:
-            pass
         if not _HOST_NAME.fullmatch(text) or text.replace(".", "").isdigit():
             self.fail(f"{text!r} is neither an IP address nor a host name", param, ctx)
         try:
