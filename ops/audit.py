@@ -3,7 +3,8 @@ without running a session (the rules are :mod:`domain.quality.audit`'s).
 
 Each symbol and interval is read in contiguous ranges of :data:`CHUNK_DAYS` trading days (one
 indexed read each), split into the days' extended hours; what lies between them — overnight,
-weekends, holidays — is counted as outside every session. Memory holds one range and the
+weekends, holidays, and before the first or after the last session the series reaches — is
+counted as outside the audited hours. Memory holds one range and the
 per-series sums, whatever the size of the store; every day's audit goes to ``on_day`` (the CLI
 writes them to Parquet and keeps the days with findings for the table and the JSON).
 """
@@ -95,16 +96,17 @@ def audit_store(
 
 
 def _reached(calendar: TradingCalendar, trading: list[date], first_ts: int, last_ts: int) -> list[date]:
-    """``trading`` without the days at either end whose hours hold none of the series' bars
-    (a first bar at 20:00 on a day's date does not make that day's session part of it)."""
+    """``trading`` without the days at either end whose regular session the series does not
+    reach (post-market bars of the day before a file's first session do not make that day part
+    of it; they count as outside the audited hours)."""
 
     def hours(day: date) -> DayHours:
         return DayHours.from_session(calendar.get_trading_session(day))
 
     lo, hi = 0, len(trading)
-    while lo < hi and hours(trading[lo]).read_end_ts <= first_ts:
+    while lo < hi and hours(trading[lo]).close_ts <= first_ts:
         lo += 1
-    while hi > lo and hours(trading[hi - 1]).read_start_ts > last_ts:
+    while hi > lo and hours(trading[hi - 1]).open_ts > last_ts:
         hi -= 1
     return trading[lo:hi]
 
@@ -134,13 +136,13 @@ def _audit_intraday(
             audit = audit_day(day, interval, cols.window(i, j))
             series.add(audit)
             on_day(audit)
-        series.outside_every_session += len(cols) - covered
+        series.outside_hours += len(cols) - covered
         range_start = range_end
     if not trading:
         (cols,) = store.bars.read_columns(
             [series.symbol], series.interval, range_start, _midnight(hi + timedelta(days=1), zone)
         )
-        series.outside_every_session += len(cols)
+        series.outside_hours += len(cols)
 
 
 def _audit_daily(
@@ -157,7 +159,7 @@ def _audit_daily(
     for audit in audits:
         series.add(audit)
         on_day(audit)
-    series.outside_every_session += others
+    series.outside_hours += others
 
     def is_trading_day(day: date) -> bool:
         try:

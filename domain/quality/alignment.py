@@ -379,10 +379,10 @@ def check_bars(bars: Sequence[Bar], interval: Interval, calendar: TradingCalenda
             return check_daily_alignment(days, calendar.is_trading_day)
         except CalendarError as exc:
             return _not_covered(exc, interval)
-    zone = calendar.timezone()
-    first = datetime.fromtimestamp(min(bar.ts for bar in bars), zone).date() - timedelta(days=1)
-    last = datetime.fromtimestamp(max(bar.ts for bar in bars), zone).date() + timedelta(days=1)
     try:
+        zone = calendar.timezone()
+        first = datetime.fromtimestamp(min(bar.ts for bar in bars), zone).date() - timedelta(days=1)
+        last = datetime.fromtimestamp(max(bar.ts for bar in bars), zone).date() + timedelta(days=1)
         trading = calendar.get_trading_dates_in_range(first, last)
         hours = [DayHours.from_session(session) for session in calendar.get_trading_sessions(trading)]
     except CalendarError as exc:

@@ -9,8 +9,8 @@ bar rule — the :class:`~domain.session.windows.Refusal` vocabulary of a sessio
 alignment verdict of :mod:`domain.quality.alignment`. :func:`audit_daily` does the same for a
 series of daily bars (one bar expected per trading day; dates checked against trading days).
 
-:class:`SeriesAudit` sums the days of one symbol and interval; the bars stored between every
-session's hours (overnight, weekends, holidays) are counted there by the caller, which reads
+:class:`SeriesAudit` sums the days of one symbol and interval; the bars stored outside the
+audited days' hours (overnight, weekends, holidays) are counted there by the caller, which reads
 the store in contiguous ranges. Duplicate and out-of-order rows cannot occur in the store (its
 key is symbol, interval and start), so they are checked at import, not here.
 """
@@ -136,8 +136,9 @@ class SeriesAudit:
     missing: int = 0
     qualities: list[float] = field(default_factory=list)
     not_in_session: Counter[str] = field(default_factory=Counter)
-    outside_every_session: int = 0
-    """Bars stored between sessions: overnight, on weekends and holidays."""
+    outside_hours: int = 0
+    """Bars stored outside the audited days' hours: overnight, on weekends and holidays, and
+    before the first or after the last session the series reaches."""
     misaligned_days: list[tuple[date, Alignment]] = field(default_factory=list)
     undetermined_days: int = 0
     alignment: Alignment | None = None
@@ -187,7 +188,7 @@ class SeriesAudit:
             "missing": self.missing,
             "not_in_session": dict(sorted(self.not_in_session.items())),
             "rule_breaks": self.rule_breaks,
-            "outside_every_session": self.outside_every_session,
+            "outside_hours": self.outside_hours,
             "misaligned_days": [
                 {"date": day.isoformat(), **alignment.as_dict()} for day, alignment in self.misaligned_days
             ],

@@ -61,7 +61,8 @@ def import_bar_file(
     ``shift_seconds`` moves every time stamp (−14,400: four hours earlier). With a ``calendar``,
     the bars (shifted) are checked against its sessions (:mod:`domain.quality.alignment`); stamps
     that look misaligned raise :class:`BarImportError` naming the offset, the evidence and the fix,
-    and nothing is written — unless ``accept_misaligned``, which imports them and logs the warning.
+    and nothing is written — unless ``accept_misaligned``, which imports them (the verdict is in
+    the report and the log).
     """
     parsed = read_bar_file(path, symbol, interval, timezone, label)
     if parsed.invalid and not skip_invalid:
@@ -81,7 +82,7 @@ def import_bar_file(
     if alignment is not None and alignment.status is AlignmentStatus.MISALIGNED:
         if not accept_misaligned:
             raise BarImportError(_misaligned_message(parsed.path, alignment, shift_seconds))
-        log.warning("misaligned_bars_imported", path=parsed.path, alignment=alignment.describe())
+        log.info("misaligned_bars_imported", path=parsed.path, alignment=alignment.describe())
     new_bars = 0
     if parsed.bars:  # the repository raises a failed write as StoreError / StoreUnavailable
         new_bars = store.bars.upsert_counting_new(parsed.bars, what=f"the bars of {parsed.path}")

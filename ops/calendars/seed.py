@@ -52,6 +52,16 @@ GROUPS: dict[str, GroupSpec] = {
         ),
         GroupSpec("UK_EQUITY", "EQUITY", "XLON", "Europe/London", ("LSE",)),
         GroupSpec("JP_EQUITY", "EQUITY", "XTKS", "Asia/Tokyo", ("TSE",)),
+        # Xetra's session; the German venues (Tradegate, the regional exchanges) trade 08:00-22:00
+        GroupSpec(
+            "DE_EQUITY",
+            "EQUITY",
+            "XETR",
+            "Europe/Berlin",
+            ("XETRA", "FSE"),
+            pre_market=(time(8, 0), time(9, 0)),
+            post_market=(time(17, 30), time(22, 0)),
+        ),
     )
 }
 

@@ -1,15 +1,32 @@
-"""``marketsession data …``: import bar files, write demo bars, summarise the store."""
+"""``marketsession data …``: import bar files, write demo bars, summarise and audit the store."""
 
 from __future__ import annotations
 
 import time as wall
 from datetime import UTC, date, datetime
+from typing import Any
 
 import click
 
 from domain.bars import parse_symbol
+from domain.intervals import Interval
+from domain.quality.alignment import AlignmentStatus, format_offset, parse_offset
 from ops.cli.app import CliState, cli
 from ops.cli.calendar_cmds import DATE
+
+
+class _Offset(click.ParamType[int]):
+    """``±H[:MM]`` as seconds (``-4`` → −14,400)."""
+
+    name = "±H[:MM]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_offset(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @cli.group()
@@ -33,6 +50,18 @@ def data() -> None:
     help="Whether a row's time is the start or the end of its bar.",
 )
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows and report the bad ones.")
+@click.option(
+    "--shift",
+    "shift",
+    type=_Offset(),
+    default=0,
+    help="Move every time stamp by ±H[:MM] (e.g. -4 for stamps four hours late).",
+)
+@click.option(
+    "--accept-misaligned",
+    is_flag=True,
+    help="Import stamps that do not fit the calendar's sessions as they are (the warning is logged).",
+)
 @click.pass_obj
 def import_(
     state: CliState,
@@ -43,21 +72,44 @@ def import_(
     group: str,
     label: str,
     skip_invalid: bool,
+    shift: int,
+    accept_misaligned: bool,
 ) -> None:
-    """Import a CSV file of bars (see README for the formats read)."""
+    """Import a CSV file of bars (see README for the formats read). The time stamps are checked
+    against the group's calendar: a file whose stamps do not fit its sessions is refused, naming
+    the offset and the fix."""
     from ops.bar_files.importer import import_bar_file
 
     store = state.store()
     zone = timezone or _group_timezone(state, group)
     started = wall.perf_counter()
-    report = import_bar_file(store, path, symbol, interval, zone, label=label, skip_invalid=skip_invalid)
+    report = import_bar_file(
+        store,
+        path,
+        symbol,
+        interval,
+        zone,
+        label=label,
+        skip_invalid=skip_invalid,
+        calendar=state.calendar(group),
+        shift_seconds=shift,
+        accept_misaligned=accept_misaligned,
+    )
     elapsed = wall.perf_counter() - started
     for line, reason in report.invalid[:50]:
         click.echo(f"  skipped {path}:{line}: {reason}", err=True)
+    alignment = report.alignment
+    if alignment is not None and alignment.status is AlignmentStatus.MISALIGNED:
+        click.echo(f"warning: {path}: {alignment.describe()}; imported as stamped", err=True)
+    elif alignment is not None and alignment.status is AlignmentStatus.UNDETERMINED:
+        reason = alignment.evidence[0]
+        verb = "" if reason.startswith("not checked") else "undetermined: "
+        click.echo(f"  alignment of {path} {verb}{reason}", err=True)
     rate = report.imported / elapsed if elapsed > 0 else 0.0
+    shifted = f" shifted by {format_offset(shift)}" if shift else ""
     click.echo(
-        f"{path}: {report.format} format, {report.rows_read} rows read, {report.imported} bars imported "
-        f"({report.new_bars} new), {len(report.invalid)} invalid skipped, "
+        f"{path}: {report.format} format, {report.rows_read} rows read, {report.imported} bars imported"
+        f"{shifted} ({report.new_bars} new), {len(report.invalid)} invalid skipped, "
         f"{elapsed:.2f}s ({rate:,.0f} bars/s)"
     )
 
@@ -126,3 +178,93 @@ def summary(state: CliState) -> None:
             f"{datetime.fromtimestamp(row.last_ts, UTC):%Y-%m-%d %H:%M}",
         )
     Console(width=100, markup=False).print(table)
+
+
+@data.command()
+@click.option("--symbols", default="", help="Comma-separated symbols (default: every stored symbol).")
+@click.option("--intervals", default="", help="Comma-separated intervals (default: every stored interval).")
+@click.option("--start", type=DATE, default=None, help="First date audited (default: the first stored).")
+@click.option("--end", type=DATE, default=None, help="Last date audited (default: the last stored).")
+@click.option(
+    "--group", default="US_EQUITY", show_default=True, help="Exchange group whose calendar judges the bars."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the audit as JSON (- for stdout).",
+)
+@click.option(
+    "--parquet",
+    "parquet_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write one row per symbol, interval and day as Parquet.",
+)
+@click.pass_obj
+def audit(
+    state: CliState,
+    symbols: str,
+    intervals: str,
+    start: date | None,
+    end: date | None,
+    group: str,
+    json_path: str | None,
+    parquet_path: str | None,
+) -> None:
+    """Audit the store against the calendar without running a session: per symbol, interval
+    and trading day, expected and present bars, quality, gaps, alignment, bars outside every
+    session and bar-rule breaks."""
+    import json
+    from pathlib import Path
+
+    from domain.quality.audit import DayAudit
+    from ops.audit import DayParquet, audit_store
+    from ops.audit_output import audit_findings, audit_headline, audit_table
+    from ops.run_output import summary_console
+
+    try:
+        names = [parse_symbol(s) for s in symbols.split(",") if s.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--symbols") from None
+    try:
+        steps = [str(Interval.parse(i)) for i in intervals.split(",") if i.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--intervals") from None
+    if start is not None and end is not None and end < start:
+        raise click.BadParameter(f"end {end} is before start {start}", param_hint="--end")
+    findings: list[DayAudit] = []
+    parquet = None if parquet_path is None else DayParquet(Path(parquet_path))
+
+    def on_day(day: DayAudit) -> None:
+        if parquet is not None:
+            parquet(day)
+        misaligned = day.alignment is not None and day.alignment.status is not AlignmentStatus.ALIGNED
+        if day.present < day.expected or day.rule_breaks or misaligned:
+            findings.append(day)
+
+    started = wall.perf_counter()
+    result = audit_store(
+        state.store(),
+        state.calendar(group),
+        symbols=names,
+        intervals=steps,
+        start=start,
+        end=end,
+        on_day=on_day,
+    )
+    elapsed = wall.perf_counter() - started
+    if parquet is not None:
+        parquet.close()
+    document = json.dumps(result.as_dict(findings), indent=2) + "\n"
+    if json_path == "-":
+        click.echo(document, nl=False)
+        return
+    if json_path is not None:
+        Path(json_path).write_text(document, encoding="utf-8")
+    console = summary_console()
+    console.print(audit_table(result))
+    for line in audit_findings(result):
+        console.print(line)
+    click.echo(audit_headline(result, elapsed))

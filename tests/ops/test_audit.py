@@ -38,12 +38,10 @@ def test_the_real_minute_files_as_stored_are_found_four_hours_late(store: Store)
     ] == [(date(2025, 7, 2), 4 * HOUR)]
     assert aapl.misaligned_days and aapl.offsets() == {4 * HOUR: 1}
     # as stored, the file's first four hours are 20:00-23:59 New York time on July 1
-    assert aapl.outside_every_session == 223 and aapl.days == 1 and aapl.present == 349
-    # shifted back, the file starts with July 1's post-market: that day's session is not stored
-    assert (rivn.days, rivn.present, rivn.misaligned_days, rivn.undetermined_days) == (2, 390, [], 1)
-    july_2 = next(d for d in days if d.symbol == "RIVN" and d.day == date(2025, 7, 2))
-    assert (july_2.present, july_2.gaps) == (390, ())
-    assert rivn.outside_every_session == 0
+    assert aapl.outside_hours == 223 and aapl.days == 1 and aapl.present == 349
+    # shifted back, the file starts with July 1's post-market: outside the sessions it reaches
+    assert (rivn.days, rivn.present, rivn.gaps, rivn.misaligned_days) == (1, 390, 0, [])
+    assert rivn.outside_hours == 99
 
 
 def test_a_demo_store_is_whole_and_aligned_over_several_chunks(sqlite_store: Store) -> None:
@@ -57,7 +55,7 @@ def test_a_demo_store_is_whole_and_aligned_over_several_chunks(sqlite_store: Sto
         # the demo leaves about 0.5 % of minutes out, mostly one at a time
         assert series.present == series.expected - series.missing
         assert 0.002 < series.missing / series.expected < 0.01 and series.gaps <= series.missing
-        assert series.misaligned_days == [] and series.outside_every_session == 0
+        assert series.misaligned_days == [] and series.outside_hours == 0
 
 
 def test_a_range_and_a_symbol_filter_narrow_the_audit(sqlite_store: Store) -> None:
@@ -77,7 +75,7 @@ def test_daily_bars_are_audited_by_date_and_the_orcl_file_matches_the_nyse(sqlit
     sqlite_store.bars.upsert(parsed.bars)
     (series,) = audit_store(sqlite_store, calendar).series
     assert series.days == series.present == 5036
-    assert series.outside_every_session == 0 and series.rule_breaks == 0
+    assert series.outside_hours == 0 and series.rule_breaks == 0
     assert series.alignment is not None and series.alignment.status.value == "aligned"
 
 
