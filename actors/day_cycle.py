@@ -233,7 +233,7 @@ class DayCycle:
                 "load_seconds": round(self._load_seconds, 6),
                 "stream_seconds": round(time.perf_counter() - self._day_started - self._load_seconds, 6),
             },
-            early=self._ended_early,
+            early=self._ended_early, alignment=day.alignment(),
         )  # fmt: skip
         self._summaries.append(summary)
         self._timings["days"][day.hours.day.isoformat()] = dict(summary.timings)

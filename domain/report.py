@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from domain.config import SessionConfig
 from domain.history.indicators import IndicatorResult, IndicatorValue
 from domain.history.series import HistoricalData
+from domain.quality.alignment import Alignment, AlignmentStatus
 from domain.quality.book import IntervalQuality
 from domain.quality.gaps import Gap
 from domain.session.data import SessionData, SessionMetrics
@@ -106,6 +107,8 @@ class SymbolDay:
     historical: Mapping[str, HistoricalSummary]
     indicators: Mapping[str, IndicatorResult]
     metrics: SessionMetrics | None
+    alignment: Alignment | None = None
+    """Whether the day's stamps fit its session (None without bars or for daily bars)."""
 
     def indicator_value(self, name: str) -> IndicatorValue:
         result = self.indicators.get(name)
@@ -115,6 +118,7 @@ class SymbolDay:
         metrics = self.metrics
         return {
             "session": {interval: s.to_json(zone) for interval, s in self.session.items()},
+            "alignment": None if self.alignment is None else self.alignment.as_dict(),
             "historical": {interval: h.to_json() for interval, h in self.historical.items()},
             "indicators": {
                 name: (list(r.value) if isinstance(r.value, list) else r.value)
@@ -255,8 +259,10 @@ def summarise_day(
     warnings: tuple[str, ...],
     timings: dict[str, float],
     early: bool,
+    alignment: Mapping[str, Alignment],
 ) -> DaySummary:
-    """The :class:`DaySummary` of a session day that has just closed (backtest and live)."""
+    """The :class:`DaySummary` of a session day that has just closed (backtest and live); a
+    symbol whose stamps look misaligned adds a warning with the verdict."""
     per_symbol: dict[str, SymbolDay] = {}
     for symbol in symbols:
         session = {
@@ -281,7 +287,13 @@ def summarise_day(
             historical=hist,
             indicators=dict(historical.indicators.get(symbol, {})) if historical is not None else {},
             metrics=data.metrics(symbol),
+            alignment=alignment.get(symbol),
         )
+    misaligned = tuple(
+        f"{symbol}: {verdict.describe()}"
+        for symbol, verdict in alignment.items()
+        if verdict.status is AlignmentStatus.MISALIGNED
+    )
     return DaySummary(
         hours=hours,
         timezone=timezone,
@@ -289,7 +301,7 @@ def summarise_day(
         bars_streamed=bars_streamed,
         bars_derived=bars_derived,
         refused=refused,
-        warnings=warnings,
+        warnings=warnings + misaligned,
         timings=timings,
         ended_early=early,
     )

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -171,7 +172,9 @@ class _Days:
     break_start: Array  # == break_end (an empty range) on a day without a break
     break_end: Array
     last_start: Array  # the start of the last regular window
-    expected: Array  # expected regular windows
+    windows: Array  # regular windows, the break's included
+    skip_first: Array  # the break's windows: [skip_first, skip_end)
+    skip_end: Array
 
     @classmethod
     def of(cls, hours: Sequence[DayHours], step: int) -> _Days:
@@ -192,8 +195,35 @@ class _Days:
             column([h.open_ts if h.break_start_ts is None else h.break_start_ts for h in ordered]),
             column([h.open_ts if h.break_end_ts is None else h.break_end_ts for h in ordered]),
             column([w.start(w.count - 1) for w in windows]),
-            column([w.expected_in(0, w.count) for w in windows]),
+            column([w.count for w in windows]),
+            column([_break_windows(h, step)[0] for h in ordered]),
+            column([_break_windows(h, step)[1] for h in ordered]),
         )
+
+    def whole(self) -> Array:
+        """Expected windows of each whole session."""
+        return self.expected(np.zeros_like(self.windows), self.windows)
+
+    def expected(self, lo: Array, hi: Array) -> Array:
+        """Expected windows with index in ``[lo, hi)`` (clipped to the session), per session."""
+        lo, hi = np.clip(lo, 0, self.windows), np.clip(hi, 0, self.windows)
+        overlap = np.maximum(0, np.minimum(hi, self.skip_end) - np.maximum(lo, self.skip_first))
+        windows: Array = np.maximum(0, hi - lo - overlap)
+        return windows
+
+
+def _mean(values: Array, mask: Array) -> Array:
+    """Per candidate, the mean of ``values`` where ``mask`` holds (0 where it never does)."""
+    means: Array = np.where(mask, values, 0.0).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
+    return means
+
+
+def _break_windows(hours: DayHours, step: int) -> tuple[int, int]:
+    """The windows wholly inside the break, as :class:`SessionWindows` counts them."""
+    if hours.break_start_ts is None or hours.break_end_ts is None:
+        return 0, 0
+    first = -(-(hours.break_start_ts - hours.open_ts) // step)
+    return first, max(first, (hours.break_end_ts - hours.open_ts) // step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +248,15 @@ class _Search:
     gcd(interval, 30 min)), prefix sums of counts and volume, and for each candidate and session
     a handful of look-ups — the cost is one pass over the bars plus candidates × sessions."""
 
-    def __init__(self, ts: Array, volume: Array, days: _Days, step: int, offsets: Sequence[int]) -> None:
+    def __init__(
+        self,
+        ts: Array,
+        volume: Array,
+        days: _Days,
+        step: int,
+        offsets: Sequence[int],
+        observed: tuple[int, int] | None,
+    ) -> None:
         self.days, self.offsets = days, np.asarray(offsets, dtype=np.int64)
         cell = math.gcd(step, _HALF_HOUR)
         reach = _MAX_OFFSET + 4 * step
@@ -241,7 +279,16 @@ class _Search:
             volumes, days.break_start, days.break_end
         )
         inside = between(counts, days.start, days.end) - in_break
-        self.judged = self.regular >= np.maximum(1, days.expected // 20)  # stray bars make no day
+        # the windows that could hold a bar: all of them, or those whose stamps were looked at
+        if observed is None:
+            expected = days.whole() + 0 * shift  # candidates × sessions
+            seen_open = seen_close = np.ones(expected.shape, dtype=bool)
+        else:
+            lo, hi = observed
+            expected = days.expected(-((days.open + shift - lo) // step), -((days.open + shift - hi) // step))
+            seen_open = (lo <= days.open + shift) & (days.open + shift < hi)
+            seen_close = (lo <= days.last_start + shift) & (days.last_start + shift < hi)
+        self.judged = self.regular >= np.maximum(1, expected // 20)  # stray bars make no day
         judged_count = self.judged.sum(axis=1)
         mean = np.divide(
             regular_volume, self.regular, out=np.zeros(self.regular.shape), where=self.regular > 0
@@ -253,14 +300,14 @@ class _Search:
         missing = np.where(judged_count[:, None] < _LABEL_SESSIONS, np.inf, 0.0)
         ratio = np.where(self.count[self._at(days.open + shift)] > 0, ratio, missing)
         total = float(volume.sum())
-        judged, n = self.judged, np.maximum(judged_count, 1)
+        judged = self.judged
         self._regular = (self.regular * judged).sum(axis=1)
-        self._expected = (days.expected * judged).sum(axis=1)
+        self._expected = (expected * judged).sum(axis=1)
         self._outside = len(ts) - inside.sum(axis=1)
         self._share = regular_volume.sum(axis=1) / total if total > 0 else np.zeros(len(offsets))
-        self._opening = (opening * judged).sum(axis=1) / n
-        self._closing = (closing * judged).sum(axis=1) / n
-        self._open_ratio = np.where(judged, ratio, 0.0).sum(axis=1) / n
+        self._opening = _mean(opening, judged & seen_open)
+        self._closing = _mean(closing, judged & seen_close)
+        self._open_ratio = _mean(np.where(judged, ratio, 0.0), judged & seen_open)
         coverage = np.divide(
             self._regular, self._expected, out=np.zeros(len(offsets)), where=self._expected > 0
         )
@@ -324,21 +371,26 @@ def check_alignment(
     volume: Sequence[float] | Array,
     interval_seconds: int,
     hours: Sequence[DayHours],
+    observed: tuple[int, int] | None = None,
 ) -> Alignment:
     """The verdict on one symbol's intraday bars (start stamps ``ts``, sorted or not, and their
     ``volume``) against the trading sessions ``hours`` around them (every trading day the bars or
-    their shifts may reach: include the day before and after). See the module docstring."""
+    their shifts may reach: include the day before and after). See the module docstring.
+
+    ``observed`` is the range of stamps ``[lo, hi)`` in which a bar could have been seen (a live
+    day at its close has seen nothing stamped after it): a candidate expects bars, and an auction
+    print, only there. None: everywhere."""
     stamps = np.asarray(ts, dtype=np.int64)
     volumes = np.asarray(volume, dtype=np.float64)
     step = interval_seconds
     if not len(hours) or not len(stamps):
         return _undetermined("no bars or no trading session", step)
     days = _Days.of(hours, step)
-    search = _Search(stamps, volumes, days, step, _candidates(step))
+    search = _Search(stamps, volumes, days, step, _candidates(step), observed)
     as_stamped = search.fit(0)
     best_index = int(np.argmax(search.scores))  # the first of equals: the smallest offset
     best = search.fit(best_index)
-    enough = min(MIN_BARS, int(days.expected.max()) // 2)
+    enough = min(MIN_BARS, int(days.whole().max()) // 2)
     if best.regular < enough:
         return _undetermined(f"too few bars to judge: at most {best.regular} in a regular session", step)
     if as_stamped.regular < enough and not as_stamped.outside and best.coverage < _WHOLE_SESSION:
@@ -419,13 +471,14 @@ def check_daily_alignment(days: Sequence[date], is_trading_day: Callable[[date],
     )
 
 
-def _candidates(step: int) -> list[int]:
+@cache
+def _candidates(step: int) -> tuple[int, ...]:
     # −12:00 is left out: it lands a day's bars on the next day's session exactly as +12:00 lands
     # them on the previous one, and only one of the two can be reported
     offsets = set(range(-_MAX_OFFSET + _HALF_HOUR, _MAX_OFFSET + 1, _HALF_HOUR))
     if step < _HALF_HOUR:
         offsets |= {step, -step}
-    return sorted(offsets, key=lambda o: (abs(o), o))
+    return tuple(sorted(offsets, key=lambda o: (abs(o), o)))
 
 
 def _undetermined(reason: str, step: int) -> Alignment:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Protocol
 
+from domain.quality.alignment import Alignment
 from domain.session.replay_day import Step
 from domain.session.windows import DayHours
 
@@ -28,6 +29,10 @@ class DaySource(Protocol):
     hours: DayHours
     refused: Counter[str]
     now_ts: int
+
+    def alignment(self) -> dict[str, Alignment]:
+        """Per symbol, whether the day's stamps fit its session (:mod:`domain.quality.alignment`)."""
+        ...
 
     def release(self, now_ts: int) -> Step:
         """Move the clock to ``now_ts`` (never back): the base bars released (a replay) and the

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from domain.bars import Bar, bar_violation
-from domain.intervals import Interval
+from domain.intervals import DAY_SECONDS, Interval
+from domain.quality.alignment import Alignment, check_alignment
 from domain.session.derived import DerivedBars
 from domain.session.replay_day import Step
 from domain.session.windows import DayHours, Refusal
@@ -91,6 +92,7 @@ class LiveDay:
         self._derived = DerivedBars(hours, base, list(derived), self._columns)
         self.refused: Counter[str] = Counter()
         self._outside: set[tuple[str, int]] = set()  # stored bars kept out of the session
+        self._received: dict[str, dict[int, float]] = {}  # per symbol, ts -> volume as first stored
         self.now_ts = hours.read_start_ts
         self.newest_ts: dict[str, int] = {}
         """Per symbol, the start of the newest session bar."""
@@ -112,6 +114,7 @@ class LiveDay:
                 refused += 1
                 continue
             stored.append(bar)
+            self._received.setdefault(bar.symbol, {}).setdefault(bar.ts, bar.volume)
             outside = windows.refusal(bar.ts)
             if outside is not None:
                 seen = (bar.symbol, bar.ts)
@@ -137,6 +140,18 @@ class LiveDay:
             self._derived.touch(position, bar.ts)
         session.sort(key=lambda b: (b.symbol, b.ts))
         return Admitted(tuple(stored), tuple(session), refused)
+
+    def alignment(self) -> dict[str, Alignment]:
+        """Per symbol with bars, the alignment verdict on every bar stored for the day (extended
+        hours included), on what the clock has let arrive; none for daily bars."""
+        seconds = self.windows.seconds
+        if seconds >= DAY_SECONDS:
+            return {}
+        seen = (self.hours.read_start_ts, self.now_ts)
+        return {
+            symbol: check_alignment(list(received), list(received.values()), seconds, [self.hours], seen)
+            for symbol, received in self._received.items()
+        }
 
     def advance(self, now_ts: int) -> list[Bar]:
         """Move the clock to ``now_ts`` (never back); the derived bars due, in time order: the

@@ -36,7 +36,8 @@ from operator import ge, le
 
 from domain.bars import Bar, bar_violation
 from domain.columns import BarColumns
-from domain.intervals import Interval
+from domain.intervals import DAY_SECONDS, Interval
+from domain.quality.alignment import Alignment, check_alignment
 from domain.session.derived import DerivedBars
 from domain.session.windows import DayHours, Refusal, SessionWindows
 
@@ -144,6 +145,7 @@ class SessionDay:
         "_base_windows",
         "_columns",
         "_derived",
+        "_given",
         "_ks",
         "_ks_at",
         "_until",
@@ -185,6 +187,7 @@ class SessionDay:
             columns = BarColumns.from_bars(symbol, base_text, group)
             self.refused[Refusal.DUPLICATE] += len(group) - len(columns)
             given[symbol] = columns
+        self._given = given
         self._columns: tuple[BarColumns, ...] = tuple(
             regular_session(given[symbol], windows, self.refused)
             if symbol in given
@@ -197,6 +200,17 @@ class SessionDay:
         self._ks = sorted({(t - open_ts) // seconds for t in set().union(*(c.ts for c in self._columns))})
         self._ks_at = 0
         self._derived = DerivedBars(hours, base, self.derived, self._columns)
+
+    def alignment(self) -> dict[str, Alignment]:
+        """Per symbol with bars, the alignment verdict on every base bar given for the day's hours
+        (extended hours included); none for daily bars."""
+        if self._base_windows.seconds >= DAY_SECONDS:
+            return {}
+        return {
+            symbol: check_alignment(cols.ts, cols.volume, self._base_windows.seconds, [self.hours])
+            for symbol, cols in self._given.items()
+            if len(cols)
+        }
 
     @property
     def columns(self) -> tuple[BarColumns, ...]:

@@ -464,3 +464,27 @@ def test_the_day_starts_at_the_pre_market_open_with_nothing_due() -> None:
 def test_a_derived_interval_that_is_not_a_multiple_of_the_base_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot be derived"):
         LiveDay(JULY_2, M1, [Interval.parse("90s")], SYMBOLS)
+
+
+# ------------------------------------------------------------------------------- alignment
+
+
+@pytest.mark.parametrize(("shift", "offset"), [(0, 4 * 3600), (-4 * 3600, 0)])
+def test_a_live_day_judges_the_stamps_it_received_up_to_its_close(
+    real: list[Bar], shift: int, offset: int
+) -> None:
+    """At the close a live day has seen nothing stamped after it: the four-hour-late real day
+    is still found four hours late, and shifted back it is aligned."""
+    day = LiveDay(JULY_2, Interval.parse("1m"), [Interval.parse("5m")], SYMBOLS)
+    day.admit([b._replace(ts=b.ts + shift) for b in real if PRE_OPEN <= b.ts + shift < CLOSE])
+    day.advance(CLOSE)
+    verdicts = day.alignment()
+    assert set(verdicts) == set(SYMBOLS)
+    for verdict in verdicts.values():
+        assert verdict.offset_seconds == offset, verdict.describe()
+        assert verdict.status.value == ("misaligned" if offset else "aligned")
+
+
+def test_a_live_day_of_daily_bars_has_no_alignment_verdict() -> None:
+    day = LiveDay(JULY_2, Interval.parse("1d"), [], SYMBOLS)
+    assert day.alignment() == {}

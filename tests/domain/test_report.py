@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.history.indicators import IndicatorResult
+from domain.quality.alignment import Alignment, AlignmentStatus
 from domain.quality.gaps import Gap, GapStatus
 from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, SymbolDay
 from domain.session.data import SessionMetrics
@@ -60,6 +61,9 @@ def symbol_day(day: int = 2, bars: int = 349) -> SymbolDay:
             ),
         },
         metrics=SessionMetrics(46_000_000.0, 213.34, 208.14, et(15, 59, day)),
+        alignment=Alignment(
+            AlignmentStatus.MISALIGNED, 14_400, 0.85, ("the opening print is stamped 4:00 after the open",)
+        ),
     )
 
 
@@ -163,7 +167,15 @@ def test_every_level_has_exactly_the_keys_the_readme_documents() -> None:
         "symbols",
     }
     aapl = day["symbols"]["AAPL"]
-    assert set(aapl) == {"session", "historical", "indicators", "metrics"}
+    assert set(aapl) == {"session", "alignment", "historical", "indicators", "metrics"}
+    assert aapl["alignment"] == {
+        "status": "misaligned",
+        "offset": "+4:00",
+        "offset_seconds": 14_400,
+        "confidence": 0.85,
+        "evidence": ["the opening print is stamped 4:00 after the open"],
+        "fix": "--shift -4:00",
+    }
     assert set(aapl["session"]["1m"]) == {"bars", "quality", "expected", "filled_gaps", "gaps"}
     assert set(aapl["session"]["1m"]["gaps"][0]) == {"start", "end", "bar_count", "status", "retry_count"}
     assert set(aapl["historical"]["1d"]) == {

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.stores import real_file, seed
+from support.stores import real_file, real_minute_bars, seed
 
 from domain.bars import Bar, daily_ts
 from domain.calendar.trading_calendar import TradingCalendar
@@ -472,3 +472,22 @@ def test_a_daily_bar_derived_in_the_session_allows_missing_minutes_and_uses_the_
     assert results[(symbol, "1d")].score.quality == 100.0
     assert results[(symbol, "1d")].gaps == ()
     assert results[(symbol, "1m")].score.quality < 100.0
+
+
+# ------------------------------------------------------------------------------- alignment
+
+
+@pytest.mark.parametrize(("shift", "offset"), [(0, 4 * 3600), (-4 * 3600, 0)])
+def test_a_replay_day_judges_every_bar_it_was_given_for_its_hours(
+    july_2: DayHours, shift: int, offset: int
+) -> None:
+    bars = [
+        b._replace(ts=b.ts + shift)
+        for symbol in ("AAPL", "RIVN")
+        for b in real_minute_bars(symbol)
+        if july_2.read_start_ts <= b.ts + shift < july_2.read_end_ts
+    ]
+    day = SessionDay(july_2, MINUTE, [Interval.parse("5m")], ["AAPL", "RIVN", "MSFT"], bars)
+    verdicts = day.alignment()
+    assert set(verdicts) == {"AAPL", "RIVN"}, "a symbol without bars has no verdict"
+    assert {v.offset_seconds for v in verdicts.values()} == {offset}

@@ -268,3 +268,39 @@ def test_sigusr1_dumps_every_threads_stack_and_the_run_goes_on(demo_run: tuple[R
             process.communicate(timeout=30)
     assert "most recent call first" in err
     assert "session_coordinator.py" in err or "pykka" in err, err[-2000:]
+
+
+# ---------------------------------------------------------------------- alignment in a run
+
+
+def test_a_backtest_of_the_real_day_reports_each_symbols_alignment_next_to_its_quality(
+    tmp_path: Path,
+) -> None:
+    """RIVN imported as stamped (four hours late, accepted) and AAPL shifted back: the report says
+    which day fits its session, and warns about the one that does not."""
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    assert run_cli("calendar", "seed", "--start-year", "2025", "--end-year", "2025", db=url).code == 0
+    imports = (
+        ("RIVN", "--accept-misaligned"),
+        ("AAPL", "--shift", "-4"),
+    )
+    for symbol, *options in imports:
+        path = REPO.parent / "shared" / "data" / "real" / f"{symbol}_2025-07-02_1m.csv"
+        done = run_cli("data", "import", str(path), "--symbol", symbol, "--interval", "1m", *options, db=url)
+        assert done.code == 0, done.err
+    config = example_dict()
+    config["backtest_config"].update(start_date="2025-07-02", end_date="2025-07-02", speed_multiplier=0)
+    config["session_data_config"]["historical"] = {"enable_quality": True, "data": [], "indicators": {}}
+    path = tmp_path / "real.json"
+    path.write_text(json.dumps(config))
+    report_path = tmp_path / "real.report.json"
+    result = run_cli("run", str(path), "--no-progress", "--report", str(report_path), db=url)
+    assert result.code == 0, result.err
+    (day,) = json.loads(report_path.read_text())["days"]
+    aapl, rivn = day["symbols"]["AAPL"], day["symbols"]["RIVN"]
+    assert aapl["session"]["1m"]["bars"] == 390 and aapl["alignment"]["status"] == "aligned"
+    assert rivn["session"]["1m"]["bars"] == 262
+    assert rivn["alignment"]["status"] == "misaligned" and rivn["alignment"]["offset"] == "+4:00"
+    assert rivn["alignment"]["fix"] == "--shift -4:00"
+    assert any(w.startswith("RIVN: time stamps look +4:00 late") for w in day["warnings"]), day["warnings"]
+    assert "RIVN: time stamps look +4:00 late" in result.out + result.err
