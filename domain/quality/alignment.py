@@ -22,13 +22,13 @@ regular session to judge. ``offset_seconds`` says how *late* the stamps are: +14
 Daily bars carry no time of day; :func:`check_daily_alignment` checks their dates against the
 trading days instead (a date one day off lands bars on weekends and holidays).
 
-Cost: the bars are laid once on a grid of prefix sums, and every candidate is scored from a few
-look-ups per session: about 0.1 ms for a day, whatever the offset.
+Cost: each symbol's bars are sorted once with a running sum of their volume, and every candidate
+is scored from a few binary searches per session, for all of a day's symbols at once
+(:func:`check_alignments`): about 0.1 ms per symbol and day (measured: 80 µs at 100 symbols).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,6 +50,7 @@ __all__ = [
     "Alignment",
     "AlignmentStatus",
     "check_alignment",
+    "check_alignments",
     "check_bars",
     "check_daily_alignment",
     "format_offset",
@@ -213,8 +214,9 @@ class _Days:
 
 
 def _mean(values: Array, mask: Array) -> Array:
-    """Per candidate, the mean of ``values`` where ``mask`` holds (0 where it never does)."""
-    means: Array = np.where(mask, values, 0.0).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
+    """The mean over sessions (the last axis) of ``values`` where ``mask`` holds (0 where it
+    never does)."""
+    means: Array = np.where(mask, values, 0.0).sum(axis=-1) / np.maximum(mask.sum(axis=-1), 1)
     return means
 
 
@@ -244,52 +246,57 @@ class _Fit:
 
 
 class _Search:
-    """Every candidate offset scored at once: the bars laid on a grid (one cell per
-    gcd(interval, 30 min)), prefix sums of counts and volume, and for each candidate and session
-    a handful of look-ups — the cost is one pass over the bars plus candidates × sessions."""
+    """Every candidate offset scored at once, for several symbols on the same sessions: each
+    symbol's bars sorted once, with a running sum of their volume, and for each symbol,
+    candidate and session a handful of binary searches (how many bars, how much volume before a
+    stamp; is there a bar on it). A few dozen numpy calls whatever the number of symbols; arrays
+    are symbols × candidates × sessions unless said otherwise."""
 
     def __init__(
         self,
-        ts: Array,
-        volume: Array,
+        series: Sequence[tuple[Array, Array]],
         days: _Days,
         step: int,
         offsets: Sequence[int],
         observed: tuple[int, int] | None,
     ) -> None:
         self.days, self.offsets = days, np.asarray(offsets, dtype=np.int64)
-        cell = math.gcd(step, _HALF_HOUR)
         reach = _MAX_OFFSET + 4 * step
-        self._g0 = g0 = (min(int(ts.min()), int(days.start.min())) - reach) // cell * cell
-        size = (max(int(ts.max()), int(days.end.max())) + reach - g0) // cell + 2
-        self._cell = cell
-        positions = (ts - g0) // cell
-        self.count = np.bincount(positions, minlength=size)
-        self.volume = np.bincount(positions, weights=volume, minlength=size)
-        counts = np.concatenate(([0], np.cumsum(self.count)))
-        volumes = np.concatenate(([0.0], np.cumsum(self.volume)))
-        shift = self.offsets[:, None]  # candidates × sessions from here on
-
-        def between(prefix: Array, lo: Array, hi: Array) -> Array:
-            return prefix[self._at(hi + shift)] - prefix[self._at(lo + shift)]
-
-        in_break = between(counts, days.break_start, days.break_end)
-        self.regular = between(counts, days.open, days.close) - in_break
-        regular_volume = between(volumes, days.open, days.close) - between(
-            volumes, days.break_start, days.break_end
+        self._t0 = min(*(int(ts.min()) for ts, _ in series), int(days.start.min())) - reach
+        top = max(*(int(ts.max()) for ts, _ in series), int(days.end.max())) + reach
+        # one sorted key per bar, the symbols one after another: row · span + (stamp − t0)
+        self._span = top - self._t0 + 1
+        self._rows = np.arange(len(series))[:, None, None]
+        order = [np.argsort(ts, kind="stable") for ts, _ in series]
+        self._keys = np.concatenate(
+            [
+                row * self._span + ts[o] - self._t0
+                for row, ((ts, _), o) in enumerate(zip(series, order, strict=True))
+            ]
         )
-        inside = between(counts, days.start, days.end) - in_break
+        self._volume = np.concatenate([volume[o] for (_, volume), o in zip(series, order, strict=True)])
+        volumes = np.concatenate(([0.0], np.cumsum(self._volume)))
+        shift = self.offsets[:, None]  # candidates × sessions
+
+        def between(lo: Array, hi: Array) -> tuple[Array, Array]:
+            first, last = self._before(lo + shift), self._before(hi + shift)
+            return last - first, volumes[last] - volumes[first]
+
+        in_break, break_volume = between(days.break_start, days.break_end)
+        regular, regular_volume = between(days.open, days.close)
+        self.regular = regular - in_break
+        regular_volume = regular_volume - break_volume
+        inside = between(days.start, days.end)[0] - in_break
         # the windows that could hold a bar: all of them, or those whose stamps were looked at
         if observed is None:
-            expected = days.whole() + 0 * shift  # candidates × sessions
+            expected = days.whole() + 0 * shift
             seen_open = seen_close = np.ones(expected.shape, dtype=bool)
         else:
             lo, hi = observed
             expected = days.expected(-((days.open + shift - lo) // step), -((days.open + shift - hi) // step))
             seen_open = (lo <= days.open + shift) & (days.open + shift < hi)
             seen_close = (lo <= days.last_start + shift) & (days.last_start + shift < hi)
-        self.judged = self.regular >= np.maximum(1, expected // 20)  # stray bars make no day
-        judged_count = self.judged.sum(axis=1)
+        judged = self.regular >= np.maximum(1, expected // 20)  # stray bars make no day
         mean = np.divide(
             regular_volume, self.regular, out=np.zeros(self.regular.shape), where=self.regular > 0
         )
@@ -297,64 +304,78 @@ class _Search:
         closing, _ = self._edge(days.last_start + shift, mean, step, range(-_CLOSE_BEFORE, 1))
         # no bar on the open counts as a small one over several sessions (a file of end labels has
         # no pre-open minute), as no evidence on fewer (a day may just miss its first bar)
-        missing = np.where(judged_count[:, None] < _LABEL_SESSIONS, np.inf, 0.0)
-        ratio = np.where(self.count[self._at(days.open + shift)] > 0, ratio, missing)
-        total = float(volume.sum())
-        judged = self.judged
-        self._regular = (self.regular * judged).sum(axis=1)
-        self._expected = (expected * judged).sum(axis=1)
-        self._outside = len(ts) - inside.sum(axis=1)
-        self._share = regular_volume.sum(axis=1) / total if total > 0 else np.zeros(len(offsets))
+        missing = np.where(judged.sum(axis=-1, keepdims=True) < _LABEL_SESSIONS, np.inf, 0.0)
+        ratio = np.where(self._on(days.open + shift)[0], ratio, missing)
+        total = np.asarray([float(volume.sum()) for _, volume in series])
+        bars = np.asarray([len(ts) for ts, _ in series])
+        # per symbol and candidate from here on
+        self.regular_bars = (self.regular * judged).sum(axis=-1)
+        self.expected_bars = (expected * judged).sum(axis=-1)
+        self._outside = bars[:, None] - inside.sum(axis=-1)
+        self._share = np.divide(
+            regular_volume.sum(axis=-1),
+            total[:, None],
+            out=np.zeros(self.regular_bars.shape),
+            where=total[:, None] > 0,
+        )
         self._opening = _mean(opening, judged & seen_open)
         self._closing = _mean(closing, judged & seen_close)
         self._open_ratio = _mean(np.where(judged, ratio, 0.0), judged & seen_open)
         coverage = np.divide(
-            self._regular, self._expected, out=np.zeros(len(offsets)), where=self._expected > 0
+            self.regular_bars,
+            self.expected_bars,
+            out=np.zeros(self.regular_bars.shape),
+            where=self.expected_bars > 0,
         )
         self.scores = (
             coverage
             + self._share
             + self._opening
             + _CLOSING_WEIGHT * self._closing
-            - _OUTSIDE_WEIGHT * self._outside / max(len(ts), 1)
+            - _OUTSIDE_WEIGHT * self._outside / np.maximum(bars[:, None], 1)
         )
 
-    def fit(self, c: int) -> _Fit:
-        """The fit of candidate ``c``."""
+    def fit(self, row: int, c: int) -> _Fit:
+        """The fit of candidate ``c`` for the symbol of ``row``."""
         return _Fit(
             offset=int(self.offsets[c]),
-            regular=int(self._regular[c]),
-            expected=int(self._expected[c]),
-            outside=int(self._outside[c]),
-            volume_share=float(self._share[c]),
-            opening=float(self._opening[c]),
-            open_ratio=float(self._open_ratio[c]),
-            closing=float(self._closing[c]),
-            score=float(self.scores[c]),
+            regular=int(self.regular_bars[row, c]),
+            expected=int(self.expected_bars[row, c]),
+            outside=int(self._outside[row, c]),
+            volume_share=float(self._share[row, c]),
+            opening=float(self._opening[row, c]),
+            open_ratio=float(self._open_ratio[row, c]),
+            closing=float(self._closing[row, c]),
+            score=float(self.scores[row, c]),
         )
 
-    def _at(self, stamps: Array) -> Array:
-        """The first cell holding stamps ``>= stamps``."""
-        return -((self._g0 - stamps) // self._cell)
+    def _before(self, stamps: Array) -> Array:
+        """Per symbol, the position of the first bar stamped at or after ``stamps``."""
+        found: Array = np.searchsorted(self._keys, self._rows * self._span + (stamps - self._t0))
+        return found
+
+    def _on(self, stamps: Array) -> tuple[Array, Array]:
+        """Per symbol, whether a bar is stamped exactly on ``stamps``, and its volume (else 0)."""
+        at = np.minimum(self._before(stamps), len(self._keys) - 1)
+        present = self._keys[at] == self._rows * self._span + (stamps - self._t0)
+        return present, np.where(present, self._volume[at], 0.0)
 
     def _edge(self, anchor: Array, mean: Array, step: int, around: range) -> tuple[Array, Array]:
-        """Per candidate and session, how clearly the bar at ``anchor`` is an auction print —
-        log2(its volume / the session's mean) / 2, at most 1, times the square of its share of the
-        largest bar ``around`` it (in intervals) when one is larger — and its volume / the mean."""
-        at = self._at(anchor)
-        printed = self.volume[at]
-        stride = step // self._cell
-        neighbours = np.max([self.volume[at + k * stride] for k in around if k], axis=0)
+        """How clearly the bar at ``anchor`` is an auction print — log2(its volume / the
+        session's mean) / 2, at most 1, times the square of its share of the largest bar
+        ``around`` it (in intervals) when one is larger — and its volume / the mean."""
+        printed = self._on(anchor)[1]
+        neighbours = np.max([self._on(anchor + k * step)[1] for k in around if k], axis=0)
         ratio = np.divide(printed, mean, out=np.zeros(mean.shape), where=mean > 0)
         strength = np.clip(np.log2(np.maximum(ratio, 1e-12)) / 2, 0.0, 1.0)
         beats = np.divide(printed, neighbours, out=np.ones(mean.shape), where=neighbours > 0)
         return strength * np.minimum(beats, 1.0) ** 2, ratio
 
-    def opening_print(self, c: int) -> tuple[int, float] | None:
+    def opening_print(self, row: int, c: int) -> tuple[int, float] | None:
         """(stamp, volume) of the bar that candidate ``c`` puts on the open of its fullest session."""
-        stamp = int(self.days.open[int(np.argmax(self.regular[c]))] + self.offsets[c])
-        at = int(self._at(np.asarray(stamp)))
-        return (stamp, float(self.volume[at])) if self.count[at] else None
+        stamp = int(self.days.open[int(np.argmax(self.regular[row, c]))] + self.offsets[c])
+        present, volume = (a.reshape(-1) for a in self._on(np.asarray(stamp)))
+        return (stamp, float(volume[row])) if present[row] else None
 
     def largest(self, ts: Array, volume: Array) -> tuple[int, float] | None:
         """(stamp, volume) of the largest bar inside a session's hours as stamped."""
@@ -380,17 +401,44 @@ def check_alignment(
     ``observed`` is the range of stamps ``[lo, hi)`` in which a bar could have been seen (a live
     day at its close has seen nothing stamped after it): a candidate expects bars, and an auction
     print, only there. None: everywhere."""
-    stamps = np.asarray(ts, dtype=np.int64)
-    volumes = np.asarray(volume, dtype=np.float64)
+    return check_alignments([(ts, volume)], interval_seconds, hours, observed)[0]
+
+
+def check_alignments(
+    series: Sequence[tuple[Sequence[int] | Array, Sequence[float] | Array]],
+    interval_seconds: int,
+    hours: Sequence[DayHours],
+    observed: tuple[int, int] | None = None,
+) -> list[Alignment]:
+    """:func:`check_alignment` of several symbols' ``(ts, volume)`` on the same sessions, in one
+    search (a session day's symbols: the cost is nearly that of one)."""
     step = interval_seconds
-    if not len(hours) or not len(stamps):
-        return _undetermined("no bars or no trading session", step)
+    arrays = [(np.asarray(ts, dtype=np.int64), np.asarray(v, dtype=np.float64)) for ts, v in series]
+    verdicts: list[Alignment] = [_undetermined("no bars or no trading session", step)] * len(arrays)
+    rows = [i for i, (ts, _) in enumerate(arrays) if len(ts)]
+    if not hours or not rows:
+        return verdicts
     days = _Days.of(hours, step)
-    search = _Search(stamps, volumes, days, step, _candidates(step), observed)
-    as_stamped = search.fit(0)
-    best_index = int(np.argmax(search.scores))  # the first of equals: the smallest offset
-    best = search.fit(best_index)
+    search = _Search([arrays[i] for i in rows], days, step, _candidates(step), observed)
     enough = min(MIN_BARS, int(days.whole().max()) // 2)
+    # the usual day fits best as stamped with enough bars: its verdict needs no fit of its own
+    scores = search.scores
+    plain = (np.argmax(scores, axis=1) == 0) & (search.regular_bars[:, 0] >= enough)
+    confidence = _confidences(scores[:, 0] - scores[:, 1:].max(axis=1))
+    for row, i in enumerate(rows):
+        if plain[row]:
+            regular, expected = int(search.regular_bars[row, 0]), int(search.expected_bars[row, 0])
+            text = f"the regular session holds {regular} of {expected} bars as stamped"
+            verdicts[i] = Alignment(AlignmentStatus.ALIGNED, 0, float(confidence[row]), (text,), step)
+        else:
+            verdicts[i] = _verdict(search, row, arrays[i], step, enough)
+    return verdicts
+
+
+def _verdict(search: _Search, row: int, series: tuple[Array, Array], step: int, enough: int) -> Alignment:
+    as_stamped = search.fit(row, 0)
+    best_index = int(np.argmax(search.scores[row]))  # the first of equals: the smallest offset
+    best = search.fit(row, best_index)
     if best.regular < enough:
         return _undetermined(f"too few bars to judge: at most {best.regular} in a regular session", step)
     if as_stamped.regular < enough and not as_stamped.outside and best.coverage < _WHOLE_SESSION:
@@ -401,7 +449,7 @@ def check_alignment(
         )
     margin = best.score - as_stamped.score
     if best.offset == 0 or margin < MARGIN or not _label_evidence(best, as_stamped, step):
-        others = float(np.max(search.scores[1:]))
+        others = float(np.max(search.scores[row, 1:]))
         evidence = [f"{_coverage_text(as_stamped)} as stamped"]
         if best.offset != 0 and margin < MARGIN:
             evidence.append(f"a shift of {format_offset(-best.offset)} fits only {margin:.2f} better")
@@ -413,8 +461,9 @@ def check_alignment(
         return Alignment(
             AlignmentStatus.ALIGNED, 0, _confidence(as_stamped.score - others), tuple(evidence), step
         )
+    ts, volume = series
     evidence = _evidence(
-        as_stamped, best, search.opening_print(best_index), search.largest(stamps, volumes), step, len(stamps)
+        as_stamped, best, search.opening_print(row, best_index), search.largest(ts, volume), step, len(ts)
     )
     return Alignment(AlignmentStatus.MISALIGNED, best.offset, _confidence(margin), tuple(evidence), step)
 
@@ -497,9 +546,14 @@ def _label_evidence(best: _Fit, as_stamped: _Fit, step: int) -> bool:
     return True
 
 
+def _confidences(margins: Array) -> Array:
+    """Score margins as 0–1: 0 at no margin, 0.5 at :data:`MARGIN`·2, near 1 from 3 points."""
+    values: Array = np.clip(1.0 - np.exp2(-margins / (2 * MARGIN)), 0.0, 1.0)
+    return values
+
+
 def _confidence(margin: float) -> float:
-    """A score margin as 0–1: 0 at no margin, 0.5 at :data:`MARGIN`·2, near 1 from 3 points."""
-    return max(0.0, min(1.0, 1.0 - math.exp(-margin / (2 * MARGIN) * math.log(2))))
+    return float(_confidences(np.asarray(margin)))
 
 
 def _coverage_text(fit: _Fit) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from domain.bars import Bar, bar_violation
 from domain.intervals import DAY_SECONDS, Interval
-from domain.quality.alignment import Alignment, check_alignment
+from domain.quality.alignment import Alignment, check_alignments
 from domain.session.derived import DerivedBars
 from domain.session.replay_day import Step
 from domain.session.windows import DayHours, Refusal
@@ -147,11 +147,9 @@ class LiveDay:
         seconds = self.windows.seconds
         if seconds >= DAY_SECONDS:
             return {}
-        seen = (self.hours.read_start_ts, self.now_ts)
-        return {
-            symbol: check_alignment(list(received), list(received.values()), seconds, [self.hours], seen)
-            for symbol, received in self._received.items()
-        }
+        series = [(list(received), list(received.values())) for received in self._received.values()]
+        verdicts = check_alignments(series, seconds, [self.hours], (self.hours.read_start_ts, self.now_ts))
+        return dict(zip(self._received, verdicts, strict=True))
 
     def advance(self, now_ts: int) -> list[Bar]:
         """Move the clock to ``now_ts`` (never back); the derived bars due, in time order: the

@@ -37,7 +37,7 @@ from operator import ge, le
 from domain.bars import Bar, bar_violation
 from domain.columns import BarColumns
 from domain.intervals import DAY_SECONDS, Interval
-from domain.quality.alignment import Alignment, check_alignment
+from domain.quality.alignment import Alignment, check_alignments
 from domain.session.derived import DerivedBars
 from domain.session.windows import DayHours, Refusal, SessionWindows
 
@@ -206,11 +206,11 @@ class SessionDay:
         (extended hours included); none for daily bars."""
         if self._base_windows.seconds >= DAY_SECONDS:
             return {}
-        return {
-            symbol: check_alignment(cols.ts, cols.volume, self._base_windows.seconds, [self.hours])
-            for symbol, cols in self._given.items()
-            if len(cols)
-        }
+        given = {symbol: cols for symbol, cols in self._given.items() if len(cols)}
+        verdicts = check_alignments(
+            [(cols.ts, cols.volume) for cols in given.values()], self._base_windows.seconds, [self.hours]
+        )
+        return dict(zip(given, verdicts, strict=True))
 
     @property
     def columns(self) -> tuple[BarColumns, ...]:
