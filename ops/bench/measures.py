@@ -33,6 +33,7 @@ from ops.bench.workload import Workload
 
 __all__ = [
     "Figure",
+    "audit_pair",
     "baseline_read",
     "calendar_figures",
     "historical_figures",
@@ -209,6 +210,32 @@ def calendar_figures(store: Store, queries: int, reps: int) -> dict[str, Figure]
         echo.stop()
         manager.stop()
     return figures
+
+
+def audit_pair(workload: Workload, reps: int) -> tuple[Figure, Figure]:
+    """Interleaved repetitions of the plain read and ``data audit`` of the workload's 1m bars;
+    the audit's peak traced memory (bytes) in the notes."""
+    import tracemalloc
+
+    from ops.audit import audit_store
+
+    start_ts, end_ts = workload.session_range()
+    base, audit = Figure("baseline", []), Figure("audit", [])
+    with open_store(workload.url, create=False) as store:
+        calendar = TradingCalendar(store.calendar)
+        audit_store(store, calendar, intervals=["1m"])  # warm-up
+        for _ in range(reps):
+            elapsed, base.count = baseline_read(str(workload.path), workload.symbols, "1m", start_ts, end_ts)
+            base.values.append(elapsed)
+            started = time.perf_counter()
+            result = audit_store(store, calendar, intervals=["1m"])
+            audit.values.append(time.perf_counter() - started)
+            audit.count = result.bars
+        tracemalloc.start()
+        audit_store(store, calendar, intervals=["1m"])
+        audit.notes["peak_traced_bytes"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return base, audit
 
 
 def memory_per_bar(workload: Workload) -> Figure:

@@ -35,6 +35,7 @@ from rich.table import Table
 from domain.store import Store, init_store, open_store
 from ops.bench.measures import (
     Figure,
+    audit_pair,
     baseline_read,
     calendar_figures,
     historical_figures,
@@ -159,6 +160,9 @@ def run_suite(
             for label, name in (("cached", "last query"), ("LRU hit", "lru hit"), ("uncached", "uncached")):
                 ratios[f"get_trading_session {label} (µs)"] = spread(v * 1e6 for v in calendar[name].values)
             ratios["actor / bare ask"] = _time_ratio(calendar["actor"], calendar["bare ask"])
+            base_a, audited = audit_pair(standard, reps)
+            figures["audit"] = audited.to_json()
+            ratios["audit / baseline"] = _ratio(audited, base_a)
         if postgres:
             console.print("copying the standard workload to PostgreSQL …")
             with _postgres_copy(postgres, standard) as pg_store:
@@ -181,6 +185,12 @@ def run_suite(
             base_l, engine_l = _replay_pair(large, store, large_reps)
             figures.update({"baseline (large)": base_l.to_json(), "replay (large)": engine_l.to_json()})
             ratios["replay / baseline (large)"] = _ratio(engine_l, base_l)
+        base_la, audited_l = audit_pair(large, large_reps)
+        figures["audit (large)"] = audited_l.to_json()
+        ratios["audit / baseline (large)"] = _ratio(audited_l, base_la)
+        ratios["audit peak memory, large / standard"] = spread(
+            [audited_l.notes["peak_traced_bytes"] / audited.notes["peak_traced_bytes"]]
+        )
         memory = memory_per_bar(large)
         figures["memory"] = memory.to_json()
         ratios["memory (bytes/bar)"] = spread([memory.median])
@@ -286,6 +296,8 @@ def render(results: dict[str, Any], console: Console) -> None:
         rate_row(peer, peer)
     rate_row("baseline (large)", "baseline (large)")
     rate_row("replay (large)", "replay (large)")
+    rate_row("data audit", "audit")
+    rate_row("data audit (large)", "audit (large)")
     for key in ("historical load", "historical plain SQL"):
         row(key, figures[key], ",.1f", " ms", 1e3)
     row("bare pykka ask", figures["calendar"]["bare ask"], ",.2f", " µs", 1e6)
