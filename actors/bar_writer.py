@@ -12,6 +12,7 @@ taken yet — minutes that become gaps of the next start, fetched again from the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -35,9 +36,9 @@ RETRY_SECONDS = 0.5
 class BarSink(Protocol):
     """Where bars are written (the store's bar repository)."""
 
-    def insert_missing(self, bars: Sequence[Bar]) -> int: ...
+    def insert_missing(self, bars: Sequence[Bar], *, source: str, received_at: int | None) -> int: ...
 
-    def upsert(self, bars: Sequence[Bar]) -> int: ...
+    def upsert(self, bars: Sequence[Bar], *, source: str, received_at: int | None) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class WriteBars:
     batch: int
     bars: tuple[Bar, ...]
     updated: bool = False
+    filled: bool = False
+    """Fetched by the GapFiller (their source is ``PROVIDER:gap_fill``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +85,10 @@ class _Retry:
 class BarWriter(EngineActor):
     actor_name = "bar_writer"
 
-    def __init__(self, sink: BarSink, timer: Timer) -> None:
+    def __init__(self, sink: BarSink, timer: Timer, source: str) -> None:
         super().__init__()
         self._sink = sink
+        self._source = source
         self._timer = timer
         self._coordinator: Handle | None = None
         self._pending: list[WriteBars] = []
@@ -113,7 +117,9 @@ class BarWriter(EngineActor):
         while self._pending:
             batch = self._pending[0]
             try:  # the repository raises the store's errors as StoreError / StoreUnavailable
-                (self._sink.upsert if batch.updated else self._sink.insert_missing)(batch.bars)
+                write = self._sink.upsert if batch.updated else self._sink.insert_missing
+                source = f"{self._source}:gap_fill" if batch.filled else self._source
+                write(batch.bars, source=source, received_at=int(time.time()))
             except StoreUnavailable as error:
                 self._down = True
                 self._tell(StoreDown(str(error)))

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Self
 
 import pykka
+import structlog
 
 from actors.bar_writer import AttachWriterTo, BarWriter
 from actors.gap_filler import GapFiller
@@ -31,6 +32,7 @@ from actors.subscribers import EventBus
 from actors.supervisor import FaultHook, Supervisor
 from actors.time_manager import TimeManager, TimeManagerClient
 from actors.timer import ManualTime, Timer
+from domain.bars import datetime_to_ts
 from domain.clock import SimulatedClock
 from domain.config import SessionConfig
 from domain.intervals import MINUTE
@@ -49,6 +51,9 @@ from domain.report import RunReport, run_report
 from domain.store import Store
 
 __all__ = ["EngineWiring"]
+
+
+log = structlog.get_logger("marketsession.system")
 
 
 class EngineWiring:
@@ -91,6 +96,7 @@ class EngineWiring:
         if self._coordinator is not None:
             raise RuntimeError("this engine was already started")
         config = self.config
+        self._forget_later_replays()
         self._timer = Timer(time=self.time)
         supervisor = self.supervisor = Supervisor(
             self._timer,
@@ -116,14 +122,17 @@ class EngineWiring:
             self._handles["time_manager"] = self._time_manager.handle
             self._handles["historical_loader"] = supervisor.start_child(
                 "historical_loader",
-                lambda _n: HistoricalLoader.start(config, self.store.bars, self._time_manager),
+                lambda _n: HistoricalLoader.start(
+                    config, self.store.bars, self._time_manager, self._session_bars()
+                ),
             )
             self._handles["quality_calculator"] = supervisor.start_child(
                 "quality_calculator", lambda _n: QualityCalculator.start()
             )
-            if self.provider is not None:
+            if (provider := self.provider) is not None:
                 self._handles["bar_writer"] = supervisor.start_child(
-                    "bar_writer", lambda _n: BarWriter.start(self.store.bars, self._timer)
+                    "bar_writer",
+                    lambda _n: BarWriter.start(self._session_bars(), self._timer, provider.name),
                 )
             if self.provider is not None and config.session_data_config.gap_filler.enable_session_quality:
                 self._handles["gap_filler"] = supervisor.start_child("gap_filler", self._start_gap_filler)
@@ -141,6 +150,24 @@ class EngineWiring:
             self._sink = ProviderSink(self._handles["session_coordinator"])
             self.provider.start_stream(config.symbols, self._sink)
         return self
+
+    def _forget_later_replays(self) -> None:
+        """A replay that starts before bars an earlier replay stored (a second run of the same
+        day) replays the day again: what was stored from its start on is deleted, so it is
+        streamed and counted anew. A restart later on the same timeline deletes nothing."""
+        base = self.config.base_interval
+        if self.provider is None or self.provider.name != "replay" or base is None:
+            return
+        start = datetime_to_ts(self.provider.clock().now())
+        forgotten = self.store.replayed.delete_from(self.config.symbols, str(base), start)
+        if forgotten:
+            log.info("earlier_replay_forgotten", bars=forgotten, from_ts=start)
+
+    def _session_bars(self) -> Any:
+        """Where the session day's own bars are kept: the replay provider's apart from the data
+        (``Store.replayed``), so a replay never mixes with real bars."""
+        replay = self.provider is not None and self.provider.name == "replay"
+        return self.store.replayed if replay else self.store.bars
 
     def shutdown(self) -> None:
         """Stop the engine's own actors, newest first, each within ``shutdown_timeout``."""

@@ -46,10 +46,19 @@ class _Prefetch:
 class HistoricalLoader(EngineActor):
     actor_name = "historical_loader"
 
-    def __init__(self, config: SessionConfig, reader: ColumnReader, calendar: HistoricalCalendar) -> None:
+    def __init__(
+        self,
+        config: SessionConfig,
+        reader: ColumnReader,
+        calendar: HistoricalCalendar,
+        day_reader: ColumnReader | None = None,
+    ) -> None:
+        """``reader`` serves the history; ``day_reader`` (by default the same) the session day's
+        own bars."""
         super().__init__()
         self._config = config
         self._reader = reader
+        self._day_reader = day_reader or reader
         self._calendar = calendar
         base = config.base_interval
         self._base = None if base is None else str(base)
@@ -95,7 +104,7 @@ class HistoricalLoader(EngineActor):
         hours = DayHours.from_session(self._calendar.get_trading_session(day))  # type: ignore[arg-type]  # a loaded day is a trading day
         columns: list[BarColumns] = []
         if self._base is not None:
-            columns = self._reader.read_columns(
+            columns = self._day_reader.read_columns(
                 self._config.symbols, self._base, hours.read_start_ts, hours.read_end_ts
             )
         return DayBars(day, self._base or "", hours, tuple(columns))

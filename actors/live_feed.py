@@ -283,7 +283,7 @@ class LiveFeed:
         restarted writer."""
         self._batch += 1
         self._unstored[self._batch] = (tuple(bars), updated, filled)
-        self._writer.tell(WriteBars(self._batch, tuple(bars), updated))
+        self._writer.tell(WriteBars(self._batch, tuple(bars), updated, filled))
 
     def _append(self: Any, bars: Sequence[Bar], *, received: float | None = None) -> None:
         if not bars:
@@ -360,8 +360,8 @@ class LiveFeed:
 
     def _on_live_child_restarted(self: Any, name: str) -> None:
         if name == "bar_writer":  # hand the new one every batch not yet written
-            for batch, (bars, updated, _) in self._unstored.items():
-                self._writer.tell(WriteBars(batch, bars, updated))
+            for batch, (bars, updated, filled) in self._unstored.items():
+                self._writer.tell(WriteBars(batch, bars, updated, filled))
         elif name == "gap_filler" and self._closing == "draining":  # it has its gaps from the quality
             self._gap_filler.tell(DrainGaps(self._day.hours.day))
 

@@ -29,6 +29,7 @@ import hashlib
 import itertools
 import math
 import random
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -113,7 +114,7 @@ def write_demo_data(
     written = 0
     bars = generate_demo_bars(calendar, symbols, start, end, seed=seed, interval=interval)
     while batch := list(itertools.islice(bars, _WRITE_BATCH)):
-        written += store.bars.insert_missing(batch)
+        written += store.bars.insert_missing(batch, source="demo", received_at=int(time.time()))
     return written
 
 

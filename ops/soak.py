@@ -222,7 +222,9 @@ def run_soak(
         source = DayHours.from_session(calendar.get_trading_session(SOURCE_DAY))
         target_day = calendar.get_first_trading_date(today)
         target = DayHours.from_session(calendar.get_trading_session(target_day))
-        store.bars.insert_missing(complete_session_bars(names, source))
+        store.bars.insert_missing(
+            complete_session_bars(names, source), source="demo", received_at=int(time.time())
+        )
     result.target_day = target_day.isoformat()
     result.expected_bars = symbols * len(range(target.open_ts, target.close_ts, 60))
     exe = executable or str(Path(sys.executable).with_name("marketsession"))
@@ -240,12 +242,12 @@ def run_soak(
         return ServeProcess(args, workdir / "serve.log")
 
     def stored(until: int = target.close_ts) -> tuple[int, int]:
-        """(rows, distinct (symbol, ts)) of 1m bars in the store from the open until ``until``."""
+        """(rows, distinct (symbol, ts)) of 1m bars the replay stored from the open until ``until``."""
         with open_store(url) as store, store.engine.connect() as connection:
             row = connection.execute(
                 text(
-                    "SELECT count(*), count(DISTINCT symbol || ':' || ts) FROM bars WHERE interval = '1m' "
-                    "AND ts >= :open AND ts < :until"
+                    "SELECT count(*), count(DISTINCT symbol || ':' || ts) FROM replayed_bars "
+                    "WHERE interval = '1m' AND ts >= :open AND ts < :until"
                 ),
                 {"open": target.open_ts, "until": until},
             ).one()

@@ -2,7 +2,12 @@
 
 Rows are plain tuples ``(symbol, interval, ts, open, high, low, close, volume)`` (see
 :class:`domain.bars.Bar`) with ``ts`` the interval start in UTC epoch seconds. Writes are one
-transaction per call, so a failed write leaves nothing half-written.
+transaction per call, so a failed write leaves nothing half-written. Each write says where its
+bars came from (``source``: ``import:FILE``, ``demo``, a provider's name, ``NAME:gap_fill``)
+and when they were received (``received_at``, UTC epoch seconds): an upsert replaces both with
+the values, an insert of missing bars keeps what was stored. The store has two repositories on
+tables of the same shape: ``Store.bars`` (the data) and ``Store.replayed`` (what the replay
+provider streamed, kept apart so that it never mixes with real data).
 
 Every method owns its connection and transaction and raises the driver's errors as
 :class:`~domain.errors.StoreUnavailable` (an outage) or :class:`~domain.errors.StoreError`
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, func, select
+from sqlalchemy import Connection, Engine, Executable, Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.bars import Bar
@@ -38,45 +43,82 @@ class BarSeriesSummary:
     last_ts: int
 
 
-_WHERE = (
-    bars.c.symbol == bindparam("symbol"),
-    bars.c.interval == bindparam("interval"),
-    bars.c.ts >= bindparam("start_ts"),
-    bars.c.ts < bindparam("end_ts"),
-)
-_READ = select(bars).where(*_WHERE).order_by(bars.c.ts)
-_READ_TS = select(bars.c.ts).where(*_WHERE)
-_READ_VALUES_SQL = (
-    f"SELECT ts, open, high, low, close, volume FROM {bars.name} "
-    "WHERE symbol = {mark} AND interval = {mark} AND ts >= {mark} AND ts < {mark} ORDER BY ts"
-)
+@dataclass(frozen=True, slots=True)
+class BarSourceSummary:
+    """The bars of one series from one source."""
+
+    symbol: str
+    interval: str
+    source: str
+    count: int
+    first_ts: int
+    last_ts: int
+    received_at: int | None
+    """When the newest of them was written (None: before provenance was kept)."""
 
 
 class BarRepository(Repository):
-    """The bars of one store."""
+    """The bars of one table of the store (``bars`` unless said)."""
 
-    def upsert(self, rows: Iterable[Sequence[object]], *, what: str = "bars") -> int:
+    def __init__(self, engine: Engine, shown: str, table: Table = bars) -> None:
+        super().__init__(engine, shown)
+        self._table = table
+        where = (
+            table.c.symbol == bindparam("symbol"),
+            table.c.interval == bindparam("interval"),
+            table.c.ts >= bindparam("start_ts"),
+            table.c.ts < bindparam("end_ts"),
+        )
+        self._read = select(*(table.c[name] for name in Bar._fields)).where(*where).order_by(table.c.ts)
+        self._read_ts = select(table.c.ts).where(*where)
+        self._read_values_sql = (
+            f"SELECT ts, open, high, low, close, volume FROM {table.name} "
+            "WHERE symbol = {mark} AND interval = {mark} AND ts >= {mark} AND ts < {mark} ORDER BY ts"
+        )
+
+    def upsert(
+        self,
+        rows: Iterable[Sequence[object]],
+        *,
+        what: str = "bars",
+        source: str = "unknown",
+        received_at: int | None = None,
+    ) -> int:
         """Insert bars, replacing the values of any bar already stored under the same key.
 
         Idempotent: writing the same bars again changes nothing. Returns the rows written. One
         transaction; ``what`` names the rows in the error if it fails (``the bars of FILE``).
         """
         with translated(self._writing(what)), self._engine.begin() as connection:
-            return self._write(rows, connection, replace=True)
+            return self._write(rows, connection, True, source, received_at)
 
-    def insert_missing(self, rows: Iterable[Sequence[object]], *, what: str = "bars") -> int:
+    def insert_missing(
+        self,
+        rows: Iterable[Sequence[object]],
+        *,
+        what: str = "bars",
+        source: str = "unknown",
+        received_at: int | None = None,
+    ) -> int:
         """Insert only the bars whose key is not stored yet; stored bars are never changed.
 
         Returns how many were new: the rows the insert wrote (``RETURNING``), no extra read."""
         with translated(self._writing(what)), self._engine.begin() as connection:
-            return self._write(rows, connection, replace=False)
+            return self._write(rows, connection, False, source, received_at)
 
-    def upsert_counting_new(self, rows: Sequence[Sequence[object]], *, what: str = "bars") -> int:
+    def upsert_counting_new(
+        self,
+        rows: Sequence[Sequence[object]],
+        *,
+        what: str = "bars",
+        source: str = "unknown",
+        received_at: int | None = None,
+    ) -> int:
         """:meth:`upsert`, returning how many of the rows' keys were not stored before: counted in
         the same transaction as the write, so the count is the write's."""
         with translated(self._writing(what)), self._engine.begin() as connection:
             new = self._count_new(connection, rows)
-            self._write(rows, connection, replace=True)
+            self._write(rows, connection, True, source, received_at)
         return new
 
     def _count_new(self, connection: Connection, rows: Sequence[Sequence[object]]) -> int:
@@ -88,37 +130,48 @@ class BarRepository(Repository):
             (symbol, interval, ts)
             for (symbol, interval), (first, last) in spans.items()
             for ts in connection.execute(
-                _READ_TS, {"symbol": symbol, "interval": interval, "start_ts": first, "end_ts": last + 1}
+                self._read_ts, {"symbol": symbol, "interval": interval, "start_ts": first, "end_ts": last + 1}
             ).scalars()
         }
         return len({(row[0], row[1], row[2]) for row in rows} - stored)
 
-    def _write(self, rows: Iterable[Sequence[object]], connection: Connection, replace: bool) -> int:
-        insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(bars)
+    def _write(
+        self,
+        rows: Iterable[Sequence[object]],
+        connection: Connection,
+        replace: bool,
+        source: str,
+        received_at: int | None,
+    ) -> int:
+        table = self._table
+        insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(table)
         statement: Executable
         if replace:
             statement = insert.on_conflict_do_update(
                 index_elements=["symbol", "interval", "ts"],
-                set_={name: insert.excluded[name] for name in _VALUES},
+                set_={name: insert.excluded[name] for name in (*_VALUES, "source", "received_at")},
             )
         else:  # the rows inserted come back: a key already stored is not among them
             statement = insert.on_conflict_do_nothing(index_elements=["symbol", "interval", "ts"]).returning(
-                bars.c.ts
+                table.c.ts
             )
         keys = Bar._fields
+        provenance = {"source": source, "received_at": received_at}
         written = 0
         iterator = iter(rows)
         while batch := list(islice(iterator, _BATCH)):
-            result = connection.execute(statement, [dict(zip(keys, row, strict=True)) for row in batch])
+            values = [dict(zip(keys, row, strict=True)) | provenance for row in batch]
+            result = connection.execute(statement, values)
             written += len(batch) if replace else len(result.all())
         return written
 
     def count(self, symbol: str | None = None, interval: str | None = None) -> int:
-        query = select(func.count()).select_from(bars)
+        table = self._table
+        query = select(func.count()).select_from(table)
         if symbol is not None:
-            query = query.where(bars.c.symbol == symbol)
+            query = query.where(table.c.symbol == symbol)
         if interval is not None:
-            query = query.where(bars.c.interval == interval)
+            query = query.where(table.c.interval == interval)
         with translated(self._reading("the bar count")), self._engine.connect() as connection:
             return int(connection.execute(query).scalar_one())
 
@@ -129,7 +182,7 @@ class BarRepository(Repository):
             self._engine.connect() as connection,
         ):
             bounds = {"symbol": symbol, "interval": interval, "start_ts": start_ts, "end_ts": end_ts}
-            rows = connection.execute(_READ, bounds).all()
+            rows = connection.execute(self._read, bounds).all()
         return list(map(Bar._make, rows))
 
     def read_columns(
@@ -147,7 +200,7 @@ class BarRepository(Repository):
         with translated(doing), self._engine.connect() as connection:
             dialect = connection.dialect
             mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            sql = _READ_VALUES_SQL.format(mark=mark)
+            sql = self._read_values_sql.format(mark=mark)
             raw: Any = connection.connection.driver_connection
             driver_error: type[Exception] = dialect.loaded_dbapi.Error
             try:
@@ -165,18 +218,52 @@ class BarRepository(Repository):
 
     def latest_ts(self, symbols: Sequence[str], interval: str, *, before_ts: int) -> int | None:
         """The newest ``ts`` below ``before_ts`` among the bars of ``symbols`` at ``interval``."""
-        query = select(func.max(bars.c.ts)).where(
-            bars.c.symbol.in_(list(symbols)), bars.c.interval == interval, bars.c.ts < before_ts
+        table = self._table
+        query = select(func.max(table.c.ts)).where(
+            table.c.symbol.in_(list(symbols)), table.c.interval == interval, table.c.ts < before_ts
         )
         with translated(self._reading(f"the latest {interval} bar")), self._engine.connect() as connection:
             value = connection.execute(query).scalar_one()
         return None if value is None else int(value)
 
     def summary(self) -> list[BarSeriesSummary]:
+        table = self._table
         query = (
-            select(bars.c.symbol, bars.c.interval, func.count(), func.min(bars.c.ts), func.max(bars.c.ts))
-            .group_by(bars.c.symbol, bars.c.interval)
-            .order_by(bars.c.symbol, bars.c.interval)
+            select(table.c.symbol, table.c.interval, func.count(), func.min(table.c.ts), func.max(table.c.ts))
+            .group_by(table.c.symbol, table.c.interval)
+            .order_by(table.c.symbol, table.c.interval)
         )
         with translated(self._reading("the bar summary")), self._engine.connect() as connection:
             return [BarSeriesSummary(*row) for row in connection.execute(query)]
+
+    def sources(self) -> list[BarSourceSummary]:
+        """Per series and source: how many bars, their range and when the newest was written."""
+        c = self._table.c
+        query = (
+            select(
+                c.symbol,
+                c.interval,
+                c.source,
+                func.count(),
+                func.min(c.ts),
+                func.max(c.ts),
+                func.max(c.received_at),
+            )
+            .group_by(c.symbol, c.interval, c.source)
+            .order_by(c.symbol, c.interval, c.source)
+        )
+        with translated(self._reading("the bar sources")), self._engine.connect() as connection:
+            return [BarSourceSummary(*row) for row in connection.execute(query)]
+
+    def delete_from(self, symbols: Sequence[str], interval: str, start_ts: int) -> int:
+        """Delete the bars of ``symbols`` at ``interval`` stamped at or after ``start_ts``; return
+        how many (one transaction)."""
+        c = self._table.c
+        statement = delete(self._table).where(
+            c.symbol.in_(list(symbols)), c.interval == interval, c.ts >= start_ts
+        )
+        with (
+            translated(self._writing(f"the {interval} bars of {', '.join(symbols)}")),
+            self._engine.begin() as connection,
+        ):
+            return int(connection.execute(statement).rowcount)

@@ -73,17 +73,29 @@ trading_holidays = Table(
     PrimaryKeyConstraint("exchange_group", "date", name="pk_trading_holidays"),
 )
 
-bars = Table(
-    "bars",
-    metadata,
-    Column("symbol", String(32), nullable=False),
-    Column("interval", String(8), nullable=False),
-    Column("ts", BigInteger, nullable=False),  # interval start, UTC epoch seconds
-    Column("open", Float, nullable=False),
-    Column("high", Float, nullable=False),
-    Column("low", Float, nullable=False),
-    Column("close", Float, nullable=False),
-    Column("volume", Float, nullable=False),
-    PrimaryKeyConstraint("symbol", "interval", "ts", name="pk_bars"),
-    sqlite_with_rowid=False,
-)
+
+def _bar_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("symbol", String(32), nullable=False),
+        Column("interval", String(8), nullable=False),
+        Column("ts", BigInteger, nullable=False),  # interval start, UTC epoch seconds
+        Column("open", Float, nullable=False),
+        Column("high", Float, nullable=False),
+        Column("low", Float, nullable=False),
+        Column("close", Float, nullable=False),
+        Column("volume", Float, nullable=False),
+        # provenance: where the bar came from (import:FILE, demo, a provider's name, NAME:gap_fill)
+        # and when it was written, UTC epoch seconds (None: stored before provenance was kept)
+        Column("source", String(255), nullable=False, server_default="unknown"),
+        Column("received_at", BigInteger),
+        PrimaryKeyConstraint("symbol", "interval", "ts", name=f"pk_{name}"),
+        sqlite_with_rowid=False,
+    )
+
+
+bars = _bar_table("bars")
+replayed_bars = _bar_table("replayed_bars")
+"""What the replay provider streamed as a live feed: kept apart, so replayed bars never mix with
+real ones (a session on a real provider never resumes from or counts them)."""

@@ -3,6 +3,7 @@ transaction (or refused whole), and the :class:`ImportReport` of what happened."
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,12 @@ def import_bar_file(
         log.info("misaligned_bars_imported", path=parsed.path, alignment=alignment.describe())
     new_bars = 0
     if parsed.bars:  # the repository raises a failed write as StoreError / StoreUnavailable
-        new_bars = store.bars.upsert_counting_new(parsed.bars, what=f"the bars of {parsed.path}")
+        new_bars = store.bars.upsert_counting_new(
+            parsed.bars,
+            what=f"the bars of {parsed.path}",
+            source=f"import:{Path(parsed.path).name}",
+            received_at=int(time.time()),
+        )
     summary: dict[str, Any] = {
         "path": parsed.path,
         "symbol": parsed.symbol,

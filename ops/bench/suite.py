@@ -105,7 +105,7 @@ def _postgres_copy(base_url: str, workload: Workload) -> Iterator[Store]:
             with open_store(workload.url, create=False) as source:
                 start_ts, end_ts = workload.session_range()
                 for symbol in workload.symbols:
-                    store.bars.upsert(source.bars.read(symbol, "1m", start_ts, end_ts))
+                    store.bars.upsert(source.bars.read(symbol, "1m", start_ts, end_ts), source="demo")
             yield store
     finally:
         with admin.begin() as connection:

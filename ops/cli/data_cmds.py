@@ -158,26 +158,41 @@ def demo(state: CliState, symbols: str, start: date, end: date, seed: int, group
 @data.command()
 @click.pass_obj
 def summary(state: CliState) -> None:
-    """What the store holds: bars per symbol and interval."""
+    """What the store holds: bars per symbol, interval and source (where they came from), and
+    apart from them what the replay provider streamed."""
     from rich.console import Console
     from rich.table import Table
 
-    rows = state.store().bars.summary()
-    if not rows:
+    store = state.store()
+    tables = [
+        ("bars in the store", store.bars.sources()),
+        ("replayed bars (kept apart)", store.replayed.sources()),
+    ]
+    if not any(rows for _, rows in tables):
         click.echo("the store holds no bars")
         return
-    table = Table(title="bars in the store")
-    for column in ("symbol", "interval", "bars", "first (UTC)", "last (UTC)"):
-        table.add_column(column, justify="right" if column == "bars" else "left")
-    for row in rows:
-        table.add_row(
-            row.symbol,
-            row.interval,
-            f"{row.count:,}",
-            f"{datetime.fromtimestamp(row.first_ts, UTC):%Y-%m-%d %H:%M}",
-            f"{datetime.fromtimestamp(row.last_ts, UTC):%Y-%m-%d %H:%M}",
-        )
-    Console(width=100, markup=False).print(table)
+    console = Console(width=120, markup=False)
+    for title, rows in tables:
+        if not rows:
+            continue
+        table = Table(title=title)
+        for column in ("symbol", "interval", "source", "bars", "first (UTC)", "last (UTC)", "written (UTC)"):
+            table.add_column(column, justify="right" if column == "bars" else "left")
+        for row in rows:
+            table.add_row(
+                row.symbol,
+                row.interval,
+                row.source,
+                f"{row.count:,}",
+                _utc(row.first_ts),
+                _utc(row.last_ts),
+                "-" if row.received_at is None else _utc(row.received_at),
+            )
+        console.print(table)
+
+
+def _utc(ts: int) -> str:
+    return f"{datetime.fromtimestamp(ts, UTC):%Y-%m-%d %H:%M}"
 
 
 @data.command()

@@ -191,8 +191,9 @@ def serve(
         config, store, plan, replay_date=replay_date.date() if replay_date else None, replay_start=start,
         replay_origin=replay_origin, speed=speed, seed=seed,
     )  # fmt: skip
-    if plan.store_failures:
+    if plan.store_failures:  # the replay provider's bars are kept in store.replayed
         store.bars = FaultyBars(store.bars, plan)  # type: ignore[assignment]  # same interface
+        store.replayed = FaultyBars(store.replayed, plan)  # type: ignore[assignment]
     keep_running = (config.api_config.data_api != "replay") if once is None else not once
     engine = MarketSessionSystem(
         config, store, provider=provider, keep_running=keep_running,

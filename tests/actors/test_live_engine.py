@@ -139,7 +139,7 @@ def session_bars_of(hours: DayHours, symbols: tuple[str, ...] = SYMBOLS) -> list
 
 
 def stored(store: Store, symbol: str, interval: str, hours: DayHours) -> list[Bar]:
-    return store.bars.read(symbol, interval, hours.open_ts, hours.close_ts)
+    return store.replayed.read(symbol, interval, hours.open_ts, hours.close_ts)
 
 
 def minutes_of(gaps: list[Any], interval: str = "1m") -> set[tuple[str, int]]:
@@ -266,14 +266,15 @@ def test_pre_market_duplicate_and_late_bars(store: Store, live: list[Live]) -> N
     assert refused["outside regular session"] + refused["duplicate"] == len(pre) + stats["duplicated"]
     assert dict(report.days[0].refused) == refused
     for symbol in SYMBOLS:
-        assert store.bars.read(symbol, "1m", ny_ts(EARLY_CLOSE, 9, 0), hours.open_ts) == [
+        assert store.replayed.read(symbol, "1m", ny_ts(EARLY_CLOSE, 9, 0), hours.open_ts) == [
             b for b in pre if b.symbol == symbol
         ]
         assert stored(store, symbol, "1m", hours) == [b for b in regular if b.symbol == symbol]
         session = report.days[0].symbols[symbol].session
         assert session["1m"].bars == 210 and session["1m"].quality == 100.0
         assert session["5m"].bars == 42 and session["5m"].quality == 100.0
-    assert store.bars.count(interval="1m") == len(pre) + len(regular)  # nothing stored twice
+    assert store.replayed.count(interval="1m") == len(pre) + len(regular)  # nothing stored twice
+    assert store.bars.count() == 0, "the replay's bars are kept apart from the data"
     appended = run.appended()
     assert len(appended) == len({(b.symbol, b.ts) for b in appended}) == len(regular)
     assert all(b.ts >= hours.open_ts for b in appended)
@@ -298,7 +299,7 @@ def test_a_duplicated_pre_market_bar_is_counted_once(store: Store, live: list[Li
     report = run.engine.stop("seen enough", timeout=10)
 
     assert report.status == "stopped", report.error
-    assert store.bars.count(interval="1m") >= len(pre) == 30
+    assert store.replayed.count(interval="1m") >= len(pre) == 30
     assert report.days[0].refused["outside regular session"] == len(pre)
 
 
@@ -339,7 +340,7 @@ def test_a_restart_resumes_the_day_from_the_store_and_fetches_what_it_missed(
     hours = day_hours(store, EARLY_CLOSE)
     regular = session_bars_of(hours)
     before_crash = [b for b in regular if b.ts < ny_ts(EARLY_CLOSE, 10, 30)]  # 09:30–10:29
-    store.bars.upsert(before_crash)
+    store.replayed.upsert(before_crash, source="replay")
     run = make(live, store, regular, ny(EARLY_CLOSE, 10, 45))
 
     report = run.run()

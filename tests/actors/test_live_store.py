@@ -88,12 +88,12 @@ def test_every_bar_is_stored_once_with_drops_duplicates_and_late_bars(store: Sto
     assert report.status == "completed", report.error
     assert provider.stats["dropped"] > 0 and provider.stats["duplicated"] > 0 and provider.stats["late"] > 0
     for symbol in SYMBOLS:
-        stored = store.bars.read(symbol, "1m", hours.open_ts, hours.close_ts)
+        stored = store.replayed.read(symbol, "1m", hours.open_ts, hours.close_ts)
         assert [b.ts for b in stored] == list(range(hours.open_ts, hours.close_ts, 60))
         assert stored == [b for b in bars if b.symbol == symbol]  # the values delivered, not others
         session = report.days[0].symbols[symbol].session
         assert session["1m"].quality == 100.0 and session["15m"].quality == 100.0
-    assert store.bars.count(interval="1m") == len(bars)
+    assert store.replayed.count(interval="1m") == len(bars)
     # every dropped bar is filled; a late bar may be filled too when its gap is fetched before it arrives
     assert provider.stats["dropped"] <= status.counters["filled_bars"]
     assert status.counters["filled_bars"] <= provider.stats["dropped"] + provider.stats["late"]
@@ -107,11 +107,11 @@ def test_a_store_outage_keeps_the_bars_and_writes_them_when_it_is_back(sqlite_st
     hours = DayHours.from_session(calendar.get_trading_session(DAY))  # type: ignore[arg-type]  # a trading day
     bars = complete_session_bars(SYMBOLS, hours)
     plan = parse_faults(["store-fail:writes@6"], live=True)
-    faulty = FaultyBars(store.bars, plan)
+    faulty = FaultyBars(store.replayed, plan)
     start = datetime.combine(DAY, time(9, 29), calendar.timezone())
     time_, provider = _replay(bars, start)
     with MarketSessionSystem(_config(), store, provider=provider, time=time_) as engine:
-        engine.store.bars = faulty  # type: ignore[assignment]  # same interface
+        engine.store.replayed = faulty  # type: ignore[assignment]  # same interface
         with _driven(time_, provider, engine):
             report = engine.wait(90)
         status = engine.live_status()
@@ -120,5 +120,5 @@ def test_a_store_outage_keeps_the_bars_and_writes_them_when_it_is_back(sqlite_st
     assert status.counters["store_errors"] == 6
     assert any("the store is unavailable" in w for w in report.warnings)
     for symbol in SYMBOLS:
-        stored = store.bars.read(symbol, "1m", hours.open_ts, hours.close_ts)
+        stored = store.replayed.read(symbol, "1m", hours.open_ts, hours.close_ts)
         assert stored == [b for b in bars if b.symbol == symbol]

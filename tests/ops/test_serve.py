@@ -109,7 +109,7 @@ def test_endpoints_then_sigterm_drains_and_keeps_every_bar(live_setup: Any, tmp_
     with open_store(url) as store:
         calendar = TradingCalendar(store.calendar, "US_EQUITY")
         hours = DayHours.from_session(calendar.get_trading_session(target))  # type: ignore[arg-type]  # a trading day
-        stored = sum(len(store.bars.read(s, "1m", hours.open_ts, hours.close_ts)) for s in SYMBOLS)
+        stored = sum(len(store.replayed.read(s, "1m", hours.open_ts, hours.close_ts)) for s in SYMBOLS)
     assert stored == sum(d["bars_streamed"] for d in report["days"]) > 0
     events = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
     assert {"serving", "draining", "stopped"} <= {e["event"] for e in events}  # every line is JSON

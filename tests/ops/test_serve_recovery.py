@@ -100,7 +100,9 @@ class Timeline:
         missing: dict[str, list[str]] = {}
         with open_store(self.url) as store:
             for symbol in SYMBOLS:
-                have = {b.ts for b in store.bars.read(symbol, "1m", self.hours.open_ts, self.hours.close_ts)}
+                have = {
+                    b.ts for b in store.replayed.read(symbol, "1m", self.hours.open_ts, self.hours.close_ts)
+                }
                 lost = [ts for ts in range(self.hours.open_ts, self.hours.close_ts, 60) if ts not in have]
                 if lost:
                     missing[symbol] = [_hhmm(ts) for ts in lost]
