@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.stores import real_file, real_minute_bars, seed
+from support.stores import real_file, real_minute_bars, real_minute_bars_as_stamped, seed
 
 from domain.bars import daily_date
 from domain.calendar.trading_calendar import TradingCalendar
@@ -306,17 +306,16 @@ def test_a_bad_offset_is_refused_naming_the_form(text: str) -> None:
 def test_bars_are_checked_against_the_seeded_calendar_around_them(sqlite_store: Store) -> None:
     seed(sqlite_store)
     calendar = TradingCalendar(sqlite_store.calendar, "US_EQUITY")
-    bars = real_minute_bars("AAPL")
-    late = check_bars(bars, MINUTE, calendar)
+    late = check_bars(real_minute_bars_as_stamped("AAPL"), MINUTE, calendar)
     assert (late.status, late.offset_seconds) == (AlignmentStatus.MISALIGNED, 4 * HOUR)
-    shifted = [bar._replace(ts=bar.ts - 4 * HOUR) for bar in bars]
-    assert check_bars(shifted, MINUTE, calendar).status is AlignmentStatus.ALIGNED
+    # real_minute_bars is the same file shifted back 4 hours
+    assert check_bars(real_minute_bars("AAPL"), MINUTE, calendar).status is AlignmentStatus.ALIGNED
 
 
 def test_bars_outside_the_seeded_calendar_are_not_checked_and_say_why(sqlite_store: Store) -> None:
     seed(sqlite_store, start_year=2030, end_year=2030)
     verdict = check_bars(
-        real_minute_bars("RIVN"), MINUTE, TradingCalendar(sqlite_store.calendar, "US_EQUITY")
+        real_minute_bars_as_stamped("RIVN"), MINUTE, TradingCalendar(sqlite_store.calendar, "US_EQUITY")
     )
     assert verdict.status is AlignmentStatus.UNDETERMINED
     assert verdict.evidence[0].startswith("not checked: ") and "2025-06-30 is outside" in verdict.evidence[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from support.stores import real_minute_bars
+from support.stores import real_minute_bars, real_minute_bars_as_stamped
 
 from domain.bars import Bar, daily_ts
 from domain.columns import BarColumns
@@ -35,7 +35,7 @@ def columns(bars: list[Bar], hours: DayHours) -> BarColumns:
 
 
 def test_a_real_day_as_stored_scores_the_pre_market_and_says_the_stamps_are_four_hours_late() -> None:
-    audit = audit_day(JULY_2, MINUTE, columns(real_minute_bars("AAPL"), JULY_2))
+    audit = audit_day(JULY_2, MINUTE, columns(real_minute_bars_as_stamped("AAPL"), JULY_2))
     assert (audit.expected, audit.present) == (390, 349)
     assert audit.alignment is not None and audit.alignment.status is AlignmentStatus.MISALIGNED
     assert audit.alignment.offset_seconds == 4 * HOUR
@@ -44,14 +44,13 @@ def test_a_real_day_as_stored_scores_the_pre_market_and_says_the_stamps_are_four
 
 def test_a_real_day_shifted_back_is_whole_and_aligned() -> None:
     for symbol in ("AAPL", "RIVN"):
-        bars = [b._replace(ts=b.ts - 4 * HOUR) for b in real_minute_bars(symbol)]
-        audit = audit_day(JULY_2, MINUTE, columns(bars, JULY_2))
+        audit = audit_day(JULY_2, MINUTE, columns(real_minute_bars(symbol), JULY_2))
         assert (audit.expected, audit.present, audit.gaps, audit.quality) == (390, 390, (), 100.0)
         assert audit.alignment is not None and audit.alignment.status is AlignmentStatus.ALIGNED
 
 
 def test_the_audit_finds_the_gaps_a_session_would() -> None:
-    bars = [b._replace(ts=b.ts - 4 * HOUR) for b in real_minute_bars("RIVN")]
+    bars = real_minute_bars("RIVN")
     dropped = {JULY_2.open_ts + 60 * k for k in (5, 6, 7, 200)}
     kept = [b for b in bars if b.ts not in dropped]
     audit = audit_day(JULY_2, MINUTE, columns(kept, JULY_2))
@@ -63,8 +62,7 @@ def test_the_audit_finds_the_gaps_a_session_would() -> None:
 
 
 def test_a_bar_that_breaks_a_rule_is_counted_under_the_rules_words() -> None:
-    bars = [b._replace(ts=b.ts - 4 * HOUR) for b in real_minute_bars("AAPL")]
-    broken = [b._replace(low=b.high + 1) if b.ts == JULY_2.open_ts + 600 else b for b in bars]
+    broken = [b._replace(low=b.high + 1) if b.ts == JULY_2.open_ts + 600 else b for b in real_minute_bars("AAPL")]
     audit = audit_day(JULY_2, MINUTE, columns(broken, JULY_2))
     assert audit.rule_breaks == 1 and audit.present == 389
 
@@ -86,9 +84,8 @@ def test_a_daily_series_expects_one_valid_bar_per_trading_day_and_counts_the_oth
 
 def test_a_series_sums_its_days_and_lists_its_misaligned_ones() -> None:
     series = SeriesAudit("AAPL", "1m")
-    stored = real_minute_bars("AAPL")
-    series.add(audit_day(JULY_2, MINUTE, columns(stored, JULY_2)))
-    series.add(audit_day(JULY_2, MINUTE, columns([b._replace(ts=b.ts - 4 * HOUR) for b in stored], JULY_2)))
+    series.add(audit_day(JULY_2, MINUTE, columns(real_minute_bars_as_stamped("AAPL"), JULY_2)))
+    series.add(audit_day(JULY_2, MINUTE, columns(real_minute_bars("AAPL"), JULY_2)))
     assert series.days == 2 and series.expected == 780 and series.present == 349 + 390
     assert [day for day, _ in series.misaligned_days] == [JULY_2.day]
     assert series.offsets() == {4 * HOUR: 1}

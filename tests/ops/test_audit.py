@@ -7,7 +7,7 @@ from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
-from support.stores import real_file, real_minute_bars, seed
+from support.stores import real_file, real_minute_bars, real_minute_bars_as_stamped, seed
 
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import CalendarError
@@ -27,8 +27,8 @@ def us_calendar(store: Store) -> TradingCalendar:
 
 def test_the_real_minute_files_as_stored_are_found_four_hours_late(store: Store) -> None:
     calendar = us_calendar(store)
-    store.bars.upsert(real_minute_bars("AAPL"))
-    store.bars.upsert([b._replace(symbol="RIVN", ts=b.ts - 4 * HOUR) for b in real_minute_bars("RIVN")])
+    store.bars.upsert(real_minute_bars_as_stamped("AAPL"))
+    store.bars.upsert(real_minute_bars("RIVN"))
     days: list[DayAudit] = []
     audit = audit_store(store, calendar, on_day=days.append)
     by_symbol = {s.symbol: s for s in audit.series}

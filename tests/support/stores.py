@@ -43,8 +43,23 @@ def real_file(name: str) -> Path:
     return path
 
 
+REAL_MINUTE_SHIFT = 4 * 3600  # the real minute files are stamped 4 hours late (see their README)
+
+
 def real_minute_bars(symbol: str) -> list[Bar]:
-    """Every row of the real minute file of ``symbol`` (00:00Z to 23:59Z on 2025-07-02) as bars."""
+    """The real minute bars of ``symbol`` as they truly are: the file's stamps moved back 4 hours.
+
+    The file is stamped 4 hours late (its opening auction sits at 17:30Z); shifted back, it holds
+    July 1's post-market (20:00Z-23:59Z), July 2's pre-market and all 390 regular minutes of
+    2025-07-02 (13:30Z-20:00Z). Tests of session behaviour use these; tests *about* the bad stamps
+    use ``real_minute_bars_as_stamped``.
+    """
+    return [b._replace(ts=b.ts - REAL_MINUTE_SHIFT) for b in real_minute_bars_as_stamped(symbol)]
+
+
+def real_minute_bars_as_stamped(symbol: str) -> list[Bar]:
+    """Every row of the real minute file of ``symbol`` as bars, stamped as the file has it
+    (00:00Z to 23:59Z on 2025-07-02, 4 hours late)."""
     with real_file(f"{symbol}_2025-07-02_1m.csv").open(newline="") as handle:
         return [
             Bar(
