@@ -228,21 +228,30 @@ def test_gap_straddling_the_lunch_break_is_one_gap_and_the_break_is_no_gap() -> 
 
 # -- real data -----------------------------------------------------------------------------------
 
-REAL_OPEN = int(datetime.fromisoformat("2025-07-02 13:30:00+00:00").timestamp())
-REAL_CLOSE = int(datetime.fromisoformat("2025-07-02 20:00:00+00:00").timestamp())
+# The real files shifted back 4 hours (they are stamped 4 hours late, see their README). Their
+# regular session is whole, so the tracker is also run over the sparse pre-market, 04:00-09:30
+# New York, as its window: real gaps to find.
+REAL_SHIFT = 4 * 3600
+WINDOWS = {
+    "regular": (et(9, 30), et(16)),
+    "pre-market": (et(4), et(9, 30)),
+}
 
 
 def real_timestamps(path: Path) -> list[int]:
     with path.open(newline="") as handle:
-        return [int(datetime.fromisoformat(row["timestamp"]).timestamp()) for row in csv.DictReader(handle)]
+        return [
+            int(datetime.fromisoformat(row["timestamp"]).timestamp()) - REAL_SHIFT
+            for row in csv.DictReader(handle)
+        ]
 
 
-def independent_gaps(present: set[int], symbol: str) -> list[Gap]:
-    """Runs of missing regular-session minutes, straight from the set of bar starts."""
+def independent_gaps(present: set[int], symbol: str, start: int, end: int) -> list[Gap]:
+    """Runs of missing minutes in ``[start, end)``, straight from the set of bar starts."""
     gaps: list[Gap] = []
     run_start: int | None = None
-    for ts in range(REAL_OPEN, REAL_CLOSE + 60, 60):
-        missing = ts < REAL_CLOSE and ts not in present
+    for ts in range(start, end + 60, 60):
+        missing = ts < end and ts not in present
         if missing and run_start is None:
             run_start = ts
         elif not missing and run_start is not None:
@@ -252,25 +261,32 @@ def independent_gaps(present: set[int], symbol: str) -> list[Gap]:
 
 
 @pytest.mark.parametrize(
-    ("symbol", "regular_bars", "gap_count"),
-    [("AAPL", 349, 17), ("RIVN", 262, 28)],
+    ("symbol", "window", "window_bars", "gap_count"),
+    [
+        ("AAPL", "regular", 390, 0),
+        ("RIVN", "regular", 390, 0),
+        ("AAPL", "pre-market", 249, 37),  # of 330 minutes; counted from the file by hand
+        ("RIVN", "pre-market", 128, 41),
+    ],
 )
 def test_real_day_streamed_minute_by_minute_matches_the_file(
-    symbol: str, regular_bars: int, gap_count: int
+    symbol: str, window: str, window_bars: int, gap_count: int
 ) -> None:
+    start, end = WINDOWS[window]
+    minutes = (end - start) // 60
     timestamps = real_timestamps(real_file(f"{symbol}_2025-07-02_1m.csv"))
-    present = {ts for ts in timestamps if REAL_OPEN <= ts < REAL_CLOSE}
-    expected_gaps = independent_gaps(present, symbol)
-    assert (len(present), len(expected_gaps)) == (regular_bars, gap_count)
+    present = {ts for ts in timestamps if start <= ts < end}
+    expected_gaps = independent_gaps(present, symbol, start, end)
+    assert (len(present), len(expected_gaps)) == (window_bars, gap_count)
 
-    tracker = SessionQualityTracker(symbol, MINUTE, REAL_OPEN, REAL_CLOSE)
-    all_rows = set(timestamps)  # extended hours and the 16:00 row are offered too
+    tracker = SessionQualityTracker(symbol, MINUTE, start, end)
+    all_rows = set(timestamps)  # the rows outside the window are offered too
     changes = stream(tracker, all_rows, min(timestamps), max(timestamps) + 60)
-    assert (tracker.actual, tracker.expected) == (regular_bars, 390)
-    assert tracker.quality == 100 * regular_bars / 390
+    assert (tracker.actual, tracker.expected) == (window_bars, minutes)
+    assert tracker.quality == 100 * window_bars / minutes
     assert list(tracker.gaps) == expected_gaps
-    assert sum(g.bar_count for g in tracker.gaps) == 390 - regular_bars
-    assert tracker.ignored == len(timestamps) - regular_bars
+    assert sum(g.bar_count for g in tracker.gaps) == minutes - window_bars
+    assert tracker.ignored == len(timestamps) - window_bars
     assert all(not change.filled for change in changes), "nothing arrives late in order"
     assert replay(changes) == expected_gaps
 
@@ -278,21 +294,23 @@ def test_real_day_streamed_minute_by_minute_matches_the_file(
 @pytest.mark.parametrize("symbol", ["AAPL", "RIVN"])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_real_day_out_of_order_gives_the_same_gaps(symbol: str, seed: int) -> None:
+    start, end = WINDOWS["pre-market"]  # the regular session has no gap to get wrong
     timestamps = real_timestamps(real_file(f"{symbol}_2025-07-02_1m.csv"))
-    present = {ts for ts in timestamps if REAL_OPEN <= ts < REAL_CLOSE}
-    expected_gaps = independent_gaps(present, symbol)
+    present = {ts for ts in timestamps if start <= ts < end}
+    expected_gaps = independent_gaps(present, symbol, start, end)
+    assert expected_gaps
     shuffled = random.Random(seed).sample(timestamps, len(timestamps))
 
-    early = SessionQualityTracker(symbol, MINUTE, REAL_OPEN, REAL_CLOSE)
+    early = SessionQualityTracker(symbol, MINUTE, start, end)
     early.add_bars(shuffled)
-    early.advance(REAL_CLOSE)
+    early.advance(end)
     assert list(early.gaps) == expected_gaps
 
-    late = SessionQualityTracker(symbol, MINUTE, REAL_OPEN, REAL_CLOSE)
-    changes = [late.advance(REAL_CLOSE)]
+    late = SessionQualityTracker(symbol, MINUTE, start, end)
+    changes = [late.advance(end)]
     changes += [late.add_bars(shuffled[i : i + 37]) for i in range(0, len(shuffled), 37)]
     assert list(late.gaps) == expected_gaps
-    assert late.quality == early.quality == 100 * len(present) / 390
+    assert late.quality == early.quality == 100 * len(present) / 330
     assert replay(changes) == expected_gaps
 
 

@@ -1,8 +1,8 @@
 """Session quality of one day (SPEC §7): the QualityBook fed step by step with the real AAPL and
-RIVN days of 2025-07-02, switched off, scoring derived intervals on their own windows, and the
-``day_counts`` used for historical quality.
+RIVN days of 2025-07-02 (stamped correctly, a few named minutes dropped), switched off, scoring
+derived intervals on their own windows, and the ``day_counts`` used for historical quality.
 
-Every expectation is recomputed here from the CSV rows: the regular-session minutes present,
+Every expectation is recomputed here from the bars: the regular-session minutes present,
 the runs of missing minutes in ``[09:30, 16:00)`` and the complete 5m/15m windows.
 """
 
@@ -26,11 +26,26 @@ from domain.session.windows import DayHours
 NY = ZoneInfo("America/New_York")
 M5, M15 = Interval(300), Interval(900)
 SYMBOLS = ("AAPL", "RIVN")
-REGULAR = {"AAPL": 349, "RIVN": 262}
 
 
 def et(hour: int, minute: int = 0, day: int = 2) -> int:
     return int(datetime(2025, 7, day, hour, minute, tzinfo=NY).timestamp())
+
+
+# The true day holds all 390 regular minutes of both symbols, so the book would find no gap. These
+# minutes are taken out to give it real ones: for AAPL the opening auction (09:30), 10:04-10:06
+# (across the 10:05 window start) and the last minute (15:59, a gap ending at the close); for RIVN
+# a whole 15-minute window (11:00-11:14) and 13:37.
+DROPPED = {
+    "AAPL": {et(9, 30), et(10, 4), et(10, 5), et(10, 6), et(15, 59)},
+    "RIVN": {*range(et(11), et(11, 15), 60), et(13, 37)},
+}
+REGULAR = {"AAPL": 390 - 5, "RIVN": 390 - 16}
+
+
+def day_bars(symbol: str) -> list[Bar]:
+    """The real file of ``symbol`` as truly stamped, without its ``DROPPED`` minutes."""
+    return [b for b in real_minute_bars(symbol) if b.ts not in DROPPED[symbol]]
 
 
 OPEN, CLOSE = et(9, 30), et(16)
@@ -111,7 +126,7 @@ def replay(changes: list[GapChanges]) -> dict[tuple[str, str], list[Gap]]:
 
 def test_real_days_fed_minute_by_minute_end_with_the_regular_session_count_and_its_gaps() -> None:
     book = QualityBook(JULY_2, SYMBOLS, [MINUTE])
-    minutes = {symbol: regular(real_minute_bars(symbol)) for symbol in SYMBOLS}
+    minutes = {symbol: regular(day_bars(symbol)) for symbol in SYMBOLS}
     changes = feed_minute_by_minute(book, [b for symbol in SYMBOLS for b in minutes[symbol].values()])
     results = book.results()
     assert set(results) == {("AAPL", "1m"), ("RIVN", "1m")}
@@ -126,13 +141,14 @@ def test_real_days_fed_minute_by_minute_end_with_the_regular_session_count_and_i
         assert sum(g.bar_count for g in gaps) == 390 - actual
         assert result.filled == ()
         assert replay(changes)[(symbol, "1m")] == gaps, "the published diffs rebuild the gap list"
-    assert round(results[("AAPL", "1m")].score.quality, 2) == 89.49
-    assert round(results[("RIVN", "1m")].score.quality, 2) == 67.18
+    assert round(results[("AAPL", "1m")].score.quality, 2) == 98.72  # 385 / 390
+    assert round(results[("RIVN", "1m")].score.quality, 2) == 95.9  # 374 / 390
+    assert [len(replay(changes)[(s, "1m")]) for s in SYMBOLS] == [3, 2]
 
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_scores_during_the_day_count_the_minutes_that_have_ended(symbol: str) -> None:
-    minutes = regular(real_minute_bars(symbol))
+    minutes = regular(day_bars(symbol))
     book = QualityBook(JULY_2, [symbol], [MINUTE])
     scores_at: dict[int, QualityScore] = {}
     for now in range(OPEN + 60, et(10, 31), 60):
@@ -148,7 +164,7 @@ def test_scores_during_the_day_count_the_minutes_that_have_ended(symbol: str) ->
 
 def test_bars_released_ahead_of_the_clock_count_only_once_their_minute_has_ended() -> None:
     book = QualityBook(JULY_2, ["AAPL"], [MINUTE])
-    minutes = regular(real_minute_bars("AAPL"))
+    minutes = regular(day_bars("AAPL"))
     first_hour = [minutes[ts] for ts in sorted(minutes) if ts < et(10, 30)]
     scores, _ = book.score(OPEN, first_hour)
     assert scores == ()
@@ -157,9 +173,12 @@ def test_bars_released_ahead_of_the_clock_count_only_once_their_minute_has_ended
     assert book.results()[("AAPL", "1m")].score.actual == sum(1 for ts in minutes if ts < et(10))
 
 
-def test_extended_hours_rows_and_the_1600_row_offered_to_the_book_never_count() -> None:
-    everything = real_minute_bars("AAPL")
-    assert CLOSE in {b.ts for b in everything}
+def test_extended_hours_rows_and_a_1600_bar_offered_to_the_book_never_count() -> None:
+    everything = day_bars("AAPL")
+    # the file's extended hours: July 1 from 16:00 (its closing cross) and July 2 before 09:30
+    assert {et(16, day=1), et(4), et(9, 29)} <= {b.ts for b in everything}
+    # the file ends at 15:59: a bar on the close is made from that minute, to test the boundary
+    everything.append(everything[-1]._replace(ts=CLOSE))
     book = QualityBook(JULY_2, ["AAPL"], [MINUTE])
     book.score(OPEN, everything)
     book.score(et(20), [])
@@ -169,7 +188,7 @@ def test_extended_hours_rows_and_the_1600_row_offered_to_the_book_never_count() 
 
 def test_the_real_sessionday_steps_feed_the_book_to_the_same_end() -> None:
     """Wired as the coordinator does: each step's base and derived bars go to the book."""
-    bars = [b for symbol in SYMBOLS for b in real_minute_bars(symbol)]
+    bars = [b for symbol in SYMBOLS for b in day_bars(symbol)]
     day = SessionDay(JULY_2, MINUTE, [M5, M15], SYMBOLS, bars)
     book = QualityBook(JULY_2, SYMBOLS, [MINUTE, M5, M15])
     while not day.at_close:
@@ -177,7 +196,7 @@ def test_the_real_sessionday_steps_feed_the_book_to_the_same_end() -> None:
         book.score(step.now_ts, step.bars + step.derived)
     results = book.results()
     for symbol in SYMBOLS:
-        minutes = regular(real_minute_bars(symbol))
+        minutes = regular(day_bars(symbol))
         assert results[(symbol, "1m")].score.actual == REGULAR[symbol]
         assert list(results[(symbol, "1m")].gaps) == missing_runs(
             symbol, "1m", list(range(OPEN, CLOSE, 60)), set(minutes), CLOSE
@@ -194,7 +213,7 @@ def test_the_real_sessionday_steps_feed_the_book_to_the_same_end() -> None:
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_derived_intervals_are_scored_on_their_own_windows(symbol: str) -> None:
-    minutes = regular(real_minute_bars(symbol))
+    minutes = regular(day_bars(symbol))
     fives = complete_windows(symbol, minutes, 300, "5m")
     fifteens = complete_windows(symbol, minutes, 900, "15m")
     book = QualityBook(JULY_2, [symbol], [MINUTE, M5, M15])
@@ -211,7 +230,8 @@ def test_derived_intervals_are_scored_on_their_own_windows(symbol: str) -> None:
         assert list(result.gaps) == gaps
         assert sum(g.bar_count for g in gaps) == expected - len(windows)
         assert replay(changes).get((symbol, interval), []) == gaps
-    assert 0 < len(fifteens) < 26
+    # AAPL's drops empty the 09:30, 10:00 and 15:45 windows, RIVN's the 11:00 and 13:30 ones
+    assert len(fifteens) == {"AAPL": 26 - 3, "RIVN": 26 - 2}[symbol]
 
 
 def test_a_cut_last_window_is_expected_once_the_close_is_reached() -> None:
@@ -249,7 +269,7 @@ def test_a_disabled_book_scores_100_and_detects_no_gap() -> None:
 
 def test_a_disabled_book_ignores_the_real_bars_too() -> None:
     book = QualityBook(JULY_2, ["RIVN"], [MINUTE], enabled=False)
-    feed_minute_by_minute(book, list(regular(real_minute_bars("RIVN")).values()))
+    feed_minute_by_minute(book, list(regular(day_bars("RIVN")).values()))
     assert book.results()[("RIVN", "1m")].score.quality == 100.0
     assert book.results()[("RIVN", "1m")].gaps == ()
 
@@ -259,7 +279,7 @@ def test_a_disabled_book_ignores_the_real_bars_too() -> None:
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_day_counts_of_a_real_minute_day_are_its_regular_minutes_of_390(symbol: str) -> None:
-    stamps = [b.ts for b in real_minute_bars(symbol)]
+    stamps = [b.ts for b in day_bars(symbol)]
     assert day_counts(JULY_2, MINUTE, stamps) == (REGULAR[symbol], 390)
     assert day_counts(JULY_2, MINUTE, stamps + stamps) == (REGULAR[symbol], 390), "duplicates count once"
     assert day_counts(JULY_2, MINUTE, iter(stamps)) == (REGULAR[symbol], 390)
@@ -272,8 +292,9 @@ def test_day_counts_of_an_early_close_expect_210_minutes() -> None:
 
 
 def test_day_counts_of_derived_bars_use_their_own_windows() -> None:
-    fives = complete_windows("AAPL", regular(real_minute_bars("AAPL")), 300, "5m")
+    fives = complete_windows("AAPL", regular(day_bars("AAPL")), 300, "5m")
     assert day_counts(JULY_2, M5, [b.ts for b in fives]) == (len(fives), 78)
+    assert len(fives) == 78 - 4  # the windows of 09:30, 10:00, 10:05 and 15:55 lose a minute
 
 
 def test_day_counts_of_daily_bars_are_one_expected_and_one_or_zero_present() -> None:
