@@ -81,9 +81,14 @@ def calendar(store: Store) -> TradingCalendar:
     return TradingCalendar(store.calendar)
 
 
+REAL_SHIFT = 4 * 3600  # the real minute files are stamped 4 hours late (see their README)
+
+
 def import_real(store: Store, *symbols: str) -> None:
+    """The real minute file of each symbol, imported shifted back to its true time stamps."""
     for symbol in symbols:
-        import_bar_file(store, real_file(f"{symbol}_2025-07-02_1m.csv"), symbol, "1m", "America/New_York")
+        path = real_file(f"{symbol}_2025-07-02_1m.csv")
+        import_bar_file(store, path, symbol, "1m", "America/New_York", shift_seconds=-REAL_SHIFT)
 
 
 # ------------------------------------------------------------------------------------- configs
@@ -125,20 +130,26 @@ class Row(NamedTuple):
 
 
 def real_rows(symbol: str) -> list[Row]:
+    """The file's rows at their true time (its stamps less 4 hours), with their New York date and
+    time (the file's own ``timestamp_et`` and ``time_et`` columns are 4 hours late too)."""
+    rows = []
     with real_file(f"{symbol}_2025-07-02_1m.csv").open(newline="") as handle:
-        return [
-            Row(
-                int(datetime.fromisoformat(line["timestamp"]).timestamp()),
-                line["timestamp_et"][:10],
-                line["time_et"],
-                float(line["open"]),
-                float(line["high"]),
-                float(line["low"]),
-                float(line["close"]),
-                float(line["volume"]),
+        for line in csv.DictReader(handle):
+            moment = datetime.fromisoformat(line["timestamp"]) - timedelta(seconds=REAL_SHIFT)
+            local = moment.astimezone(NY)
+            rows.append(
+                Row(
+                    int(moment.timestamp()),
+                    local.date().isoformat(),
+                    local.time().isoformat(),
+                    float(line["open"]),
+                    float(line["high"]),
+                    float(line["low"]),
+                    float(line["close"]),
+                    float(line["volume"]),
+                )
             )
-            for line in csv.DictReader(handle)
-        ]
+    return rows
 
 
 def regular_rows(symbol: str) -> list[Row]:
@@ -357,7 +368,8 @@ def test_derived_days_of_a_daily_series_are_only_days_of_that_series(
 # ------------------------------------------------------------------------------ intraday series
 
 
-@pytest.mark.parametrize(("symbol", "count"), [("AAPL", 349), ("RIVN", 262)])
+# shifted back, both files hold every regular minute; the rest is pre- and post-market
+@pytest.mark.parametrize(("symbol", "count"), [("AAPL", 390), ("RIVN", 390)])
 def test_intraday_historical_bars_are_the_regular_session_only(
     store: Store, calendar: TradingCalendar, symbol: str, count: int
 ) -> None:
@@ -374,12 +386,15 @@ def test_intraday_historical_bars_are_the_regular_session_only(
 def test_historical_5m_bars_are_derived_from_complete_minute_windows(
     store: Store, calendar: TradingCalendar
 ) -> None:
-    import_real(store, "AAPL")
+    # the true day holds every minute: 10:02 and 13:47 are left out so two windows are incomplete
+    dropped = {at(d("2025-07-02"), 10, 2), at(d("2025-07-02"), 13, 47)}
+    rows = [r for r in real_rows("AAPL") if r.ts not in dropped]
+    store.bars.upsert([Bar("AAPL", "1m", r.ts, r.open, r.high, r.low, r.close, r.volume) for r in rows])
     data = load_historical(
         config([{"trailing_days": 1, "intervals": ["5m"]}]), d("2025-07-03"), calendar, store.bars
     )
     series = data.series[("AAPL", "5m")]
-    by_ts = {r.ts: r for r in regular_rows("AAPL")}
+    by_ts = {r.ts: r for r in regular_rows("AAPL") if r.ts not in dropped}
     expected = []
     for start in range(at(d("2025-07-02"), 9, 30), at(d("2025-07-02"), 16), 300):
         window = [by_ts.get(ts) for ts in range(start, start + 300, 60)]
@@ -397,7 +412,7 @@ def test_historical_5m_bars_are_derived_from_complete_minute_windows(
                     sum(r.volume for r in got),
                 )
             )
-    assert series.bars == expected
+    assert series.bars == expected and len(expected) == 78 - 2
     assert series.derived_days == days("2025-07-02")
 
 
