@@ -4,7 +4,9 @@ that shrinks or splits keeps the attempts and due time of the gap it came from; 
 postpones; a new book handed the gaps with their fetches goes on where the last one was.
 
 Gap diffs come from hand-made values and from the QualityCalculator's own tracker fed with the
-real RIVN minutes of 2025-07-02 (its first half hour has two gaps, 13:30–13:34 and 13:37–13:59 UTC).
+real RIVN minutes of 2025-07-02. Correctly stamped (the file is 4 hours late), RIVN's regular
+session has no gap, so the tracker's window is its sparse pre-market from 05:30 New York (09:30 UTC)
+to the open: its first half hour has two real gaps, 09:30–09:34 and 09:37–09:59 UTC.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ def utc(hour: int, minute: int = 0) -> int:
     return int(datetime(2025, 7, 2, hour, minute, tzinfo=UTC).timestamp())
 
 
-OPEN, CLOSE = utc(13, 30), utc(20)
-NOW = utc(14)
+OPEN, CLOSE = utc(9, 30), utc(13, 30)  # 05:30-09:30 New York
+NOW = utc(10)
 
 
 def gap(start: int, end: int, symbol: str = "RIVN", **changes: object) -> Gap:
@@ -39,12 +41,15 @@ def gap(start: int, end: int, symbol: str = "RIVN", **changes: object) -> Gap:
 
 def real_rivn_minutes() -> list[int]:
     with real_file("RIVN_2025-07-02_1m.csv").open(newline="") as handle:
-        return [int(datetime.fromisoformat(line["timestamp"]).timestamp()) for line in csv.DictReader(handle)]
+        return [  # the file's stamps are 4 hours late
+            int(datetime.fromisoformat(line["timestamp"]).timestamp()) - 4 * 3600
+            for line in csv.DictReader(handle)
+        ]
 
 
 @pytest.fixture
 def tracker() -> SessionQualityTracker:
-    """RIVN's regular session with the real bars of its first half hour, the clock at 14:00 UTC."""
+    """RIVN's pre-market from 09:30 UTC with the real bars of its first half hour, the clock at 10:00."""
     tracker = SessionQualityTracker("RIVN", Interval.parse("1m"), OPEN, CLOSE)
     tracker.add_bars([ts for ts in real_rivn_minutes() if OPEN <= ts < NOW])
     return tracker
@@ -71,7 +76,7 @@ def fetch_until_gone(book: GapBook, now: int, limit: int = 1000) -> tuple[list[i
 
 def test_a_new_gap_is_due_at_once() -> None:
     book = GapBook(max_retries=3, retry_interval=60)
-    value = gap(utc(13, 37), utc(13, 59))
+    value = gap(utc(9, 37), utc(9, 59))
 
     book.track((value,), (), NOW)
 
@@ -85,7 +90,7 @@ def test_a_new_gap_is_due_at_once() -> None:
 
 def test_an_attempt_counts_a_retry_and_makes_the_gap_due_again_after_the_retry_interval() -> None:
     book = GapBook(max_retries=3, retry_interval=60)
-    value = gap(utc(13, 37), utc(13, 59))
+    value = gap(utc(9, 37), utc(9, 59))
     book.track((value,), (), NOW)
 
     counted = book.attempted(value, NOW + 5)
@@ -99,7 +104,7 @@ def test_an_attempt_counts_a_retry_and_makes_the_gap_due_again_after_the_retry_i
 
 def test_a_gap_is_abandoned_at_the_due_time_after_its_last_allowed_fetch() -> None:
     book = GapBook(max_retries=3, retry_interval=60)
-    value = gap(utc(13, 37), utc(13, 59))
+    value = gap(utc(9, 37), utc(9, 59))
     book.track((value,), (), NOW)
 
     fetches, abandoned, at = fetch_until_gone(book, NOW)
@@ -124,7 +129,7 @@ def test_every_gap_gets_exactly_max_retries_fetches_spaced_by_at_least_the_inter
     """Whenever the filler wakes (on time or late), a gap is fetched max_retries times, then
     abandoned no earlier than retry_interval after the last fetch."""
     book = GapBook(max_retries, retry_interval)
-    value = gap(utc(13, 37), utc(13, 59))
+    value = gap(utc(9, 37), utc(9, 59))
     book.track((value,), (), NOW)
     now, fetches = NOW, []
     for step in late:
@@ -146,7 +151,7 @@ def test_every_gap_gets_exactly_max_retries_fetches_spaced_by_at_least_the_inter
 
 def test_attempting_a_gap_that_left_the_book_changes_nothing() -> None:
     book = GapBook(max_retries=2, retry_interval=60)
-    value = gap(utc(13, 37), utc(13, 59))
+    value = gap(utc(9, 37), utc(9, 59))
 
     assert book.attempted(value, NOW) is None
     assert len(book) == 0
@@ -154,7 +159,7 @@ def test_attempting_a_gap_that_left_the_book_changes_nothing() -> None:
 
 def test_filled_gaps_leave_the_book() -> None:
     book = GapBook(max_retries=2, retry_interval=60)
-    first, second = gap(utc(13, 30), utc(13, 34)), gap(utc(13, 37), utc(13, 59))
+    first, second = gap(utc(9, 30), utc(9, 34)), gap(utc(9, 37), utc(9, 59))
     book.track((first, second), (), NOW)
 
     book.track((), (replace(first, status=GapStatus.FILLED),), NOW + 1)
@@ -166,14 +171,14 @@ def test_filled_gaps_leave_the_book() -> None:
 def test_gaps_reported_not_open_are_not_tracked() -> None:
     book = GapBook(max_retries=2, retry_interval=60)
 
-    book.track((gap(utc(13, 30), utc(13, 34), status=GapStatus.ABANDONED),), (), NOW)
+    book.track((gap(utc(9, 30), utc(9, 34), status=GapStatus.ABANDONED),), (), NOW)
 
     assert len(book) == 0
 
 
 def test_several_symbols_and_gaps_are_tracked_apart() -> None:
     book = GapBook(max_retries=2, retry_interval=60)
-    rivn, aapl = gap(utc(13, 37), utc(13, 59)), gap(utc(13, 37), utc(13, 59), "AAPL")
+    rivn, aapl = gap(utc(9, 37), utc(9, 59)), gap(utc(9, 37), utc(9, 59), "AAPL")
     book.track((rivn, aapl), (), NOW)
 
     book.attempted(rivn, NOW)
@@ -200,8 +205,8 @@ def test_the_trackers_real_gaps_enter_the_book_due_at_once(tracker: SessionQuali
     book.track(changes.opened, changes.closed, NOW)
 
     assert [(g.start_ts, g.end_ts, g.bar_count) for g in book.gaps] == [
-        (utc(13, 30), utc(13, 34), 4),
-        (utc(13, 37), utc(13, 59), 22),
+        (utc(9, 30), utc(9, 34), 4),
+        (utc(9, 37), utc(9, 59), 22),
     ]
     assert book.due(NOW) == (list(changes.opened), [])
 
@@ -216,26 +221,26 @@ def test_a_gap_split_by_a_partial_fill_keeps_its_attempts_and_due_time(
     book.attempted(long, NOW)
     book.attempted(long, NOW + 60)
 
-    split = tracker.add_bars([utc(13, 45)])  # the second fetch brought back one bar
+    split = tracker.add_bars([utc(9, 45)])  # the second fetch brought back one bar
     book.track(split.opened, split.closed, NOW + 61)
 
-    pieces = [g for g in book.gaps if g.start_ts >= utc(13, 37)]
+    pieces = [g for g in book.gaps if g.start_ts >= utc(9, 37)]
     assert [(g.start_ts, g.end_ts) for g in pieces] == [
-        (utc(13, 37), utc(13, 45)),
-        (utc(13, 46), utc(13, 59)),
+        (utc(9, 37), utc(9, 45)),
+        (utc(9, 46), utc(9, 59)),
     ]
     assert all(g.retry_count == 2 and g.last_retry_ts == NOW + 60 for g in pieces)
-    assert [g.start_ts for g in book.due(NOW + 119)[0] if g.start_ts >= utc(13, 37)] == []
-    assert [g.start_ts for g in book.due(NOW + 120)[0] if g.start_ts >= utc(13, 37)] == [
-        utc(13, 37),
-        utc(13, 46),
+    assert [g.start_ts for g in book.due(NOW + 119)[0] if g.start_ts >= utc(9, 37)] == []
+    assert [g.start_ts for g in book.due(NOW + 120)[0] if g.start_ts >= utc(9, 37)] == [
+        utc(9, 37),
+        utc(9, 46),
     ]
 
     _, abandoned, at = fetch_until_gone(book, NOW + 120)
     assert at == NOW + 60 + 4 * 60, "three more fetches each, as if the gap had never split"
     assert [(g.start_ts, g.retry_count, g.status) for g in abandoned] == [
-        (utc(13, 37), 5, GapStatus.ABANDONED),
-        (utc(13, 46), 5, GapStatus.ABANDONED),
+        (utc(9, 37), 5, GapStatus.ABANDONED),
+        (utc(9, 46), 5, GapStatus.ABANDONED),
     ]
 
 
@@ -246,14 +251,14 @@ def test_a_gap_shrunk_by_a_fill_at_its_start_keeps_its_attempts(tracker: Session
     long = next(g for g in book.gaps if g.bar_count == 22)
     book.attempted(long, NOW)
 
-    shrunk = tracker.add_bars([utc(13, 37), utc(13, 38)])
+    shrunk = tracker.add_bars([utc(9, 37), utc(9, 38)])
     book.track(shrunk.opened, shrunk.closed, NOW + 10)
 
-    piece = next(g for g in book.gaps if g.start_ts >= utc(13, 37))
-    assert (piece.start_ts, piece.end_ts, piece.retry_count) == (utc(13, 39), utc(13, 59), 1)
-    assert book.next_due() == NOW, "the untouched 13:30 gap is still due"
-    assert [g.start_ts for g in book.due(NOW + 59)[0]] == [utc(13, 30)]
-    assert [g.start_ts for g in book.due(NOW + 60)[0]] == [utc(13, 30), utc(13, 39)]
+    piece = next(g for g in book.gaps if g.start_ts >= utc(9, 37))
+    assert (piece.start_ts, piece.end_ts, piece.retry_count) == (utc(9, 39), utc(9, 59), 1)
+    assert book.next_due() == NOW, "the untouched 09:30 gap is still due"
+    assert [g.start_ts for g in book.due(NOW + 59)[0]] == [utc(9, 30)]
+    assert [g.start_ts for g in book.due(NOW + 60)[0]] == [utc(9, 30), utc(9, 39)]
 
 
 def test_a_gap_filled_completely_by_a_fetch_leaves_the_book(tracker: SessionQualityTracker) -> None:
@@ -261,16 +266,16 @@ def test_a_gap_filled_completely_by_a_fetch_leaves_the_book(tracker: SessionQual
     changes = tracker.advance(NOW)
     book.track(changes.opened, changes.closed, NOW)
 
-    filled = tracker.add_bars(range(utc(13, 30), utc(13, 34), 60))
+    filled = tracker.add_bars(range(utc(9, 30), utc(9, 34), 60))
     book.track(filled.opened, filled.closed, NOW + 5)
 
-    assert [g.start_ts for g in filled.filled] == [utc(13, 30)]
-    assert [g.start_ts for g in book.gaps] == [utc(13, 37)]
+    assert [g.start_ts for g in filled.filled] == [utc(9, 30)]
+    assert [g.start_ts for g in book.gaps] == [utc(9, 37)]
 
 
 def test_a_gap_reported_again_unchanged_keeps_its_attempts_and_due_time() -> None:
     book = GapBook(max_retries=5, retry_interval=60)
-    value = gap(utc(13, 37), utc(13, 59))
+    value = gap(utc(9, 37), utc(9, 59))
     book.track((value,), (), NOW)
     book.attempted(value, NOW)
 
@@ -285,17 +290,17 @@ def test_a_gap_that_grew_because_more_minutes_went_missing_restarts_its_retries(
 ) -> None:
     book = GapBook(max_retries=5, retry_interval=60)
     tracker.advance(NOW)
-    tail = tracker.advance(utc(14, 2))  # RIVN has no bar at 14:00 or 14:01
-    book.track(tail.opened, tail.closed, utc(14, 2))
-    first = next(g for g in book.gaps if g.start_ts == utc(14))
+    tail = tracker.advance(utc(10, 2))  # RIVN has no bar at 10:00 or 10:01
+    book.track(tail.opened, tail.closed, utc(10, 2))
+    first = next(g for g in book.gaps if g.start_ts == utc(10))
     for k in range(4):
-        book.attempted(first, utc(14, 2) + 60 * k)
+        book.attempted(first, utc(10, 2) + 60 * k)
 
-    grown = tracker.advance(utc(14, 8))
-    book.track(grown.opened, grown.closed, utc(14, 8))
+    grown = tracker.advance(utc(10, 8))
+    book.track(grown.opened, grown.closed, utc(10, 8))
 
     assert [g.retry_count for g in grown.opened] == [0], "the tracker restarts the retries"
-    value = next(g for g in book.gaps if g.start_ts == utc(14))
+    value = next(g for g in book.gaps if g.start_ts == utc(10))
     assert value.end_ts > first.end_ts
     assert value.retry_count == 0
 
@@ -305,14 +310,14 @@ def test_a_gap_that_grew_because_more_minutes_went_missing_restarts_its_retries(
 
 def test_postpone_only_moves_a_due_time_later() -> None:
     book = GapBook(max_retries=3, retry_interval=60)
-    value = gap(utc(13, 37), utc(13, 59))
+    value = gap(utc(9, 37), utc(9, 59))
     book.track((value,), (), NOW)
 
     book.postpone(value, NOW + 30)
     assert book.next_due() == NOW + 30
     book.postpone(value, NOW + 10)
     assert book.next_due() == NOW + 30, "an earlier time does not pull the gap forward"
-    book.postpone(gap(utc(15), utc(15, 5)), NOW + 90)
+    book.postpone(gap(utc(11), utc(11, 5)), NOW + 90)
     assert len(book) == 1, "postponing an unknown gap adds nothing"
 
     assert book.due(NOW + 29) == ([], [])
@@ -322,7 +327,7 @@ def test_postpone_only_moves_a_due_time_later() -> None:
 
 def test_a_new_book_handed_the_gaps_with_their_fetches_goes_on_where_the_last_one_was() -> None:
     book = GapBook(max_retries=3, retry_interval=60)
-    first, second = gap(utc(13, 30), utc(13, 34)), gap(utc(13, 37), utc(13, 59))
+    first, second = gap(utc(9, 30), utc(9, 34)), gap(utc(9, 37), utc(9, 59))
     book.track((first, second), (), NOW)
     book.attempted(second, NOW)
     book.attempted(second, NOW + 60)
@@ -338,7 +343,7 @@ def test_a_new_book_handed_the_gaps_with_their_fetches_goes_on_where_the_last_on
 
 def test_clear_empties_the_book() -> None:
     book = GapBook(max_retries=3, retry_interval=60)
-    book.track((gap(utc(13, 30), utc(13, 34)), gap(utc(13, 37), utc(13, 59))), (), NOW)
+    book.track((gap(utc(9, 30), utc(9, 34)), gap(utc(9, 37), utc(9, 59))), (), NOW)
 
     book.clear()
 
