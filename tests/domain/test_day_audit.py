@@ -62,7 +62,9 @@ def test_the_audit_finds_the_gaps_a_session_would() -> None:
 
 
 def test_a_bar_that_breaks_a_rule_is_counted_under_the_rules_words() -> None:
-    broken = [b._replace(low=b.high + 1) if b.ts == JULY_2.open_ts + 600 else b for b in real_minute_bars("AAPL")]
+    broken = [
+        b._replace(low=b.high + 1) if b.ts == JULY_2.open_ts + 600 else b for b in real_minute_bars("AAPL")
+    ]
     audit = audit_day(JULY_2, MINUTE, columns(broken, JULY_2))
     assert audit.rule_breaks == 1 and audit.present == 389
 

@@ -232,8 +232,9 @@ def test_a_daily_bar_allows_partial_days_and_is_keyed_at_midnight_utc() -> None:
 
 @pytest.mark.parametrize("symbol", ["AAPL", "RIVN"])
 def test_real_day_daily_bar_matches_the_regular_session_rows(symbol: str) -> None:
-    bars = real_minute_bars(symbol)
+    bars = real_minute_bars(symbol)  # July 1's post-market, July 2's pre-market and regular session
     regular = [bar for bar in bars if OPEN <= bar.ts < CLOSE]
+    assert len(regular) == 390 < len(bars)
     [daily] = derive(bars, DAILY)
     assert daily.ts == int(datetime.fromisoformat("2025-07-02 00:00:00+00:00").timestamp())
     assert (daily.open, daily.close) == (regular[0].open, regular[-1].close)
@@ -245,7 +246,10 @@ def test_real_day_daily_bar_matches_the_regular_session_rows(symbol: str) -> Non
 @pytest.mark.parametrize("symbol", ["AAPL", "RIVN"])
 @pytest.mark.parametrize("target", [M5, M15, M60])
 def test_real_day_derived_bars_are_exactly_the_complete_windows(symbol: str, target: Interval) -> None:
-    bars = real_minute_bars(symbol)
+    # the true day holds every regular minute: the open, 12:07 and the last minute are dropped so
+    # that some windows are incomplete (the first, one at midday, the last)
+    dropped = {OPEN, et(12, 7), et(15, 59)}
+    bars = [bar for bar in real_minute_bars(symbol) if bar.ts not in dropped]
     present = {bar.ts for bar in bars if OPEN <= bar.ts < CLOSE}
     step = target.seconds
     complete = [
@@ -253,6 +257,7 @@ def test_real_day_derived_bars_are_exactly_the_complete_windows(symbol: str, tar
         for start in range(OPEN, CLOSE, step)
         if all(ts in present for ts in range(start, min(start + step, CLOSE), 60))
     ]
+    assert len(complete) == -(-390 * 60 // step) - 3  # all windows (the last one cut) but three
     incremental = stepped(bars, target, OPEN, CLOSE, None)
     assert [bar.ts for bar in incremental] == complete
     assert incremental == derive(bars, target)
