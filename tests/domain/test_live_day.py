@@ -3,8 +3,9 @@ session and which are refused (by reason), and which derived bars ``advance`` bu
 window has ended and is complete, later when a gap fill completes it, again when an updated bar
 changes it.
 
-The real AAPL and RIVN minutes of 2025-07-02 are delivered as a provider would (minute by
-minute, or all at once after a restart); every expectation is recomputed here from the CSV rows.
+The real AAPL and RIVN minutes of 2025-07-02, at their true time (the files are stamped 4 hours
+late) and with a few named minutes dropped, are delivered as a provider would (minute by minute,
+or all at once after a restart); every expectation is recomputed here from those bars.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
-from support.stores import real_minute_bars
+from support.stores import real_minute_bars, real_minute_bars_as_stamped
 
 from domain.bars import Bar
 from domain.intervals import Interval
@@ -44,10 +45,20 @@ JULY_3 = DayHours(
 )
 
 
+# The true day holds all 390 regular minutes of both symbols; these are dropped so that some
+# windows are incomplete: AAPL 13:41 and 15:00-15:04 (a whole 5m window), RIVN 17:12-17:13. The
+# last half hour is left whole (the cut 60m window below).
+DROPPED = {
+    "AAPL": {utc(13, 41), *range(utc(15), utc(15, 5), 60)},
+    "RIVN": {utc(17, 12), utc(17, 13)},
+}
+
+
 @pytest.fixture(scope="module")
 def real() -> list[Bar]:
-    """Both symbols' real bars in (time, symbol) order, as a stream would bring them."""
-    return sorted(real_minute_bars("AAPL") + real_minute_bars("RIVN"), key=lambda b: (b.ts, b.symbol))
+    """Both symbols' real bars less ``DROPPED``, in (time, symbol) order, as a stream brings them."""
+    bars = [b for s in SYMBOLS for b in real_minute_bars(s) if b.ts not in DROPPED[s]]
+    return sorted(bars, key=lambda b: (b.ts, b.symbol))
 
 
 def minute(ts: int, symbol: str = "AAPL", *, price: float = 100.0, volume: float = 10.0) -> Bar:
@@ -112,7 +123,8 @@ def test_a_whole_real_day_is_stored_within_trading_hours_and_enters_the_session_
     regular = [b for b in real if OPEN <= b.ts < CLOSE]
     assert sorted(admitted.stored) == sorted(in_hours)
     assert list(admitted.session) == sorted(regular, key=lambda b: (b.symbol, b.ts))
-    assert day.session_count == len(regular) == 349 + 262
+    assert day.session_count == len(regular) == (390 - 6) + (390 - 2)
+    assert sum(b.ts < PRE_OPEN for b in real) == 223 + 99, "July 1's post-market rows"
     assert day.refused == Counter(
         {
             "not today": sum(b.ts < PRE_OPEN for b in real),
@@ -134,7 +146,9 @@ def test_derived_bars_of_a_real_day_are_the_complete_windows_built_by_hand(real:
     assert by_interval["5m"] == expected_derived(regular, 300, "5m")
     assert by_interval["15m"] == expected_derived(regular, 900, "15m")
     assert by_interval["60m"] == expected_derived(regular, 3600, "60m")
-    assert len(derived) == sum(map(len, by_interval.values())) == (60 + 43) + (17 + 14) + (4 + 4)
+    # AAPL's drops empty two windows of each interval (13:40 and 15:00 5m, 13:30 and 15:00 15m,
+    # 13:30 and 14:30 60m), RIVN's one (17:10 5m, 17:00 15m, 16:30 60m)
+    assert len(derived) == sum(map(len, by_interval.values())) == (76 + 77) + (24 + 25) + (5 + 6)
     assert [b.ts for b in derived] == sorted(b.ts for b in derived), "derived bars come in time order"
     assert day.advance(CLOSE) == [], "a window is built once"
     assert day.advance(CLOSE + 3600) == []
@@ -470,13 +484,15 @@ def test_a_derived_interval_that_is_not_a_multiple_of_the_base_is_refused() -> N
 
 
 @pytest.mark.parametrize(("shift", "offset"), [(0, 4 * 3600), (-4 * 3600, 0)])
-def test_a_live_day_judges_the_stamps_it_received_up_to_its_close(
-    real: list[Bar], shift: int, offset: int
-) -> None:
+def test_a_live_day_judges_the_stamps_it_received_up_to_its_close(shift: int, offset: int) -> None:
     """At the close a live day has seen nothing stamped after it: the four-hour-late real day
     is still found four hours late, and shifted back it is aligned."""
+    stamped = sorted(
+        real_minute_bars_as_stamped("AAPL") + real_minute_bars_as_stamped("RIVN"),
+        key=lambda b: (b.ts, b.symbol),
+    )
     day = LiveDay(JULY_2, Interval.parse("1m"), [Interval.parse("5m")], SYMBOLS)
-    day.admit([b._replace(ts=b.ts + shift) for b in real if PRE_OPEN <= b.ts + shift < CLOSE])
+    day.admit([b._replace(ts=b.ts + shift) for b in stamped if PRE_OPEN <= b.ts + shift < CLOSE])
     day.advance(CLOSE)
     verdicts = day.alignment()
     assert set(verdicts) == set(SYMBOLS)
