@@ -2,7 +2,9 @@
 ``comparable()`` (the report without timings) for comparing two runs of one backtest.
 
 The report objects are built directly from their dataclasses; the values are the real AAPL day
-of 2025-07-02 (349 of 390 minutes) and made-up but consistent figures elsewhere.
+of 2025-07-02 at its true time (its file is stamped 4 hours late) less the 09:35, 09:36 and 10:15
+minutes, the gaps below (387 of 390 minutes, 76 of 78 five-minute windows, the volume of the
+other 387 minutes), and made-up but consistent figures elsewhere.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ JULY_3 = DayHours(d("2025-07-03"), et(9, 30, 3), et(13, 0, 3), is_early_close=Tr
 JAN_2 = DayHours(d("2025-01-02"), et(9, 30, 2, 1), et(16, 0, 2, 1))
 
 
-def symbol_day(day: int = 2, bars: int = 349) -> SymbolDay:
+def symbol_day(day: int = 2, bars: int = 387) -> SymbolDay:
     gaps = (
         Gap("AAPL", "1m", et(9, 35, day), et(9, 37, day), 2),
         Gap("AAPL", "1m", et(10, 15, day), et(10, 16, day), 1, retry_count=5, status=GapStatus.ABANDONED),
@@ -47,7 +49,15 @@ def symbol_day(day: int = 2, bars: int = 349) -> SymbolDay:
     return SymbolDay(
         session={
             "1m": IntervalSummary(bars, 100 * bars / 390, 390, gaps, filled_gaps=1),
-            "5m": IntervalSummary(60, 100 * 60 / 78, 78),
+            "5m": IntervalSummary(
+                76,
+                100 * 76 / 78,
+                78,
+                (
+                    Gap("AAPL", "5m", et(9, 35, day), et(9, 40, day), 1),
+                    Gap("AAPL", "5m", et(10, 15, day), et(10, 20, day), 1),
+                ),
+            ),
         },
         historical={
             "1m": HistoricalSummary(1000, 85.47, (d("2025-06-27"), d("2025-06-30"), d("2025-07-01")), 3),
@@ -60,9 +70,9 @@ def symbol_day(day: int = 2, bars: int = 349) -> SymbolDay:
                 "high_52w", None, [d("2024-07-03")], "AAPL: 'high_52w' not enough data"
             ),
         },
-        metrics=SessionMetrics(46_000_000.0, 213.34, 208.14, et(15, 59, day)),
+        metrics=SessionMetrics(58_178_282.0, 213.34, 208.14, et(15, 59, day)),
         alignment=Alignment(
-            AlignmentStatus.MISALIGNED, 14_400, 0.85, ("the opening print is stamped 4:00 after the open",)
+            AlignmentStatus.ALIGNED, 0, 0.5, ("the regular session holds 387 of 390 bars as stamped",)
         ),
     )
 
@@ -73,9 +83,9 @@ def report(**changes: Any) -> RunReport:
             JULY_2,
             ZONE,
             {"AAPL": symbol_day()},
-            bars_streamed=349,
-            bars_derived=90,
-            refused={"outside regular session": 513},
+            bars_streamed=387,
+            bars_derived=76,
+            refused={"outside regular session": 472},  # the file's other rows: 862 - 390
             warnings=("AAPL 1d: no historical bars for 1 of 10 trading day(s)",),
             timings={"historical_s": 0.25, "stream_s": 1.5},
         ),
@@ -169,12 +179,12 @@ def test_every_level_has_exactly_the_keys_the_readme_documents() -> None:
     aapl = day["symbols"]["AAPL"]
     assert set(aapl) == {"session", "alignment", "historical", "indicators", "metrics"}
     assert aapl["alignment"] == {
-        "status": "misaligned",
-        "offset": "+4:00",
-        "offset_seconds": 14_400,
-        "confidence": 0.85,
-        "evidence": ["the opening print is stamped 4:00 after the open"],
-        "fix": "--shift -4:00",
+        "status": "aligned",
+        "offset": "0:00",
+        "offset_seconds": 0,
+        "confidence": 0.5,
+        "evidence": ["the regular session holds 387 of 390 bars as stamped"],
+        "fix": "",
     }
     assert set(aapl["session"]["1m"]) == {"bars", "quality", "expected", "filled_gaps", "gaps"}
     assert set(aapl["session"]["1m"]["gaps"][0]) == {"start", "end", "bar_count", "status", "retry_count"}
@@ -190,8 +200,27 @@ def test_every_level_has_exactly_the_keys_the_readme_documents() -> None:
     assert set(aapl["metrics"]) == {"volume", "high", "low", "last_update"}
 
 
+def test_a_misaligned_symbol_day_carries_the_offset_and_the_fix() -> None:
+    """The verdict on the real AAPL file as stamped, four hours late."""
+    late = Alignment(
+        AlignmentStatus.MISALIGNED, 14_400, 0.84846, ("the opening print is stamped 4:00 after the open",)
+    )
+    assert replace(symbol_day(), alignment=late).to_json(NY)["alignment"] == {
+        "status": "misaligned",
+        "offset": "+4:00",
+        "offset_seconds": 14_400,
+        "confidence": 0.848,
+        "evidence": ["the opening print is stamped 4:00 after the open"],
+        "fix": "--shift -4:00",
+    }
+
+
 def test_totals_count_days_streamed_and_derived_bars() -> None:
-    assert report().to_json()["totals"] == {"trading_days": 2, "bars_streamed": 549, "bars_derived": 140}
+    assert report().to_json()["totals"] == {
+        "trading_days": 2,
+        "bars_streamed": 387 + 200,
+        "bars_derived": 76 + 50,
+    }
     empty = report(days=(), status="stopped").to_json()
     assert empty["totals"] == {"trading_days": 0, "bars_streamed": 0, "bars_derived": 0}
     assert empty["days"] == []
@@ -205,7 +234,7 @@ def test_a_day_has_its_date_hours_early_close_flag_and_symbols() -> None:
     assert first["is_early_close"] is False
     assert set(first["symbols"]) == {"AAPL"}
     assert first["warnings"] == ["AAPL 1d: no historical bars for 1 of 10 trading day(s)"]
-    assert first["bars_not_in_session"] == {"outside regular session": 513}
+    assert first["bars_not_in_session"] == {"outside regular session": 472}
     assert second["date"] == "2025-07-03"
     assert second["regular_close"] == "2025-07-03T13:00:00-04:00"
     assert second["is_early_close"] is True
@@ -215,8 +244,8 @@ def test_session_intervals_carry_bars_quality_and_gaps_in_exchange_time() -> Non
     session = report().to_json()["days"][0]["symbols"]["AAPL"]["session"]
     assert set(session) == {"1m", "5m"}
     minute = session["1m"]
-    assert minute["bars"] == 349
-    assert minute["quality"] == 100 * 349 / 390, "the float is kept, rounding is for display"
+    assert minute["bars"] == 387
+    assert minute["quality"] == 100 * 387 / 390, "the float is kept, rounding is for display"
     assert minute["gaps"] == [
         {
             "start": "2025-07-02T09:35:00-04:00",
@@ -233,8 +262,11 @@ def test_session_intervals_carry_bars_quality_and_gaps_in_exchange_time() -> Non
             "retry_count": 5,
         },
     ]
-    assert session["5m"]["gaps"] == []
-    assert session["5m"]["quality"] == 100 * 60 / 78
+    assert [(g["start"], g["end"]) for g in session["5m"]["gaps"]] == [
+        ("2025-07-02T09:35:00-04:00", "2025-07-02T09:40:00-04:00"),
+        ("2025-07-02T10:15:00-04:00", "2025-07-02T10:20:00-04:00"),
+    ]
+    assert session["5m"]["quality"] == 100 * 76 / 78
 
 
 def test_historical_intervals_carry_bars_quality_and_the_window() -> None:
@@ -263,7 +295,7 @@ def test_indicators_and_metrics_of_a_symbol() -> None:
         "high_52w": None,
     }
     metrics = aapl["metrics"]
-    assert (metrics["volume"], metrics["high"], metrics["low"]) == (46_000_000.0, 213.34, 208.14)
+    assert (metrics["volume"], metrics["high"], metrics["low"]) == (58_178_282.0, 213.34, 208.14)
     assert metrics["last_update"] == "2025-07-02T15:59:00-04:00"
 
 
@@ -320,7 +352,7 @@ def test_runs_that_differ_in_anything_but_timings_are_not_comparable_equal(chang
 
 
 def test_a_different_bar_count_makes_the_days_differ() -> None:
-    other_day = replace(report().days[0], symbols={"AAPL": symbol_day(bars=350)})
+    other_day = replace(report().days[0], symbols={"AAPL": symbol_day(bars=388)})
     other = report(days=(other_day, report().days[1]))
     assert other.comparable() != report().comparable()
 
