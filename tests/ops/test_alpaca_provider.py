@@ -44,12 +44,13 @@ def utc(text: str) -> int:
 
 
 def real_minute_bars(symbol: str, start: str, end: str) -> list[Bar]:
-    """Real 1m bars of ``symbol`` on 2025-07-02 between two UTC times (``"13:30"``)."""
+    """Real 1m bars of ``symbol`` on 2025-07-02 between two UTC times (``"13:30"``), at their true
+    time: the file is stamped 4 hours late (see its README)."""
     with real_file(f"{symbol}_2025-07-02_1m.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     bars = []
     for row in rows:
-        ts = int(datetime.fromisoformat(row["timestamp"]).timestamp())
+        ts = int(datetime.fromisoformat(row["timestamp"]).timestamp()) - 4 * 3600
         if utc(f"2025-07-02T{start}") <= ts < utc(f"2025-07-02T{end}"):
             values = (float(row[k]) for k in ("open", "high", "low", "close", "volume"))
             bars.append(Bar(symbol, "1m", ts, *values))
@@ -126,9 +127,10 @@ def test_fetch_bars_follows_next_page_token_across_three_pages(
 ) -> None:
     bars = real_minute_bars("AAPL", "13:30", "15:00") + real_minute_bars("RIVN", "13:30", "15:00")
     outside = real_minute_bars("AAPL", "13:00", "13:30")[-1:] + real_minute_bars("AAPL", "15:00", "15:05")[:1]
-    assert len(bars) == 70 and len(outside) == 2 and outside[1].ts == utc("2025-07-02T15:00")
+    # every minute of 13:30-15:00 of both symbols: 2 x 90; the two outside are 13:29 and 15:00
+    assert len(bars) == 180 and [b.ts for b in outside] == [utc("2025-07-02T13:29"), utc("2025-07-02T15:00")]
     fake.add_bars(bars + outside)
-    fake.page_size = 30
+    fake.page_size = 70  # 70 + 70 + 40
 
     got = make_provider().fetch_bars(["RIVN", "AAPL"], "1m", utc("2025-07-02T13:30"), utc("2025-07-02T15:00"))
 
@@ -430,7 +432,7 @@ def test_stream_subscription_refusal_fails_without_reconnecting(
 def test_stream_reconnects_after_a_drop_and_reports_the_minutes_lost(
     fake: FakeAlpaca, make_provider: Callable[..., AlpacaProvider]
 ) -> None:
-    bars = real_minute_bars("AAPL", "13:30", "13:40")  # 13:30, 13:31, 13:35 …
+    bars = real_minute_bars("AAPL", "13:30", "13:40")  # every minute: 13:30, 13:31, 13:32 …
     clock = SimulatedClock(datetime(2025, 7, 2, 13, 32, 5, tzinfo=UTC))
     provider, sink = make_provider(clock=clock), RecordingSink()
     provider.start_stream(["AAPL"], sink)
