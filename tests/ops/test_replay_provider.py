@@ -1,7 +1,8 @@
 """The ``replay`` provider (SPEC §8): stored bars served as a live feed on a fast provider clock.
 
-The stream is half an hour of the real AAPL and RIVN minutes of 2025-07-02 (16:00–16:30 UTC:
-30 AAPL bars and 21 RIVN bars, so some minutes hold one symbol only), played on a
+The stream is half an hour of the real AAPL and RIVN minutes of 2025-07-02 at their true time (the
+files are stamped 4 hours late): 12:00–12:30 UTC, 08:00–08:30 New York, in the pre-market, where
+RIVN is sparse (30 AAPL bars and 21 RIVN bars, so some minutes hold one symbol only), played on a
 :class:`ScaledClock` 15 000 times faster than the wall clock (the half hour takes an eighth of
 a second) and recorded by a sink that notes the provider clock at each delivery. Faults (drop, drop span,
 disconnect, late, duplicate, lag, failing fetches) are checked bar by bar. ``replay_from_store``
@@ -49,12 +50,12 @@ def at(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-FIRST, END = utc(16), utc(16, 30)
+FIRST, END = utc(12), utc(12, 30)  # the regular session holds every minute of both symbols
 
 
 @pytest.fixture(scope="module")
 def day() -> list[Bar]:
-    """The stream: real bars of [16:00, 16:30) UTC, in (time, symbol) order."""
+    """The stream: real bars of [12:00, 12:30) UTC, in (time, symbol) order."""
     bars = [b for s in ("AAPL", "RIVN") for b in real_minute_bars(s) if FIRST <= b.ts < END]
     return sorted(bars, key=lambda b: (b.ts, b.symbol))
 
@@ -196,16 +197,16 @@ def test_bars_already_past_when_the_stream_starts_are_not_sent(
     make: Callable[..., ReplayProvider], day: list[Bar]
 ) -> None:
     """A real feed does not replay history on subscribe: those bars are the gap filler's."""
-    # 10 clock seconds per reading: the stream reads its start once, at 16:15:10
-    provider = make(day, start=utc(16, 15), speed=1e6, elapsed=SteppingWall(1e-5))
+    # 10 clock seconds per reading: the stream reads its start once, at 12:15:10
+    provider = make(day, start=utc(12, 15), speed=1e6, elapsed=SteppingWall(1e-5))
     sink = stream(provider)
-    later = [b for b in day if b.ts >= utc(16, 15)]
+    later = [b for b in day if b.ts >= utc(12, 15)]
 
     sink.wait_for(lambda: len(sink.delivered()) >= len(later), "the bars after the start")
 
     assert keys(sink.delivered()) == keys(later)
-    past = [b for b in day if b.ts < utc(16, 15)]
-    assert keys(provider.fetch_bars(["AAPL", "RIVN"], "1m", FIRST, utc(16, 15))) == keys(past)
+    past = [b for b in day if b.ts < utc(12, 15)]
+    assert keys(provider.fetch_bars(["AAPL", "RIVN"], "1m", FIRST, utc(12, 15))) == keys(past)
 
 
 def test_a_seeded_drop_fraction_drops_a_repeatable_set_and_lists_it(
@@ -235,12 +236,12 @@ def test_a_seeded_drop_fraction_drops_a_repeatable_set_and_lists_it(
 def test_a_drop_span_drops_every_bar_starting_in_it(
     make: Callable[..., ReplayProvider], day: list[Bar]
 ) -> None:
-    provider = make(day, drop_ranges=((utc(16, 10), utc(16, 15)),))
+    provider = make(day, drop_ranges=((utc(12, 10), utc(12, 15)),))
     sink = stream(provider)
 
     wait_all_handled(sink, provider, len(day))
 
-    inside = [b for b in day if utc(16, 10) <= b.ts < utc(16, 15)]
+    inside = [b for b in day if utc(12, 10) <= b.ts < utc(12, 15)]
     assert keys(provider.dropped) == keys(inside)
     assert keys(sink.delivered()) == keys([b for b in day if b not in inside])
     assert provider.stats["dropped"] == len(inside) == 7
@@ -250,7 +251,7 @@ def test_a_drop_span_drops_every_bar_starting_in_it(
 def test_a_disconnect_loses_the_bars_due_meanwhile_and_reports_one_outage_on_reconnect(
     make: Callable[..., ReplayProvider], day: list[Bar]
 ) -> None:
-    down, up = utc(16, 10), utc(16, 15)
+    down, up = utc(12, 10), utc(12, 15)
     provider = make(day, disconnects=((down, up),))
     sink = stream(provider)
 
@@ -273,7 +274,7 @@ def test_a_disconnect_loses_the_bars_due_meanwhile_and_reports_one_outage_on_rec
 def test_every_bar_lost_to_a_disconnect_lies_inside_the_reported_outage(
     make: Callable[..., ReplayProvider], day: list[Bar]
 ) -> None:
-    provider = make(day, disconnects=((utc(16, 10), utc(16, 15)),))
+    provider = make(day, disconnects=((utc(12, 10), utc(12, 15)),))
     sink = stream(provider)
     wait_all_handled(sink, provider, len(day))
     sink.wait_for(lambda: bool(sink.outages()), "the outage")
@@ -429,13 +430,13 @@ def test_a_replay_serves_one_interval(day: list[Bar]) -> None:
 def test_a_fetch_returns_the_bars_ended_by_the_clock_sorted_by_symbol_and_time(
     make: Callable[..., ReplayProvider], day: list[Bar]
 ) -> None:
-    provider = make(day, start=utc(16, 10), elapsed=ManualWall())
+    provider = make(day, start=utc(12, 10), elapsed=ManualWall())
 
     got = provider.fetch_bars(["RIVN", "AAPL"], "1m", 0, 2**40)
 
-    ended = [b for b in day if b.ts + 60 <= utc(16, 10)]
+    ended = [b for b in day if b.ts + 60 <= utc(12, 10)]
     assert got == sorted(ended, key=lambda b: (b.symbol, b.ts))
-    assert max(b.ts for b in got) == utc(16, 9), "the bar ending exactly now is included"
+    assert max(b.ts for b in got) == utc(12, 9), "the bar ending exactly now is included"
     assert provider.stats["fetches"] == 1
 
 
@@ -444,11 +445,11 @@ def test_a_fetch_filters_symbols_and_the_half_open_range(
 ) -> None:
     provider = make(day, start=END + 60, elapsed=ManualWall())
 
-    got = provider.fetch_bars(["RIVN"], "1m", utc(16, 3), utc(16, 7))
+    got = provider.fetch_bars(["RIVN"], "1m", utc(12, 3), utc(12, 7))
 
-    assert got == [b for b in day if b.symbol == "RIVN" and utc(16, 3) <= b.ts < utc(16, 7)]
+    assert got == [b for b in day if b.symbol == "RIVN" and utc(12, 3) <= b.ts < utc(12, 7)]
     assert provider.fetch_bars(["MSFT"], "1m", 0, 2**40) == []
-    assert provider.fetch_bars(["AAPL"], "1m", utc(16, 7), utc(16, 7)) == []
+    assert provider.fetch_bars(["AAPL"], "1m", utc(12, 7), utc(12, 7)) == []
 
 
 def test_a_fetch_of_another_interval_is_empty_and_an_equal_spelling_is_not(
@@ -705,5 +706,13 @@ def test_a_source_day_that_does_not_trade_is_refused(
 
 
 def test_a_trading_source_day_without_bars_is_refused_naming_it(store: Store, config: SessionConfig) -> None:
-    with pytest.raises(ProviderError, match="no 1m bars stored for AAPL, RIVN on 2025-07-01"):
-        replay_from_store(store, config, source_day=date(2025, 7, 1), target_day=TARGET, start=time_of_day(9))
+    with pytest.raises(ProviderError, match="no 1m bars stored for AAPL, RIVN on 2025-06-30"):
+        replay_from_store(
+            store, config, source_day=date(2025, 6, 30), target_day=TARGET, start=time_of_day(9)
+        )
+    # the files' first rows are July 1's post-market (AAPL 223, RIVN 99): that day has bars to replay,
+    # all ended by 20:00
+    july_1 = replay_from_store(
+        store, config, source_day=date(2025, 7, 1), target_day=TARGET, start=time_of_day(20)
+    )
+    assert len(everything(july_1)) == 223 + 99
