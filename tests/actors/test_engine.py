@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 from typing import Any
@@ -176,14 +176,35 @@ def test_prefetch_one_or_three_days_gives_the_same_report_and_reads_each_session
 # ----------------------------------------------------------------------------------- real data
 
 
+LATE = timedelta(hours=4)  # the real minute files are stamped 4 hours late (see their README)
+
+
+def _without(source: Path, target: Path, dropped: set[int]) -> Path:
+    """A copy of a real minute dump without the rows whose true start (stamp less 4 h) is dropped."""
+    with source.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = [
+            r
+            for r in reader
+            if int((datetime.fromisoformat(r["timestamp"]) - LATE).timestamp()) not in dropped
+        ]
+        fields = list(reader.fieldnames or ())
+    with target.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
+
+
 def _csv_day(path: Path, day: date) -> tuple[dict[int, tuple[float, ...]], int]:
-    """From a UTC minute dump: the bars of ``day``'s regular session [09:30, 16:00) ET by start
-    timestamp, and how many rows of that day's extended hours [04:00, 20:00) ET lie outside it."""
+    """From a UTC minute dump stamped 4 hours late: the bars of ``day``'s regular session
+    [09:30, 16:00) ET by true start timestamp, and how many rows of that day's extended hours
+    [04:00, 20:00) ET lie outside it."""
     regular: dict[int, tuple[float, ...]] = {}
     outside = 0
     with path.open(newline="") as handle:
         for row in csv.DictReader(handle):
-            moment = datetime.fromisoformat(row["timestamp_utc"]).astimezone(NY)
+            moment = (datetime.fromisoformat(row["timestamp_utc"]) - LATE).astimezone(NY)
             if moment.date() != day or not clock(4) <= moment.time() < clock(20):
                 continue
             values = tuple(float(row[k]) for k in ("open", "high", "low", "close", "volume"))
@@ -219,20 +240,28 @@ def _expected_interval(present: set[int], open_ts: int, minutes: int, count: int
 
 
 def test_real_aapl_and_rivn_minutes_stream_only_regular_hours_and_score_like_the_csv(
-    sqlite_store: Store,
+    sqlite_store: Store, tmp_path: Path
 ) -> None:
     seed(sqlite_store, "US_EQUITY", start_year=2025, end_year=2025)
     session_day = date(2025, 7, 2)
+    # shifted back, both files hold every regular minute: these rows are left out so that the
+    # session has gaps to score (AAPL 10:02-10:03, RIVN the last minute, a gap ending at the close)
+    dropped = {
+        "AAPL": {ny_ts(session_day, 10, 2), ny_ts(session_day, 10, 3)},
+        "RIVN": {ny_ts(session_day, 15, 59)},
+    }
     expected_bars: dict[str, dict[int, tuple[float, ...]]] = {}
     outside_total = 0
     for symbol in ("AAPL", "RIVN"):
-        path = real_file(f"{symbol}_2025-07-02_1m.csv")
-        import_bar_file(sqlite_store, path, symbol, "1m", "America/New_York")
+        name = f"{symbol}_2025-07-02_1m.csv"
+        path = _without(real_file(name), tmp_path / name, dropped[symbol])
+        import_bar_file(sqlite_store, path, symbol, "1m", "America/New_York", shift_seconds=-4 * 3600)
         expected_bars[symbol], outside = _csv_day(path, session_day)
         outside_total += outside
     open_ts = ny_ts(session_day, 9, 30)
     close_ts = ny_ts(session_day, 16)
-    assert outside_total > 0  # the files hold pre- and post-market minutes, the 16:00 one included
+    assert [len(expected_bars[s]) for s in ("AAPL", "RIVN")] == [390 - 2, 390 - 1]
+    assert outside_total == 249 + 128  # the pre-market rows (July 1's post-market is another day)
 
     recorder = Recorder()
     engine = MarketSessionSystem(one_day(symbols=["AAPL", "RIVN"]), sqlite_store, speed=0)
@@ -272,7 +301,9 @@ def test_real_aapl_and_rivn_minutes_stream_only_regular_hours_and_score_like_the
             minutes[-1][3],
         )
         assert bar.volume == pytest.approx(sum(m[4] for m in minutes))
-    assert len(derived) == sum(day["symbols"][s]["session"]["5m"]["bars"] for s in expected_bars)
+    assert (
+        len(derived) == sum(day["symbols"][s]["session"]["5m"]["bars"] for s in expected_bars) == 2 * 78 - 2
+    )
 
 
 # --------------------------------------------------------------------------------- determinism
