@@ -185,6 +185,24 @@ def test_a_full_session_with_dropped_bars_fills_every_gap_and_ends_at_full_quali
     assert status.counters["received"] == len(bars) - len(dropped)
     assert status.counters.get("gaps_abandoned", 0) == 0
     assert report.warnings == ()
+    sources = {(s.symbol, s.source): s.count for s in store.replayed.sources()}
+    for symbol in SYMBOLS:
+        filled = sum(1 for b in dropped if b.symbol == symbol)
+        assert sources[(symbol, "replay:gap_fill")] == filled, "a fetched bar says it was filled"
+        assert sources[(symbol, "replay")] == 390 - filled
+    assert store.bars.count() == 0, "a replay never writes to the data"
+
+
+def test_a_second_replay_of_the_same_day_streams_it_again(store: Store, live: list[Live]) -> None:
+    hours = day_hours(store, FULL_DAY)
+    bars = session_bars_of(hours)
+    first = make(live, store, bars, ny(FULL_DAY, 9, 29)).run()
+    second = make(live, store, bars, ny(FULL_DAY, 9, 29)).run()
+    assert first.status == second.status == "completed", (first.error, second.error)
+    assert first.bars_streamed == second.bars_streamed == len(bars)
+    for symbol in SYMBOLS:
+        assert second.days[0].symbols[symbol].session["1m"].bars == 390
+        assert len(stored(store, symbol, "1m", hours)) == 390, "every bar stored once"
 
 
 def test_bars_the_provider_never_has_are_abandoned_after_max_retries_fetches(

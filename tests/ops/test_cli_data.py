@@ -137,6 +137,10 @@ def test_demo_is_deterministic_keeps_real_bars_and_summary_lists_it(seeded_url: 
     summary = run_cli("data", "summary", db=seeded_url)
     assert summary.code == 0
     assert "AAPL" in summary.out and "RIVN" in summary.out
+    # where each bar came from: the real file for AAPL's day, the demo for the rest
+    rows = [line for line in summary.out.splitlines() if "│" in line]
+    assert any("AAPL" in r and "import:AAPL_2025-07-02_1m.csv" in r and "862" in r for r in rows), rows
+    assert any("RIVN" in r and "demo" in r for r in rows), rows
 
 
 # ------------------------------------------------------------------ alignment and the audit
