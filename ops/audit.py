@@ -176,24 +176,7 @@ def _midnight(day: date, zone: Any) -> int:
 
 def day_rows(audits: Sequence[DayAudit]) -> dict[str, list[Any]]:
     """Per-day audits as columns (the Parquet table's)."""
-    columns: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "symbol",
-            "interval",
-            "session_date",
-            "expected",
-            "present",
-            "quality",
-            "gaps",
-            "missing",
-            "not_in_session",
-            "rule_breaks",
-            "alignment",
-            "offset_seconds",
-            "confidence",
-        )
-    }
+    columns: dict[str, list[Any]] = {name: [] for name in _schema().names}
     for audit in audits:
         alignment = audit.alignment
         values = (
