@@ -118,6 +118,7 @@ class FaultPlan:
     market_ts: int | None = None
     """The session clock (UTC epoch seconds), kept up to date by the coordinator."""
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/New_York"))
+    """The zone of ``crash:ACTOR@HH:MM``: the CLI sets the session's exchange zone."""
     injected: list[str] = field(default_factory=list)
     provider: ProviderFaults = field(default_factory=ProviderFaults)
     _counts: dict[str, int] = field(default_factory=dict)

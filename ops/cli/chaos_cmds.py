@@ -195,7 +195,9 @@ def chaos(
     config = load_config(config_path, "backtest")
     plan = parse_faults(faults)
     store = state.store()
-    data_requirements(config, TradingCalendar(store.calendar, config.exchange_group, config.asset_class))
+    calendar = TradingCalendar(store.calendar, config.exchange_group, config.asset_class)
+    data_requirements(config, calendar)
+    plan.timezone = calendar.timezone()  # crash:ACTOR@HH:MM is exchange time
     console = summary_console()
 
     # both runs listen to quality events, so the QualityCalculator scores every clock step: the

@@ -187,6 +187,8 @@ def serve(
     plan = parse_faults(faults, live=True)
     start = _parse_start(replay_start)
     store = state.store()
+    if any(crash.at_time is not None for crash in plan.crashes):  # HH:MM is exchange time
+        plan.timezone = state.calendar(config.exchange_group).timezone()
     provider = make_provider(
         config, store, plan, replay_date=replay_date.date() if replay_date else None, replay_start=start,
         replay_origin=replay_origin, speed=speed, seed=seed,
