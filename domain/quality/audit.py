@@ -18,7 +18,7 @@ key is symbol, interval and start), so they are checked at import, not here.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -157,10 +157,6 @@ class SeriesAudit:
                 self.misaligned_days.append((audit.day, audit.alignment))
             elif audit.alignment.status is AlignmentStatus.UNDETERMINED:
                 self.undetermined_days += 1
-
-    def extend(self, audits: Iterable[DayAudit]) -> None:
-        for audit in audits:
-            self.add(audit)
 
     @property
     def quality(self) -> float | None:

@@ -80,7 +80,8 @@ def test_a_daily_series_expects_one_valid_bar_per_trading_day_and_counts_the_oth
     assert [a.present for a in audits] == [1, 0, 0] and others == 1
     assert audits[2].rule_breaks == 1
     series = SeriesAudit("ORCL", str(DAILY))
-    series.extend(audits)
+    for audit in audits:
+        series.add(audit)
     assert (series.days, series.expected, series.present, series.rule_breaks) == (3, 3, 1, 1)
 
 
