@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -84,6 +85,19 @@ def load_config(path: str, mode: str) -> SessionConfig:
     if config.mode != mode:
         raise ConfigError([Violation("mode", _WRONG_MODE[mode])], path)
     return config
+
+
+def writable(path: Path, option: str, what: str) -> Path:
+    """``path`` once ``what`` can be written there (checked before the work, not after it)."""
+    from ops.run_output import check_report_path
+
+    try:
+        check_report_path(path)
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot write {what} to {path}: {error.strerror or error}", param_hint=f"'{option}'"
+        ) from None
+    return path
 
 
 def exit_code_for(error: MarketSessionError) -> int:

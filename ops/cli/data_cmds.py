@@ -11,7 +11,7 @@ import click
 from domain.bars import parse_symbol
 from domain.intervals import Interval
 from domain.quality.alignment import AlignmentStatus, format_offset, parse_offset
-from ops.cli.app import CliState, cli
+from ops.cli.app import CliState, cli, writable
 from ops.cli.calendar_cmds import DATE
 
 
@@ -249,6 +249,10 @@ def audit(
         raise click.BadParameter(str(exc), param_hint="--intervals") from None
     if start is not None and end is not None and end < start:
         raise click.BadParameter(f"end {end} is before start {start}", param_hint="--end")
+    if json_path not in (None, "-"):
+        writable(Path(json_path), "--json", "the audit")
+    if parquet_path is not None:
+        writable(Path(parquet_path), "--parquet", "the audit's days")
     findings: list[DayAudit] = []
     parquet = None if parquet_path is None else DayParquet(Path(parquet_path))
 
@@ -276,8 +280,10 @@ def audit(
     if json_path == "-":
         click.echo(document, nl=False)
         return
-    if json_path is not None:
-        Path(json_path).write_text(document, encoding="utf-8")
+    if json_path is not None:  # whole or not at all
+        partial = Path(json_path + ".partial")
+        partial.write_text(document, encoding="utf-8")
+        partial.replace(json_path)
     console = summary_console()
     console.print(audit_table(result))
     for line in audit_findings(result):

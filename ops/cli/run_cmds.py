@@ -15,7 +15,7 @@ from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
 from domain.history.series import data_requirements
 from domain.report import RunReport
-from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, FiniteFloat, cli, load_config
+from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, FiniteFloat, cli, load_config, writable
 
 EXAMPLE_CONFIG = "session_configs/example_session.json"
 
@@ -46,7 +46,9 @@ def execute_run(
     from ops.export import SessionBarExporter
     from ops.run_output import RunProgress, default_report_path, summary_console, summary_table, write_report
 
-    report_to = _writable(Path(report_path or default_report_path(state.db_url, config_path)))
+    report_to = writable(
+        Path(report_path or default_report_path(state.db_url, config_path)), "--report", "a report"
+    )
     store = state.store()
     # bad input before any actor starts: a window outside the seeded calendar is exit 2
     data_requirements(config, TradingCalendar(store.calendar, config.exchange_group, config.asset_class))
@@ -79,19 +81,6 @@ def execute_run(
         files = exporter.write(export_dir, report)
         console.print(f"export: {exporter.bar_count:,} session bars → {', '.join(str(f) for f in files)}")
     exit_for(report)
-
-
-def _writable(path: Path) -> Path:
-    """``path`` once a report can be written there (checked before the run, not after it)."""
-    from ops.run_output import check_report_path
-
-    try:
-        check_report_path(path)
-    except OSError as error:
-        raise click.BadParameter(
-            f"cannot write a report to {path}: {error.strerror or error}", param_hint="'--report'"
-        ) from None
-    return path
 
 
 def exit_for(report: RunReport) -> None:

@@ -255,3 +255,15 @@ def test_the_audit_of_a_demo_store_reads_as_a_table(seeded_url: str) -> None:
     assert "audited 1 series of the US_EQUITY calendar: 5 symbol-days" in result.out
     bad = run_cli("data", "audit", "--start", "2025-03-07", "--end", "2025-03-03", db=seeded_url)
     assert bad.code == 2 and "end 2025-03-03 is before start 2025-03-07" in bad.err
+
+
+@pytest.mark.parametrize("option", ["--json", "--parquet"])
+def test_an_audit_output_that_cannot_be_written_is_refused_before_the_audit(
+    seeded_url: str, tmp_path: Path, option: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = run_cli("data", "audit", option, str(blocker / "out"), db=seeded_url)
+    assert result.code == 2 and result.out == ""
+    assert f"Invalid value for '{option}': cannot write the audit" in result.err
+    assert len(result.err.splitlines()) == 1
