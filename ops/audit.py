@@ -20,9 +20,8 @@ from typing import Any
 
 from domain.bars import daily_date, daily_ts
 from domain.calendar.trading_calendar import TradingCalendar
-from domain.errors import CalendarError
 from domain.intervals import Interval
-from domain.quality.alignment import check_daily_alignment
+from domain.quality.alignment import check_daily_alignment, trading_days
 from domain.quality.audit import DayAudit, SeriesAudit, audit_daily, audit_day
 from domain.session.windows import DayHours
 from domain.store import Store
@@ -160,14 +159,9 @@ def _audit_daily(
         series.add(audit)
         on_day(audit)
     series.outside_hours += others
-
-    def is_trading_day(day: date) -> bool:
-        try:
-            return calendar.is_trading_day(day)
-        except CalendarError:  # one day beyond the seeded range: it cannot vouch for it
-            return False
-
-    series.alignment = check_daily_alignment([daily_date(ts) for ts in cols.ts], is_trading_day)
+    series.alignment = check_daily_alignment(
+        [daily_date(ts) for ts in cols.ts], trading_days(calendar, lo, hi)
+    )
 
 
 def _midnight(day: date, zone: Any) -> int:

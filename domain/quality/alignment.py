@@ -477,9 +477,10 @@ def check_bars(bars: Sequence[Bar], interval: Interval, calendar: TradingCalenda
     if interval.is_daily:
         days = [daily_date(bar.ts) for bar in bars]
         try:
-            return check_daily_alignment(days, calendar.is_trading_day)
+            trades = trading_days(calendar, min(days), max(days))
         except CalendarError as exc:
             return _not_covered(exc, interval)
+        return check_daily_alignment(days, trades)
     try:
         zone = calendar.timezone()
         first = datetime.fromtimestamp(min(bar.ts for bar in bars), zone).date() - timedelta(days=1)
@@ -489,6 +490,21 @@ def check_bars(bars: Sequence[Bar], interval: Interval, calendar: TradingCalenda
     except CalendarError as exc:
         return _not_covered(exc, interval)
     return check_alignment([bar.ts for bar in bars], [bar.volume for bar in bars], interval.seconds, hours)
+
+
+def trading_days(calendar: TradingCalendar, first: date, last: date) -> Callable[[date], bool]:
+    """Whether a day trades, for the dates of ``[first, last]`` (:class:`CalendarError` naming
+    the range when the calendar does not cover them) and a day either side (False beyond the
+    calendar: a shifted candidate there cannot be vouched for)."""
+    days = frozenset(calendar.get_trading_dates_in_range(first, last))
+    coverage = calendar.coverage()
+
+    def trades(day: date) -> bool:
+        if first <= day <= last:
+            return day in days
+        return day in coverage and calendar.is_trading_day(day)
+
+    return trades
 
 
 def _not_covered(error: CalendarError, interval: Interval) -> Alignment:

@@ -16,7 +16,7 @@ from support.stores import real_file, real_minute_bars, real_minute_bars_as_stam
 
 from domain.bars import daily_date
 from domain.calendar.trading_calendar import TradingCalendar
-from domain.intervals import MINUTE
+from domain.intervals import DAILY, MINUTE
 from domain.quality.alignment import (
     AlignmentStatus,
     check_alignment,
@@ -319,3 +319,12 @@ def test_bars_outside_the_seeded_calendar_are_not_checked_and_say_why(sqlite_sto
     )
     assert verdict.status is AlignmentStatus.UNDETERMINED
     assert verdict.evidence[0].startswith("not checked: ") and "2025-06-30 is outside" in verdict.evidence[0]
+
+
+def test_daily_bars_on_a_calendar_seeded_exactly_for_their_years_are_judged(sqlite_store: Store) -> None:
+    """The day after the last date lies beyond the calendar: that candidate cannot be vouched
+    for, but the dates inside it are still judged."""
+    seed(sqlite_store, start_year=1995, end_year=2014)
+    parsed = read_bar_file(real_file("ORCL_1995-2014_1d.csv"), "ORCL", "1d", "America/New_York")
+    verdict = check_bars(parsed.bars, DAILY, TradingCalendar(sqlite_store.calendar, "US_EQUITY"))
+    assert verdict.status is AlignmentStatus.ALIGNED and verdict.confidence == 1.0
