@@ -31,7 +31,7 @@ class _Offset(click.ParamType[int]):
 
 @cli.group()
 def data() -> None:
-    """Bars in the store: import files, generate demo data, summarise."""
+    """Bars in the store: import files, generate demo data, summarise, audit."""
 
 
 @data.command("import")
