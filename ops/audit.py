@@ -14,11 +14,11 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from domain.bars import daily_date, daily_ts
+from domain.bars import daily_date, daily_ts, datetime_to_ts
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.intervals import Interval
 from domain.quality.alignment import check_daily_alignment, trading_days
@@ -84,11 +84,10 @@ def audit_store(
         series = SeriesAudit(row.symbol, row.interval)
         if lo <= hi:
             trading = calendar.get_trading_dates_in_range(lo, hi)
-            if not interval.is_daily:
-                trading = _reached(calendar, trading, row.first_ts, row.last_ts)
             if interval.is_daily:
                 _audit_daily(store, calendar, series, trading, lo, hi, on_day)
             else:
+                trading = _reached(calendar, trading, row.first_ts, row.last_ts)
                 _audit_intraday(store, calendar, series, interval, trading, lo, hi, on_day)
         audits.append(series)
     return StoreAudit(calendar.exchange_group, start, end, tuple(audits))
@@ -121,12 +120,13 @@ def _audit_intraday(
     on_day: Callable[[DayAudit], None],
 ) -> None:
     zone = calendar.timezone()
-    range_start = _midnight(lo, zone)
-    for chunk_start in range(0, len(trading), CHUNK_DAYS):
-        chunk = trading[chunk_start : chunk_start + CHUNK_DAYS]
+    range_start = datetime_to_ts(datetime.combine(lo, time(), tzinfo=zone))
+    end = datetime_to_ts(datetime.combine(hi + timedelta(days=1), time(), tzinfo=zone))
+    # one read per chunk, contiguous; no trading day still reads the range (all of it outside)
+    chunks = [trading[i : i + CHUNK_DAYS] for i in range(0, len(trading), CHUNK_DAYS)] or [[]]
+    for number, chunk in enumerate(chunks, 1):
         hours = [DayHours.from_session(s) for s in calendar.get_trading_sessions(chunk)]
-        last = chunk_start + CHUNK_DAYS >= len(trading)
-        range_end = _midnight(hi + timedelta(days=1), zone) if last else hours[-1].read_end_ts
+        range_end = end if number == len(chunks) else hours[-1].read_end_ts
         (cols,) = store.bars.read_columns([series.symbol], series.interval, range_start, range_end)
         covered = 0
         for day in hours:
@@ -137,11 +137,6 @@ def _audit_intraday(
             on_day(audit)
         series.outside_hours += len(cols) - covered
         range_start = range_end
-    if not trading:
-        (cols,) = store.bars.read_columns(
-            [series.symbol], series.interval, range_start, _midnight(hi + timedelta(days=1), zone)
-        )
-        series.outside_hours += len(cols)
 
 
 def _audit_daily(
@@ -162,10 +157,6 @@ def _audit_daily(
     series.alignment = check_daily_alignment(
         [daily_date(ts) for ts in cols.ts], trading_days(calendar, lo, hi)
     )
-
-
-def _midnight(day: date, zone: Any) -> int:
-    return int(datetime.combine(day, time(), tzinfo=zone).astimezone(UTC).timestamp())
 
 
 def day_rows(audits: Sequence[DayAudit]) -> dict[str, list[Any]]:

@@ -42,7 +42,7 @@ import numpy.typing as npt
 from domain.bars import Bar, daily_date
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import CalendarError
-from domain.intervals import Interval
+from domain.intervals import DAY_SECONDS, Interval
 from domain.session.windows import DayHours, SessionWindows
 
 __all__ = [
@@ -100,7 +100,7 @@ class Alignment:
         """Off by exactly one bar of an intraday interval: bar ends stamped as starts (or back)."""
         return (
             self.status is AlignmentStatus.MISALIGNED
-            and self.interval_seconds < 86_400
+            and self.interval_seconds < DAY_SECONDS
             and abs(self.offset_seconds) == self.interval_seconds
         )
 
@@ -165,7 +165,6 @@ def parse_offset(text: str) -> int:
 class _Days:
     """The sessions as columns, sorted by read start (pre-market open, else the open)."""
 
-    hours: tuple[DayHours, ...]
     start: Array
     end: Array
     open: Array
@@ -188,7 +187,6 @@ class _Days:
             return np.asarray(values, dtype=np.int64)
 
         return cls(
-            ordered,
             column([h.read_start_ts for h in ordered]),
             column([h.read_end_ts for h in ordered]),
             column([h.open_ts for h in ordered]),
@@ -197,8 +195,8 @@ class _Days:
             column([h.open_ts if h.break_end_ts is None else h.break_end_ts for h in ordered]),
             column([w.start(w.count - 1) for w in windows]),
             column([w.count for w in windows]),
-            column([_break_windows(h, step)[0] for h in ordered]),
-            column([_break_windows(h, step)[1] for h in ordered]),
+            column([w.break_windows[0] for w in windows]),
+            column([w.break_windows[1] for w in windows]),
         )
 
     def whole(self) -> Array:
@@ -220,24 +218,14 @@ def _mean(values: Array, mask: Array) -> Array:
     return means
 
 
-def _break_windows(hours: DayHours, step: int) -> tuple[int, int]:
-    """The windows wholly inside the break, as :class:`SessionWindows` counts them."""
-    if hours.break_start_ts is None or hours.break_end_ts is None:
-        return 0, 0
-    first = -(-(hours.break_start_ts - hours.open_ts) // step)
-    return first, max(first, (hours.break_end_ts - hours.open_ts) // step)
-
-
 @dataclass(frozen=True, slots=True)
 class _Fit:
     offset: int
     regular: int  # bars on a regular window of the judged sessions
     expected: int  # regular windows of the judged sessions (those holding a few of them)
     outside: int  # bars outside every session's hours, or in a break
-    volume_share: float
     opening: float  # 0–1, mean over the judged sessions
     open_ratio: float  # the bar at the open / the session's mean volume, mean over them
-    closing: float
     score: float
 
     @property
@@ -312,14 +300,13 @@ class _Search:
         self.regular_bars = (self.regular * judged).sum(axis=-1)
         self.expected_bars = (expected * judged).sum(axis=-1)
         self._outside = bars[:, None] - inside.sum(axis=-1)
-        self._share = np.divide(
+        share = np.divide(
             regular_volume.sum(axis=-1),
             total[:, None],
             out=np.zeros(self.regular_bars.shape),
             where=total[:, None] > 0,
         )
         self._opening = _mean(opening, judged & seen_open)
-        self._closing = _mean(closing, judged & seen_close)
         self._open_ratio = _mean(np.where(judged, ratio, 0.0), judged & seen_open)
         coverage = np.divide(
             self.regular_bars,
@@ -329,9 +316,9 @@ class _Search:
         )
         self.scores = (
             coverage
-            + self._share
+            + share
             + self._opening
-            + _CLOSING_WEIGHT * self._closing
+            + _CLOSING_WEIGHT * _mean(closing, judged & seen_close)
             - _OUTSIDE_WEIGHT * self._outside / np.maximum(bars[:, None], 1)
         )
 
@@ -342,10 +329,8 @@ class _Search:
             regular=int(self.regular_bars[row, c]),
             expected=int(self.expected_bars[row, c]),
             outside=int(self._outside[row, c]),
-            volume_share=float(self._share[row, c]),
             opening=float(self._opening[row, c]),
             open_ratio=float(self._open_ratio[row, c]),
-            closing=float(self._closing[row, c]),
             score=float(self.scores[row, c]),
         )
 
@@ -427,8 +412,7 @@ def check_alignments(
     confidence = _confidences(scores[:, 0] - scores[:, 1:].max(axis=1))
     for row, i in enumerate(rows):
         if plain[row]:
-            regular, expected = int(search.regular_bars[row, 0]), int(search.expected_bars[row, 0])
-            text = f"the regular session holds {regular} of {expected} bars as stamped"
+            text = f"{_coverage_text(search.fit(row, 0))} as stamped"
             verdicts[i] = Alignment(AlignmentStatus.ALIGNED, 0, float(confidence[row]), (text,), step)
         else:
             verdicts[i] = _verdict(search, row, arrays[i], step, enough)
@@ -516,7 +500,7 @@ def check_daily_alignment(days: Sequence[date], is_trading_day: Callable[[date],
     are and one day either way; misaligned when a shifted date fits clearly better."""
     if len(days) < MIN_BARS:
         return Alignment(
-            AlignmentStatus.UNDETERMINED, 0, 0.0, (f"too few daily bars to judge: {len(days)}",), 86_400
+            AlignmentStatus.UNDETERMINED, 0, 0.0, (f"too few daily bars to judge: {len(days)}",), DAY_SECONDS
         )
     share = {
         shift: sum(map(is_trading_day, (d - timedelta(days=shift) for d in days))) / len(days)
@@ -526,13 +510,13 @@ def check_daily_alignment(days: Sequence[date], is_trading_day: Callable[[date],
     text = f"{share[0]:.1%} of {len(days)} dates are trading days as stamped"
     if best == 0 or share[best] - share[0] < 0.05:
         confidence = min(1.0, 5 * (share[0] - max(share[1], share[-1])))
-        return Alignment(AlignmentStatus.ALIGNED, 0, max(0.0, confidence), (text,), 86_400)
+        return Alignment(AlignmentStatus.ALIGNED, 0, max(0.0, confidence), (text,), DAY_SECONDS)
     return Alignment(
         AlignmentStatus.MISALIGNED,
-        best * 86_400,
+        best * DAY_SECONDS,
         min(1.0, 5 * (share[best] - share[0])),
-        (text, f"{share[best]:.1%} shifted by {format_offset(-best * 86_400)}"),
-        86_400,
+        (text, f"{share[best]:.1%} shifted by {format_offset(-best * DAY_SECONDS)}"),
+        DAY_SECONDS,
     )
 
 

@@ -18,7 +18,7 @@ key is symbol, interval and start), so they are checked at import, not here.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -35,6 +35,11 @@ from domain.session.windows import DayHours, Refusal
 __all__ = ["DayAudit", "SeriesAudit", "audit_daily", "audit_day"]
 
 _NOT_RULES = frozenset(Refusal)
+
+
+def _rule_breaks(not_in_session: Mapping[str, int]) -> int:
+    """The bars refused under a bar rule's own words, not a :class:`Refusal` of the session."""
+    return sum(n for reason, n in not_in_session.items() if reason not in _NOT_RULES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +64,7 @@ class DayAudit:
     @property
     def rule_breaks(self) -> int:
         """Bars that break a bar rule of SPEC §7 (counted under the rule's own words)."""
-        return sum(n for reason, n in self.not_in_session.items() if reason not in _NOT_RULES)
+        return _rule_breaks(self.not_in_session)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -165,7 +170,7 @@ class SeriesAudit:
 
     @property
     def rule_breaks(self) -> int:
-        return sum(n for reason, n in self.not_in_session.items() if reason not in _NOT_RULES)
+        return _rule_breaks(self.not_in_session)
 
     def offsets(self) -> Counter[int]:
         """How many misaligned days each estimated offset accounts for."""

@@ -84,6 +84,11 @@ class SessionWindows:
             return self.break_start_ts
         return min(self.open_ts + (k + 1) * self.seconds, self.close_ts)
 
+    @property
+    def break_windows(self) -> tuple[int, int]:
+        """The indices ``[first, end)`` of the windows wholly inside the break (empty without)."""
+        return self._skip_first, self._skip_end
+
     def is_expected(self, k: int) -> bool:
         """Whether window ``k`` holds trading time (is not wholly inside the break)."""
         return 0 <= k < self.count and not self._skip_first <= k < self._skip_end
