@@ -18,6 +18,7 @@ from typing import Any
 
 from actors.pacing import DataDriven, Step
 from domain.bars import Bar
+from domain.calendar.model import SessionType
 from domain.messages.commands import AckTimeout, QualityScored, ScoreStep, StepAcknowledged
 from domain.messages.events import BarsAppended, DerivedBarsBuilt, GapDetected, GapFilled, QualityUpdated
 from domain.quality.gaps import Gap, GapStatus
@@ -81,8 +82,8 @@ class ClockSteps:
         for _ in range(MAX_RUN):
             steps += 1
             now = day.next_clock() if fast else self.pacing.next_clock(day)
-            if self.lifecycle.state is State.READY and now >= hours.open_ts:
-                self._open_session()  # a live day streams from the open
+            if self.lifecycle.state is State.READY and now >= day.start_ts:
+                self._open_session()  # a live day streams from the open (extended hours: the pre-market's)
             step = day.release(now)
             if self._silent_until is not None and step.now_ts > self._silent_until:
                 self._silent_until = None  # past the last step published before the restart
@@ -100,7 +101,7 @@ class ClockSteps:
                     break
             if derived and publish_derived:
                 self._publish(DerivedBarsBuilt(name, self._step, step.now_ts, derived))
-            if per_step or day.now_ts >= hours.close_ts or not inbox.empty():
+            if per_step or day.now_ts >= day.end_ts or not inbox.empty():
                 break
         if isinstance(day, SessionDay):
             self._horizon.ts = day.released_until
@@ -117,7 +118,7 @@ class ClockSteps:
             self.supervision.faults.clock(now)
         if (
             self._closing is None
-            and now >= self.pacing.closes_at(hours)
+            and now >= self.pacing.closes_at(day.end_ts)
             and self.lifecycle.state is State.STREAMING
         ):
             self._end_day()
@@ -125,7 +126,7 @@ class ClockSteps:
         if self._closing is None and (
             live or per_step or self._unscored_steps >= SCORE_EVERY or not inbox.empty()
         ):
-            self._score(self.pacing.score_until(now, hours))
+            self._score(self.pacing.score_until(now, day.end_ts))
         self._schedule_next()
 
     def _score(self: Any, until: int, *, force: bool = False) -> None:
@@ -148,7 +149,8 @@ class ClockSteps:
             return  # a late reply about a day that has ended
         self._scoring = False
         for score in message.scores:
-            self.data.set_quality(score.symbol, score.interval, score.quality)
+            if score.session is SessionType.REGULAR:  # the session data keeps the regular session's
+                self.data.set_quality(score.symbol, score.interval, score.quality)
         changed: dict[tuple[str, str], dict[int, Gap]] = {}  # the session data's copy, changed
 
         def gaps_of(gap: Gap) -> dict[int, Gap]:
@@ -169,7 +171,7 @@ class ClockSteps:
             self.data.set_gaps(symbol, interval, sorted(gaps.values(), key=lambda g: g.start_ts))
         if message.scores:
             self._publish(QualityUpdated(message.day, message.now_ts, message.scores))
-        if self._closing == "scoring" and message.now_ts >= day.hours.close_ts:
+        if self._closing == "scoring" and message.now_ts >= day.end_ts:
             self._drain()
         elif self._closing is None and self._fast and not self._awaiting:
             self._schedule_next()

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from domain.bars import Bar
+from domain.calendar.model import SessionType
 from domain.calendar.trading_days import prefetch_plan
 from domain.columns import BarColumns
 from domain.history.series import HistoricalData
@@ -32,6 +33,7 @@ from domain.messages.commands import (
     RunCheckpoint,
 )
 from domain.messages.events import HistoricalLoaded, SessionEnded, SessionStarted
+from domain.quality.book import IntervalQuality
 from domain.report import summarise_day
 from domain.session.lifecycle import LifecycleState
 from domain.session.live_day import LiveDay
@@ -115,15 +117,22 @@ class DayCycle:
         self._day_streamed = 0
         self._scoring = False
         if self.pacing.live:  # a live day resumes from the store what was received before
-            self._day = LiveDay(stored.hours, self._base, self._derived, self._symbols)
+            self._day = LiveDay(
+                stored.hours, self._base, self._derived, self._symbols, extended=self._extended
+            )
             self._begin_quality()
             self._resume_from_store(stored)  # published before the restart: not again
-            started = self._silent_until is not None and self._silent_until >= stored.hours.open_ts
+            started = self._silent_until is not None and self._silent_until >= self._day.start_ts
             self._session_started = started
             self._silent_until = None  # what arrives from now on is news
         else:  # a replay day holds the stored bars, released by the clock
             replay = self._day = SessionDay(
-                stored.hours, self._base, self._derived, self._symbols, stored.columns
+                stored.hours,
+                self._base,
+                self._derived,
+                self._symbols,
+                stored.columns,
+                extended=self._extended,
             )
             self._warn_missing(replay)
             self._begin_quality()
@@ -134,7 +143,7 @@ class DayCycle:
         self._generation += 1
         if not self.pacing.live:
             self._open_session()
-            self.pacing.start(self._day.hours)
+            self.pacing.start(self._day.start_ts)
             if self._pause_requested:
                 self._on_pause()
                 return
@@ -176,19 +185,19 @@ class DayCycle:
         self._quality.tell(
             BeginQualityDay(
                 day.hours, self._symbols, self._intervals, self._session_quality, columns,
-                self._historical, self._historical_quality,
+                self._historical, self._historical_quality, str(self._base) if self._extended else None,
             )
         )  # fmt: skip
 
     def _open_session(self: Any) -> None:
-        """The regular open: streaming starts."""
+        """The regular open (extended hours: the pre-market open): streaming starts."""
         hours = self._day.hours
         self._transition(State.STREAMING, day=hours.day)
         if not self._session_started:  # a restarted live coordinator: it was published already
             self._publish(SessionStarted(hours.day, hours, self._symbols))
         self._session_started = False
         if self._on_published is not None:
-            self._on_published(hours.day, hours.open_ts)
+            self._on_published(hours.day, self._day.start_ts)
 
     # ------------------------------------------------------------------ closing the day
 
@@ -200,7 +209,7 @@ class DayCycle:
         self._generation += 1
         self._awaiting.clear()
         now = self.pacing.now_ts() if self.pacing.live else day.now_ts
-        close = self.pacing.score_until(now, day.hours) if early else day.hours.close_ts
+        close = self.pacing.score_until(now, day.end_ts) if early else day.end_ts
         self._score(close, force=True)
         if early or self._gap_filler is None:  # no GapFiller to drain the day
             self._close_quality()
@@ -208,7 +217,7 @@ class DayCycle:
     def _close_quality(self: Any) -> None:
         day = self._day
         self._closing = "ending"
-        close = self._scored_ts if self._ended_early else day.hours.close_ts
+        close = self._scored_ts if self._ended_early else day.end_ts
         self._score(close)  # bars that arrived while draining
         self._quality.tell(EndQualityDay(day.hours.day, close))
         self._timer.send_after(self._ask_timeout, self.actor_ref, DayEndTimeout(day.hours.day))
@@ -217,7 +226,16 @@ class DayCycle:
         day = self._day
         if day is None or self._closing != "ending" or message.day != day.hours.day:
             return
-        results = {(r.score.symbol, r.score.interval): r for r in message.results}
+        results = {
+            (r.score.symbol, r.score.interval): r
+            for r in message.results
+            if r.score.session is SessionType.REGULAR
+        }
+        extended: dict[tuple[str, str, SessionType], IntervalQuality] = {
+            (r.score.symbol, r.score.interval, r.score.session): r
+            for r in message.results
+            if r.score.session is not SessionType.REGULAR
+        }
         for (symbol, interval), result in results.items():
             self.data.set_quality(symbol, interval, result.score.quality)
             self.data.set_gaps(symbol, interval, result.gaps)
@@ -233,7 +251,7 @@ class DayCycle:
                 "load_seconds": round(self._load_seconds, 6),
                 "stream_seconds": round(time.perf_counter() - self._day_started - self._load_seconds, 6),
             },
-            early=self._ended_early, alignment=day.alignment(),
+            early=self._ended_early, alignment=day.alignment(), segments=day.grid.segments, extended=extended,
         )  # fmt: skip
         self._summaries.append(summary)
         self._timings["days"][day.hours.day.isoformat()] = dict(summary.timings)

@@ -183,10 +183,11 @@ class LiveFeed:
         day = self._tm.get_first_trading_date(local)
         hours = DayHours.from_session(self._tm.get_trading_session(day))
         done = day in {s.day for s in self._summaries}
-        if not done and now >= self.pacing.closes_at(hours) and self._resumable(day):
+        end_ts = hours.span(self._extended)[1]
+        if not done and now >= self.pacing.closes_at(end_ts) and self._resumable(day):
             self._begin_day(day)  # restarted after the close: fill what was missed, close the day
             return
-        if done or now >= self.pacing.closes_at(hours):
+        if done or now >= self.pacing.closes_at(end_ts):
             day = self._tm.get_next_trading_date(max(day, local))
             hours = DayHours.from_session(self._tm.get_trading_session(day))
         self._planned = day

@@ -26,7 +26,6 @@ from typing import Any
 from actors.timer import Timer
 from domain.bars import datetime_to_ts
 from domain.clock import Clock, SimulatedClock
-from domain.session.windows import DayHours
 
 __all__ = [
     "GRACE_MIN_SECONDS",
@@ -76,8 +75,8 @@ class Pacing(ABC):
     def now_ts(self) -> int:
         return datetime_to_ts(self.clock.now())
 
-    def start(self, hours: DayHours) -> None:  # noqa: B027 - a hook: only a replay's clock is set
-        """A day begins streaming (a replay's clock is set at its open)."""
+    def start(self, start_ts: int) -> None:  # noqa: B027 - a hook: only a replay's clock is set
+        """A day begins streaming at ``start_ts`` (a replay's clock is set there)."""
 
     @abstractmethod
     def next_clock(self, day: Any) -> int:
@@ -90,19 +89,20 @@ class Pacing(ABC):
     def schedule(self, target: Any, generation: int) -> None:
         """Deliver the next :class:`Step` to ``target``."""
 
-    def closes_at(self, hours: DayHours) -> int:
-        return hours.close_ts + self.grace
+    def closes_at(self, end_ts: int) -> int:
+        """When a day ending at ``end_ts`` closes."""
+        return end_ts + self.grace
 
-    def score_until(self, now_ts: int, hours: DayHours) -> int:
-        """Up to where quality may be scored at ``now_ts``."""
-        return min(now_ts - self.grace, hours.close_ts)
+    def score_until(self, now_ts: int, end_ts: int) -> int:
+        """Up to where quality of a day ending at ``end_ts`` may be scored at ``now_ts``."""
+        return min(now_ts - self.grace, end_ts)
 
 
 class _Replay(Pacing):
     clock: SimulatedClock
 
-    def start(self, hours: DayHours) -> None:
-        self.clock.set_ts(hours.open_ts)
+    def start(self, start_ts: int) -> None:
+        self.clock.set_ts(start_ts)
 
     def moved(self, now_ts: int) -> None:
         self.clock.set_ts(now_ts)  # the TimeManager reads it for engine.now(): no message per step
@@ -125,8 +125,8 @@ class Paced(_Replay):
         self._tick = min(base_seconds, 60)  # one step is one base bar, at most one market minute
         self._deadline = 0.0
 
-    def start(self, hours: DayHours) -> None:
-        super().start(hours)
+    def start(self, start_ts: int) -> None:
+        super().start(start_ts)
         self.restart()
 
     def restart(self) -> None:

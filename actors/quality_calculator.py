@@ -86,7 +86,10 @@ class QualityCalculator(EngineActor):
 
     def _begin(self, message: BeginQualityDay) -> None:
         intervals = [Interval.parse(i) for i in message.intervals]
-        self._book = QualityBook(message.hours, message.symbols, intervals, enabled=message.enabled)
+        extended = None if message.extended is None else Interval.parse(message.extended)
+        self._book = QualityBook(
+            message.hours, message.symbols, intervals, enabled=message.enabled, extended=extended
+        )
         self._columns = message.columns
         self._cursors = [0] * len(message.columns)
         history, enabled = message.historical, message.historical_enabled
@@ -130,7 +133,7 @@ class QualityCalculator(EngineActor):
         results: tuple[IntervalQuality, ...] = ()
         if book is not None and book.hours.day == message.day:
             self._score(ScoreStep(message.day, message.close_ts, ()))  # the windows ending at the close
-            results = tuple(book.results().values())
+            results = tuple(r for session in book.sessions for r in book.results(session).values())
             self._book = None
         if self._coordinator is not None:
             self._coordinator.tell(QualityDayEnded(message.day, results, self._historical_quality))

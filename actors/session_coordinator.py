@@ -117,6 +117,7 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         data_cfg = config.session_data_config
         self._session_quality = data_cfg.gap_filler.enable_session_quality
         self._historical_quality = data_cfg.historical.enable_quality
+        self._extended = data_cfg.extended_hours  # the pre- and post-market scored too
         self.lifecycle = Lifecycle()
         self.data = SessionData(self._base)
         self._days: list[date] = []
@@ -291,7 +292,7 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._score(self._scored_ts or day.now_ts, force=True)
         if self._closing == "ending":  # the close was asked of the old incarnation: ask again
             self._quality.tell(
-                EndQualityDay(day.hours.day, self._scored_ts if self._ended_early else day.hours.close_ts)
+                EndQualityDay(day.hours.day, self._scored_ts if self._ended_early else day.end_ts)
             )
 
     # ------------------------------------------------------------------ pause, resume, stop, failure

@@ -413,6 +413,19 @@ class SessionDataConfig(_Model):
     the base is 1s whenever a seconds interval is asked for."""
     historical: HistoricalConfig = Field(default_factory=HistoricalConfig)
     gap_filler: GapFillerConfig = Field(default_factory=GapFillerConfig)
+    extended_hours: _Bool = False
+    """Score the pre- and post-market sessions too (their hours from the calendar): their base
+    bars enter the session and reach subscribers, with their own quality and gaps."""
+
+    @field_validator("extended_hours")
+    @classmethod
+    def _intraday_base(cls, value: bool, info: ValidationInfo) -> bool:
+        streams = info.data.get("streams")
+        if value and streams is not None:
+            base = stream_base(sorted(Interval.parse(s) for s in streams if s not in NON_BAR_STREAMS))
+            if base is None or base.is_daily:
+                raise _cross(f"scores intraday bars, but the streamed base is {base or 'no bar interval'}")
+        return value
 
     @model_validator(mode="after")
     def _apply_to_in_symbols(self) -> Self:

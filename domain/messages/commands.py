@@ -230,6 +230,8 @@ class BeginQualityDay:
     historical: HistoricalData | None = None
     """The day's trailing history, scored once (its quality comes back in :class:`QualityDayEnded`)."""
     historical_enabled: bool = True
+    extended: str | None = None
+    """The interval scored in the pre- and post-market sessions too (the streamed base), or None."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,6 +194,11 @@ class BarSeries:
             self._volume[i],
         )
 
+    def count_between(self, start_ts: int, end_ts: int) -> int:
+        """How many bars have ``start_ts <= ts < end_ts``."""
+        self._sync()
+        return bisect.bisect_left(self._ts, end_ts) - bisect.bisect_left(self._ts, start_ts)
+
     def slice_by_time(self, start_ts: int, end_ts: int) -> tuple[Bar, ...]:
         """The bars with ``start_ts <= ts < end_ts`` (half-open), copied as values."""
         self._sync()

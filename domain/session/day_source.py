@@ -8,9 +8,10 @@ source of this shape:
 - a live day (:class:`~domain.session.live_day.LiveDay`): bars admitted as the provider delivers
   them (and as gap fills arrive); its clock steps build the derived bars that are due.
 
-Both filter the regular session with one vocabulary (:class:`~domain.session.windows.Refusal`),
-keep the first copy of a repeated bar, and build derived bars with one
-:class:`~domain.session.derived.DerivedBars`.
+Both take the sessions the day scores from one :class:`~domain.session.windows.DayGrid` (the
+regular one, and with extended hours the pre- and post-market), refuse with one vocabulary
+(:class:`~domain.session.windows.Refusal`), keep the first copy of a repeated bar, and build
+derived bars with one :class:`~domain.session.derived.DerivedBars`.
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ from typing import Protocol
 
 from domain.quality.alignment import Alignment
 from domain.session.replay_day import Step
-from domain.session.windows import DayHours
+from domain.session.windows import DayGrid, DayHours
 
 __all__ = ["DaySource"]
 
 
 class DaySource(Protocol):
     hours: DayHours
+    grid: DayGrid
     refused: Counter[str]
     now_ts: int
+    start_ts: int
+    """Where the day's clock starts streaming: the regular open (extended hours: the pre-market open)."""
+    end_ts: int
+    """Where the day closes: the regular close (extended hours: the post-market close)."""
 
     def alignment(self) -> dict[str, Alignment]:
         """Per symbol, whether the day's stamps fit its session (:mod:`domain.quality.alignment`)."""

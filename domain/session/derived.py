@@ -28,6 +28,9 @@ The rules, in one place:
 - **Base bars** are the session's: start-stamped, unique, on the base grid inside
   ``[open, close)`` and outside the break, in time order per symbol — the day that feeds the
   builder has filtered them (:mod:`domain.session.replay_day`, :mod:`domain.session.live_day`).
+  A day that scores extended hours holds pre- and post-market bars in the same columns; derived
+  bars are of the regular session only (their windows are anchored at its open), so the builder
+  reads the regular part and ignores the rest.
 
 Cost: the builder reads each symbol's base columns in place (a window is two index checks and a
 ``max``/``min``/``sum`` over a column slice); a window that ended is visited once, plus once per
@@ -97,13 +100,13 @@ class DerivedBars:
     docstring). ``columns`` are read in place: a live day appends to them and calls
     :meth:`touch`; a replay's never change."""
 
-    __slots__ = ("_base_seconds", "_columns", "_day_ts", "_open_ts", "_targets")
+    __slots__ = ("_base_seconds", "_close_ts", "_columns", "_day_ts", "_open_ts", "_targets")
 
     def __init__(
         self, hours: DayHours, base: Interval, targets: Sequence[Interval], columns: Sequence[SessionColumns]
     ) -> None:
         self._columns = columns
-        self._open_ts = hours.open_ts
+        self._open_ts, self._close_ts = hours.open_ts, hours.close_ts
         self._base_seconds = base.seconds
         self._day_ts = daily_ts(hours.day)
         # shortest first: at one timestamp, bars come out by interval length, then symbol order
@@ -112,7 +115,10 @@ class DerivedBars:
 
     def touch(self, position: int, base_ts: int) -> None:
         """The base bar at ``base_ts`` of the symbol at ``position`` arrived late or changed:
-        every window holding it that has ended is built again at the next :meth:`advance`."""
+        every window holding it that has ended is built again at the next :meth:`advance` (a bar
+        outside the regular session is in no window)."""
+        if not self._open_ts <= base_ts < self._close_ts:
+            return
         j = (base_ts - self._open_ts) // self._base_seconds
         for target in self._targets:
             k = j // target.ratio
@@ -169,7 +175,7 @@ class DerivedBars:
         # the common case of a replay: the window's bars are the next ``needed`` positions
         if target.daily or not (hi <= len(ts) and ts[lo] == start and ts[hi - 1] == last):
             lo = bisect_left(ts, start, lo)
-            hi = bisect_left(ts, start + windows.seconds, lo)
+            hi = bisect_left(ts, windows.end(k), lo)
         if hints is not None:
             hints[position] = hi
         if hi == lo or (hi - lo != needed and not target.daily):

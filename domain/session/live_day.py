@@ -6,8 +6,9 @@ A provider delivers base bars as they complete, in any order, sometimes twice, s
 
 - **stored**: every valid bar of a subscribed symbol at the base interval dated within the day's
   trading hours (pre- and post-market included) — the store keeps what was received;
-- **session**: the stored bars inside the regular session, on the grid, outside the break — new
-  ones, and updates that replace a session bar;
+- **session**: the stored bars inside the regular session (with extended hours: inside any session
+  the day scores, :class:`~domain.session.windows.DayGrid`), on the grid, outside the break —
+  new ones, and updates that replace a session bar;
 - refused bars are counted by reason in :attr:`LiveDay.refused`
   (:class:`~domain.session.windows.Refusal`, or the bar rule a bar breaks). A bar delivered
   again is a duplicate and changes nothing; an *update* replaces the session bar.
@@ -31,7 +32,7 @@ from domain.intervals import DAY_SECONDS, Interval
 from domain.quality.alignment import Alignment, check_alignments
 from domain.session.derived import DerivedBars
 from domain.session.replay_day import Step
-from domain.session.windows import DayHours, Refusal
+from domain.session.windows import DayGrid, DayHours, Refusal
 
 __all__ = ["Admitted", "LiveDay"]
 
@@ -80,11 +81,19 @@ class LiveDay:
     """See the module docstring. ``derived`` intervals must be derivable from ``base``."""
 
     def __init__(
-        self, hours: DayHours, base: Interval, derived: Iterable[Interval], symbols: Iterable[str]
+        self,
+        hours: DayHours,
+        base: Interval,
+        derived: Iterable[Interval],
+        symbols: Iterable[str],
+        *,
+        extended: bool = False,
     ) -> None:
         self.hours = hours
         self._base_text = str(base)
-        self.windows = hours.windows(base)
+        self._seconds = base.seconds
+        self.grid = DayGrid(hours, base, extended)
+        self.start_ts, self.end_ts = self.grid.start_ts, self.grid.end_ts
         ordered = tuple(dict.fromkeys(symbols))  # the config's order, as in a replay
         self._symbols = frozenset(ordered)
         self._columns = [_GrowingColumns(symbol) for symbol in ordered]
@@ -106,7 +115,7 @@ class LiveDay:
         stored: list[Bar] = []
         session: list[Bar] = []
         refused = 0
-        hours, windows = self.hours, self.windows
+        hours, grid = self.hours, self.grid
         for bar in bars:
             reason = self._refusal(bar, hours)
             if reason is not None:
@@ -115,7 +124,7 @@ class LiveDay:
                 continue
             stored.append(bar)
             self._received.setdefault(bar.symbol, {}).setdefault(bar.ts, bar.volume)
-            outside = windows.refusal(bar.ts)
+            outside = grid.refusal(bar.ts)
             if outside is not None:
                 seen = (bar.symbol, bar.ts)
                 if seen in self._outside and not updated:
@@ -144,7 +153,7 @@ class LiveDay:
     def alignment(self) -> dict[str, Alignment]:
         """Per symbol with bars, the alignment verdict on every bar stored for the day (extended
         hours included), on what the clock has let arrive; none for daily bars."""
-        seconds = self.windows.seconds
+        seconds = self._seconds
         if seconds >= DAY_SECONDS:
             return {}
         series = [(list(received), list(received.values())) for received in self._received.values()]

@@ -7,17 +7,20 @@ questions without threads:
 - **When is the next step?** :meth:`SessionDay.next_release` — the end of the next bar still
   held (bars are start-stamped: the 09:30 1m bar is released at 09:31, never earlier: no
   look-ahead), or ``None`` when no bar is left. A speed-0 replay jumps the clock there (or to
-  the close when nothing is left); a paced replay moves it one step at a time.
+  the day's end when nothing is left); a paced replay moves it one step at a time.
 - **What does a step release?** :meth:`SessionDay.release` — every held bar whose end is
   ``<= now`` (a :class:`Step`: the bars starting in ``[from_ts, until_ts)``), and the derived
   bars (5m, 15m, 1d …) whose windows the clock has passed, built by the day's
   :class:`~domain.session.derived.DerivedBars` (the rules are there).
 
-The regular-hours filter is applied once, at construction: a bar enters the session only if it
-starts on the base grid inside ``[open, close)`` and outside a midday break. Everything else —
-extended hours, the 16:00 bar, another symbol, a bar that breaks the OHLC rules — is counted in
-:attr:`SessionDay.refused` by reason (:class:`~domain.session.windows.Refusal`) and never
-released. A repeated bar counts as a duplicate: the first copy is kept (as in a live day).
+The session filter is applied once, at construction: a bar enters the session only if it starts
+on the base grid inside ``[open, close)`` and outside a midday break — or, with extended hours,
+on the grid of the pre- or post-market session it falls in (:class:`~domain.session.windows.DayGrid`;
+the clock then runs from the pre-market open to the post-market close). Everything else —
+extended hours when they are not scored, the 16:00 bar, another symbol, a bar that breaks the
+OHLC rules — is counted in :attr:`SessionDay.refused` by reason
+(:class:`~domain.session.windows.Refusal`) and never released. A repeated bar counts as a
+duplicate: the first copy is kept (as in a live day).
 
 Cost: bars are held per symbol as read-only :class:`~domain.columns.BarColumns`; the filter
 is two bisections and a few C-level passes per symbol; a step is O(1) whatever the number of
@@ -39,9 +42,9 @@ from domain.columns import BarColumns
 from domain.intervals import DAY_SECONDS, Interval
 from domain.quality.alignment import Alignment, check_alignments
 from domain.session.derived import DerivedBars
-from domain.session.windows import DayHours, Refusal, SessionWindows
+from domain.session.windows import DayGrid, DayHours, Refusal, SessionWindows
 
-__all__ = ["SessionDay", "Step", "on_grid", "regular_session", "valid_prices"]
+__all__ = ["SessionDay", "Step", "day_session", "on_grid", "regular_session", "valid_prices"]
 
 
 def regular_session(cols: BarColumns, windows: SessionWindows, refused: Counter[str]) -> BarColumns:
@@ -49,11 +52,27 @@ def regular_session(cols: BarColumns, windows: SessionWindows, refused: Counter[
     the grid, outside the break, valid (SPEC §7) — the others counted in ``refused`` by reason.
     Clean data (the usual case) costs two bisections and a few C-level passes, and shares the
     memory of ``cols``."""
+    return day_session(cols, (windows,), refused, Refusal.OUTSIDE_REGULAR_SESSION)
+
+
+def day_session(
+    cols: BarColumns, sessions: Sequence[SessionWindows], refused: Counter[str], outside: str
+) -> BarColumns:
+    """:func:`regular_session` over the sessions a day scores (in time order, each on its own
+    grid); bars in none of them are counted as ``outside``."""
     ts = cols.ts
-    lo, hi = bisect_left(ts, windows.open_ts), bisect_left(ts, windows.close_ts)
-    if lo or hi < len(ts):
-        refused[Refusal.OUTSIDE_REGULAR_SESSION] += lo + len(ts) - hi
-    inside = cols.window(lo, hi)
+    pieces: list[BarColumns] = []
+    inside = 0
+    for windows in sessions:
+        lo, hi = bisect_left(ts, windows.open_ts), bisect_left(ts, windows.close_ts)
+        inside += hi - lo
+        pieces.append(_on_grid_and_valid(cols.window(lo, hi), windows, refused))
+    if inside < len(ts):
+        refused[outside] += len(ts) - inside
+    return BarColumns.concat(cols.symbol, cols.interval, pieces)
+
+
+def _on_grid_and_valid(inside: BarColumns, windows: SessionWindows, refused: Counter[str]) -> BarColumns:
     if on_grid(inside, windows) and valid_prices(inside):
         return inside
     keep: list[int] = []
@@ -142,17 +161,21 @@ class SessionDay:
     """The base bars of one session day, released step by step; see the module docstring."""
 
     __slots__ = (
-        "_base_windows",
+        "_at",
         "_columns",
         "_derived",
+        "_ends",
         "_given",
-        "_ks",
-        "_ks_at",
+        "_seconds",
+        "_starts",
         "_until",
         "derived",
+        "end_ts",
+        "grid",
         "hours",
         "now_ts",
         "refused",
+        "start_ts",
         "symbols",
     )
 
@@ -163,13 +186,17 @@ class SessionDay:
         derived: Sequence[Interval],
         symbols: Sequence[str],
         bars: Iterable[Bar] | Iterable[BarColumns],
+        *,
+        extended: bool = False,
     ) -> None:
         self.hours = hours
         self.derived = tuple(derived)
         self.symbols = tuple(symbols)
         self.refused: Counter[str] = Counter()
-        self.now_ts = hours.open_ts
-        self._base_windows = windows = hours.windows(base)
+        self.grid = grid = DayGrid(hours, base, extended)
+        self.start_ts, self.end_ts = grid.start_ts, grid.end_ts
+        self.now_ts = grid.start_ts
+        self._seconds = base.seconds
         base_text = str(base)
         given: dict[str, BarColumns] = {}
         bar_groups: dict[str, list[Bar]] = {}
@@ -189,26 +216,26 @@ class SessionDay:
             given[symbol] = columns
         self._given = given
         self._columns: tuple[BarColumns, ...] = tuple(
-            regular_session(given[symbol], windows, self.refused)
+            day_session(given[symbol], grid.windows, self.refused, grid.outside)
             if symbol in given
             else BarColumns.from_rows(symbol, base_text, ())
             for symbol in self.symbols
         )
-        self._until = hours.open_ts
-        open_ts, seconds = hours.open_ts, base.seconds
-        # the base windows holding a bar of any symbol (C-level set union, then ~1 per window)
-        self._ks = sorted({(t - open_ts) // seconds for t in set().union(*(c.ts for c in self._columns))})
-        self._ks_at = 0
+        self._until = grid.start_ts
+        # the starts of the windows holding a bar of any symbol (C-level set union), and their ends
+        self._starts = sorted(set().union(*(c.ts for c in self._columns)))
+        self._ends = [grid.end(ts) for ts in self._starts]
+        self._at = 0
         self._derived = DerivedBars(hours, base, self.derived, self._columns)
 
     def alignment(self) -> dict[str, Alignment]:
         """Per symbol with bars, the alignment verdict on every base bar given for the day's hours
         (extended hours included); none for daily bars."""
-        if self._base_windows.seconds >= DAY_SECONDS:
+        if self._seconds >= DAY_SECONDS:
             return {}
         given = {symbol: cols for symbol, cols in self._given.items() if len(cols)}
         verdicts = check_alignments(
-            [(cols.ts, cols.volume) for cols in given.values()], self._base_windows.seconds, [self.hours]
+            [(cols.ts, cols.volume) for cols in given.values()], self._seconds, [self.hours]
         )
         return dict(zip(given, verdicts, strict=True))
 
@@ -224,18 +251,16 @@ class SessionDay:
 
     def next_release(self) -> int | None:
         """The clock time at which the next held bar is released; ``None`` when none is left."""
-        ks, at = self._ks, self._ks_at
-        return self._base_windows.end(ks[at]) if at < len(ks) else None
+        return self._ends[self._at] if self._at < len(self._ends) else None
 
     def next_clock(self) -> int:
-        """Where a data-driven (speed 0) clock goes next: the next release, else the close."""
+        """Where a data-driven (speed 0) clock goes next: the next release, else the day's end."""
         release = self.next_release()
-        close = self.hours.close_ts
-        return close if release is None or release > close else release
+        return self.end_ts if release is None or release > self.end_ts else release
 
     @property
     def at_close(self) -> bool:
-        return self.now_ts >= self.hours.close_ts
+        return self.now_ts >= self.end_ts
 
     @property
     def released_until(self) -> int:
@@ -248,17 +273,15 @@ class SessionDay:
         return sum(bisect_left(cols.ts, until) for cols in self._columns)
 
     def release(self, now_ts: int) -> Step:
-        """Move the clock to ``now_ts`` (capped at the close; never backwards) and release."""
-        now_ts = max(self.now_ts, min(now_ts, self.hours.close_ts))
+        """Move the clock to ``now_ts`` (capped at the day's end; never backwards) and release."""
+        now_ts = max(self.now_ts, min(now_ts, self.end_ts))
         self.now_ts = now_ts
-        windows = self._base_windows
-        ended = windows.ended(now_ts)
-        until = windows.start(ended)  # bars starting before it have ended
-        before, self._until = self._until, max(self._until, until)
-        ks, at = self._ks, self._ks_at
+        ends, at = self._ends, self._at
         first = at
-        while at < len(ks) and ks[at] < ended:
+        while at < len(ends) and ends[at] <= now_ts:
             at += 1
-        self._ks_at = at
+        self._at = at
+        before = self._until
+        self._until = max(before, self._starts[at] if at < len(ends) else self.end_ts)
         derived = tuple(self._derived.advance(now_ts)) if self.derived else ()
         return Step(now_ts, before, self._until, at - first, derived, self._columns)

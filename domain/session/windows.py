@@ -1,17 +1,20 @@
-"""The geometry of a session day: :class:`DayHours` (a trading session in epoch seconds) and
-:class:`SessionWindows` (the windows of one interval on it), shared by derived bars and quality."""
+"""The geometry of a session day: :class:`DayHours` (a trading day's hours in epoch seconds), its
+:class:`DaySegment` sessions (pre-market, regular, post-market), :class:`SessionWindows` (the
+windows of one interval on one of them) and :class:`DayGrid` (the base windows of every session a
+day scores), shared by the replay and the live day, derived bars and quality."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
 from domain.bars import datetime_to_ts
-from domain.calendar.model import TradingSession
+from domain.calendar.model import SessionType, TradingSession
 from domain.intervals import Interval
 
-__all__ = ["DayHours", "Refusal", "SessionWindows"]
+__all__ = ["DayGrid", "DayHours", "DaySegment", "Refusal", "SessionWindows"]
 
 
 class Refusal(StrEnum):
@@ -20,6 +23,9 @@ class Refusal(StrEnum):
     rule's own words, :func:`~domain.bars.bar_violation`)."""
 
     OUTSIDE_REGULAR_SESSION = "outside regular session"
+    OUTSIDE_TRADING_HOURS = "outside trading hours"
+    """Not in any session the day scores (with extended hours: before the pre-market, after the
+    post-market, or between a pre-market that closes early and the open)."""
     IN_MIDDAY_BREAK = "in midday break"
     OFF_THE_GRID = "off the window grid"
     DUPLICATE = "duplicate"
@@ -156,6 +162,8 @@ class DayHours:
     break_end_ts: int | None = None
     pre_open_ts: int | None = None
     post_close_ts: int | None = None
+    pre_close_ts: int | None = None
+    """The pre-market's close when it is before the regular open (else the open)."""
 
     @classmethod
     def from_session(cls, session: TradingSession) -> DayHours:
@@ -166,15 +174,18 @@ class DayHours:
         def ts(moment: object) -> int | None:
             return None if moment is None else datetime_to_ts(moment)  # type: ignore[arg-type]  # a session's times are datetimes
 
+        open_ts, pre_close = datetime_to_ts(session.regular_open), ts(session.pre_market_close)
+
         return cls(
             day=session.date,
-            open_ts=datetime_to_ts(session.regular_open),
+            open_ts=open_ts,
             close_ts=datetime_to_ts(session.regular_close),
             is_early_close=session.is_early_close,
             break_start_ts=ts(session.break_start),
             break_end_ts=ts(session.break_end),
             pre_open_ts=ts(session.pre_market_open),
             post_close_ts=ts(session.post_market_close),
+            pre_close_ts=pre_close if pre_close is not None and pre_close < open_ts else None,
         )
 
     @property
@@ -188,9 +199,35 @@ class DayHours:
         return self.close_ts if self.post_close_ts is None else max(self.post_close_ts, self.close_ts)
 
     def windows(self, interval: Interval) -> SessionWindows:
+        """The windows of ``interval`` on the regular session."""
         return SessionWindows(
             self.open_ts, self.close_ts, interval.seconds, self.break_start_ts, self.break_end_ts
         )
+
+    def segments(self, extended: bool = False) -> tuple[DaySegment, ...]:
+        """The sessions a day scores, in time order: the regular one; with ``extended`` also the
+        pre-market ``[pre-market open, open)`` and the post-market ``[close, post-market close)``
+        where the calendar has them."""
+        regular = DaySegment(
+            SessionType.REGULAR, self.open_ts, self.close_ts, self.break_start_ts, self.break_end_ts
+        )
+        if not extended:
+            return (regular,)
+        segments = []
+        if self.pre_open_ts is not None:
+            pre_close = self.open_ts if self.pre_close_ts is None else min(self.pre_close_ts, self.open_ts)
+            if self.pre_open_ts < pre_close:
+                segments.append(DaySegment(SessionType.PRE_MARKET, self.pre_open_ts, pre_close))
+        segments.append(regular)
+        if self.post_close_ts is not None and self.post_close_ts > self.close_ts:
+            segments.append(DaySegment(SessionType.POST_MARKET, self.close_ts, self.post_close_ts))
+        return tuple(segments)
+
+    def span(self, extended: bool = False) -> tuple[int, int]:
+        """Where the scored day starts and ends: the regular open and close, or with ``extended``
+        the pre-market open and the post-market close (where the calendar has them)."""
+        segments = self.segments(extended)
+        return segments[0].open_ts, segments[-1].close_ts
 
     def regular_seconds(self) -> int:
         """Trading seconds of the regular session (the break excluded)."""
@@ -198,3 +235,56 @@ class DayHours:
         if self.break_start_ts is not None and self.break_end_ts is not None:
             total -= self.break_end_ts - self.break_start_ts
         return total
+
+
+@dataclass(frozen=True, slots=True)
+class DaySegment:
+    """One session of a trading day, scored on its own: the regular session (with its midday
+    break, if any), or the pre-market or post-market one (SPEC §11 extended hours)."""
+
+    session: SessionType
+    open_ts: int
+    close_ts: int
+    break_start_ts: int | None = None
+    break_end_ts: int | None = None
+
+    def windows(self, interval: Interval) -> SessionWindows:
+        """The windows of ``interval`` on this session, from its own open."""
+        return SessionWindows(
+            self.open_ts, self.close_ts, interval.seconds, self.break_start_ts, self.break_end_ts
+        )
+
+
+class DayGrid:
+    """The base windows of every session a day scores (:meth:`DayHours.segments`): one
+    :class:`SessionWindows` per session, each on the grid of its own open. Which bars enter the
+    day (:meth:`refusal`), in which session (:meth:`locate`), and when a bar has ended (:meth:`end`)."""
+
+    __slots__ = ("_opens", "end_ts", "outside", "segments", "start_ts", "windows")
+
+    def __init__(self, hours: DayHours, base: Interval, extended: bool = False) -> None:
+        self.segments = hours.segments(extended)
+        self.windows = tuple(segment.windows(base) for segment in self.segments)
+        self.start_ts, self.end_ts = self.segments[0].open_ts, self.segments[-1].close_ts
+        self._opens = [segment.open_ts for segment in self.segments]
+        self.outside = (
+            Refusal.OUTSIDE_REGULAR_SESSION if len(self.segments) == 1 else Refusal.OUTSIDE_TRADING_HOURS
+        )
+        """Why a bar outside every session does not enter the day."""
+
+    def locate(self, ts: int) -> int | None:
+        """The position in :attr:`segments` of the session holding ``ts``, or ``None``."""
+        i = bisect_right(self._opens, ts) - 1
+        return i if i >= 0 and ts < self.segments[i].close_ts else None
+
+    def refusal(self, ts: int) -> str | None:
+        """Why a bar starting at ``ts`` does not enter the day (a counted reason), or ``None``."""
+        i = self.locate(ts)
+        return self.outside if i is None else self.windows[i].refusal(ts)
+
+    def end(self, ts: int) -> int:
+        """When the window starting at ``ts`` (one that enters the day) ends."""
+        i = self.locate(ts)
+        assert i is not None, f"{ts} is in no session of the day"
+        windows = self.windows[i]
+        return windows.end((ts - windows.open_ts) // windows.seconds)

@@ -133,6 +133,7 @@ def test_minimal_session_gets_every_default() -> None:
     assert (historical.enable_quality, historical.data, historical.indicators) == (True, (), {})
     gap = config.session_data_config.gap_filler
     assert (gap.max_retries, gap.retry_interval_seconds, gap.enable_session_quality) == (5, 60, True)
+    assert config.session_data_config.extended_hours is False
     assert config.metadata is None
 
 
@@ -658,6 +659,18 @@ RULES: list[tuple[str, Mutation, str, str]] = [
     ),
     ("api_config missing", _delete("api_config"), "api_config", "required"),
     ("metadata a list", _set("metadata", value=[1]), "metadata", "expected an object, got a list"),
+    (
+        "extended_hours not a bool",
+        _set("session_data_config", "extended_hours", value="yes"),
+        "session_data_config.extended_hours",
+        "expected true or false, got string 'yes'",
+    ),
+    (
+        "extended_hours on daily bars",
+        lambda d: d["session_data_config"].update(streams=["1d"], extended_hours=True),
+        "session_data_config.extended_hours",
+        "scores intraday bars, but the streamed base is 1d",
+    ),
 ]
 
 
