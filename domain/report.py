@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from domain.calendar.model import SessionType
 from domain.config import SessionConfig
 from domain.history.indicators import IndicatorResult, IndicatorValue
 from domain.history.series import HistoricalData
@@ -24,7 +25,7 @@ from domain.quality.alignment import Alignment, AlignmentStatus
 from domain.quality.book import IntervalQuality
 from domain.quality.gaps import Gap
 from domain.session.data import SessionData, SessionMetrics
-from domain.session.windows import DayHours
+from domain.session.windows import DayHours, DaySegment
 
 __all__ = [
     "DaySummary",
@@ -109,6 +110,8 @@ class SymbolDay:
     metrics: SessionMetrics | None
     alignment: Alignment | None = None
     """Whether the day's stamps fit its session (None without bars or for daily bars)."""
+    extended: Mapping[str, Mapping[str, IntervalSummary]] = field(default_factory=dict)
+    """With extended hours: per session (``pre_market``, ``post_market``), the base interval's."""
 
     def indicator_value(self, name: str) -> IndicatorValue:
         result = self.indicators.get(name)
@@ -118,6 +121,10 @@ class SymbolDay:
         metrics = self.metrics
         return {
             "session": {interval: s.to_json(zone) for interval, s in self.session.items()},
+            "extended_hours": {
+                session: {interval: s.to_json(zone) for interval, s in by_interval.items()}
+                for session, by_interval in self.extended.items()
+            },
             "alignment": None if self.alignment is None else self.alignment.as_dict(),
             "historical": {interval: h.to_json() for interval, h in self.historical.items()},
             "indicators": {
@@ -148,6 +155,8 @@ class DaySummary:
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)
     ended_early: bool = False
     """The day ended before its close: the run was stopped, or (live) the calendar closed it."""
+    extended: tuple[DaySegment, ...] = ()
+    """The pre- and post-market sessions scored (extended hours), in time order."""
 
     @property
     def day(self) -> date:
@@ -160,6 +169,10 @@ class DaySummary:
             "regular_open": _iso(self.hours.open_ts, zone),
             "regular_close": _iso(self.hours.close_ts, zone),
             "is_early_close": self.hours.is_early_close,
+            "extended_hours": {
+                str(s.session): {"open": _iso(s.open_ts, zone), "close": _iso(s.close_ts, zone)}
+                for s in self.extended
+            },
             "ended_early": self.ended_early,
             "bars_streamed": self.bars_streamed,
             "bars_derived": self.bars_derived,
@@ -260,16 +273,40 @@ def summarise_day(
     timings: dict[str, float],
     early: bool,
     alignment: Mapping[str, Alignment],
+    segments: Sequence[DaySegment] = (),
+    extended: Mapping[tuple[str, str, SessionType], IntervalQuality] | None = None,
 ) -> DaySummary:
     """The :class:`DaySummary` of a session day that has just closed (backtest and live); a
-    symbol whose stamps look misaligned adds a warning with the verdict."""
+    symbol whose stamps look misaligned adds a warning with the verdict. ``segments`` are the
+    sessions the day scored (the regular one by default) and ``extended`` the results of the
+    others, keyed by (symbol, interval, session)."""
+    segments = tuple(segments) or hours.segments()
+    others = tuple(s for s in segments if s.session is not SessionType.REGULAR)
+    extended = extended or {}
+    split = {interval for _, interval, _ in extended}  # the base: its bars lie in several sessions
+
+    def bars_in(symbol: str, interval: str, segment: DaySegment | None = None) -> int:
+        series = data.session_bars(symbol, interval)
+        if series is None:
+            return 0
+        if interval not in split:
+            return len(series)
+        span = (hours.open_ts, hours.close_ts) if segment is None else (segment.open_ts, segment.close_ts)
+        return series.count_between(*span)
+
     per_symbol: dict[str, SymbolDay] = {}
     for symbol in symbols:
         session = {
-            interval: IntervalSummary.of(
-                len(data.session_bars(symbol, interval) or ()), results.get((symbol, interval))
-            )
+            interval: IntervalSummary.of(bars_in(symbol, interval), results.get((symbol, interval)))
             for interval in intervals
+        }
+        outside = {
+            str(segment.session): {
+                interval: IntervalSummary.of(bars_in(symbol, interval, segment), result)
+                for (sym, interval, scored), result in extended.items()
+                if sym == symbol and scored is segment.session
+            }
+            for segment in others
         }
         hist: dict[str, HistoricalSummary] = {}
         if historical is not None:
@@ -288,6 +325,7 @@ def summarise_day(
             indicators=dict(historical.indicators.get(symbol, {})) if historical is not None else {},
             metrics=data.metrics(symbol),
             alignment=alignment.get(symbol),
+            extended=outside,
         )
     misaligned = tuple(
         f"{symbol}: {verdict.describe()}"
@@ -304,6 +342,7 @@ def summarise_day(
         warnings=warnings + misaligned,
         timings=timings,
         ended_early=early,
+        extended=others,
     )
 
 

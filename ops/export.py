@@ -6,13 +6,14 @@ floats), one file per table, read by pandas, polars, DuckDB and Spark without pa
 Files written (each atomically: a temporary file renamed into place):
 
 - ``session_bars.parquet`` — every session bar, base and derived: ``session_date`` (date),
-  ``symbol``, ``interval``, ``ts`` (bar start, timestamp UTC), ``open``, ``high``, ``low``,
-  ``close``, ``volume``, and ``day_quality`` (the quality of that symbol and interval on that
-  day at the close), sorted by date, symbol, interval, ts;
-- ``quality.parquet`` — per day, symbol and interval: ``bars``, ``expected``, ``quality``,
-  ``gaps``;
+  ``symbol``, ``interval``, ``session`` (``regular``, or with extended hours ``pre_market`` /
+  ``post_market``), ``ts`` (bar start, timestamp UTC), ``open``, ``high``, ``low``, ``close``,
+  ``volume``, and ``day_quality`` (the quality of that symbol, interval and session on that day
+  at the close), sorted by date, symbol, interval, ts;
+- ``quality.parquet`` — per day, symbol, interval and session: ``bars``, ``expected``,
+  ``quality``, ``gaps``;
 - ``gaps.parquet`` — every gap at the close: ``session_date``, ``symbol``, ``interval``,
-  ``start``, ``end`` (timestamps UTC), ``bar_count``, ``status``.
+  ``session``, ``start``, ``end`` (timestamps UTC), ``bar_count``, ``status``.
 
 :class:`SessionBarExporter` is an ordinary (non-gating) event subscriber: it collects the bars
 of ``BarsAppended`` and ``DerivedBarsBuilt`` events as columns while the run goes on.
@@ -27,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from domain.bars import Bar
+from domain.calendar.model import SessionType
 from domain.messages.events import BarsAppended, DerivedBarsBuilt, Event
 from domain.report import RunReport
+from domain.session.windows import DaySegment
 
 __all__ = ["SessionBarExporter"]
 
@@ -59,7 +62,12 @@ class SessionBarExporter:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         utc = pa.timestamp("s", tz="UTC")
-        keys = {"session_date": pa.date32(), "symbol": pa.string(), "interval": pa.string()}
+        keys = {
+            "session_date": pa.date32(),
+            "symbol": pa.string(),
+            "interval": pa.string(),
+            "session": pa.string(),
+        }
         floats = dict.fromkeys(("open", "high", "low", "close", "volume", "day_quality"), pa.float64())
         bars_schema = pa.schema({**keys, "ts": utc, **floats})
         quality_schema = pa.schema(
@@ -68,28 +76,47 @@ class SessionBarExporter:
         gaps_schema = pa.schema(
             {**keys, "start": utc, "end": utc, "bar_count": pa.int64(), "status": pa.string()}
         )
-        day_quality: dict[tuple[date, str, str], float] = {}
+        day_quality: dict[tuple[date, str, str, str], float] = {}
         quality_rows: dict[str, list[Any]] = {name: [] for name in quality_schema.names}
         gap_rows: dict[str, list[Any]] = {name: [] for name in gaps_schema.names}
+        extended: dict[date, tuple[DaySegment, ...]] = {}
+        scored_outside: set[str] = set()  # the intervals scored in extended sessions (the base)
+        regular = str(SessionType.REGULAR)
         for summary in report.days:
+            extended[summary.day] = summary.extended
             for symbol, symbol_day in summary.symbols.items():
-                for interval, session in symbol_day.session.items():
-                    key = (summary.day, symbol, interval)
-                    day_quality[key] = session.quality
-                    _append(
-                        quality_rows,
-                        (*key, session.bars, session.expected, session.quality, len(session.gaps)),
-                    )
-                    for gap in session.gaps:
-                        _append(gap_rows, (*key, gap.start_ts, gap.end_ts, gap.bar_count, str(gap.status)))
+                scored = [(regular, symbol_day.session), *symbol_day.extended.items()]
+                scored_outside.update(i for by_interval in symbol_day.extended.values() for i in by_interval)
+                for session_name, by_interval in scored:
+                    for interval, session in by_interval.items():
+                        key = (summary.day, symbol, interval, session_name)
+                        day_quality[key] = session.quality
+                        _append(
+                            quality_rows,
+                            (*key, session.bars, session.expected, session.quality, len(session.gaps)),
+                        )
+                        for gap in session.gaps:
+                            _append(
+                                gap_rows, (*key, gap.start_ts, gap.end_ts, gap.bar_count, str(gap.status))
+                            )
+
+        def session_of(day: date, bar: Bar) -> str:
+            if bar.interval not in scored_outside:
+                return regular
+            for segment in extended.get(day, ()):
+                if segment.open_ts <= bar.ts < segment.close_ts:
+                    return str(segment.session)
+            return regular
 
         columns = {name: [bar[i] for bar in self._bars] for i, name in enumerate(Bar._fields)}
+        sessions = [session_of(day, bar) for day, bar in zip(self._days, self._bars, strict=True)]
         qualities = [
-            day_quality.get((day, bar.symbol, bar.interval))
-            for day, bar in zip(self._days, self._bars, strict=True)
+            day_quality.get((day, bar.symbol, bar.interval, session))
+            for day, bar, session in zip(self._days, self._bars, sessions, strict=True)
         ]
         bars = pa.Table.from_pydict(
-            {"session_date": self._days, **columns, "day_quality": qualities}, schema=bars_schema
+            {"session_date": self._days, **columns, "session": sessions, "day_quality": qualities},
+            schema=bars_schema,
         )
         order = [(name, "ascending") for name in ("session_date", "symbol", "interval", "ts")]
         written = []

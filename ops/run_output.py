@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.table import Table
 from rich.text import Text
 
-from domain.report import RunReport
+from domain.report import RunReport, SymbolDay
 from domain.session.status import Progress
 
 __all__ = ["RunProgress", "default_report_path", "summary_table", "write_report"]
@@ -109,6 +109,7 @@ def summary_table(report: RunReport, width: int | None = None) -> Group:
     for day in report.days:
         for symbol_day in day.symbols.values():
             intervals.extend(i for i in symbol_day.session if i not in intervals)
+            intervals.extend(s for s in symbol_day.extended if s not in intervals)
             indicators.extend(n for n in symbol_day.indicators if n not in indicators)
     title = f"{report.session_name} — {report.status}"
     tables = [_day_table(report, title, intervals, indicators)]
@@ -137,13 +138,23 @@ def summary_table(report: RunReport, width: int | None = None) -> Group:
     return Group(*parts)
 
 
+_SHORT = {"pre_market": "pre", "post_market": "post"}
+"""Column names of the extended sessions (their quality in the base interval)."""
+
+
+def _quality(symbol_day: SymbolDay, column: str) -> str:
+    """The quality of a column: a session interval, or an extended session's base interval."""
+    summary = symbol_day.session.get(column) or next(iter(symbol_day.extended.get(column, {}).values()), None)
+    return "—" if summary is None else f"{summary.quality:.2f}"
+
+
 def _day_table(report: RunReport, title: str, intervals: list[str] | None, indicators: list[str]) -> Table:
     """Rows of day and symbol; ``intervals`` None leaves out the data columns (bars, quality, gaps)."""
     table = Table(title=title, title_justify="left")
     table.add_column("date", no_wrap=True)
     table.add_column("symbol", no_wrap=True)
     data = intervals is not None
-    columns = ["bars", *(f"{interval} %" for interval in intervals or ()), "gaps"] if data else []
+    columns = ["bars", *(f"{_SHORT.get(i, i)} %" for i in intervals or ()), "gaps"] if data else []
     for column in (*columns, *indicators):
         table.add_column(column.replace("_", " "), justify="right", no_wrap=True, min_width=6)
     for day in report.days:
@@ -154,10 +165,7 @@ def _day_table(report: RunReport, title: str, intervals: list[str] | None, indic
             base = next(iter(symbol_day.session.values()), None)
             cells = [
                 "—" if base is None else f"{base.bars:,}",
-                *(
-                    f"{symbol_day.session[i].quality:.2f}" if i in symbol_day.session else "—"
-                    for i in intervals or ()
-                ),
+                *(_quality(symbol_day, i) for i in intervals or ()),
                 "—" if base is None else str(len(base.gaps)),
             ] if data else []  # fmt: skip
             table.add_row(label, symbol, *cells, *(_fmt(symbol_day.indicator_value(n)) for n in indicators))

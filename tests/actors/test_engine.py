@@ -31,6 +31,7 @@ from support.stores import real_file, seed
 
 from actors.system import MarketSessionSystem
 from actors.timer import ManualTime
+from domain.calendar.model import SessionType
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.columns import BarColumns
 from domain.config import SessionConfig
@@ -38,6 +39,7 @@ from domain.messages.events import (
     BarsAppended,
     DerivedBarsBuilt,
     LifecycleChanged,
+    QualityUpdated,
     RunCompleted,
     SessionEnded,
     SessionStarted,
@@ -304,6 +306,71 @@ def test_real_aapl_and_rivn_minutes_stream_only_regular_hours_and_score_like_the
     assert (
         len(derived) == sum(day["symbols"][s]["session"]["5m"]["bars"] for s in expected_bars) == 2 * 78 - 2
     )
+
+
+def test_with_extended_hours_the_pre_market_streams_from_0400_and_is_scored_on_its_own(
+    sqlite_store: Store,
+) -> None:
+    """The real day, shifted back: its 249 (AAPL) and 128 (RIVN) pre-market minutes reach the
+    subscriber as they end, the pre-market and post-market are scored apart from the regular
+    session (which stays 390 of 390), and derived bars stay those of the regular session."""
+    seed(sqlite_store, "US_EQUITY", start_year=2025, end_year=2025)
+    session_day = date(2025, 7, 2)
+    pre_open, open_ts, close_ts, post_close = (
+        ny_ts(session_day, 4), ny_ts(session_day, 9, 30), ny_ts(session_day, 16), ny_ts(session_day, 20),
+    )  # fmt: skip
+    pre_market: dict[str, set[int]] = {}
+    for symbol in ("AAPL", "RIVN"):
+        path = real_file(f"{symbol}_2025-07-02_1m.csv")
+        import_bar_file(sqlite_store, path, symbol, "1m", "America/New_York", shift_seconds=-4 * 3600)
+        pre_market[symbol] = {b.ts for b in sqlite_store.bars.read(symbol, "1m", pre_open, open_ts)}
+    assert [len(pre_market[s]) for s in ("AAPL", "RIVN")] == [249, 128]
+    data = one_day(symbols=["AAPL", "RIVN"], streams=["1m", "5m", "1d"]).to_dict()
+    data["session_data_config"]["extended_hours"] = True
+    recorder = Recorder()
+    engine = MarketSessionSystem(SessionConfig.from_dict(data), sqlite_store, speed=0)
+    engine.subscribe(recorder, events=[BarsAppended, DerivedBarsBuilt, QualityUpdated, SessionStarted])
+    report = engine.run(RUN_TIMEOUT)
+
+    assert report.status == "completed", report.error
+    (started,) = recorder.of(SessionStarted)
+    steps = recorder.of(BarsAppended)
+    assert all(bar.ts + 60 <= step.now_ts for step in steps for bar in step.bars), "look-ahead"
+    streamed = [bar for step in steps for bar in step.bars]
+    assert streamed[0].ts == min(min(ts) for ts in pre_market.values())
+    for symbol, minutes in pre_market.items():
+        assert {b.ts for b in streamed if b.symbol == symbol and b.ts < open_ts} == minutes
+    assert all(pre_open <= b.ts < post_close for b in streamed)
+    derived = [bar for e in recorder.of(DerivedBarsBuilt) for bar in e.bars]
+    assert all(open_ts <= b.ts < close_ts for b in derived if b.interval == "5m")
+    sessions = {score.session for e in recorder.of(QualityUpdated) for score in e.scores}
+    assert sessions == {SessionType.PRE_MARKET, SessionType.REGULAR, SessionType.POST_MARKET}
+
+    (day,) = report.days
+    assert [str(s.session) for s in day.extended] == ["pre_market", "post_market"]
+    assert day.bars_streamed == 2 * 390 + 249 + 128
+    assert day.refused == {}, "every bar read for the day (04:00-20:00) enters its session"
+    for symbol, minutes in pre_market.items():
+        summary = day.symbols[symbol]
+        regular = summary.session["1m"]
+        assert (regular.bars, regular.expected, regular.quality) == (390, 390, 100.0)
+        assert summary.session["5m"].bars == 78 and summary.session["1d"].bars == 1
+        pre = summary.extended["pre_market"]["1m"]
+        assert (pre.bars, pre.expected) == (len(minutes), 330)
+        assert pre.quality == pytest.approx(100 * len(minutes) / 330)
+        assert sum(g.bar_count for g in pre.gaps) == 330 - len(minutes)
+        post = summary.extended["post_market"]["1m"]
+        assert (post.bars, post.expected, [g.bar_count for g in post.gaps]) == (0, 240, [240])
+        assert summary.metrics is not None and summary.metrics.volume == sum(
+            b.volume for b in sqlite_store.bars.read(symbol, "1m", pre_open, post_close)
+        ), "the day's volume is the session's: extended hours included"
+    json_day = report.to_json()["days"][0]
+    assert json_day["extended_hours"] == {
+        "pre_market": {"open": iso(pre_open), "close": iso(open_ts)},
+        "post_market": {"open": iso(close_ts), "close": iso(post_close)},
+    }
+    assert set(json_day["symbols"]["AAPL"]["extended_hours"]) == {"pre_market", "post_market"}
+    assert started.day == session_day
 
 
 # --------------------------------------------------------------------------------- determinism

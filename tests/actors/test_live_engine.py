@@ -142,6 +142,10 @@ def stored(store: Store, symbol: str, interval: str, hours: DayHours) -> list[Ba
     return store.replayed.read(symbol, interval, hours.open_ts, hours.close_ts)
 
 
+def stored_between(store: Store, start_ts: int, end_ts: int, symbol: str = "AAPL") -> list[Bar]:
+    return store.replayed.read(symbol, "1m", start_ts, end_ts)
+
+
 def minutes_of(gaps: list[Any], interval: str = "1m") -> set[tuple[str, int]]:
     """Every (symbol, minute) covered by the ``gap`` of these events."""
     return {
@@ -203,6 +207,44 @@ def test_a_second_replay_of_the_same_day_streams_it_again(store: Store, live: li
     for symbol in SYMBOLS:
         assert second.days[0].symbols[symbol].session["1m"].bars == 390
         assert len(stored(store, symbol, "1m", hours)) == 390, "every bar stored once"
+
+
+def test_a_live_day_with_extended_hours_streams_and_fills_the_pre_and_post_market_too(
+    store: Store, live: list[Live]
+) -> None:
+    """04:00 to 20:00 of one symbol with a tenth of the minutes dropped: the day loads before the
+    pre-market, streams it, and the GapFiller fills the gaps of all three sessions."""
+    hours = day_hours(store, FULL_DAY)
+    assert hours.pre_open_ts is not None and hours.post_close_ts is not None
+    bars = minute_bars(("AAPL",), hours.pre_open_ts, hours.post_close_ts)
+    config = live_config(("AAPL",), ("1m", "5m"), extended_hours=True)
+    run = make(
+        live, store, bars, ny(FULL_DAY, 3, 59), config=config,
+        stream_faults=ReplayFaults(drop_fraction=0.1, seed=3),
+    )  # fmt: skip
+
+    report = run.run()
+
+    assert report.status == "completed", report.error
+    dropped = run.provider.dropped
+    pre_dropped = [b for b in dropped if b.ts < hours.open_ts]
+    post_dropped = [b for b in dropped if b.ts >= hours.close_ts]
+    assert pre_dropped and post_dropped, "seed 3 drops nothing outside the regular session"
+    (day,) = report.days
+    summary = day.symbols["AAPL"]
+    for name, expected in (("pre_market", 330), ("post_market", 240)):
+        extended = summary.extended[name]["1m"]
+        assert (extended.bars, extended.expected, extended.quality) == (expected, expected, 100.0), name
+        assert extended.gaps == () and extended.filled_gaps > 0, name
+    assert summary.session["1m"].bars == 390 and summary.session["1m"].quality == 100.0
+    assert summary.session["5m"].bars == 78
+    appended = run.appended()
+    assert {b.ts for b in appended} | {b.ts for b in dropped} == {b.ts for b in bars}
+    assert {(b.symbol, b.ts) for b in pre_dropped + post_dropped} <= minutes_of(run.recorder.of(GapFilled))
+    assert [b.ts for b in stored_between(store, hours.pre_open_ts, hours.post_close_ts)] == [
+        b.ts for b in bars
+    ]
+    assert day.refused == {}
 
 
 def test_bars_the_provider_never_has_are_abandoned_after_max_retries_fetches(

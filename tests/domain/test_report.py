@@ -169,6 +169,7 @@ def test_every_level_has_exactly_the_keys_the_readme_documents() -> None:
         "regular_open",
         "regular_close",
         "is_early_close",
+        "extended_hours",
         "ended_early",
         "bars_streamed",
         "bars_derived",
@@ -177,7 +178,8 @@ def test_every_level_has_exactly_the_keys_the_readme_documents() -> None:
         "symbols",
     }
     aapl = day["symbols"]["AAPL"]
-    assert set(aapl) == {"session", "alignment", "historical", "indicators", "metrics"}
+    assert set(aapl) == {"session", "extended_hours", "alignment", "historical", "indicators", "metrics"}
+    assert day["extended_hours"] == aapl["extended_hours"] == {}  # scored only when asked for
     assert aapl["alignment"] == {
         "status": "aligned",
         "offset": "0:00",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -106,19 +107,13 @@ def test_run_with_report_and_export_on_the_demo_store(
     bars = pq.read_table(export / "session_bars.parquet")
     quality = pq.read_table(export / "quality.parquet")
     gaps = pq.read_table(export / "gaps.parquet")
-    assert bars.column_names == [
-        "session_date", "symbol", "interval", "ts", "open", "high", "low", "close", "volume", "day_quality",
-    ]  # fmt: skip
-    assert quality.column_names == [
-        "session_date",
-        "symbol",
-        "interval",
-        "bars",
-        "expected",
-        "quality",
-        "gaps",
-    ]
-    assert gaps.column_names == ["session_date", "symbol", "interval", "start", "end", "bar_count", "status"]
+    keys = ["session_date", "symbol", "interval", "session"]
+    assert bars.column_names == [*keys, "ts", "open", "high", "low", "close", "volume", "day_quality"]
+    assert quality.column_names == [*keys, "bars", "expected", "quality", "gaps"]
+    assert gaps.column_names == [*keys, "start", "end", "bar_count", "status"]
+    assert (
+        set(bars.column("session").to_pylist()) == set(quality.column("session").to_pylist()) == {"regular"}
+    )
 
     totals = report["totals"]
     assert bars.num_rows == totals["bars_streamed"] + totals["bars_derived"]
@@ -304,3 +299,62 @@ def test_a_backtest_of_the_real_day_reports_each_symbols_alignment_next_to_its_q
     assert rivn["alignment"]["fix"] == "--shift -4:00"
     assert any(w.startswith("RIVN: time stamps look +4:00 late") for w in day["warnings"]), day["warnings"]
     assert "RIVN: time stamps look +4:00 late" in result.out + result.err
+
+
+def test_a_backtest_with_extended_hours_shows_and_exports_each_session(tmp_path: Path) -> None:
+    """The real AAPL day shifted back, with ``extended_hours``: the summary has pre and post
+    columns, the report the pre- and post-market scores, the export a session per row."""
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    assert run_cli("calendar", "seed", "--start-year", "2025", "--end-year", "2025", db=url).code == 0
+    path = REPO.parent / "shared" / "data" / "real" / "AAPL_2025-07-02_1m.csv"
+    done = run_cli(
+        "data", "import", str(path), "--symbol", "AAPL", "--interval", "1m", "--shift", "-4", db=url
+    )
+    assert done.code == 0, done.err
+    config = example_dict()
+    config["backtest_config"].update(start_date="2025-07-02", end_date="2025-07-02", speed_multiplier=0)
+    config["session_data_config"].update(
+        symbols=["AAPL"], streams=["1m", "5m"], extended_hours=True,
+        historical={"enable_quality": True, "data": [], "indicators": {}},
+    )  # fmt: skip
+    config_path = tmp_path / "extended.json"
+    config_path.write_text(json.dumps(config))
+    report_path, export = tmp_path / "extended.report.json", tmp_path / "export"
+    result = run_cli(
+        "run",
+        str(config_path),
+        "--no-progress",
+        "--report",
+        str(report_path),
+        "--export",
+        str(export),
+        db=url,
+    )
+    assert result.code == 0, result.err
+    (day,) = json.loads(report_path.read_text())["days"]
+    aapl = day["symbols"]["AAPL"]
+    pre, post = aapl["extended_hours"]["pre_market"]["1m"], aapl["extended_hours"]["post_market"]["1m"]
+    assert (pre["bars"], pre["expected"], pre["quality"]) == (249, 330, pytest.approx(75.4545, abs=1e-4))
+    assert (post["bars"], post["expected"], len(post["gaps"])) == (0, 240, 1)
+    assert (aapl["session"]["1m"]["bars"], aapl["session"]["1m"]["quality"]) == (390, 100.0)
+
+    def cells(text: str) -> list[str]:
+        line = next(line for line in result.out.splitlines() if text in line)
+        return [cell.strip() for cell in re.split("[│┃]", line)[1:-1]]
+
+    assert cells("symbol") == ["date", "symbol", "bars", "1m %", "5m %", "pre %", "post %", "gaps"]
+    assert cells("AAPL") == ["2025-07-02", "AAPL", "390", "100.00", "100.00", "75.45", "0.00", "0"]
+    bars = pq.read_table(export / "session_bars.parquet").to_pylist()
+    pre_rows = [b for b in bars if b["session"] == "pre_market"]
+    assert len(pre_rows) == 249 and {b["day_quality"] for b in pre_rows} == {pre["quality"]}
+    assert {b["interval"] for b in pre_rows} == {"1m"}
+    quality = {
+        (r["interval"], r["session"]): r["bars"]
+        for r in pq.read_table(export / "quality.parquet").to_pylist()
+    }
+    assert quality == {
+        ("1m", "regular"): 390,
+        ("5m", "regular"): 78,
+        ("1m", "pre_market"): 249,
+        ("1m", "post_market"): 0,
+    }

@@ -38,6 +38,7 @@ def live_config(
     retry_interval: int = 60,
     session_quality: bool = True,
     data_api: str = "replay",
+    extended_hours: bool = False,
 ) -> SessionConfig:
     """A live config without historical data (a quick load)."""
     return SessionConfig.from_dict(
@@ -55,6 +56,7 @@ def live_config(
                     "retry_interval_seconds": retry_interval,
                     "enable_session_quality": session_quality,
                 },
+                "extended_hours": extended_hours,
             },
             "trading_config": {
                 "max_buying_power": 1000.0,
