@@ -23,12 +23,11 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Table, bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.bars import Bar
 from domain.columns import BarColumns
 from domain.store.failures import Repository, driver_failure, translated
-from domain.store.schema import bars
+from domain.store.schema import bars, upsert
 
 _BATCH = 10_000
 _VALUES = ("open", "high", "low", "close", "volume")
@@ -144,7 +143,7 @@ class BarRepository(Repository):
         received_at: int | None,
     ) -> int:
         table = self._table
-        insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(table)
+        insert = upsert(connection, table)
         statement: Executable
         if replace:
             statement = insert.on_conflict_do_update(

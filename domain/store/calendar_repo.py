@@ -14,12 +14,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, and_, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.calendar.model import CalendarException, Coverage, MarketHours
 from domain.errors import CalendarError
 from domain.store.failures import Repository, translated
-from domain.store.schema import calendar_coverage, market_hours, trading_holidays
+from domain.store.schema import calendar_coverage, market_hours, trading_holidays, upsert
 
 
 class CalendarRepository(Repository):
@@ -142,9 +141,7 @@ class CalendarRepository(Repository):
             translated(self._writing(f"the calendar exceptions of {groups}")),
             self._engine.begin() as connection,
         ):
-            insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(
-                trading_holidays
-            )
+            insert = upsert(connection, trading_holidays)
             keys = ("exchange_group", "date")
             updated = {name: insert.excluded[name] for name in rows[0] if name not in keys}
             connection.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated), rows)

@@ -6,10 +6,13 @@ identical on SQLite and PostgreSQL, and cheap to read on the replay path.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Date,
     DateTime,
     Float,
@@ -99,3 +102,15 @@ bars = _bar_table("bars")
 replayed_bars = _bar_table("replayed_bars")
 """What the replay provider streamed as a live feed: kept apart, so replayed bars never mix with
 real ones (a session on a real provider never resumes from or counts them)."""
+
+
+def upsert(connection: Connection, table: Table) -> Any:
+    """An INSERT into ``table`` that takes ``on_conflict_do_…`` clauses, in the connection's dialect
+    (SQLite or PostgreSQL; the dialect's module is imported when a store of it first writes)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)

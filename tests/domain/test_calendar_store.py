@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from support.stores import seed
+from support.stores import REPO, seed
 
 from domain.calendar.model import CalendarException, SessionType, TimeUnit
 from domain.calendar.trading_calendar import TradingCalendar
@@ -247,6 +247,19 @@ def test_schema_version_is_recorded_and_init_on_a_current_store_is_a_noop(sqlite
         assert snapshot_us(reopened) == before
     finally:
         reopened.close()
+
+
+def test_the_head_read_from_the_scripts_is_alembics_and_the_version_query_its_too(sqlite_url: str) -> None:
+    """Opening a store reads the schema version without Alembic; both readings agree with it."""
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(REPO / "domain" / "store" / "migrations"))
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
+    with open_store(sqlite_url) as store, store.engine.connect() as connection:
+        assert current_revision(store.engine) == MigrationContext.configure(connection).get_current_revision()
 
 
 def snapshot_us(store: Store) -> tuple[object, ...]:
