@@ -6,14 +6,18 @@ ratio compares the two under the same machine load.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import cycle, islice, repeat
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -265,3 +269,31 @@ def memory_per_bar(workload: Workload) -> Figure:
         unit="bytes/bar",
         notes={"bars": counts.total, "historical_bars": counts.historical, "session_bars": counts.session},
     )
+
+
+def startup_figures(workload: Workload, directory: Path, reps: int) -> dict[str, Figure]:
+    """Wall seconds of fresh processes, interleaved: the interpreter alone (``python -c pass``),
+    ``marketsession --help``, and a ``run`` of one symbol and one day of ``workload`` (speed 0)."""
+    data = workload.config().to_dict()
+    data["session_name"] = "bench start-up"
+    data["backtest_config"].update(
+        start_date=workload.days[0].isoformat(), end_date=workload.days[0].isoformat()
+    )
+    data["session_data_config"]["symbols"] = workload.symbols[:1]
+    config = directory / "startup.json"
+    config.write_text(json.dumps(data), encoding="utf-8")
+    cli = [sys.executable, "-m", "ops.cli", "--db", workload.url]
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "marketsession --help": [*cli, "--help"],
+        "marketsession run, 1 symbol × 1 day": [
+            *cli, "run", str(config), "--no-progress", "--report", str(directory / "startup.report.json"),
+        ],
+    }  # fmt: skip
+    figures = {name: Figure(name, []) for name in commands}
+    for _ in range(reps):
+        for name, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, timeout=120)
+            figures[name].values.append(time.perf_counter() - started)
+    return figures

@@ -42,6 +42,7 @@ from ops.bench.measures import (
     memory_per_bar,
     replay,
     spread,
+    startup_figures,
 )
 from ops.bench.workload import Workload, build_workload
 from ops.calendars.seed import seed_group
@@ -55,6 +56,8 @@ TARGETS = {
     "get_trading_session cached (µs)": ("<=", 1.0),
     "actor / bare ask": ("<=", 2.0),
     "memory (bytes/bar)": ("<=", 64.0),
+    "start-up: --help (s)": ("<=", 0.3),
+    "start-up: tiny run (s)": ("<=", 0.5),
     "PostgreSQL replay / SQLite baseline": (">=", 0.3),
     "replay / nautilus_trader, bar execution off": (">=", 1.5),
 }
@@ -163,6 +166,16 @@ def run_suite(
             base_a, audited = audit_pair(standard, reps)
             figures["audit"] = audited.to_json()
             ratios["audit / baseline"] = _ratio(audited, base_a)
+        startup = startup_figures(standard, root, reps)
+        figures["start-up"] = {name: figure.to_json() for name, figure in startup.items()}
+        for label, name in (
+            ("--help", "marketsession --help"),
+            ("tiny run", "marketsession run, 1 symbol × 1 day"),
+        ):
+            ratios[f"start-up: {label} (s)"] = spread(startup[name].values)
+        ratios["start-up: --help / python -c pass"] = _time_ratio(
+            startup["marketsession --help"], startup["python -c pass"]
+        )
         if postgres:
             console.print("copying the standard workload to PostgreSQL …")
             with _postgres_copy(postgres, standard) as pg_store:

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from domain.calendar.model import CalendarException, Coverage, MarketHours
 from domain.errors import CalendarError
-from domain.store.calendar_repo import CalendarRepository
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from domain.store.calendar_repo import CalendarRepository
 
 # exchange_calendars (and pandas) take ~0.35 s to import: they are imported where seeding
 # happens, so that every other command of the CLI starts fast.

@@ -16,12 +16,10 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from domain.calendar.trading_calendar import TradingCalendar
-from domain.config import SessionConfig
 from domain.errors import (
     BarImportError,
     CalendarError,
@@ -34,8 +32,11 @@ from domain.errors import (
     StoreUnavailable,
     Violation,
 )
-from domain.store import Store, open_store, resolve_db_url
-from ops.logging import configure_logging
+
+if TYPE_CHECKING:  # imported where used: `marketsession --help` loads none of them
+    from domain.calendar.trading_calendar import TradingCalendar
+    from domain.config import SessionConfig
+    from domain.store import Store
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT, EXIT_NO_DATA = 0, 1, 2, 3
 OPEN_RETRIES = 2
@@ -52,6 +53,8 @@ class CliState:
     def store(self) -> Store:
         """The store, opened on first use. A server that cannot be reached is tried again
         :data:`OPEN_RETRIES` times (0.5 s, then 1 s apart) before the outage is reported."""
+        from domain.store import open_store
+
         if self._store is None:
             for attempt in range(OPEN_RETRIES + 1):
                 try:
@@ -65,6 +68,8 @@ class CliState:
         return self._store
 
     def calendar(self, exchange_group: str = "US_EQUITY") -> TradingCalendar:
+        from domain.calendar.trading_calendar import TradingCalendar
+
         return TradingCalendar(self.store().calendar, exchange_group)
 
     def close(self) -> None:
@@ -81,6 +86,8 @@ _WRONG_MODE = {
 
 def load_config(path: str, mode: str) -> SessionConfig:
     """The session config at ``path``, refused unless its mode is ``mode`` (backtest or live)."""
+    from domain.config import SessionConfig
+
     config = SessionConfig.from_file(path)
     if config.mode != mode:
         raise ConfigError([Violation("mode", _WRONG_MODE[mode])], path)
@@ -179,6 +186,9 @@ class _Root(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, log_level: str | None, log_format: str, debug: bool) -> None:
     """marketsession: market-data sessions over a trading calendar."""
+    from domain.store import resolve_db_url
+    from ops.logging import configure_logging
+
     serving = ctx.invoked_subcommand == "serve"  # a service logs structured JSON, INFO and up
     configure_logging(
         log_level or ("INFO" if serving else "WARNING"),

@@ -13,7 +13,6 @@ from rich.table import Table
 
 from domain.calendar.model import CalendarException, TradingSession
 from domain.errors import CalendarError
-from ops.calendars.holiday_files import read_holiday_file
 from ops.calendars.seed import GROUPS, seed_group
 from ops.cli.app import CliState, cli
 
@@ -89,6 +88,8 @@ def seed(state: CliState, start_year: int, end_year: int, groups: tuple[str, ...
 @click.pass_obj
 def import_(state: CliState, path: str, group: str, dry_run: bool) -> None:
     """Import a CSV or JSON holiday list (closures, early closes, late opens)."""
+    from ops.calendars.holiday_files import read_holiday_file
+
     exceptions = read_holiday_file(path, group)
     store = state.store()
     _require_covered(store.calendar, exceptions)

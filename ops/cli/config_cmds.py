@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from domain.config import SessionConfig
 from domain.errors import ConfigError
 from ops.cli.app import EXIT_BAD_INPUT, cli
 
@@ -13,6 +12,8 @@ from ops.cli.app import EXIT_BAD_INPUT, cli
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 def validate(config_path: str) -> None:
     """Validate CONFIG: exit 0 if valid, else exit 2 with one `path: message` line per violation."""
+    from domain.config import SessionConfig
+
     try:
         config = SessionConfig.from_file(config_path)
     except ConfigError as error:

@@ -10,7 +10,6 @@ import click
 
 from domain.bars import parse_symbol
 from domain.intervals import Interval
-from domain.quality.alignment import AlignmentStatus, format_offset, parse_offset
 from ops.cli.app import CliState, cli, writable
 from ops.cli.calendar_cmds import DATE
 
@@ -21,6 +20,8 @@ class _Offset(click.ParamType[int]):
     name = "±H[:MM]"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from domain.quality.alignment import parse_offset
+
         if isinstance(value, int):
             return value
         try:
@@ -78,6 +79,7 @@ def import_(
     """Import a CSV file of bars (see README for the formats read). The time stamps are checked
     against the group's calendar: a file whose stamps do not fit its sessions is refused, naming
     the offset and the fix."""
+    from domain.quality.alignment import AlignmentStatus, format_offset
     from ops.bar_files.importer import import_bar_file
 
     store = state.store()
@@ -234,6 +236,7 @@ def audit(
     import json
     from pathlib import Path
 
+    from domain.quality.alignment import AlignmentStatus
     from domain.quality.audit import DayAudit
     from ops.audit import DayParquet, audit_store
     from ops.audit_output import audit_findings, audit_headline, audit_table

@@ -8,14 +8,15 @@ import sysconfig
 import time as wall
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from domain.calendar.trading_calendar import TradingCalendar
-from domain.config import SessionConfig
-from domain.history.series import data_requirements
-from domain.report import RunReport
 from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, FiniteFloat, cli, load_config, writable
+
+if TYPE_CHECKING:  # the engine and its domain are imported by the commands that run
+    from domain.config import SessionConfig
+    from domain.report import RunReport
 
 EXAMPLE_CONFIG = "session_configs/example_session.json"
 
@@ -43,6 +44,8 @@ def execute_run(
     """Run one backtest with progress, print the summary, write the report (and the export), then
     exit as :func:`exit_for` says."""
     from actors.system import MarketSessionSystem
+    from domain.calendar.trading_calendar import TradingCalendar
+    from domain.history.series import data_requirements
     from ops.export import SessionBarExporter
     from ops.run_output import RunProgress, default_report_path, summary_console, summary_table, write_report
 
@@ -183,6 +186,8 @@ def demo(
     timeout: float,
 ) -> None:
     """From nothing: init the store, seed the calendar, write demo data, run the example backtest."""
+    from domain.calendar.trading_calendar import TradingCalendar
+    from domain.history.series import data_requirements
     from domain.store import init_store
     from ops.calendars.seed import seed_group
     from ops.demo_data import write_demo_data

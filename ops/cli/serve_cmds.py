@@ -26,19 +26,18 @@ import socket
 import threading
 from datetime import date, datetime
 from datetime import time as time_of_day
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import structlog
 
-from domain.config import SessionConfig
 from domain.errors import FaultError, ProviderNotSupported, ServiceError
-from domain.providers import MarketDataProvider
 from ops.cli.app import EXIT_OK, EXIT_RUNTIME, CliState, FiniteFloat, cli, load_config
 from ops.cli.run_cmds import REPORT_OPTION
-from ops.faults import FaultPlan, FaultyBars, parse_faults
 
-log = structlog.get_logger("marketsession.serve")
+if TYPE_CHECKING:  # imported by the command that runs
+    from domain.config import SessionConfig
+    from domain.providers import MarketDataProvider
+    from ops.faults import FaultPlan
 
 
 def _parse_start(text: str | None) -> time_of_day | None:
@@ -179,10 +178,14 @@ def serve(
     drain_timeout: float,
 ) -> None:
     """Run a live session as a service: HTTP /healthz /readyz /metrics /status on HOST:PORT."""
+    import structlog
+
     from actors.system import MarketSessionSystem
+    from ops.faults import FaultyBars, parse_faults
     from ops.run_output import default_report_path, summary_console, summary_table, write_report
     from ops.service import LiveService
 
+    log = structlog.get_logger("marketsession.serve")
     config = load_config(config_path, "live")
     plan = parse_faults(faults, live=True)
     start = _parse_start(replay_start)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from domain.store import init_store
-from domain.store.database import display_url
 from ops.cli.app import CliState, cli
 
 
@@ -13,6 +11,9 @@ from ops.cli.app import CliState, cli
 @click.pass_obj
 def init(state: CliState) -> None:
     """Create the store, or upgrade an existing one to this release's schema."""
+    from domain.store import init_store
+    from domain.store.database import display_url
+
     before, after = init_store(state.db_url)
     shown = display_url(state.db_url)
     if before == after:
