@@ -216,6 +216,9 @@ class ClockSteps:
         if self.lifecycle.state is not State.STREAMING:
             return
         if self._fast:
-            self._schedule_next()
+            if self._closing is None and not self._scoring and self.actor_inbox.empty():
+                self._on_step()  # the next step at once: no message to itself in between
+            else:
+                self._schedule_next()  # after what is waiting (a pause lands between steps)
         elif self._step_due:
             self._on_step()

@@ -4,6 +4,7 @@ acknowledgement of each :class:`BarsAppended` step a replay waits for (bounded).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, ClassVar
@@ -58,7 +59,9 @@ class BarsAppended(Event):
     day: date
     step: int
     now_ts: int
-    bars: tuple[Bar, ...]
+    bars: Sequence[Bar]
+    """In (time, symbol) order; in a replay a :class:`~domain.session.replay_day.ReleasedBars`,
+    which builds the :class:`Bar` values when first read (equal to the tuple of them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, chain
 from operator import ge, le
+from typing import overload
 
 from domain.bars import Bar, bar_violation
 from domain.columns import BarColumns
@@ -44,7 +46,7 @@ from domain.quality.alignment import Alignment, check_alignments
 from domain.session.derived import DerivedBars
 from domain.session.windows import DayGrid, DayHours, Refusal, SessionWindows
 
-__all__ = ["SessionDay", "Step", "day_session", "on_grid", "regular_session", "valid_prices"]
+__all__ = ["ReleasedBars", "SessionDay", "Step", "day_session", "on_grid", "regular_session", "valid_prices"]
 
 
 def regular_session(cols: BarColumns, windows: SessionWindows, refused: Counter[str]) -> BarColumns:
@@ -121,9 +123,9 @@ class Step:
     """What one clock step released: the base bars starting in ``[from_ts, until_ts)`` (each
     symbol's bars that ended since the last step) and the derived bars whose windows ended.
 
-    Releasing is O(1): a step only moves ``until_ts``. :attr:`ranges` and :attr:`bars` find the
-    released positions (one bisection per symbol) and :attr:`bars` builds :class:`Bar` values —
-    only for whoever asks.
+    Releasing is O(1): a step only moves ``until_ts``. :attr:`ranges` finds the released
+    positions (one bisection per symbol) and :attr:`bars` is a :class:`ReleasedBars` that builds
+    :class:`Bar` values only when somebody reads it.
     """
 
     now_ts: int
@@ -148,8 +150,12 @@ class Step:
         return tuple(out)
 
     @property
-    def bars(self) -> tuple[Bar, ...]:
-        """The released base bars in (time, symbol) order (built now; read it once)."""
+    def bars(self) -> ReleasedBars:
+        """The released base bars in (time, symbol) order, built when first read."""
+        return ReleasedBars(self)
+
+    def bar_values(self) -> tuple[Bar, ...]:
+        """The released base bars in (time, symbol) order, built now."""
         ranges = self.ranges
         merged = [bar for cols, start, stop in ranges for bar in cols.bars(start, stop)]
         if self.windows > 1 and len(ranges) > 1:
@@ -157,11 +163,61 @@ class Step:
         return tuple(merged)
 
 
+class ReleasedBars(Sequence[Bar]):
+    """The base bars of one clock step as a read-only sequence of :class:`Bar` values, built from
+    the day's columns the first time anybody reads it (the first subscriber that does; then
+    kept): a step that no subscriber reads costs no ``Bar`` at all. Equal to the tuple of its bars.
+    """
+
+    __slots__ = ("_bars", "_step")
+
+    def __init__(self, step: Step) -> None:
+        self._step = step
+        self._bars: tuple[Bar, ...] | None = None
+
+    def _values(self) -> tuple[Bar, ...]:
+        bars = self._bars
+        if bars is None:  # two readers at once build equal tuples; either one is kept
+            bars = self._bars = self._step.bar_values()
+        return bars
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+    @overload
+    def __getitem__(self, index: int) -> Bar: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Bar, ...]: ...
+    def __getitem__(self, index: int | slice) -> Bar | tuple[Bar, ...]:
+        return self._values()[index]
+
+    def __iter__(self) -> Iterator[Bar]:
+        return iter(self._values())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ReleasedBars):
+            other = other._values()
+        return self._values() == other
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __add__(self, other: tuple[Bar, ...]) -> tuple[Bar, ...]:
+        return self._values() + tuple(other)
+
+    def __radd__(self, other: tuple[Bar, ...]) -> tuple[Bar, ...]:
+        return tuple(other) + self._values()
+
+    def __repr__(self) -> str:
+        return repr(self._values())
+
+
 class SessionDay:
     """The base bars of one session day, released step by step; see the module docstring."""
 
     __slots__ = (
         "_at",
+        "_before",
         "_columns",
         "_derived",
         "_ends",
@@ -222,9 +278,12 @@ class SessionDay:
             for symbol in self.symbols
         )
         self._until = grid.start_ts
-        # the starts of the windows holding a bar of any symbol (C-level set union), and their ends
-        self._starts = sorted(set().union(*(c.ts for c in self._columns)))
+        # the starts of the windows holding a bar of any symbol, their ends, and how many bars
+        # start before each (C-level counting: a released count is then one lookup)
+        counts = Counter(chain.from_iterable(c.ts for c in self._columns))
+        self._starts = sorted(counts)
         self._ends = [grid.end(ts) for ts in self._starts]
+        self._before = [0, *accumulate(map(counts.__getitem__, self._starts))]
         self._at = 0
         self._derived = DerivedBars(hours, base, self.derived, self._columns)
 
@@ -268,9 +327,8 @@ class SessionDay:
         return self._until
 
     def released_count(self) -> int:
-        """Session bars released so far, all symbols (one bisection per symbol)."""
-        until = self._until
-        return sum(bisect_left(cols.ts, until) for cols in self._columns)
+        """Session bars released so far, all symbols."""
+        return self._before[self._at]
 
     def release(self, now_ts: int) -> Step:
         """Move the clock to ``now_ts`` (capped at the day's end; never backwards) and release."""

@@ -55,6 +55,7 @@ TARGETS = {
     "historical load / plain SQL": ("<=", 1.5),
     "get_trading_session cached (µs)": ("<=", 1.0),
     "actor / bare ask": ("<=", 2.0),
+    "gating per step / bare ask": ("<=", 1.5),
     "memory (bytes/bar)": ("<=", 64.0),
     "start-up: --help (s)": ("<=", 0.3),
     "start-up: tiny run (s)": ("<=", 0.5),
@@ -163,6 +164,12 @@ def run_suite(
             for label, name in (("cached", "last query"), ("LRU hit", "lru hit"), ("uncached", "uncached")):
                 ratios[f"get_trading_session {label} (µs)"] = spread(v * 1e6 for v in calendar[name].values)
             ratios["actor / bare ask"] = _time_ratio(calendar["actor"], calendar["bare ask"])
+            # what a gating subscriber adds per clock step, in cross-thread round trips (the floor)
+            steps, floor = standard.steps(), calendar["bare ask"].median
+            ratios["gating per step / bare ask"] = spread(
+                (gated_s - plain_s) / steps / floor
+                for gated_s, plain_s in zip(gated.values, engine.values, strict=False)
+            )
             base_a, audited = audit_pair(standard, reps)
             figures["audit"] = audited.to_json()
             ratios["audit / baseline"] = _ratio(audited, base_a)

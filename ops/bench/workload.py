@@ -11,6 +11,8 @@ Demo data has about 0.5 % of minutes missing, so quality and gap tracking do rea
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -67,6 +69,16 @@ class Workload:
                 "api_config": {"data_api": "alpaca", "trade_api": "paper"},
             }
         )
+
+    def steps(self) -> int:
+        """Clock steps of a speed-0 replay of the workload: the regular-session minutes holding a
+        bar of any symbol, over all its days."""
+        with open_store(self.url, create=False) as store:
+            calendar = TradingCalendar(store.calendar)
+            hours = [DayHours.from_session(s) for s in calendar.get_trading_sessions(self.days)]
+        with closing(sqlite3.connect(self.path)) as connection:
+            query = "SELECT COUNT(DISTINCT ts) FROM bars WHERE interval = '1m' AND ts >= ? AND ts < ?"
+            return sum(connection.execute(query, (h.open_ts, h.close_ts)).fetchone()[0] for h in hours)
 
     def session_range(self) -> tuple[int, int]:
         """``[first open, last close)`` of the session days, UTC epoch seconds."""

@@ -178,6 +178,22 @@ def test_the_0930_bar_is_released_at_0931_and_never_earlier(july_2: DayHours) ->
     assert day.next_release() is None
 
 
+def test_a_steps_bars_are_built_when_first_read_once_for_every_reader(july_2: DayHours) -> None:
+    """A step's bars cost nothing until a subscriber reads them; then every reader shares one tuple."""
+    bars = [bar(et(9, 30)), bar(et(9, 30))._replace(symbol="RIVN"), bar(et(9, 31))]
+    day = SessionDay(july_2, MINUTE, [], ["AAPL", "RIVN"], bars)
+    assert day.released_count() == 0
+    released = day.release(et(9, 32)).bars
+    assert day.released_count() == 3
+    assert released._bars is None, "built before anybody read it"
+    assert list(released) == [bars[0], bars[1], bars[2]]  # time, then the config's symbol order
+    values = released._bars
+    assert values is not None and released == values and released[1:] == values[1:] and len(released) == 3
+    assert released + (bars[0],) == (*values, bars[0]) and () + released == values  # noqa: RUF005 - tuple arithmetic is what is tested
+    assert released._bars is values, "built once"
+    assert hash(released) == hash(values)
+
+
 @pytest.mark.parametrize("symbol", ["AAPL", "RIVN"])
 def test_a_paced_clock_releases_each_real_bar_exactly_at_its_end(july_2: DayHours, symbol: str) -> None:
     rows = real_rows(symbol)
