@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from domain.calendar.model import SessionType
 from domain.config import SessionConfig
-from domain.history.indicators import IndicatorResult, IndicatorValue
+from domain.history.indicators import IndicatorResult, IndicatorValue, MinuteValues
 from domain.history.series import HistoricalData
 from domain.quality.alignment import Alignment, AlignmentStatus
 from domain.quality.book import IntervalQuality
@@ -128,7 +128,7 @@ class SymbolDay:
             "alignment": None if self.alignment is None else self.alignment.as_dict(),
             "historical": {interval: h.to_json() for interval, h in self.historical.items()},
             "indicators": {
-                name: (list(r.value) if isinstance(r.value, list) else r.value)
+                name: (list(r.value) if isinstance(r.value, MinuteValues) else r.value)
                 for name, r in self.indicators.items()
             },
             "metrics": {

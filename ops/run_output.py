@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.table import Table
 from rich.text import Text
 
+from domain.history.indicators import MinuteValues
 from domain.report import RunReport, SymbolDay
 from domain.session.status import Progress
 
@@ -91,7 +92,7 @@ class RunProgress(rich_progress.Progress):
 def _fmt(value: Any) -> str:
     if value is None:
         return "—"
-    if isinstance(value, list):
+    if isinstance(value, MinuteValues):
         return f"{len(value)} min" if any(v is not None for v in value) else "—"
     if abs(value) >= 1e6:
         return f"{value / 1e6:,.2f}M"

@@ -35,9 +35,11 @@ is the loader's job, before it calls this module.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import overload
 
 from domain.bars import Bar, daily_date
 from domain.config import BarField, IndicatorConfig
@@ -45,14 +47,54 @@ from domain.config import BarField, IndicatorConfig
 __all__ = [
     "IndicatorResult",
     "IndicatorValue",
+    "MinuteValues",
     "compute_indicator",
     "compute_indicators",
     "describe_days",
 ]
 
-IndicatorValue = float | list[float | None] | None
-"""A daily indicator's number, a minute indicator's list (one value per trading minute), or None
-(not enough data)."""
+
+class MinuteValues(Sequence[float | None]):
+    """A minute indicator's value: one number per trading minute, ``None`` where no period day has
+    the minute. Kept as one array of doubles (NaN for ``None``): 8 bytes a minute where a list
+    holds a float object and a pointer (about 3 kB instead of 12.5 kB for a US day, kept per
+    symbol and day in the report). Reads like that list, and is equal to it."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Iterable[float | None]) -> None:
+        self._values = array("d", (math.nan if v is None else v for v in values))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, index: int) -> float | None: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[float | None]: ...
+    def __getitem__(self, index: int | slice) -> float | list[float | None] | None:
+        if isinstance(index, slice):
+            return list(MinuteValues(self._values[index]))
+        value = self._values[index]
+        return None if math.isnan(value) else value
+
+    def __iter__(self) -> Iterator[float | None]:
+        return (None if math.isnan(v) else v for v in self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MinuteValues | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, which is not hashable
+
+    def __repr__(self) -> str:
+        return f"MinuteValues({list(self)!r})"
+
+
+IndicatorValue = float | MinuteValues | None
+"""A daily indicator's number, a minute indicator's :class:`MinuteValues` (one per trading
+minute), or None (not enough data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +239,7 @@ def _minute_average(
             f"{len(days)} period day(s): {describe_days(missing, days)}"
         )
         return IndicatorResult(name, None, missing, empty)
-    value: list[float | None] = [
-        total / count if count else None for total, count in zip(sums, counts, strict=True)
-    ]
+    value = MinuteValues(total / count if count else None for total, count in zip(sums, counts, strict=True))
     warning: str | None = None
     if missing:
         warning = (

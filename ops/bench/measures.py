@@ -6,12 +6,14 @@ ratio compares the two under the same machine load.
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -297,3 +299,28 @@ def startup_figures(workload: Workload, directory: Path, reps: int) -> dict[str,
             subprocess.run(command, check=True, capture_output=True, timeout=120)
             figures[name].values.append(time.perf_counter() - started)
     return figures
+
+
+def report_bytes_per_symbol_day(workload: Workload) -> Figure:
+    """Bytes the run report holds per symbol and session day (traced allocations freed when it is
+    dropped), for a replay of ``workload`` with the example's indicators (52-week daily ones and a
+    per-minute average)."""
+    example = json.loads((Path(__file__).parents[2] / "session_configs" / "example_session.json").read_text())
+    data = workload.config().to_dict()
+    data["session_data_config"]["historical"] = example["session_data_config"]["historical"]
+    config = SessionConfig.from_dict(data)
+    with open_store(workload.url, create=False) as store:
+        tracemalloc.start()
+        try:
+            report = MarketSessionSystem(config, store, speed=0).run(timeout=3600)
+            gc.collect()
+            held = tracemalloc.get_traced_memory()[0]
+            symbol_days = sum(len(day.symbols) for day in report.days)
+            del report
+            gc.collect()
+            freed = held - tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+    return Figure(
+        "report memory", [freed / symbol_days], unit="bytes/symbol-day", notes={"symbol_days": symbol_days}
+    )

@@ -41,6 +41,7 @@ from ops.bench.measures import (
     historical_figures,
     memory_per_bar,
     replay,
+    report_bytes_per_symbol_day,
     spread,
     startup_figures,
 )
@@ -173,6 +174,9 @@ def run_suite(
             base_a, audited = audit_pair(standard, reps)
             figures["audit"] = audited.to_json()
             ratios["audit / baseline"] = _ratio(audited, base_a)
+        report_memory = report_bytes_per_symbol_day(standard)
+        figures["report memory"] = report_memory.to_json()
+        ratios["report bytes per symbol-day"] = spread(report_memory.values)
         startup = startup_figures(standard, root, reps)
         figures["start-up"] = {name: figure.to_json() for name, figure in startup.items()}
         for label, name in (

@@ -25,6 +25,7 @@ from support.stores import REPO, DailyRow, daily_rows, real_file, seed
 from domain.bars import Bar
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
+from domain.history.indicators import MinuteValues
 from domain.history.series import HistoricalData, data_requirements, load_historical, series_quality
 from domain.store import Store, open_store
 from ops.bar_files.importer import import_bar_file
@@ -466,7 +467,7 @@ def test_indicators_over_missing_data_are_none_with_a_warning_never_zero(
     assert "RIVN" in rivn["avg_volume_intraday"].warning
 
     intraday = aapl["avg_volume_intraday"]
-    assert isinstance(intraday.value, list)
+    assert isinstance(intraday.value, MinuteValues)
     volumes = {r.ts: r.volume for r in regular_rows("AAPL")}
     opened = at(d("2025-07-02"), 9, 30)
     assert intraday.value == [volumes.get(opened + 60 * i) for i in range(390)]
@@ -476,7 +477,7 @@ def test_indicators_over_missing_data_are_none_with_a_warning_never_zero(
     for results in (aapl, rivn):
         for result in results.values():
             assert result.value != 0.0
-            if isinstance(result.value, list):
+            if isinstance(result.value, MinuteValues):
                 assert all(v is None or v > 0 for v in result.value), "no 0.0 placeholder minutes"
 
 

@@ -10,6 +10,7 @@ US_EQUITY calendar seeded 1995–2014.
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import FrozenInstanceError
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,6 +28,7 @@ from domain.calendar.trading_days import period_days
 from domain.config import IndicatorConfig
 from domain.history.indicators import (
     IndicatorResult,
+    MinuteValues,
     compute_indicator,
     compute_indicators,
     describe_days,
@@ -352,7 +354,7 @@ def test_minute_average_over_an_early_close_day_averages_the_late_minutes_over_f
     result = compute_indicator(
         "m", MINUTE_AVG, [], by_day, [DAY1, DAY2], OPEN, symbol="RIVN", session_minutes=390
     )
-    assert isinstance(result.value, list)
+    assert isinstance(result.value, MinuteValues)
     assert len(result.value) == 390
     assert result.value[0] == result.value[209] == 200.0
     assert result.value[210] == result.value[389] == 100.0
@@ -388,7 +390,7 @@ def test_minute_average_over_real_aapl_bars_of_one_day_is_that_days_volume() -> 
         symbol="AAPL",
         session_minutes=390,
     )
-    assert isinstance(result.value, list)
+    assert isinstance(result.value, MinuteValues)
     regular = {
         int((moment.astimezone(UTC) - opened).total_seconds()) // 60: volume
         for moment, volume in parsed
@@ -440,7 +442,7 @@ def minute_average_over(
             if h.break_start_ts is not None and h.break_end_ts is not None
         },
     )
-    assert isinstance(result.value, list)
+    assert isinstance(result.value, MinuteValues)
     return result.value
 
 
@@ -580,3 +582,20 @@ def test_trailing_min_average_and_max_are_ordered(points: list[tuple[float, floa
     )
     assert isinstance(low, float) and isinstance(avg, float) and isinstance(high, float)
     assert low <= avg * (1 + 1e-12) and avg <= high * (1 + 1e-12)
+
+
+def test_minute_values_read_like_their_list_in_eight_bytes_a_minute() -> None:
+    values = [100.0, None, 250.5, None]
+    minutes = MinuteValues(values)
+    assert minutes == values and values == minutes and minutes == tuple(values) and minutes != values[:3]
+    assert (len(minutes), minutes[1], minutes[2], minutes[-1], minutes[1:3]) == (
+        4,
+        None,
+        250.5,
+        None,
+        [None, 250.5],
+    )
+    assert list(minutes) == values and repr(minutes) == f"MinuteValues({values!r})"
+    day = [1.5 + minute for minute in range(390)]
+    as_list = sys.getsizeof(day) + sum(map(sys.getsizeof, day))  # the list and its float objects
+    assert sys.getsizeof(MinuteValues(day)._values) < as_list / 3
