@@ -16,7 +16,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.stores import real_minute_bars, seed
+from support.stores import real_minute_bars, seeded_calendar
 
 from domain.bars import Bar
 from domain.calendar.model import SessionType
@@ -27,7 +27,6 @@ from domain.quality.gaps import GapStatus
 from domain.session.live_day import LiveDay
 from domain.session.replay_day import SessionDay
 from domain.session.windows import DayGrid, DayHours, DaySegment, Refusal
-from domain.store import open_store
 
 NY = ZoneInfo("America/New_York")
 M5 = Interval(300)
@@ -40,12 +39,10 @@ def et(hour: int, minute: int = 0, day: int = 2) -> int:
 
 @pytest.fixture(scope="module")
 def calendar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TradingCalendar]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('calendar') / 'calendar.db'}")
-    seed(store, "US_EQUITY", "JP_EQUITY", start_year=2025, end_year=2025)
-    try:
-        yield TradingCalendar(store.calendar)
-    finally:
-        store.close()
+    with seeded_calendar(
+        tmp_path_factory.mktemp("calendar"), "US_EQUITY", "JP_EQUITY", start_year=2025, end_year=2025
+    ) as calendar:
+        yield calendar
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.stores import DailyRow, daily_rows, real_file, seed
+from support.stores import DailyRow, daily_rows, real_file, seeded_calendar
 
 from domain.bars import Bar, daily_date
 from domain.calendar.trading_calendar import TradingCalendar
@@ -35,7 +35,6 @@ from domain.history.indicators import (
 )
 from domain.intervals import MINUTE
 from domain.session.windows import DayHours
-from domain.store import open_store
 
 SYMBOL = "ORCL"
 
@@ -63,12 +62,10 @@ def daily_bars(rows: list[Row]) -> list[Bar]:
 
 @pytest.fixture(scope="module")
 def calendar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TradingCalendar]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('orcl') / 's.db'}")
-    seed(store, "US_EQUITY", start_year=1995, end_year=2014)
-    try:
-        yield TradingCalendar(store.calendar)
-    finally:
-        store.close()
+    with seeded_calendar(
+        tmp_path_factory.mktemp("orcl"), "US_EQUITY", start_year=1995, end_year=2014
+    ) as calendar:
+        yield calendar
 
 
 def config(kind: str, period: str, field: str, **extra: Any) -> IndicatorConfig:

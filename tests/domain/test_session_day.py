@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.stores import real_file, real_minute_bars_as_stamped, seed
+from support.stores import real_file, real_minute_bars_as_stamped, seeded_calendar
 
 from domain.bars import Bar, daily_ts
 from domain.calendar.trading_calendar import TradingCalendar
@@ -26,7 +26,6 @@ from domain.intervals import MINUTE, Interval
 from domain.quality.book import QualityBook
 from domain.session.replay_day import SessionDay, Step
 from domain.session.windows import DayHours
-from domain.store import open_store
 
 NY = ZoneInfo("America/New_York")
 M5, M15, M60 = Interval(300), Interval(900), Interval(3600)
@@ -50,12 +49,10 @@ def bar(ts: int, symbol: str = "AAPL", *, price: float = 100.0, volume: float = 
 
 @pytest.fixture(scope="module")
 def calendar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TradingCalendar]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('session_day') / 's.db'}")
-    seed(store, "US_EQUITY", start_year=2024, end_year=2026)
-    try:
-        yield TradingCalendar(store.calendar)
-    finally:
-        store.close()
+    with seeded_calendar(
+        tmp_path_factory.mktemp("session_day"), "US_EQUITY", start_year=2024, end_year=2026
+    ) as calendar:
+        yield calendar
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.stores import seed
+from support.stores import seeded_calendar
 
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.calendar.trading_days import backtest_days, period_days, prefetch_plan, trailing_days
 from domain.config import IndicatorConfig
 from domain.errors import CalendarError, OutOfCalendarRange
-from domain.store import open_store
 
 
 def d(text: str) -> date:
@@ -40,12 +39,10 @@ def indicator(period: str, skip_early_close: bool = False, **extra: Any) -> Indi
 
 @pytest.fixture(scope="module")
 def calendar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TradingCalendar]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('window') / 's.db'}")
-    seed(store, "US_EQUITY", start_year=2024, end_year=2026)
-    try:
-        yield TradingCalendar(store.calendar)
-    finally:
-        store.close()
+    with seeded_calendar(
+        tmp_path_factory.mktemp("window"), "US_EQUITY", start_year=2024, end_year=2026
+    ) as calendar:
+        yield calendar
 
 
 # Session days with room for a year-long window inside the seeded 2024–2026 range.

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from domain.bars import Bar
-from domain.store import Store
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.store import Store, open_store
 from ops.calendars.seed import seed_group
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,3 +127,16 @@ def daily_rows(name: str) -> list[DailyRow]:
 def seed(store: Store, *groups: str, start_year: int = 2024, end_year: int = 2026) -> None:
     for group in groups or ("US_EQUITY",):
         seed_group(store.calendar, group, start_year, end_year, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@contextmanager
+def seeded_calendar(
+    directory: Path, *groups: str, start_year: int = 2024, end_year: int = 2026
+) -> Iterator[TradingCalendar]:
+    """A calendar over a new SQLite store in ``directory`` seeded with ``groups`` (US_EQUITY)."""
+    store = open_store(f"sqlite:///{directory / 'calendar.db'}")
+    seed(store, *groups, start_year=start_year, end_year=end_year)
+    try:
+        yield TradingCalendar(store.calendar)
+    finally:
+        store.close()
