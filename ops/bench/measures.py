@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -324,3 +325,32 @@ def report_bytes_per_symbol_day(workload: Workload) -> Figure:
     return Figure(
         "report memory", [freed / symbol_days], unit="bytes/symbol-day", notes={"symbol_days": symbol_days}
     )
+
+
+def _resident_bytes() -> int:
+    """This process's resident set size now (Linux ``/proc``; 0 where there is none)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def resident_over_days(workload: Workload) -> Figure:
+    """The process's resident bytes at each session close of a speed-0 replay of ``workload``
+    (values: one per day, in order); notes: the growth per day fitted over the second half of
+    the run (after the first days' caches and arenas have settled)."""
+    at_close: list[float] = []
+
+    def on_close(_event: object) -> None:
+        at_close.append(float(_resident_bytes()))
+
+    with open_store(workload.url, create=False) as store:
+        engine = MarketSessionSystem(workload.config(), store, speed=0)
+        engine.subscribe(on_close, events=["session_ended"], name="rss-bench")
+        report = engine.run(timeout=3600)
+    if report.status != "completed":
+        raise RuntimeError(f"bench replay {report.status}: {report.error}")
+    half = at_close[len(at_close) // 2 :]
+    slope = statistics.linear_regression(range(len(half)), half).slope if len(half) > 1 else 0.0
+    return Figure("resident over days", at_close, unit="bytes", notes={"growth_per_day": slope})

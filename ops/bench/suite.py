@@ -9,7 +9,9 @@ Workloads (temporary SQLite stores, built with ``ops.demo_data``):
 
 - **standard**: 20 symbols × 20 trading days of 1m (156,000 bars before demo gaps), plus the
   history of the historical-load figure (10 trading days of 1m, 252 of 1d);
-- **large**: 100 symbols × 20 days (780,000 bars) for scaling and memory.
+- **large**: 100 symbols × 20 days (780,000 bars) for scaling and memory;
+- **long**: 20 symbols × 60 days, for the process's resident memory at each close (does it
+  stay flat across days?).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ops.bench.measures import (
     memory_per_bar,
     replay,
     report_bytes_per_symbol_day,
+    resident_over_days,
     spread,
     startup_figures,
 )
@@ -176,7 +179,7 @@ def run_suite(
             ratios["audit / baseline"] = _ratio(audited, base_a)
         report_memory = report_bytes_per_symbol_day(standard)
         figures["report memory"] = report_memory.to_json()
-        ratios["report bytes per symbol-day"] = spread(report_memory.values)
+        ratios["report memory per symbol-day (bytes)"] = spread(report_memory.values)
         startup = startup_figures(standard, root, reps)
         figures["start-up"] = {name: figure.to_json() for name, figure in startup.items()}
         for label, name in (
@@ -215,6 +218,10 @@ def run_suite(
         ratios["audit peak memory, large / standard"] = spread(
             [audited_l.notes["peak_traced_bytes"] / audited.notes["peak_traced_bytes"]]
         )
+        long = _build(console, root, "long", symbols, 10 if quick else 60)
+        resident = resident_over_days(long)
+        figures["resident over days"] = resident.to_json()
+        ratios["resident growth per day, long (kB)"] = spread([resident.notes["growth_per_day"] / 1e3])
         memory = memory_per_bar(large)
         figures["memory"] = memory.to_json()
         ratios["memory (bytes/bar)"] = spread([memory.median])
