@@ -6,10 +6,15 @@ ratio's two sides count the same rows, on a tiny workload built by the bench's o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from domain.calendar.trading_calendar import TradingCalendar
+from domain.session.windows import DayHours
 from domain.store import open_store
 from ops.bench import peers
+from ops.bench.layouts import measure_layouts
 from ops.bench.measures import baseline_read, historical_figures, memory_per_bar, replay
 from ops.bench.workload import Workload, build_workload
 
@@ -47,3 +52,22 @@ def test_memory_per_bar_counts_history_and_session(workload: Workload) -> None:
     figure = memory_per_bar(workload)
     assert figure.notes["historical_bars"] > 0 and figure.notes["session_bars"] > 0
     assert 48 <= figure.median < 200  # six 8-byte columns, plus array headers on tiny series
+
+
+def test_every_storage_layout_reads_the_columns_the_rows_give(tmp_path: Path) -> None:
+    """The layout comparison checks, day by day, that blocks and Parquet give the rows' columns
+    bar for bar (it raises otherwise) before it times them."""
+    workload = build_workload(tmp_path / "w", 3, 2)
+    times = measure_layouts(workload, tmp_path, reps=1)
+    assert set(times) == {"rows", "blocks", "parquet"} and all(len(v) == 1 for v in times.values())
+
+
+def test_the_steps_of_a_workload_are_its_regular_minutes_with_a_bar(workload: Workload) -> None:
+    with open_store(workload.url, create=False) as store:
+        calendar = TradingCalendar(store.calendar)
+        minutes = set()
+        for day in workload.days:
+            hours = DayHours.from_session(calendar.get_trading_session(day))
+            for symbol in workload.symbols:
+                minutes |= {b.ts for b in store.bars.read(symbol, "1m", hours.open_ts, hours.close_ts)}
+    assert workload.steps() == len(minutes) > 0
