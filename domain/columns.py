@@ -70,6 +70,22 @@ class BarColumns:
                 target.extend(column)
         return cls(symbol, interval, *(_frozen(a) for a in arrays))
 
+    def to_block(self) -> bytes:
+        """The six columns packed one after the other (``ts`` as int64, then the doubles, in the
+        machine's byte order): what the store keeps per symbol, interval and day beside the rows."""
+        return b"".join(column.tobytes() for column in self.columns())
+
+    @classmethod
+    def from_block(cls, symbol: str, interval: str, count: int, block: bytes) -> BarColumns:
+        """The columns of a :meth:`to_block` of ``count`` bars, as views of ``block`` (no copy)."""
+        if len(block) != 48 * count:
+            raise ValueError(f"a block of {count} bars holds {48 * count} bytes, got {len(block)}")
+        raw = memoryview(block)
+        size = 8 * count
+        ts = raw[:size].cast("q")
+        values: list[Any] = [raw[size * i : size * (i + 1)].cast("d") for i in range(1, 6)]
+        return cls(symbol, interval, ts, *values)
+
     def columns(self) -> tuple[memoryview, ...]:
         """``(ts, open, high, low, close, volume)``."""
         return (self.ts, self.open, self.high, self.low, self.close, self.volume)

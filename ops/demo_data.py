@@ -112,9 +112,11 @@ def write_demo_data(
     stays bounded for long ranges.
     """
     written = 0
+    symbols = list(symbols)
     bars = generate_demo_bars(calendar, symbols, start, end, seed=seed, interval=interval)
     while batch := list(itertools.islice(bars, _WRITE_BATCH)):
         written += store.bars.insert_missing(batch, source="demo", received_at=int(time.time()))
+    store.bars.reindex(symbols, interval)  # the replay reads the new days fast
     return written
 
 

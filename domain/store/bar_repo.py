@@ -17,6 +17,7 @@ Every method owns its connection and transaction and raises the driver's errors 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -26,8 +27,9 @@ from sqlalchemy import Connection, Engine, Executable, Table, bindparam, delete,
 
 from domain.bars import Bar
 from domain.columns import BarColumns
+from domain.intervals import DAY_SECONDS
 from domain.store.failures import Repository, driver_failure, translated
-from domain.store.schema import bars, upsert
+from domain.store.schema import bar_blocks, bars, upsert
 
 _BATCH = 10_000
 _VALUES = ("open", "high", "low", "close", "volume")
@@ -62,6 +64,7 @@ class BarRepository(Repository):
     def __init__(self, engine: Engine, shown: str, table: Table = bars) -> None:
         super().__init__(engine, shown)
         self._table = table
+        self._blocks = table is bars  # the data's rows have column blocks; replayed ones do not
         where = (
             table.c.symbol == bindparam("symbol"),
             table.c.interval == bindparam("interval"),
@@ -190,30 +193,184 @@ class BarRepository(Repository):
         """Bars of several symbols with ``start_ts <= ts < end_ts`` as read-only columns, one
         per symbol in the order given (empty columns for a symbol without bars).
 
-        The hot read of a replay: one connection, one indexed range read per symbol, rows taken
-        straight from the driver's cursor as tuples (SQLAlchemy's row objects cost more than the
-        read itself at this volume; on PostgreSQL in the binary protocol).
+        The hot read of a replay: a symbol whose days all have current column blocks is read
+        from them (one query for all symbols, no Python object per bar); the others with one
+        indexed range read per symbol, rows taken straight from the driver's cursor as tuples
+        (SQLAlchemy's row objects cost more than the read itself at this volume; on PostgreSQL
+        in the binary protocol).
         """
-        out: list[BarColumns] = []
         doing = self._reading(f"the {interval} bars of {', '.join(symbols)}")
         with translated(doing), self._engine.connect() as connection:
-            dialect = connection.dialect
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            sql = self._read_values_sql.format(mark=mark)
-            raw: Any = connection.connection.driver_connection
-            driver_error: type[Exception] = dialect.loaded_dbapi.Error
+            from_blocks = self._from_blocks(connection, symbols, interval, start_ts, end_ts)
+            return self._from_rows(connection, symbols, interval, start_ts, end_ts, from_blocks, doing)
+
+    def _from_blocks(
+        self, connection: Connection, symbols: Sequence[str], interval: str, start_ts: int, end_ts: int
+    ) -> dict[str, BarColumns]:
+        """The columns of the symbols whose every stored day in the range has a current block."""
+        if not self._blocks or not symbols or end_ts <= start_ts:
+            return {}
+        c = bar_blocks.c
+        query = (
+            select(c.symbol, c.count, c.data)
+            .where(
+                c.symbol.in_(list(symbols)),
+                c.interval == interval,
+                c.utc_day.between(start_ts // DAY_SECONDS, (end_ts - 1) // DAY_SECONDS),
+            )
+            .order_by(c.symbol, c.utc_day)
+        )
+        parts: dict[str, list[BarColumns]] = {symbol: [] for symbol in symbols}
+        stale: set[str] = set()
+        for symbol, count, data in connection.execute(query):
+            if data is None or len(data) != 48 * count:  # stale (or not a block: the rows decide)
+                stale.add(symbol)
+                continue
+            day = BarColumns.from_block(symbol, interval, count, data)
+            part = day.window(bisect_left(day.ts, start_ts), bisect_left(day.ts, end_ts))
+            if len(part):
+                parts[symbol].append(part)
+        # a symbol without any block row in the range has no bars stored there
+        return {
+            symbol: BarColumns.concat(symbol, interval, days)
+            if days
+            else BarColumns.from_rows(symbol, interval, ())
+            for symbol, days in parts.items()
+            if symbol not in stale
+        }
+
+    def _from_rows(
+        self,
+        connection: Connection,
+        symbols: Sequence[str],
+        interval: str,
+        start_ts: int,
+        end_ts: int,
+        done: dict[str, BarColumns],
+        doing: str,
+    ) -> list[BarColumns]:
+        """The columns of ``symbols`` in order: those in ``done``, the others read as rows."""
+        out: list[BarColumns] = []
+        if all(symbol in done for symbol in symbols):
+            return [done[symbol] for symbol in symbols]
+        dialect = connection.dialect
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        sql = self._read_values_sql.format(mark=mark)
+        raw: Any = connection.connection.driver_connection
+        driver_error: type[Exception] = dialect.loaded_dbapi.Error
+        try:
+            # psycopg: the binary protocol parses numbers about twice as fast as text
+            cursor = raw.cursor(binary=True) if dialect.name == "postgresql" else raw.cursor()
             try:
-                # psycopg: the binary protocol parses numbers about twice as fast as text
-                cursor = raw.cursor(binary=True) if dialect.name == "postgresql" else raw.cursor()
-                try:
-                    for symbol in symbols:
-                        cursor.execute(sql, (symbol, interval, start_ts, end_ts))
-                        out.append(BarColumns.from_rows(symbol, interval, cursor.fetchall()))
-                finally:
-                    cursor.close()
-            except driver_error as exc:  # the driver's own error: no SQLAlchemy between us and it
-                raise driver_failure(exc, dialect, sql, doing) from None
+                for symbol in symbols:
+                    if symbol in done:
+                        out.append(done[symbol])
+                        continue
+                    cursor.execute(sql, (symbol, interval, start_ts, end_ts))
+                    out.append(BarColumns.from_rows(symbol, interval, cursor.fetchall()))
+            finally:
+                cursor.close()
+        except driver_error as exc:  # the driver's own error: no SQLAlchemy between us and it
+            raise driver_failure(exc, dialect, sql, doing) from None
         return out
+
+    def reindex(self, symbols: Sequence[str] | None = None, interval: str | None = None) -> int:
+        """Build the stale column blocks (of ``symbols`` at ``interval``, all by default) from
+        their rows; return how many were built. A block is written only if its day's version is
+        still the one its rows were read with (a write in between leaves it stale): one
+        statement reads each series' stale versions with their rows, one transaction writes."""
+        if not self._blocks:
+            return 0
+        b = bar_blocks.c
+        stale = select(b.symbol, b.interval).where(b.data.is_(None)).distinct()
+        if symbols is not None:
+            stale = stale.where(b.symbol.in_(list(symbols)))
+        if interval is not None:
+            stale = stale.where(b.interval == interval)
+        built = 0
+        with translated(self._writing("the column blocks of the bars")):
+            with self._engine.connect() as connection:
+                series = connection.execute(stale.order_by(b.symbol, b.interval)).all()
+            for symbol, series_interval in series:
+                built += self._rebuild(symbol, series_interval)
+        return built
+
+    def _rebuild(self, symbol: str, interval: str) -> int:
+        b, r = bar_blocks.c, self._table.c
+        day_start = b.utc_day * DAY_SECONDS
+        rows_of_day = (r.symbol == b.symbol) & (r.interval == b.interval) & (r.ts >= day_start)
+        query = (
+            select(b.utc_day, b.version, r.ts, r.open, r.high, r.low, r.close, r.volume)
+            .select_from(bar_blocks.outerjoin(self._table, rows_of_day & (r.ts < day_start + DAY_SECONDS)))
+            .where(b.symbol == symbol, b.interval == interval, b.data.is_(None))
+            .order_by(b.utc_day, r.ts)
+        )
+        days: dict[int, tuple[int, list[Sequence[Any]]]] = {}
+        with self._engine.connect() as connection:  # one statement: one snapshot of versions and rows
+            for day, version, *values in connection.execute(query):
+                rows = days.setdefault(day, (version, []))[1]
+                if values[0] is not None:
+                    rows.append(values)
+        updates = []
+        for day, (version, rows) in days.items():
+            cols = BarColumns.from_rows(symbol, interval, rows)
+            updates.append({"d": day, "v": version, "n": len(cols), "data": cols.to_block()})
+        cas = (
+            bar_blocks.update()
+            .where(
+                b.symbol == symbol,
+                b.interval == interval,
+                b.utc_day == bindparam("d"),
+                b.version == bindparam("v"),
+            )
+            .values(count=bindparam("n"), data=bindparam("data"))
+        )
+        if updates:
+            with self._engine.begin() as connection:
+                connection.execute(cas, updates)
+        return len(updates)
+
+    def check_blocks(self) -> list[str]:
+        """Every disagreement between the current column blocks and the rows, one line each: a
+        block whose bars differ from its day's rows, or a day of rows without a block. Empty
+        when the blocks are a faithful cache (the triggers keep them so)."""
+        if not self._blocks:
+            return []
+        b, r = bar_blocks.c, self._table.c
+        problems: list[str] = []
+        day = r.ts // DAY_SECONDS
+        with translated(self._reading("the column blocks of the bars")), self._engine.connect() as connection:
+            blocks = {
+                (symbol, interval, utc_day): (count, data)
+                for symbol, interval, utc_day, count, data in connection.execute(
+                    select(b.symbol, b.interval, b.utc_day, b.count, b.data)
+                )
+            }
+            days = connection.execute(select(r.symbol, r.interval, day).distinct()).all()
+            for symbol, interval, utc_day in days:
+                if (symbol, interval, int(utc_day)) not in blocks:
+                    problems.append(f"{symbol} {interval} UTC day {int(utc_day)}: bars without a block")
+            for (symbol, interval, utc_day), (count, data) in blocks.items():
+                if data is None:
+                    continue
+                cached = BarColumns.from_block(symbol, interval, count, data)
+                start = utc_day * DAY_SECONDS
+                rows = connection.execute(
+                    self._read,
+                    {
+                        "symbol": symbol,
+                        "interval": interval,
+                        "start_ts": start,
+                        "end_ts": start + DAY_SECONDS,
+                    },
+                ).all()
+                stored = BarColumns.from_rows(symbol, interval, [row[2:] for row in rows])
+                if cached.columns() != stored.columns():
+                    problems.append(
+                        f"{symbol} {interval} UTC day {utc_day}: the block holds {count} bars that differ "
+                        f"from the {len(stored)} rows"
+                    )
+        return problems
 
     def latest_ts(self, symbols: Sequence[str], interval: str, *, before_ts: int) -> int | None:
         """The newest ``ts`` below ``before_ts`` among the bars of ``symbols`` at ``interval``."""

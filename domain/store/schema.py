@@ -16,6 +16,8 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -102,6 +104,23 @@ bars = _bar_table("bars")
 replayed_bars = _bar_table("replayed_bars")
 """What the replay provider streamed as a live feed: kept apart, so replayed bars never mix with
 real ones (a session on a real provider never resumes from or counts them)."""
+
+bar_blocks = Table(
+    "bar_blocks",
+    metadata,
+    Column("symbol", String(32), nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("utc_day", Integer, nullable=False),  # ts // 86400 of the bars it holds
+    # bumped by a trigger on ``bars`` at every insert, update or delete of a bar of the day, which
+    # also clears ``data``: a block is never read once its rows have changed
+    Column("version", Integer, nullable=False),
+    Column("count", Integer),
+    Column("data", LargeBinary),  # BarColumns.to_block of the day's bars, or NULL (stale)
+    PrimaryKeyConstraint("symbol", "interval", "utc_day", name="pk_bar_blocks"),
+    sqlite_with_rowid=False,
+)
+"""A cache of ``bars`` for the replay's read: per symbol, interval and UTC day the day's bars as
+packed columns (see ``docs/decisions.md``). The rows stay the truth; ``data reindex`` rebuilds."""
 
 
 def upsert(connection: Connection, table: Table) -> Any:

@@ -92,6 +92,7 @@ def import_bar_file(
             source=f"import:{Path(parsed.path).name}",
             received_at=int(time.time()),
         )
+        store.bars.reindex([parsed.symbol], parsed.interval)  # the replay reads the new days fast
     summary: dict[str, Any] = {
         "path": parsed.path,
         "symbol": parsed.symbol,

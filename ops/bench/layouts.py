@@ -5,19 +5,20 @@ Every layout is read for the same session days and symbols, interleaved repetiti
 repetition, and must give the very same columns:
 
 - **rows**: the store's bar rows, one indexed range read per symbol and day, rows turned into
-  columns (:meth:`~domain.store.bar_repo.BarRepository.read_columns`, today's path);
-- **blocks**: one SQL row per (symbol, interval, UTC day) holding the day's six columns as
-  packed arrays in a BLOB, read with one query per session day and decoded without a Python
-  object per bar (the two UTC days a US session spans, cut to the session's range);
+  columns (:meth:`~domain.store.bar_repo.BarRepository.read_columns` on a copy of the store
+  whose column blocks are stale);
+- **blocks**: the store's column blocks (``bar_blocks``: per symbol, interval and UTC day the
+  day's six columns packed in a BLOB), what ``read_columns`` reads when they are current;
 - **parquet**: a Parquet dataset partitioned by UTC day, read with a filter per session day.
 
 The figures decide the replay-grade layout (``docs/decisions.md``); nothing here is used by the
-engine.
+engine (the blocks layout is the store's own).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sqlite3
 import statistics
 import tempfile
@@ -45,61 +46,6 @@ Reader = Callable[[DayHours], list[BarColumns]]
 
 def _columns(symbol: str, arrays: Sequence[np.ndarray]) -> BarColumns:
     return BarColumns(symbol, "1m", *(a.data.toreadonly() for a in arrays))
-
-
-def _write_blocks(workload: Workload) -> None:
-    """The ``bar_blocks`` table of the workload's 1m bars: one row per symbol and UTC day."""
-    with closing(sqlite3.connect(workload.path)) as connection:
-        connection.execute(
-            "CREATE TABLE bar_blocks (symbol TEXT, interval TEXT, utc_day INTEGER, count INTEGER, "
-            "data BLOB, PRIMARY KEY (symbol, interval, utc_day)) WITHOUT ROWID"
-        )
-        rows = connection.execute(
-            "SELECT symbol, ts, open, high, low, close, volume FROM bars WHERE interval = '1m' "
-            "ORDER BY symbol, ts"
-        ).fetchall()
-        by_key: dict[tuple[str, int], list[tuple[float, ...]]] = {}
-        for symbol, *values in rows:
-            by_key.setdefault((symbol, values[0] // DAY_SECONDS), []).append(tuple(values))
-        blocks = []
-        for (symbol, day), day_rows in by_key.items():
-            columns = list(zip(*day_rows, strict=True))
-            data = b"".join(np.asarray(c, dtype=t).tobytes() for c, t in zip(columns, _DTYPES, strict=True))
-            blocks.append((symbol, "1m", day, len(day_rows), data))
-        connection.executemany("INSERT INTO bar_blocks VALUES (?, ?, ?, ?, ?)", blocks)
-        connection.commit()
-
-
-def _block_reader(workload: Workload) -> Reader:
-    connection = sqlite3.connect(workload.path, check_same_thread=False)
-    marks = ", ".join("?" * len(workload.symbols))
-    query = (
-        f"SELECT symbol, utc_day, count, data FROM bar_blocks WHERE interval = '1m' AND utc_day IN (?, ?) "
-        f"AND symbol IN ({marks}) ORDER BY symbol, utc_day"
-    )
-
-    def read(hours: DayHours) -> list[BarColumns]:
-        first, last = hours.read_start_ts // DAY_SECONDS, (hours.read_end_ts - 1) // DAY_SECONDS
-        parts: dict[str, list[list[np.ndarray]]] = {}
-        for symbol, _day, count, data in connection.execute(query, (first, last, *workload.symbols)):
-            flat = np.frombuffer(data, dtype=np.uint8)
-            arrays = [flat[i * 8 * count : (i + 1) * 8 * count].view(t) for i, t in enumerate(_DTYPES)]
-            parts.setdefault(symbol, []).append(arrays)
-        out = []
-        for symbol in workload.symbols:
-            blocks = parts.get(symbol, [])
-            if len(blocks) == 1:
-                arrays = blocks[0]
-            else:  # the session spans two UTC days (or none)
-                arrays = [
-                    np.concatenate([b[i] for b in blocks]) if blocks else np.empty(0, t)
-                    for i, t in enumerate(_DTYPES)
-                ]
-            lo, hi = np.searchsorted(arrays[0], [hours.read_start_ts, hours.read_end_ts])
-            out.append(_columns(symbol, [a[lo:hi] for a in arrays]))
-        return out
-
-    return read
 
 
 def _write_parquet(workload: Workload, directory: Path) -> None:
@@ -143,14 +89,24 @@ def _parquet_reader(workload: Workload, directory: Path) -> Reader:
 
 def measure_layouts(workload: Workload, directory: Path, reps: int) -> dict[str, list[float]]:
     """Seconds per repetition of reading every session day of ``workload`` in each layout."""
-    _write_blocks(workload)
     _write_parquet(workload, directory / "parquet")
-    with open_store(workload.url, create=False) as store:
+    stale = directory / "stale-blocks.db"
+    shutil.copyfile(workload.path, stale)
+    with closing(sqlite3.connect(stale)) as connection:
+        connection.execute("UPDATE bar_blocks SET data = NULL")
+        connection.commit()
+    with (
+        open_store(workload.url, create=False) as store,
+        open_store(f"sqlite:///{stale}", create=False) as rows,
+    ):
+        store.bars.reindex()
         calendar = TradingCalendar(store.calendar)
         hours = [DayHours.from_session(s) for s in calendar.get_trading_sessions(workload.days)]
         readers: dict[str, Reader] = {
-            "rows": lambda h: store.bars.read_columns(workload.symbols, "1m", h.read_start_ts, h.read_end_ts),
-            "blocks": _block_reader(workload),
+            "rows": lambda h: rows.bars.read_columns(workload.symbols, "1m", h.read_start_ts, h.read_end_ts),
+            "blocks": lambda h: store.bars.read_columns(
+                workload.symbols, "1m", h.read_start_ts, h.read_end_ts
+            ),
             "parquet": _parquet_reader(workload, directory / "parquet"),
         }
         expected = [readers["rows"](h) for h in hours]

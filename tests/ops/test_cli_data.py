@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import text
 from support.cli import run_cli
 from support.stores import real_file
 
@@ -267,3 +268,21 @@ def test_an_audit_output_that_cannot_be_written_is_refused_before_the_audit(
     assert result.code == 2 and result.out == ""
     assert f"Invalid value for '{option}': cannot write the audit" in result.err
     assert len(result.err.splitlines()) == 1
+
+
+def test_import_builds_the_column_blocks_and_reindex_check_names_a_damaged_one(seeded_url: str) -> None:
+    path = real_file("AAPL_2025-07-02_1m.csv")
+    done = run_cli(
+        "data", "import", str(path), "--symbol", "AAPL", "--interval", "1m", *SHIFT_BACK, db=seeded_url
+    )
+    assert done.code == 0, done.err
+    checked = run_cli("data", "reindex", "--check", db=seeded_url)
+    assert checked.code == 0 and "every current block matches its rows" in checked.out, checked.err
+    rebuilt = run_cli("data", "reindex", db=seeded_url)
+    assert rebuilt.code == 0 and "column blocks: 0 built" in rebuilt.out, "the import built them"
+    with open_store(seeded_url) as store, store.engine.begin() as connection:
+        connection.execute(text("UPDATE bar_blocks SET count = 0, data = :empty"), {"empty": b""})
+    damaged = run_cli("data", "reindex", "--check", db=seeded_url)
+    assert damaged.code == 1
+    assert "error: 2 column block(s) disagree with the rows" in damaged.err
+    assert "AAPL 1m UTC day 20271: the block holds 0 bars that differ from the 639 rows" in damaged.err
