@@ -114,6 +114,7 @@ def _postgres_copy(base_url: str, workload: Workload) -> Iterator[Store]:
                 start_ts, end_ts = workload.session_range()
                 for symbol in workload.symbols:
                     store.bars.upsert(source.bars.read(symbol, "1m", start_ts, end_ts), source="demo")
+            store.bars.reindex()  # as the demo's own write does
             yield store
     finally:
         with admin.begin() as connection:
