@@ -3,7 +3,9 @@
 The live coordinator tells it every delivery to keep (:class:`WriteBars`, numbered) and goes on
 streaming; the writer answers each batch it has written with :class:`BarsWritten`. Writes are
 idempotent (``insert_missing``, or ``upsert`` for updated bars), so a batch written twice changes
-nothing. During a store outage the writer keeps the batches, in order, and tries again every
+nothing. When the coordinator closes a day (:class:`BuildBlocks`) the writer, once every earlier
+batch is written, builds the column blocks of the day's bars (the replay's fast read). During a
+store outage the writer keeps the batches, in order, and tries again every
 :data:`RETRY_SECONDS` (and at each new batch); it tells the coordinator the outage began
 (:class:`StoreDown`, at each failed try). The coordinator keeps every batch until it is answered, so a
 restarted writer is handed them again, and a killed process loses only what the store had not
@@ -23,9 +25,18 @@ from actors.handle import Handle
 from actors.supervisor import EngineActor
 from actors.timer import Timer
 from domain.bars import Bar
-from domain.errors import StoreUnavailable
+from domain.errors import StoreError, StoreUnavailable
 
-__all__ = ["RETRY_SECONDS", "AttachWriterTo", "BarWriter", "BarsWritten", "Flush", "StoreDown", "WriteBars"]
+__all__ = [
+    "RETRY_SECONDS",
+    "AttachWriterTo",
+    "BarWriter",
+    "BarsWritten",
+    "BuildBlocks",
+    "Flush",
+    "StoreDown",
+    "WriteBars",
+]
 
 log = structlog.get_logger("marketsession.writer")
 
@@ -39,6 +50,8 @@ class BarSink(Protocol):
     def insert_missing(self, bars: Sequence[Bar], *, source: str, received_at: int | None) -> int: ...
 
     def upsert(self, bars: Sequence[Bar], *, source: str, received_at: int | None) -> int: ...
+
+    def reindex(self, symbols: Sequence[str] | None = None, interval: str | None = None) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +77,15 @@ class StoreDown:
     """BarWriter → coordinator: a write failed for an outage; the batches are kept."""
 
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildBlocks:
+    """tell: a day closed: build the stale column blocks of these symbols at ``interval`` (after
+    every batch told before; skipped while the store is down: the rows stay readable)."""
+
+    symbols: tuple[str, ...]
+    interval: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +128,10 @@ class BarWriter(EngineActor):
             case Flush():
                 self._write()
                 return tuple(batch.batch for batch in self._pending)
+            case BuildBlocks(symbols=symbols, interval=interval):
+                self._write()
+                if not self._pending:
+                    self._build_blocks(symbols, interval)
             case AttachWriterTo(coordinator=coordinator):
                 self._coordinator = coordinator
             case _:
@@ -134,6 +160,14 @@ class BarWriter(EngineActor):
                 log.warning("store_back", message="the store is back; kept bars written")
         if written:
             self._tell(BarsWritten(tuple(written)))
+
+    def _build_blocks(self, symbols: tuple[str, ...], interval: str) -> None:
+        try:
+            built = self._sink.reindex(list(symbols), interval)
+        except StoreError as error:  # an outage too: the day is read from its rows until a reindex
+            log.warning("blocks_not_built", error=str(error))
+            return
+        log.info("blocks_built", blocks=built)
 
     def _tell(self, message: Any) -> None:
         if self._coordinator is not None:

@@ -254,6 +254,8 @@ class DayCycle:
             early=self._ended_early, alignment=day.alignment(), segments=day.grid.segments, extended=extended,
         )  # fmt: skip
         self._summaries.append(summary)
+        if self.pacing.live:
+            self._day_stored()
         self._timings["days"][day.hours.day.isoformat()] = dict(summary.timings)
         self._publish(SessionEnded(day.hours.day, summary))
         self._generation += 1

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from actors.bar_writer import BarsWritten, Flush, StoreDown, WriteBars
+from actors.bar_writer import BarsWritten, BuildBlocks, Flush, StoreDown, WriteBars
 from actors.handle import Handle
 from actors.pacing import BeginDay
 from domain.bars import Bar, bar_violation
@@ -365,6 +365,11 @@ class LiveFeed:
                 self._writer.tell(WriteBars(batch, bars, updated, filled))
         elif name == "gap_filler" and self._closing == "draining":  # it has its gaps from the quality
             self._gap_filler.tell(DrainGaps(self._day.hours.day))
+
+    def _day_stored(self: Any) -> None:
+        """A live day closed: the writer builds the column blocks of what it stored."""
+        if self._writer is not None:
+            self._writer.tell(BuildBlocks(self._symbols, str(self._base)))
 
     def _flush_writes(self: Any) -> None:
         """At the end of the run: one last try of what the store has not taken; the rest is lost."""

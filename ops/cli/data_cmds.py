@@ -304,8 +304,8 @@ def reindex(state: CliState, check: bool) -> None:
 
     Blocks are a cache of the bar rows: any change of a row marks its day's block stale in the
     same transaction, and a stale block is never read (the rows are). `data import` and `data
-    demo` build the blocks of what they wrote; bars written live or by other tools are read as
-    rows until this runs.
+    demo` build the blocks of what they wrote, a live session those of each day at its close;
+    bars written by other tools are read as rows until this runs.
     """
     store = state.store()
     started = wall.perf_counter()

@@ -646,6 +646,8 @@ def test_alpaca_end_to_end_bars_updates_and_a_reconnect(store: Store) -> None:
     sources = {s.source for s in store.bars.sources()}
     assert "alpaca" in sources and sources <= {"alpaca", "alpaca:gap_fill"}, sources
     assert store.replayed.count() == 0, "a real provider's bars are the data"
+    assert store.bars.reindex() == 0, "the day's close built the column blocks of what was stored"
+    assert store.bars.check_blocks() == []
 
 
 def test_alpaca_refusing_the_credentials_fails_the_run_with_alpacas_answer(store: Store) -> None:
