@@ -276,7 +276,7 @@ class BarRepository(Repository):
 
     def reindex(self, symbols: Sequence[str] | None = None, interval: str | None = None) -> int:
         """Build the stale column blocks (of ``symbols`` at ``interval``, all by default) from
-        their rows; return how many were built. A block is written only if its day's version is
+        their rows; return how many days were rebuilt. A block is written only if its day's version is
         still the one its rows were read with (a write in between leaves it stale): one
         statement reads each series' stale versions with their rows, one transaction writes."""
         if not self._blocks:
