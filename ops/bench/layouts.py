@@ -39,8 +39,6 @@ from ops.bench.workload import Workload, build_workload
 
 __all__ = ["main", "measure_layouts"]
 
-_DTYPES = (np.int64, np.float64, np.float64, np.float64, np.float64, np.float64)
-
 Reader = Callable[[DayHours], list[BarColumns]]
 
 
