@@ -15,7 +15,9 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal
+
+import numpy as np
 
 from domain.bars import Bar
 
@@ -24,6 +26,11 @@ __all__ = ["BarColumns"]
 
 def _frozen(column: array[int] | array[float]) -> memoryview:
     return memoryview(column).toreadonly()
+
+
+def _view(column: np.ndarray[Any, Any], code: Literal["q", "d"]) -> memoryview:
+    """A read-only view of a contiguous numpy column in ``array`` format ``code``."""
+    return memoryview(column.data.cast("B").cast(code).toreadonly())
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -64,11 +71,28 @@ class BarColumns:
         overlap); a single part is returned as it is, nothing copied."""
         if len(parts) == 1:
             return parts[0]
-        arrays: list[array[Any]] = [array("q"), array("d"), array("d"), array("d"), array("d"), array("d")]
-        for part in parts:
-            for target, column in zip(arrays, part.columns(), strict=True):
-                target.extend(column)
-        return cls(symbol, interval, *(_frozen(a) for a in arrays))
+        if not parts:
+            return cls.from_rows(symbol, interval, ())
+        arrays = [part.arrays() for part in parts]
+        return cls.from_arrays(
+            symbol, interval, *(np.concatenate(column) for column in zip(*arrays, strict=True))
+        )
+
+    @classmethod
+    def from_arrays(cls, symbol: str, interval: str, *arrays: np.ndarray[Any, Any]) -> BarColumns:
+        """From six numpy arrays ``(ts, open, high, low, close, volume)`` sorted by ``ts`` and
+        unique in it (computed columns: derived bars); the columns are views of the arrays."""
+        ts, *values = arrays
+        columns = [_view(np.ascontiguousarray(ts, dtype=np.int64), "q")]
+        columns.extend(_view(np.ascontiguousarray(v, dtype=np.float64), "d") for v in values)
+        return cls(symbol, interval, *columns)
+
+    def arrays(self) -> tuple[np.ndarray[Any, Any], ...]:
+        """``(ts, open, high, low, close, volume)`` as read-only numpy views (nothing copied)."""
+        if not len(self):
+            return (np.empty(0, np.int64), *(np.empty(0) for _ in range(5)))
+        ts = np.frombuffer(self.ts, dtype=np.int64)
+        return (ts, *(np.frombuffer(column, dtype=np.float64) for column in self.columns()[1:]))
 
     def to_block(self) -> bytes:
         """The six columns packed one after the other (``ts`` as int64, then the doubles, in the

@@ -9,6 +9,7 @@ import math
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from support.stores import real_minute_bars
 from domain.bars import Bar
 from domain.columns import BarColumns
 from domain.intervals import MINUTE, SECOND, Interval
-from domain.session.derived import DerivedBars, check_derivable, derive_day
+from domain.session.derived import DerivedBars, check_derivable, derive_columns, derive_day
 from domain.session.live_day import LiveDay
 from domain.session.windows import DayHours, SessionWindows
 
@@ -331,3 +332,47 @@ def test_derived_bars_obey_the_window_and_ohlcv_rules(
         # The bars offered after the close would change these sums: no window spans the close.
         assert math.isclose(bar.volume, sum(m.volume for m in members))
         assert bar.interval == str(target) and bar.symbol == "SYM"
+
+
+@st.composite
+def symbol_days(draw: st.DrawFn) -> tuple[list[list[Bar]], Interval, DayHours]:
+    """Several symbols' days of 1m bars with holes and fractional volumes, a target and the hours."""
+    bars, target, open_ts, close_ts, pause = draw(sessions())
+    others = draw(st.lists(sessions(), min_size=0, max_size=3))
+    fractions = st.floats(0.0, 1e6, allow_nan=False)
+    days = [bars]
+    for index, (more, *_) in enumerate(others):  # the first draw's hours for every symbol
+        symbol = f"S{index}"
+        days.append(
+            [bar._replace(symbol=symbol, volume=draw(fractions)) for bar in more if bar.ts < close_ts]
+        )
+    if draw(st.booleans()):
+        target = DAILY
+    return days, target, hours_of(open_ts, close_ts, pause)
+
+
+@settings(max_examples=150, deadline=None)
+@given(symbol_days())
+def test_the_vectorised_day_builder_equals_the_window_builder_to_the_bit(
+    case: tuple[list[list[Bar]], Interval, DayHours],
+) -> None:
+    days, target, hours = case
+    columns = [session_columns(bars, hours) for bars in days]
+    built = derive_columns(hours, MINUTE, target, columns)
+    assert [cols.symbol for cols in built] == [cols.symbol for cols in columns]
+    for cols, made in zip(columns, built, strict=True):
+        assert made.interval == str(target)
+        assert made.bars() == derive_day(hours, MINUTE, target, cols)  # volumes summed in time order
+
+
+def test_the_vectorised_builder_sums_volumes_in_time_order_like_a_plain_loop() -> None:
+    """Pairwise summation (numpy's ``sum``) rounds these volumes differently from a loop."""
+    volumes = [0.1 * (i % 7) + 1e6 / (i + 1) for i in range(60)]
+    bars = [minute_bar(OPEN + 60 * i, volume=v) for i, v in enumerate(volumes)]
+    hours = hours_of(OPEN, CLOSE)
+    (made,) = derive_columns(hours, MINUTE, M60, [session_columns(bars, hours)])
+    total = 0.0
+    for v in volumes:
+        total += v
+    assert made.volume[0] == total
+    assert float(np.sum(volumes)) != total, "these volumes must be ones whose sum depends on the order"
