@@ -78,6 +78,7 @@ class ClockSteps:
         # quality and gap events are published as the steps happen: score every step then
         per_step = not fast or any(bus.wants(kind) for kind in _QUALITY_EVENTS)
         inbox = self.actor_inbox
+        replay = isinstance(day, SessionDay)
         steps = 0
         for _ in range(MAX_RUN):
             steps += 1
@@ -89,8 +90,9 @@ class ClockSteps:
                 self._silent_until = None  # past the last step published before the restart
             derived = step.derived
             if derived:
-                data.append_session_bars(derived)
-                self._unscored.extend(derived)
+                if not replay:  # a replay's derived bars are in the day's columns already
+                    data.append_session_bars(derived)
+                    self._unscored.extend(derived)
                 self._bars_derived += len(derived)
             if step.windows or derived:
                 self._step += 1
@@ -103,8 +105,9 @@ class ClockSteps:
                 self._publish(DerivedBarsBuilt(name, self._step, step.now_ts, derived))
             if per_step or day.now_ts >= day.end_ts or not inbox.empty():
                 break
-        if isinstance(day, SessionDay):
-            self._horizon.ts = day.released_until
+        if replay:
+            for interval, until in day.released.items():
+                self._horizons[interval].ts = until
             released = day.released_count()
             self._bars_streamed += released - self._released
             self._day_streamed += released - self._released
@@ -134,7 +137,7 @@ class ClockSteps:
         day = self._day
         if not force and not self._unscored and until <= self._scored_ts and self._unscored_steps == 0:
             return
-        released = day.released_until if isinstance(day, SessionDay) else None
+        released = day.released if isinstance(day, SessionDay) else None
         base_text = str(self._base)
         bars = tuple(b for b in self._unscored if b.interval == base_text)
         derived = tuple(b for b in self._unscored if b.interval != base_text)

@@ -136,7 +136,7 @@ class DayCycle:
             )
             self._warn_missing(replay)
             self._begin_quality()
-            self._horizon = self.data.attach_day(replay.columns, replay.released_until)
+            self._horizons = self.data.attach_day(replay.all_columns, replay.released)
             self._released = 0
         self._load_seconds = time.perf_counter() - self._day_started
         self._transition(State.READY, day=day)
@@ -181,7 +181,7 @@ class DayCycle:
         """Tell the QualityCalculator the day (again, after it restarted): what it scores, the
         columns a replay's steps index, and the history to score once."""
         day = self._day
-        columns: tuple[BarColumns, ...] = day.columns if isinstance(day, SessionDay) else ()
+        columns: tuple[BarColumns, ...] = day.all_columns if isinstance(day, SessionDay) else ()
         self._quality.tell(
             BeginQualityDay(
                 day.hours, self._symbols, self._intervals, self._session_quality, columns,

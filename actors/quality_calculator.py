@@ -109,10 +109,10 @@ class QualityCalculator(EngineActor):
             return
         bars = message.bars + message.derived if message.derived else message.bars
         stamps = []
-        if message.released_until is not None:
-            cursors = self._cursors
+        if message.released is not None:
+            cursors, released = self._cursors, message.released
             for i, cols in enumerate(self._columns):
-                stop = bisect_left(cols.ts, message.released_until, cursors[i])
+                stop = bisect_left(cols.ts, released[cols.interval], cursors[i])
                 if stop > cursors[i]:
                     stamps.append((cols.symbol, cols.interval, cols.ts[cursors[i] : stop]))
                     cursors[i] = stop

@@ -59,7 +59,7 @@ from domain.messages.events import (
 )
 from domain.quality.gaps import Gap
 from domain.report import RunReport, RunStatus, run_report
-from domain.session.data import SessionData, SymbolSnapshot
+from domain.session.data import ReleaseHorizon, SessionData, SymbolSnapshot
 from domain.session.day_source import DaySource
 from domain.session.lifecycle import Lifecycle, LifecycleState
 from domain.session.replay_day import SessionDay
@@ -122,7 +122,7 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self.data = SessionData(self._base)
         self._days: list[date] = []
         self._day: DaySource | None = None  # the day being run: a replay day or a live day
-        self._horizon: Any = None  # a replay day's release point in the session data
+        self._horizons: dict[str, ReleaseHorizon] = {}  # a replay day's release points in the session data
         self._released = 0  # base bars of a replay day released so far
         self._historical: HistoricalData | None = None
         self._generation = self._plan = self._step = 0
@@ -280,12 +280,12 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         if message.name != "quality_calculator" or day is None:
             return
         self._begin_quality()
-        live = not isinstance(day, SessionDay)
+        live = not isinstance(day, SessionDay)  # a replay's are scored again from the day's columns
         so_far = [
             bar
             for symbol in self._symbols
             for interval in self._intervals
-            if live or interval != str(self._base)
+            if live
             for bar in (self.data.session_bars(symbol, interval) or ())
         ]
         self._unscored, self._unscored_steps = so_far, 0

@@ -6,6 +6,7 @@ bars travel in batches of one clock step. Bars inside messages are tuples of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -237,14 +238,15 @@ class BeginQualityDay:
 @dataclass(frozen=True, slots=True)
 class ScoreStep:
     """tell: what one clock step (or a run of speed-0 steps) released, answered by
-    :class:`QualityScored`: the day's base bars starting before ``released_until`` (in the
-    columns of :class:`BeginQualityDay`) and/or ``bars``; the derived bars built."""
+    :class:`QualityScored`: the bars of the day's columns (of :class:`BeginQualityDay`) starting
+    before their interval's release point in ``released`` (a replay), and/or ``bars`` and the
+    derived bars built (a live day)."""
 
     day: date
     now_ts: int
     bars: tuple[Bar, ...] = ()
     derived: tuple[Bar, ...] = ()
-    released_until: int | None = None
+    released: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

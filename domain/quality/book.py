@@ -103,8 +103,8 @@ class QualityBook:
         stamps: Iterable[tuple[str, str, Sequence[int]]] = (),
     ) -> tuple[tuple[QualityScore, ...], GapChanges]:
         """Record the bars — as :class:`Bar` values, or as ``(symbol, interval, timestamps)``
-        slices of session columns (sorted, unique, on the grid) — move the clock; the changed
-        scores and the gap changes."""
+        slices of session columns (sorted, unique, on the grid; a daily bar's one timestamp is
+        its session date) — move the clock; the changed scores and the gap changes."""
         if not self.enabled:
             return (), NO_CHANGES
         trackers = self._trackers
@@ -117,7 +117,10 @@ class QualityBook:
         closed: list[Gap] = []
         batches = chain(
             ((key, ts, False) for key, ts in by_key.items()),
-            (((symbol, interval), ts, True) for symbol, interval, ts in stamps),
+            (
+                ((symbol, interval), (open_ts,) if interval in daily else ts, True)
+                for symbol, interval, ts in stamps
+            ),
         )
         for (symbol, interval), timestamps, session_run in batches:
             for session, part in self._by_session(interval, timestamps):

@@ -312,16 +312,21 @@ class SessionData:
             new += series.add(bar)
         return new
 
-    def attach_day(self, columns: Iterable[BarColumns], released_until: int) -> ReleaseHorizon:
-        """Replay path: the base-interval session series become views of the day's columns,
-        showing the bars that start before ``released_until``; move the returned horizon's
-        ``ts`` as the clock releases more (one store for every symbol)."""
-        horizon = ReleaseHorizon(released_until)
+    def attach_day(
+        self, columns: Iterable[BarColumns], released: Mapping[str, int]
+    ) -> dict[str, ReleaseHorizon]:
+        """Replay path: the session series become views of the day's columns (base and derived),
+        each showing the bars that start before its interval's release point in ``released``;
+        move the returned horizons' ``ts`` as the clock releases more (one per interval, for
+        every symbol)."""
+        horizons = {interval: ReleaseHorizon(ts) for interval, ts in released.items()}
         for cols in columns:
-            if cols.interval != self.base_interval:
-                raise ValueError(f"attach_day takes {self.base_interval} columns, got {cols!r}")
-            self._session[(cols.symbol, cols.interval)] = BarSeries(cols.symbol, cols.interval, cols, horizon)
-        return horizon
+            if cols.interval not in horizons:
+                raise ValueError(f"attach_day has no release point for {cols!r}")
+            self._session[(cols.symbol, cols.interval)] = BarSeries(
+                cols.symbol, cols.interval, cols, horizons[cols.interval]
+            )
+        return horizons
 
     def session_bars(self, symbol: str, interval: str) -> BarSeries | None:
         return self._session.get((symbol, interval))

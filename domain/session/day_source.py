@@ -11,7 +11,8 @@ source of this shape:
 Both take the sessions the day scores from one :class:`~domain.session.windows.DayGrid` (the
 regular one, and with extended hours the pre- and post-market), refuse with one vocabulary
 (:class:`~domain.session.windows.Refusal`), keep the first copy of a repeated bar, and build
-derived bars with one :class:`~domain.session.derived.DerivedBars`.
+derived bars by the rules of :mod:`domain.session.derived` (a replay for the whole day at once,
+a live day window by window).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ A provider delivers base bars as they complete, in any order, sometimes twice, s
   (:class:`~domain.session.windows.Refusal`, or the bar rule a bar breaks). A bar delivered
   again is a duplicate and changes nothing; an *update* replaces the session bar.
 
-:meth:`LiveDay.advance` returns the derived bars that are due, built by the same
-:class:`~domain.session.derived.DerivedBars` as a replay's: a window is built once it has ended
+:meth:`LiveDay.advance` returns the derived bars that are due, built by the rules of a replay's
+(:class:`~domain.session.derived.DerivedBars`, window by window): a window is built once it has ended
 and holds its base bars, so a window completed late by a gap fill is built then; a window whose
 base bars changed after it was built is built again (the new value replaces the old one by
 timestamp).

@@ -10,8 +10,9 @@ questions without threads:
   the day's end when nothing is left); a paced replay moves it one step at a time.
 - **What does a step release?** :meth:`SessionDay.release` — every held bar whose end is
   ``<= now`` (a :class:`Step`: the bars starting in ``[from_ts, until_ts)``), and the derived
-  bars (5m, 15m, 1d …) whose windows the clock has passed, built by the day's
-  :class:`~domain.session.derived.DerivedBars` (the rules are there).
+  bars (5m, 15m, 1d …) whose windows the clock has passed. A replay's base bars never change, so
+  its derived bars are built once, for the whole day and every symbol, when the day is made
+  (:func:`~domain.session.derived.derive_columns`, the rules are there); a step releases them.
 
 The session filter is applied once, at construction: a bar enters the session only if it starts
 on the base grid inside ``[open, close)`` and outside a midday break — or, with extended hours,
@@ -23,30 +24,33 @@ OHLC rules — is counted in :attr:`SessionDay.refused` by reason
 duplicate: the first copy is kept (as in a live day).
 
 Cost: bars are held per symbol as read-only :class:`~domain.columns.BarColumns`; the filter
-is two bisections and a few C-level passes per symbol; a step is O(1) whatever the number of
-symbols (it moves the release point); a derived window is two index checks and a
-``max``/``min``/``sum`` over its base bars. :class:`Bar` values are built only when
-:attr:`Step.bars` is read (an event subscriber wants them).
+is two bisections per symbol and session and one vectorised pass over every symbol's bars
+(:func:`day_sessions`); the derived bars are a few vectorised passes per interval over the whole
+day; a step is O(1) whatever the number of symbols (it moves one release point per interval).
+:class:`Bar` values are built only when :attr:`Step.bars` or :attr:`Step.derived` is read (an
+event subscriber wants them).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate, chain
-from operator import ge, le
 from typing import overload
 
-from domain.bars import Bar, bar_violation
+import numpy as np
+
+from domain.bars import MAX_VALUE, Bar, bar_violation, daily_ts
 from domain.columns import BarColumns
 from domain.intervals import DAY_SECONDS, Interval
 from domain.quality.alignment import Alignment, check_alignments
-from domain.session.derived import DerivedBars
+from domain.session.derived import derive_columns
 from domain.session.windows import DayGrid, DayHours, Refusal, SessionWindows
 
-__all__ = ["ReleasedBars", "SessionDay", "Step", "day_session", "on_grid", "regular_session", "valid_prices"]
+__all__ = ["ReleasedBars", "SessionDay", "Step", "day_session", "day_sessions", "on_grid", "regular_session"]
 
 
 def regular_session(cols: BarColumns, windows: SessionWindows, refused: Counter[str]) -> BarColumns:
@@ -62,21 +66,70 @@ def day_session(
 ) -> BarColumns:
     """:func:`regular_session` over the sessions a day scores (in time order, each on its own
     grid); bars in none of them are counted as ``outside``."""
-    ts = cols.ts
-    pieces: list[BarColumns] = []
+    return day_sessions([cols], sessions, refused, outside)[0]
+
+
+def day_sessions(
+    columns: Sequence[BarColumns], sessions: Sequence[SessionWindows], refused: Counter[str], outside: str
+) -> list[BarColumns]:
+    """:func:`day_session` of every symbol's columns, checked in one vectorised pass over all of
+    them: a symbol whose bars are all clean (the usual case) keeps views of its columns; only a
+    symbol with a bar off the grid, in the break or breaking a bar rule is filtered bar by bar."""
+    pieces: list[tuple[int, SessionWindows, int, int]] = []  # (symbol position, session, lo, hi)
     inside = 0
-    for windows in sessions:
-        lo, hi = bisect_left(ts, windows.open_ts), bisect_left(ts, windows.close_ts)
-        inside += hi - lo
-        pieces.append(_on_grid_and_valid(cols.window(lo, hi), windows, refused))
-    if inside < len(ts):
-        refused[outside] += len(ts) - inside
-    return BarColumns.concat(cols.symbol, cols.interval, pieces)
+    for i, cols in enumerate(columns):
+        for windows in sessions:
+            lo, hi = bisect_left(cols.ts, windows.open_ts), bisect_left(cols.ts, windows.close_ts)
+            if hi > lo:
+                pieces.append((i, windows, lo, hi))
+                inside += hi - lo
+    total = sum(map(len, columns))
+    if inside < total:
+        refused[outside] += total - inside
+    dirty = _dirty_pieces(columns, pieces)
+    kept: list[list[BarColumns]] = [[] for _ in columns]
+    for (i, windows, lo, hi), unclean in zip(pieces, dirty, strict=True):
+        piece = columns[i].window(lo, hi)
+        kept[i].append(_filter_bars(piece, windows, refused) if unclean else piece)
+    return [
+        BarColumns.concat(cols.symbol, cols.interval, parts)
+        for cols, parts in zip(columns, kept, strict=True)
+    ]
 
 
-def _on_grid_and_valid(inside: BarColumns, windows: SessionWindows, refused: Counter[str]) -> BarColumns:
-    if on_grid(inside, windows) and valid_prices(inside):
-        return inside
+def _dirty_pieces(
+    columns: Sequence[BarColumns], pieces: Sequence[tuple[int, SessionWindows, int, int]]
+) -> list[bool]:
+    """Per piece, whether any of its bars starts off its session's grid or in its break, or
+    may break a bar rule (NaN, non-positive price, high/low not around open and close, negative
+    volume, a value above :data:`~domain.bars.MAX_VALUE`)."""
+    if not pieces:
+        return []
+    arrays = [columns[i].arrays() for i, _, _, _ in pieces]
+    ts, o, h, lo, c, v = (
+        np.concatenate([a[n][start:stop] for a, (_, _, start, stop) in zip(arrays, pieces, strict=True)])
+        for n in range(6)
+    )
+    sizes = [stop - start for _, _, start, stop in pieces]
+    opens = np.repeat([w.open_ts for _, w, _, _ in pieces], sizes)
+    seconds = np.repeat([w.seconds for _, w, _, _ in pieces], sizes)
+    breaks = np.repeat([(w.break_start_ts or 0, w.break_end_ts or 0) for _, w, _, _ in pieces], sizes, axis=0)
+    with np.errstate(invalid="ignore"):  # a NaN compares false: it is dirty
+        clean = (
+            ((ts - opens) % seconds == 0)
+            & ~((breaks[:, 0] <= ts) & (ts < breaks[:, 1]))
+            & (o > 0) & (c > 0) & (lo > 0) & (v >= 0)
+            & (h >= o) & (h >= c) & (lo <= o) & (lo <= c)
+            & (h <= MAX_VALUE) & (v <= MAX_VALUE)
+        )  # fmt: skip
+    owner = np.repeat(np.arange(len(pieces)), sizes)
+    dirty: list[bool] = (np.bincount(owner[~clean], minlength=len(pieces)) > 0).tolist()
+    return dirty
+
+
+def _filter_bars(inside: BarColumns, windows: SessionWindows, refused: Counter[str]) -> BarColumns:
+    """The bars of ``inside`` (within the session) that start an expected window and obey the
+    bar rules; the others counted by reason."""
     keep: list[int] = []
     for i in range(len(inside)):
         reason = windows.refusal(inside.ts[i]) or bar_violation(
@@ -103,21 +156,6 @@ def on_grid(cols: BarColumns, windows: SessionWindows) -> bool:
     return True
 
 
-def valid_prices(cols: BarColumns) -> bool:
-    """Whether every bar obeys the bar rules of SPEC §7 (positive prices, high and low around
-    open and close, volume >= 0), in C-level passes."""
-    return not len(cols) or (
-        min(cols.open) > 0
-        and min(cols.close) > 0
-        and min(cols.low) > 0
-        and min(cols.volume) >= 0
-        and all(map(ge, cols.high, cols.open))
-        and all(map(ge, cols.high, cols.close))
-        and all(map(le, cols.low, cols.open))
-        and all(map(le, cols.low, cols.close))
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Step:
     """What one clock step released: the base bars starting in ``[from_ts, until_ts)`` (each
@@ -125,7 +163,7 @@ class Step:
 
     Releasing is O(1): a step only moves ``until_ts``. :attr:`ranges` finds the released
     positions (one bisection per symbol) and :attr:`bars` is a :class:`ReleasedBars` that builds
-    :class:`Bar` values only when somebody reads it.
+    :class:`Bar` values only when somebody reads it; a replay's :attr:`derived` is one too.
     """
 
     now_ts: int
@@ -133,26 +171,22 @@ class Step:
     until_ts: int
     windows: int
     """How many base windows holding bars (of any symbol) this step released."""
-    derived: tuple[Bar, ...]
+    derived: Sequence[Bar]
     columns: tuple[BarColumns, ...]
+    released: int = 0
+    """How many base bars this step released."""
 
     @property
     def ranges(self) -> tuple[tuple[BarColumns, int, int], ...]:
         """``(columns, start, stop)`` of every symbol that released bars, in symbol order."""
         if not self.windows:
             return ()
-        out = []
-        for cols in self.columns:
-            start = bisect_left(cols.ts, self.from_ts)
-            stop = bisect_left(cols.ts, self.until_ts, start)
-            if stop > start:
-                out.append((cols, start, stop))
-        return tuple(out)
+        return _ranges(self.columns, self.from_ts, self.until_ts)
 
     @property
     def bars(self) -> ReleasedBars:
         """The released base bars in (time, symbol) order, built when first read."""
-        return ReleasedBars(self)
+        return ReleasedBars(self.bar_values, self.released)
 
     def bar_values(self) -> tuple[Bar, ...]:
         """The released base bars in (time, symbol) order, built now."""
@@ -163,26 +197,39 @@ class Step:
         return tuple(merged)
 
 
+def _ranges(
+    columns: Sequence[BarColumns], from_ts: int, until_ts: int
+) -> tuple[tuple[BarColumns, int, int], ...]:
+    out = []
+    for cols in columns:
+        start = bisect_left(cols.ts, from_ts)
+        stop = bisect_left(cols.ts, until_ts, start)
+        if stop > start:
+            out.append((cols, start, stop))
+    return tuple(out)
+
+
 class ReleasedBars(Sequence[Bar]):
-    """The base bars of one clock step as a read-only sequence of :class:`Bar` values, built from
-    the day's columns the first time anybody reads it (the first subscriber that does; then
-    kept): a step that no subscriber reads costs no ``Bar`` at all. Equal to the tuple of its bars.
-    """
+    """The bars of one clock step as a read-only sequence of :class:`Bar` values, built from the
+    day's columns the first time anybody reads them (the first subscriber that does; then kept):
+    a step that no subscriber reads costs no ``Bar`` at all. Its length is known without
+    building. Equal to the tuple of its bars."""
 
-    __slots__ = ("_bars", "_step")
+    __slots__ = ("_bars", "_build", "_count")
 
-    def __init__(self, step: Step) -> None:
-        self._step = step
+    def __init__(self, build: Callable[[], tuple[Bar, ...]], count: int) -> None:
+        self._build = build
+        self._count = count
         self._bars: tuple[Bar, ...] | None = None
 
     def _values(self) -> tuple[Bar, ...]:
         bars = self._bars
         if bars is None:  # two readers at once build equal tuples; either one is kept
-            bars = self._bars = self._step.bar_values()
+            bars = self._bars = self._build()
         return bars
 
     def __len__(self) -> int:
-        return len(self._values())
+        return self._count
 
     @overload
     def __getitem__(self, index: int) -> Bar: ...
@@ -217,6 +264,7 @@ class SessionDay:
 
     __slots__ = (
         "_at",
+        "_base_text",
         "_before",
         "_columns",
         "_derived",
@@ -253,7 +301,7 @@ class SessionDay:
         self.start_ts, self.end_ts = grid.start_ts, grid.end_ts
         self.now_ts = grid.start_ts
         self._seconds = base.seconds
-        base_text = str(base)
+        self._base_text = base_text = str(base)
         given: dict[str, BarColumns] = {}
         bar_groups: dict[str, list[Bar]] = {}
         for item in bars:
@@ -272,10 +320,12 @@ class SessionDay:
             given[symbol] = columns
         self._given = given
         self._columns: tuple[BarColumns, ...] = tuple(
-            day_session(given[symbol], grid.windows, self.refused, grid.outside)
-            if symbol in given
-            else BarColumns.from_rows(symbol, base_text, ())
-            for symbol in self.symbols
+            day_sessions(
+                [given.get(symbol) or BarColumns.from_rows(symbol, base_text, ()) for symbol in self.symbols],
+                grid.windows,
+                self.refused,
+                grid.outside,
+            )
         )
         self._until = grid.start_ts
         # the starts of the windows holding a bar of any symbol, their ends, and how many bars
@@ -285,7 +335,8 @@ class SessionDay:
         self._ends = [grid.end(ts) for ts in self._starts]
         self._before = [0, *accumulate(map(counts.__getitem__, self._starts))]
         self._at = 0
-        self._derived = DerivedBars(hours, base, self.derived, self._columns)
+        ordered = sorted(self.derived, key=lambda t: t.seconds)  # at one time: shorter intervals first
+        self._derived = tuple(_DerivedDay(hours, base, target, self._columns) for target in ordered)
 
     def alignment(self) -> dict[str, Alignment]:
         """Per symbol with bars, the alignment verdict on every base bar given for the day's hours
@@ -341,5 +392,86 @@ class SessionDay:
         self._at = at
         before = self._until
         self._until = max(before, self._starts[at] if at < len(ends) else self.end_ts)
-        derived = tuple(self._derived.advance(now_ts)) if self.derived else ()
-        return Step(now_ts, before, self._until, at - first, derived, self._columns)
+        released = self._before[at] - self._before[first]
+        return Step(
+            now_ts, before, self._until, at - first, self._release_derived(now_ts), self._columns, released
+        )
+
+    def _release_derived(self, now_ts: int) -> Sequence[Bar]:
+        parts: list[tuple[tuple[BarColumns, ...], int, int]] = []
+        count = 0
+        for derived in self._derived:
+            ended = derived.windows.ended(now_ts)
+            if ended > derived.ended:
+                n = derived.before[ended] - derived.before[derived.ended]
+                if n:
+                    parts.append((derived.columns, derived.until(derived.ended), derived.until(ended)))
+                    count += n
+                derived.ended = ended
+        return ReleasedBars(partial(_derived_values, parts), count) if count else ()
+
+    @property
+    def derived_columns(self) -> dict[str, tuple[BarColumns, ...]]:
+        """Per derived interval, every symbol's derived bars of the day (in symbol order), built
+        when the day was made; the clock releases a bar once its window has ended."""
+        return {derived.interval: derived.columns for derived in self._derived}
+
+    @property
+    def all_columns(self) -> tuple[BarColumns, ...]:
+        """The session columns of the base interval, then of every derived one."""
+        return self._columns + tuple(cols for derived in self._derived for cols in derived.columns)
+
+    @property
+    def released(self) -> dict[str, int]:
+        """Per interval (the base and every derived one), the release point: the bars starting
+        before it have been released, none after."""
+        out = {derived.interval: derived.until(derived.ended) for derived in self._derived}
+        out[self._base_text] = self._until
+        return out
+
+
+def _derived_values(parts: Sequence[tuple[tuple[BarColumns, ...], int, int]]) -> tuple[Bar, ...]:
+    """The derived bars of a step in (time, interval length, symbol) order."""
+    bars = [
+        bar
+        for columns, from_ts, until_ts in parts
+        for cols, start, stop in _ranges(columns, from_ts, until_ts)
+        for bar in cols.bars(start, stop)
+    ]
+    bars.sort(key=lambda bar: bar.ts)  # stable: interval length, then symbol order kept
+    return tuple(bars)
+
+
+class _DerivedDay:
+    """One derived interval of a replay day: every symbol's bars, built at once from the day's
+    columns (:func:`~domain.session.derived.derive_columns`), and how many of its windows the
+    clock has passed (a bar is released once its window has ended)."""
+
+    __slots__ = ("_daily_ts", "before", "columns", "ended", "interval", "windows")
+
+    def __init__(
+        self, hours: DayHours, base: Interval, target: Interval, columns: Sequence[BarColumns]
+    ) -> None:
+        self.interval = str(target)
+        self.windows = windows = hours.windows(target)
+        self.columns = derive_columns(hours, base, target, columns)
+        self._daily_ts = daily_ts(hours.day) if target.is_daily else None
+        if self._daily_ts is not None:
+            per_window = np.array([sum(map(len, self.columns))])
+        else:
+            starts = [np.frombuffer(c.ts, dtype=np.int64) for c in self.columns if len(c)]
+            k = (
+                (np.concatenate(starts) - windows.open_ts) // windows.seconds
+                if starts
+                else np.empty(0, np.int64)
+            )
+            per_window = np.bincount(k, minlength=windows.count)
+        self.before: list[int] = [0, *np.cumsum(per_window).tolist()]
+        """How many bars (all symbols) lie in the windows before each index."""
+        self.ended = 0
+
+    def until(self, ended: int) -> int:
+        """The release point once ``ended`` windows have ended: bars starting before it are out."""
+        if self._daily_ts is not None:
+            return self._daily_ts + ended
+        return self.windows.start(ended)

@@ -259,11 +259,11 @@ def memory_per_bar(workload: Workload) -> Figure:
         hours = DayHours.from_session(calendar.get_trading_session(day))
         columns = store.bars.read_columns(workload.symbols, "1m", hours.read_start_ts, hours.read_end_ts)
         session_day = SessionDay(hours, MINUTE, [Interval.parse("5m")], workload.symbols, columns)
-        horizon = data.attach_day(session_day.columns, session_day.released_until)
+        horizons = data.attach_day(session_day.all_columns, session_day.released)
         while not session_day.at_close:
-            step = session_day.release(session_day.next_clock())
-            data.append_session_bars(step.derived)
-        horizon.ts = session_day.released_until
+            session_day.release(session_day.next_clock())
+        for interval, until in session_day.released.items():
+            horizons[interval].ts = until
         counts = data.bar_count()
         resident = data.resident_bytes()
     return Figure(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import random
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -24,6 +25,7 @@ from domain.bars import Bar, daily_ts
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.intervals import MINUTE, Interval
 from domain.quality.book import QualityBook
+from domain.session.live_day import LiveDay
 from domain.session.replay_day import SessionDay, Step
 from domain.session.windows import DayHours
 
@@ -525,3 +527,33 @@ def test_a_replay_day_judges_every_bar_it_was_given_for_its_hours(
     verdicts = day.alignment()
     assert set(verdicts) == {"AAPL", "RIVN"}, "a symbol without bars has no verdict"
     assert {v.offset_seconds for v in verdicts.values()} == {offset}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_replay_day_derives_what_a_live_day_derives_step_by_step_and_in_the_same_order(
+    july_2: DayHours, seed: int
+) -> None:
+    """The replay day builds its derived bars for the whole day at once (vectorised); the live day
+    window by window as the clock passes. Same bars at the same steps, in (time, interval length,
+    symbol) order, over several symbols with random holes."""
+    rng = random.Random(seed)
+    symbols = ["AAA", "BBB", "CCC"]
+    bars = [
+        Bar(s, "1m", ts, p, p + rng.random(), p - rng.random(), p + 0.1, rng.random() * 1e5)
+        for s in symbols
+        for ts in range(OPEN - 600, CLOSE + 600, 60)
+        if rng.random() > 0.08 * symbols.index(s)
+        for p in [50 + rng.random() * 10]
+    ]
+    targets = [M15, DAILY, M5]
+    replay = SessionDay(july_2, MINUTE, targets, symbols, bars)
+    live = LiveDay(july_2, MINUTE, targets, symbols)
+    live.admit([b for b in bars if OPEN <= b.ts < CLOSE])
+    derived = 0
+    for now in [*range(OPEN, CLOSE, 60 * rng.choice([1, 2, 7])), CLOSE]:
+        step = replay.release(now)
+        assert list(step.derived) == list(live.release(now).derived), now
+        assert len(step.derived) == len(tuple(step.derived)), "the count is known without building"
+        derived += len(step.derived)
+    assert replay.released_count() == replay.bar_count
+    assert derived == sum(map(len, replay.all_columns)) - replay.bar_count
