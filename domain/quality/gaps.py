@@ -187,13 +187,15 @@ class SessionQualityTracker:
             return NO_CHANGES
         call = _Call(self._serials)
         windows, present, runs = self._windows, self._present, self._runs
-        for k in range(self._cursor, target):
-            if not windows.is_expected(k):
-                continue
-            self._expected += 1
-            if present[k]:
-                self._actual += 1
-                self._pending -= 1
+        found = present.count(1, self._cursor, target)  # C-level: only the missing windows are visited
+        self._expected += windows.expected_in(self._cursor, target)
+        self._actual += found
+        self._pending -= found
+        skip_first, skip_end = windows.break_windows
+        k = present.find(0, self._cursor, target)
+        while k >= 0:
+            if skip_first <= k < skip_end:  # in the break: no window
+                k = present.find(0, skip_end, target)
                 continue
             tail = runs[-1] if runs else None
             if tail is not None and tail.last == windows.previous_expected(k):
@@ -206,6 +208,7 @@ class SessionQualityTracker:
                 run = self._new_run(k, k)
                 runs.append(run)
                 call.touched[run.serial] = run
+            k = present.find(0, k + 1, target)
         self._cursor = target
         return self._finish(call)
 
@@ -241,7 +244,21 @@ class SessionQualityTracker:
         streaming case costs O(1) checks and one slice assignment."""
         if self._add_run(timestamps, checked=True):
             return NO_CHANGES
-        return self.add_bars(timestamps)
+        windows = self._windows
+        first = windows.index(timestamps[0])
+        if first is None or first < self._cursor:  # late bars: they may shrink, split or fill gaps
+            return self.add_bars(timestamps)
+        # windows not ended yet, with holes between them: mark them, no gap changes
+        present, open_ts, seconds = self._present, windows.open_ts, windows.seconds
+        for ts in timestamps:
+            k = (ts - open_ts) // seconds
+            if present[k]:
+                self.duplicates += 1
+            else:
+                present[k] = 1
+                self._pending += 1
+        self._max_k = max(self._max_k, (timestamps[-1] - open_ts) // seconds)
+        return NO_CHANGES
 
     def _add_run(self, timestamps: Sequence[int], *, checked: bool) -> bool:
         """The streaming fast path: consecutive new windows not ended yet, marked in one slice

@@ -378,3 +378,30 @@ def test_any_interleaving_ends_with_the_runs_of_missing_windows(
     assert (tracker.actual, tracker.expected) == (actual, len(windows))
     assert tracker.quality == quality(actual, len(windows))
     assert all(g.end_ts <= close for g in tracker.gaps)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tracker_runs())
+def test_session_runs_with_holes_score_as_bars_one_by_one(
+    case: tuple[int, int, set[int], list[tuple[str, list[int]]], tuple[int, int] | None],
+) -> None:
+    """``add_session_run`` (sorted slices of session columns: runs with holes, late or not) ends
+    every call where ``add_bars`` does, with the same gap changes."""
+    step, close, _, ops, pause = case
+    bs, be = pause if pause else (None, None)
+    one_by_one = SessionQualityTracker(
+        "AAPL", Interval(step), OPEN, close, break_start_ts=bs, break_end_ts=be
+    )
+    runs = SessionQualityTracker("AAPL", Interval(step), OPEN, close, break_start_ts=bs, break_end_ts=be)
+    windows = runs._windows
+    for op, args in ops:
+        if op == "add":
+            session = sorted(ts for ts in args if windows.index(ts) is not None)  # what columns hold
+            assert runs.add_session_run(session) == one_by_one.add_bars(session)
+        else:
+            assert runs.advance(args[0]) == one_by_one.advance(args[0])
+        assert (runs.actual, runs.expected, runs.gaps) == (
+            one_by_one.actual,
+            one_by_one.expected,
+            one_by_one.gaps,
+        )
