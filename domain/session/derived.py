@@ -246,8 +246,9 @@ def derive_columns(
         _per_window(np.min, lo, firsts, counts, np.inf), c[lasts], _sum_in_order(v, firsts, counts),
     )  # fmt: skip
     cuts = np.searchsorted(owner, np.arange(len(columns) + 1)).tolist()
+    every = BarColumns.from_arrays("", interval, *made).columns()  # each symbol's: slices of these
     return tuple(
-        BarColumns.from_arrays(cols.symbol, interval, *(column[cuts[i] : cuts[i + 1]] for column in made))
+        BarColumns(cols.symbol, interval, *(column[cuts[i] : cuts[i + 1]] for column in every))
         for i, cols in enumerate(columns)
     )
 
