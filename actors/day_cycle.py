@@ -34,7 +34,7 @@ from domain.messages.commands import (
 )
 from domain.messages.events import HistoricalLoaded, SessionEnded, SessionStarted
 from domain.quality.book import IntervalQuality
-from domain.report import summarise_day
+from domain.report import DaySummaries, summarise_day
 from domain.session.lifecycle import LifecycleState
 from domain.session.live_day import LiveDay
 from domain.session.replay_day import SessionDay
@@ -62,7 +62,7 @@ class DayCycle:
                 self._plan_live_day()
                 return
         else:
-            done = {s.day for s in self._summaries}
+            done = set(self._summaries.dates)
             left = [d for d in self._days if d not in done]
             if left:
                 self._plan += 1
@@ -79,7 +79,7 @@ class DayCycle:
         if self._on_checkpoint is not None:
             self._on_checkpoint(
                 RunCheckpoint(
-                    summaries=tuple(self._summaries), run_warnings=tuple(self._run_warnings),
+                    summaries=self._summaries.snapshot(), run_warnings=tuple(self._run_warnings),
                     steps=self._step, bars_streamed=self._bars_streamed, bars_derived=self._bars_derived,
                     ack_timeouts=self._ack_timeouts,
                     day_timings=tuple((d, tuple(t.items())) for d, t in self._timings["days"].items()),
@@ -88,7 +88,7 @@ class DayCycle:
             )  # fmt: skip
 
     def _restore(self: Any, checkpoint: RunCheckpoint) -> None:
-        self._summaries = list(checkpoint.summaries)
+        self._summaries = DaySummaries.resume(checkpoint.summaries)
         self._run_warnings = list(checkpoint.run_warnings)
         self._step = checkpoint.steps
         self._bars_streamed, self._bars_derived = checkpoint.bars_streamed, checkpoint.bars_derived

@@ -46,6 +46,7 @@ from domain.messages.commands import (
 from domain.messages.events import BarsAppended, GapAbandoned, ProviderConnection
 from domain.providers import ConnectionState
 from domain.quality.gaps import GapStatus
+from domain.report import DaySummaries
 from domain.session.latency import LatencyStats
 from domain.session.lifecycle import LifecycleState
 from domain.session.status import Latency, LiveStatus, SymbolStatus
@@ -67,7 +68,7 @@ class LiveFeed:
     """The live half of the session coordinator (a mixin: it works on the coordinator's state)."""
 
     _day: Any
-    _summaries: list[Any]
+    _summaries: DaySummaries
     _closing: str | None
 
     def __init__(self, *, gap_filler: Handle | None, writer: Handle | None, keep_running: bool) -> None:
@@ -158,7 +159,7 @@ class LiveFeed:
                 buckets=tuple(self.latency.cumulative()),
             ),
             symbols=symbols,
-            days_done=tuple(s.day.isoformat() for s in self._summaries),
+            days_done=tuple(d.isoformat() for d in self._summaries.dates),
             warnings=tuple((self._run_warnings + self._day_warnings)[-20:]),
         )
 
@@ -182,7 +183,7 @@ class LiveFeed:
         local = self.pacing.clock.now().astimezone(ZoneInfo(self._timezone)).date()
         day = self._tm.get_first_trading_date(local)
         hours = DayHours.from_session(self._tm.get_trading_session(day))
-        done = day in {s.day for s in self._summaries}
+        done = day in self._summaries.dates
         end_ts = hours.span(self._extended)[1]
         if not done and now >= self.pacing.closes_at(end_ts) and self._resumable(day):
             self._begin_day(day)  # restarted after the close: fill what was missed, close the day

@@ -58,7 +58,7 @@ from domain.messages.events import (
     WarningRaised,
 )
 from domain.quality.gaps import Gap
-from domain.report import RunReport, RunStatus, run_report
+from domain.report import DaySummaries, RunReport, RunStatus, run_report
 from domain.session.data import ReleaseHorizon, SessionData, SymbolSnapshot
 from domain.session.day_source import DaySource
 from domain.session.lifecycle import Lifecycle, LifecycleState
@@ -144,7 +144,7 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._bars_streamed = self._bars_derived = self._day_streamed = 0
         self._ack_timeouts = 0
         self._timezone = "UTC"
-        self._summaries: list[Any] = []
+        self._summaries = DaySummaries()
         self._resume = resume
         LiveFeed.__init__(self, gap_filler=gap_filler, writer=writer, keep_running=keep_running)
 

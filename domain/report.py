@@ -11,10 +11,16 @@ two runs (one with injected crashes, say).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import os
+import pickle
+import tempfile
+import textwrap
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import IO, Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 from domain.calendar.model import SessionType
@@ -28,6 +34,7 @@ from domain.session.data import SessionData, SessionMetrics
 from domain.session.windows import DayHours, DaySegment
 
 __all__ = [
+    "DaySummaries",
     "DaySummary",
     "HistoricalSummary",
     "IntervalSummary",
@@ -39,6 +46,7 @@ __all__ = [
 ]
 
 RunStatus = Literal["completed", "stopped", "failed"]
+_DAYS = "\u0000days\u0000"  # where write_json puts the days
 
 
 def _iso(ts: int, zone: ZoneInfo) -> str:
@@ -182,6 +190,109 @@ class DaySummary:
         }
 
 
+class _SpillFile:
+    """An anonymous temporary file of pickled day summaries (gone when the last holder drops it).
+    Positional reads and writes (no shared file position): one writer appends while a snapshot
+    is read from another thread."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="marketsession-days-")  # noqa: SIM115 - kept open while read
+        self._end = 0
+        weakref.finalize(self, self._file.close)  # closed (and so deleted) with the last reader
+
+    def write(self, summary: DaySummary) -> tuple[int, int]:
+        blob = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL)
+        offset = self._end
+        written = os.pwrite(self._file.fileno(), blob, offset)
+        if written != len(blob):
+            raise OSError(f"day summary spill: wrote {written} of {len(blob)} bytes")
+        self._end += len(blob)
+        return offset, len(blob)
+
+    def read(self, offset: int, size: int) -> DaySummary:
+        summary: DaySummary = pickle.loads(os.pread(self._file.fileno(), size, offset))
+        return summary
+
+
+class DaySummaries(Sequence[DaySummary]):
+    """The day summaries of a run, in day order, in bounded memory however long the run: the
+    newest are kept as objects up to :attr:`HELD` symbol-days; beyond that the oldest are
+    pickled to an anonymous temporary file and read back one at a time when asked for (a report,
+    an export). One writer appends (the coordinator); :meth:`snapshot` is a frozen view of what
+    is there now (for a checkpoint or the report), which later appends do not change."""
+
+    HELD = 4_000
+    """Symbol-days kept as objects (about 26 MB at 6.5 kB each); the rest is on disk."""
+
+    __slots__ = ("_held", "_held_size", "_spill", "_spilled", "dates")
+
+    def __init__(self, summaries: Sequence[DaySummary] = ()) -> None:
+        self._spill: _SpillFile | None = None
+        self._spilled: list[tuple[int, int]] = []  # (offset, size) of the oldest days, on disk
+        self._held: list[DaySummary] = []
+        self._held_size = 0
+        self.dates: list[date] = []
+        """The session date of every day, in order (without reading any summary back)."""
+        for summary in summaries:
+            self.append(summary)
+
+    def append(self, summary: DaySummary) -> None:
+        self._held.append(summary)
+        self._held_size += max(1, len(summary.symbols))
+        self.dates.append(summary.day)
+        while self._held_size > self.HELD and len(self._held) > 1:
+            oldest = self._held.pop(0)
+            self._held_size -= max(1, len(oldest.symbols))
+            if self._spill is None:
+                self._spill = _SpillFile()
+            self._spilled.append(self._spill.write(oldest))
+
+    @classmethod
+    def resume(cls, days: Sequence[DaySummary]) -> DaySummaries:
+        """Summaries to append to, starting with ``days`` (a checkpoint's snapshot: shared, not copied)."""
+        return days.snapshot() if isinstance(days, DaySummaries) else cls(days)
+
+    def snapshot(self) -> DaySummaries:
+        """A view of the days appended so far (sharing the file; nothing is copied but the index)."""
+        view = DaySummaries()
+        view._spill, view._spilled, view._held = self._spill, list(self._spilled), list(self._held)
+        view._held_size, view.dates = self._held_size, list(self.dates)
+        return view
+
+    def __len__(self) -> int:
+        return len(self._spilled) + len(self._held)
+
+    @overload
+    def __getitem__(self, index: int) -> DaySummary: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[DaySummary, ...]: ...
+    def __getitem__(self, index: int | slice) -> DaySummary | tuple[DaySummary, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("day index out of range")
+        if index >= len(self._spilled):
+            return self._held[index - len(self._spilled)]
+        assert self._spill is not None
+        return self._spill.read(*self._spilled[index])
+
+    def __iter__(self) -> Iterator[DaySummary]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # a mutable sequence
+
+    def __repr__(self) -> str:
+        return f"DaySummaries({len(self)} days, {len(self._spilled)} on disk)"
+
+
 @dataclass(frozen=True, slots=True)
 class RunReport:
     """A whole run; see the module docstring."""
@@ -190,7 +301,8 @@ class RunReport:
     mode: str
     exchange_group: str
     status: RunStatus
-    days: tuple[DaySummary, ...]
+    days: Sequence[DaySummary]
+    """In day order (a long run's :class:`DaySummaries`: read back from disk as they are asked for)."""
     warnings: tuple[str, ...] = ()
     error: str | None = None
     timings: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -224,7 +336,8 @@ class RunReport:
             )
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, days: bool = True) -> dict[str, Any]:
+        """The JSON shape; with ``days=False`` the ``days`` list is left empty (see :meth:`write_json`)."""
         return {
             "session_name": self.session_name,
             "mode": self.mode,
@@ -236,7 +349,7 @@ class RunReport:
             "speed_multiplier": self.speed_multiplier,
             "symbols": list(self.symbols),
             "streams": list(self.streams),
-            "days": [day.to_json() for day in self.days],
+            "days": [day.to_json() for day in self.days] if days else [],
             "totals": {
                 "trading_days": len(self.days),
                 "bars_streamed": self.bars_streamed,
@@ -246,6 +359,19 @@ class RunReport:
             "restarts": list(self.restarts),
             "warnings": list(self.warnings),
         }
+
+    def write_json(self, out: IO[str]) -> None:
+        """Write ``json.dumps(self.to_json(), indent=2)``, one day at a time (a long run's report
+        is never whole in memory)."""
+        text = json.dumps(self.to_json(days=False) | {"days": _DAYS}, indent=2)
+        head, tail = text.split(json.dumps(_DAYS), 1)
+        out.write(head)
+        out.write("[")
+        for i, day in enumerate(self.days):
+            out.write(",\n" if i else "\n")
+            out.write(textwrap.indent(json.dumps(day.to_json(), indent=2), "    "))
+        out.write("\n  ]" if self.days else "]")
+        out.write(tail)
 
     def comparable(self) -> dict[str, Any]:
         """The JSON report without ``timings`` and ``restarts``: equal for two runs of the same
@@ -349,7 +475,7 @@ def summarise_day(
 def run_report(
     config: SessionConfig,
     status: RunStatus,
-    summaries: list[DaySummary] | tuple[DaySummary, ...],
+    summaries: Sequence[DaySummary],
     run_warnings: list[str] | tuple[str, ...],
     error: str | None,
     timings: dict[str, Any],
@@ -366,7 +492,7 @@ def run_report(
         mode=config.mode,
         exchange_group=config.exchange_group,
         status=status,
-        days=tuple(summaries),
+        days=summaries.snapshot() if isinstance(summaries, DaySummaries) else tuple(summaries),
         warnings=tuple(warnings),
         error=error,
         timings=timings,

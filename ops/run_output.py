@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,9 @@ def write_report(report: RunReport, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial(target)
-    partial.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    with partial.open("w", encoding="utf-8") as out:
+        report.write_json(out)
+        out.write("\n")
     partial.replace(target)
     return target
 

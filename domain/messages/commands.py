@@ -6,7 +6,7 @@ bars travel in batches of one clock step. Bars inside messages are tuples of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -146,7 +146,8 @@ class RunCheckpoint:
     """Where a run stands after a completed day: what a restarted coordinator resumes from (the
     next day to run is the first without a summary)."""
 
-    summaries: tuple[DaySummary, ...]
+    summaries: Sequence[DaySummary]
+    """A frozen view (:meth:`~domain.report.DaySummaries.snapshot`)."""
     run_warnings: tuple[str, ...]
     steps: int
     bars_streamed: int

@@ -16,7 +16,7 @@ from actors.system import MarketSessionSystem
 from actors.timer import Timer
 from domain.errors import ChildUnavailable, FaultError, MarketSessionError
 from domain.messages.events import ActorRestarted
-from domain.report import RunReport
+from domain.report import DaySummaries, RunReport
 from domain.store import Store
 from ops.faults import FaultyBars, parse_faults
 
@@ -427,3 +427,16 @@ def test_an_actor_that_never_starts_escalates_past_the_budget() -> None:
     finally:
         supervisor.close(5)
         timer.close()
+
+
+def test_a_run_whose_days_are_kept_on_disk_gives_the_same_report_through_restarts(
+    demo_store: Store, clean: RunReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every day but the newest is pickled to the run's spill file (one symbol-day held): the
+    checkpoints a restarted coordinator resumes from are views of it."""
+    monkeypatch.setattr(DaySummaries, "HELD", 1)
+    report, plan = _run(demo_store, ["crash:session_coordinator@1200", "crash:quality_calculator@700"])
+    assert len(plan.injected) == 2
+    assert report.status == "completed", report.error
+    assert isinstance(report.days, DaySummaries) and "2 on disk" in repr(report.days)
+    assert report.comparable() == clean.comparable()

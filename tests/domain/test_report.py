@@ -9,6 +9,7 @@ other 387 minutes), and made-up but consistent figures elsewhere.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from datetime import date, datetime
@@ -20,7 +21,7 @@ import pytest
 from domain.history.indicators import IndicatorResult
 from domain.quality.alignment import Alignment, AlignmentStatus
 from domain.quality.gaps import Gap, GapStatus
-from domain.report import DaySummary, HistoricalSummary, IntervalSummary, RunReport, SymbolDay
+from domain.report import DaySummaries, DaySummary, HistoricalSummary, IntervalSummary, RunReport, SymbolDay
 from domain.session.data import SessionMetrics
 from domain.session.windows import DayHours
 
@@ -373,3 +374,59 @@ def test_symbols_without_bars_are_those_with_no_session_bar_on_any_day() -> None
     assert mixed.symbols_without_bars() == ("RIVN",)
     assert report().symbols_without_bars() == ()
     assert report(days=()).symbols_without_bars() == ()  # nothing ran: nothing to say about the data
+
+
+# ------------------------------------------------------------------------------------- long runs
+
+
+def many_days(count: int) -> list[DaySummary]:
+    one = report().days[0]
+    return [replace(one, bars_streamed=i, timings={"stream_s": float(i)}) for i in range(count)]
+
+
+def test_day_summaries_beyond_the_held_share_are_kept_on_disk_and_read_back_equal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(DaySummaries, "HELD", 3)  # symbol-days held as objects; one symbol a day
+    days = many_days(10)
+    kept = DaySummaries()
+    for day in days:
+        kept.append(day)
+    assert repr(kept) == "DaySummaries(10 days, 7 on disk)"
+    assert kept == days and days == list(kept) and len(kept) == 10
+    assert [kept[i].bars_streamed for i in (0, 6, 7, -1)] == [0, 6, 7, 9]
+    assert kept[2:5] == tuple(days[2:5])
+    assert kept[0] is not days[0], "read back from disk, not the object appended"
+    assert kept[9] is days[9], "the newest are held"
+    assert kept.dates == [day.day for day in days]
+    with pytest.raises(IndexError):
+        kept[10]
+
+
+def test_a_snapshot_is_not_changed_by_later_appends_and_resumes_where_it_stood(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(DaySummaries, "HELD", 2)
+    days = many_days(8)
+    kept = DaySummaries(days[:5])
+    view = kept.snapshot()
+    for day in days[5:]:
+        kept.append(day)
+    assert view == days[:5] and kept == days
+    resumed = DaySummaries.resume(view)  # a restarted coordinator goes on from its checkpoint
+    resumed.append(days[5])
+    assert resumed == days[:6] and view == days[:5] and kept == days
+
+
+def test_a_long_runs_report_is_written_one_day_at_a_time_as_the_same_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(DaySummaries, "HELD", 1)
+    long = report(days=DaySummaries(many_days(4)))
+    out = io.StringIO()
+    long.write_json(out)
+    assert out.getvalue() == json.dumps(long.to_json(), indent=2)
+    assert long.to_json() == report(days=tuple(many_days(4))).to_json()
+    empty = io.StringIO()
+    report(days=()).write_json(empty)
+    assert empty.getvalue() == json.dumps(report(days=()).to_json(), indent=2)
