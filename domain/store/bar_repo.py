@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, Table, bindparam, delete, func, select
+from sqlalchemy import Connection, Engine, Executable, Table, bindparam, delete, func, select, tuple_
 
 from domain.bars import Bar
 from domain.columns import BarColumns
@@ -65,6 +65,10 @@ class BarRepository(Repository):
         super().__init__(engine, shown)
         self._table = table
         self._blocks = table is bars  # the data's rows have column blocks; replayed ones do not
+        self._recent: dict[tuple[str, str, int], tuple[int, BarColumns]] = {}
+        """The blocks of the last block read, by (symbol, interval, UTC day): (version, columns).
+        A session day's read reaches into the next UTC day, which the next day's read reads
+        again: it is taken from here while its version is unchanged."""
         where = (
             table.c.symbol == bindparam("symbol"),
             table.c.interval == bindparam("interval"),
@@ -211,25 +215,51 @@ class BarRepository(Repository):
         if not self._blocks or not symbols or end_ts <= start_ts:
             return {}
         c = bar_blocks.c
-        query = (
-            select(c.symbol, c.count, c.data)
-            .where(
-                c.symbol.in_(list(symbols)),
-                c.interval == interval,
-                c.utc_day.between(start_ts // DAY_SECONDS, (end_ts - 1) // DAY_SECONDS),
-            )
-            .order_by(c.symbol, c.utc_day)
+        where = (
+            c.symbol.in_(list(symbols)),
+            c.interval == interval,
+            c.utc_day.between(start_ts // DAY_SECONDS, (end_ts - 1) // DAY_SECONDS),
         )
+        # which blocks there are, and their versions (no BLOB read): the ones read last time are reused
+        index = connection.execute(
+            select(c.symbol, c.utc_day, c.version, c.data.is_(None))
+            .where(*where)
+            .order_by(c.symbol, c.utc_day)
+        ).all()
+        recent = self._recent
+        missing = [
+            (symbol, day)
+            for symbol, day, version, empty in index
+            if not empty and recent.get((symbol, interval, day), (None,))[0] != version
+        ]
+        blocks: dict[tuple[str, str, int], tuple[int, BarColumns]] = {}
+        if missing:
+            wanted = (
+                where if len(missing) == len(index) else (*where, tuple_(c.symbol, c.utc_day).in_(missing))
+            )
+            for symbol, day, version, count, data in connection.execute(
+                select(c.symbol, c.utc_day, c.version, c.count, c.data).where(*wanted)
+            ):
+                if data is None or len(data) != 48 * count:
+                    continue  # stale since the index was read (or not a block): the rows decide
+                blocks[(symbol, interval, day)] = (
+                    version,
+                    BarColumns.from_block(symbol, interval, count, data),
+                )
         parts: dict[str, list[BarColumns]] = {symbol: [] for symbol in symbols}
         stale: set[str] = set()
-        for symbol, count, data in connection.execute(query):
-            if data is None or len(data) != 48 * count:  # stale (or not a block: the rows decide)
+        for symbol, utc_day, version, _ in index:
+            key = (symbol, interval, utc_day)
+            block = blocks.get(key) or recent.get(key)
+            if block is None or block[0] != version:
                 stale.add(symbol)
                 continue
-            day = BarColumns.from_block(symbol, interval, count, data)
+            blocks[key] = block
+            day = block[1]
             part = day.window(bisect_left(day.ts, start_ts), bisect_left(day.ts, end_ts))
             if len(part):
                 parts[symbol].append(part)
+        self._recent = blocks
         # a symbol without any block row in the range has no bars stored there
         return {
             symbol: BarColumns.concat(symbol, interval, days)

@@ -131,3 +131,24 @@ def test_a_block_that_disagrees_with_its_rows_is_named_by_the_check(store: Store
         )
     (problem,) = store.bars.check_blocks()
     assert problem.startswith(f"AAPL 1m UTC day {day}: the block holds") and "differ" in problem
+
+
+def test_the_block_a_read_shares_with_the_next_read_is_reused_only_while_unchanged(
+    store: Store, aapl: list[Bar]
+) -> None:
+    """A session day's read reaches into the next UTC day, which the next day's read takes from
+    the blocks read last time — never once a write made the block stale or a reindex rebuilt it."""
+    store.bars.reindex()
+    middle = int(datetime(2025, 7, 2, 12, tzinfo=UTC).timestamp())
+    first = store.bars.read_columns(["AAPL"], "1m", JULY_1, middle)
+    (again,) = store.bars.read_columns(["AAPL"], "1m", JULY_1 + 60, JULY_3)  # the shared day again
+    assert first[0].columns() == columns_of(aapl, JULY_1, middle).columns()
+    assert again.columns() == columns_of(aapl, JULY_1 + 60, JULY_3).columns()
+    late = aapl[-1]
+    store.bars.upsert([late._replace(volume=late.volume + 5)])
+    changed = [late._replace(volume=late.volume + 5) if b == late else b for b in aapl]
+    (stale,) = store.bars.read_columns(["AAPL"], "1m", JULY_1, JULY_3)
+    assert stale.columns() == columns_of(changed, JULY_1, JULY_3).columns()
+    store.bars.reindex()
+    (rebuilt,) = store.bars.read_columns(["AAPL"], "1m", JULY_1, JULY_3)
+    assert rebuilt.columns() == stale.columns()
