@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 from domain.bars import Bar
 from domain.columns import BarColumns
 from domain.history.indicators import IndicatorResult
@@ -91,16 +93,17 @@ class BarSeries:
     ) -> None:
         self.symbol = symbol
         self.interval = interval
-        self._ts: Any = array("q")
-        self._open: Any = array("d")
-        self._high: Any = array("d")
-        self._low: Any = array("d")
-        self._close: Any = array("d")
-        self._volume: Any = array("d")
         self._backing = backing
         self._horizon = horizon or ReleaseHorizon()
         self._shown = 0  # backed: the prefix length the column attributes currently hold
-        if backing is not None:
+        if backing is None:
+            self._ts: Any = array("q")
+            self._open: Any = array("d")
+            self._high: Any = array("d")
+            self._low: Any = array("d")
+            self._close: Any = array("d")
+            self._volume: Any = array("d")
+        else:
             if backing.symbol != symbol or backing.interval != interval:
                 raise ValueError(f"columns {backing!r} do not belong to series {symbol} {interval}")
             self._show(len(self))
@@ -338,7 +341,14 @@ class SessionData:
         if series is None or not len(series):
             return None
         series._sync()
-        return SessionMetrics(sum(series._volume), max(series._high), min(series._low), series._ts[-1])
+        n = len(series._ts)
+        volume, high, low = (
+            np.frombuffer(c, dtype=np.float64, count=n) for c in (series._volume, series._high, series._low)
+        )
+        # volumes added in time order (cumsum is sequential; sum would add pairwise and round otherwise)
+        return SessionMetrics(
+            float(np.cumsum(volume)[-1]), float(high.max()), float(low.min()), series._ts[-1]
+        )
 
     # -- quality, gaps, indicators -------------------------------------------------------------
 

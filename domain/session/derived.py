@@ -23,7 +23,8 @@ The rules, in one place:
 - **Daily bars** (``1d`` from intraday bars) allow partial days (SPEC §7): the bar of a day with
   at least one regular-session base bar, emitted at the close, ``ts`` = the session date at
   00:00 UTC (the store's key for daily bars, :func:`~domain.bars.daily_ts`).
-- **OHLCV.** First open, max high, min low, last close, summed volume; ``ts`` = window start;
+- **OHLCV.** First open, max high, min low, last close, volume summed in time order (left to
+  right, the same on every Python: ``sum`` of floats compensates from 3.12 on); ``ts`` = window start;
   ``interval`` = the target's canonical spelling (``str(Interval)``).
 - **Base bars** are the session's: start-stamped, unique, on the base grid inside
   ``[open, close)`` and outside the break, in time order per symbol — the day that feeds the
@@ -44,6 +45,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from functools import reduce
+from operator import add
 from typing import Any, Protocol
 
 import numpy as np
@@ -188,7 +191,7 @@ class DerivedBars:
             return None
         return Bar(
             cols.symbol, target.interval, self._day_ts if target.daily else start, cols.open[lo],
-            max(cols.high[lo:hi]), min(cols.low[lo:hi]), cols.close[hi - 1], sum(cols.volume[lo:hi]),
+            max(cols.high[lo:hi]), min(cols.low[lo:hi]), cols.close[hi - 1], reduce(add, cols.volume[lo:hi]),
         )  # fmt: skip
 
 
