@@ -128,7 +128,10 @@ def run_suite(
     postgres: str | None = None,
     workdir: Path | None = None,
     console: Console | None = None,
+    wide: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
+    """The suite's figures; ``wide`` (symbols, days) adds one replay of a wide workload (bars/s
+    against its baseline, and the resident memory at every close of a second replay)."""
     console = console or Console(markup=False)
     reps = 2 if quick else 5
     large_reps = 1 if quick else 3
@@ -226,6 +229,16 @@ def run_suite(
         memory = memory_per_bar(large)
         figures["memory"] = memory.to_json()
         ratios["memory (bytes/bar)"] = spread([memory.median])
+        if wide:
+            wide_load = _build(console, root, "wide", *wide)
+            with open_store(wide_load.url, create=False) as store:
+                base_w, engine_w = _replay_pair(wide_load, store, 1)
+            figures.update({"baseline (wide)": base_w.to_json(), "replay (wide)": engine_w.to_json()})
+            ratios["replay / baseline (wide)"] = _ratio(engine_w, base_w)
+            resident_w = resident_over_days(wide_load)
+            figures["resident over days (wide)"] = resident_w.to_json()
+            ratios["wide: peak resident at a close (MB)"] = spread([max(resident_w.values) / 1e6])
+            ratios["wide: resident growth per day (kB)"] = spread([resident_w.notes["growth_per_day"] / 1e3])
         scaling = {
             name: {
                 "symbols": count,
@@ -328,6 +341,8 @@ def render(results: dict[str, Any], console: Console) -> None:
         rate_row(peer, peer)
     rate_row("baseline (large)", "baseline (large)")
     rate_row("replay (large)", "replay (large)")
+    rate_row("baseline (wide)", "baseline (wide)")
+    rate_row("replay (wide)", "replay (wide)")
     rate_row("data audit", "audit")
     rate_row("data audit (large)", "audit (large)")
     for key in ("historical load", "historical plain SQL"):
@@ -362,11 +377,23 @@ def main(argv: list[str] | None = None) -> None:
         "default $MARKETSESSION_BENCH_PG_URL",
     )
     parser.add_argument("--json", default="var/bench.json", metavar="PATH", help="where to write the figures")
+    parser.add_argument(
+        "--wide",
+        nargs=2,
+        type=int,
+        metavar=("SYMBOLS", "DAYS"),
+        help="also replay a wide workload once, e.g. 500 60 (building it takes minutes)",
+    )
     args = parser.parse_args(argv)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     console = Console(markup=False)
     started = time.perf_counter()
-    results = run_suite(quick=args.quick, postgres=args.postgres, console=console)
+    results = run_suite(
+        quick=args.quick,
+        postgres=args.postgres,
+        console=console,
+        wide=tuple(args.wide) if args.wide else None,
+    )
     results["seconds"] = round(time.perf_counter() - started, 1)
     render(results, console)
     path = Path(args.json)
