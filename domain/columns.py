@@ -71,12 +71,10 @@ class BarColumns:
         overlap); a single part is returned as it is, nothing copied."""
         if len(parts) == 1:
             return parts[0]
-        if not parts:
-            return cls.from_rows(symbol, interval, ())
-        arrays = [part.arrays() for part in parts]
-        return cls.from_arrays(
-            symbol, interval, *(np.concatenate(column) for column in zip(*arrays, strict=True))
-        )
+        columns = [array(code) for code in "qddddd"]
+        for n, column in enumerate(columns):  # one copy of the bytes per column, however many parts
+            column.frombytes(b"".join(part.columns()[n].tobytes() for part in parts))
+        return cls(symbol, interval, *(_frozen(column) for column in columns))
 
     @classmethod
     def from_arrays(cls, symbol: str, interval: str, *arrays: np.ndarray[Any, Any]) -> BarColumns:
@@ -105,10 +103,9 @@ class BarColumns:
         if len(block) != 48 * count:
             raise ValueError(f"a block of {count} bars holds {48 * count} bytes, got {len(block)}")
         raw = memoryview(block)
-        size = 8 * count
-        ts = raw[:size].cast("q")
-        values: list[Any] = [raw[size * i : size * (i + 1)].cast("d") for i in range(1, 6)]
-        return cls(symbol, interval, ts, *values)
+        values: Any = raw[8 * count :].cast("d")  # one cast for the five value columns, then slices
+        o, h, lo, c = (values[count * i : count * (i + 1)] for i in range(4))
+        return cls(symbol, interval, raw[: 8 * count].cast("q"), o, h, lo, c, values[4 * count :])
 
     def columns(self) -> tuple[memoryview, ...]:
         """``(ts, open, high, low, close, volume)``."""

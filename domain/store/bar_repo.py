@@ -256,7 +256,8 @@ class BarRepository(Repository):
                 continue
             blocks[key] = block
             day = block[1]
-            part = day.window(bisect_left(day.ts, start_ts), bisect_left(day.ts, end_ts))
+            inside = not len(day) or (day.ts[0] >= start_ts and day.ts[len(day) - 1] < end_ts)
+            part = day if inside else day.window(bisect_left(day.ts, start_ts), bisect_left(day.ts, end_ts))
             if len(part):
                 parts[symbol].append(part)
         self._recent = blocks
