@@ -220,9 +220,9 @@ class BarRepository(Repository):
             c.interval == interval,
             c.utc_day.between(start_ts // DAY_SECONDS, (end_ts - 1) // DAY_SECONDS),
         )
-        # which blocks there are, and their versions (no BLOB read): the ones read last time are reused
+        # which blocks there are and their versions (the BLOBs untouched): those read last time are reused
         index = connection.execute(
-            select(c.symbol, c.utc_day, c.version, c.data.is_(None))
+            select(c.symbol, c.utc_day, c.version, c.count.is_(None))  # a stale block has neither
             .where(*where)
             .order_by(c.symbol, c.utc_day)
         ).all()
