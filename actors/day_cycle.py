@@ -158,7 +158,7 @@ class DayCycle:
         historical = self._historical = opened.historical
         bars = 0
         for (symbol, interval), series in historical.series.items():
-            bars += self.data.set_historical(symbol, interval, series.bars, series.days)
+            bars += self.data.set_historical(symbol, interval, series.columns, series.days)
         for symbol, results in historical.indicators.items():
             self.data.set_indicators(symbol, results)
         for message in historical.warnings:

@@ -60,6 +60,10 @@ class ReleaseHorizon:
         self.ts = ts
 
 
+_WHOLE = ReleaseHorizon(2**62)
+"""The release point of a series that shows all of its columns (history)."""
+
+
 class BarSeries:
     """Bars of one symbol and interval, sorted and unique by ``ts``, stored as six columns.
 
@@ -285,15 +289,19 @@ class SessionData:
     # -- historical ----------------------------------------------------------------------------
 
     def set_historical(
-        self, symbol: str, interval: str, bars: Iterable[Bar], trading_dates: Sequence[date]
+        self, symbol: str, interval: str, bars: Iterable[Bar] | BarColumns, trading_dates: Sequence[date]
     ) -> int:
         """Replace the historical bars of ``symbol``/``interval``; the number of bars kept.
 
-        Bars may come in any order (sorted and de-duplicated here, last write wins).
+        Bars may come in any order (sorted and de-duplicated here, last write wins); columns (the
+        loader's, sorted and unique) are kept as they are, the series a view of them.
         ``ValueError`` if a bar belongs to another symbol or interval.
         """
-        series = BarSeries(symbol, interval)
-        series.extend(bars)
+        if isinstance(bars, BarColumns):
+            series = BarSeries(symbol, interval, bars, _WHOLE)
+        else:
+            series = BarSeries(symbol, interval)
+            series.extend(bars)
         self._historical[(symbol, interval)] = HistoricalBars(series, tuple(sorted(set(trading_dates))))
         return len(series)
 

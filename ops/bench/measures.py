@@ -255,7 +255,7 @@ def memory_per_bar(workload: Workload) -> Figure:
         data = SessionData(MINUTE)
         historical = load_historical(config, day, calendar, store.bars)
         for (symbol, interval), series in historical.series.items():
-            data.set_historical(symbol, interval, series.bars, series.days)
+            data.set_historical(symbol, interval, series.columns, series.days)
         hours = DayHours.from_session(calendar.get_trading_session(day))
         columns = store.bars.read_columns(workload.symbols, "1m", hours.read_start_ts, hours.read_end_ts)
         session_day = SessionDay(hours, MINUTE, [Interval.parse("5m")], workload.symbols, columns)

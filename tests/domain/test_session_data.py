@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.bars import Bar
+from domain.columns import BarColumns
 from domain.history.indicators import IndicatorResult
 from domain.intervals import MINUTE
 from domain.quality.gaps import Gap
@@ -229,3 +230,15 @@ def test_resident_bytes_per_bar_is_at_most_64_for_100k_bars() -> None:
     assert data.bar_count().total == n
     per_bar = data.resident_bytes() / n
     assert 48 <= per_bar <= 64, f"{per_bar:.1f} bytes per bar"
+
+
+def test_historical_columns_are_kept_as_a_view_at_48_bytes_a_bar_and_copied_before_a_write() -> None:
+    bars = [bar(minute(k)) for k in range(5)]
+    columns = BarColumns.from_bars("AAPL", "1m", bars)
+    data = SessionData("1m")
+    assert data.set_historical("AAPL", "1m", columns, [date(2025, 7, 1)]) == 5
+    series = data.historical("AAPL", "1m")
+    assert series is not None and list(series) == bars
+    assert data.resident_bytes() == 48 * 5
+    series.add(bar(minute(9)))  # the loader's columns are read-only: the series copies first
+    assert len(series) == 6 and len(columns) == 5 and columns.bars() == bars
