@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from operator import attrgetter, lt
 
+import numpy as np
+
 from domain.intervals import Interval
 from domain.quality.scoring import quality
 from domain.session.windows import SessionWindows
@@ -248,16 +250,15 @@ class SessionQualityTracker:
         first = windows.index(timestamps[0])
         if first is None or first < self._cursor:  # late bars: they may shrink, split or fill gaps
             return self.add_bars(timestamps)
-        # windows not ended yet, with holes between them: mark them, no gap changes
-        present, open_ts, seconds = self._present, windows.open_ts, windows.seconds
-        for ts in timestamps:
-            k = (ts - open_ts) // seconds
-            if present[k]:
-                self.duplicates += 1
-            else:
-                present[k] = 1
-                self._pending += 1
-        self._max_k = max(self._max_k, (timestamps[-1] - open_ts) // seconds)
+        # windows not ended yet, with holes between them: marked in vectorised passes, no gap changes
+        k = (np.asarray(timestamps, dtype=np.int64) - windows.open_ts) // windows.seconds
+        present = np.frombuffer(self._present, dtype=np.uint8)  # a view: the marks land in the bytearray
+        repeated = int(np.count_nonzero(present[k]))
+        present[k] = 1
+        del present  # release the view (a bytearray with a live view cannot be resized)
+        self.duplicates += repeated
+        self._pending += len(k) - repeated
+        self._max_k = max(self._max_k, int(k[-1]))
         return NO_CHANGES
 
     def _add_run(self, timestamps: Sequence[int], *, checked: bool) -> bool:

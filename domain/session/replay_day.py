@@ -38,7 +38,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from itertools import accumulate, chain
 from typing import overload
 
 import numpy as np
@@ -329,11 +328,12 @@ class SessionDay:
         )
         self._until = grid.start_ts
         # the starts of the windows holding a bar of any symbol, their ends, and how many bars
-        # start before each (C-level counting: a released count is then one lookup)
-        counts = Counter(chain.from_iterable(c.ts for c in self._columns))
-        self._starts = sorted(counts)
-        self._ends = [grid.end(ts) for ts in self._starts]
-        self._before = [0, *accumulate(map(counts.__getitem__, self._starts))]
+        # start before each (vectorised counting: a released count is then one lookup)
+        stamps = np.concatenate([cols.arrays()[0] for cols in self._columns] or [np.empty(0, np.int64)])
+        starts, counts = np.unique(stamps, return_counts=True)
+        self._starts: list[int] = starts.tolist()
+        self._ends: list[int] = grid.ends(starts)
+        self._before: list[int] = [0, *np.cumsum(counts).tolist()]
         self._at = 0
         ordered = sorted(self.derived, key=lambda t: t.seconds)  # at one time: shorter intervals first
         self._derived = tuple(_DerivedDay(hours, base, target, self._columns) for target in ordered)
