@@ -23,7 +23,18 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, Table, bindparam, delete, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Executable,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    tuple_,
+)
 
 from domain.bars import Bar
 from domain.columns import BarColumns
@@ -69,6 +80,8 @@ class BarRepository(Repository):
         """The blocks of the last block read, by (symbol, interval, UTC day): (version, columns).
         A session day's read reaches into the next UTC day, which the next day's read reads
         again: it is taken from here while its version is unchanged."""
+        self._recent_range: tuple[str, int, int] = ("", 0, -1)
+        """(interval, first UTC day, last UTC day) of the last block read."""
         where = (
             table.c.symbol == bindparam("symbol"),
             table.c.interval == bindparam("interval"),
@@ -215,40 +228,46 @@ class BarRepository(Repository):
         if not self._blocks or not symbols or end_ts <= start_ts:
             return {}
         c = bar_blocks.c
-        where = (
+        first_day, last_day = start_ts // DAY_SECONDS, (end_ts - 1) // DAY_SECONDS
+        where: list[ColumnElement[bool]] = [
             c.symbol.in_(list(symbols)),
             c.interval == interval,
-            c.utc_day.between(start_ts // DAY_SECONDS, (end_ts - 1) // DAY_SECONDS),
-        )
-        # which blocks there are and their versions (the BLOBs untouched): those read last time are reused
-        index = connection.execute(
-            select(c.symbol, c.utc_day, c.version, c.count.is_(None))  # a stale block has neither
-            .where(*where)
-            .order_by(c.symbol, c.utc_day)
-        ).all()
-        recent = self._recent
-        missing = [
-            (symbol, day)
-            for symbol, day, version, empty in index
-            if not empty and recent.get((symbol, interval, day), (None,))[0] != version
+            c.utc_day.between(first_day, last_day),
         ]
+        read = select(c.symbol, c.utc_day, c.version, c.count, c.data)
+        recent = self._recent
+        last = self._recent_range
         blocks: dict[tuple[str, str, int], tuple[int, BarColumns]] = {}
-        if missing:
-            wanted = (
-                where if len(missing) == len(index) else (*where, tuple_(c.symbol, c.utc_day).in_(missing))
-            )
-            for symbol, day, version, count, data in connection.execute(
-                select(c.symbol, c.utc_day, c.version, c.count, c.data).where(*wanted)
-            ):
-                if data is None or len(data) != 48 * count:
-                    continue  # stale since the index was read (or not a block): the rows decide
-                blocks[(symbol, interval, day)] = (
-                    version,
-                    BarColumns.from_block(symbol, interval, count, data),
-                )
+        index: list[tuple[str, int, int]] = []  # (symbol, UTC day, version) of every block row
+        reusing = bool(recent) and last[0] == interval and last[1] <= last_day and first_day <= last[2]
+        if reusing:
+            # the last read overlaps this one: see which blocks there are and their versions (the
+            # BLOBs untouched), and read only those not read last time
+            rows = connection.execute(
+                select(c.symbol, c.utc_day, c.version, c.count.is_(None))  # a stale block has neither
+                .where(*where)
+                .order_by(c.symbol, c.utc_day)
+            ).all()
+            index = [(symbol, day, version) for symbol, day, version, _ in rows]
+            missing = [
+                (symbol, day)
+                for symbol, day, version, empty in rows
+                if not empty and recent.get((symbol, interval, day), (None,))[0] != version
+            ]
+            if len(missing) < len(rows):
+                where.append(tuple_(c.symbol, c.utc_day).in_(missing))
+            found = connection.execute(read.where(*where)) if missing else ()
+        else:
+            found = connection.execute(read.where(*where).order_by(c.symbol, c.utc_day))
+        for symbol, day, version, count, data in found:
+            if not reusing:
+                index.append((symbol, day, version))
+            if data is None or len(data) != 48 * count:
+                continue  # stale (or not a block): the rows decide
+            blocks[(symbol, interval, day)] = (version, BarColumns.from_block(symbol, interval, count, data))
         parts: dict[str, list[BarColumns]] = {symbol: [] for symbol in symbols}
         stale: set[str] = set()
-        for symbol, utc_day, version, _ in index:
+        for symbol, utc_day, version in index:
             key = (symbol, interval, utc_day)
             block = blocks.get(key) or recent.get(key)
             if block is None or block[0] != version:
@@ -260,7 +279,7 @@ class BarRepository(Repository):
             part = day if inside else day.window(bisect_left(day.ts, start_ts), bisect_left(day.ts, end_ts))
             if len(part):
                 parts[symbol].append(part)
-        self._recent = blocks
+        self._recent, self._recent_range = blocks, (interval, first_day, last_day)
         # a symbol without any block row in the range has no bars stored there
         return {
             symbol: BarColumns.concat(symbol, interval, days)
