@@ -54,17 +54,18 @@ from ops.calendars.seed import seed_group
 __all__ = ["main", "run_suite"]
 
 TARGETS = {
-    "replay / baseline": (">=", 0.5),
-    "replay + gating / baseline": (">=", 0.35),
+    "replay / baseline": (">=", 3.0),
+    "replay / baseline (large)": (">=", 5.0),
+    "replay + gating / baseline": (">=", 0.5),
     "historical load / plain SQL": ("<=", 1.5),
     "get_trading_session cached (µs)": ("<=", 1.0),
     "actor / bare ask": ("<=", 2.0),
     "gating per step / bare ask": ("<=", 1.5),
-    "memory (bytes/bar)": ("<=", 64.0),
+    "memory (bytes/bar)": ("<=", 48.0),
     "start-up: --help (s)": ("<=", 0.3),
     "start-up: tiny run (s)": ("<=", 0.5),
-    "PostgreSQL replay / SQLite baseline": (">=", 0.3),
-    "replay / nautilus_trader, bar execution off": (">=", 1.5),
+    "PostgreSQL replay / SQLite baseline": (">=", 1.0),
+    "replay / nautilus_trader, bar execution off": (">=", 10.0),
 }
 
 
