@@ -372,11 +372,6 @@ class SessionDay:
     def at_close(self) -> bool:
         return self.now_ts >= self.end_ts
 
-    @property
-    def released_until(self) -> int:
-        """Every session bar starting before this time has been released (and none after)."""
-        return self._until
-
     def released_count(self) -> int:
         """Session bars released so far, all symbols."""
         return self._before[self._at]
@@ -409,12 +404,6 @@ class SessionDay:
                     count += n
                 derived.ended = ended
         return ReleasedBars(partial(_derived_values, parts), count) if count else ()
-
-    @property
-    def derived_columns(self) -> dict[str, tuple[BarColumns, ...]]:
-        """Per derived interval, every symbol's derived bars of the day (in symbol order), built
-        when the day was made; the clock releases a bar once its window has ended."""
-        return {derived.interval: derived.columns for derived in self._derived}
 
     @property
     def all_columns(self) -> tuple[BarColumns, ...]:
