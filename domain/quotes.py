@@ -1,0 +1,105 @@
+"""Quotes: top-of-book values, their rules, and how they are sampled for the store.
+
+A :class:`Quote` is one top-of-book update of one symbol: bid and ask price and size, the venue
+of each side, the conditions the source attached, when it happened (``event_us``: the exchange's
+or participant's time) and when it was received, in whole microseconds since the Unix epoch
+(UTC). Sizes are shares: a source that counts round lots is multiplied out when its quotes are
+read (:func:`shares`). A side may be absent (no bid, or no ask: a one-sided quote); a present
+side has a positive price.
+
+**The store keeps one row per symbol and second** (:func:`sample_per_second`): the last quote of
+each second (by event time; of two at the same microsecond, the later one given), and no row for
+a second whose last quote shows the same book as the row before it (prices, sizes, venues and
+conditions all equal). So a book that did not change costs nothing, a second's row is the book
+as it stood at the end of that second, and a replay can release a second's row once the clock
+has passed the second's end. The row's key is ``ts`` = the second (UTC epoch seconds).
+
+The rules of a quote (:func:`quote_violation`): prices finite and positive when present, sizes
+finite and not negative, at least one side, and not crossed (bid above ask) by more than
+``crossed_tolerance`` of the ask. A locked quote (bid = ask) and a crossed one within the
+tolerance are valid quotes — quote quality counts them — and a crossed one beyond it is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+__all__ = [
+    "CROSSED_TOLERANCE",
+    "Quote",
+    "quote_violation",
+    "sample_per_second",
+    "shares",
+]
+
+CROSSED_TOLERANCE = 0.01
+"""How far (a share of the ask) a bid may lie above the ask before a quote is refused."""
+_MAX_VALUE = 1e15
+
+
+class Quote(NamedTuple):
+    """One top-of-book update; see the module docstring. Times in UTC epoch microseconds."""
+
+    symbol: str
+    event_us: int
+    bid_price: float | None
+    bid_size: float
+    ask_price: float | None
+    ask_size: float
+    bid_venue: str | None = None
+    ask_venue: str | None = None
+    conditions: str | None = None
+    received_us: int | None = None
+
+    @property
+    def ts(self) -> int:
+        """The second the quote belongs to (UTC epoch seconds): its row's key in the store."""
+        return self.event_us // 1_000_000
+
+    def book(self) -> tuple[object, ...]:
+        """What a sampled row compares: prices, sizes, venues and conditions."""
+        return self[2:9]
+
+
+def shares(size: float, lot: int) -> float:
+    """A size counted in lots of ``lot`` shares (1: already shares), in shares."""
+    return size * lot
+
+
+def quote_violation(quote: Quote, crossed_tolerance: float = CROSSED_TOLERANCE) -> str | None:
+    """The first rule ``quote`` breaks, as a counted reason, or ``None`` if it is a valid quote."""
+    bid, ask = quote.bid_price, quote.ask_price
+    if bid is None and ask is None:
+        return "no bid and no ask"
+    for side, price in (("bid", bid), ("ask", ask)):
+        if price is not None and not (math.isfinite(price) and 0 < price <= _MAX_VALUE):
+            return f"{side} price not positive and finite"
+    for side, size in (("bid", quote.bid_size), ("ask", quote.ask_size)):
+        if not (math.isfinite(size) and 0 <= size <= _MAX_VALUE):
+            return f"{side} size negative or not finite"
+    if bid is not None and ask is not None and bid > ask * (1 + crossed_tolerance):
+        return f"crossed: bid {bid:g} above ask {ask:g} by more than {crossed_tolerance:.2%}"
+    return None
+
+
+def sample_per_second(quotes: Iterable[Quote]) -> Iterator[Quote]:
+    """The rows the store keeps of ``quotes`` (one symbol or several, any order): per symbol and
+    second the last quote, none where the book is unchanged from the row before (the module
+    docstring's rule), in (symbol, time) order."""
+    by_symbol: dict[str, list[Quote]] = {}
+    for quote in quotes:
+        by_symbol.setdefault(quote.symbol, []).append(quote)
+    for symbol in sorted(by_symbol):
+        ordered = sorted(by_symbol[symbol], key=lambda q: q.event_us)  # stable: the later one given wins
+        last: dict[int, Quote] = {}
+        for quote in ordered:
+            last[quote.ts] = quote
+        previous: tuple[object, ...] | None = None
+        for second in sorted(last):
+            quote = last[second]
+            book = quote.book()
+            if book != previous:
+                yield quote
+            previous = book
