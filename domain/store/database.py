@@ -19,6 +19,7 @@ from domain.store.bar_repo import BarRepository
 from domain.store.calendar_repo import CalendarRepository
 from domain.store.failures import store_failure
 from domain.store.migrations_runner import current_revision, head_revision, upgrade_store
+from domain.store.quote_repo import QuoteRepository
 from domain.store.schema import replayed_bars
 
 T = TypeVar("T")
@@ -114,6 +115,7 @@ class Store:
         self.bars = BarRepository(engine, self.display_url)
         self.replayed = BarRepository(engine, self.display_url, replayed_bars)
         """What the replay provider streamed (never read by a session on a real provider)."""
+        self.quotes = QuoteRepository(engine, self.display_url)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -123,6 +123,27 @@ bar_blocks = Table(
 packed columns (see ``docs/decisions.md``). The rows stay the truth; ``data reindex`` rebuilds."""
 
 
+quotes = Table(
+    "quotes",
+    metadata,
+    Column("symbol", String(32), nullable=False),
+    Column("ts", BigInteger, nullable=False),  # the second the row stands for, UTC epoch seconds
+    Column("event_us", BigInteger, nullable=False),  # the quote's event time, UTC epoch microseconds
+    Column("bid_price", Float),  # NULL: no bid (a one-sided quote)
+    Column("bid_size", Float, nullable=False),  # shares
+    Column("ask_price", Float),  # NULL: no ask
+    Column("ask_size", Float, nullable=False),
+    Column("bid_venue", String(16)),
+    Column("ask_venue", String(16)),
+    Column("conditions", String(64)),
+    Column("received_us", BigInteger),
+    Column("source", String(255), nullable=False, server_default="unknown"),
+    PrimaryKeyConstraint("symbol", "ts", name="pk_quotes"),
+    sqlite_with_rowid=False,
+)
+"""Top-of-book quotes, one row per symbol and second (:func:`domain.quotes.sample_per_second`)."""
+
+
 def upsert(connection: Connection, table: Table) -> Any:
     """An INSERT into ``table`` that takes ``on_conflict_do_…`` clauses, in the connection's dialect
     (SQLite or PostgreSQL; the dialect's module is imported when a store of it first writes)."""

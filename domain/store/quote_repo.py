@@ -1,0 +1,118 @@
+"""Quote repository: the store's top-of-book quotes, one row per symbol and second.
+
+A write samples what it is given by the store's rule (:func:`domain.quotes.sample_per_second`),
+also against the row stored just before each symbol's first second (so a book that did not
+change across two writes keeps no second row), and upserts the rows in one transaction: writing
+the same quotes again changes nothing. Each write says where its quotes came from (``source``,
+as for bars: ``import:FILE``, ``demo``, a provider's name) and when they were received
+(``received_us`` of a quote, else the write's ``received_at``). Errors are raised as
+:class:`~domain.errors.StoreUnavailable` / :class:`~domain.errors.StoreError`, as everywhere in
+the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
+
+from sqlalchemy import Connection, Engine, func, select
+
+from domain.quotes import Quote, sample_per_second
+from domain.store.failures import Repository, translated
+from domain.store.schema import quotes, upsert
+
+__all__ = ["QuoteRepository", "QuoteSeriesSummary"]
+
+_BATCH = 10_000
+_BOOK = ("bid_price", "bid_size", "ask_price", "ask_size", "bid_venue", "ask_venue", "conditions")
+_COLUMNS = ("symbol", "event_us", *_BOOK, "received_us")  # the order of Quote's fields
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteSeriesSummary:
+    symbol: str
+    count: int
+    first_ts: int
+    last_ts: int
+
+
+class QuoteRepository(Repository):
+    """The quotes of the store; see the module docstring."""
+
+    def __init__(self, engine: Engine, shown: str) -> None:
+        super().__init__(engine, shown)
+        table = quotes
+        self._read = select(*(table.c[name] for name in _COLUMNS))
+
+    def write(
+        self,
+        given: Iterable[Quote],
+        *,
+        source: str = "unknown",
+        received_at: int | None = None,
+        what: str = "quotes",
+    ) -> int:
+        """Sample ``given`` and upsert the rows in one transaction; the number of rows written."""
+        rows = list(sample_per_second(given))
+        if not rows:
+            return 0
+        with translated(self._writing(what)), self._engine.begin() as connection:
+            rows = self._drop_unchanged(connection, rows)
+            insert = upsert(connection, quotes)
+            statement = insert.on_conflict_do_update(
+                index_elements=["symbol", "ts"],
+                set_={name: insert.excluded[name] for name in ("event_us", *_BOOK, "received_us", "source")},
+            )
+            fallback_us = None if received_at is None else received_at * 1_000_000
+            iterator = iter(rows)
+            while batch := list(islice(iterator, _BATCH)):
+                values = [
+                    dict(zip(_COLUMNS, quote, strict=True))
+                    | {"ts": quote.ts, "source": source, "received_us": quote.received_us or fallback_us}
+                    for quote in batch
+                ]
+                connection.execute(statement, values)
+        return len(rows)
+
+    def _drop_unchanged(self, connection: Connection, rows: list[Quote]) -> list[Quote]:
+        """``rows`` (sampled, in symbol and time order) without each symbol's leading row whose
+        book equals the row stored just before it."""
+        c = quotes.c
+        out: list[Quote] = []
+        checked: set[str] = set()
+        for quote in rows:
+            if quote.symbol not in checked:
+                checked.add(quote.symbol)
+                before = connection.execute(
+                    self._read.where(c.symbol == quote.symbol, c.ts < quote.ts).order_by(c.ts.desc()).limit(1)
+                ).first()
+                if before is not None and Quote(*before).book() == quote.book():
+                    continue
+            out.append(quote)
+        return out
+
+    def read(self, symbol: str, start_ts: int, end_ts: int) -> list[Quote]:
+        """The rows of ``symbol`` for the seconds ``start_ts <= ts < end_ts``, in time order."""
+        c = quotes.c
+        query = self._read.where(c.symbol == symbol, c.ts >= start_ts, c.ts < end_ts).order_by(c.ts)
+        with translated(self._reading(f"the quotes of {symbol}")), self._engine.connect() as connection:
+            return [Quote(*row) for row in connection.execute(query)]
+
+    def count(self, symbol: str | None = None) -> int:
+        query = select(func.count()).select_from(quotes)
+        if symbol is not None:
+            query = query.where(quotes.c.symbol == symbol)
+        with translated(self._reading("the quote count")), self._engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def summary(self) -> list[QuoteSeriesSummary]:
+        """Per symbol: how many rows, the first and the last second."""
+        c = quotes.c
+        query = (
+            select(c.symbol, func.count(), func.min(c.ts), func.max(c.ts))
+            .group_by(c.symbol)
+            .order_by(c.symbol)
+        )
+        with translated(self._reading("the quote summary")), self._engine.connect() as connection:
+            return [QuoteSeriesSummary(*row) for row in connection.execute(query)]
