@@ -7,6 +7,7 @@
     ├── StoreError                      the store cannot be opened, read or written
     │   └── StoreUnavailable            the database cannot be reached (an outage, not bad input)
     ├── BarImportError                  a bar file is unreadable or holds invalid rows
+    ├── QuoteImportError                a quote file is unreadable or holds invalid rows
     ├── ProviderError                   a market-data provider failed
     │   ├── ProviderAuthError           credentials refused: not retried
     │   ├── ProviderSubscriptionError   the account may not do this (symbol limit, subscription)
@@ -93,6 +94,10 @@ class StoreUnavailable(StoreError):
 
 class BarImportError(MarketSessionError):
     """Raised when a bar file cannot be read or holds rows that break the bar rules."""
+
+
+class QuoteImportError(MarketSessionError):
+    """Raised when a quote file cannot be read or holds rows that break the quote rules."""
 
 
 # ------------------------------------------------------------------ providers (SPEC §8)

@@ -28,6 +28,7 @@ from domain.errors import (
     MarketSessionError,
     ProviderError,
     ProviderUnavailable,
+    QuoteImportError,
     StoreError,
     StoreUnavailable,
     Violation,
@@ -111,7 +112,15 @@ def exit_code_for(error: MarketSessionError) -> int:
     if isinstance(error, StoreUnavailable | ProviderUnavailable):
         return EXIT_RUNTIME
     # a provider error that is not an outage: not supported, refused credentials, nothing to replay
-    bad_input = ProviderError | ConfigError | CalendarError | BarImportError | StoreError | FaultError
+    bad_input = (
+        ProviderError
+        | ConfigError
+        | CalendarError
+        | BarImportError
+        | QuoteImportError
+        | StoreError
+        | FaultError
+    )
     return EXIT_BAD_INPUT if isinstance(error, bad_input) else EXIT_RUNTIME
 
 

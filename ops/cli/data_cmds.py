@@ -38,7 +38,14 @@ def data() -> None:
 @data.command("import")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--symbol", required=True, help="Symbol the file holds.")
-@click.option("--interval", required=True, help="Bar interval of the file (1m, 5m, 1d, …).")
+@click.option(
+    "--kind",
+    type=click.Choice(["bars", "quotes"]),
+    default="bars",
+    show_default=True,
+    help="What the file holds: bars, or top-of-book quotes (see README for the formats read).",
+)
+@click.option("--interval", default=None, help="Bar interval of the file (1m, 5m, 1d, …); bars only.")
 @click.option(
     "--timezone", "timezone", default=None, help="IANA zone of naive timestamps (default: the group's zone)."
 )
@@ -63,27 +70,50 @@ def data() -> None:
     is_flag=True,
     help="Import stamps that do not fit the calendar's sessions as they are (the warning is logged).",
 )
+@click.option(
+    "--lot-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Quotes: shares per size unit (default 1 for the generic format, 100 for Alpaca's).",
+)
+@click.option(
+    "--crossed-tolerance",
+    type=click.FloatRange(min=0, max=1),
+    default=0.01,
+    show_default=True,
+    help="Quotes: how far (a share of the ask) a bid may lie above the ask before a row is invalid.",
+)
 @click.pass_obj
 def import_(
     state: CliState,
     path: str,
     symbol: str,
-    interval: str,
+    kind: str,
+    interval: str | None,
     timezone: str | None,
     group: str,
     label: str,
     skip_invalid: bool,
     shift: int,
     accept_misaligned: bool,
+    lot_size: int | None,
+    crossed_tolerance: float,
 ) -> None:
-    """Import a CSV file of bars (see README for the formats read). The time stamps are checked
-    against the group's calendar: a file whose stamps do not fit its sessions is refused, naming
-    the offset and the fix."""
+    """Import a CSV file of bars or quotes (see README for the formats read). The time stamps of
+    bars are checked against the group's calendar: a file whose stamps do not fit its sessions is
+    refused, naming the offset and the fix."""
     from domain.quality.alignment import AlignmentStatus, format_offset
     from ops.bar_files.importer import import_bar_file
 
     store = state.store()
     zone = timezone or _group_timezone(state, group)
+    if kind == "quotes":
+        if interval is not None or shift or label != "start" or accept_misaligned:
+            raise click.UsageError("--interval, --label, --shift and --accept-misaligned are for bars")
+        _import_quotes(state, path, symbol, zone, skip_invalid, lot_size, crossed_tolerance)
+        return
+    if interval is None:
+        raise click.UsageError("Missing option '--interval' (the bar interval of the file).")
     started = wall.perf_counter()
     report = import_bar_file(
         store,
@@ -113,6 +143,38 @@ def import_(
         f"{path}: {report.format} format, {report.rows_read} rows read, {report.imported} bars imported"
         f"{shifted} ({report.new_bars} new), {len(report.invalid)} invalid skipped, "
         f"{elapsed:.2f}s ({rate:,.0f} bars/s)"
+    )
+
+
+def _import_quotes(
+    state: CliState,
+    path: str,
+    symbol: str,
+    zone: str,
+    skip_invalid: bool,
+    lot_size: int | None,
+    crossed_tolerance: float,
+) -> None:
+    from ops.quote_files import import_quote_file
+
+    started = wall.perf_counter()
+    report = import_quote_file(
+        state.store(),
+        path,
+        symbol,
+        zone,
+        skip_invalid=skip_invalid,
+        lot_size=lot_size,
+        crossed_tolerance=crossed_tolerance,
+    )
+    elapsed = wall.perf_counter() - started
+    for line, reason in report.invalid[:50]:
+        click.echo(f"  skipped {path}:{line}: {reason}", err=True)
+    rate = report.quotes / elapsed if elapsed > 0 else 0.0
+    click.echo(
+        f"{path}: {report.format} quotes, {report.rows_read} rows read, {report.quotes} valid quotes "
+        f"stored as {report.rows_written} rows (one per second whose book changed), "
+        f"{len(report.invalid)} invalid skipped, {elapsed:.2f}s ({rate:,.0f} quotes/s)"
     )
 
 
