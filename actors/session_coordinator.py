@@ -257,7 +257,8 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._days = backtest_days(self._tm, backtest.start_date, backtest.end_date)
         if self.config.wants_quotes:
             self._warn(
-                "quotes: requested in streams, but the store holds no quotes for backtests; not streamed",
+                "quotes: requested in streams, but sessions do not stream quotes yet (the store keeps them: "
+                "data import --kind quotes); not streamed",
                 run=True,
             )
         if self.config.wants_ticks:

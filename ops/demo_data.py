@@ -21,6 +21,14 @@ ranges (upserts) never rewrites a bar with different values.
 Intervals other than 1m are aggregated from the same 1m bars as SPEC §7 derives them: windows
 anchored at the regular open, timestamp = window start, a window with no bar is missing; ``1d``
 gives one bar per session day keyed by its date at midnight UTC.
+
+Quotes (:func:`generate_demo_quotes`) follow the 1m bars: a few top-of-book updates a minute (one
+at its first second, one at its last), their mid walking from the bar's open to its close
+inside its range, bid and ask on whole cents around it (so bid ≤ the trade price ≤ ask at every
+update, and the minute's last quote brackets its close), the spread wider near the open and the
+close, sizes in round lots. Now and then the book goes stale for one to four minutes (no update:
+the close may then lie outside it) or prints crossed by a cent for a second (within the 1 %
+tolerance). Deterministic like the bars, per (seed, symbol, minute).
 """
 
 from __future__ import annotations
@@ -38,9 +46,10 @@ from domain.bars import Bar, daily_ts
 from domain.calendar.model import TradingSession
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.intervals import Interval
+from domain.quotes import Quote
 from domain.store import Store
 
-__all__ = ["generate_demo_bars", "write_demo_data"]
+__all__ = ["generate_demo_bars", "generate_demo_quotes", "write_demo_data", "write_demo_quotes"]
 
 _WRITE_BATCH = 50_000
 _GAP_START_PROBABILITY = 0.0036  # x mean run length 1.4 -> about 0.5 % of minutes missing
@@ -117,6 +126,69 @@ def write_demo_data(
     while batch := list(itertools.islice(bars, _WRITE_BATCH)):
         written += store.bars.insert_missing(batch, source="demo", received_at=int(time.time()))
     store.bars.reindex(symbols, interval)  # the replay reads the new days fast
+    return written
+
+
+_STALE_PROBABILITY = 0.003  # a minute starts a stale run of 1-4 minutes
+_CROSSED_PROBABILITY = 0.002  # a minute holds one crossed print
+_VENUES = ("Q", "P", "N", "Z", "V", "K")
+
+
+def generate_demo_quotes(bars: Iterable[Bar], open_ts: int, close_ts: int, seed: int = 0) -> Iterator[Quote]:
+    """Top-of-book quotes consistent with the 1m ``bars`` of one session ``[open_ts, close_ts)``
+    (any symbols, in time order per symbol); see the module docstring."""
+    stale: dict[str, int] = {}
+    for bar in bars:
+        if bar.interval != "1m":
+            continue
+        rng = random.Random(_stable_seed("quotes", seed, bar.symbol, bar.ts))
+        if stale.get(bar.symbol, 0) > 0:
+            stale[bar.symbol] -= 1
+            continue
+        if rng.random() < _STALE_PROBABILITY:
+            stale[bar.symbol] = rng.randint(1, 4)
+            continue
+        after_open, before_close = (bar.ts - open_ts) / 60, (close_ts - bar.ts) / 60 - 1
+        spread_bps = 2.0 + 6.0 * (_stable_seed("spread", seed, bar.symbol) % 100) / 100
+        wide = 1.0 + 2.5 * math.exp(-after_open / 10) + 1.5 * math.exp(-before_close / 8)
+        seconds = sorted({0, 59, *rng.sample(range(1, 59), rng.randint(1, 6))})
+        crossed_at = rng.choice(seconds[1:-1] or [59]) if rng.random() < _CROSSED_PROBABILITY else None
+        for i, second in enumerate(seconds):
+            share = i / (len(seconds) - 1)
+            price = min(max(bar.open + (bar.close - bar.open) * share, bar.low), bar.high)
+            half = max(0.01, price * spread_bps * wide / 2e4)
+            bid = math.floor((price - half) * 100) / 100
+            ask = math.ceil((price + half) * 100) / 100
+            if second == crossed_at:
+                bid, ask = ask + 0.01, ask
+            yield Quote(
+                bar.symbol, (bar.ts + second) * 1_000_000 + rng.randrange(1_000_000),
+                max(bid, 0.01), 100.0 * rng.randint(1, 20), ask, 100.0 * rng.randint(1, 20),
+                rng.choice(_VENUES), rng.choice(_VENUES), None,
+            )  # fmt: skip
+
+
+def write_demo_quotes(
+    store: Store,
+    calendar: TradingCalendar,
+    symbols: Iterable[str],
+    start: date,
+    end: date,
+    seed: int = 0,
+) -> int:
+    """Write the demo quotes of the demo 1m bars of ``[start, end]``; return the rows written.
+    A symbol's day that already holds quotes is kept as it is (real quotes are never overwritten)."""
+    written = 0
+    for session in calendar.get_trading_sessions(calendar.get_trading_dates_in_range(start, end)):
+        minutes = _session_minutes(session)
+        if not minutes:
+            continue
+        for symbol in sorted({s.upper() for s in symbols}):
+            if store.quotes.read(symbol, minutes[0], minutes[-1] + 60):
+                continue
+            bars = generate_demo_bars(calendar, [symbol], session.date, session.date, seed=seed)
+            quotes = generate_demo_quotes(bars, minutes[0], minutes[-1] + 60, seed)
+            written += store.quotes.write(quotes, source="demo", received_at=int(time.time()))
     return written
 
 

@@ -200,8 +200,9 @@ def _group_timezone(state: CliState, group: str) -> str:
 @click.option("--group", default="US_EQUITY", show_default=True)
 @click.pass_obj
 def demo(state: CliState, symbols: str, start: date, end: date, seed: int, group: str) -> None:
-    """Write deterministic synthetic 1m bars for every trading day's regular session."""
-    from ops.demo_data import write_demo_data
+    """Write deterministic synthetic 1m bars (and quotes consistent with them) for every trading
+    day's regular session."""
+    from ops.demo_data import write_demo_data, write_demo_quotes
 
     try:
         names = [parse_symbol(s) for s in symbols.split(",") if s.strip()]
@@ -212,10 +213,12 @@ def demo(state: CliState, symbols: str, start: date, end: date, seed: int, group
     if end < start:
         raise click.BadParameter(f"end {end} is before start {start}", param_hint="--end")
     started = wall.perf_counter()
-    count = write_demo_data(state.store(), state.calendar(group), names, start, end, seed=seed)
+    calendar = state.calendar(group)
+    count = write_demo_data(state.store(), calendar, names, start, end, seed=seed)
+    quotes = write_demo_quotes(state.store(), calendar, names, start, end, seed=seed)
     click.echo(
-        f"wrote {count} demo 1m bars for {', '.join(names)} {start}..{end}, keeping bars already stored "
-        f"({wall.perf_counter() - started:.2f}s)"
+        f"wrote {count} demo 1m bars and {quotes} quote rows for {', '.join(names)} {start}..{end}, "
+        f"keeping bars and quotes already stored ({wall.perf_counter() - started:.2f}s)"
     )
 
 

@@ -190,7 +190,7 @@ def demo(
     from domain.history.series import data_requirements
     from domain.store import init_store
     from ops.calendars.seed import seed_group
-    from ops.demo_data import write_demo_data
+    from ops.demo_data import write_demo_data, write_demo_quotes
 
     config_path = example_config(config_path)
     config = load_config(config_path, "backtest")
@@ -219,6 +219,13 @@ def demo(
         )
         click.echo(
             f"demo data: {count:,} new {interval} bars for {', '.join(config.symbols)} {days[0]}..{days[-1]}"
+        )
+    if "quotes" in config.session_data_config.streams:
+        count = write_demo_quotes(
+            store, calendar, config.symbols, backtest.start_date, backtest.end_date, seed=seed
+        )
+        click.echo(
+            f"demo data: {count:,} new quote rows for {', '.join(config.symbols)} (the backtest's days)"
         )
     if speed != backtest.speed_multiplier:
         said = backtest.speed_multiplier

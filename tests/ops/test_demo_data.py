@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 from domain.bars import Bar, bar_violation
 from domain.calendar.trading_calendar import TradingCalendar
+from domain.quotes import Quote, quote_violation
 from domain.session.windows import DayHours
 from domain.store import Store, open_store
 from ops.calendars.seed import seed_group
-from ops.demo_data import generate_demo_bars, write_demo_data
+from ops.demo_data import generate_demo_bars, generate_demo_quotes, write_demo_data, write_demo_quotes
 
 EASTERN = ZoneInfo("America/New_York")
 SYMBOLS = ["AAPL", "MSFT", "RIVN", "SPY"]
@@ -258,3 +259,61 @@ def test_any_seed_and_symbol_give_valid_bars_inside_the_session(
     assert 0 < len(bars) <= DayHours.from_session(session).regular_seconds() // 60
     assert all(bar_violation(bar.open, bar.high, bar.low, bar.close, bar.volume) is None for bar in bars)
     assert all(session.regular_open.timestamp() <= bar.ts < session.regular_close.timestamp() for bar in bars)
+
+
+# ------------------------------------------------------------------------------------ quotes
+
+
+def test_demo_quotes_bracket_every_trade_widen_at_the_edges_and_repeat_exactly(
+    calendar: TradingCalendar,
+) -> None:
+    day = date(2025, 7, 2)
+    hours = DayHours.from_session(calendar.get_trading_session(day))
+    bars = list(generate_demo_bars(calendar, SYMBOLS, day, day, seed=3))
+    quotes = list(generate_demo_quotes(bars, hours.open_ts, hours.close_ts, seed=3))
+    assert quotes == list(generate_demo_quotes(bars, hours.open_ts, hours.close_ts, seed=3))
+    assert all(quote_violation(q) is None for q in quotes), "crossed prints stay within the tolerance"
+    by_minute: dict[tuple[str, int], list[Quote]] = defaultdict(list)
+    for q in quotes:
+        by_minute[q.symbol, q.ts // 60 * 60].append(q)
+    crossed = 0
+    for bar in bars:
+        minute = sorted(by_minute.get((bar.symbol, bar.ts), []), key=lambda q: q.event_us)
+        if not minute:
+            continue  # a stale minute
+        assert minute[0].ts == bar.ts and minute[-1].ts == bar.ts + 59
+        for q in minute:
+            assert q.bid_price is not None and q.ask_price is not None
+            if q.bid_price > q.ask_price:
+                crossed += 1
+                continue
+            assert bar.low - 0.005 <= q.ask_price and q.bid_price <= bar.high + 0.005
+        last = minute[-1]
+        assert last.bid_price is not None and last.ask_price is not None
+        assert last.bid_price <= bar.close <= last.ask_price or last.bid_price > last.ask_price
+    stale = sum(1 for bar in bars if (bar.symbol, bar.ts) not in by_minute)
+    assert 0 < stale < 0.05 * len(bars) and crossed < 0.01 * len(quotes)
+
+    def spread_bps(q: Quote) -> float:
+        assert q.bid_price is not None and q.ask_price is not None
+        return 2e4 * (q.ask_price - q.bid_price) / (q.ask_price + q.bid_price)
+
+    first = [spread_bps(q) for q in quotes if q.ts < hours.open_ts + 300]
+    midday = [spread_bps(q) for q in quotes if hours.open_ts + 7200 <= q.ts < hours.open_ts + 7500]
+    assert sum(first) / len(first) > 1.5 * sum(midday) / len(midday)
+
+
+def test_demo_quotes_are_written_once_and_never_over_quotes_already_stored(
+    calendar_store: Store, calendar: TradingCalendar
+) -> None:
+    day = date(2025, 7, 3)
+    kept = Quote(
+        "MSFT", (int(datetime(2025, 7, 3, 14, tzinfo=UTC).timestamp())) * 1_000_000, 1.0, 100.0, 1.01, 100.0
+    )
+    calendar_store.quotes.write([kept], source="import:real.csv")
+    written = write_demo_quotes(calendar_store, calendar, ["AAPL", "MSFT"], day, day, seed=1)
+    assert (
+        written > 0 and write_demo_quotes(calendar_store, calendar, ["AAPL", "MSFT"], day, day, seed=1) == 0
+    )
+    assert calendar_store.quotes.count("MSFT") == 1, "the stored day is kept as it was"
+    assert calendar_store.quotes.count("AAPL") == written
