@@ -225,8 +225,8 @@ def demo(state: CliState, symbols: str, start: date, end: date, seed: int, group
 @data.command()
 @click.pass_obj
 def summary(state: CliState) -> None:
-    """What the store holds: bars per symbol, interval and source (where they came from), and
-    apart from them what the replay provider streamed."""
+    """What the store holds: bars per symbol, interval and source (where they came from), apart
+    from them what the replay provider streamed, and the quotes per symbol."""
     from rich.console import Console
     from rich.table import Table
 
@@ -235,7 +235,8 @@ def summary(state: CliState) -> None:
         ("bars in the store", store.bars.sources()),
         ("replayed bars (kept apart)", store.replayed.sources()),
     ]
-    if not any(rows for _, rows in tables):
+    quotes = store.quotes.summary()
+    if not any(rows for _, rows in tables) and not quotes:
         click.echo("the store holds no bars")
         return
     console = Console(width=120, markup=False)
@@ -255,6 +256,13 @@ def summary(state: CliState) -> None:
                 _utc(row.last_ts),
                 "-" if row.received_at is None else _utc(row.received_at),
             )
+        console.print(table)
+    if quotes:
+        table = Table(title="quotes (one row per second whose book changed)")
+        for column in ("symbol", "rows", "first (UTC)", "last (UTC)"):
+            table.add_column(column, justify="right" if column == "rows" else "left")
+        for quote in quotes:
+            table.add_row(quote.symbol, f"{quote.count:,}", _utc(quote.first_ts), _utc(quote.last_ts))
         console.print(table)
 
 

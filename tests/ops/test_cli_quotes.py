@@ -58,6 +58,9 @@ def test_a_generic_quote_file_is_stored_one_row_per_changed_second_and_again_cha
     assert "generic quotes, 90 rows read, 90 valid quotes stored as 60 rows" in first.out  # 40 s repeats 20 s
     again = run_cli(*args, db=sqlite_url)
     assert again.code == 0 and "stored as 60 rows" in again.out
+    summary = run_cli("data", "summary", db=sqlite_url)
+    assert summary.code == 0 and "quotes (one row per second whose book changed)" in summary.out
+    assert any("AAPL" in line and "60" in line for line in summary.out.splitlines())
     with open_store(sqlite_url) as store:
         rows = store.quotes.read("AAPL", OPEN, OPEN + 3600)
         assert len(rows) == 60 == store.quotes.count()
