@@ -20,7 +20,14 @@ from actors.pacing import DataDriven, Step
 from domain.bars import Bar
 from domain.calendar.model import SessionType
 from domain.messages.commands import AckTimeout, QualityScored, ScoreStep, StepAcknowledged
-from domain.messages.events import BarsAppended, DerivedBarsBuilt, GapDetected, GapFilled, QualityUpdated
+from domain.messages.events import (
+    BarsAppended,
+    DerivedBarsBuilt,
+    GapDetected,
+    GapFilled,
+    QualityUpdated,
+    QuotesAppended,
+)
 from domain.quality.gaps import Gap, GapStatus
 from domain.session.lifecycle import LifecycleState
 from domain.session.replay_day import SessionDay
@@ -73,6 +80,7 @@ class ClockSteps:
         hours = day.hours
         name, live = hours.day, self.pacing.live
         publish_bars, publish_derived = bus.wants(BarsAppended.kind), bus.wants(DerivedBarsBuilt.kind)
+        publish_quotes = bus.wants(QuotesAppended.kind)
         gating = () if live else bus.gating()
         fast = self._fast
         # quality and gap events are published as the steps happen: score every step then
@@ -94,8 +102,11 @@ class ClockSteps:
                     data.append_session_bars(derived)
                     self._unscored.extend(derived)
                 self._bars_derived += len(derived)
-            if step.windows or derived:
+            quotes = step.quotes
+            if step.windows or derived or quotes:
                 self._step += 1
+            if quotes and publish_quotes and self._silent_until is None:
+                self._publish(QuotesAppended(name, self._step, step.now_ts, quotes))
             if step.windows and (publish_bars or gating) and self._silent_until is None:
                 self._publish(BarsAppended(name, self._step, step.now_ts, step.bars))
                 if gating:

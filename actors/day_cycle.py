@@ -133,8 +133,11 @@ class DayCycle:
                 self._symbols,
                 stored.columns,
                 extended=self._extended,
+                quotes=stored.quotes,
             )
             self._warn_missing(replay)
+            if self.config.wants_quotes and not replay.quote_count:
+                self._warn(f"quotes: none stored for {day.isoformat()}; the day streams bars only", day=day)
             self._begin_quality()
             self._horizons = self.data.attach_day(replay.all_columns, replay.released)
             self._released = 0
@@ -252,6 +255,7 @@ class DayCycle:
                 "stream_seconds": round(time.perf_counter() - self._day_started - self._load_seconds, 6),
             },
             early=self._ended_early, alignment=day.alignment(), segments=day.grid.segments, extended=extended,
+            quotes_streamed=day.quotes_released() if isinstance(day, SessionDay) else 0,
         )  # fmt: skip
         self._summaries.append(summary)
         if self.pacing.live:

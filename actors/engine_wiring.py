@@ -123,7 +123,11 @@ class EngineWiring:
             self._handles["historical_loader"] = supervisor.start_child(
                 "historical_loader",
                 lambda _n: HistoricalLoader.start(
-                    config, self.store.bars, self._time_manager, self._session_bars()
+                    config,
+                    self.store.bars,
+                    self._time_manager,
+                    self._session_bars(),
+                    None if self.provider is not None else self.store.quotes,
                 ),
             )
             self._handles["quality_calculator"] = supervisor.start_child(

@@ -25,6 +25,7 @@ from domain.config import SessionConfig
 from domain.errors import StoreUnavailable
 from domain.history.series import ColumnReader, HistoricalCalendar, HistoricalData, load_historical
 from domain.messages.commands import DayBars, DayOpened, OpenDay
+from domain.quotes import QuoteColumns, QuoteReader
 from domain.session.windows import DayHours
 
 __all__ = ["STORE_RETRIES", "HistoricalLoader"]
@@ -52,13 +53,15 @@ class HistoricalLoader(EngineActor):
         reader: ColumnReader,
         calendar: HistoricalCalendar,
         day_reader: ColumnReader | None = None,
+        quote_reader: QuoteReader | None = None,
     ) -> None:
         """``reader`` serves the history; ``day_reader`` (by default the same) the session day's
-        own bars."""
+        own bars; ``quote_reader`` (a backtest streaming quotes) the day's quotes."""
         super().__init__()
         self._config = config
         self._reader = reader
         self._day_reader = day_reader or reader
+        self._quote_reader = quote_reader if config.wants_quotes else None
         self._calendar = calendar
         base = config.base_interval
         self._base = None if base is None else str(base)
@@ -107,4 +110,9 @@ class HistoricalLoader(EngineActor):
             columns = self._day_reader.read_columns(
                 self._config.symbols, self._base, hours.read_start_ts, hours.read_end_ts
             )
-        return DayBars(day, self._base or "", hours, tuple(columns))
+        quotes: tuple[QuoteColumns, ...] = ()
+        if self._quote_reader is not None:
+            quotes = tuple(
+                self._quote_reader.read_columns(self._config.symbols, hours.read_start_ts, hours.read_end_ts)
+            )
+        return DayBars(day, self._base or "", hours, tuple(columns), quotes)

@@ -255,12 +255,6 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         backtest = self.config.backtest_config
         assert backtest is not None
         self._days = backtest_days(self._tm, backtest.start_date, backtest.end_date)
-        if self.config.wants_quotes:
-            self._warn(
-                "quotes: requested in streams, but sessions do not stream quotes yet (the store keeps them: "
-                "data import --kind quotes); not streamed",
-                run=True,
-            )
         if self.config.wants_ticks:
             self._warn("ticks: ignored in backtest mode (SPEC §5)", run=True)
         if self.config.base_interval is None:

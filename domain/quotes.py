@@ -23,12 +23,16 @@ tolerance are valid quotes — quote quality counts them — and a crossed one b
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "CROSSED_TOLERANCE",
     "Quote",
+    "QuoteColumns",
+    "QuoteReader",
     "quote_violation",
     "sample_per_second",
     "shares",
@@ -103,3 +107,79 @@ def sample_per_second(quotes: Iterable[Quote]) -> Iterator[Quote]:
             if book != previous:
                 yield quote
             previous = book
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class QuoteColumns:
+    """One symbol's stored quote rows as read-only columns (what a replay day holds): ``ts`` (the
+    row's second) and ``event_us`` as int64, prices and sizes as doubles (a missing side's price
+    is NaN), and the rows' venues and conditions. Sorted by ``ts`` and unique in it.
+    :class:`Quote` values are built only when asked for (:meth:`quotes`)."""
+
+    symbol: str
+    ts: memoryview
+    event_us: memoryview
+    bid: memoryview
+    bid_size: memoryview
+    ask: memoryview
+    ask_size: memoryview
+    labels: tuple[tuple[str | None, str | None, str | None], ...]
+    """Per row: (bid venue, ask venue, conditions)."""
+    received_us: tuple[int | None, ...]
+
+    @classmethod
+    def from_quotes(cls, symbol: str, rows: Sequence[Quote]) -> QuoteColumns:
+        """From one symbol's rows, sorted by second and unique in it (what the store holds)."""
+        nan = math.nan
+        columns: list[Any] = [
+            array("q", [q.ts for q in rows]),
+            array("q", [q.event_us for q in rows]),
+            array("d", [nan if q.bid_price is None else q.bid_price for q in rows]),
+            array("d", [q.bid_size for q in rows]),
+            array("d", [nan if q.ask_price is None else q.ask_price for q in rows]),
+            array("d", [q.ask_size for q in rows]),
+        ]
+        ts, event_us, bid, bid_size, ask, ask_size = (memoryview(column).toreadonly() for column in columns)
+        labels = tuple((q.bid_venue, q.ask_venue, q.conditions) for q in rows)
+        received = tuple(q.received_us for q in rows)
+        return cls(symbol, ts, event_us, bid, bid_size, ask, ask_size, labels, received)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def window(self, start: int, stop: int) -> QuoteColumns:
+        """Positions ``[start, stop)``, sharing this memory."""
+        cut = slice(start, stop)
+        return QuoteColumns(
+            self.symbol, self.ts[cut], self.event_us[cut], self.bid[cut], self.bid_size[cut], self.ask[cut],
+            self.ask_size[cut], self.labels[cut], self.received_us[cut],
+        )  # fmt: skip
+
+    def quotes(self, start: int = 0, stop: int | None = None) -> list[Quote]:
+        """Positions ``[start, stop)`` as :class:`Quote` values."""
+        stop = len(self) if stop is None else stop
+        out = []
+        for i in range(start, stop):
+            bid, ask = self.bid[i], self.ask[i]
+            bid_venue, ask_venue, conditions = self.labels[i]
+            out.append(
+                Quote(
+                    self.symbol,
+                    self.event_us[i],
+                    None if bid != bid else bid,
+                    self.bid_size[i],
+                    None if ask != ask else ask,
+                    self.ask_size[i],
+                    bid_venue,
+                    ask_venue,
+                    conditions,
+                    self.received_us[i],
+                )
+            )
+        return out
+
+
+class QuoteReader(Protocol):
+    """Where a replay day's quotes come from (the store's ``QuoteRepository``)."""
+
+    def read_columns(self, symbols: Sequence[str], start_ts: int, end_ts: int) -> list[QuoteColumns]: ...

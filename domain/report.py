@@ -165,6 +165,8 @@ class DaySummary:
     """The day ended before its close: the run was stopped, or (live) the calendar closed it."""
     extended: tuple[DaySegment, ...] = ()
     """The pre- and post-market sessions scored (extended hours), in time order."""
+    quotes_streamed: int = 0
+    """Quote rows the clock released (a backtest streaming quotes)."""
 
     @property
     def day(self) -> date:
@@ -184,6 +186,7 @@ class DaySummary:
             "ended_early": self.ended_early,
             "bars_streamed": self.bars_streamed,
             "bars_derived": self.bars_derived,
+            "quotes_streamed": self.quotes_streamed,
             "bars_not_in_session": dict(sorted(self.refused.items())),
             "symbols": {symbol: day.to_json(zone) for symbol, day in self.symbols.items()},
             "warnings": list(self.warnings),
@@ -322,6 +325,10 @@ class RunReport:
     def bars_derived(self) -> int:
         return sum(day.bars_derived for day in self.days)
 
+    @property
+    def quotes_streamed(self) -> int:
+        return sum(day.quotes_streamed for day in self.days)
+
     def symbols_without_bars(self) -> tuple[str, ...]:
         """The symbols that had no session bar on any day of the run (none when no day ran)."""
         return tuple(
@@ -354,6 +361,7 @@ class RunReport:
                 "trading_days": len(self.days),
                 "bars_streamed": self.bars_streamed,
                 "bars_derived": self.bars_derived,
+                "quotes_streamed": self.quotes_streamed,
             },
             "timings": dict(self.timings),
             "restarts": list(self.restarts),
@@ -401,6 +409,7 @@ def summarise_day(
     alignment: Mapping[str, Alignment],
     segments: Sequence[DaySegment] = (),
     extended: Mapping[tuple[str, str, SessionType], IntervalQuality] | None = None,
+    quotes_streamed: int = 0,
 ) -> DaySummary:
     """The :class:`DaySummary` of a session day that has just closed (backtest and live); a
     symbol whose stamps look misaligned adds a warning with the verdict. ``segments`` are the
@@ -469,6 +478,7 @@ def summarise_day(
         timings=timings,
         ended_early=early,
         extended=others,
+        quotes_streamed=quotes_streamed,
     )
 
 

@@ -123,7 +123,9 @@ def summary_table(report: RunReport, width: int | None = None) -> Group:
     timings = report.timings
     totals = Text(
         f"{len(report.days)} trading day(s) · {report.bars_streamed:,} bars streamed · "
-        f"{report.bars_derived:,} derived · {timings.get('total_seconds', 0):.2f}s"
+        f"{report.bars_derived:,} derived"
+        + (f" · {report.quotes_streamed:,} quote rows" if report.quotes_streamed else "")
+        + f" · {timings.get('total_seconds', 0):.2f}s"
         + (f" · {timings['bars_per_second']:,.0f} bars/s" if timings.get("bars_per_second") else "")
     )
     parts: list[Any] = list(tables)

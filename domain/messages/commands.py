@@ -16,6 +16,7 @@ from domain.columns import BarColumns
 from domain.history.series import HistoricalData
 from domain.quality.book import IntervalQuality, QualityScore
 from domain.quality.gaps import Gap
+from domain.quotes import QuoteColumns
 from domain.session.windows import DayHours
 
 if TYPE_CHECKING:
@@ -203,12 +204,13 @@ class OpenDay:
 @dataclass(frozen=True, slots=True)
 class DayBars:
     """The stored base bars of one session day, extended hours included: read-only columns,
-    one per symbol."""
+    one per symbol; and (a backtest streaming quotes) its stored quote rows, one per symbol."""
 
     day: date
     interval: str
     hours: DayHours
     columns: tuple[BarColumns, ...]
+    quotes: tuple[QuoteColumns, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

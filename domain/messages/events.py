@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from domain.bars import Bar
 from domain.quality.book import QualityScore
 from domain.quality.gaps import Gap
+from domain.quotes import Quote
 from domain.session.lifecycle import LifecycleState
 from domain.session.windows import DayHours
 
@@ -60,8 +61,20 @@ class BarsAppended(Event):
     step: int
     now_ts: int
     bars: Sequence[Bar]
-    """In (time, symbol) order; in a replay a :class:`~domain.session.replay_day.ReleasedBars`,
+    """In (time, symbol) order; in a replay a :class:`~domain.session.replay_day.Released`,
     which builds the :class:`Bar` values when first read (equal to the tuple of them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuotesAppended(Event):
+    """The quote rows (one per symbol and second whose book changed) that one clock step released:
+    those whose second ended since the last step, in (time, symbol) order; built when first read."""
+
+    kind: ClassVar[str] = "quotes_appended"
+    day: date
+    step: int
+    now_ts: int
+    quotes: Sequence[Quote]
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import overload
+from typing import TypeVar, overload
 
 import numpy as np
 
@@ -46,10 +46,13 @@ from domain.bars import MAX_VALUE, Bar, bar_violation, daily_ts
 from domain.columns import BarColumns
 from domain.intervals import DAY_SECONDS, Interval
 from domain.quality.alignment import Alignment, check_alignments
+from domain.quotes import Quote, QuoteColumns
 from domain.session.derived import derive_columns
 from domain.session.windows import DayGrid, DayHours, Refusal, SessionWindows
 
-__all__ = ["ReleasedBars", "SessionDay", "Step", "day_session", "day_sessions", "on_grid", "regular_session"]
+T = TypeVar("T")
+
+__all__ = ["Released", "SessionDay", "Step", "day_session", "day_sessions", "on_grid", "regular_session"]
 
 
 def regular_session(cols: BarColumns, windows: SessionWindows, refused: Counter[str]) -> BarColumns:
@@ -161,7 +164,7 @@ class Step:
     symbol's bars that ended since the last step) and the derived bars whose windows ended.
 
     Releasing is O(1): a step only moves ``until_ts``. :attr:`ranges` finds the released
-    positions (one bisection per symbol) and :attr:`bars` is a :class:`ReleasedBars` that builds
+    positions (one bisection per symbol) and :attr:`bars` is a :class:`Released` sequence that builds
     :class:`Bar` values only when somebody reads it; a replay's :attr:`derived` is one too.
     """
 
@@ -174,6 +177,8 @@ class Step:
     columns: tuple[BarColumns, ...]
     released: int = 0
     """How many base bars this step released."""
+    quotes: Sequence[Quote] = ()
+    """The quote rows whose second ended since the last step (a replay streaming quotes)."""
 
     @property
     def ranges(self) -> tuple[tuple[BarColumns, int, int], ...]:
@@ -183,9 +188,9 @@ class Step:
         return _ranges(self.columns, self.from_ts, self.until_ts)
 
     @property
-    def bars(self) -> ReleasedBars:
+    def bars(self) -> Released[Bar]:
         """The released base bars in (time, symbol) order, built when first read."""
-        return ReleasedBars(self.bar_values, self.released)
+        return Released(self.bar_values, self.released)
 
     def bar_values(self) -> tuple[Bar, ...]:
         """The released base bars in (time, symbol) order, built now."""
@@ -208,20 +213,20 @@ def _ranges(
     return tuple(out)
 
 
-class ReleasedBars(Sequence[Bar]):
-    """The bars of one clock step as a read-only sequence of :class:`Bar` values, built from the
+class Released(Sequence[T]):
+    """The bars (or quotes) of one clock step as a read-only sequence of values, built from the
     day's columns the first time anybody reads them (the first subscriber that does; then kept):
     a step that no subscriber reads costs no ``Bar`` at all. Its length is known without
-    building. Equal to the tuple of its bars."""
+    building. Equal to the tuple of its values."""
 
     __slots__ = ("_bars", "_build", "_count")
 
-    def __init__(self, build: Callable[[], tuple[Bar, ...]], count: int) -> None:
+    def __init__(self, build: Callable[[], tuple[T, ...]], count: int) -> None:
         self._build = build
         self._count = count
-        self._bars: tuple[Bar, ...] | None = None
+        self._bars: tuple[T, ...] | None = None
 
-    def _values(self) -> tuple[Bar, ...]:
+    def _values(self) -> tuple[T, ...]:
         bars = self._bars
         if bars is None:  # two readers at once build equal tuples; either one is kept
             bars = self._bars = self._build()
@@ -231,27 +236,27 @@ class ReleasedBars(Sequence[Bar]):
         return self._count
 
     @overload
-    def __getitem__(self, index: int) -> Bar: ...
+    def __getitem__(self, index: int) -> T: ...
     @overload
-    def __getitem__(self, index: slice) -> tuple[Bar, ...]: ...
-    def __getitem__(self, index: int | slice) -> Bar | tuple[Bar, ...]:
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
         return self._values()[index]
 
-    def __iter__(self) -> Iterator[Bar]:
+    def __iter__(self) -> Iterator[T]:
         return iter(self._values())
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, ReleasedBars):
+        if isinstance(other, Released):
             other = other._values()
         return self._values() == other
 
     def __hash__(self) -> int:
         return hash(self._values())
 
-    def __add__(self, other: tuple[Bar, ...]) -> tuple[Bar, ...]:
+    def __add__(self, other: tuple[T, ...]) -> tuple[T, ...]:
         return self._values() + tuple(other)
 
-    def __radd__(self, other: tuple[Bar, ...]) -> tuple[Bar, ...]:
+    def __radd__(self, other: tuple[T, ...]) -> tuple[T, ...]:
         return tuple(other) + self._values()
 
     def __repr__(self) -> str:
@@ -269,6 +274,10 @@ class SessionDay:
         "_derived",
         "_ends",
         "_given",
+        "_quote_before",
+        "_quote_seconds",
+        "_quotes",
+        "_quotes_until",
         "_seconds",
         "_starts",
         "_until",
@@ -291,6 +300,7 @@ class SessionDay:
         bars: Iterable[Bar] | Iterable[BarColumns],
         *,
         extended: bool = False,
+        quotes: Sequence[QuoteColumns] = (),
     ) -> None:
         self.hours = hours
         self.derived = tuple(derived)
@@ -337,6 +347,17 @@ class SessionDay:
         self._at = 0
         ordered = sorted(self.derived, key=lambda t: t.seconds)  # at one time: shorter intervals first
         self._derived = tuple(_DerivedDay(hours, base, target, self._columns) for target in ordered)
+        # the quotes of the day's span, released once their second has passed (no look-ahead)
+        self._quotes = tuple(
+            _clip(cols, grid.start_ts, grid.end_ts) for cols in quotes if cols.symbol in symbols
+        )
+        seconds = np.concatenate(
+            [np.frombuffer(c.ts, np.int64) for c in self._quotes if len(c)] or [np.empty(0, np.int64)]
+        )
+        unique, per_second = np.unique(seconds, return_counts=True)
+        self._quote_seconds: list[int] = unique.tolist()
+        self._quote_before: list[int] = [0, *np.cumsum(per_second).tolist()]
+        self._quotes_until = grid.start_ts
 
     def alignment(self) -> dict[str, Alignment]:
         """Per symbol with bars, the alignment verdict on every base bar given for the day's hours
@@ -389,8 +410,32 @@ class SessionDay:
         self._until = max(before, self._starts[at] if at < len(ends) else self.end_ts)
         released = self._before[at] - self._before[first]
         return Step(
-            now_ts, before, self._until, at - first, self._release_derived(now_ts), self._columns, released
+            now_ts, before, self._until, at - first, self._release_derived(now_ts), self._columns, released,
+            self._release_quotes(now_ts),
+        )  # fmt: skip
+
+    def _release_quotes(self, now_ts: int) -> Sequence[Quote]:
+        """The quote rows whose second ended by ``now_ts`` since the last step, in (time, symbol) order."""
+        before, self._quotes_until = self._quotes_until, max(self._quotes_until, now_ts)
+        counts, seconds = self._quote_before, self._quote_seconds
+        count = counts[bisect_left(seconds, self._quotes_until)] - counts[bisect_left(seconds, before)]
+        return (
+            Released(partial(_quote_values, self._quotes, before, self._quotes_until), count) if count else ()
         )
+
+    @property
+    def quote_columns(self) -> tuple[QuoteColumns, ...]:
+        """The day's quote rows per symbol (those of the day's span), released by the clock."""
+        return self._quotes
+
+    @property
+    def quote_count(self) -> int:
+        """Quote rows the day holds (all symbols)."""
+        return self._quote_before[-1]
+
+    def quotes_released(self) -> int:
+        """Quote rows released so far (all symbols)."""
+        return self._quote_before[bisect_left(self._quote_seconds, self._quotes_until)]
 
     def _release_derived(self, now_ts: int) -> Sequence[Bar]:
         parts: list[tuple[tuple[BarColumns, ...], int, int]] = []
@@ -403,7 +448,7 @@ class SessionDay:
                     parts.append((derived.columns, derived.until(derived.ended), derived.until(ended)))
                     count += n
                 derived.ended = ended
-        return ReleasedBars(partial(_derived_values, parts), count) if count else ()
+        return Released(partial(_derived_values, parts), count) if count else ()
 
     @property
     def all_columns(self) -> tuple[BarColumns, ...]:
@@ -417,6 +462,21 @@ class SessionDay:
         out = {derived.interval: derived.until(derived.ended) for derived in self._derived}
         out[self._base_text] = self._until
         return out
+
+
+def _clip(cols: QuoteColumns, start_ts: int, end_ts: int) -> QuoteColumns:
+    lo, hi = bisect_left(cols.ts, start_ts), bisect_left(cols.ts, end_ts)
+    return cols if (lo, hi) == (0, len(cols)) else cols.window(lo, hi)
+
+
+def _quote_values(columns: Sequence[QuoteColumns], from_ts: int, until_ts: int) -> tuple[Quote, ...]:
+    """The quote rows starting in ``[from_ts, until_ts)``, in (time, symbol) order."""
+    out = []
+    for cols in columns:
+        start = bisect_left(cols.ts, from_ts)
+        out.extend(cols.quotes(start, bisect_left(cols.ts, until_ts, start)))
+    out.sort(key=lambda quote: quote.event_us)  # stable: symbol order kept within a time
+    return tuple(out)
 
 
 def _derived_values(parts: Sequence[tuple[tuple[BarColumns, ...], int, int]]) -> tuple[Bar, ...]:

@@ -12,13 +12,13 @@ the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
 from sqlalchemy import Connection, Engine, func, select
 
-from domain.quotes import Quote, sample_per_second
+from domain.quotes import Quote, QuoteColumns, sample_per_second
 from domain.store.failures import Repository, translated
 from domain.store.schema import quotes, upsert
 
@@ -98,6 +98,19 @@ class QuoteRepository(Repository):
         query = self._read.where(c.symbol == symbol, c.ts >= start_ts, c.ts < end_ts).order_by(c.ts)
         with translated(self._reading(f"the quotes of {symbol}")), self._engine.connect() as connection:
             return [Quote(*row) for row in connection.execute(query)]
+
+    def read_columns(self, symbols: Sequence[str], start_ts: int, end_ts: int) -> list[QuoteColumns]:
+        """The rows of several symbols for ``start_ts <= ts < end_ts`` as columns, one per symbol in
+        the order given (empty for a symbol without quotes), in one query."""
+        c = quotes.c
+        query = self._read.where(c.symbol.in_(list(symbols)), c.ts >= start_ts, c.ts < end_ts).order_by(
+            c.symbol, c.ts
+        )
+        by_symbol: dict[str, list[Quote]] = {symbol: [] for symbol in symbols}
+        with translated(self._reading("the quotes of the day")), self._engine.connect() as connection:
+            for row in connection.execute(query):
+                by_symbol[row[0]].append(Quote(*row))
+        return [QuoteColumns.from_quotes(symbol, by_symbol[symbol]) for symbol in symbols]
 
     def count(self, symbol: str | None = None) -> int:
         query = select(func.count()).select_from(quotes)

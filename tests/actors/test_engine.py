@@ -40,6 +40,7 @@ from domain.messages.events import (
     DerivedBarsBuilt,
     LifecycleChanged,
     QualityUpdated,
+    QuotesAppended,
     RunCompleted,
     SessionEnded,
     SessionStarted,
@@ -709,3 +710,28 @@ def test_a_host_actor_survives_the_engine_completing_and_being_stopped(demo_stor
     received = host.ask("received", timeout=WAIT)
     assert [m.report.status for m in received] == ["completed", "stopped"]
     host.stop(timeout=WAIT)
+
+
+def test_a_backtest_streams_the_stored_quotes_through_the_clock_without_look_ahead(demo_store: Store) -> None:
+    """The example streams ``quotes``: each day's stored rows of its session come out once, in
+    ``quotes_appended`` events of the step whose clock has passed their second, in time order."""
+    recorder = Recorder()
+    config = config_variant()
+    engine = MarketSessionSystem(config, demo_store, speed=0)
+    engine.subscribe(recorder, events=["quotes_appended", "session_started"])
+    report = engine.run(RUN_TIMEOUT)
+    assert report.status == "completed", report.error
+    events = recorder.of(QuotesAppended)
+    assert events and all(q.ts < e.now_ts for e in events for q in e.quotes), "released once its second ended"
+    assert all([q.event_us for q in e.quotes] == sorted(q.event_us for q in e.quotes) for e in events), (
+        "in time order"
+    )
+    for started in recorder.of(SessionStarted):
+        hours = started.hours
+        stored = sum(len(demo_store.quotes.read(s, hours.open_ts, hours.close_ts)) for s in config.symbols)
+        streamed = [q for e in events if e.day == started.day for q in e.quotes]
+        assert len(streamed) == stored == len({(q.symbol, q.ts) for q in streamed}) > 0
+        (summary,) = [d for d in report.days if d.day == started.day]
+        assert summary.quotes_streamed == stored
+    assert report.to_json()["totals"]["quotes_streamed"] == sum(len(e.quotes) for e in events)
+    assert not any("quotes" in w for w in report.warnings), report.warnings

@@ -174,6 +174,7 @@ def test_every_level_has_exactly_the_keys_the_readme_documents() -> None:
         "ended_early",
         "bars_streamed",
         "bars_derived",
+        "quotes_streamed",
         "bars_not_in_session",
         "warnings",
         "symbols",
@@ -223,9 +224,10 @@ def test_totals_count_days_streamed_and_derived_bars() -> None:
         "trading_days": 2,
         "bars_streamed": 387 + 200,
         "bars_derived": 76 + 50,
+        "quotes_streamed": 0,
     }
     empty = report(days=(), status="stopped").to_json()
-    assert empty["totals"] == {"trading_days": 0, "bars_streamed": 0, "bars_derived": 0}
+    assert empty["totals"] == {"trading_days": 0, "bars_streamed": 0, "bars_derived": 0, "quotes_streamed": 0}
     assert empty["days"] == []
 
 

@@ -25,6 +25,7 @@ from domain.bars import Bar, daily_ts
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.intervals import MINUTE, Interval
 from domain.quality.book import QualityBook
+from domain.quotes import Quote, QuoteColumns
 from domain.session.live_day import LiveDay
 from domain.session.replay_day import SessionDay, Step
 from domain.session.windows import DayHours
@@ -557,3 +558,32 @@ def test_a_replay_day_derives_what_a_live_day_derives_step_by_step_and_in_the_sa
         derived += len(step.derived)
     assert replay.released_count() == replay.bar_count
     assert derived == sum(map(len, replay.all_columns)) - replay.bar_count
+
+
+def test_quotes_are_released_once_their_second_has_passed_in_time_then_symbol_order(july_2: DayHours) -> None:
+    def rows(symbol: str, seconds: list[int]) -> QuoteColumns:
+        return QuoteColumns.from_quotes(
+            symbol,
+            [Quote(symbol, (OPEN + s) * 1_000_000 + 7, 100.0 + s, 100.0, 100.5 + s, 100.0) for s in seconds],
+        )
+
+    quotes = [
+        rows("AAPL", [-30, 0, 59, 60, 61, 23_399, 23_400]),
+        rows("RIVN", [0, 59, 120]),
+        rows("MSFT", [5]),
+    ]
+    day = SessionDay(july_2, MINUTE, [], ["AAPL", "RIVN"], [bar(OPEN), bar(OPEN + 60)], quotes=quotes)
+    assert day.quote_count == 8, "the day's session only (not 09:29:30, not 16:00), subscribed symbols only"
+    first = day.release(OPEN + 59)
+    assert [(q.symbol, q.ts - OPEN) for q in first.quotes] == [("AAPL", 0), ("RIVN", 0)]
+    second = day.release(OPEN + 60)  # 09:31: the 09:30:59 rows' second has ended
+    assert [(q.symbol, q.ts - OPEN) for q in second.quotes] == [("AAPL", 59), ("RIVN", 59)]
+    assert len(second.quotes) == 2 and second.quotes[0].bid_price == 159.0
+    rest = day.release(day.end_ts)
+    assert [(q.symbol, q.ts - OPEN) for q in rest.quotes] == [
+        ("AAPL", 60),
+        ("AAPL", 61),
+        ("RIVN", 120),
+        ("AAPL", 23_399),
+    ]
+    assert day.quotes_released() == day.quote_count and day.release(day.end_ts).quotes == ()

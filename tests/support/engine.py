@@ -22,7 +22,7 @@ from domain.config import SessionConfig
 from domain.history.series import data_requirements
 from domain.messages.events import Event
 from domain.store import Store
-from ops.demo_data import write_demo_data
+from ops.demo_data import write_demo_data, write_demo_quotes
 from support.stores import REPO, seed
 
 NY = ZoneInfo("America/New_York")
@@ -70,7 +70,8 @@ def config_variant(
 def fill_demo_store(
     store: Store, config: SessionConfig, *, start_year: int = 2023, end_year: int = 2026, seed_value: int = 0
 ) -> dict[str, int]:
-    """Seed US_EQUITY and write demo 1m/1d bars for every day ``config`` reads (as ``demo`` does)."""
+    """Seed US_EQUITY and write demo 1m/1d bars for every day ``config`` reads, and demo quotes
+    for its backtest days when it streams quotes (as ``demo`` does)."""
     seed(store, config.exchange_group, start_year=start_year, end_year=end_year)
     calendar = TradingCalendar(store.calendar, config.exchange_group, config.asset_class)
     written: dict[str, int] = {}
@@ -79,6 +80,11 @@ def fill_demo_store(
             written[interval] = write_demo_data(
                 store, calendar, config.symbols, days[0], days[-1], seed=seed_value, interval=interval
             )
+    backtest = config.backtest_config
+    if config.wants_quotes and backtest is not None:
+        written["quotes"] = write_demo_quotes(
+            store, calendar, config.symbols, backtest.start_date, backtest.end_date, seed=seed_value
+        )
     return written
 
 
