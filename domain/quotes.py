@@ -144,6 +144,28 @@ class QuoteColumns:
         received = tuple(q.received_us for q in rows)
         return cls(symbol, ts, event_us, bid, bid_size, ask, ask_size, labels, received)
 
+    @classmethod
+    def from_rows(cls, symbol: str, rows: Sequence[Sequence[Any]]) -> QuoteColumns:
+        """From the store's rows ``(symbol, event_us, bid, bid_size, ask, ask_size, bid_venue,
+        ask_venue, conditions, received_us)`` of one symbol, sorted by second (no Quote per row)."""
+        if not rows:
+            return cls.from_quotes(symbol, ())
+        _, event_us, bid, bid_size, ask, ask_size, bid_venue, ask_venue, conditions, received = zip(
+            *rows, strict=True
+        )
+        nan = math.nan
+        columns: list[Any] = [
+            array("q", (us // 1_000_000 for us in event_us)),
+            array("q", event_us),
+            array("d", (nan if p is None else p for p in bid)),
+            array("d", bid_size),
+            array("d", (nan if p is None else p for p in ask)),
+            array("d", ask_size),
+        ]
+        ts, event, bids, bid_sizes, asks, ask_sizes = (memoryview(column).toreadonly() for column in columns)
+        labels = tuple(zip(bid_venue, ask_venue, conditions, strict=True))
+        return cls(symbol, ts, event, bids, bid_sizes, asks, ask_sizes, labels, tuple(received))
+
     def __len__(self) -> int:
         return len(self.ts)
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import groupby, islice
+from operator import itemgetter
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -106,11 +107,10 @@ class QuoteRepository(Repository):
         query = self._read.where(c.symbol.in_(list(symbols)), c.ts >= start_ts, c.ts < end_ts).order_by(
             c.symbol, c.ts
         )
-        by_symbol: dict[str, list[Quote]] = {symbol: [] for symbol in symbols}
         with translated(self._reading("the quotes of the day")), self._engine.connect() as connection:
-            for row in connection.execute(query):
-                by_symbol[row[0]].append(Quote(*row))
-        return [QuoteColumns.from_quotes(symbol, by_symbol[symbol]) for symbol in symbols]
+            rows = connection.execute(query).all()
+        by_symbol = {symbol: list(group) for symbol, group in groupby(rows, key=itemgetter(0))}
+        return [QuoteColumns.from_rows(symbol, by_symbol.get(symbol, [])) for symbol in symbols]
 
     def count(self, symbol: str | None = None) -> int:
         query = select(func.count()).select_from(quotes)
