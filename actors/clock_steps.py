@@ -119,6 +119,7 @@ class ClockSteps:
         if replay:
             for interval, until in day.released.items():
                 self._horizons[interval].ts = until
+            self._quote_horizon.ts = day.quotes_until
             released = day.released_count()
             self._bars_streamed += released - self._released
             self._day_streamed += released - self._released

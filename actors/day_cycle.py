@@ -140,6 +140,7 @@ class DayCycle:
                 self._warn(f"quotes: none stored for {day.isoformat()}; the day streams bars only", day=day)
             self._begin_quality()
             self._horizons = self.data.attach_day(replay.all_columns, replay.released)
+            self._quote_horizon = self.data.attach_quotes(replay.quote_columns, replay.quotes_until)
             self._released = 0
         self._load_seconds = time.perf_counter() - self._day_started
         self._transition(State.READY, day=day)

@@ -123,6 +123,7 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._days: list[date] = []
         self._day: DaySource | None = None  # the day being run: a replay day or a live day
         self._horizons: dict[str, ReleaseHorizon] = {}  # a replay day's release points in the session data
+        self._quote_horizon = ReleaseHorizon()
         self._released = 0  # base bars of a replay day released so far
         self._historical: HistoricalData | None = None
         self._generation = self._plan = self._step = 0

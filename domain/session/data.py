@@ -38,6 +38,7 @@ from domain.columns import BarColumns
 from domain.history.indicators import IndicatorResult
 from domain.intervals import Interval
 from domain.quality.gaps import Gap
+from domain.quotes import Quote, QuoteColumns
 
 __all__ = [
     "BarCounts",
@@ -263,6 +264,8 @@ class SymbolSnapshot:
     gap_counts: Mapping[str, int]
     metrics: SessionMetrics | None
     indicators: Mapping[str, IndicatorResult]
+    quote: Quote | None = None
+    """The latest quote row the clock has released (a backtest streaming quotes)."""
 
 
 _Key = tuple[str, str]  # (symbol, interval)
@@ -276,7 +279,16 @@ class SessionData:
     as in :attr:`Bar.interval`).
     """
 
-    __slots__ = ("_gaps", "_historical", "_indicators", "_quality", "_session", "base_interval")
+    __slots__ = (
+        "_gaps",
+        "_historical",
+        "_indicators",
+        "_quality",
+        "_quote_horizon",
+        "_quotes",
+        "_session",
+        "base_interval",
+    )
 
     def __init__(self, base_interval: str | Interval) -> None:
         self.base_interval = str(base_interval)
@@ -285,6 +297,8 @@ class SessionData:
         self._quality: dict[_Key, float] = {}
         self._gaps: dict[_Key, list[Gap]] = {}
         self._indicators: dict[str, dict[str, IndicatorResult]] = {}
+        self._quotes: dict[str, QuoteColumns] = {}
+        self._quote_horizon = ReleaseHorizon()
 
     # -- historical ----------------------------------------------------------------------------
 
@@ -381,9 +395,25 @@ class SessionData:
 
     # -- whole store ---------------------------------------------------------------------------
 
+    def attach_quotes(self, columns: Iterable[QuoteColumns], released_until: int) -> ReleaseHorizon:
+        """Replay path: the day's quote rows, of which those whose second starts before the
+        returned horizon's ``ts`` are in the session (move it as the clock releases more)."""
+        self._quotes = {cols.symbol: cols for cols in columns}
+        self._quote_horizon = ReleaseHorizon(released_until)
+        return self._quote_horizon
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        """The newest quote row of ``symbol`` released so far, or ``None``."""
+        cols = self._quotes.get(symbol)
+        if cols is None:
+            return None
+        i = bisect.bisect_left(cols.ts, self._quote_horizon.ts)
+        return cols.quotes(i - 1, i)[0] if i else None
+
     def clear_session(self) -> None:
-        """End of day: drop session bars, quality and gaps; historical and indicators stay."""
+        """End of day: drop session bars, quotes, quality and gaps; historical and indicators stay."""
         self._session.clear()
+        self._quotes = {}
         self._quality.clear()
         self._gaps.clear()
 
@@ -410,4 +440,5 @@ class SessionData:
             gap_counts={i: len(g) for (sym, i), g in sorted(self._gaps.items()) if sym == symbol},
             metrics=self.metrics(symbol),
             indicators=dict(self._indicators.get(symbol, {})),
+            quote=self.latest_quote(symbol),
         )

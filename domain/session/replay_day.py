@@ -433,6 +433,11 @@ class SessionDay:
         """Quote rows the day holds (all symbols)."""
         return self._quote_before[-1]
 
+    @property
+    def quotes_until(self) -> int:
+        """Every quote row whose second starts before this time has been released."""
+        return self._quotes_until
+
     def quotes_released(self) -> int:
         """Quote rows released so far (all symbols)."""
         return self._quote_before[bisect_left(self._quote_seconds, self._quotes_until)]

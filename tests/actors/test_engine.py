@@ -735,3 +735,20 @@ def test_a_backtest_streams_the_stored_quotes_through_the_clock_without_look_ahe
         assert summary.quotes_streamed == stored
     assert report.to_json()["totals"]["quotes_streamed"] == sum(len(e.quotes) for e in events)
     assert not any("quotes" in w for w in report.warnings), report.warnings
+
+
+def test_the_snapshot_during_a_step_holds_the_latest_quote_released_and_none_later(demo_store: Store) -> None:
+    engine = MarketSessionSystem(config_variant(), demo_store, speed=0)
+    seen: list[tuple[int, Any]] = []
+
+    def look(event: Any) -> None:  # a gating subscriber: the step waits while it asks
+        if len(seen) < 40 and event.day == date(2025, 7, 2):
+            seen.append((event.now_ts, engine.snapshot("AAPL").quote))
+
+    engine.subscribe(look, events=["bars_appended"], gating=True, name="quote-looker")
+    report = engine.run(RUN_TIMEOUT)
+    assert report.status == "completed", report.error
+    assert len(seen) == 40
+    for now_ts, quote in seen:
+        stored = demo_store.quotes.read("AAPL", now_ts - 3600, now_ts)  # rows whose second has ended
+        assert quote == (stored[-1] if stored else None), now_ts

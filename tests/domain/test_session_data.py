@@ -15,6 +15,7 @@ from domain.columns import BarColumns
 from domain.history.indicators import IndicatorResult
 from domain.intervals import MINUTE
 from domain.quality.gaps import Gap
+from domain.quotes import Quote, QuoteColumns
 from domain.session.data import BarCounts, BarSeries, SessionData, SessionMetrics
 
 T0 = 1_751_463_000  # 2025-07-02 09:30 ET
@@ -242,3 +243,18 @@ def test_historical_columns_are_kept_as_a_view_at_48_bytes_a_bar_and_copied_befo
     assert data.resident_bytes() == 48 * 5
     series.add(bar(minute(9)))  # the loader's columns are read-only: the series copies first
     assert len(series) == 6 and len(columns) == 5 and columns.bars() == bars
+
+
+def test_the_snapshot_shows_the_latest_quote_the_clock_has_released() -> None:
+    quotes = [
+        Quote("AAPL", (minute(k)) * 1_000_000 + 5, 100.0 + k, 100.0, 100.1 + k, 200.0) for k in range(3)
+    ]
+    data = SessionData("1m")
+    horizon = data.attach_quotes([QuoteColumns.from_quotes("AAPL", quotes)], minute(0))
+    assert data.snapshot("AAPL").quote is None and data.latest_quote("RIVN") is None
+    horizon.ts = minute(1) + 1  # the second of the 09:31 row has ended
+    assert data.snapshot("AAPL").quote == quotes[1]
+    horizon.ts = minute(9)
+    assert data.latest_quote("AAPL") == quotes[2]
+    data.clear_session()
+    assert data.latest_quote("AAPL") is None
