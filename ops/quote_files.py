@@ -194,17 +194,16 @@ def _quote(symbol: str, fields: list[str], positions: list[int | None], lot: int
 
 
 def _price(text: str, what: str) -> float | None:
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not a number") from None
+    """An empty price is a missing side."""
+    return _number(text, what) if text else None
 
 
 def _size(text: str, what: str) -> float:
-    if not text:
-        return 0.0
+    """An empty size is none."""
+    return _number(text, what) if text else 0.0
+
+
+def _number(text: str, what: str) -> float:
     try:
         return float(text)
     except ValueError:
