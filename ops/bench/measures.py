@@ -45,6 +45,7 @@ __all__ = [
     "calendar_figures",
     "historical_figures",
     "memory_per_bar",
+    "quote_replay",
     "replay",
     "spread",
 ]
@@ -114,6 +115,25 @@ def replay(config: SessionConfig, store: Store, *, gating: bool = False) -> tupl
     if report.status != "completed":
         raise RuntimeError(f"bench replay {report.status}: {report.error}")
     return elapsed, report.bars_streamed
+
+
+def quote_replay(workload: Workload, reps: int) -> tuple[Figure, Figure]:
+    """One day of ``workload`` replayed with its 1m bars and its quotes (``add_second_quotes``),
+    and with its bars alone, alternated: seconds per run, ``count`` the rows streamed."""
+    data = workload.config().to_dict()
+    data["backtest_config"]["end_date"] = data["backtest_config"]["start_date"]
+    figures = {}
+    for streams in (["1m", "quotes"], ["1m"]):
+        data["session_data_config"]["streams"] = streams
+        figures[len(streams)] = (SessionConfig.from_dict(data), Figure("+".join(streams), []))
+    with open_store(workload.url, create=False) as store:
+        for _ in range(reps):
+            for config, figure in figures.values():
+                started = time.perf_counter()
+                report = MarketSessionSystem(config, store, speed=0).run(timeout=600)
+                figure.values.append(time.perf_counter() - started)
+                figure.count = report.bars_streamed + report.quotes_streamed
+    return figures[2][1], figures[1][1]
 
 
 def _acknowledge(_event: object) -> None:

@@ -42,13 +42,14 @@ from ops.bench.measures import (
     calendar_figures,
     historical_figures,
     memory_per_bar,
+    quote_replay,
     replay,
     report_bytes_per_symbol_day,
     resident_over_days,
     spread,
     startup_figures,
 )
-from ops.bench.workload import Workload, build_workload
+from ops.bench.workload import Workload, add_second_quotes, build_workload
 from ops.calendars.seed import seed_group
 
 __all__ = ["main", "run_suite"]
@@ -66,6 +67,7 @@ TARGETS = {
     "start-up: tiny run (s)": ("<=", 0.5),
     "PostgreSQL replay / SQLite baseline": (">=", 1.0),
     "replay / nautilus_trader, bar execution off": (">=", 10.0),
+    "quote replay / bar replay (rows/s)": (">=", 1.0),
 }
 
 
@@ -212,6 +214,15 @@ def run_suite(
                 "max": engine_rate / rate["min"],
             }
 
+        quoted = _build(console, root, "quotes", symbols, 1)
+        console.print(f"  {add_second_quotes(quoted):,} quote rows written (one a second)")
+        with_quotes, bars_only = quote_replay(quoted, reps)
+        figures.update(
+            {"quote replay": with_quotes.to_json(), "quote replay, bars only": bars_only.to_json()}
+        )
+        ratios["quote replay / bar replay (rows/s)"] = {
+            key: value / engine.rate()["median"] for key, value in with_quotes.rate().items()
+        }
         large = _build(console, root, "large", large_symbols, days, history_1m=10)
         with open_store(large.url, create=False) as store:
             base_l, engine_l = _replay_pair(large, store, large_reps)
@@ -342,6 +353,7 @@ def render(results: dict[str, Any], console: Console) -> None:
         rate_row(peer, peer)
     rate_row("baseline (large)", "baseline (large)")
     rate_row("replay (large)", "replay (large)")
+    rate_row("quote replay, 1 day of 1 s quotes + 1m bars (rows/s)", "quote replay")
     rate_row("baseline (wide)", "baseline (wide)")
     rate_row("replay (wide)", "replay (wide)")
     rate_row("data audit", "audit")

@@ -11,6 +11,7 @@ Demo data has about 0.5 % of minutes missing, so quality and gap tracking do rea
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -20,12 +21,13 @@ from typing import Any
 
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
+from domain.quotes import Quote
 from domain.session.windows import DayHours
 from domain.store import init_store, open_store
 from ops.calendars.seed import seed_group
 from ops.demo_data import write_demo_data
 
-__all__ = ["FIRST_DAY", "Workload", "build_workload"]
+__all__ = ["FIRST_DAY", "Workload", "add_second_quotes", "build_workload"]
 
 FIRST_DAY = date(2025, 3, 3)
 """The first session day of every workload (a Monday; 20 trading days end 2025-03-28)."""
@@ -111,6 +113,25 @@ def build_workload(
                 store, calendar, names, daily_history[0], daily_history[-1], seed=seed, interval="1d"
             )
     return Workload(path, names, session_days, minute_history, daily_history, bars)
+
+
+def add_second_quotes(workload: Workload, seed: int = 0) -> int:
+    """A quote every second of the first session day for every symbol of ``workload`` (a random
+    walk of the mid, one cent either side, so every second's book changes); the rows written."""
+    with open_store(workload.url, create=False) as store:
+        calendar = TradingCalendar(store.calendar)
+        hours = DayHours.from_session(calendar.get_trading_session(workload.days[0]))
+        rng = random.Random(seed)
+        written = 0
+        for symbol in workload.symbols:
+            mid, quotes = 100.0, []
+            for second in range(hours.open_ts, hours.close_ts):
+                mid = round(mid + rng.choice((-0.01, 0.01)), 2)
+                quotes.append(
+                    Quote(symbol, second * 1_000_000 + 500_000, mid - 0.01, 100.0, mid + 0.01, 100.0)
+                )
+            written += store.quotes.write(quotes, source="bench")
+    return written
 
 
 def _before(calendar: TradingCalendar, count: int) -> list[date]:

@@ -15,8 +15,8 @@ from domain.session.windows import DayHours
 from domain.store import open_store
 from ops.bench import peers
 from ops.bench.layouts import measure_layouts
-from ops.bench.measures import baseline_read, historical_figures, memory_per_bar, replay
-from ops.bench.workload import Workload, build_workload
+from ops.bench.measures import baseline_read, historical_figures, memory_per_bar, quote_replay, replay
+from ops.bench.workload import Workload, add_second_quotes, build_workload
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +71,11 @@ def test_the_steps_of_a_workload_are_its_regular_minutes_with_a_bar(workload: Wo
             for symbol in workload.symbols:
                 minutes |= {b.ts for b in store.bars.read(symbol, "1m", hours.open_ts, hours.close_ts)}
     assert workload.steps() == len(minutes) > 0
+
+
+def test_the_quote_replay_streams_every_quote_row_and_the_days_bars(tmp_path: Path) -> None:
+    quoted = build_workload(tmp_path / "quotes", 2, 1)
+    rows = add_second_quotes(quoted)
+    assert rows == 2 * 23_400  # every second of the day changes the book
+    with_quotes, bars_only = quote_replay(quoted, 1)
+    assert with_quotes.count == bars_only.count + rows
