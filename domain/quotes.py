@@ -23,10 +23,11 @@ tolerance are valid quotes — quote quality counts them — and a crossed one b
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
+
+import numpy as np
 
 __all__ = [
     "CROSSED_TOLERANCE",
@@ -113,8 +114,8 @@ def sample_per_second(quotes: Iterable[Quote]) -> Iterator[Quote]:
 class QuoteColumns:
     """One symbol's stored quote rows as read-only columns (what a replay day holds): ``ts`` (the
     row's second) and ``event_us`` as int64, prices and sizes as doubles (a missing side's price
-    is NaN), and the rows' venues and conditions. Sorted by ``ts`` and unique in it.
-    :class:`Quote` values are built only when asked for (:meth:`quotes`)."""
+    is NaN), and per row its labels. Sorted by ``ts`` and unique in it. :class:`Quote` values are
+    built only when asked for (:meth:`quotes`)."""
 
     symbol: str
     ts: memoryview
@@ -123,48 +124,42 @@ class QuoteColumns:
     bid_size: memoryview
     ask: memoryview
     ask_size: memoryview
-    labels: tuple[tuple[str | None, str | None, str | None], ...]
-    """Per row: (bid venue, ask venue, conditions)."""
-    received_us: tuple[int | None, ...]
+    labels: tuple[tuple[str | None, str | None, str | None, int | None], ...]
+    """Per row: (bid venue, ask venue, conditions, received_us)."""
 
     @classmethod
     def from_quotes(cls, symbol: str, rows: Sequence[Quote]) -> QuoteColumns:
-        """From one symbol's rows, sorted by second and unique in it (what the store holds)."""
-        nan = math.nan
-        columns: list[Any] = [
-            array("q", [q.ts for q in rows]),
-            array("q", [q.event_us for q in rows]),
-            array("d", [nan if q.bid_price is None else q.bid_price for q in rows]),
-            array("d", [q.bid_size for q in rows]),
-            array("d", [nan if q.ask_price is None else q.ask_price for q in rows]),
-            array("d", [q.ask_size for q in rows]),
-        ]
-        ts, event_us, bid, bid_size, ask, ask_size = (memoryview(column).toreadonly() for column in columns)
-        labels = tuple((q.bid_venue, q.ask_venue, q.conditions) for q in rows)
-        received = tuple(q.received_us for q in rows)
-        return cls(symbol, ts, event_us, bid, bid_size, ask, ask_size, labels, received)
+        """From one symbol's rows, sorted by second and unique in it."""
+        numbers = [
+            (q.ts, q.event_us, -1.0 if q.bid_price is None else q.bid_price, q.bid_size,
+             -1.0 if q.ask_price is None else q.ask_price, q.ask_size)
+            for q in rows
+        ]  # fmt: skip
+        labels = [(q.bid_venue, q.ask_venue, q.conditions, q.received_us) for q in rows]
+        return cls.from_rows(symbol, numbers, labels)
 
     @classmethod
-    def from_rows(cls, symbol: str, rows: Sequence[Sequence[Any]]) -> QuoteColumns:
-        """From the store's rows ``(symbol, event_us, bid, bid_size, ask, ask_size, bid_venue,
-        ask_venue, conditions, received_us)`` of one symbol, sorted by second (no Quote per row)."""
-        if not rows:
-            return cls.from_quotes(symbol, ())
-        _, event_us, bid, bid_size, ask, ask_size, bid_venue, ask_venue, conditions, received = zip(
-            *rows, strict=True
+    def from_rows(
+        cls,
+        symbol: str,
+        numbers: Sequence[Sequence[Any]],
+        labels: Sequence[tuple[str | None, str | None, str | None, int | None]],
+    ) -> QuoteColumns:
+        """From the store's rows of one symbol, sorted by second: ``numbers`` ``(ts, event_us, bid,
+        bid_size, ask, ask_size)`` with a missing price as -1, and ``labels`` ``(bid_venue, ask_venue,
+        conditions, received_us)`` — in vectorised passes, no Python object per value."""
+        table = np.array(numbers, dtype=np.float64).reshape(len(numbers), 6)  # ints below 2**53: exact
+        stamps = np.array([row[:2] for row in numbers], dtype=np.int64).reshape(len(numbers), 2)
+        prices = np.where(table[:, [2, 4]] < 0, np.nan, table[:, [2, 4]])
+        columns = (
+            (stamps[:, 0], "q"), (stamps[:, 1], "q"), (prices[:, 0], "d"), (table[:, 3], "d"),
+            (prices[:, 1], "d"), (table[:, 5], "d"),
+        )  # fmt: skip
+        ts, event_us, bid, bid_size, ask, ask_size = (
+            memoryview(np.ascontiguousarray(column).data).cast("B").cast(code).toreadonly()  # type: ignore[call-overload]
+            for column, code in columns
         )
-        nan = math.nan
-        columns: list[Any] = [
-            array("q", (us // 1_000_000 for us in event_us)),
-            array("q", event_us),
-            array("d", (nan if p is None else p for p in bid)),
-            array("d", bid_size),
-            array("d", (nan if p is None else p for p in ask)),
-            array("d", ask_size),
-        ]
-        ts, event, bids, bid_sizes, asks, ask_sizes = (memoryview(column).toreadonly() for column in columns)
-        labels = tuple(zip(bid_venue, ask_venue, conditions, strict=True))
-        return cls(symbol, ts, event, bids, bid_sizes, asks, ask_sizes, labels, tuple(received))
+        return cls(symbol, ts, event_us, bid, bid_size, ask, ask_size, tuple(labels))
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -174,7 +169,7 @@ class QuoteColumns:
         cut = slice(start, stop)
         return QuoteColumns(
             self.symbol, self.ts[cut], self.event_us[cut], self.bid[cut], self.bid_size[cut], self.ask[cut],
-            self.ask_size[cut], self.labels[cut], self.received_us[cut],
+            self.ask_size[cut], self.labels[cut],
         )  # fmt: skip
 
     def quotes(self, start: int = 0, stop: int | None = None) -> list[Quote]:
@@ -183,7 +178,7 @@ class QuoteColumns:
         out = []
         for i in range(start, stop):
             bid, ask = self.bid[i], self.ask[i]
-            bid_venue, ask_venue, conditions = self.labels[i]
+            bid_venue, ask_venue, conditions, received_us = self.labels[i]
             out.append(
                 Quote(
                     self.symbol,
@@ -195,7 +190,7 @@ class QuoteColumns:
                     bid_venue,
                     ask_venue,
                     conditions,
-                    self.received_us[i],
+                    received_us,
                 )
             )
         return out
