@@ -28,9 +28,12 @@ def _frozen(column: array[int] | array[float]) -> memoryview:
     return memoryview(column).toreadonly()
 
 
-def _view(column: np.ndarray[Any, Any], code: Literal["q", "d"]) -> memoryview:
-    """A read-only view of a contiguous numpy column in ``array`` format ``code``."""
-    return memoryview(column.data.cast("B").cast(code).toreadonly())
+def frozen_view(column: np.ndarray[Any, Any], code: Literal["q", "d"]) -> memoryview:
+    """A read-only view, in ``array`` format ``code`` (int64 or double), of a numpy column
+    (copied first only if it is not contiguous and of that type already)."""
+    dtype = np.int64 if code == "q" else np.float64
+    contiguous = np.ascontiguousarray(column, dtype=dtype)
+    return memoryview(contiguous.data.cast("B").cast(code).toreadonly())
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -81,8 +84,8 @@ class BarColumns:
         """From six numpy arrays ``(ts, open, high, low, close, volume)`` sorted by ``ts`` and
         unique in it (computed columns: derived bars); the columns are views of the arrays."""
         ts, *values = arrays
-        columns = [_view(np.ascontiguousarray(ts, dtype=np.int64), "q")]
-        columns.extend(_view(np.ascontiguousarray(v, dtype=np.float64), "d") for v in values)
+        columns = [frozen_view(ts, "q")]
+        columns.extend(frozen_view(v, "d") for v in values)
         return cls(symbol, interval, *columns)
 
     def arrays(self) -> tuple[np.ndarray[Any, Any], ...]:

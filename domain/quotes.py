@@ -29,6 +29,9 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from domain.bars import MAX_VALUE
+from domain.columns import frozen_view
+
 __all__ = [
     "CROSSED_TOLERANCE",
     "Quote",
@@ -41,7 +44,6 @@ __all__ = [
 
 CROSSED_TOLERANCE = 0.01
 """How far (a share of the ask) a bid may lie above the ask before a quote is refused."""
-_MAX_VALUE = 1e15
 
 
 class Quote(NamedTuple):
@@ -79,10 +81,10 @@ def quote_violation(quote: Quote, crossed_tolerance: float = CROSSED_TOLERANCE) 
     if bid is None and ask is None:
         return "no bid and no ask"
     for side, price in (("bid", bid), ("ask", ask)):
-        if price is not None and not (math.isfinite(price) and 0 < price <= _MAX_VALUE):
+        if price is not None and not (math.isfinite(price) and 0 < price <= MAX_VALUE):
             return f"{side} price not positive and finite"
     for side, size in (("bid", quote.bid_size), ("ask", quote.ask_size)):
-        if not (math.isfinite(size) and 0 <= size <= _MAX_VALUE):
+        if not (math.isfinite(size) and 0 <= size <= MAX_VALUE):
             return f"{side} size negative or not finite"
     if bid is not None and ask is not None and bid > ask * (1 + crossed_tolerance):
         return f"crossed: bid {bid:g} above ask {ask:g} by more than {crossed_tolerance:.2%}"
@@ -149,16 +151,10 @@ class QuoteColumns:
         bid_size, ask, ask_size)`` with a missing price as -1, and ``labels`` ``(bid_venue, ask_venue,
         conditions, received_us)`` — in vectorised passes, no Python object per value."""
         table = np.array(numbers, dtype=np.float64).reshape(len(numbers), 6)  # ints below 2**53: exact
-        stamps = np.array([row[:2] for row in numbers], dtype=np.int64).reshape(len(numbers), 2)
         prices = np.where(table[:, [2, 4]] < 0, np.nan, table[:, [2, 4]])
-        columns = (
-            (stamps[:, 0], "q"), (stamps[:, 1], "q"), (prices[:, 0], "d"), (table[:, 3], "d"),
-            (prices[:, 1], "d"), (table[:, 5], "d"),
-        )  # fmt: skip
-        ts, event_us, bid, bid_size, ask, ask_size = (
-            memoryview(np.ascontiguousarray(column).data).cast("B").cast(code).toreadonly()  # type: ignore[call-overload]
-            for column, code in columns
-        )
+        ts, event_us = (frozen_view(table[:, i], "q") for i in (0, 1))
+        bid, ask = (frozen_view(prices[:, i], "d") for i in (0, 1))
+        bid_size, ask_size = (frozen_view(table[:, i], "d") for i in (3, 5))
         return cls(symbol, ts, event_us, bid, bid_size, ask, ask_size, tuple(labels))
 
     def __len__(self) -> int:

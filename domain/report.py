@@ -329,6 +329,16 @@ class RunReport:
     def quotes_streamed(self) -> int:
         return sum(day.quotes_streamed for day in self.days)
 
+    def totals(self) -> dict[str, int]:
+        """The report's ``totals``, in one pass over the days (a long run's are read back from disk)."""
+        out = {"trading_days": 0, "bars_streamed": 0, "bars_derived": 0, "quotes_streamed": 0}
+        for day in self.days:
+            out["trading_days"] += 1
+            out["bars_streamed"] += day.bars_streamed
+            out["bars_derived"] += day.bars_derived
+            out["quotes_streamed"] += day.quotes_streamed
+        return out
+
     def symbols_without_bars(self) -> tuple[str, ...]:
         """The symbols that had no session bar on any day of the run (none when no day ran)."""
         return tuple(
@@ -357,12 +367,7 @@ class RunReport:
             "symbols": list(self.symbols),
             "streams": list(self.streams),
             "days": [day.to_json() for day in self.days] if days else [],
-            "totals": {
-                "trading_days": len(self.days),
-                "bars_streamed": self.bars_streamed,
-                "bars_derived": self.bars_derived,
-                "quotes_streamed": self.quotes_streamed,
-            },
+            "totals": self.totals(),
             "timings": dict(self.timings),
             "restarts": list(self.restarts),
             "warnings": list(self.warnings),

@@ -120,18 +120,18 @@ def summary_table(report: RunReport, width: int | None = None) -> Group:
             _day_table(report, title, intervals, []),
             _day_table(report, "indicators", None, indicators),
         ]
-    timings = report.timings
-    totals = Text(
-        f"{len(report.days)} trading day(s) · {report.bars_streamed:,} bars streamed · "
-        f"{report.bars_derived:,} derived"
-        + (f" · {report.quotes_streamed:,} quote rows" if report.quotes_streamed else "")
+    timings, totals = report.timings, report.totals()
+    line = Text(
+        f"{totals['trading_days']} trading day(s) · {totals['bars_streamed']:,} bars streamed · "
+        f"{totals['bars_derived']:,} derived"
+        + (f" · {totals['quotes_streamed']:,} quote rows" if totals["quotes_streamed"] else "")
         + f" · {timings.get('total_seconds', 0):.2f}s"
         + (f" · {timings['bars_per_second']:,.0f} bars/s" if timings.get("bars_per_second") else "")
     )
     parts: list[Any] = list(tables)
     if any(day.hours.is_early_close for day in report.days):
         parts.append(Text("* early close · quality in % of expected bars · gaps in the base interval"))
-    parts.append(totals)
+    parts.append(line)
     if report.error:
         parts.append(Text(f"error: {report.error}", style="bold red"))
     if report.warnings:

@@ -244,9 +244,18 @@ def derive_columns(
     if not len(firsts):
         return _no_bars(columns, interval)
     lasts = firsts + counts - 1
+    # a (windows × longest window) matrix of positions; those past a window's end point at a pad
+    offsets = np.arange(int(counts.max()))
+    positions = np.where(offsets < counts[:, None], firsts[:, None] + offsets, len(ts))
+
+    def windowed(column: np.ndarray[Any, Any], pad: float) -> np.ndarray[Any, Any]:
+        return np.append(column, pad)[positions]
+
+    # volumes added left to right (``accumulate`` is sequential; ``sum`` would add pairwise and
+    # round differently); a 0.0 pad changes no sum, the infinities no maximum or minimum
     made = (
-        starts, o[firsts], _per_window(np.max, h, firsts, counts, -np.inf),
-        _per_window(np.min, lo, firsts, counts, np.inf), c[lasts], _sum_in_order(v, firsts, counts),
+        starts, o[firsts], windowed(h, -np.inf).max(axis=1), windowed(lo, np.inf).min(axis=1), c[lasts],
+        np.add.accumulate(windowed(v, 0.0), axis=1)[:, -1],
     )  # fmt: skip
     cuts = np.searchsorted(owner, np.arange(len(columns) + 1)).tolist()
     every = BarColumns.from_arrays("", interval, *made).columns()  # each symbol's: slices of these
@@ -258,32 +267,3 @@ def derive_columns(
 
 def _no_bars(columns: Sequence[BarColumns], interval: str) -> tuple[BarColumns, ...]:
     return tuple(BarColumns.from_rows(cols.symbol, interval, ()) for cols in columns)
-
-
-def _positions(firsts: np.ndarray[Any, Any], counts: np.ndarray[Any, Any], size: int) -> np.ndarray[Any, Any]:
-    """A (windows × longest window) matrix of positions; positions past a window's end are ``size``."""
-    offsets = np.arange(int(counts.max()))
-    return np.where(offsets < counts[:, None], firsts[:, None] + offsets, size)
-
-
-def _per_window(
-    reduce: Any,
-    column: np.ndarray[Any, Any],
-    firsts: np.ndarray[Any, Any],
-    counts: np.ndarray[Any, Any],
-    pad: float,
-) -> np.ndarray[Any, Any]:
-    padded = np.append(column, pad)
-    reduced: np.ndarray[Any, Any] = reduce(
-        padded[_positions(firsts, counts, len(column))], axis=1, initial=pad
-    )
-    return reduced
-
-
-def _sum_in_order(
-    column: np.ndarray[Any, Any], firsts: np.ndarray[Any, Any], counts: np.ndarray[Any, Any]
-) -> np.ndarray[Any, Any]:
-    """Per window the sum of its values added left to right (``accumulate`` is sequential;
-    ``sum`` would add pairwise and round differently); padding adds 0.0, which changes nothing."""
-    padded = np.append(column, 0.0)
-    return np.add.accumulate(padded[_positions(firsts, counts, len(column))], axis=1)[:, -1]

@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
@@ -339,11 +339,9 @@ class SessionDay:
         self._until = grid.start_ts
         # the starts of the windows holding a bar of any symbol, their ends, and how many bars
         # start before each (vectorised counting: a released count is then one lookup)
-        stamps = np.concatenate([cols.arrays()[0] for cols in self._columns] or [np.empty(0, np.int64)])
-        starts, counts = np.unique(stamps, return_counts=True)
+        starts, self._before = _counted_starts(self._columns)
         self._starts: list[int] = starts.tolist()
         self._ends: list[int] = grid.ends(starts)
-        self._before: list[int] = [0, *np.cumsum(counts).tolist()]
         self._at = 0
         ordered = sorted(self.derived, key=lambda t: t.seconds)  # at one time: shorter intervals first
         self._derived = tuple(_DerivedDay(hours, base, target, self._columns) for target in ordered)
@@ -351,12 +349,8 @@ class SessionDay:
         self._quotes = tuple(
             _clip(cols, grid.start_ts, grid.end_ts) for cols in quotes if cols.symbol in symbols
         )
-        seconds = np.concatenate(
-            [np.frombuffer(c.ts, np.int64) for c in self._quotes if len(c)] or [np.empty(0, np.int64)]
-        )
-        unique, per_second = np.unique(seconds, return_counts=True)
-        self._quote_seconds: list[int] = unique.tolist()
-        self._quote_before: list[int] = [0, *np.cumsum(per_second).tolist()]
+        seconds, self._quote_before = _counted_starts(self._quotes)
+        self._quote_seconds: list[int] = seconds.tolist()
         self._quotes_until = grid.start_ts
 
     def alignment(self) -> dict[str, Alignment]:
@@ -467,6 +461,16 @@ class SessionDay:
         out = {derived.interval: derived.until(derived.ended) for derived in self._derived}
         out[self._base_text] = self._until
         return out
+
+
+def _counted_starts(
+    columns: Sequence[BarColumns] | Sequence[QuoteColumns],
+) -> tuple[np.ndarray[Any, Any], list[int]]:
+    """The distinct ``ts`` of all ``columns`` (sorted), and how many rows start before each of
+    them (one more entry: all): a released count is then one lookup."""
+    stamps = [np.frombuffer(cols.ts, dtype=np.int64) for cols in columns if len(cols)]
+    starts, counts = np.unique(np.concatenate(stamps or [np.empty(0, np.int64)]), return_counts=True)
+    return starts, [0, *np.cumsum(counts).tolist()]
 
 
 def _clip(cols: QuoteColumns, start_ts: int, end_ts: int) -> QuoteColumns:
