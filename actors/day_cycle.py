@@ -257,6 +257,8 @@ class DayCycle:
             },
             early=self._ended_early, alignment=day.alignment(), segments=day.grid.segments, extended=extended,
             quotes_streamed=day.quotes_released() if isinstance(day, SessionDay) else 0,
+            quote_rules=self.config.session_data_config.quotes if self.config.wants_quotes else None,
+            scored_until=self._scored_ts if self._ended_early else day.end_ts,
         )  # fmt: skip
         self._summaries.append(summary)
         if self.pacing.live:

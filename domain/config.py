@@ -70,6 +70,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from domain.bars import parse_symbol
 from domain.errors import ConfigError, Violation
 from domain.intervals import NON_BAR_STREAMS, Interval, stream_base
+from domain.quality.quotes import DEFAULT_HALT_CONDITIONS, DEFAULT_STALE_AFTER
 
 __all__ = [
     "ApiConfig",
@@ -78,6 +79,7 @@ __all__ = [
     "HistoricalConfig",
     "HistoricalDataConfig",
     "IndicatorConfig",
+    "QuotesConfig",
     "SessionConfig",
     "SessionDataConfig",
     "TradingConfig",
@@ -379,6 +381,14 @@ class GapFillerConfig(_Model):
     enable_session_quality: _Bool = True
 
 
+class QuotesConfig(_Model):
+    """Quote quality (:mod:`domain.quality.quotes`): when a two-sided book counts as stale, and
+    which quote conditions mean a halted book."""
+
+    stale_after_seconds: Annotated[_Int, Field(ge=1, le=86_400)] = DEFAULT_STALE_AFTER
+    halt_conditions: Annotated[tuple[_NonBlank, ...], _unique("condition")] = DEFAULT_HALT_CONDITIONS
+
+
 def _unknown_apply_to(
     symbols: Iterable[str], entries: Iterable[tuple[int, object]]
 ) -> list[tuple[_Loc, str]]:
@@ -413,6 +423,8 @@ class SessionDataConfig(_Model):
     the base is 1s whenever a seconds interval is asked for."""
     historical: HistoricalConfig = Field(default_factory=HistoricalConfig)
     gap_filler: GapFillerConfig = Field(default_factory=GapFillerConfig)
+    quotes: QuotesConfig = Field(default_factory=QuotesConfig)
+    """Quote quality rules; used when ``quotes`` is streamed."""
     extended_hours: _Bool = False
     """Score the pre- and post-market sessions too (their hours from the calendar): their base
     bars enter the session and reach subscribers, with their own quality and gaps."""
@@ -425,6 +437,16 @@ class SessionDataConfig(_Model):
             base = stream_base(sorted(Interval.parse(s) for s in streams if s not in NON_BAR_STREAMS))
             if base is None or base.is_daily:
                 raise _cross(f"scores intraday bars, but the streamed base is {base or 'no bar interval'}")
+        return value
+
+    @field_validator("quotes")
+    @classmethod
+    def _quotes_streamed(cls, value: QuotesConfig, info: ValidationInfo) -> QuotesConfig:
+        streams = info.data.get("streams")
+        if (
+            streams is not None and "quotes" not in streams and value != QuotesConfig()
+        ):  # rules it would ignore
+            raise _cross("sets quote rules, but 'quotes' is not in streams")
         return value
 
     @model_validator(mode="after")

@@ -24,12 +24,13 @@ from typing import IO, Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 from domain.calendar.model import SessionType
-from domain.config import SessionConfig
+from domain.config import QuotesConfig, SessionConfig
 from domain.history.indicators import IndicatorResult, IndicatorValue, MinuteValues
 from domain.history.series import HistoricalData
 from domain.quality.alignment import Alignment, AlignmentStatus
 from domain.quality.book import IntervalQuality
 from domain.quality.gaps import Gap
+from domain.quality.quotes import QuoteQuality
 from domain.session.data import SessionData, SessionMetrics
 from domain.session.windows import DayHours, DaySegment
 
@@ -120,6 +121,8 @@ class SymbolDay:
     """Whether the day's stamps fit its session (None without bars or for daily bars)."""
     extended: Mapping[str, Mapping[str, IntervalSummary]] = field(default_factory=dict)
     """With extended hours: per session (``pre_market``, ``post_market``), the base interval's."""
+    quotes: QuoteQuality | None = None
+    """The regular session's quote quality (a session streaming quotes that held some)."""
 
     def indicator_value(self, name: str) -> IndicatorValue:
         result = self.indicators.get(name)
@@ -127,6 +130,7 @@ class SymbolDay:
 
     def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
         metrics = self.metrics
+        quotes = {} if self.quotes is None else {"quotes": self.quotes.to_json()}
         return {
             "session": {interval: s.to_json(zone) for interval, s in self.session.items()},
             "extended_hours": {
@@ -145,7 +149,7 @@ class SymbolDay:
                 "low": None if metrics is None else metrics.low,
                 "last_update": None if metrics is None else _iso(metrics.last_update_ts, zone),
             },
-        }
+        } | quotes
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,12 +419,17 @@ def summarise_day(
     segments: Sequence[DaySegment] = (),
     extended: Mapping[tuple[str, str, SessionType], IntervalQuality] | None = None,
     quotes_streamed: int = 0,
+    quote_rules: QuotesConfig | None = None,
+    scored_until: int | None = None,
 ) -> DaySummary:
     """The :class:`DaySummary` of a session day that has just closed (backtest and live); a
     symbol whose stamps look misaligned adds a warning with the verdict. ``segments`` are the
     sessions the day scored (the regular one by default) and ``extended`` the results of the
-    others, keyed by (symbol, interval, session)."""
+    others, keyed by (symbol, interval, session). With ``quote_rules`` (a session streaming
+    quotes) each symbol's quote quality is scored over the regular session up to
+    ``scored_until`` (the close by default)."""
     segments = tuple(segments) or hours.segments()
+    quotes_until = hours.close_ts if scored_until is None else min(hours.close_ts, scored_until)
     others = tuple(s for s in segments if s.session is not SessionType.REGULAR)
     extended = extended or {}
     split = {interval for _, interval, _ in extended}  # the base: its bars lie in several sessions
@@ -466,6 +475,9 @@ def summarise_day(
             metrics=data.metrics(symbol),
             alignment=alignment.get(symbol),
             extended=outside,
+            quotes=None
+            if quote_rules is None
+            else data.quote_quality(symbol, hours.open_ts, quotes_until, quote_rules),
         )
     misaligned = tuple(
         f"{symbol}: {verdict.describe()}"

@@ -6,7 +6,9 @@ indexed read each), split into the days' extended hours; what lies between them 
 weekends, holidays, and before the first or after the last session the series reaches — is
 counted as outside the audited hours. Memory holds one range and the
 per-series sums, whatever the size of the store; every day's audit goes to ``on_day`` (the CLI
-writes them to Parquet and keeps the days with findings for the table and the JSON).
+writes them to Parquet and keeps the days with findings for the table and the JSON). Stored
+quotes are audited per symbol and trading day over the regular session
+(:func:`domain.quality.quotes.score_quotes`, default rules), one day read at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from domain.calendar.trading_calendar import TradingCalendar
 from domain.intervals import Interval
 from domain.quality.alignment import check_daily_alignment, trading_days
 from domain.quality.audit import DayAudit, SeriesAudit, audit_daily, audit_day
+from domain.quality.quotes import QuoteSeriesAudit, score_quotes
 from domain.session.windows import DayHours
 from domain.store import Store
 
@@ -37,6 +40,7 @@ class StoreAudit:
     start: date | None
     end: date | None
     series: tuple[SeriesAudit, ...]
+    quotes: tuple[QuoteSeriesAudit, ...] = ()
 
     @property
     def days(self) -> int:
@@ -52,6 +56,7 @@ class StoreAudit:
             "start": None if self.start is None else self.start.isoformat(),
             "end": None if self.end is None else self.end.isoformat(),
             "series": [s.as_dict() for s in self.series],
+            "quotes": [q.as_dict() for q in self.quotes],
             "days_with_findings": [d.as_dict() for d in days],
         }
 
@@ -90,7 +95,41 @@ def audit_store(
                 trading = _reached(calendar, trading, row.first_ts, row.last_ts)
                 _audit_intraday(store, calendar, series, interval, trading, lo, hi, on_day)
         audits.append(series)
-    return StoreAudit(calendar.exchange_group, start, end, tuple(audits))
+    quote_audits = tuple(
+        _audit_quotes(store, calendar, row.symbol, row.first_ts, row.last_ts, start, end)
+        for row in store.quotes.summary()
+        if not symbols or row.symbol in symbols
+    )
+    return StoreAudit(calendar.exchange_group, start, end, tuple(audits), quote_audits)
+
+
+def _audit_quotes(
+    store: Store,
+    calendar: TradingCalendar,
+    symbol: str,
+    first_ts: int,
+    last_ts: int,
+    start: date | None,
+    end: date | None,
+) -> QuoteSeriesAudit:
+    """The quote quality of every trading day of ``[start, end]`` the symbol's quotes reach,
+    over its regular session (the default rules; the 1m closes checked where 1m bars are stored)."""
+    zone = calendar.timezone()
+    first = datetime.fromtimestamp(first_ts, zone).date()
+    last = datetime.fromtimestamp(last_ts, zone).date()
+    lo, hi = max(first, start or first), min(last, end or last)
+    audit = QuoteSeriesAudit(symbol)
+    if lo > hi:
+        return audit
+    for session in calendar.get_trading_sessions(calendar.get_trading_dates_in_range(lo, hi)):
+        hours = DayHours.from_session(session)
+        (quotes,) = store.quotes.read_columns([symbol], hours.open_ts, hours.close_ts)
+        (bars,) = store.bars.read_columns([symbol], "1m", hours.open_ts, hours.close_ts)
+        audit.add(
+            hours.day,
+            score_quotes(quotes, hours.open_ts, hours.close_ts, bar_starts=bars.ts, bar_closes=bars.close),
+        )
+    return audit
 
 
 def _reached(calendar: TradingCalendar, trading: list[date], first_ts: int, last_ts: int) -> list[date]:

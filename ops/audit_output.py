@@ -10,7 +10,7 @@ from domain.quality.alignment import AlignmentStatus, format_offset
 from domain.quality.audit import SeriesAudit
 from ops.audit import StoreAudit
 
-__all__ = ["audit_findings", "audit_headline", "audit_table"]
+__all__ = ["audit_findings", "audit_headline", "audit_table", "quote_audit_table"]
 
 
 def audit_headline(audit: StoreAudit, seconds: float) -> str:
@@ -47,6 +47,38 @@ def audit_table(audit: StoreAudit) -> Table:
             f"{series.outside_hours:,}",
             f"{series.rule_breaks:,}",
             _alignment_cell(series),
+        )
+    return table
+
+
+def quote_audit_table(audit: StoreAudit) -> Table:
+    """Per symbol with stored quotes: two-sided coverage over its days' regular sessions, the
+    median spread, crossed, locked and stale time, and the worst day."""
+    table = Table(title="quote audit")
+    for name in (
+        "symbol",
+        "days",
+        "coverage",
+        "spread bps",
+        "crossed",
+        "locked",
+        "stale s",
+        "closes in",
+        "worst day",
+    ):
+        table.add_column(name, justify="left" if name in ("symbol", "worst day") else "right")
+    for q in audit.quotes:
+        coverage, spread = q.coverage, q.spread_median_bps
+        table.add_row(
+            q.symbol,
+            f"{q.days:,}",
+            "-" if coverage is None else f"{coverage:.2f} %",
+            "-" if spread is None else f"{spread:.2f}",
+            f"{q.crossed_count:,} ({q.crossed_seconds:,}s)",
+            f"{q.locked_count:,} ({q.locked_seconds:,}s)",
+            f"{q.stale_seconds:,}",
+            f"{q.closes_inside:,}/{q.closes_checked:,}",
+            "-" if q.worst is None else f"{q.worst[0].isoformat()} ({q.worst[1]:.2f} %)",
         )
     return table
 

@@ -2,7 +2,8 @@
 
 - :class:`RunProgress` — a rich progress display (days, bars, bars/s) fed by polling the
   engine's ``progress()`` a few times a second (no per-bar events are needed for it);
-- :func:`summary_table` — per day and symbol: bars, quality per interval, gaps, key indicators;
+- :func:`summary_table` — per day and symbol: bars, quality per interval, gaps, key indicators,
+  and the quote quality of a session streaming quotes;
 - :func:`write_report` — the JSON report, written atomically.
 """
 
@@ -128,6 +129,8 @@ def summary_table(report: RunReport, width: int | None = None) -> Group:
         + f" · {timings.get('total_seconds', 0):.2f}s"
         + (f" · {timings['bars_per_second']:,.0f} bars/s" if timings.get("bars_per_second") else "")
     )
+    if any(symbol_day.quotes is not None for day in report.days for symbol_day in day.symbols.values()):
+        tables.append(_quote_table(report))
     parts: list[Any] = list(tables)
     if any(day.hours.is_early_close for day in report.days):
         parts.append(Text("* early close · quality in % of expected bars · gaps in the base interval"))
@@ -173,5 +176,48 @@ def _day_table(report: RunReport, title: str, intervals: list[str] | None, indic
                 "—" if base is None else str(len(base.gaps)),
             ] if data else []  # fmt: skip
             table.add_row(label, symbol, *cells, *(_fmt(symbol_day.indicator_value(n)) for n in indicators))
+            label = ""
+    return table
+
+
+_QUOTE_COLUMNS = (
+    "coverage %",
+    "spread bps",
+    "p95 bps",
+    "crossed",
+    "locked",
+    "stale s",
+    "max age s",
+    "closes in %",
+)
+
+
+def _quote_table(report: RunReport) -> Table:
+    """Quote quality per day and symbol: two-sided coverage, the median and p95 spread, crossed
+    and locked episodes, stale seconds, the oldest book, and the 1m closes inside the quote."""
+    table = Table(title="quotes", title_justify="left")
+    table.add_column("date", no_wrap=True)
+    table.add_column("symbol", no_wrap=True)
+    for column in _QUOTE_COLUMNS:
+        table.add_column(column, justify="right", no_wrap=True)
+    for day in report.days:
+        label = day.day.isoformat() + ("*" if day.hours.is_early_close else "")
+        for symbol, symbol_day in day.symbols.items():
+            q = symbol_day.quotes
+            cells = (
+                ["—"] * len(_QUOTE_COLUMNS)
+                if q is None
+                else [
+                    f"{q.coverage:.2f}",
+                    _fmt(q.spread_median_bps),
+                    _fmt(q.spread_p95_bps),
+                    f"{q.crossed_count} ({q.crossed_seconds}s)",
+                    f"{q.locked_count} ({q.locked_seconds}s)",
+                    f"{q.stale_seconds:,}",
+                    "—" if q.max_age_seconds is None else f"{q.max_age_seconds:,}",
+                    _fmt(q.closes_inside_share),
+                ]
+            )
+            table.add_row(label, symbol, *cells)
             label = ""
     return table

@@ -29,7 +29,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,7 +38,11 @@ from domain.columns import BarColumns
 from domain.history.indicators import IndicatorResult
 from domain.intervals import Interval
 from domain.quality.gaps import Gap
-from domain.quotes import Quote, QuoteColumns
+from domain.quality.quotes import QuoteQuality, score_quotes
+from domain.quotes import Quote, QuoteColumns, sample_per_second
+
+if TYPE_CHECKING:
+    from domain.config import QuotesConfig
 
 __all__ = [
     "BarCounts",
@@ -283,6 +287,7 @@ class SessionData:
         "_gaps",
         "_historical",
         "_indicators",
+        "_live_quotes",
         "_quality",
         "_quote_horizon",
         "_quotes",
@@ -299,6 +304,7 @@ class SessionData:
         self._indicators: dict[str, dict[str, IndicatorResult]] = {}
         self._quotes: dict[str, QuoteColumns] = {}
         self._quote_horizon = ReleaseHorizon()
+        self._live_quotes: dict[str, dict[int, Quote]] = {}  # live: per symbol, second -> its last quote
 
     # -- historical ----------------------------------------------------------------------------
 
@@ -402,18 +408,72 @@ class SessionData:
         self._quote_horizon = ReleaseHorizon(released_until)
         return self._quote_horizon
 
+    def add_quotes(self, quotes: Iterable[Quote]) -> int:
+        """Live path: quotes as they arrive (any order, duplicates and late ones included); each
+        second keeps its last quote by event time, as the store does. The number that changed
+        a second's quote."""
+        changed = 0
+        for quote in quotes:
+            seconds = self._live_quotes.setdefault(quote.symbol, {})
+            held = seconds.get(quote.ts)
+            if held is None or (quote.event_us >= held.event_us and quote != held):
+                seconds[quote.ts] = quote
+                self._quotes.pop(quote.symbol, None)  # rebuilt when next read
+                changed += 1
+        self._quote_horizon = _WHOLE  # a live session holds what arrived
+        return changed
+
+    def quote_columns(self, symbol: str) -> QuoteColumns | None:
+        """The session's quote rows of ``symbol`` (a replay's: the whole day, released up to the
+        horizon), or ``None`` without quotes."""
+        cols = self._quotes.get(symbol)
+        if cols is None and (live := self._live_quotes.get(symbol)):
+            cols = self._quotes[symbol] = QuoteColumns.from_quotes(
+                symbol, list(sample_per_second(live.values()))
+            )
+        return cols
+
     def latest_quote(self, symbol: str) -> Quote | None:
         """The newest quote row of ``symbol`` released so far, or ``None``."""
-        cols = self._quotes.get(symbol)
+        cols = self.quote_columns(symbol)
         if cols is None:
             return None
         i = bisect.bisect_left(cols.ts, self._quote_horizon.ts)
         return cols.quotes(i - 1, i)[0] if i else None
 
+    def quote_quality(
+        self, symbol: str, open_ts: int, until_ts: int, rules: QuotesConfig
+    ) -> QuoteQuality | None:
+        """The quote quality of ``symbol`` over the session seconds ``[open_ts, until_ts)``
+        (:func:`~domain.quality.quotes.score_quotes`, checking the 1m session bars' closes),
+        or ``None`` if the session holds no quotes for it."""
+        cols = self.quote_columns(symbol)
+        if cols is None:
+            return None
+        until_ts = min(until_ts, self._quote_horizon.ts)
+        minutes = self._session.get((symbol, "1m"))
+        starts: Any = ()
+        closes: Any = ()
+        if minutes is not None and len(minutes):
+            minutes._sync()
+            n = len(minutes._ts)
+            starts = np.frombuffer(minutes._ts, dtype=np.int64, count=n)
+            closes = np.frombuffer(minutes._close, dtype=np.float64, count=n)
+        return score_quotes(
+            cols,
+            open_ts,
+            until_ts,
+            stale_after=rules.stale_after_seconds,
+            halt_conditions=rules.halt_conditions,
+            bar_starts=starts,
+            bar_closes=closes,
+        )
+
     def clear_session(self) -> None:
         """End of day: drop session bars, quotes, quality and gaps; historical and indicators stay."""
         self._session.clear()
         self._quotes = {}
+        self._live_quotes.clear()
         self._quality.clear()
         self._gaps.clear()
 

@@ -5,7 +5,8 @@ also against the row stored just before each symbol's first second (so a book th
 change across two writes keeps no second row), and upserts the rows in one transaction: writing
 the same quotes again changes nothing. Each write says where its quotes came from (``source``,
 as for bars: ``import:FILE``, ``demo``, a provider's name) and when they were received
-(``received_us`` of a quote, else the write's ``received_at``). Errors are raised as
+(``received_us`` of a quote, else the write's ``received_at``). A second already stored keeps
+its row against a quote of that second with an earlier event time (one that arrived late). Errors are raised as
 :class:`~domain.errors.StoreUnavailable` / :class:`~domain.errors.StoreError`, as everywhere in
 the store.
 """
@@ -59,7 +60,8 @@ class QuoteRepository(Repository):
         received_at: int | None = None,
         what: str = "quotes",
     ) -> int:
-        """Sample ``given`` and upsert the rows in one transaction; the number of rows written."""
+        """Sample ``given`` and upsert the rows in one transaction; the number of sampled rows (a row
+        for a stored second with a later quote is among them, though it changes nothing)."""
         rows = list(sample_per_second(given))
         if not rows:
             return 0
@@ -69,6 +71,7 @@ class QuoteRepository(Repository):
             statement = insert.on_conflict_do_update(
                 index_elements=["symbol", "ts"],
                 set_={name: insert.excluded[name] for name in ("event_us", *_BOOK, "received_us", "source")},
+                where=quotes.c.event_us <= insert.excluded.event_us,  # a second keeps its last quote
             )
             fallback_us = None if received_at is None else received_at * 1_000_000
             iterator = iter(rows)

@@ -312,7 +312,7 @@ def audit(
     from domain.quality.alignment import AlignmentStatus
     from domain.quality.audit import DayAudit
     from ops.audit import DayParquet, audit_store
-    from ops.audit_output import audit_findings, audit_headline, audit_table
+    from ops.audit_output import audit_findings, audit_headline, audit_table, quote_audit_table
     from ops.run_output import summary_console
 
     try:
@@ -362,6 +362,8 @@ def audit(
         partial.replace(json_path)
     console = summary_console()
     console.print(audit_table(result))
+    if result.quotes:
+        console.print(quote_audit_table(result))
     for line in audit_findings(result):
         console.print(line)
     click.echo(audit_headline(result, elapsed))

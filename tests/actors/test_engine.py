@@ -46,6 +46,7 @@ from domain.messages.events import (
     SessionStarted,
     WarningRaised,
 )
+from domain.quality.quotes import score_quotes
 from domain.report import RunReport
 from domain.session.lifecycle import LifecycleState
 from domain.store import Store
@@ -752,3 +753,31 @@ def test_the_snapshot_during_a_step_holds_the_latest_quote_released_and_none_lat
     for now_ts, quote in seen:
         stored = demo_store.quotes.read("AAPL", now_ts - 3600, now_ts)  # rows whose second has ended
         assert quote == (stored[-1] if stored else None), now_ts
+
+
+def test_a_backtest_scores_each_symbols_quotes_per_day_and_a_config_without_quotes_scores_none(
+    demo_store: Store,
+) -> None:
+    """Quote quality per symbol and day, from the stored rows (the same as scoring them directly),
+    equal across runs; a config that does not stream quotes keeps today's report."""
+    config = config_variant()
+    first, again = (MarketSessionSystem(config, demo_store, speed=0).run(RUN_TIMEOUT) for _ in range(2))
+    assert first.status == "completed", first.error
+    assert first.comparable() == again.comparable()
+    for day in first.days:
+        hours = day.hours
+        for symbol, symbol_day in day.symbols.items():
+            stored = demo_store.quotes.read_columns([symbol], hours.open_ts, hours.close_ts)[0]
+            bars = demo_store.bars.read(symbol, "1m", hours.open_ts, hours.close_ts)
+            expected = score_quotes(
+                stored,
+                hours.open_ts,
+                hours.close_ts,
+                bar_starts=[b.ts for b in bars],
+                bar_closes=[b.close for b in bars],
+            )
+            assert symbol_day.quotes == expected, (day.day, symbol)
+            assert symbol_day.quotes.seconds == hours.close_ts - hours.open_ts
+            assert 90 <= symbol_day.quotes.coverage <= 100
+    without = MarketSessionSystem(config_variant(streams=["1m", "5m"]), demo_store, speed=0).run(RUN_TIMEOUT)
+    assert all("quotes" not in s for d in without.to_json()["days"] for s in d["symbols"].values())

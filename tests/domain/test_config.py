@@ -671,6 +671,24 @@ RULES: list[tuple[str, Mutation, str, str]] = [
         "session_data_config.extended_hours",
         "scores intraday bars, but the streamed base is 1d",
     ),
+    (
+        "stale quotes after zero seconds",
+        _set("session_data_config", "quotes", value={"stale_after_seconds": 0}),
+        "session_data_config.quotes.stale_after_seconds",
+        "must be >= 1, got 0",
+    ),
+    (
+        "a halt condition twice",
+        _set("session_data_config", "quotes", value={"halt_conditions": ["H", "H"]}),
+        "session_data_config.quotes.halt_conditions.1",
+        "duplicate condition 'H'",
+    ),
+    (
+        "quote rules without quotes streamed",
+        lambda d: d["session_data_config"].update(streams=["1m"], quotes={"stale_after_seconds": 30}),
+        "session_data_config.quotes",
+        "sets quote rules, but 'quotes' is not in streams",
+    ),
 ]
 
 

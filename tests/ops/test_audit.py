@@ -12,6 +12,7 @@ from support.stores import real_file, real_minute_bars, real_minute_bars_as_stam
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.errors import CalendarError
 from domain.quality.audit import DayAudit
+from domain.quotes import Quote
 from domain.store import Store
 from ops.audit import CHUNK_DAYS, DayParquet, audit_store
 from ops.bar_files.reader import read_bar_file
@@ -100,3 +101,37 @@ def test_the_days_go_to_parquet_in_batches_and_appear_only_when_complete(
     assert table.num_rows == audit.days == 20
     assert set(table.column("alignment").to_pylist()) == {"aligned"}
     assert sum(table.column("present").to_pylist()) == audit.bars
+
+
+def test_stored_quotes_are_audited_per_symbol_over_the_regular_sessions_they_reach(store: Store) -> None:
+    """Quotes around the real RIVN minutes (1 cent either side of each close at its minute's
+    30th second, one crossed minute, and a silent last hour): coverage, the crossed episode,
+    the stale hour and the closes inside, on SQLite and PostgreSQL."""
+    calendar = us_calendar(store)
+    bars = [b for b in real_minute_bars("RIVN") if 1_751_463_000 <= b.ts < 1_751_486_400]  # 13:30-20:00Z
+    assert len(bars) == 390
+    store.bars.upsert(bars)
+    quotes = [
+        Quote(
+            "RIVN",
+            (b.ts + 30) * 1_000_000,
+            round(b.close - 0.01, 2),
+            100.0 + i % 2,
+            round(b.close + 0.01, 2),
+            100.0,
+        )
+        for i, b in enumerate(bars[:330])
+    ]  # the bid size alternates: the book changes every minute, so every quote is a row
+    quotes[100] = quotes[100]._replace(bid_price=quotes[100].ask_price + 0.05 * 0.1)  # crossed, within 1 %
+    store.quotes.write(quotes, source="test")
+    (audit,) = audit_store(store, calendar).quotes
+    assert (audit.symbol, audit.days, audit.seconds) == ("RIVN", 1, 23_400)
+    assert (audit.crossed_count, audit.crossed_seconds) == (1, 60)
+    assert audit.no_quote_seconds == 30  # the first half-minute
+    stale = 23_400 - (329 * 60 + 30) - 61  # the last book is fresh for 60 s after it stood, then stale
+    assert audit.stale_seconds == stale
+    assert audit.coverage == round(100 * (23_400 - 30 - 60 - stale) / 23_400, 2)
+    # a close at the minute's end lies within the book set at its 30th second unless it moved;
+    # the crossed minute's book has no room for it
+    assert audit.closes_checked == 390 and audit.closes_inside < 390
+    assert audit.as_dict()["worst_day"] == {"date": "2025-07-02", "coverage": audit.coverage}
