@@ -1,9 +1,10 @@
-"""BarWriter: writes a live session's bars to the store on its own thread (SPEC §8).
+"""BarWriter: writes a live session's bars and quotes to the store on its own thread (SPEC §8).
 
 The live coordinator tells it every delivery to keep (:class:`WriteBars`, numbered) and goes on
 streaming; the writer answers each batch it has written with :class:`BarsWritten`. Writes are
 idempotent (``insert_missing``, or ``upsert`` for updated bars), so a batch written twice changes
-nothing. When the coordinator closes a day (:class:`BuildBlocks`) the writer, once every earlier
+nothing; quotes (:class:`WriteQuotes`) go to the store's quote table by its one-row-per-second
+rule, as idempotent. When the coordinator closes a day (:class:`BuildBlocks`) the writer, once every earlier
 batch is written, builds the column blocks of the day's bars (the replay's fast read). During a
 store outage the writer keeps the batches, in order, and tries again every
 :data:`RETRY_SECONDS` (and at each new batch); it tells the coordinator the outage began
@@ -15,7 +16,7 @@ taken yet — minutes that become gaps of the next start, fetched again from the
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from actors.supervisor import EngineActor
 from actors.timer import Timer
 from domain.bars import Bar
 from domain.errors import StoreError, StoreUnavailable
+from domain.quotes import Quote
 
 __all__ = [
     "RETRY_SECONDS",
@@ -36,6 +38,7 @@ __all__ = [
     "Flush",
     "StoreDown",
     "WriteBars",
+    "WriteQuotes",
 ]
 
 log = structlog.get_logger("marketsession.writer")
@@ -61,6 +64,22 @@ class WriteBars:
     batch: int
     bars: tuple[Bar, ...]
     updated: bool = False
+    filled: bool = False
+    """Fetched by the GapFiller (their source is ``PROVIDER:gap_fill``)."""
+
+
+class QuoteSink(Protocol):
+    """Where quotes are written (the store's quote repository)."""
+
+    def write(self, given: Iterable[Quote], *, source: str, received_at: int | None) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WriteQuotes:
+    """tell: keep these quotes (numbered with the bar batches)."""
+
+    batch: int
+    quotes: tuple[Quote, ...]
     filled: bool = False
     """Fetched by the GapFiller (their source is ``PROVIDER:gap_fill``)."""
 
@@ -107,19 +126,20 @@ class _Retry:
 class BarWriter(EngineActor):
     actor_name = "bar_writer"
 
-    def __init__(self, sink: BarSink, timer: Timer, source: str) -> None:
+    def __init__(self, sink: BarSink, timer: Timer, source: str, quotes: QuoteSink | None = None) -> None:
         super().__init__()
         self._sink = sink
+        self._quotes = quotes
         self._source = source
         self._timer = timer
         self._coordinator: Handle | None = None
-        self._pending: list[WriteBars] = []
+        self._pending: list[WriteBars | WriteQuotes] = []
         self._down = False
         self._retry_armed = False
 
     def on_receive(self, message: Any) -> Any:
         match message:
-            case WriteBars():
+            case WriteBars() | WriteQuotes():
                 self._pending.append(message)
                 self._write()
             case _Retry():
@@ -142,10 +162,14 @@ class BarWriter(EngineActor):
         written: list[int] = []
         while self._pending:
             batch = self._pending[0]
+            source = f"{self._source}:gap_fill" if batch.filled else self._source
             try:  # the repository raises the store's errors as StoreError / StoreUnavailable
-                write = self._sink.upsert if batch.updated else self._sink.insert_missing
-                source = f"{self._source}:gap_fill" if batch.filled else self._source
-                write(batch.bars, source=source, received_at=int(time.time()))
+                if isinstance(batch, WriteQuotes):
+                    if self._quotes is not None:
+                        self._quotes.write(batch.quotes, source=source, received_at=int(time.time()))
+                else:
+                    write = self._sink.upsert if batch.updated else self._sink.insert_missing
+                    write(batch.bars, source=source, received_at=int(time.time()))
             except StoreUnavailable as error:
                 self._down = True
                 self._tell(StoreDown(str(error)))

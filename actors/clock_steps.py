@@ -142,6 +142,8 @@ class ClockSteps:
             live or per_step or self._unscored_steps >= SCORE_EVERY or not inbox.empty()
         ):
             self._score(self.pacing.score_until(now, day.end_ts))
+        if live and self._closing is None:
+            self._fill_quotes(now)  # the quotes of the minutes that closed, fetched again
         self._schedule_next()
 
     def _score(self: Any, until: int, *, force: bool = False) -> None:

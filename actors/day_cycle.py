@@ -115,6 +115,7 @@ class DayCycle:
         stored = self._open_day(day, tuple(prefetch))
         self._unscored, self._unscored_steps, self._scored_ts = [], 0, 0
         self._day_streamed = 0
+        self._day_quotes_filled = 0
         self._scoring = False
         if self.pacing.live:  # a live day resumes from the store what was received before
             self._day = LiveDay(
@@ -256,7 +257,8 @@ class DayCycle:
                 "stream_seconds": round(time.perf_counter() - self._day_started - self._load_seconds, 6),
             },
             early=self._ended_early, alignment=day.alignment(), segments=day.grid.segments, extended=extended,
-            quotes_streamed=day.quotes_released() if isinstance(day, SessionDay) else 0,
+            quotes_streamed=day.quotes_released() if isinstance(day, SessionDay) else self.data.quote_rows(),
+            quotes_filled=self._day_quotes_filled,
             quote_rules=self.config.session_data_config.quotes if self.config.wants_quotes else None,
             scored_until=self._scored_ts if self._ended_early else day.end_ts,
         )  # fmt: skip

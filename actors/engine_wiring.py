@@ -40,6 +40,7 @@ from domain.messages.commands import (
     ChildRestarted,
     Fail,
     LiveBars,
+    LiveQuotes,
     ProviderOutage,
     ProviderStateChanged,
     RunCheckpoint,
@@ -127,7 +128,7 @@ class EngineWiring:
                     self.store.bars,
                     self._time_manager,
                     self._session_bars(),
-                    None if self.provider is not None else self.store.quotes,
+                    self._session_quotes(),
                 ),
             )
             self._handles["quality_calculator"] = supervisor.start_child(
@@ -136,7 +137,9 @@ class EngineWiring:
             if (provider := self.provider) is not None:
                 self._handles["bar_writer"] = supervisor.start_child(
                     "bar_writer",
-                    lambda _n: BarWriter.start(self._session_bars(), self._timer, provider.name),
+                    lambda _n: BarWriter.start(
+                        self._session_bars(), self._timer, provider.name, self._session_quotes()
+                    ),
                 )
             if self.provider is not None and config.session_data_config.gap_filler.enable_session_quality:
                 self._handles["gap_filler"] = supervisor.start_child("gap_filler", self._start_gap_filler)
@@ -152,7 +155,13 @@ class EngineWiring:
                 self._handles["gap_filler"].tell(AttachCoordinator(self._handles["session_coordinator"]))
                 self._attach_gap_filler()
             self._sink = ProviderSink(self._handles["session_coordinator"])
-            self.provider.start_stream(config.symbols, self._sink)
+            try:
+                self.provider.start_stream(
+                    config.symbols, self._sink, config.symbols if config.wants_quotes else ()
+                )
+            except BaseException:  # refused before streaming (a subscription limit): nothing keeps running
+                self.shutdown()
+                raise
         return self
 
     def _forget_later_replays(self) -> None:
@@ -164,14 +173,25 @@ class EngineWiring:
             return
         start = datetime_to_ts(self.provider.clock().now())
         forgotten = self.store.replayed.delete_from(self.config.symbols, str(base), start)
-        if forgotten:
-            log.info("earlier_replay_forgotten", bars=forgotten, from_ts=start)
+        quotes = (
+            self.store.replayed_quotes.delete_from(self.config.symbols, start)
+            if self.config.wants_quotes
+            else 0
+        )
+        if forgotten or quotes:
+            log.info("earlier_replay_forgotten", bars=forgotten, quotes=quotes, from_ts=start)
 
     def _session_bars(self) -> Any:
         """Where the session day's own bars are kept: the replay provider's apart from the data
         (``Store.replayed``), so a replay never mixes with real bars."""
         replay = self.provider is not None and self.provider.name == "replay"
         return self.store.replayed if replay else self.store.bars
+
+    def _session_quotes(self) -> Any:
+        """Where the session day's quotes are kept and read back from (a backtest's: the store's;
+        a replay provider's: apart, as its bars)."""
+        replay = self.provider is not None and self.provider.name == "replay"
+        return self.store.replayed_quotes if replay else self.store.quotes
 
     def shutdown(self) -> None:
         """Stop the engine's own actors, newest first, each within ``shutdown_timeout``."""
@@ -329,6 +349,9 @@ class ProviderSink:
     def state(self, state: ConnectionState, detail: str | None = None) -> None:
         self.last_state = ProviderStateChanged(str(state), detail)
         self._coordinator.tell(self.last_state)
+
+    def quotes(self, quotes: Any) -> None:
+        self._coordinator.tell(LiveQuotes(tuple(quotes)))
 
     def outage(self, start_ts: int, end_ts: int) -> None:
         self._coordinator.tell(ProviderOutage(start_ts, end_ts))

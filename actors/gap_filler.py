@@ -12,6 +12,13 @@ on the QualityCalculator's gap (:class:`~domain.messages.commands.MarkGap`). A g
 publishes ``GapAbandoned``). A provider error is one failed attempt, never a crash; a rate limit
 also pushes the next fetch back by the provider's ``Retry-After``.
 
+Quote windows (:class:`~domain.messages.commands.FillQuotes`: a live session streaming quotes
+asks for every closed minute and every outage) are fetched the same way, from their own
+:class:`~domain.quality.gap_book.GapBook`: ``fetch_quotes`` per symbol and window, the quotes
+told back (:class:`~domain.messages.commands.QuotesFetched`), the window done after one answer
+and abandoned after ``max_retries`` failed ones. No quote is tracked by the QualityCalculator:
+the coordinator keeps the windows not yet answered and hands them to a restarted GapFiller.
+
 Gap state lives with the QualityCalculator: a restarted GapFiller is handed the open gaps again,
 each with its fetches so far, and goes on from there. At the close the coordinator asks for a
 drain (:class:`~domain.messages.commands.DrainGaps`);
@@ -33,7 +40,16 @@ from actors.timer import Timer
 from domain.bars import datetime_to_ts
 from domain.clock import Clock
 from domain.errors import ProviderError, ProviderRateLimited
-from domain.messages.commands import DrainGaps, FillBars, GapAttempted, GapsDrained, MarkGap, TrackGaps
+from domain.messages.commands import (
+    DrainGaps,
+    FillBars,
+    FillQuotes,
+    GapAttempted,
+    GapsDrained,
+    MarkGap,
+    QuotesFetched,
+    TrackGaps,
+)
 from domain.providers import MarketDataProvider
 from domain.quality.gap_book import GapBook
 from domain.quality.gaps import Gap
@@ -70,6 +86,7 @@ class GapFiller(EngineActor):
         self._timer = timer
         self._quality = quality
         self._book = GapBook(max_retries, retry_interval)
+        self._quote_book = GapBook(max_retries, retry_interval)
         self._day: date | None = None
         self._coordinator: Any = None
         self._wake_at: int | None = None  # clock ts of the armed wake-up
@@ -79,6 +96,10 @@ class GapFiller(EngineActor):
         match message:
             case TrackGaps():
                 self._track(message)
+            case FillQuotes(day=day, windows=windows):
+                self._new_day(day)
+                self._quote_book.track(windows, (), self._now())
+                self._fetch_due()
             case _Wake():
                 self._wake_at = None
                 self._fetch_due()
@@ -96,10 +117,14 @@ class GapFiller(EngineActor):
     def _now(self) -> int:
         return datetime_to_ts(self._clock.now())
 
-    def _track(self, message: TrackGaps) -> None:
-        if message.day != self._day:  # a new day: yesterday's gaps are no longer fetched
+    def _new_day(self, day: date) -> None:
+        if day != self._day:  # a new day: yesterday's gaps are no longer fetched
             self._book.clear()
-            self._day = message.day
+            self._quote_book.clear()
+            self._day = day
+
+    def _track(self, message: TrackGaps) -> None:
+        self._new_day(message.day)
         self._book.track(message.opened, message.closed, message.now_ts or self._now())
         self._arm()
         self._check_drained()
@@ -130,12 +155,43 @@ class GapFiller(EngineActor):
             if bars:
                 self._tell(FillBars(day, attempt, tuple(bars)))
             self._attempted(day, attempt)
+        self._fetch_quotes(day, now)
         self._arm()
         self._check_drained()
 
+    def _fetch_quotes(self, day: date | None, now: int) -> None:
+        book = self._quote_book
+        fetch, abandoned = book.due(now)
+        for window in abandoned:
+            log.warning(
+                "quote_window_abandoned",
+                symbol=window.symbol,
+                start_ts=window.start_ts,
+                attempts=window.retry_count,
+            )
+            if day is not None:
+                self._tell(GapAttempted(day, window))
+        for window in fetch:
+            attempt = book.attempted(window, now)
+            if attempt is None or day is None:
+                continue
+            try:
+                quotes = self._provider.fetch_quotes([window.symbol], window.start_ts, window.end_ts)
+            except ProviderError as error:
+                cause = f"{type(error).__name__}: {error}"
+                log.warning("quote_fetch_failed", symbol=window.symbol, start_ts=window.start_ts, error=cause)
+                if isinstance(error, ProviderRateLimited) and error.retry_after:
+                    book.postpone(attempt, now + math.ceil(error.retry_after * self._speed))
+                self._tell(GapAttempted(day, attempt, cause))
+                continue
+            book.track((), (attempt,), now)  # answered: done
+            self._tell(QuotesFetched(day, attempt, tuple(quotes)))
+
     def _arm(self) -> None:
         """Arm one timer for the earliest due gap (wall delay = clock delay / speed)."""
-        due = self._book.next_due()
+        due = min(
+            (d for d in (self._book.next_due(), self._quote_book.next_due()) if d is not None), default=None
+        )
         if due is None or (self._wake_at is not None and self._wake_at <= due):
             return
         self._wake_at = due
@@ -144,7 +200,9 @@ class GapFiller(EngineActor):
 
     def _check_drained(self) -> None:
         # drained: no gap of the day left, or nothing tracked for that day
-        if self._draining is not None and (self._draining != self._day or not len(self._book)):
+        if self._draining is not None and (
+            self._draining != self._day or not (len(self._book) or len(self._quote_book))
+        ):
             self._tell(GapsDrained(self._draining))
             self._draining = None
 

@@ -56,7 +56,8 @@ class HistoricalLoader(EngineActor):
         quote_reader: QuoteReader | None = None,
     ) -> None:
         """``reader`` serves the history; ``day_reader`` (by default the same) the session day's
-        own bars; ``quote_reader`` (a backtest streaming quotes) the day's quotes."""
+        own bars; ``quote_reader`` (a session streaming quotes) the day's quotes: a backtest's to
+        replay, a live session's received before a restart."""
         super().__init__()
         self._config = config
         self._reader = reader

@@ -10,6 +10,12 @@ planning the next trading day on the provider's clock, and the service's status.
   thread) is sorted by the :class:`~domain.session.live_day.LiveDay`, handed to the
   :class:`~actors.bar_writer.BarWriter` (the store is the live checkpoint: a restart reads the day
   back), appended to the session and published at once.
+- **Quotes.** Every :class:`~domain.messages.commands.LiveQuotes` is checked (the quote rules),
+  kept per second in the session data (the last by event time), written and published
+  (``quotes_appended``). The stream carries no sequence numbers, so a dropped quote cannot be
+  seen on the wire: every minute that closes is fetched again, seconds later (``FillQuotes``,
+  one window per symbol; after a restart, the day so far), and what the fetch holds that the
+  stream did not takes the path of a delivery — counted as ``quotes_filled``.
 - **Gaps.** Gap changes of the streamed interval go to the GapFiller (``TrackGaps``); its fills
   (``FillBars``) take the path of a delivery; at the close it drains the day (bounded).
 """
@@ -26,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from actors.bar_writer import BarsWritten, BuildBlocks, Flush, StoreDown, WriteBars
+from actors.bar_writer import BarsWritten, BuildBlocks, Flush, StoreDown, WriteBars, WriteQuotes
 from actors.handle import Handle
 from actors.pacing import BeginDay
 from domain.bars import Bar, bar_violation
@@ -35,17 +41,21 @@ from domain.messages.commands import (
     DayOpened,
     DrainGaps,
     FillBars,
+    FillQuotes,
     GapAttempted,
     GapsDrained,
     LiveBars,
+    LiveQuotes,
     OpenDay,
     ProviderOutage,
     ProviderStateChanged,
+    QuotesFetched,
     ReloadCalendar,
 )
-from domain.messages.events import BarsAppended, GapAbandoned, ProviderConnection
+from domain.messages.events import BarsAppended, GapAbandoned, ProviderConnection, QuotesAppended
 from domain.providers import ConnectionState
-from domain.quality.gaps import GapStatus
+from domain.quality.gaps import Gap, GapStatus
+from domain.quotes import Quote, quote_violation
 from domain.report import DaySummaries
 from domain.session.latency import LatencyStats
 from domain.session.lifecycle import LifecycleState
@@ -57,6 +67,10 @@ __all__ = ["LiveFeed"]
 log = structlog.get_logger("marketsession.live")
 
 State = LifecycleState
+
+QUOTE_SETTLE_SECONDS = 5
+"""A minute's quotes are fetched again this many clock seconds after it closed: the stream's own
+last quotes of the minute land first, and a fill counts only what the stream did not deliver."""
 
 
 @dataclass(slots=True)
@@ -78,7 +92,10 @@ class LiveFeed:
         self.latency = LatencyStats()
         self.counters: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
-        self._unstored: dict[int, tuple[tuple[Bar, ...], bool, bool]] = {}  # batches not yet written
+        self._unstored: dict[int, WriteBars | WriteQuotes] = {}  # batches not yet written
+        self._quote_windows: dict[tuple[str, int], Gap] = {}  # asked of the GapFiller, not answered
+        self._quotes_asked: tuple[date, int] | None = None  # the day and end of the windows asked
+        self._day_quotes_filled = 0
         self._batch = 0
         self._store_down = False
         self._opened: DayOpened | None = None  # a day opened to see whether it resumes
@@ -88,6 +105,10 @@ class LiveFeed:
         match message:
             case LiveBars(bars=bars, updated=updated, received=received):
                 self._on_bars(bars, updated=updated, received=received)
+            case LiveQuotes(quotes=quotes):
+                self._on_quotes(quotes)
+            case QuotesFetched():
+                self._on_quotes_fetched(message)
             case FillBars():
                 self._on_fill(message)
             case GapAttempted():
@@ -100,8 +121,10 @@ class LiveFeed:
             case BarsWritten(batches=batches):
                 for batch in batches:
                     entry = self._unstored.pop(batch, None)
-                    if entry is not None and not entry[2]:
-                        self.counters["stored"] += len(entry[0])
+                    if isinstance(entry, WriteBars) and not entry.filled:
+                        self.counters["stored"] += len(entry.bars)
+                    elif isinstance(entry, WriteQuotes):
+                        self.counters["quotes_stored"] += len(entry.quotes)
                 self._store_down = False
             case StoreDown(error=error):
                 self.counters["store_errors"] += 1
@@ -129,14 +152,21 @@ class LiveFeed:
         now = self.pacing.now_ts()
         base = str(self._base)
         symbols: dict[str, SymbolStatus] = {}
+        rules = self.config.session_data_config.quotes if self.config.wants_quotes else None
         for symbol in self._symbols:
             newest = day.newest_ts.get(symbol) if day is not None else None
+            quotes = None
+            if rules is not None and day is not None and now > day.hours.open_ts:
+                quotes = self.data.quote_quality(
+                    symbol, day.hours.open_ts, min(now, day.hours.close_ts), rules
+                )
             symbols[symbol] = SymbolStatus(
                 quality={i: self.data.quality(symbol, i) for i in self._intervals},
                 bars={i: len(self.data.session_bars(symbol, i) or ()) for i in self._intervals},
                 open_gaps=sum(g.status is GapStatus.OPEN for g in self.data.gaps(symbol, base)),
                 newest_bar_ts=newest,
                 lag_seconds=None if newest is None else max(0, now - (newest + self._base.seconds)),
+                quotes=None if quotes is None else quotes.to_json(),
             )
         return LiveStatus(
             session=self.config.session_name,
@@ -168,11 +198,8 @@ class LiveFeed:
     def _check_live_config(self: Any) -> None:
         if self.config.base_interval is None:
             raise ValueError("a live session streams bars: session_data_config.streams has no bar interval")
-        for kind, wanted in (("quotes", self.config.wants_quotes), ("ticks", self.config.wants_ticks)):
-            if wanted:
-                self._warn(
-                    f"{kind}: requested in streams, but no provider adapter streams {kind} yet; not streamed"
-                )
+        if self.config.wants_ticks:
+            self._warn("ticks: requested in streams, but no provider adapter streams ticks yet; not streamed")
 
     def _plan_live_day(self: Any) -> None:
         """Today if its close (plus grace) is still ahead, else the next trading day; loaded at
@@ -220,6 +247,8 @@ class LiveFeed:
             self._append(admitted.session)
             self.counters["resumed"] += len(admitted.session)
             log.info("resumed_from_store", day=stored.day.isoformat(), bars=len(admitted.session))
+        quotes = self.data.add_quotes(q for cols in stored.quotes for q in cols.quotes())
+        self.counters["quotes_resumed"] += len(quotes)
 
     def _on_reload_calendar(self: Any) -> str:
         """Re-read the calendar (the TimeManager's cache is already cleared): a closure of the
@@ -284,8 +313,86 @@ class LiveFeed:
         a bar delivered twice changes nothing); kept here until written, and handed again to a
         restarted writer."""
         self._batch += 1
-        self._unstored[self._batch] = (tuple(bars), updated, filled)
-        self._writer.tell(WriteBars(self._batch, tuple(bars), updated, filled))
+        self._write(WriteBars(self._batch, tuple(bars), updated, filled))
+
+    def _persist_quotes(self: Any, quotes: Sequence[Quote], *, filled: bool = False) -> None:
+        """Hand ``quotes`` to the BarWriter, as :meth:`_persist` does bars."""
+        self._batch += 1
+        self._write(WriteQuotes(self._batch, tuple(quotes), filled))
+
+    def _write(self: Any, batch: WriteBars | WriteQuotes) -> None:
+        self._unstored[batch.batch] = batch
+        self._writer.tell(batch)
+
+    # ------------------------------------------------------------------ quotes
+
+    def _valid_quotes(self: Any, quotes: Sequence[Quote], symbols: Any) -> list[Quote]:
+        """The quotes of ``symbols`` that keep the quote rules; the others counted as refused."""
+        valid = [q for q in quotes if q.symbol in symbols and quote_violation(q) is None]
+        if len(valid) < len(quotes):
+            self.counters["quotes_dropped"] += len(quotes) - len(valid)
+            self.refused["invalid or unsubscribed quote"] += len(quotes) - len(valid)
+        return valid
+
+    def _on_quotes(self: Any, quotes: Sequence[Quote]) -> None:
+        self.counters["quotes_received"] += len(quotes)
+        valid = self._valid_quotes(quotes, self._symbols if self.config.wants_quotes else ())
+        day = self._day
+        if day is None:  # between sessions: stored, and read back when the next day loads
+            if valid:
+                self._persist_quotes(valid)
+            return
+        changed = self.data.add_quotes(valid)
+        if changed:
+            self._persist_quotes(changed)
+            self._publish(QuotesAppended(day.hours.day, self._step, self.pacing.now_ts(), tuple(changed)))
+
+    def _fill_quotes(self: Any, until: int) -> None:
+        """Ask the GapFiller for the quotes of the minutes closed :data:`QUOTE_SETTLE_SECONDS`
+        before ``until`` not asked for yet (one window per symbol); the first ask of a day covers
+        the day so far."""
+        day = self._day
+        if day is None or self._gap_filler is None or not self.config.wants_quotes:
+            return
+        name = day.hours.day
+        start = (
+            self._quotes_asked[1] if self._quotes_asked and self._quotes_asked[0] == name else day.start_ts
+        )
+        settled = until - QUOTE_SETTLE_SECONDS
+        end = min(settled - settled % 60, day.end_ts)
+        if end <= start:
+            return
+        self._quotes_asked = (name, end)
+        windows = tuple(Gap(symbol, "quotes", start, end, end - start) for symbol in self._symbols)
+        self._quote_windows.update(((w.symbol, w.start_ts), w) for w in windows)
+        self._gap_filler.tell(FillQuotes(name, windows))
+
+    def _on_quotes_fetched(self: Any, message: QuotesFetched) -> None:
+        window = message.window
+        self._quote_windows.pop((window.symbol, window.start_ts), None)
+        self.counters["quote_fetches"] += 1
+        day = self._day
+        if day is None or message.day != day.hours.day:
+            return
+        changed = self.data.add_quotes(self._valid_quotes(message.quotes, (window.symbol,)))
+        if changed:
+            self._persist_quotes(changed, filled=True)
+            self.counters["quotes_filled"] += len(changed)
+            self._day_quotes_filled += len(changed)
+            self._publish(QuotesAppended(day.hours.day, self._step, self.pacing.now_ts(), tuple(changed)))
+
+    def _on_quote_attempt(self: Any, message: GapAttempted) -> None:
+        window = message.gap
+        if message.error:
+            self.counters["quote_fetch_errors"] += 1
+        if window.status is GapStatus.ABANDONED:
+            self._quote_windows.pop((window.symbol, window.start_ts), None)
+            self.counters["quote_windows_abandoned"] += 1
+            self._warn(
+                f"{window.symbol} quotes {self._hhmm(window.start_ts)}–{self._hhmm(window.end_ts)}: "
+                f"not fetched after {window.retry_count} tries; what the stream dropped there stays missing",
+                day=message.day,
+            )
 
     def _append(self: Any, bars: Sequence[Bar], *, received: float | None = None) -> None:
         if not bars:
@@ -323,6 +430,9 @@ class LiveFeed:
         if day is None or message.day != day.hours.day:
             return
         gap = message.gap
+        if gap.interval == "quotes":
+            self._on_quote_attempt(message)
+            return
         self.counters["gap_fetches"] += gap.status is not GapStatus.ABANDONED
         if message.error:
             self.counters["gap_fetch_errors"] += 1
@@ -355,6 +465,7 @@ class LiveFeed:
             return
         day = self._day.hours.day
         self._closing = "draining"
+        self._fill_quotes(self._day.end_ts + QUOTE_SETTLE_SECONDS)
         self._gap_filler.tell(DrainGaps(day))
         gf = self.config.session_data_config.gap_filler
         bound = (gf.max_retries + 1) * gf.retry_interval_seconds / self.speed + self._ask_timeout
@@ -362,10 +473,13 @@ class LiveFeed:
 
     def _on_live_child_restarted(self: Any, name: str) -> None:
         if name == "bar_writer":  # hand the new one every batch not yet written
-            for batch, (bars, updated, filled) in self._unstored.items():
-                self._writer.tell(WriteBars(batch, bars, updated, filled))
-        elif name == "gap_filler" and self._closing == "draining":  # it has its gaps from the quality
-            self._gap_filler.tell(DrainGaps(self._day.hours.day))
+            for batch in self._unstored.values():
+                self._writer.tell(batch)
+        elif name == "gap_filler":  # it has its gaps from the quality, its quote windows from here
+            if self._quote_windows and self._day is not None:
+                self._gap_filler.tell(FillQuotes(self._day.hours.day, tuple(self._quote_windows.values())))
+            if self._closing == "draining":
+                self._gap_filler.tell(DrainGaps(self._day.hours.day))
 
     def _day_stored(self: Any) -> None:
         """A live day closed: the writer builds the column blocks of what it stored."""
@@ -380,9 +494,14 @@ class LiveFeed:
             left = set(self._writer.ask(Flush(), timeout=self._ask_timeout))
         except Exception:  # the writer is gone: nothing more gets written
             left = set(self._unstored)
-        lost = sum(len(bars) for batch, (bars, _, _) in self._unstored.items() if batch in left)
+        lost = sum(len(b.bars) for n, b in self._unstored.items() if n in left and isinstance(b, WriteBars))
         if lost:
             self._warn(f"{lost} received bar(s) could not be stored: the store stayed unavailable")
+        lost = sum(
+            len(b.quotes) for n, b in self._unstored.items() if n in left and isinstance(b, WriteQuotes)
+        )
+        if lost:
+            self._warn(f"{lost} received quote(s) could not be stored: the store stayed unavailable")
 
     def _hhmm(self: Any, ts: int) -> str:
         return datetime.fromtimestamp(ts, UTC).astimezone(ZoneInfo(self._timezone)).strftime("%H:%M")

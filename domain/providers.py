@@ -3,10 +3,12 @@
 A provider does three things:
 
 - ``fetch_bars(symbols, interval, start_ts, end_ts)``: the bars of ``[start_ts, end_ts)`` it has
-  (history, and what the gap filler asks for again), sorted by symbol and time;
-- ``start_stream(symbols, sink)``: deliver bars as they complete, on the provider's own
-  thread(s), to a :class:`StreamSink`, reconnecting by itself after a disconnect; and
-  ``stop_stream(timeout)``;
+  (history, and what the gap filler asks for again), sorted by symbol and time; and
+  ``fetch_quotes(symbols, start_ts, end_ts)``: its top-of-book quotes of those seconds (every
+  update it has: the caller samples them), sizes in shares;
+- ``start_stream(symbols, sink, quotes=...)``: deliver bars as they complete — and the quotes of
+  the ``quotes`` symbols as they arrive — on the provider's own thread(s), to a
+  :class:`StreamSink`, reconnecting by itself after a disconnect; and ``stop_stream(timeout)``;
 - tell its :class:`ConnectionState` (``state``), and its clock (``clock``): the wall clock for a
   real provider, a shifted and possibly faster clock for the replay provider. The live session
   runs on the provider's clock, so a replay at 600× is a whole session in 39 seconds.
@@ -30,6 +32,7 @@ from typing import Protocol
 
 from domain.bars import Bar
 from domain.clock import Clock, _require_aware
+from domain.quotes import Quote
 
 __all__ = [
     "Backoff",
@@ -59,6 +62,9 @@ class StreamSink(Protocol):
     def state(self, state: ConnectionState, detail: str | None = None) -> None:
         """The connection changed state."""
 
+    def quotes(self, quotes: Sequence[Quote]) -> None:
+        """Top-of-book quotes as they arrived (any order; a quote may come late or twice)."""
+
     def outage(self, start_ts: int, end_ts: int) -> None:
         """The stream was down over ``[start_ts, end_ts)``: bars of it may be missing."""
 
@@ -75,7 +81,11 @@ class MarketDataProvider(Protocol):
         """Bars of ``[start_ts, end_ts)``; raises :class:`~domain.errors.ProviderError` subtypes."""
         ...
 
-    def start_stream(self, symbols: Sequence[str], sink: StreamSink) -> None: ...
+    def fetch_quotes(self, symbols: Sequence[str], start_ts: int, end_ts: int) -> list[Quote]:
+        """Quotes of the seconds ``[start_ts, end_ts)``; raises what ``fetch_bars`` raises."""
+        ...
+
+    def start_stream(self, symbols: Sequence[str], sink: StreamSink, quotes: Sequence[str] = ()) -> None: ...
 
     def stop_stream(self, timeout: float) -> None: ...
 

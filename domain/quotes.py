@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "Quote",
     "QuoteColumns",
     "QuoteReader",
+    "iso_us",
     "quote_violation",
     "sample_per_second",
     "shares",
@@ -68,6 +70,28 @@ class Quote(NamedTuple):
     def book(self) -> tuple[object, ...]:
         """What a sampled row compares: prices, sizes, venues and conditions."""
         return self[2:9]
+
+
+def iso_us(text: str, zone: tzinfo = UTC) -> int:
+    """Microseconds since the epoch of an ISO 8601 / RFC 3339 time (``Z`` or an offset; naive:
+    in ``zone``); digits past microseconds are dropped (a feed's nanoseconds). Raises
+    ``ValueError`` for anything else."""
+    cleaned = text.replace("Z", "+00:00").replace("z", "+00:00")
+    head, dot, rest = cleaned.partition(".")
+    if dot:  # keep at most microseconds of the fraction, and the offset after it
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        cleaned = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(f"timestamp {text!r} is not ISO 8601") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    delta = moment.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def shares(size: float, lot: int) -> float:

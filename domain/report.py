@@ -170,7 +170,9 @@ class DaySummary:
     extended: tuple[DaySegment, ...] = ()
     """The pre- and post-market sessions scored (extended hours), in time order."""
     quotes_streamed: int = 0
-    """Quote rows the clock released (a backtest streaming quotes)."""
+    """Quote rows the clock released (a backtest), or the session held at its close (live)."""
+    quotes_filled: int = 0
+    """Live: quote seconds the stream missed that fetching the closed minutes again recovered."""
 
     @property
     def day(self) -> date:
@@ -191,6 +193,7 @@ class DaySummary:
             "bars_streamed": self.bars_streamed,
             "bars_derived": self.bars_derived,
             "quotes_streamed": self.quotes_streamed,
+            "quotes_filled": self.quotes_filled,
             "bars_not_in_session": dict(sorted(self.refused.items())),
             "symbols": {symbol: day.to_json(zone) for symbol, day in self.symbols.items()},
             "warnings": list(self.warnings),
@@ -419,6 +422,7 @@ def summarise_day(
     segments: Sequence[DaySegment] = (),
     extended: Mapping[tuple[str, str, SessionType], IntervalQuality] | None = None,
     quotes_streamed: int = 0,
+    quotes_filled: int = 0,
     quote_rules: QuotesConfig | None = None,
     scored_until: int | None = None,
 ) -> DaySummary:
@@ -496,6 +500,7 @@ def summarise_day(
         ended_early=early,
         extended=others,
         quotes_streamed=quotes_streamed,
+        quotes_filled=quotes_filled,
     )
 
 

@@ -30,13 +30,12 @@ from __future__ import annotations
 import csv
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from domain.bars import parse_symbol
 from domain.errors import QuoteImportError, Violation
-from domain.quotes import CROSSED_TOLERANCE, Quote, quote_violation, shares
+from domain.quotes import CROSSED_TOLERANCE, Quote, iso_us, quote_violation, shares
 from domain.store import Store
 
 __all__ = ["QuoteImportReport", "import_quote_file", "read_quote_file"]
@@ -220,16 +219,7 @@ def _timestamp_us(text: str, zone: ZoneInfo) -> int:
             if value < limit:
                 return value * (1_000_000 // per_second)
         return value // 1_000  # nanoseconds
-    cleaned = text.replace("Z", "+00:00").replace("z", "+00:00")
-    head, dot, rest = cleaned.partition(".")
-    if dot:  # keep at most microseconds of the fraction, and the offset after it
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        cleaned = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
     try:
-        moment = datetime.fromisoformat(cleaned)
+        return iso_us(text, zone)
     except ValueError:
         raise ValueError(f"timestamp {text!r} is not ISO 8601 or an epoch count") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

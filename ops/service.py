@@ -55,7 +55,54 @@ _COUNTERS = {  # live_status() counter → (metric, help)
     "reconnects": ("marketsession_provider_reconnects", "Provider reconnects"),
     "outages": ("marketsession_provider_outages", "Provider stream outages reported"),
     "store_errors": ("marketsession_store_write_errors", "Store writes that failed (kept and retried)"),
+    "quotes_received": ("marketsession_quotes_received", "Quotes delivered by the provider"),
+    "quotes_filled": (
+        "marketsession_quotes_filled",
+        "Quote seconds the stream missed, recovered by fetching",
+    ),
+    "quote_fetches": ("marketsession_quote_fetches", "Quote windows fetched again (answered)"),
+    "quote_fetch_errors": ("marketsession_quote_fetch_errors", "Quote window fetches that failed"),
 }
+
+
+def _quote_metrics(symbols: dict[str, Any]) -> Iterator[Metric]:
+    """Per symbol streaming quotes: coverage, the book's age, crossed and locked seconds, spread."""
+    families = {
+        "coverage": GaugeMetricFamily(
+            "marketsession_quote_coverage_percent",
+            "Two-sided, fresh quote seconds of the session so far",
+            labels=["symbol"],
+        ),
+        "age_seconds": GaugeMetricFamily(
+            "marketsession_quote_age_seconds", "Seconds since the book last changed", labels=["symbol"]
+        ),
+        "crossed": GaugeMetricFamily(
+            "marketsession_quote_crossed_seconds", "Seconds the book was crossed", labels=["symbol"]
+        ),
+        "locked": GaugeMetricFamily(
+            "marketsession_quote_locked_seconds", "Seconds the book was locked", labels=["symbol"]
+        ),
+        "spread": GaugeMetricFamily(
+            "marketsession_quote_spread_median_bps",
+            "Median spread in basis points of the mid",
+            labels=["symbol"],
+        ),
+    }
+    for symbol, info in symbols.items():
+        quotes = info.get("quotes")
+        if not quotes:
+            continue
+        values = {
+            "coverage": quotes["coverage"],
+            "age_seconds": quotes["age_seconds"],
+            "crossed": quotes["crossed"]["seconds"],
+            "locked": quotes["locked"]["seconds"],
+            "spread": quotes["spread_bps"]["median"],
+        }
+        for key, value in values.items():
+            if value is not None:
+                families[key].add_metric([symbol], value)
+    yield from families.values()
 
 
 class _EngineCollector(Collector):
@@ -107,6 +154,7 @@ class _EngineCollector(Collector):
         yield lag
         yield quality
         yield gaps
+        yield from _quote_metrics(status["symbols"])
         yield GaugeMetricFamily(
             "marketsession_provider_connected",
             "1 when the provider stream is up",

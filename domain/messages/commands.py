@@ -16,7 +16,7 @@ from domain.columns import BarColumns
 from domain.history.series import HistoricalData
 from domain.quality.book import IntervalQuality, QualityScore
 from domain.quality.gaps import Gap
-from domain.quotes import QuoteColumns
+from domain.quotes import Quote, QuoteColumns
 from domain.session.windows import DayHours
 
 if TYPE_CHECKING:
@@ -32,6 +32,32 @@ class LiveBars:
     bars: tuple[Bar, ...]
     updated: bool = False
     received: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveQuotes:
+    """A provider's quote delivery (told to the coordinator from the provider's thread)."""
+
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FillQuotes:
+    """Coordinator → GapFiller: fetch the quotes of these windows again (a :class:`Gap` of
+    interval ``quotes`` per symbol, ``bar_count`` its seconds), with the bar gaps' bounded
+    retries: what the stream dropped is recovered."""
+
+    day: date
+    windows: tuple[Gap, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QuotesFetched:
+    """GapFiller → coordinator: what the provider returned for one quote window."""
+
+    day: date
+    window: Gap
+    quotes: tuple[Quote, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -408,20 +408,29 @@ class SessionData:
         self._quote_horizon = ReleaseHorizon(released_until)
         return self._quote_horizon
 
-    def add_quotes(self, quotes: Iterable[Quote]) -> int:
+    def add_quotes(self, quotes: Iterable[Quote]) -> list[Quote]:
         """Live path: quotes as they arrive (any order, duplicates and late ones included); each
-        second keeps its last quote by event time, as the store does. The number that changed
-        a second's quote."""
-        changed = 0
+        second keeps its last quote by event time, as the store does. The quotes that became
+        their second's last (one equal in time and book to the one held changes nothing)."""
+        changed: list[Quote] = []
         for quote in quotes:
             seconds = self._live_quotes.setdefault(quote.symbol, {})
             held = seconds.get(quote.ts)
-            if held is None or (quote.event_us >= held.event_us and quote != held):
+            if (
+                held is None
+                or quote.event_us > held.event_us
+                or (quote.event_us == held.event_us and quote.book() != held.book())
+            ):
                 seconds[quote.ts] = quote
                 self._quotes.pop(quote.symbol, None)  # rebuilt when next read
-                changed += 1
+                changed.append(quote)
         self._quote_horizon = _WHOLE  # a live session holds what arrived
         return changed
+
+    def quote_rows(self) -> int:
+        """Quote rows the session holds (all symbols; a replay's whole day)."""
+        symbols = set(self._quotes) | set(self._live_quotes)
+        return sum(len(cols) for symbol in symbols if (cols := self.quote_columns(symbol)) is not None)
 
     def quote_columns(self, symbol: str) -> QuoteColumns | None:
         """The session's quote rows of ``symbol`` (a replay's: the whole day, released up to the

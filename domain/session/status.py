@@ -30,13 +30,15 @@ class Progress:
 @dataclass(frozen=True, slots=True)
 class SymbolStatus:
     """One symbol of today's live session: quality and bar count per interval, the open gaps of
-    the base interval, the newest bar and how far it lags the clock."""
+    the base interval, the newest bar and how far it lags the clock, and (streaming quotes) the
+    quote quality so far (:meth:`~domain.quality.quotes.QuoteQuality.to_json`)."""
 
     quality: Mapping[str, float | None]
     bars: Mapping[str, int]
     open_gaps: int
     newest_bar_ts: int | None
     lag_seconds: int | None
+    quotes: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from domain.store.calendar_repo import CalendarRepository
 from domain.store.failures import store_failure
 from domain.store.migrations_runner import current_revision, head_revision, upgrade_store
 from domain.store.quote_repo import QuoteRepository
-from domain.store.schema import replayed_bars
+from domain.store.schema import replayed_bars, replayed_quotes
 
 T = TypeVar("T")
 
@@ -116,6 +116,8 @@ class Store:
         self.replayed = BarRepository(engine, self.display_url, replayed_bars)
         """What the replay provider streamed (never read by a session on a real provider)."""
         self.quotes = QuoteRepository(engine, self.display_url)
+        self.replayed_quotes = QuoteRepository(engine, self.display_url, replayed_quotes)
+        """The replay provider's quotes as a live session received them."""
 
     def close(self) -> None:
         self.engine.dispose()

@@ -6,9 +6,10 @@ change across two writes keeps no second row), and upserts the rows in one trans
 the same quotes again changes nothing. Each write says where its quotes came from (``source``,
 as for bars: ``import:FILE``, ``demo``, a provider's name) and when they were received
 (``received_us`` of a quote, else the write's ``received_at``). A second already stored keeps
-its row against a quote of that second with an earlier event time (one that arrived late). Errors are raised as
-:class:`~domain.errors.StoreUnavailable` / :class:`~domain.errors.StoreError`, as everywhere in
-the store.
+its row against a quote of that second with an earlier event time (one that arrived late).
+Errors are raised as :class:`~domain.errors.StoreUnavailable` / :class:`~domain.errors.StoreError`,
+as everywhere in the store. ``Store.replayed_quotes`` is the same over the table of what the
+replay provider streamed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Table, delete, func, select
 
 from domain.quotes import Quote, QuoteColumns, sample_per_second
 from domain.store.failures import Repository, driver_failure, translated
@@ -29,7 +30,7 @@ __all__ = ["QuoteRepository", "QuoteSeriesSummary"]
 _BATCH = 10_000
 _BOOK = ("bid_price", "bid_size", "ask_price", "ask_size", "bid_venue", "ask_venue", "conditions")
 _COLUMNS = ("symbol", "event_us", *_BOOK, "received_us")  # the order of Quote's fields
-_WHERE = " FROM quotes WHERE symbol = {mark} AND ts >= {mark} AND ts < {mark} ORDER BY ts"
+_WHERE = " FROM {table} WHERE symbol = {mark} AND ts >= {mark} AND ts < {mark} ORDER BY ts"
 _READ_NUMBERS = (
     "SELECT ts, event_us, COALESCE(bid_price, -1.0), bid_size, COALESCE(ask_price, -1.0), ask_size" + _WHERE
 )  # a missing side as -1: prices are positive
@@ -47,9 +48,9 @@ class QuoteSeriesSummary:
 class QuoteRepository(Repository):
     """The quotes of the store; see the module docstring."""
 
-    def __init__(self, engine: Engine, shown: str) -> None:
+    def __init__(self, engine: Engine, shown: str, table: Table = quotes) -> None:
         super().__init__(engine, shown)
-        table = quotes
+        self._table = table
         self._read = select(*(table.c[name] for name in _COLUMNS))
 
     def write(
@@ -67,11 +68,11 @@ class QuoteRepository(Repository):
             return 0
         with translated(self._writing(what)), self._engine.begin() as connection:
             rows = self._drop_unchanged(connection, rows)
-            insert = upsert(connection, quotes)
+            insert = upsert(connection, self._table)
             statement = insert.on_conflict_do_update(
                 index_elements=["symbol", "ts"],
                 set_={name: insert.excluded[name] for name in ("event_us", *_BOOK, "received_us", "source")},
-                where=quotes.c.event_us <= insert.excluded.event_us,  # a second keeps its last quote
+                where=self._table.c.event_us <= insert.excluded.event_us,  # a second keeps its last quote
             )
             fallback_us = None if received_at is None else received_at * 1_000_000
             iterator = iter(rows)
@@ -87,7 +88,7 @@ class QuoteRepository(Repository):
     def _drop_unchanged(self, connection: Connection, rows: list[Quote]) -> list[Quote]:
         """``rows`` (sampled, in symbol and time order) without each symbol's leading row whose
         book equals the row stored just before it."""
-        c = quotes.c
+        c = self._table.c
         out: list[Quote] = []
         checked: set[str] = set()
         for quote in rows:
@@ -103,7 +104,7 @@ class QuoteRepository(Repository):
 
     def read(self, symbol: str, start_ts: int, end_ts: int) -> list[Quote]:
         """The rows of ``symbol`` for the seconds ``start_ts <= ts < end_ts``, in time order."""
-        c = quotes.c
+        c = self._table.c
         query = self._read.where(c.symbol == symbol, c.ts >= start_ts, c.ts < end_ts).order_by(c.ts)
         with translated(self._reading(f"the quotes of {symbol}")), self._engine.connect() as connection:
             return [Quote(*row) for row in connection.execute(query)]
@@ -118,7 +119,8 @@ class QuoteRepository(Repository):
             # read at this volume), one indexed range read per symbol
             dialect = connection.dialect
             mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            sql, labels_sql = _READ_NUMBERS.format(mark=mark), _READ_LABELS.format(mark=mark)
+            name = self._table.name
+            sql, labels_sql = (text.format(mark=mark, table=name) for text in (_READ_NUMBERS, _READ_LABELS))
             raw: Any = connection.connection.driver_connection
             try:
                 cursor = raw.cursor(binary=True) if dialect.name == "postgresql" else raw.cursor()
@@ -134,16 +136,26 @@ class QuoteRepository(Repository):
                 raise driver_failure(exc, dialect, sql, doing) from None
         return out
 
+    def delete_from(self, symbols: Sequence[str], start_ts: int) -> int:
+        """Delete the rows of ``symbols`` for the seconds from ``start_ts`` on; how many."""
+        c = self._table.c
+        statement = delete(self._table).where(c.symbol.in_(list(symbols)), c.ts >= start_ts)
+        with (
+            translated(self._writing(f"the quotes of {', '.join(symbols)}")),
+            self._engine.begin() as connection,
+        ):
+            return int(connection.execute(statement).rowcount)
+
     def count(self, symbol: str | None = None) -> int:
-        query = select(func.count()).select_from(quotes)
+        query = select(func.count()).select_from(self._table)
         if symbol is not None:
-            query = query.where(quotes.c.symbol == symbol)
+            query = query.where(self._table.c.symbol == symbol)
         with translated(self._reading("the quote count")), self._engine.connect() as connection:
             return int(connection.execute(query).scalar_one())
 
     def summary(self) -> list[QuoteSeriesSummary]:
         """Per symbol: how many rows, the first and the last second."""
-        c = quotes.c
+        c = self._table.c
         query = (
             select(c.symbol, func.count(), func.min(c.ts), func.max(c.ts))
             .group_by(c.symbol)

@@ -123,25 +123,32 @@ bar_blocks = Table(
 packed columns (see ``docs/decisions.md``). The rows stay the truth; ``data reindex`` rebuilds."""
 
 
-quotes = Table(
-    "quotes",
-    metadata,
-    Column("symbol", String(32), nullable=False),
-    Column("ts", BigInteger, nullable=False),  # the second the row stands for, UTC epoch seconds
-    Column("event_us", BigInteger, nullable=False),  # the quote's event time, UTC epoch microseconds
-    Column("bid_price", Float),  # NULL: no bid (a one-sided quote)
-    Column("bid_size", Float, nullable=False),  # shares
-    Column("ask_price", Float),  # NULL: no ask
-    Column("ask_size", Float, nullable=False),
-    Column("bid_venue", String(16)),
-    Column("ask_venue", String(16)),
-    Column("conditions", String(64)),
-    Column("received_us", BigInteger),
-    Column("source", String(255), nullable=False, server_default="unknown"),
-    PrimaryKeyConstraint("symbol", "ts", name="pk_quotes"),
-    sqlite_with_rowid=False,
-)
+def _quote_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("symbol", String(32), nullable=False),
+        Column("ts", BigInteger, nullable=False),  # the second the row stands for, UTC epoch seconds
+        Column("event_us", BigInteger, nullable=False),  # the quote's event time, UTC epoch microseconds
+        Column("bid_price", Float),  # NULL: no bid (a one-sided quote)
+        Column("bid_size", Float, nullable=False),  # shares
+        Column("ask_price", Float),  # NULL: no ask
+        Column("ask_size", Float, nullable=False),
+        Column("bid_venue", String(16)),
+        Column("ask_venue", String(16)),
+        Column("conditions", String(64)),
+        Column("received_us", BigInteger),
+        Column("source", String(255), nullable=False, server_default="unknown"),
+        PrimaryKeyConstraint("symbol", "ts", name=f"pk_{name}"),
+        sqlite_with_rowid=False,
+    )
+
+
+quotes = _quote_table("quotes")
 """Top-of-book quotes, one row per symbol and second (:func:`domain.quotes.sample_per_second`)."""
+replayed_quotes = _quote_table("replayed_quotes")
+"""The replay provider's quotes as a live session received them, apart from real ones (as
+``replayed_bars``)."""
 
 
 def upsert(connection: Connection, table: Table) -> Any:

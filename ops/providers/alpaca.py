@@ -1,4 +1,5 @@
-"""Alpaca market data v2 (SPEC §8): history over REST, live minute bars over a websocket.
+"""Alpaca market data v2 (SPEC §8, §12): history over REST, live minute bars and quotes over a
+websocket.
 
 History — ``GET {data_url}/v2/stocks/bars`` with ``symbols`` (comma-separated), ``timeframe``
 (``5Min``, ``1Hour``, ``1Day``…), ``start`` and ``end`` (RFC 3339; Alpaca's ``end`` is
@@ -11,15 +12,27 @@ times; 401/403 mean bad keys; connection errors and 5xx are retried with backoff
 Day bars are stamped at midnight New York time by Alpaca and re-keyed here to
 :func:`domain.bars.daily_ts` of that date.
 
+Quotes — ``GET {data_url}/v2/stocks/quotes`` with ``symbols``, ``start``, ``end`` (to the
+microsecond before ``end_ts``), ``limit``, ``feed``, ``sort=asc`` and ``page_token``; the answer
+is ``{"quotes": {symbol: [{"t", "bx", "bp", "bs", "ax", "ap", "as", "c", "z"}]},
+"next_page_token"}``, paged like bars. ``t`` is RFC 3339 with nanoseconds (kept to the
+microsecond), sizes are round lots (×100 shares), a price of 0 is a missing side, ``c`` a list
+of condition codes. A quote that breaks the quote rules (:func:`domain.quotes.quote_violation`)
+is left out and counted (``stats["invalid_quotes"]``): crossed prints happen on real feeds.
+
 Live — a websocket on ``{stream_url}/v2/{feed}``; every server message is a JSON array::
 
     server  [{"T": "success", "msg": "connected"}]
     client  {"action": "auth", "key": …, "secret": …}
     server  [{"T": "success", "msg": "authenticated"}]   or  [{"T": "error", "code": 402, …}]
-    client  {"action": "subscribe", "bars": [...], "updatedBars": [...]}
-    server  [{"T": "subscription", "bars": [...], "updatedBars": [...], …}]
+    client  {"action": "subscribe", "bars": [...], "updatedBars": [...], "quotes": [...]}
+    server  [{"T": "subscription", "bars": [...], "updatedBars": [...], "quotes": [...], …}]
     server  [{"T": "b", "S": "AAPL", "t": …, "o": …, "h": …, "l": …, "c": …, "v": …}, …]
     server  [{"T": "u", …}]        a correction of a minute bar already delivered
+    server  [{"T": "q", "S": "AAPL", "t": …, "bx", "bp", "bs", "ax", "ap", "as", "c", "z"}, …]
+
+The IEX feed streams quotes of at most :data:`IEX_QUOTE_SYMBOLS` symbols (a free account's
+limit): asking for more is refused at ``start_stream`` with the count, before connecting.
 
 The stream runs on a daemon thread: it reports CONNECTED once the subscription is confirmed;
 after a disconnect (or a retryable error: 406, 500…) it reports RECONNECTING, waits
@@ -39,7 +52,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,6 +80,7 @@ from domain.errors import (
 )
 from domain.intervals import MINUTE, Interval
 from domain.providers import Backoff, ConnectionState, StreamSink
+from domain.quotes import Quote, iso_us, quote_violation, shares
 
 __all__ = ["AlpacaProvider", "alpaca_timeframe"]
 
@@ -74,6 +88,11 @@ log = structlog.get_logger(__name__)
 
 NEW_YORK = ZoneInfo("America/New_York")
 BARS_PATH = "/v2/stocks/bars"
+QUOTES_PATH = "/v2/stocks/quotes"
+LOT = 100
+"""Shares per round lot: Alpaca's quote sizes are in round lots."""
+IEX_QUOTE_SYMBOLS = 30
+"""Symbols whose quotes the IEX feed streams on one connection."""
 PAGE_LIMIT = 10_000
 """Alpaca's maximum ``limit`` per page."""
 MAX_RATE_LIMIT_WAIT = 60.0
@@ -125,6 +144,7 @@ class _StreamRun:
 
     symbols: list[str]
     sink: StreamSink
+    quotes: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ws: ClientConnection | None = None
@@ -171,7 +191,7 @@ class AlpacaProvider:
             raise ValueError(f"max_rate_limit_retries must be >= 0, got {max_rate_limit_retries}")
         self._key_id = key_id
         self._secret_key = secret_key
-        self._bars_url = data_url.rstrip("/") + BARS_PATH
+        self._data_url = data_url.rstrip("/")
         self._stream_url = f"{stream_url.rstrip('/')}/v2/{feed}"
         self._feed = feed
         self._clock: Clock = clock or WallClock()
@@ -185,7 +205,17 @@ class AlpacaProvider:
         self._thread: threading.Thread | None = None
         # messages: websocket messages received; reconnects: reconnect attempts
         self.stats: dict[str, int] = dict.fromkeys(
-            ("messages", "bars", "updated_bars", "reconnects", "malformed", "rate_limited"), 0
+            (
+                "messages",
+                "bars",
+                "updated_bars",
+                "quotes",
+                "invalid_quotes",
+                "reconnects",
+                "malformed",
+                "rate_limited",
+            ),
+            0,
         )
 
     @classmethod
@@ -235,36 +265,70 @@ class AlpacaProvider:
             "adjustment": "raw",
             "feed": self._feed,
         }
+        bars: dict[tuple[str, int], Bar] = {}
+        pages = self._pages(
+            BARS_PATH, params, lambda payload, page: self._read_page(payload, query, page, bars)
+        )
+        log.info("alpaca_bars_fetched", symbols=len(wanted), interval=interval, pages=pages, bars=len(bars))
+        return sorted(bars.values(), key=lambda bar: (bar.symbol, bar.ts))
+
+    def fetch_quotes(self, symbols: Sequence[str], start_ts: int, end_ts: int) -> list[Quote]:
+        """Quotes of the seconds ``[start_ts, end_ts)`` sorted by (symbol, time); raises
+        ProviderError subtypes (the module docstring says what is asked and read)."""
+        wanted = sorted(set(symbols))
+        if not wanted or end_ts <= start_ts:
+            return []
+        params = {
+            "symbols": ",".join(wanted),
+            "start": _rfc3339(start_ts),
+            "end": ts_to_datetime(end_ts - 1).strftime("%Y-%m-%dT%H:%M:%S.999999Z"),
+            "limit": str(PAGE_LIMIT),
+            "feed": self._feed,
+            "sort": "asc",
+        }
+        quotes: list[Quote] = []
+        received = int(self._clock.now().timestamp() * 1_000_000)
+
+        def read(payload: Any, page: int) -> str | None:
+            return self._read_quote_page(payload, frozenset(wanted), start_ts, end_ts, page, received, quotes)
+
+        pages = self._pages(QUOTES_PATH, params, read)
+        log.info("alpaca_quotes_fetched", symbols=len(wanted), pages=pages, quotes=len(quotes))
+        return sorted(quotes, key=lambda quote: (quote.symbol, quote.event_us))
+
+    def _pages(self, path: str, params: dict[str, str], read: Callable[[Any, int], str | None]) -> int:
+        """GET ``path`` page by page until ``next_page_token`` is null; ``read`` checks and keeps
+        each page and returns its token. The number of pages."""
         headers = {
             "APCA-API-KEY-ID": self._key_id,
             "APCA-API-SECRET-KEY": self._secret_key,
             "Accept": "application/json",
         }
-        bars: dict[tuple[str, int], Bar] = {}
         token: str | None = None
         with httpx.Client(headers=headers, timeout=self._request_timeout) as client:
             for page in itertools.count(1):
-                payload = self._get_page(client, params if token is None else {**params, "page_token": token})
-                next_token = self._read_page(payload, query, page, bars)
+                payload = self._get_page(
+                    client, path, params if token is None else {**params, "page_token": token}
+                )
+                next_token = read(payload, page)
                 if next_token is None:
-                    break
+                    return page
                 if next_token == token:
                     raise ProviderProtocolError(f"alpaca repeated next_page_token {token!r} (page {page})")
                 token = next_token
-        log.info("alpaca_bars_fetched", symbols=len(wanted), interval=interval, pages=page, bars=len(bars))
-        return sorted(bars.values(), key=lambda bar: (bar.symbol, bar.ts))
+        raise AssertionError("unreachable")
 
-    def _get_page(self, client: httpx.Client, params: dict[str, str]) -> Any:
+    def _get_page(self, client: httpx.Client, path: str, params: dict[str, str]) -> Any:
         rate_limited = 0
         while True:
-            response = self._send(client, params)
+            response = self._send(client, path, params)
             status = response.status_code
             if status == 429:
                 self.stats["rate_limited"] += 1
                 wait = self._rate_limit_wait(response)
                 if rate_limited >= self._max_rate_limit_retries:
                     raise ProviderRateLimited(
-                        f"alpaca rate limit: HTTP 429 on GET {BARS_PATH} after {rate_limited} retries",
+                        f"alpaca rate limit: HTTP 429 on GET {path} after {rate_limited} retries",
                         retry_after=wait,
                     )
                 delay = min(
@@ -280,21 +344,20 @@ class AlpacaProvider:
                 raise kind(f"alpaca refused the request (HTTP {status}): {message}")
             if status != 200:
                 raise ProviderError(
-                    f"alpaca answered HTTP {status} to GET {BARS_PATH}: {_error_message(response)}"
+                    f"alpaca answered HTTP {status} to GET {path}: {_error_message(response)}"
                 )
             try:
                 return response.json()
             except ValueError as exc:
-                raise ProviderProtocolError(
-                    f"alpaca returned malformed JSON for GET {BARS_PATH}: {exc}"
-                ) from exc
+                raise ProviderProtocolError(f"alpaca returned malformed JSON for GET {path}: {exc}") from exc
 
-    def _send(self, client: httpx.Client, params: dict[str, str]) -> httpx.Response:
+    def _send(self, client: httpx.Client, path: str, params: dict[str, str]) -> httpx.Response:
         """One GET, retried with backoff on connection errors and 5xx (tenacity)."""
+        url = self._data_url + path
 
         def attempt() -> httpx.Response:
             try:
-                response = client.get(self._bars_url, params=params)
+                response = client.get(url, params=params)
             except httpx.TransportError as exc:
                 raise _Transient(f"{type(exc).__name__}: {exc}") from exc
             if response.status_code >= 500:
@@ -312,7 +375,7 @@ class AlpacaProvider:
             return retrying(attempt)
         except _Transient as exc:
             raise ProviderUnavailable(
-                f"alpaca data API at {self._bars_url} unavailable after {REST_ATTEMPTS} attempts: {exc}"
+                f"alpaca data API at {url} unavailable after {REST_ATTEMPTS} attempts: {exc}"
             ) from exc
 
     def _backoff_delay(self, attempt: int) -> float:
@@ -374,14 +437,76 @@ class AlpacaProvider:
                 into[symbol, bar.ts] = bar
         return token or None
 
+    def _read_quote_page(
+        self,
+        payload: Any,
+        symbols: frozenset[str],
+        start_ts: int,
+        end_ts: int,
+        page: int,
+        received_us: int,
+        into: list[Quote],
+    ) -> str | None:
+        """Check one quotes page and add its valid quotes to ``into``; the next token."""
+        if not isinstance(payload, dict):
+            raise ProviderProtocolError(f"alpaca quotes page {page} is not a JSON object: {_clip(payload)}")
+        token = payload.get("next_page_token")
+        if token is not None and not isinstance(token, str):
+            raise ProviderProtocolError(
+                f"alpaca quotes page {page} has a non-string next_page_token {token!r}"
+            )
+        by_symbol = {} if payload.get("quotes") is None else payload["quotes"]
+        if not isinstance(by_symbol, dict):
+            raise ProviderProtocolError(
+                f"alpaca quotes page {page}: 'quotes' is not an object: {_clip(by_symbol)}"
+            )
+        for symbol, items in by_symbol.items():
+            if symbol not in symbols:
+                raise ProviderProtocolError(
+                    f"alpaca quotes page {page} holds {symbol!r}, which was not requested"
+                )
+            if not isinstance(items, list):
+                raise ProviderProtocolError(f"alpaca quotes page {page}: quotes of {symbol} are not a list")
+            for item in items:
+                stamp = item.get("t") if isinstance(item, dict) else None
+                try:
+                    quote = _parse_quote(item, symbol, received_us)
+                except _BadItem as exc:
+                    raise ProviderProtocolError(
+                        f"alpaca quote of {symbol} at {stamp} (page {page}): {exc}"
+                    ) from None
+                if not start_ts <= quote.ts < end_ts:
+                    raise ProviderProtocolError(
+                        f"alpaca quote of {symbol} at {stamp} (page {page}): outside the requested range "
+                        f"[{_rfc3339(start_ts)}, {_rfc3339(end_ts)})"
+                    )
+                if self._valid_quote(quote):
+                    into.append(quote)
+        return token or None
+
+    def _valid_quote(self, quote: Quote) -> bool:
+        reason = quote_violation(quote)
+        if reason is not None:
+            self.stats["invalid_quotes"] += 1
+            log.warning("alpaca_quote_refused", symbol=quote.symbol, event_us=quote.event_us, reason=reason)
+        return reason is None
+
     # -- live (websocket) -----------------------------------------------------------------------
 
-    def start_stream(self, symbols: Sequence[str], sink: StreamSink) -> None:
-        """Start streaming minute bars of ``symbols`` to ``sink`` on a daemon thread."""
+    def start_stream(self, symbols: Sequence[str], sink: StreamSink, quotes: Sequence[str] = ()) -> None:
+        """Start streaming minute bars of ``symbols`` (and quotes of ``quotes``) to ``sink`` on a
+        daemon thread. :class:`ProviderSubscriptionError` for more quote symbols than the IEX
+        feed streams."""
+        quoted = sorted(set(quotes))
+        if self._feed == "iex" and len(quoted) > IEX_QUOTE_SYMBOLS:
+            raise ProviderSubscriptionError(
+                f"alpaca's iex feed streams quotes of at most {IEX_QUOTE_SYMBOLS} symbols, "
+                f"and {len(quoted)} were asked for: stream fewer, or use the sip feed (APCA_DATA_FEED=sip)"
+            )
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise RuntimeError("the alpaca stream is already running: stop_stream() first")
-            run = _StreamRun(sorted(set(symbols)), sink)
+            run = _StreamRun(sorted(set(symbols)), sink, quoted)
             self._run = run
             self._thread = threading.Thread(
                 target=self._stream, args=(run,), name="alpaca-stream", daemon=True
@@ -496,11 +621,14 @@ class AlpacaProvider:
                 continue
             if not isinstance(items, list):
                 items = [items]
-            # consecutive bars ("b") or updated bars ("u") go to the sink as one batch
-            for batch_kind, group in itertools.groupby(items, key=_bar_kind):
+            # consecutive bars ("b"), updated bars ("u") or quotes ("q") go to the sink as one batch
+            for batch_kind, group in itertools.groupby(items, key=_data_kind):
                 if batch_kind is None:
                     for item in group:
                         expecting = self._control(run, ws, item, expecting)
+                    continue
+                if batch_kind == "q":
+                    self._deliver_quotes(run, group)
                     continue
                 bars = []
                 for item in group:
@@ -521,17 +649,19 @@ class AlpacaProvider:
             ws.send(json.dumps({"action": "auth", "key": self._key_id, "secret": self._secret_key}))
             return "authenticated"
         if kind == "success" and item.get("msg") == "authenticated" and expecting == "authenticated":
-            ws.send(json.dumps({"action": "subscribe", "bars": run.symbols, "updatedBars": run.symbols}))
+            subscribe = {"action": "subscribe", "bars": run.symbols, "updatedBars": run.symbols}
+            ws.send(json.dumps(subscribe | ({"quotes": run.quotes} if run.quotes else {})))
             return "subscription"
         if kind == "subscription" and expecting == "subscription":
             missing = sorted(set(run.symbols) - set(item.get("bars") or ()))
-            if missing:
-                log.warning("alpaca_subscription_incomplete", missing=missing)
+            missing_quotes = sorted(set(run.quotes) - set(item.get("quotes") or ()))
+            if missing or missing_quotes:
+                log.warning("alpaca_subscription_incomplete", missing=missing, missing_quotes=missing_quotes)
             self._subscribed(run)
             return None
         if kind is None:
             self._malformed(item, "not a typed message")
-        return expecting  # other types (trades, quotes, statuses…) are not ours to handle
+        return expecting  # other types (trades, statuses…) are not ours to handle
 
     def _subscribed(self, run: _StreamRun) -> None:
         run.attempt = 0
@@ -559,6 +689,25 @@ class AlpacaProvider:
             newest = max(bar.ts for bar in bars)
             run.last_bar_ts = newest if run.last_bar_ts is None else max(run.last_bar_ts, newest)
 
+    def _deliver_quotes(self, run: _StreamRun, items: Iterable[Any]) -> None:
+        received = int(time.time() * 1_000_000)
+        quotes = []
+        for item in items:
+            try:
+                quote = _parse_quote(item, None, received)
+            except _BadItem as exc:
+                self._malformed(item, str(exc))
+                continue
+            if self._valid_quote(quote):
+                quotes.append(quote)
+        if not quotes:
+            return
+        with run.lock:
+            if run.stop.is_set():
+                return
+            run.sink.quotes(quotes)
+        self.stats["quotes"] += len(quotes)
+
     def _malformed(self, raw: Any, reason: str) -> None:
         self.stats["malformed"] += 1
         log.warning("alpaca_stream_malformed_item", reason=reason, item=_clip(raw))
@@ -571,10 +720,53 @@ class AlpacaProvider:
             run.sink.state(state, detail)
 
 
-def _bar_kind(item: Any) -> str | None:
-    """``"b"`` or ``"u"`` for a bar or an updated bar item, else ``None``."""
+def _data_kind(item: Any) -> str | None:
+    """``"b"``, ``"u"`` or ``"q"`` for a bar, an updated bar or a quote item, else ``None``."""
     kind = item.get("T") if isinstance(item, dict) else None
-    return kind if kind in ("b", "u") else None
+    return kind if kind in ("b", "u", "q") else None
+
+
+def _parse_quote(item: Any, symbol: str | None, received_us: int) -> Quote:
+    """Our quote for one Alpaca quote item (symbol from ``S`` unless given): sizes from round
+    lots to shares, a price of 0 as a missing side, the conditions joined with commas."""
+    if not isinstance(item, dict):
+        raise _BadItem(f"not a JSON object: {_clip(item)}")
+    if symbol is None:
+        symbol = item.get("S")
+        if not isinstance(symbol, str) or not symbol:
+            raise _BadItem("no symbol 'S'")
+    stamp = item.get("t")
+    try:
+        event_us = iso_us(stamp) if isinstance(stamp, str) and "T" in stamp else None
+    except ValueError:
+        event_us = None
+    if event_us is None:
+        raise _BadItem(f"bad or missing timestamp 't': {stamp!r}")
+    numbers = []
+    for key in ("bp", "bs", "ap", "as"):
+        value = item.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _BadItem(f"non-numeric {key!r}: {value!r}")
+        numbers.append(float(value))
+    bid, bid_size, ask, ask_size = numbers
+    conditions = item.get("c")
+    if isinstance(conditions, list):
+        conditions = ",".join(str(c) for c in conditions) or None
+    elif conditions is not None and not isinstance(conditions, str):
+        raise _BadItem(f"conditions 'c' neither a list nor a string: {conditions!r}")
+    venues = [v if isinstance(v, str) and v else None for v in (item.get("bx"), item.get("ax"))]
+    return Quote(
+        symbol,
+        event_us,
+        bid or None,
+        shares(bid_size, LOT),
+        ask or None,
+        shares(ask_size, LOT),
+        venues[0],
+        venues[1],
+        conditions,
+        received_us,
+    )
 
 
 def _parse_bar(item: Any, symbol: str | None, interval: Interval) -> tuple[int, Bar]:

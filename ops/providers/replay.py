@@ -11,6 +11,12 @@ subscribe): they are what the gap filler fetches.
 ``fetch_bars`` answers what a real provider would have had: every shifted bar that has ended
 by the clock's now, dropped or not — so gap filling can be exercised end to end.
 
+Quotes (the stored rows of the source day, shifted alike) stream the same way when asked for:
+a row is delivered once the clock has passed its second, all symbols of a second in one
+batch, with the same faults as bars (drawn from a generator of their own, so a replay's bar
+faults are the same with or without quotes); ``fetch_quotes`` answers every row whose second
+has ended.
+
 Faults (:class:`ReplayFaults`, from ``--fault`` specs): drop a fraction or a time range of bars
 from the stream; deliver late (held back to the next batch) or twice; lag every delivery;
 disconnect for a while (bars due meanwhile are lost; the outage is reported on reconnect); fail
@@ -39,6 +45,7 @@ from domain.config import SessionConfig
 from domain.errors import ProviderError, ProviderUnavailable
 from domain.intervals import Interval
 from domain.providers import ConnectionState, ScaledClock, StreamSink
+from domain.quotes import Quote
 from domain.session.windows import DayHours
 from ops.faults import ProviderFaults
 
@@ -63,7 +70,8 @@ class ReplayFaults:
 
 
 class ReplayProvider:
-    """See the module docstring. ``bars``: the shifted bars, any order, one interval."""
+    """See the module docstring. ``bars``: the shifted bars, any order, one interval; ``quotes``:
+    the shifted quote rows, any order."""
 
     name = "replay"
 
@@ -74,6 +82,7 @@ class ReplayProvider:
         clock: ScaledClock,
         faults: ReplayFaults | None = None,
         time: WallTime | ManualTime | None = None,
+        quotes: Sequence[Quote] = (),
     ) -> None:
         self._clock = clock
         self._time = time or WallTime()
@@ -83,6 +92,7 @@ class ReplayProvider:
         """The clock time the stream waits for (None while it sends, or once it is done)."""
         self.faults = faults or ReplayFaults()
         self._bars = sorted(bars, key=lambda b: (b.ts, b.symbol))
+        self._quotes = sorted(quotes, key=lambda q: (q.ts, q.symbol, q.event_us))
         intervals = {bar.interval for bar in self._bars}
         if len(intervals) > 1:
             raise ValueError(f"a replay serves one interval, got {sorted(intervals)}")
@@ -92,12 +102,14 @@ class ReplayProvider:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._fetch_failures_left = self.faults.fetch_failures
-        self.stats = dict.fromkeys(
-            ("sent", "dropped", "late", "duplicated", "lost_disconnected", "fetches"), 0
-        )
-        """What the stream did (``sent`` counts deliveries, duplicates included)."""
+        faulted = ("sent", "dropped", "late", "duplicated", "lost_disconnected")
+        self.stats = dict.fromkeys((*faulted, *(f"quotes_{k}" for k in faulted), "fetches"), 0)
+        """What the stream did (``sent`` counts deliveries, duplicates included; ``quotes_…``
+        the same of quotes)."""
         self.dropped: list[Bar] = []
         """The bars the faults kept from the stream (dropped, or lost while disconnected)."""
+        self.dropped_quotes: list[Quote] = []
+        """The quotes the faults kept from the stream."""
 
     @property
     def state(self) -> ConnectionState:
@@ -123,16 +135,30 @@ class ReplayProvider:
             key=lambda b: (b.symbol, b.ts),
         )
 
+    def fetch_quotes(self, symbols: Sequence[str], start_ts: int, end_ts: int) -> list[Quote]:
+        with self._lock:
+            self.stats["fetches"] += 1
+            if self._fetch_failures_left > 0:
+                self._fetch_failures_left -= 1
+                raise ProviderUnavailable("replay fault: the provider did not answer this fetch")
+        wanted = set(symbols)
+        horizon = datetime_to_ts(self._clock.now()) - 1
+        return sorted(
+            (q for q in self._quotes if q.symbol in wanted and start_ts <= q.ts < end_ts and q.ts <= horizon),
+            key=lambda q: (q.symbol, q.event_us),
+        )
+
     # ------------------------------------------------------------------ stream
 
-    def start_stream(self, symbols: Sequence[str], sink: StreamSink) -> None:
+    def start_stream(self, symbols: Sequence[str], sink: StreamSink, quotes: Sequence[str] = ()) -> None:
         if self._thread is not None:
             raise RuntimeError("the replay stream is already running")
-        wanted = set(symbols)
+        wanted, quoted = set(symbols), set(quotes)
         bars = [bar for bar in self._bars if bar.symbol in wanted]
+        rows = [quote for quote in self._quotes if quote.symbol in quoted]
         self._stop.clear()
         self._thread = threading.Thread(
-            target=self._run, args=(bars, sink), name="marketsession-replay", daemon=True
+            target=self._run, args=(bars, rows, sink), name="marketsession-replay", daemon=True
         )
         self._thread.start()
 
@@ -173,14 +199,22 @@ class ReplayProvider:
         finally:
             self.waiting_for = None
 
-    def _run(self, bars: list[Bar], sink: StreamSink) -> None:
+    def _run(self, bars: list[Bar], quotes: list[Quote], sink: StreamSink) -> None:
         faults, seconds = self.faults, self.interval.seconds
-        rng = random.Random(faults.seed)
+        rngs = (random.Random(faults.seed), random.Random(faults.seed + 1))  # bars', quotes'
         self._set_state(sink, ConnectionState.CONNECTING)
         self._set_state(sink, ConnectionState.CONNECTED)
         start = self._clock.now().timestamp()
-        batches = {ts: list(group) for ts, group in itertools.groupby(bars, key=attrgetter("ts"))}
-        held: list[Bar] = []  # late or duplicated bars, sent with the next batch
+        # (end, kind, start, items): a bar batch (kind 0) ends with its interval, quotes (1) with their second
+        events: list[tuple[int, int, int, list[Any]]] = [
+            (ts + seconds, 0, ts, list(group)) for ts, group in itertools.groupby(bars, key=attrgetter("ts"))
+        ]
+        events.extend((ts + 1, 1, ts, list(g)) for ts, g in itertools.groupby(quotes, key=attrgetter("ts")))
+        events.sort(key=lambda event: event[:2])
+        held: tuple[list[Any], list[Any]] = ([], [])  # late or duplicated items, sent with the next batch
+        deliver = (sink.bars, sink.quotes)
+        prefix = ("", "quotes_")
+        kept = (self.dropped, self.dropped_quotes)
         spans = sorted(span for span in faults.disconnects if span[1] > start)
         down: tuple[int, int] | None = None
         lost: list[int] = []  # starts of the bars lost while down
@@ -197,8 +231,8 @@ class ReplayProvider:
             return True
 
         try:
-            for ts in sorted(batches):
-                due = ts + seconds + faults.lag_seconds
+            for end, kind, ts, items in events:
+                due = end + faults.lag_seconds
                 if due < start:
                     continue  # already past when the stream started
                 if down is None and spans and spans[0][0] <= due:
@@ -212,35 +246,38 @@ class ReplayProvider:
                     down = None
                 if not self._wait_until(due):
                     return
+                stat, rng = prefix[kind], rngs[kind]
                 if down is not None:
-                    self.stats["lost_disconnected"] += len(batches[ts])
-                    self.dropped.extend(batches[ts])
-                    lost.append(ts)
+                    self.stats[f"{stat}lost_disconnected"] += len(items)
+                    kept[kind].extend(items)
+                    if kind == 0:
+                        lost.append(ts)
                     continue
-                out = held
-                held = []
-                for bar in batches[ts]:
+                out = held[kind][:]
+                held[kind].clear()
+                for item in items:
                     if rng.random() < faults.drop_fraction or any(
-                        a <= bar.ts < b for a, b in faults.drop_ranges
+                        a <= item.ts < b for a, b in faults.drop_ranges
                     ):
-                        self.stats["dropped"] += 1
-                        self.dropped.append(bar)
+                        self.stats[f"{stat}dropped"] += 1
+                        kept[kind].append(item)
                     elif rng.random() < faults.late_fraction:
-                        self.stats["late"] += 1
-                        held.append(bar)
+                        self.stats[f"{stat}late"] += 1
+                        held[kind].append(item)
                     else:
-                        out.append(bar)
+                        out.append(item)
                         if rng.random() < faults.duplicate_fraction:
-                            self.stats["duplicated"] += 1
-                            held.append(bar)
+                            self.stats[f"{stat}duplicated"] += 1
+                            held[kind].append(item)
                 if out:
-                    self.stats["sent"] += len(out)
-                    sink.bars(out)
+                    self.stats[f"{stat}sent"] += len(out)
+                    deliver[kind](out)
             if down is not None and not reconnect(down):  # down past the last bar
                 return
-            if held and not self._stop.is_set():
-                self.stats["sent"] += len(held)
-                sink.bars(held)
+            for kind in (0, 1):
+                if held[kind] and not self._stop.is_set():
+                    self.stats[f"{prefix[kind]}sent"] += len(held[kind])
+                    deliver[kind](held[kind])
         except Exception as error:  # a sink that raises must not kill the feed silently
             log.error("replay_stream_failed", error=f"{type(error).__name__}: {error}")
             self._set_state(sink, ConnectionState.FAILED, f"{type(error).__name__}: {error}")
@@ -298,6 +335,11 @@ def replay_from_store(
         for symbol in config.symbols
         for bar in store.bars.read(symbol, base, source_hours.read_start_ts, source_hours.read_end_ts)
     ]
+    quotes = [
+        quote._replace(event_us=quote.event_us + shift * 1_000_000, received_us=None)
+        for symbol in (config.symbols if config.wants_quotes else ())
+        for quote in store.quotes.read(symbol, source_hours.read_start_ts, source_hours.read_end_ts)
+    ]
     if not bars:
         raise ProviderError(
             f"replay: no {base} bars stored for {', '.join(config.symbols)} on {source.isoformat()} "
@@ -309,10 +351,12 @@ def replay_from_store(
         clock_start = datetime.combine(target, start, zone)
     log.info(
         "replay_planned", source=source.isoformat(), target=target.isoformat(), bars=len(bars),
-        start=clock_start.isoformat(), speed=speed,
+        quotes=len(quotes), start=clock_start.isoformat(), speed=speed,
     )  # fmt: skip
     replay_faults = ReplayFaults(**faults.resolve(target, zone), seed=seed) if faults is not None else None
-    return ReplayProvider(bars, clock=replay_clock(clock_start, speed, origin), faults=replay_faults)
+    return ReplayProvider(
+        bars, clock=replay_clock(clock_start, speed, origin), faults=replay_faults, quotes=quotes
+    )
 
 
 def _trading_hours(calendar: TradingCalendar, day: date, config: SessionConfig) -> DayHours:

@@ -13,10 +13,11 @@ day's timestamps. Every wait is bounded; nothing sleeps.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pykka
 import pytest
 from support.engine import Recorder
 from support.fake_alpaca import FakeAlpaca
@@ -39,6 +40,7 @@ from domain.bars import Bar
 from domain.calendar.model import CalendarException
 from domain.clock import SimulatedClock
 from domain.config import SessionConfig
+from domain.errors import ProviderSubscriptionError
 from domain.messages.events import (
     ActorRestarted,
     BarsAppended,
@@ -50,6 +52,7 @@ from domain.messages.events import (
 )
 from domain.providers import Backoff, ScaledClock
 from domain.quality.gaps import GapStatus
+from domain.quotes import Quote
 from domain.report import RunReport
 from domain.session.windows import DayHours
 from domain.store import Store
@@ -87,11 +90,14 @@ class Live:
         config: SessionConfig | None = None,
         speed: float = SPEED,
         stream_faults: ReplayFaults | None = None,
+        quotes: Sequence[Quote] = (),
         **options: Any,
     ) -> None:
         self.time = ManualTime()
         self.clock = ScaledClock(start, speed, self.time.now)
-        self.provider = ReplayProvider(bars, clock=self.clock, faults=stream_faults, time=self.time)
+        self.provider = ReplayProvider(
+            bars, clock=self.clock, faults=stream_faults, time=self.time, quotes=quotes
+        )
         self.recorder = Recorder()
         self.engine = MarketSessionSystem(
             config or live_config(), store, provider=self.provider, time=self.time, **options
@@ -154,6 +160,18 @@ def minutes_of(gaps: list[Any], interval: str = "1m") -> set[tuple[str, int]]:
         if e.gap.interval == interval
         for ts in range(e.gap.start_ts, e.gap.end_ts, 60)
     }
+
+
+def quotes_of(bars: list[Bar]) -> list[Quote]:
+    """A book every 5 seconds of each bar's minute, changing each time, a cent either side of the
+    close at the minute's last quote (so every close lies inside the quote at its bar's end)."""
+    out = []
+    for bar in bars:
+        for k in range(12):
+            mid = bar.open + (bar.close - bar.open) * k / 11
+            bid, ask = round(mid - 0.01, 2), round(mid + 0.01, 2)
+            out.append(Quote(bar.symbol, (bar.ts + 5 * k) * 1_000_000 + 250, bid, 100.0 + k, ask, 200.0))
+    return out
 
 
 # ------------------------------------------------------------------------- a whole session
@@ -443,8 +461,8 @@ def test_a_crash_during_the_session_still_completes_at_full_quality(
     plan = parse_faults([fault], live=True)
     regular = session_bars_of(hours)
     run = make(
-        live, store, regular, ny(EARLY_CLOSE, 9, 29),
-        stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), faults=plan,
+        live, store, regular, ny(EARLY_CLOSE, 9, 29), config=live_config(streams=("1m", "5m", "quotes")),
+        quotes=quotes_of(regular), stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), faults=plan,
     )  # fmt: skip
     report = run.run()
 
@@ -461,6 +479,15 @@ def test_a_crash_during_the_session_still_completes_at_full_quality(
         session = report.days[0].symbols[symbol].session
         assert session["1m"].bars == 210 and session["1m"].quality == 100.0
         assert session["5m"].bars == 42 and session["5m"].quality == 100.0
+        assert_every_quote(store, report, symbol, hours)
+
+
+def assert_every_quote(store: Store, report: RunReport, symbol: str, hours: DayHours) -> None:
+    """Every quote row of :func:`quotes_of` the day's bars is in the store and the day's quality."""
+    quality = report.days[0].symbols[symbol].quotes
+    seconds = hours.close_ts - hours.open_ts
+    assert quality is not None and (quality.rows, quality.valid_seconds) == (12 * seconds // 60, seconds)
+    assert store.replayed_quotes.count(symbol) == 12 * seconds // 60
 
 
 def test_a_gap_filler_crash_still_completes_at_full_quality(store: Store, live: list[Live]) -> None:
@@ -468,8 +495,9 @@ def test_a_gap_filler_crash_still_completes_at_full_quality(store: Store, live: 
     plan = parse_faults(["crash:gap_filler@5"], live=True)
     regular = session_bars_of(hours)
     run = make(
-        live, store, regular, ny(EARLY_CLOSE, 9, 29),
-        stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), ask_timeout=3.0, faults=plan,
+        live, store, regular, ny(EARLY_CLOSE, 9, 29), config=live_config(streams=("1m", "5m", "quotes")),
+        quotes=quotes_of(regular), stream_faults=ReplayFaults(drop_fraction=0.05, seed=5), ask_timeout=3.0,
+        faults=plan,
     )  # fmt: skip
     report = run.run()
 
@@ -479,6 +507,7 @@ def test_a_gap_filler_crash_still_completes_at_full_quality(store: Store, live: 
     for symbol in SYMBOLS:
         session = report.days[0].symbols[symbol].session
         assert session["1m"].quality == 100.0 and session["5m"].quality == 100.0
+        assert_every_quote(store, report, symbol, hours)
     assert not any("drain deadline" in w for w in report.warnings), report.warnings
 
 
@@ -661,3 +690,60 @@ def test_alpaca_refusing_the_credentials_fails_the_run_with_alpacas_answer(store
             engine.shutdown()
     assert report.status == "failed"
     assert report.error is not None and "auth failed" in report.error and "402" in report.error
+
+
+# ------------------------------------------------------------------------------------ quotes
+
+
+def test_quotes_dropped_from_the_stream_are_recovered_by_fetching_each_closed_minute_again(
+    store: Store, live: list[Live]
+) -> None:
+    """``drop:5%`` (and late and duplicated quotes) on a quote stream: every quote row of the day
+    ends in the session and the store, the dropped ones by the minute fetches, and the day's quote
+    quality is that of the whole feed."""
+    hours = day_hours(store, EARLY_CLOSE)
+    bars = session_bars_of(hours)
+    quotes = quotes_of(bars)
+    faults = ReplayFaults(drop_fraction=0.05, late_fraction=0.02, duplicate_fraction=0.02, seed=5)
+    config = live_config(streams=("1m", "5m", "quotes"))
+    run = make(live, store, bars, ny(EARLY_CLOSE, 9, 29), config=config, quotes=quotes, stream_faults=faults)
+
+    report = run.run()
+
+    assert report.status == "completed", report.error
+    dropped = run.provider.dropped_quotes
+    assert len(dropped) > 0.03 * len(quotes), "seed 5 drops too few quotes: the test would check little"
+    (day,) = report.days
+    status = run.engine.live_status()
+    assert day.quotes_filled == status.counters["quotes_filled"]
+    # a late quote of a minute's last seconds arrives after that minute was fetched: filled first
+    assert len(dropped) <= day.quotes_filled <= len(dropped) + run.provider.stats["quotes_late"]
+    assert day.quotes_streamed == len(quotes)
+    for symbol in SYMBOLS:
+        mine = [q for q in quotes if q.symbol == symbol]
+        in_store = store.replayed_quotes.read(symbol, hours.open_ts, hours.close_ts)
+        assert [(q.event_us, q.bid_price, q.bid_size, q.ask_price) for q in in_store] == [
+            (q.event_us, q.bid_price, q.bid_size, q.ask_price) for q in mine
+        ]
+        quality = day.symbols[symbol].quotes
+        assert quality is not None
+        assert (quality.rows, quality.valid_seconds, quality.seconds) == (len(mine), 12_600, 12_600)
+        assert quality.closes_checked == 210 == quality.closes_inside
+        assert day.symbols[symbol].session["1m"].quality == 100.0  # the dropped bars were filled too
+    assert store.quotes.count() == 0, "a replay never writes to the data"
+    assert store.replayed.count() == 2 * 210
+    assert report.warnings == ()
+
+
+def test_the_iex_feed_refuses_quotes_of_more_than_30_symbols_before_connecting(store: Store) -> None:
+    symbols = [f"S{i:02d}" for i in range(31)]
+    config = live_config(symbols, ("1m", "quotes"), data_api="alpaca")
+    with FakeAlpaca() as fake:
+        provider = AlpacaProvider(
+            "key", "secret", data_url=fake.data_url, stream_url=fake.stream_url, feed="iex"
+        )
+        engine = MarketSessionSystem(config, store, provider=provider)
+        with pytest.raises(ProviderSubscriptionError, match="at most 30 symbols, and 31 were asked for"):
+            engine.start()
+        assert fake.connections == 0
+    assert pykka.ActorRegistry.get_all() == []

@@ -94,12 +94,12 @@ def test_the_session_data_scores_live_quotes_arriving_late_duplicated_and_out_of
     data.append_session_bars([Bar("AAPL", "1m", OPEN, 100.0, 100.2, 99.9, 100.05, 1_000.0)])
     late = q(30, 100.0, 100.1)._replace(event_us=(OPEN + 30) * 1_000_000 + 900_000)
     first = [q(0, 100.0, 100.1), late, q(30, 99.0, 99.1)]  # the earlier quote of second 30 arrives last
-    assert data.add_quotes(first) == 2
-    assert data.add_quotes(first) == 0  # duplicates change nothing
+    assert data.add_quotes(first) == [first[0], late]
+    assert data.add_quotes(first) == []  # duplicates change nothing
     got = data.quote_quality("AAPL", OPEN, OPEN + 60, QuotesConfig())
     assert got is not None and got.rows == 1  # second 30's last quote shows second 0's book: no row
     assert data.latest_quote("AAPL") == first[0]
-    assert data.add_quotes([q(31, 100.0, 100.2)]) == 1
+    assert len(data.add_quotes([q(31, 100.0, 100.2)])) == 1
     assert data.latest_quote("AAPL") == q(31, 100.0, 100.2)
     assert (got.valid_seconds, got.closes_checked, got.closes_inside) == (60, 1, 1)
     got = data.quote_quality("AAPL", OPEN, OPEN + 60, QuotesConfig())

@@ -44,13 +44,18 @@ def test_a_write_that_repeats_the_stored_book_keeps_no_row_and_a_change_does(sto
     assert [q.ts - T0 for q in store.quotes.read("AAPL", T0, T0 + 10)] == [0, 6]
 
 
-def test_a_quote_arriving_late_for_a_stored_second_does_not_replace_that_seconds_later_quote(store: Store) -> None:
+def test_a_quote_arriving_late_for_a_stored_second_does_not_replace_that_seconds_later_quote(
+    store: Store,
+) -> None:
     store.quotes.write([quote(0, 900_000, bid=100.01)], source="feed")
     store.quotes.write([quote(0, 100_000, bid=99.0)], source="feed")  # earlier in the second, received later
     store.quotes.write([quote(1), quote(1, 950_000, bid=99.98)], source="feed")
     late = store.quotes.write([quote(1, 990_000, bid=99.97)], source="feed")  # later: it is the second's last
     assert late == 1
-    assert [(q.ts - T0, q.bid_price) for q in store.quotes.read("AAPL", T0, T0 + 10)] == [(0, 100.01), (1, 99.97)]
+    assert [(q.ts - T0, q.bid_price) for q in store.quotes.read("AAPL", T0, T0 + 10)] == [
+        (0, 100.01),
+        (1, 99.97),
+    ]
 
 
 def test_each_row_keeps_its_source(store: Store) -> None:

@@ -175,6 +175,7 @@ def test_every_level_has_exactly_the_keys_the_readme_documents() -> None:
         "bars_streamed",
         "bars_derived",
         "quotes_streamed",
+        "quotes_filled",
         "bars_not_in_session",
         "warnings",
         "symbols",

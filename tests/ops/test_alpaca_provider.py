@@ -30,9 +30,11 @@ from domain.errors import (
     ProviderNotSupported,
     ProviderProtocolError,
     ProviderRateLimited,
+    ProviderSubscriptionError,
     ProviderUnavailable,
 )
 from domain.providers import Backoff, ConnectionState
+from domain.quotes import Quote
 from ops.providers.alpaca import REST_ATTEMPTS, AlpacaProvider
 
 FAST = Backoff(initial=0.01, cap=0.05)
@@ -580,3 +582,77 @@ def test_start_stream_twice_is_refused(
     provider.start_stream(["AAPL"], sink)
     with pytest.raises(RuntimeError, match="already running"):
         provider.start_stream(["AAPL"], RecordingSink())
+
+
+# -- quotes ------------------------------------------------------------------------------------
+
+
+def real_quotes(symbol: str, start: str, end: str) -> list[Quote]:
+    """Quotes around real minute closes: at 7 and 41 seconds into each minute, 1 and 2 cents
+    either side, with round-lot sizes, venues and a condition."""
+    out = []
+    for bar in real_minute_bars(symbol, start, end):
+        for second, half in ((7, 0.01), (41, 0.02)):
+            us = (bar.ts + second) * 1_000_000 + 654_321
+            bid, ask = round(bar.close - half, 2), round(bar.close + half, 2)
+            out.append(Quote(symbol, us, bid, 300.0, ask, 500.0, "V", "Q", "R"))
+    return out
+
+
+def test_fetch_quotes_follows_pages_and_reads_lots_nanoseconds_and_missing_sides(
+    fake: FakeAlpaca, make_provider: Callable[..., AlpacaProvider]
+) -> None:
+    aapl, rivn = real_quotes("AAPL", "13:30", "13:40"), real_quotes("RIVN", "13:30", "13:40")
+    one_sided = Quote("RIVN", aapl[-1].event_us + 1, None, 0.0, 12.5, 100.0, None, "Q", "R")
+    crossed = Quote("AAPL", aapl[-1].event_us + 5, 214.0, 100.0, 210.0, 100.0)  # far crossed: refused
+    fake.add_quotes([*aapl, *rivn, one_sided, crossed])
+    fake.page_size = 7
+    provider = make_provider()
+
+    got = provider.fetch_quotes(["RIVN", "AAPL"], utc("2025-07-02T13:30"), utc("2025-07-02T13:40"))
+
+    expected = sorted([*aapl, *rivn, one_sided], key=lambda q: (q.symbol, q.event_us))
+    assert [q._replace(received_us=None) for q in got] == expected  # lots back to shares, µs kept
+    requests = [r for r in fake.requests if r.path == "/v2/stocks/quotes"]
+    assert len(requests) == -(-(len(aapl) + len(rivn) + 1) // 7)  # 7 a page, the crossed one among them
+    first = requests[0].params
+    assert (first["symbols"], first["feed"], first["sort"]) == ("AAPL,RIVN", "iex", "asc")
+    assert first["end"] == "2025-07-02T13:39:59.999999Z"
+    assert provider.stats["invalid_quotes"] == 1  # the crossed one, left out and counted
+    second = provider.fetch_quotes(["RIVN"], one_sided.ts, one_sided.ts + 1)  # the one-sided quote's second
+    assert [q._replace(received_us=None) for q in second] == [
+        q for q in expected if q.ts == one_sided.ts and q.symbol == "RIVN"
+    ]
+
+
+def test_stream_subscribes_to_quotes_and_delivers_them_in_shares(
+    fake: FakeAlpaca, make_provider: Callable[..., AlpacaProvider]
+) -> None:
+    quotes = real_quotes("AAPL", "13:30", "13:35")
+    provider, sink = make_provider(), RecordingSink()
+
+    provider.start_stream(["AAPL", "RIVN"], sink, quotes=["AAPL"])
+    sink.wait_state(CONNECTED)
+    assert fake.actions[-1] == {
+        "action": "subscribe", "bars": ["AAPL", "RIVN"], "updatedBars": ["AAPL", "RIVN"], "quotes": ["AAPL"],
+    }  # fmt: skip
+    assert fake.push_quotes(quotes[:4]) == 1 and fake.push_quotes(quotes[4:]) == 1
+    sink.wait_for(lambda: len(sink.quotes_delivered()) == len(quotes), f"{len(quotes)} quotes")
+
+    delivered = sink.quotes_delivered()
+    assert [q._replace(received_us=None) for q in delivered] == quotes
+    assert all(q.received_us is not None for q in delivered)
+    assert provider.stats["quotes"] == len(quotes) and provider.stats["malformed"] == 0
+
+
+def test_the_iex_feed_refuses_quotes_of_more_than_30_symbols_and_sip_takes_them(
+    fake: FakeAlpaca, make_provider: Callable[..., AlpacaProvider]
+) -> None:
+    symbols = [f"S{i:02d}" for i in range(31)]
+    with pytest.raises(ProviderSubscriptionError, match="iex feed streams quotes of at most 30 symbols"):
+        make_provider().start_stream(symbols, RecordingSink(), quotes=symbols)
+    assert fake.connections == 0
+    sink = RecordingSink()
+    make_provider(feed="sip").start_stream(symbols, sink, quotes=symbols)
+    sink.wait_state(CONNECTED)
+    assert fake.subscribes()[-1]["quotes"] == symbols

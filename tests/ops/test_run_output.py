@@ -62,7 +62,16 @@ def test_at_80_columns_nothing_is_cut_and_the_indicators_get_their_own_table(dem
     out = _summary(demo_url, 80)
     assert max(len(line.rstrip()) for line in out.splitlines()) <= 80
     assert "…" not in out
-    for text in ("2025-07-02", "2025-07-03*", "symbol", "RIVN", "15m %", "avg volume intraday", "low 52w"):
+    for text in (
+        "2025-07-02",
+        "2025-07-03*",
+        "symbol",
+        "RIVN",
+        "15m %",
+        "avg volume intraday",
+        "low 52w",
+        "coverage",
+    ):
         assert text in out, text
     assert any(line.startswith("indicators") for line in out.splitlines())
 

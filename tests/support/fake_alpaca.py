@@ -1,6 +1,8 @@
 """A fake Alpaca market data v2 server on 127.0.0.1: real sockets, Alpaca's protocol.
 
-REST (``http.server`` on port 0) answers ``GET /v2/stocks/bars`` as Alpaca does: the key pair in
+REST (``http.server`` on port 0) answers ``GET /v2/stocks/bars`` and ``GET /v2/stocks/quotes`` as
+Alpaca does (quotes: nanosecond stamps, sizes in round lots, ``c`` a list; ``end`` inclusive to
+the microsecond): the key pair in
 ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY`` (missing: 401, wrong: 403), parameters checked
 (400 with ``{"code", "message"}``), ``end`` inclusive, bars ordered by symbol then time and
 paged with an opaque ``next_page_token``, day bars stamped at midnight New York time, 429 with
@@ -10,7 +12,8 @@ The websocket (``websockets`` sync server on port 0) serves ``/v2/{feed}``: ``co
 open, ``auth`` (402 on bad keys, 403 when repeated, 404 when it does not come in time),
 ``subscribe``/``unsubscribe`` only once authenticated (401 otherwise), a ``subscription``
 message listing every channel, then whatever the test pushes: bars (``"T": "b"``), updated
-bars (``"T": "u"``), errors, raw text, or an abrupt drop of every connection.
+bars (``"T": "u"``), quotes (``"T": "q"``), errors, raw text, or an abrupt drop of every
+connection.
 
 Everything it receives is recorded (REST requests, websocket actions, connections) and
 :meth:`FakeAlpaca.wait_until` waits on that record with a timeout.
@@ -38,9 +41,11 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from domain.bars import Bar, daily_date
+from domain.quotes import Quote
 
 NEW_YORK = ZoneInfo("America/New_York")
 BARS_PATH = "/v2/stocks/bars"
+QUOTES_PATH = "/v2/stocks/quotes"
 FEEDS = frozenset({"iex", "sip", "delayed_sip", "otc", "boats", "overnight", "test"})
 CHANNELS = (
     "trades",
@@ -107,6 +112,7 @@ class FakeAlpaca:
         self.actions: list[dict[str, Any]] = []
         self.ws_paths: list[str] = []
         self._bars: dict[tuple[str, str], dict[int, Bar]] = {}
+        self._quotes: dict[str, list[Quote]] = {}
         self._scripted: list[_Scripted] = []
         self._connection_limit_next = 0
         self._connections = 0
@@ -163,6 +169,14 @@ class FakeAlpaca:
         with self._changed:
             for bar in bars:
                 self._bars.setdefault((bar.symbol, bar.interval), {})[bar.ts] = bar
+
+    def add_quotes(self, quotes: Iterable[Quote]) -> None:
+        """Quotes the REST endpoint serves (sizes in shares here; sent as round lots)."""
+        with self._changed:
+            for quote in quotes:
+                self._quotes.setdefault(quote.symbol, []).append(quote)
+            for rows in self._quotes.values():
+                rows.sort(key=lambda q: q.event_us)
 
     def rate_limit_next(self, n: int, retry_after: str | None = "0") -> None:
         """The next ``n`` REST requests answer 429 (``Retry-After`` omitted when ``None``)."""
@@ -222,6 +236,20 @@ class FakeAlpaca:
                 {"T": kind, "S": bar.symbol, **_bar_fields(bar)}
                 for bar in bars
                 if session.wants(channel, bar.symbol)
+            ]
+            if items and _send(connection, json.dumps(items)):
+                sent += 1
+        return sent
+
+    def push_quotes(self, quotes: Iterable[Quote]) -> int:
+        """Send ``quotes`` as one message of ``q`` items to each subscriber; how many got it."""
+        quotes = list(quotes)
+        sent = 0
+        for connection, session in self._live_sessions():
+            items = [
+                {"T": "q", "S": quote.symbol, **_quote_fields(quote)}
+                for quote in quotes
+                if session.wants("quotes", quote.symbol)
             ]
             if items and _send(connection, json.dumps(items)):
                 sent += 1
@@ -354,7 +382,7 @@ class FakeAlpaca:
         with self._changed:
             self.requests.append(RecordedRequest(url.path, params, headers))
             self._changed.notify_all()
-        if url.path != BARS_PATH:
+        if url.path not in (BARS_PATH, QUOTES_PATH):
             _reply(handler, 404, {"message": "Not Found"})
             return
         key, secret = headers.get("apca-api-key-id"), headers.get("apca-api-secret-key")
@@ -370,7 +398,7 @@ class FakeAlpaca:
             _reply_raw(handler, scripted.status, scripted.body, scripted.headers)
             return
         try:
-            body = self._bars_page(params)
+            body = self._bars_page(params) if url.path == BARS_PATH else self._quotes_page(params)
         except _BadRequest as exc:
             _reply(handler, 400, {"code": 40010001, "message": str(exc)})
             return
@@ -410,6 +438,38 @@ class FakeAlpaca:
         more = offset + size < len(matching)
         token = base64.urlsafe_b64encode(f"offset:{offset + size}".encode()).decode() if more else None
         return {"bars": by_symbol, "next_page_token": token}
+
+    def _quotes_page(self, params: dict[str, str]) -> dict[str, Any]:
+        symbols = sorted({s for s in params.get("symbols", "").split(",") if s})
+        if not symbols:
+            raise _BadRequest("symbols is required")
+        start, end = _moment_us(params, "start"), _moment_us(params, "end")
+        if params.get("feed", "sip") not in FEEDS:
+            raise _BadRequest(f"invalid feed: {params['feed']}")
+        if params.get("sort", "asc") not in ("asc", "desc"):
+            raise _BadRequest(f"invalid sort: {params['sort']}")
+        try:
+            limit = int(params.get("limit", "1000"))
+        except ValueError:
+            raise _BadRequest("invalid limit") from None
+        if not 1 <= limit <= 10_000:
+            raise _BadRequest("invalid limit: must be between 1 and 10000")
+        offset = _offset(params.get("page_token"))
+        size = min(limit, self.page_size or limit)
+        with self._changed:
+            matching = [
+                quote
+                for symbol in symbols
+                for quote in self._quotes.get(symbol, ())
+                if (start is None or quote.event_us >= start) and (end is None or quote.event_us <= end)
+            ]
+        page = matching[offset : offset + size]
+        by_symbol: dict[str, list[dict[str, Any]]] = {}
+        for quote in page:
+            by_symbol.setdefault(quote.symbol, []).append(_quote_fields(quote))
+        more = offset + size < len(matching)
+        token = base64.urlsafe_b64encode(f"offset:{offset + size}".encode()).decode() if more else None
+        return {"quotes": by_symbol, "next_page_token": token}
 
 
 class _RestHandler(BaseHTTPRequestHandler):
@@ -474,6 +534,38 @@ def _bar_fields(bar: Bar) -> dict[str, Any]:
         "n": max(1, int(bar.volume) // 100),
         "vw": round((bar.high + bar.low + bar.close) / 3, 4),
     }
+
+
+def _quote_fields(quote: Quote) -> dict[str, Any]:
+    """Alpaca's fields of a quote: a nanosecond stamp, prices (0 for a missing side), sizes in
+    round lots, venues, conditions as a list, the tape."""
+    seconds, micros = divmod(quote.event_us, 1_000_000)
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{micros:06d}123Z"
+    return {
+        "t": stamp,
+        "bx": quote.bid_venue or "",
+        "bp": quote.bid_price or 0,
+        "bs": quote.bid_size / 100,
+        "ax": quote.ask_venue or "",
+        "ap": quote.ask_price or 0,
+        "as": quote.ask_size / 100,
+        "c": [] if quote.conditions is None else quote.conditions.split(","),
+        "z": "C",
+    }
+
+
+def _moment_us(params: dict[str, str], name: str) -> int | None:
+    text = params.get(name)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadRequest(f"invalid {name}: {text!r}") from None
+    if moment.tzinfo is None:
+        raise _BadRequest(f"invalid {name}: {text!r} has no time zone")
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _interval(timeframe: str) -> str:

@@ -146,7 +146,11 @@ class FailingProvider:
         self.fetches += 1
         return []
 
-    def start_stream(self, symbols: Sequence[str], sink: StreamSink) -> None:
+    def fetch_quotes(self, symbols: Sequence[str], start_ts: int, end_ts: int) -> list[Any]:
+        self.fetches += 1
+        return []
+
+    def start_stream(self, symbols: Sequence[str], sink: StreamSink, quotes: Sequence[str] = ()) -> None:
         def run() -> None:
             self._state = ConnectionState.CONNECTING
             sink.state(ConnectionState.CONNECTING)
@@ -191,6 +195,10 @@ class RecordingSink:
     def state(self, state: ConnectionState, detail: str | None = None) -> None:
         self._record("state", state, detail)
 
+    def quotes(self, quotes: Sequence[Any]) -> None:
+        now = self.clock.now().timestamp() if self.clock is not None else None
+        self._record("quotes", tuple(quotes), now)
+
     def outage(self, start_ts: int, end_ts: int) -> None:
         self._record("outage", start_ts, end_ts)
 
@@ -209,6 +217,9 @@ class RecordingSink:
 
     def delivered(self, *, updated: bool = False) -> list[Bar]:
         return [bar for event in self._of("bars") if event[2] == updated for bar in event[1]]
+
+    def quotes_delivered(self) -> list[Any]:
+        return [quote for event in self._of("quotes") for quote in event[1]]
 
     def states(self) -> list[ConnectionState]:
         return [event[1] for event in self._of("state")]
