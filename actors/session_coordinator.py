@@ -58,6 +58,7 @@ from domain.messages.events import (
     WarningRaised,
 )
 from domain.quality.gaps import Gap
+from domain.quote_bars import QuoteBar
 from domain.report import DaySummaries, RunReport, RunStatus, run_report
 from domain.session.data import ReleaseHorizon, SessionData, SymbolSnapshot
 from domain.session.day_source import DaySource
@@ -224,6 +225,14 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
                 -(2**62) if start_ts is None else start_ts, 2**62 if end_ts is None else end_ts
             )
         )
+
+    def quote_bars(self, symbol: str, interval: str) -> tuple[QuoteBar, ...]:
+        """Today's quote bars of ``symbol`` at ``interval`` whose window the clock has passed."""
+        day = self._day
+        if day is None:
+            return ()
+        now = day.now_ts if isinstance(day, SessionDay) else self.pacing.now_ts()
+        return tuple(self.data.quote_bars(symbol, interval, day.hours.open_ts, min(now, day.hours.close_ts)))
 
     def historical_bars(self, symbol: str, interval: str) -> tuple[Bar, ...]:
         series = self.data.historical(symbol, str(Interval.parse(interval)))

@@ -43,6 +43,7 @@ from domain.messages.commands import (
 from domain.messages.events import Event
 from domain.providers import MarketDataProvider
 from domain.quality.gaps import Gap
+from domain.quote_bars import QuoteBar
 from domain.report import RunReport
 from domain.session.data import SymbolSnapshot
 from domain.session.status import LiveStatus, Progress
@@ -200,6 +201,10 @@ class MarketSessionSystem(EngineWiring):
         self, symbol: str, interval: str, start_ts: int | None = None, end_ts: int | None = None
     ) -> tuple[Bar, ...]:
         return cast("tuple[Bar, ...]", self._ask("session_bars", symbol, interval, start_ts, end_ts))
+
+    def quote_bars(self, symbol: str, interval: str) -> tuple[QuoteBar, ...]:
+        """Today's quote bars (bid, ask, mid OHLC) of ``symbol`` at ``interval`` completed so far."""
+        return cast("tuple[QuoteBar, ...]", self._ask("quote_bars", symbol, interval))
 
     def historical_bars(self, symbol: str, interval: str) -> tuple[Bar, ...]:
         return cast("tuple[Bar, ...]", self._ask("historical_bars", symbol, interval))

@@ -382,11 +382,21 @@ class GapFillerConfig(_Model):
 
 
 class QuotesConfig(_Model):
-    """Quote quality (:mod:`domain.quality.quotes`): when a two-sided book counts as stale, and
-    which quote conditions mean a halted book."""
+    """Quotes in a session: when a two-sided book counts as stale and which quote conditions mean
+    a halted book (quote quality, :mod:`domain.quality.quotes`), and the quote bars to build."""
 
     stale_after_seconds: Annotated[_Int, Field(ge=1, le=86_400)] = DEFAULT_STALE_AFTER
     halt_conditions: Annotated[tuple[_NonBlank, ...], _unique("condition")] = DEFAULT_HALT_CONDITIONS
+    bars: Annotated[tuple[_IntervalField, ...], _unique("interval")] = ()
+    """Quote bars (bid, ask and mid OHLC: :mod:`domain.quote_bars`) to build, intraday intervals."""
+
+    @field_validator("bars")
+    @classmethod
+    def _intraday(cls, value: tuple[Interval, ...]) -> tuple[Interval, ...]:
+        daily = [str(i) for i in value if i.is_daily]
+        if daily:
+            raise _cross(f"quote bars are intraday, got {', '.join(daily)}")
+        return value
 
 
 def _unknown_apply_to(

@@ -123,6 +123,8 @@ class SymbolDay:
     """With extended hours: per session (``pre_market``, ``post_market``), the base interval's."""
     quotes: QuoteQuality | None = None
     """The regular session's quote quality (a session streaming quotes that held some)."""
+    quote_bars: Mapping[str, int] = field(default_factory=dict)
+    """Quote bars built per interval (the config's ``quotes.bars``)."""
 
     def indicator_value(self, name: str) -> IndicatorValue:
         result = self.indicators.get(name)
@@ -130,7 +132,9 @@ class SymbolDay:
 
     def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
         metrics = self.metrics
-        quotes = {} if self.quotes is None else {"quotes": self.quotes.to_json()}
+        quotes = (
+            {} if self.quotes is None else {"quotes": self.quotes.to_json() | {"bars": dict(self.quote_bars)}}
+        )
         return {
             "session": {interval: s.to_json(zone) for interval, s in self.session.items()},
             "extended_hours": {
@@ -482,6 +486,10 @@ def summarise_day(
             quotes=None
             if quote_rules is None
             else data.quote_quality(symbol, hours.open_ts, quotes_until, quote_rules),
+            quote_bars={
+                str(i): len(data.quote_bars(symbol, str(i), hours.open_ts, quotes_until))
+                for i in (quote_rules.bars if quote_rules is not None else ())
+            },
         )
     misaligned = tuple(
         f"{symbol}: {verdict.describe()}"

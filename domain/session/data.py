@@ -39,6 +39,7 @@ from domain.history.indicators import IndicatorResult
 from domain.intervals import Interval
 from domain.quality.gaps import Gap
 from domain.quality.quotes import QuoteQuality, score_quotes
+from domain.quote_bars import QuoteBar, quote_bars
 from domain.quotes import Quote, QuoteColumns, sample_per_second
 
 if TYPE_CHECKING:
@@ -449,6 +450,15 @@ class SessionData:
             return None
         i = bisect.bisect_left(cols.ts, self._quote_horizon.ts)
         return cols.quotes(i - 1, i)[0] if i else None
+
+    def quote_bars(self, symbol: str, interval: str, start_ts: int, until_ts: int) -> list[QuoteBar]:
+        """The quote bars of ``symbol`` at ``interval`` from ``start_ts`` whose window ended by
+        ``until_ts`` and by what the session holds (:func:`~domain.quote_bars.quote_bars`)."""
+        cols = self.quote_columns(symbol)
+        if cols is None:
+            return []
+        parsed = Interval.parse(interval)
+        return quote_bars(cols, str(parsed), parsed.seconds, start_ts, min(until_ts, self._quote_horizon.ts))
 
     def quote_quality(
         self, symbol: str, open_ts: int, until_ts: int, rules: QuotesConfig

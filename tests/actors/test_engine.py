@@ -26,6 +26,7 @@ from support.engine import (
     HostActor,
     Recorder,
     config_variant,
+    example_dict,
 )
 from support.stores import real_file, seed
 
@@ -781,3 +782,28 @@ def test_a_backtest_scores_each_symbols_quotes_per_day_and_a_config_without_quot
             assert 90 <= symbol_day.quotes.coverage <= 100
     without = MarketSessionSystem(config_variant(streams=["1m", "5m"]), demo_store, speed=0).run(RUN_TIMEOUT)
     assert all("quotes" not in s for d in without.to_json()["days"] for s in d["symbols"].values())
+
+
+def test_quote_bars_are_built_per_interval_when_asked_and_only_for_windows_the_clock_passed(
+    demo_store: Store,
+) -> None:
+    data = example_dict()
+    data["session_data_config"]["quotes"] = {"bars": ["1m", "5m"]}
+    config = config_variant(base=data, end="2025-07-02")
+    engine = MarketSessionSystem(config, demo_store, speed=0)
+    seen: list[tuple[int, tuple[Any, ...]]] = []
+
+    def look(event: Any) -> None:  # a gating subscriber: the step waits while it asks
+        if len(seen) < 30:
+            seen.append((event.now_ts, engine.quote_bars("AAPL", "5m")))
+
+    engine.subscribe(look, events=["bars_appended"], gating=True, name="quote-bar-looker")
+    report = engine.run(RUN_TIMEOUT)
+    assert report.status == "completed", report.error
+    (day,) = report.days
+    for symbol in config.symbols:
+        counts = report.to_json()["days"][0]["symbols"][symbol]["quotes"]["bars"]
+        assert counts == {"1m": 390, "5m": 78}  # the demo quotes book every minute from the open
+    assert seen and all(b.ts + 300 <= now for now, bars in seen for b in bars), "no look-ahead"
+    assert any(bars for _, bars in seen)
+    assert all(b.bid is not None and b.bid[2] <= b.bid[1] for _, bars in seen for b in bars)

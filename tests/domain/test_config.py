@@ -684,6 +684,12 @@ RULES: list[tuple[str, Mutation, str, str]] = [
         "duplicate condition 'H'",
     ),
     (
+        "daily quote bars",
+        _set("session_data_config", "quotes", value={"bars": ["1m", "1d"]}),
+        "session_data_config.quotes.bars",
+        "quote bars are intraday, got 1d",
+    ),
+    (
         "quote rules without quotes streamed",
         lambda d: d["session_data_config"].update(streams=["1m"], quotes={"stale_after_seconds": 30}),
         "session_data_config.quotes",
