@@ -21,6 +21,7 @@ from support.stores import seed
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.session.windows import DayHours
 from domain.store import open_store
+from ops.demo_data import generate_demo_quotes
 from ops.soak import ServeProcess, complete_session_bars, wait_for
 
 pytestmark = pytest.mark.slow
@@ -36,7 +37,7 @@ def _config(data_api: str = "replay", mode: str = "live") -> dict[str, Any]:
         "mode": mode,
         "session_data_config": {
             "symbols": SYMBOLS,
-            "streams": ["1m", "5m"],
+            "streams": ["1m", "5m", "quotes"],
             "gap_filler": {"max_retries": 2, "retry_interval_seconds": 60},
         },
         "trading_config": {
@@ -60,7 +61,9 @@ def live_setup(tmp_path: Path) -> Iterator[tuple[str, Path, date]]:
         seed(store, start_year=2025, end_year=datetime.now(UTC).year + 1)
         calendar = TradingCalendar(store.calendar, "US_EQUITY")
         hours = DayHours.from_session(calendar.get_trading_session(SOURCE))  # type: ignore[arg-type]  # a trading day
-        store.bars.insert_missing(complete_session_bars(SYMBOLS, hours))
+        bars = complete_session_bars(SYMBOLS, hours)
+        store.bars.insert_missing(bars)
+        store.quotes.write(generate_demo_quotes(bars, hours.open_ts, hours.close_ts), source="test")
         target = calendar.get_first_trading_date(datetime.now(UTC).astimezone(NEW_YORK).date())
     config = tmp_path / "live.json"
     config.write_text(json.dumps(_config()), encoding="utf-8")
@@ -88,6 +91,9 @@ def test_endpoints_then_sigterm_drains_and_keeps_every_bar(live_setup: Any, tmp_
         assert status["state"] == "streaming" and status["day"] == target.isoformat()
         assert status["provider"]["state"] == "connected" and status["provider"]["name"] == "replay"
         assert set(status["symbols"]) == set(SYMBOLS)
+        assert wait_for(
+            lambda: ((service.status() or {})["symbols"]["AAA"].get("quotes") or {}).get("rows", 0) > 0, 30
+        )
         assert set(status["actors"]) >= {"session_coordinator", "gap_filler", "quality_calculator"}
         metrics = service.get("/metrics").text
         for name in (
@@ -99,6 +105,8 @@ def test_endpoints_then_sigterm_drains_and_keeps_every_bar(live_setup: Any, tmp_
             "marketsession_bar_latency_seconds_bucket",
             'marketsession_actor_mailbox_size{actor="gap_filler"}',
             "process_resident_memory_bytes",
+            'marketsession_quote_coverage_percent{symbol="AAA"}',
+            "marketsession_quotes_received_total",
         ):
             assert name in metrics, name
         assert service.get("/nowhere").status_code == 404
@@ -110,7 +118,9 @@ def test_endpoints_then_sigterm_drains_and_keeps_every_bar(live_setup: Any, tmp_
         calendar = TradingCalendar(store.calendar, "US_EQUITY")
         hours = DayHours.from_session(calendar.get_trading_session(target))  # type: ignore[arg-type]  # a trading day
         stored = sum(len(store.replayed.read(s, "1m", hours.open_ts, hours.close_ts)) for s in SYMBOLS)
+        quotes = sum(store.replayed_quotes.count(s) for s in SYMBOLS)
     assert stored == sum(d["bars_streamed"] for d in report["days"]) > 0
+    assert quotes == sum(d["quotes_streamed"] for d in report["days"]) > 0  # every quote held was stored
     events = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
     assert {"serving", "draining", "stopped"} <= {e["event"] for e in events}  # every line is JSON
 
