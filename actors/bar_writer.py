@@ -73,6 +73,8 @@ class QuoteSink(Protocol):
 
     def write(self, given: Iterable[Quote], *, source: str, received_at: int | None) -> int: ...
 
+    def reindex(self, symbols: Sequence[str] | None = None) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class WriteQuotes:
@@ -188,6 +190,8 @@ class BarWriter(EngineActor):
     def _build_blocks(self, symbols: tuple[str, ...], interval: str) -> None:
         try:
             built = self._sink.reindex(list(symbols), interval)
+            if self._quotes is not None:
+                built += self._quotes.reindex(list(symbols))
         except StoreError as error:  # an outage too: the day is read from its rows until a reindex
             log.warning("blocks_not_built", error=str(error))
             return

@@ -22,6 +22,8 @@ tolerance are valid quotes — quote quality counts them — and a crossed one b
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -180,6 +182,56 @@ class QuoteColumns:
         bid, ask = (frozen_view(prices[:, i], "d") for i in (0, 1))
         bid_size, ask_size = (frozen_view(table[:, i], "d") for i in (3, 5))
         return cls(symbol, ts, event_us, bid, bid_size, ask, ask_size, tuple(labels))
+
+    def to_block(self) -> bytes:
+        """What the store keeps per symbol and UTC day beside the rows: ``ts`` and ``event_us`` as
+        int64, the four doubles (in the machine's byte order), then the labels as JSON runs of
+        equal rows ``[[n, bid_venue, ask_venue, conditions, received_us], …]`` (a feed repeats its
+        venues and conditions, a write its receive time)."""
+        runs: list[list[Any]] = []
+        for labels in self.labels:
+            if runs and tuple(runs[-1][1:]) == labels:
+                runs[-1][0] += 1
+            else:
+                runs.append([1, *labels])
+        numbers = b"".join(
+            column.tobytes()
+            for column in (self.ts, self.event_us, self.bid, self.bid_size, self.ask, self.ask_size)
+        )
+        return numbers + json.dumps(runs, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_block(cls, symbol: str, count: int, block: bytes) -> QuoteColumns:
+        """The columns of a :meth:`to_block` of ``count`` rows, the numbers as views of ``block``."""
+        size = 48 * count
+        if len(block) < size:
+            raise ValueError(f"a block of {count} quote rows holds at least {size} bytes, got {len(block)}")
+        raw = memoryview(block)
+        ints: Any = raw[: 16 * count].cast("q")
+        doubles: Any = raw[16 * count : size].cast("d")
+        bid, bid_size, ask, ask_size = (doubles[count * i : count * (i + 1)] for i in range(4))
+        labels: list[tuple[str | None, str | None, str | None, int | None]] = []
+        for n, *run in json.loads(bytes(raw[size:])):
+            labels.extend(itertools.repeat(tuple(run), n))
+        if len(labels) != count:
+            raise ValueError(f"a block of {count} quote rows holds {len(labels)} labels")
+        return cls(symbol, ints[:count], ints[count:], bid, bid_size, ask, ask_size, tuple(labels))
+
+    @classmethod
+    def concat(cls, symbol: str, parts: Sequence[QuoteColumns]) -> QuoteColumns:
+        """``parts`` (in time order) as one set of columns; one part is returned as it is."""
+        if len(parts) == 1:
+            return parts[0]
+
+        def joined(name: str, fmt: str) -> Any:
+            view: Any = memoryview(b"".join(getattr(part, name).tobytes() for part in parts))
+            return view.cast(fmt)
+
+        labels = tuple(itertools.chain.from_iterable(part.labels for part in parts))
+        return cls(
+            symbol, joined("ts", "q"), joined("event_us", "q"), joined("bid", "d"), joined("bid_size", "d"),
+            joined("ask", "d"), joined("ask_size", "d"), labels,
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.ts)

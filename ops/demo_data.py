@@ -189,6 +189,7 @@ def write_demo_quotes(
             bars = generate_demo_bars(calendar, [symbol], session.date, session.date, seed=seed)
             quotes = generate_demo_quotes(bars, minutes[0], minutes[-1] + 60, seed)
             written += store.quotes.write(quotes, source="demo", received_at=int(time.time()))
+    store.quotes.reindex(sorted({s.upper() for s in symbols}))  # the replay reads the new days fast
     return written
 
 

@@ -164,6 +164,7 @@ def import_quote_file(
         received_at=int(time.time()),
         what=f"the quotes of {parsed.path}",
     )
+    store.quotes.reindex([parse_symbol(symbol)])  # the replay reads the new days fast
     return QuoteImportReport(
         parsed.path,
         parse_symbol(symbol),

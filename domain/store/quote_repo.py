@@ -9,21 +9,25 @@ as for bars: ``import:FILE``, ``demo``, a provider's name) and when they were re
 its row against a quote of that second with an earlier event time (one that arrived late).
 Errors are raised as :class:`~domain.errors.StoreUnavailable` / :class:`~domain.errors.StoreError`,
 as everywhere in the store. ``Store.replayed_quotes`` is the same over the table of what the
-replay provider streamed.
+replay provider streamed. The day's rows are cached per symbol and UTC day as column blocks
+(``quote_blocks``, stale-proof by triggers, built by :meth:`QuoteRepository.reindex`), which a
+replay reads instead of the rows, as for bars.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select
 
+from domain.intervals import DAY_SECONDS
 from domain.quotes import Quote, QuoteColumns, sample_per_second
 from domain.store.failures import Repository, driver_failure, translated
-from domain.store.schema import quotes, upsert
+from domain.store.schema import quote_blocks, quotes, upsert
 
 __all__ = ["QuoteRepository", "QuoteSeriesSummary"]
 
@@ -51,6 +55,7 @@ class QuoteRepository(Repository):
     def __init__(self, engine: Engine, shown: str, table: Table = quotes) -> None:
         super().__init__(engine, shown)
         self._table = table
+        self._blocks = table is quotes  # the data's rows have column blocks; replayed ones do not
         self._read = select(*(table.c[name] for name in _COLUMNS))
 
     def write(
@@ -111,30 +116,127 @@ class QuoteRepository(Repository):
 
     def read_columns(self, symbols: Sequence[str], start_ts: int, end_ts: int) -> list[QuoteColumns]:
         """The rows of several symbols for ``start_ts <= ts < end_ts`` as columns, one per symbol in
-        the order given (empty for a symbol without quotes), in one query."""
+        the order given (empty for a symbol without quotes). The hot read of a replay: a symbol
+        whose days all have current column blocks is read from them, the others from their rows."""
         doing = self._reading("the quotes of the day")
-        out: list[QuoteColumns] = []
         with translated(doing), self._engine.connect() as connection:
-            # rows straight from the driver's cursor (SQLAlchemy's row objects cost more than the
-            # read at this volume), one indexed range read per symbol
-            dialect = connection.dialect
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            name = self._table.name
-            sql, labels_sql = (text.format(mark=mark, table=name) for text in (_READ_NUMBERS, _READ_LABELS))
-            raw: Any = connection.connection.driver_connection
-            try:
-                cursor = raw.cursor(binary=True) if dialect.name == "postgresql" else raw.cursor()
-                try:
-                    for symbol in symbols:
-                        cursor.execute(sql, (symbol, start_ts, end_ts))
-                        numbers = cursor.fetchall()
-                        cursor.execute(labels_sql, (symbol, start_ts, end_ts))
-                        out.append(QuoteColumns.from_rows(symbol, numbers, cursor.fetchall()))
-                finally:
-                    cursor.close()
-            except dialect.loaded_dbapi.Error as exc:  # the driver's own error
-                raise driver_failure(exc, dialect, sql, doing) from None
+            found = self._from_blocks(connection, symbols, start_ts, end_ts)
+            rest = [symbol for symbol in symbols if symbol not in found]
+            if rest:
+                found.update(self._from_rows(connection, rest, start_ts, end_ts, doing))
+        return [found[symbol] for symbol in symbols]
+
+    def _from_blocks(
+        self, connection: Connection, symbols: Sequence[str], start_ts: int, end_ts: int
+    ) -> dict[str, QuoteColumns]:
+        """The columns of the symbols whose every stored day in the range has a current block (a
+        symbol without a block row there has no rows there: the triggers keep one per day)."""
+        if not self._blocks or not symbols or end_ts <= start_ts:
+            return {}
+        b = quote_blocks.c
+        query = (
+            select(b.symbol, b.utc_day, b.count, b.data)
+            .where(
+                b.symbol.in_(list(symbols)),
+                b.utc_day >= start_ts // DAY_SECONDS,
+                b.utc_day <= (end_ts - 1) // DAY_SECONDS,
+            )
+            .order_by(b.symbol, b.utc_day)
+        )
+        days: dict[str, list[tuple[int | None, bytes | None]]] = {symbol: [] for symbol in symbols}
+        for symbol, _day, count, data in connection.execute(query):
+            days[symbol].append((count, data))
+        out: dict[str, QuoteColumns] = {}
+        for symbol, blocks in days.items():
+            if any(data is None or count is None for count, data in blocks):
+                continue  # a stale day: the rows decide
+            parts = []
+            for count, data in blocks:
+                assert count is not None and data is not None
+                cols = QuoteColumns.from_block(symbol, count, data)
+                start, stop = bisect_left(cols.ts, start_ts), bisect_left(cols.ts, end_ts)
+                parts.append(cols if (start, stop) == (0, len(cols)) else cols.window(start, stop))
+            out[symbol] = (
+                QuoteColumns.concat(symbol, parts) if parts else QuoteColumns.from_rows(symbol, [], [])
+            )
         return out
+
+    def _from_rows(
+        self, connection: Connection, symbols: Sequence[str], start_ts: int, end_ts: int, doing: str
+    ) -> dict[str, QuoteColumns]:
+        # rows straight from the driver's cursor (SQLAlchemy's row objects cost more than the read
+        # at this volume), one indexed range read per symbol
+        dialect = connection.dialect
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        name = self._table.name
+        sql, labels_sql = (text.format(mark=mark, table=name) for text in (_READ_NUMBERS, _READ_LABELS))
+        raw: Any = connection.connection.driver_connection
+        out: dict[str, QuoteColumns] = {}
+        try:
+            cursor = raw.cursor(binary=True) if dialect.name == "postgresql" else raw.cursor()
+            try:
+                for symbol in symbols:
+                    cursor.execute(sql, (symbol, start_ts, end_ts))
+                    numbers = cursor.fetchall()
+                    cursor.execute(labels_sql, (symbol, start_ts, end_ts))
+                    out[symbol] = QuoteColumns.from_rows(symbol, numbers, cursor.fetchall())
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:  # the driver's own error
+            raise driver_failure(exc, dialect, sql, doing) from None
+        return out
+
+    def reindex(self, symbols: Sequence[str] | None = None) -> int:
+        """Build the stale column blocks (of ``symbols``, all by default) from their rows; how many
+        days were built. A block is written only if its day's version is still the one read
+        before its rows (a write in between leaves it stale)."""
+        if not self._blocks:
+            return 0
+        b = quote_blocks.c
+        stale = select(b.symbol, b.utc_day, b.version).where(b.data.is_(None))
+        if symbols is not None:
+            stale = stale.where(b.symbol.in_(list(symbols)))
+        cas = (
+            quote_blocks.update()
+            .where(b.symbol == bindparam("s"), b.utc_day == bindparam("d"), b.version == bindparam("v"))
+            .values(count=bindparam("n"), data=bindparam("data"))
+        )
+        built = 0
+        with translated(self._writing("the column blocks of the quotes")):
+            with self._engine.connect() as connection:
+                days = connection.execute(stale.order_by(b.symbol, b.utc_day)).all()
+            for symbol, day, version in days:
+                rows = self.read(symbol, day * DAY_SECONDS, (day + 1) * DAY_SECONDS)
+                cols = QuoteColumns.from_quotes(symbol, rows)
+                with self._engine.begin() as connection:
+                    changed = connection.execute(
+                        cas, {"s": symbol, "d": day, "v": version, "n": len(cols), "data": cols.to_block()}
+                    ).rowcount
+                built += int(changed)
+        return built
+
+    def check_blocks(self) -> list[str]:
+        """Every current block whose rows differ from its day's rows, one line each (empty when the
+        blocks are a faithful cache, as the triggers keep them)."""
+        if not self._blocks:
+            return []
+        b = quote_blocks.c
+        with (
+            translated(self._reading("the column blocks of the quotes")),
+            self._engine.connect() as connection,
+        ):
+            blocks = connection.execute(
+                select(b.symbol, b.utc_day, b.count, b.data).where(b.data.is_not(None))
+            ).all()
+        problems = []
+        for symbol, day, count, data in blocks:
+            rows = self.read(symbol, day * DAY_SECONDS, (day + 1) * DAY_SECONDS)
+            if QuoteColumns.from_block(symbol, count, data).quotes() != rows:
+                problems.append(
+                    f"{symbol} quotes UTC day {day}: the block's {count} rows differ from the day's "
+                    f"{len(rows)}"
+                )
+        return problems
 
     def delete_from(self, symbols: Sequence[str], start_ts: int) -> int:
         """Delete the rows of ``symbols`` for the seconds from ``start_ts`` on; how many."""

@@ -146,6 +146,18 @@ def _quote_table(name: str) -> Table:
 
 quotes = _quote_table("quotes")
 """Top-of-book quotes, one row per symbol and second (:func:`domain.quotes.sample_per_second`)."""
+quote_blocks = Table(
+    "quote_blocks",
+    metadata,
+    Column("symbol", String(32), nullable=False),
+    Column("utc_day", Integer, nullable=False),  # ts // 86400 of the rows it holds
+    Column("version", Integer, nullable=False),  # bumped (and data cleared) by a trigger on ``quotes``
+    Column("count", Integer),
+    Column("data", LargeBinary),  # QuoteColumns.to_block of the day's rows, or NULL (stale)
+    PrimaryKeyConstraint("symbol", "utc_day", name="pk_quote_blocks"),
+    sqlite_with_rowid=False,
+)
+"""A cache of ``quotes`` for the replay's read, as ``bar_blocks`` is of ``bars``."""
 replayed_quotes = _quote_table("replayed_quotes")
 """The replay provider's quotes as a live session received them, apart from real ones (as
 ``replayed_bars``)."""

@@ -375,9 +375,10 @@ def audit(
 )
 @click.pass_obj
 def reindex(state: CliState, check: bool) -> None:
-    """Build the column blocks a replay reads (one per symbol, interval and UTC day) from the rows.
+    """Build the column blocks a replay reads (bars: one per symbol, interval and UTC day; quotes:
+    one per symbol and UTC day) from the rows.
 
-    Blocks are a cache of the bar rows: any change of a row marks its day's block stale in the
+    Blocks are a cache of the rows: any change of a row marks its day's block stale in the
     same transaction, and a stale block is never read (the rows are). `data import` and `data
     demo` build the blocks of what they wrote, a live session those of each day at its close;
     bars written by other tools are read as rows until this runs.
@@ -385,7 +386,7 @@ def reindex(state: CliState, check: bool) -> None:
     store = state.store()
     started = wall.perf_counter()
     if check:
-        problems = store.bars.check_blocks()
+        problems = store.bars.check_blocks() + store.quotes.check_blocks()
         for line in problems[:50]:
             click.echo(f"  {line}", err=True)
         if problems:
@@ -395,5 +396,5 @@ def reindex(state: CliState, check: bool) -> None:
             f"column blocks: every current block matches its rows ({wall.perf_counter() - started:.2f}s)"
         )
         return
-    built = store.bars.reindex()
+    built = store.bars.reindex() + store.quotes.reindex()
     click.echo(f"column blocks: {built:,} built ({wall.perf_counter() - started:.2f}s)")

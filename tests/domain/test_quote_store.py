@@ -76,3 +76,67 @@ def test_init_adds_the_quote_table_to_a_store_of_the_schema_before_it(tmp_path: 
     assert init_store(url) == ("0003_bar_blocks", head_revision())
     with open_store(url, create=False) as store:
         assert store.quotes.write([quote(0)], source="test") == 1
+
+
+def _day_of_quotes(symbol: str, day_offset: int = 0) -> list[Quote]:
+    """A quote every 3 seconds over an hour, venues changing every minute, one-sided now and then."""
+    base = day_offset * 86_400
+    return [
+        Quote(
+            symbol, (T0 + base + 3 * k) * 1_000_000 + k, None if k % 97 == 0 else 100 + k * 0.01,
+            100.0 + k % 7, 100.5 + k * 0.01, 200.0, "QV"[k // 20 % 2], "P", "R" if k % 50 else None,
+        )
+        for k in range(1200)
+    ]  # fmt: skip
+
+
+def test_a_replays_read_takes_the_column_blocks_and_a_later_write_makes_its_day_stale(store: Store) -> None:
+    """Blocks are a cache: read through them equals the rows, a write to a day makes that day's
+    block stale (the rows are read again) until a reindex, on SQLite and PostgreSQL."""
+    given = _day_of_quotes("AAPL") + _day_of_quotes("AAPL", 1) + _day_of_quotes("RIVN")
+    store.quotes.write(given, source="test", received_at=T0)
+    span = (T0 - 60, T0 + 86_400 + 3_600)
+
+    def rows(symbol: str) -> list[Quote]:
+        return store.quotes.read(symbol, *span)
+
+    def through_columns(symbol: str) -> list[Quote]:
+        (cols,) = store.quotes.read_columns([symbol], *span)
+        return cols.quotes()
+
+    assert through_columns("AAPL") == rows("AAPL")  # stale: from the rows
+    assert store.quotes.reindex() == 3  # two days of AAPL, one of RIVN
+    assert store.quotes.reindex() == 0
+    assert store.quotes.check_blocks() == []
+    for symbol in ("AAPL", "RIVN", "MSFT"):
+        assert through_columns(symbol) == rows(symbol), symbol
+    inner = store.quotes.read_columns(["AAPL"], T0 + 30, T0 + 86_400 + 60)[0].quotes()  # windows of blocks
+    assert inner == store.quotes.read("AAPL", T0 + 30, T0 + 86_400 + 60)
+    store.quotes.write([quote(5, bid=99.5)], source="late")  # second 5 of the first day changes
+    assert through_columns("AAPL") == rows("AAPL") and [(q.ts - T0, q.bid_price) for q in rows("AAPL")][
+        2
+    ] == (5, 99.5)
+    assert store.quotes.reindex(["AAPL"]) == 1  # only the day written to
+    assert through_columns("AAPL") == rows("AAPL")
+    assert store.quotes.check_blocks() == []
+
+
+def test_init_from_the_schema_before_quote_blocks_keeps_the_quotes_with_stale_blocks(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    upgrade_store(engine, "0005_replayed_quotes")
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO quotes (symbol, ts, event_us, bid_price, bid_size, ask_price, ask_size) "
+                 "VALUES ('AAPL', :ts, :us, 100.0, 300.0, 100.02, 200.0)"),
+            {"ts": T0, "us": T0 * 1_000_000},
+        )  # fmt: skip
+    engine.dispose()
+    assert init_store(url) == ("0005_replayed_quotes", head_revision())
+    with open_store(url, create=False) as store:
+        (cols,) = store.quotes.read_columns(["AAPL"], T0, T0 + 1)
+        assert len(cols) == 1
+        assert store.quotes.reindex() == 1
+        assert store.quotes.read_columns(["AAPL"], T0, T0 + 1)[0].quotes() == store.quotes.read(
+            "AAPL", T0, T0 + 1
+        )
