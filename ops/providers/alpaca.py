@@ -401,23 +401,8 @@ class AlpacaProvider:
         self, payload: Any, query: _BarsQuery, page: int, into: dict[tuple[str, int], Bar]
     ) -> str | None:
         """Check one page and add its bars of ``[start_ts, end_ts)`` to ``into``; the next token."""
-        if not isinstance(payload, dict):
-            raise ProviderProtocolError(f"alpaca bars page {page} is not a JSON object: {_clip(payload)}")
-        token = payload.get("next_page_token")
-        if token is not None and not isinstance(token, str):
-            raise ProviderProtocolError(f"alpaca bars page {page} has a non-string next_page_token {token!r}")
-        by_symbol = {} if payload.get("bars") is None else payload["bars"]
-        if not isinstance(by_symbol, dict):
-            raise ProviderProtocolError(
-                f"alpaca bars page {page}: 'bars' is not an object: {_clip(by_symbol)}"
-            )
-        for symbol, items in by_symbol.items():
-            if symbol not in query.symbols:
-                raise ProviderProtocolError(
-                    f"alpaca bars page {page} holds {symbol!r}, which was not requested"
-                )
-            if not isinstance(items, list):
-                raise ProviderProtocolError(f"alpaca bars page {page}: bars of {symbol} are not a list")
+        token, by_symbol = _page(payload, "bars", page, query.symbols)
+        for symbol, items in by_symbol:
             for item in items:
                 stamp = item.get("t") if isinstance(item, dict) else None
                 where = f"alpaca {query.timeframe} bar of {symbol} at {stamp} (page {page})"
@@ -435,7 +420,7 @@ class AlpacaProvider:
                 if (symbol, bar.ts) in into:
                     raise ProviderProtocolError(f"{where}: a second bar for the same time")
                 into[symbol, bar.ts] = bar
-        return token or None
+        return token
 
     def _read_quote_page(
         self,
@@ -448,25 +433,8 @@ class AlpacaProvider:
         into: list[Quote],
     ) -> str | None:
         """Check one quotes page and add its valid quotes to ``into``; the next token."""
-        if not isinstance(payload, dict):
-            raise ProviderProtocolError(f"alpaca quotes page {page} is not a JSON object: {_clip(payload)}")
-        token = payload.get("next_page_token")
-        if token is not None and not isinstance(token, str):
-            raise ProviderProtocolError(
-                f"alpaca quotes page {page} has a non-string next_page_token {token!r}"
-            )
-        by_symbol = {} if payload.get("quotes") is None else payload["quotes"]
-        if not isinstance(by_symbol, dict):
-            raise ProviderProtocolError(
-                f"alpaca quotes page {page}: 'quotes' is not an object: {_clip(by_symbol)}"
-            )
-        for symbol, items in by_symbol.items():
-            if symbol not in symbols:
-                raise ProviderProtocolError(
-                    f"alpaca quotes page {page} holds {symbol!r}, which was not requested"
-                )
-            if not isinstance(items, list):
-                raise ProviderProtocolError(f"alpaca quotes page {page}: quotes of {symbol} are not a list")
+        token, by_symbol = _page(payload, "quotes", page, symbols)
+        for symbol, items in by_symbol:
             for item in items:
                 stamp = item.get("t") if isinstance(item, dict) else None
                 try:
@@ -482,7 +450,7 @@ class AlpacaProvider:
                     )
                 if self._valid_quote(quote):
                     into.append(quote)
-        return token or None
+        return token
 
     def _valid_quote(self, quote: Quote) -> bool:
         reason = quote_violation(quote)
@@ -718,6 +686,27 @@ class AlpacaProvider:
                 return
             self._state = state
             run.sink.state(state, detail)
+
+
+def _page(
+    payload: Any, key: str, page: int, symbols: frozenset[str]
+) -> tuple[str | None, list[tuple[str, list[Any]]]]:
+    """A history page checked as far as its shape: its next token, and per requested symbol its
+    list of items under ``key`` (``bars``, ``quotes``)."""
+    if not isinstance(payload, dict):
+        raise ProviderProtocolError(f"alpaca {key} page {page} is not a JSON object: {_clip(payload)}")
+    token = payload.get("next_page_token")
+    if token is not None and not isinstance(token, str):
+        raise ProviderProtocolError(f"alpaca {key} page {page} has a non-string next_page_token {token!r}")
+    by_symbol = {} if payload.get(key) is None else payload[key]
+    if not isinstance(by_symbol, dict):
+        raise ProviderProtocolError(f"alpaca {key} page {page}: '{key}' is not an object: {_clip(by_symbol)}")
+    for symbol, items in by_symbol.items():
+        if symbol not in symbols:
+            raise ProviderProtocolError(f"alpaca {key} page {page} holds {symbol!r}, which was not requested")
+        if not isinstance(items, list):
+            raise ProviderProtocolError(f"alpaca {key} page {page}: {key} of {symbol} are not a list")
+    return token or None, list(by_symbol.items())
 
 
 def _data_kind(item: Any) -> str | None:

@@ -582,16 +582,8 @@ def _interval(timeframe: str) -> str:
 
 
 def _moment(params: dict[str, str], name: str) -> int | None:
-    text = params.get(name)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise _BadRequest(f"invalid {name}: {text!r}") from None
-    if moment.tzinfo is None:
-        raise _BadRequest(f"invalid {name}: {text!r} has no time zone")
-    return int(moment.timestamp())
+    us = _moment_us(params, name)
+    return None if us is None else us // 1_000_000
 
 
 def _offset(token: str | None) -> int:
