@@ -715,15 +715,21 @@ def _data_kind(item: Any) -> str | None:
     return kind if kind in ("b", "u", "q") else None
 
 
-def _parse_quote(item: Any, symbol: str | None, received_us: int) -> Quote:
-    """Our quote for one Alpaca quote item (symbol from ``S`` unless given): sizes from round
-    lots to shares, a price of 0 as a missing side, the conditions joined with commas."""
+def _item_symbol(item: Any, symbol: str | None) -> str:
+    """The symbol of a stream or history item: ``symbol`` if given, else its ``S``."""
     if not isinstance(item, dict):
         raise _BadItem(f"not a JSON object: {_clip(item)}")
     if symbol is None:
         symbol = item.get("S")
         if not isinstance(symbol, str) or not symbol:
             raise _BadItem("no symbol 'S'")
+    return symbol
+
+
+def _parse_quote(item: Any, symbol: str | None, received_us: int) -> Quote:
+    """Our quote for one Alpaca quote item (symbol from ``S`` unless given): sizes from round
+    lots to shares, a price of 0 as a missing side, the conditions joined with commas."""
+    symbol = _item_symbol(item, symbol)
     stamp = item.get("t")
     try:
         event_us = iso_us(stamp) if isinstance(stamp, str) and "T" in stamp else None
@@ -761,12 +767,7 @@ def _parse_quote(item: Any, symbol: str | None, received_us: int) -> Quote:
 def _parse_bar(item: Any, symbol: str | None, interval: Interval) -> tuple[int, Bar]:
     """Alpaca's timestamp (epoch seconds) and our bar for one bar item; symbol from ``S`` unless
     given. Day bars are keyed by their New York date; intraday bars must be interval-aligned."""
-    if not isinstance(item, dict):
-        raise _BadItem(f"not a JSON object: {_clip(item)}")
-    if symbol is None:
-        symbol = item.get("S")
-        if not isinstance(symbol, str) or not symbol:
-            raise _BadItem("no symbol 'S'")
+    symbol = _item_symbol(item, symbol)
     stamp = item.get("t")
     moment = _parse_time(stamp) if isinstance(stamp, str) else None
     if moment is None:

@@ -415,14 +415,7 @@ class FakeAlpaca:
             raise _BadRequest(f"invalid feed: {params['feed']}")
         if params.get("adjustment", "raw") not in ("raw", "split", "dividend", "all"):
             raise _BadRequest(f"invalid adjustment: {params['adjustment']}")
-        try:
-            limit = int(params.get("limit", "1000"))
-        except ValueError:
-            raise _BadRequest("invalid limit") from None
-        if not 1 <= limit <= 10_000:
-            raise _BadRequest("invalid limit: must be between 1 and 10000")
-        offset = _offset(params.get("page_token"))
-        size = min(limit, self.page_size or limit)
+        offset, size = self._paging(params)
         matching: list[tuple[str, int, Bar]] = []
         with self._changed:
             for symbol in symbols:
@@ -439,6 +432,16 @@ class FakeAlpaca:
         token = base64.urlsafe_b64encode(f"offset:{offset + size}".encode()).decode() if more else None
         return {"bars": by_symbol, "next_page_token": token}
 
+    def _paging(self, params: dict[str, str]) -> tuple[int, int]:
+        """(offset, size) of the page asked for: ``limit`` checked, ``page_token`` decoded."""
+        try:
+            limit = int(params.get("limit", "1000"))
+        except ValueError:
+            raise _BadRequest("invalid limit") from None
+        if not 1 <= limit <= 10_000:
+            raise _BadRequest("invalid limit: must be between 1 and 10000")
+        return _offset(params.get("page_token")), min(limit, self.page_size or limit)
+
     def _quotes_page(self, params: dict[str, str]) -> dict[str, Any]:
         symbols = sorted({s for s in params.get("symbols", "").split(",") if s})
         if not symbols:
@@ -448,14 +451,7 @@ class FakeAlpaca:
             raise _BadRequest(f"invalid feed: {params['feed']}")
         if params.get("sort", "asc") not in ("asc", "desc"):
             raise _BadRequest(f"invalid sort: {params['sort']}")
-        try:
-            limit = int(params.get("limit", "1000"))
-        except ValueError:
-            raise _BadRequest("invalid limit") from None
-        if not 1 <= limit <= 10_000:
-            raise _BadRequest("invalid limit: must be between 1 and 10000")
-        offset = _offset(params.get("page_token"))
-        size = min(limit, self.page_size or limit)
+        offset, size = self._paging(params)
         with self._changed:
             matching = [
                 quote
