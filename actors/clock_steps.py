@@ -144,6 +144,7 @@ class ClockSteps:
             self._score(self.pacing.score_until(now, day.end_ts))
         if live and self._closing is None:
             self._fill_quotes(now)  # the quotes of the minutes that closed, fetched again
+            self._watch(now)
         self._schedule_next()
 
     def _score(self: Any, until: int, *, force: bool = False) -> None:

@@ -122,6 +122,7 @@ class DayCycle:
                 stored.hours, self._base, self._derived, self._symbols, extended=self._extended
             )
             self._begin_quality()
+            self._watchdog.begin_day(stored.hours.open_ts, stored.hours.close_ts)
             self._resume_from_store(stored)  # published before the restart: not again
             started = self._silent_until is not None and self._silent_until >= self._day.start_ts
             self._session_started = started

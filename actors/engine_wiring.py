@@ -262,6 +262,7 @@ class EngineWiring:
             gap_filler=self._handles.get("gap_filler"),
             writer=self._handles.get("bar_writer"),
             keep_running=self.keep_running,
+            reconnect=None if self.provider is None else self.provider.reconnect,
         )
         self._coordinator = ref
         self._proxy = None

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -52,7 +52,13 @@ from domain.messages.commands import (
     QuotesFetched,
     ReloadCalendar,
 )
-from domain.messages.events import BarsAppended, GapAbandoned, ProviderConnection, QuotesAppended
+from domain.messages.events import (
+    BarsAppended,
+    GapAbandoned,
+    ProviderConnection,
+    ProviderStalled,
+    QuotesAppended,
+)
 from domain.providers import ConnectionState
 from domain.quality.gaps import Gap, GapStatus
 from domain.quotes import Quote, quote_violation
@@ -60,6 +66,7 @@ from domain.report import DaySummaries
 from domain.session.latency import LatencyStats
 from domain.session.lifecycle import LifecycleState
 from domain.session.status import Latency, LiveStatus, SymbolStatus
+from domain.session.watchdog import FeedWatchdog
 from domain.session.windows import DayHours
 
 __all__ = ["LiveFeed"]
@@ -85,8 +92,23 @@ class LiveFeed:
     _summaries: DaySummaries
     _closing: str | None
 
-    def __init__(self, *, gap_filler: Handle | None, writer: Handle | None, keep_running: bool) -> None:
+    def __init__(
+        self: Any,
+        *,
+        gap_filler: Handle | None,
+        writer: Handle | None,
+        keep_running: bool,
+        reconnect: Callable[[str], None] | None = None,
+    ) -> None:
         self._gap_filler, self._writer, self._keep_running = gap_filler, writer, keep_running
+        self._reconnect = reconnect
+        watch = self.config.session_data_config.watchdog
+        self._watchdog = FeedWatchdog(
+            {
+                "bars": watch.bars_after_seconds,
+                "quotes": watch.quotes_after_seconds if self.config.wants_quotes else 0,
+            }
+        )
         self.provider_state = ConnectionState.DISCONNECTED.value
         self.provider_detail: str | None = None
         self.latency = LatencyStats()
@@ -190,6 +212,7 @@ class LiveFeed:
             ),
             symbols=symbols,
             days_done=tuple(d.isoformat() for d in self._summaries.dates),
+            stalled=tuple(stall.describe() for stall in self._watchdog.stalled),
             warnings=tuple((self._run_warnings + self._day_warnings)[-20:]),
         )
 
@@ -295,6 +318,8 @@ class LiveFeed:
                 self.counters["dropped"] += len(bars) - len(valid)
                 self.refused["invalid or unsubscribed between sessions"] += len(bars) - len(valid)
             return
+        if bars:
+            self._watchdog.delivered("bars", self.pacing.now_ts())
         before = Counter(day.refused)
         admitted = day.admit(bars, updated=updated)
         if admitted.stored:
@@ -342,10 +367,24 @@ class LiveFeed:
             if valid:
                 self._persist_quotes(valid)
             return
+        if quotes:
+            self._watchdog.delivered("quotes", self.pacing.now_ts())
         changed = self.data.add_quotes(valid)
         if changed:
             self._persist_quotes(changed)
             self._publish(QuotesAppended(day.hours.day, self._step, self.pacing.now_ts(), tuple(changed)))
+
+    def _watch(self: Any, now: int) -> None:
+        """The feed watchdog at a live step: a stream kind mute for its limit during the regular
+        session is reported (event, warning, counter) and the provider told to reconnect."""
+        if self.provider_state != ConnectionState.CONNECTED.value:
+            return  # reconnecting already: silence is expected
+        for stall in self._watchdog.check(now):
+            self.counters["stalls"] += 1
+            self._publish(ProviderStalled(stall.kind, stall.since_ts, now))
+            self._warn(f"provider stalled: {stall.describe()}; reconnecting")
+            if self._reconnect is not None:
+                self._reconnect(f"stalled: {stall.describe()}")
 
     def _fill_quotes(self: Any, until: int) -> None:
         """Ask the GapFiller for the quotes of the minutes closed :data:`QUOTE_SETTLE_SECONDS`

@@ -96,6 +96,7 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         gap_filler: Handle | None = None,
         writer: Handle | None = None,
         keep_running: bool = False,
+        reconnect: Callable[[str], None] | None = None,
     ) -> None:
         EngineActor.__init__(self)
         if not pacing.live and config.backtest_config is None:
@@ -148,7 +149,9 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._timezone = "UTC"
         self._summaries = DaySummaries()
         self._resume = resume
-        LiveFeed.__init__(self, gap_filler=gap_filler, writer=writer, keep_running=keep_running)
+        LiveFeed.__init__(
+            self, gap_filler=gap_filler, writer=writer, keep_running=keep_running, reconnect=reconnect
+        )
 
     # ------------------------------------------------------------------ message handling
 

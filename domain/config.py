@@ -83,6 +83,7 @@ __all__ = [
     "SessionConfig",
     "SessionDataConfig",
     "TradingConfig",
+    "WatchdogConfig",
 ]
 
 _Loc = tuple[str | int, ...]
@@ -399,6 +400,14 @@ class QuotesConfig(_Model):
         return value
 
 
+class WatchdogConfig(_Model):
+    """The feed watchdog (live, regular hours): seconds of session time a stream may deliver
+    nothing (from any symbol) before it counts as stalled and is reconnected; 0 turns it off."""
+
+    bars_after_seconds: Annotated[_Int, Field(ge=0, le=86_400)] = 180
+    quotes_after_seconds: Annotated[_Int, Field(ge=0, le=86_400)] = 60
+
+
 def _unknown_apply_to(
     symbols: Iterable[str], entries: Iterable[tuple[int, object]]
 ) -> list[tuple[_Loc, str]]:
@@ -435,6 +444,7 @@ class SessionDataConfig(_Model):
     gap_filler: GapFillerConfig = Field(default_factory=GapFillerConfig)
     quotes: QuotesConfig = Field(default_factory=QuotesConfig)
     """Quote quality rules; used when ``quotes`` is streamed."""
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
     extended_hours: _Bool = False
     """Score the pre- and post-market sessions too (their hours from the calendar): their base
     bars enter the session and reach subscribers, with their own quality and gaps."""

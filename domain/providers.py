@@ -8,7 +8,8 @@ A provider does three things:
   update it has: the caller samples them), sizes in shares;
 - ``start_stream(symbols, sink, quotes=...)``: deliver bars as they complete — and the quotes of
   the ``quotes`` symbols as they arrive — on the provider's own thread(s), to a
-  :class:`StreamSink`, reconnecting by itself after a disconnect; and ``stop_stream(timeout)``;
+  :class:`StreamSink`, reconnecting by itself after a disconnect (and when asked:
+  ``reconnect(reason)``, for a stream that went mute); and ``stop_stream(timeout)``;
 - tell its :class:`ConnectionState` (``state``), and its clock (``clock``): the wall clock for a
   real provider, a shifted and possibly faster clock for the replay provider. The live session
   runs on the provider's clock, so a replay at 600× is a whole session in 39 seconds.
@@ -86,6 +87,11 @@ class MarketDataProvider(Protocol):
         ...
 
     def start_stream(self, symbols: Sequence[str], sink: StreamSink, quotes: Sequence[str] = ()) -> None: ...
+
+    def reconnect(self, reason: str) -> None:
+        """Drop the stream's connection and connect again, without waiting (the feed watchdog
+        found it mute); the usual reconnect path follows (states, ``outage``)."""
+        ...
 
     def stop_stream(self, timeout: float) -> None: ...
 

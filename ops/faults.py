@@ -11,7 +11,9 @@ Specs:
 - provider faults, for live runs on the ``replay`` provider (``serve``; a backtest replays the
   store, so they are refused there): ``drop:<fraction>`` (``0.05`` or ``5%`` of streamed bars),
   ``drop:<HH:MM>-<HH:MM>`` (every bar of that span), ``disconnect:<HH:MM>+<seconds>`` (the stream
-  is down that long; ``+5m`` works too), ``late:<fraction>`` (delivered after the next minute),
+  is down that long; ``+5m`` works too), ``mute:<HH:MM>+<seconds>`` (the stream stays connected
+  but sends nothing that long, or until the engine reconnects it), ``late:<fraction>``
+  (delivered after the next minute),
   ``duplicate:<fraction>`` (delivered twice), ``lag:<seconds>`` (every delivery that much later
   on the session clock), ``fetch-fail:<k>`` (the next k history fetches fail).
 
@@ -54,8 +56,8 @@ ACTOR_NAMES = (
     "bar_writer",
 )
 
-_SPEC = re.compile(r"^(crash|delay|store-fail|drop|disconnect|late|duplicate|lag|fetch-fail):(.+)$")
-_PROVIDER_KINDS = ("drop", "disconnect", "late", "duplicate", "lag", "fetch-fail")
+_SPEC = re.compile(r"^(crash|delay|store-fail|drop|disconnect|mute|late|duplicate|lag|fetch-fail):(.+)$")
+_PROVIDER_KINDS = ("drop", "disconnect", "mute", "late", "duplicate", "lag", "fetch-fail")
 _HHMM = r"(\d{1,2}):(\d{2})"
 
 
@@ -66,6 +68,7 @@ class ProviderFaults:
     drop_fraction: float = 0.0
     drop_ranges: list[tuple[time, time]] = field(default_factory=list)
     disconnects: list[tuple[time, int]] = field(default_factory=list)
+    mutes: list[tuple[time, int]] = field(default_factory=list)
     late_fraction: float = 0.0
     duplicate_fraction: float = 0.0
     lag_seconds: float = 0.0
@@ -84,6 +87,7 @@ class ProviderFaults:
             "duplicate_fraction": self.duplicate_fraction,
             "lag_seconds": self.lag_seconds,
             "disconnects": tuple((ts(at), ts(at) + seconds) for at, seconds in self.disconnects),
+            "mutes": tuple((ts(at), ts(at) + seconds) for at, seconds in self.mutes),
             "fetch_failures": self.fetch_failures,
         }
 
@@ -204,13 +208,13 @@ def _add_provider(faults: ProviderFaults, kind: str, rest: str) -> str | None:
             return f"{kind} takes a fraction between 0 and 1 (0.05 or 5%), got {rest!r}"
         setattr(faults, f"{kind}_fraction", value)
         return None
-    if kind == "disconnect":
+    if kind in ("disconnect", "mute"):
         match = re.fullmatch(rf"{_HHMM}\+(\d+)(s|m)?", rest)
         at = _time(*match.group(1, 2)) if match else None
         if match is None or at is None or int(match.group(3)) < 1:
-            return f"expected disconnect:HH:MM+SECONDS (or +Nm), got {rest!r}"
+            return f"expected {kind}:HH:MM+SECONDS (or +Nm), got {rest!r}"
         seconds = int(match.group(3)) * (60 if match.group(4) == "m" else 1)
-        faults.disconnects.append((at, seconds))
+        (faults.disconnects if kind == "disconnect" else faults.mutes).append((at, seconds))
         return None
     if kind == "lag":
         try:
@@ -232,7 +236,8 @@ def _add(plan: FaultPlan, spec: str, live: bool) -> str | None:
     if match is None:
         return (
             "expected crash:ACTOR@N|HH:MM, delay:ACTOR@MS, store-fail:reads|writes@K, or a provider fault "
-            "(live): drop:F, drop:HH:MM-HH:MM, disconnect:HH:MM+S, late:F, duplicate:F, lag:S, fetch-fail:K"
+            "(live): drop:F, drop:HH:MM-HH:MM, disconnect:HH:MM+S, mute:HH:MM+S, late:F, duplicate:F, "
+            "lag:S, fetch-fail:K"
         )
     kind, rest = match.groups()
     if kind in _PROVIDER_KINDS:

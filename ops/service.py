@@ -55,6 +55,7 @@ _COUNTERS = {  # live_status() counter → (metric, help)
     "reconnects": ("marketsession_provider_reconnects", "Provider reconnects"),
     "outages": ("marketsession_provider_outages", "Provider stream outages reported"),
     "store_errors": ("marketsession_store_write_errors", "Store writes that failed (kept and retried)"),
+    "stalls": ("marketsession_provider_stalls", "Streams found mute by the feed watchdog (each reconnected)"),
     "quotes_received": ("marketsession_quotes_received", "Quotes delivered by the provider"),
     "quotes_filled": (
         "marketsession_quotes_filled",
@@ -156,6 +157,11 @@ class _EngineCollector(Collector):
         yield gaps
         yield from _quote_metrics(status["symbols"])
         yield GaugeMetricFamily(
+            "marketsession_provider_stalled",
+            "1 when the feed watchdog finds a stream mute now",
+            int(bool(status["stalled"])),
+        )
+        yield GaugeMetricFamily(
             "marketsession_provider_connected",
             "1 when the provider stream is up",
             int(status["provider"]["state"] == "connected"),
@@ -256,6 +262,7 @@ class LiveService:
             reasons.append(f"no session loaded (state {status.state})")
         if status.provider_state != "connected":
             reasons.append(f"provider {status.provider_state}")
+        reasons.extend(f"provider stalled: {stall}" for stall in status.stalled)
         return not reasons, reasons
 
     def metrics(self) -> bytes:

@@ -129,6 +129,17 @@ class ProviderConnection(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderStalled(Event):
+    """Live mode: the stream of ``stream`` (``bars``, ``quotes``) delivered nothing during the
+    regular session since ``since_ts`` while connected; the provider is told to reconnect."""
+
+    kind: ClassVar[str] = "provider_stalled"
+    stream: str
+    since_ts: int
+    now_ts: int
+
+
+@dataclass(frozen=True, slots=True)
 class WarningRaised(Event):
     kind: ClassVar[str] = "warning"
     message: str

@@ -71,6 +71,8 @@ class LiveStatus:
     symbols: Mapping[str, SymbolStatus]
     days_done: tuple[str, ...]
     warnings: tuple[str, ...]
+    stalled: tuple[str, ...] = ()
+    """The stream kinds the feed watchdog finds mute now, described."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``/status`` shape (the provider's state and detail under ``provider``)."""
@@ -78,4 +80,5 @@ class LiveStatus:
         data["provider"] = {"state": data.pop("provider_state"), "detail": data.pop("provider_detail")}
         data["latency"]["buckets"] = [list(bucket) for bucket in self.latency.buckets]
         data["days_done"], data["warnings"] = list(self.days_done), list(self.warnings)
+        data["stalled"] = list(self.stalled)
         return data

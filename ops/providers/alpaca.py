@@ -35,6 +35,8 @@ The IEX feed streams quotes of at most :data:`IEX_QUOTE_SYMBOLS` symbols (a free
 limit): asking for more is refused at ``start_stream`` with the count, before connecting.
 
 The stream runs on a daemon thread: it reports CONNECTED once the subscription is confirmed;
+``reconnect`` (the engine's feed watchdog, for a socket that stays open but went mute) cuts
+the connection, and the usual reconnect follows;
 after a disconnect (or a retryable error: 406, 500…) it reports RECONNECTING, waits
 ``Backoff.delay(attempt)`` on an event that ``stop_stream`` sets, reconnects, resubscribes
 and reports the minutes possibly lost with ``sink.outage``. 402 (auth failed), 405 (symbol
@@ -50,6 +52,7 @@ import itertools
 import json
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -480,6 +483,22 @@ class AlpacaProvider:
                 target=self._stream, args=(run,), name="alpaca-stream", daemon=True
             )
             self._thread.start()
+
+    def reconnect(self, reason: str) -> None:
+        """Cut the current connection (the feed watchdog found it mute: a mute socket may never
+        close by itself, and its close handshake would wait on it); the stream thread then
+        reconnects with backoff, resubscribes and reports the minutes lost."""
+        with self._lock:
+            run = self._run
+        if run is None:
+            return
+        with run.lock:
+            ws = run.ws
+        if ws is None:
+            return
+        log.warning("alpaca_stream_reconnect_asked", reason=reason)
+        with suppress(OSError):
+            ws.socket.shutdown(socket.SHUT_RDWR)
 
     def stop_stream(self, timeout: float) -> None:
         """Close the socket and join the stream thread within ``timeout`` seconds; state CLOSED."""

@@ -19,8 +19,10 @@ has ended.
 
 Faults (:class:`ReplayFaults`, from ``--fault`` specs): drop a fraction or a time range of bars
 from the stream; deliver late (held back to the next batch) or twice; lag every delivery;
-disconnect for a while (bars due meanwhile are lost; the outage is reported on reconnect); fail
-the next K fetches. Random choices come from a seeded generator, so a run is repeatable.
+disconnect for a while (bars due meanwhile are lost; the outage is reported on reconnect); go
+mute while connected (nothing sent until the span ends or :meth:`ReplayProvider.reconnect` is
+called, which reports the outage); fail the next K fetches. Random choices come from a seeded
+generator, so a run is repeatable.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class ReplayFaults:
     lag_seconds: float = 0.0
     disconnects: tuple[tuple[int, int], ...] = ()
     """``(start_ts, end_ts)`` spans during which the stream is down."""
+    mutes: tuple[tuple[int, int], ...] = ()
+    """``(start_ts, end_ts)`` spans during which the stream stays connected but sends nothing
+    (a mute socket), ended early by :meth:`ReplayProvider.reconnect`."""
     fetch_failures: int = 0
     seed: int = 0
 
@@ -99,10 +104,11 @@ class ReplayProvider:
         self.interval = Interval.parse(intervals.pop() if intervals else "1m")
         self._state = ConnectionState.DISCONNECTED
         self._stop = threading.Event()
+        self._reconnect = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._fetch_failures_left = self.faults.fetch_failures
-        faulted = ("sent", "dropped", "late", "duplicated", "lost_disconnected")
+        faulted = ("sent", "dropped", "late", "duplicated", "lost_disconnected", "lost_muted")
         self.stats = dict.fromkeys((*faulted, *(f"quotes_{k}" for k in faulted), "fetches"), 0)
         """What the stream did (``sent`` counts deliveries, duplicates included; ``quotes_…``
         the same of quotes)."""
@@ -162,6 +168,12 @@ class ReplayProvider:
         )
         self._thread.start()
 
+    def reconnect(self, reason: str) -> None:
+        """Drop the connection and connect again (the feed watchdog found the stream mute): a
+        mute span ends, and what it kept from the stream is reported as an outage."""
+        log.warning("replay_reconnect_asked", reason=reason)
+        self._reconnect.set()
+
     def stop_stream(self, timeout: float) -> None:
         self._stop.set()
         with self._wake:
@@ -216,6 +228,8 @@ class ReplayProvider:
         prefix = ("", "quotes_")
         kept = (self.dropped, self.dropped_quotes)
         spans = sorted(span for span in faults.disconnects if span[1] > start)
+        mutes = sorted(span for span in faults.mutes if span[1] > start)
+        mute: tuple[int, int] | None = None
         down: tuple[int, int] | None = None
         lost: list[int] = []  # starts of the bars lost while down
 
@@ -246,7 +260,23 @@ class ReplayProvider:
                     down = None
                 if not self._wait_until(due):
                     return
+                if mute is None and mutes and mutes[0][0] <= due:
+                    mute = mutes.pop(0)
+                if self._reconnect.is_set():  # asked to reconnect: a mute socket is replaced
+                    self._reconnect.clear()
+                    self._set_state(sink, ConnectionState.RECONNECTING, "replay: reconnect asked")
+                    self._set_state(sink, ConnectionState.CONNECTED, "replay: reconnected")
+                    if mute is not None:
+                        now = int(self._clock.now().timestamp())
+                        sink.outage(mute[0] - mute[0] % seconds, now - now % seconds)
+                        mute = None
+                if mute is not None and due >= mute[1]:
+                    mute = None
                 stat, rng = prefix[kind], rngs[kind]
+                if mute is not None:
+                    self.stats[f"{stat}lost_muted"] += len(items)
+                    kept[kind].extend(items)
+                    continue
                 if down is not None:
                     self.stats[f"{stat}lost_disconnected"] += len(items)
                     kept[kind].extend(items)

@@ -47,6 +47,7 @@ from domain.messages.events import (
     GapAbandoned,
     GapFilled,
     ProviderConnection,
+    ProviderStalled,
     RunCompleted,
     WarningRaised,
 )
@@ -747,3 +748,61 @@ def test_the_iex_feed_refuses_quotes_of_more_than_30_symbols_before_connecting(s
             engine.start()
         assert fake.connections == 0
     assert pykka.ActorRegistry.get_all() == []
+
+
+# ------------------------------------------------------------------------------ feed watchdog
+
+
+@pytest.mark.parametrize(
+    ("streams", "stalled", "after"), [(("1m", "5m"), "bars", 180), (("1m", "quotes"), "quotes", 60)]
+)
+def test_a_mute_stream_is_found_stalled_reconnected_and_what_it_kept_back_filled(
+    store: Store, live: list[Live], streams: tuple[str, ...], stalled: str, after: int
+) -> None:
+    """The replay goes mute at 10:00 for an hour while it says connected: the watchdog finds the
+    kind with the shorter limit stalled after that limit, the provider is told to reconnect (the
+    mute ends, the outage is reported), and every bar and quote of the day is in the end."""
+    hours = day_hours(store, EARLY_CLOSE)
+    bars = session_bars_of(hours)
+    quotes = quotes_of(bars) if "quotes" in streams else []
+    mute_at = ny_ts(EARLY_CLOSE, 10, 0)
+    run = make(
+        live, store, bars, ny(EARLY_CLOSE, 9, 29), config=live_config(streams=streams), quotes=quotes,
+        stream_faults=ReplayFaults(mutes=((mute_at, mute_at + 3_600),)),
+    )  # fmt: skip
+
+    report = run.run()
+
+    assert report.status == "completed", report.error
+    (event,) = run.recorder.of(ProviderStalled)
+    assert event.stream == stalled
+    assert mute_at - 60 <= event.since_ts <= mute_at  # the last delivery before the mute
+    assert after <= event.now_ts - event.since_ts <= after + 60  # checked at the live steps
+    states = [e.state for e in run.recorder.of(ProviderConnection)]
+    assert states.count("reconnecting") == 1 and states[-1] == "connected"
+    assert run.provider.stats["lost_muted"] > 0, "the mute kept nothing back: the test would check little"
+    status = run.engine.live_status()
+    assert status.counters["stalls"] == 1 and status.stalled == ()
+    assert any(w.startswith("2025-07-03: provider stalled: no " + stalled) for w in report.warnings), (
+        report.warnings
+    )
+    for symbol in SYMBOLS:
+        assert stored(store, symbol, "1m", hours) == [b for b in bars if b.symbol == symbol]
+        assert report.days[0].symbols[symbol].session["1m"].quality == 100.0
+        if quotes:
+            assert_every_quote(store, report, symbol, hours)
+
+
+def test_silence_before_the_open_is_no_stall_and_a_feed_that_ends_mid_session_is(
+    store: Store, live: list[Live]
+) -> None:
+    """Ten minutes of pre-market silence raise nothing; a feed whose bars end at 10:00 is found
+    stalled from its last delivery (the 09:59 bar, delivered at 10:00)."""
+    hours = day_hours(store, EARLY_CLOSE)
+    bars = [b for b in session_bars_of(hours) if b.ts < hours.open_ts + 1_800]
+    run = make(live, store, bars, ny(EARLY_CLOSE, 9, 20), config=live_config(max_retries=1))
+    run.start()
+    assert run.recorder.wait_count(ProviderStalled, 1, WAIT), "30 minutes of regular-session silence"
+    (event,) = run.recorder.of(ProviderStalled)
+    assert event.since_ts == hours.open_ts + 1_800
+    run.engine.stop("seen enough", timeout=10)

@@ -656,3 +656,30 @@ def test_the_iex_feed_refuses_quotes_of_more_than_30_symbols_and_sip_takes_them(
     make_provider(feed="sip").start_stream(symbols, sink, quotes=symbols)
     sink.wait_state(CONNECTED)
     assert fake.subscribes()[-1]["quotes"] == symbols
+
+
+def test_reconnect_cuts_a_mute_socket_and_the_minutes_it_kept_back_are_an_outage(
+    fake: FakeAlpaca, make_provider: Callable[..., AlpacaProvider]
+) -> None:
+    """A socket that stays open but sends nothing never closes by itself: ``reconnect`` (the
+    engine's watchdog) cuts it without waiting on a close handshake, and the stream reconnects."""
+    bars = real_minute_bars("AAPL", "13:30", "13:40")
+    clock = SimulatedClock(datetime(2025, 7, 2, 13, 32, 5, tzinfo=UTC))
+    provider, sink = make_provider(clock=clock), RecordingSink()
+    provider.start_stream(["AAPL"], sink)
+    sink.wait_state(CONNECTED)
+    fake.push(bars[:2])
+    sink.wait_for(lambda: len(sink.delivered()) == 2, "the first two bars")
+
+    clock.set(datetime(2025, 7, 2, 13, 37, 1, tzinfo=UTC))  # the server has said nothing since
+    started = time.monotonic()
+    provider.reconnect("no bars for 300s")
+    assert time.monotonic() - started < 1.0, "reconnect must not wait on the mute socket"
+    sink.wait_state(CONNECTED, count=2)
+    sink.wait_for(lambda: sink.outages() != [], "the outage")
+
+    assert sink.states() == [ConnectionState.CONNECTING, CONNECTED, ConnectionState.RECONNECTING, CONNECTED]
+    assert sink.outages() == [(utc("2025-07-02T13:32"), utc("2025-07-02T13:37"))]
+    assert fake.connections == 2 and len(fake.subscribes()) == 2
+    assert fake.push(bars[2:3]) == 1
+    sink.wait_for(lambda: len(sink.delivered()) == 3, "a bar after the reconnect")

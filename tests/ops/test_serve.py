@@ -188,3 +188,38 @@ def test_a_taken_port_is_a_clear_runtime_error(live_setup: Any, tmp_path: Path) 
         )
     assert result.code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.err
+
+
+def test_a_stalled_feed_makes_readyz_not_ready_with_the_reason_and_shows_in_metrics() -> None:
+    """The service's endpoints over an engine whose watchdog finds the bar stream mute (a stand-in
+    engine: the state is set, not waited for), on a real socket."""
+    from domain.session.status import Latency, LiveStatus
+    from ops.service import LiveService
+
+    status = LiveStatus(
+        session="s", state="streaming", day="2025-07-03", open_ts=0, close_ts=1, now_ts=0, clock_speed=1.0,
+        loaded=True, provider_state="connected", provider_detail=None, counters={"stalls": 2}, refused={},
+        latency=Latency(0, 0.0, None, None, ((float("inf"), 0),)), symbols={}, days_done=(), warnings=(),
+        stalled=("no bars for 180s of session time (since 14:00:00Z)",),
+    )  # fmt: skip
+
+    class Engine:
+        done, report, provider = False, None, None
+
+        def live_status(self) -> LiveStatus:
+            return status
+
+        def stats(self) -> dict[str, Any]:
+            return {}
+
+    service = LiveService(Engine(), host="127.0.0.1", port=0, reload_calendar=lambda: "").start()  # type: ignore[arg-type]
+    try:
+        host, port = service.address
+        ready = httpx.get(f"http://{host}:{port}/readyz", timeout=5)
+        assert ready.status_code == 503
+        assert "provider stalled: no bars for 180s of session time (since 14:00:00Z)" in ready.text
+        metrics = httpx.get(f"http://{host}:{port}/metrics", timeout=5).text
+        assert "marketsession_provider_stalled 1.0" in metrics
+        assert "marketsession_provider_stalls_total 2.0" in metrics
+    finally:
+        service.close()

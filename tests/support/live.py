@@ -160,6 +160,9 @@ class FailingProvider:
         self._thread = threading.Thread(target=run, name="failing-provider", daemon=True)
         self._thread.start()
 
+    def reconnect(self, reason: str) -> None:
+        pass
+
     def stop_stream(self, timeout: float) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
