@@ -223,3 +223,26 @@ def test_a_stalled_feed_makes_readyz_not_ready_with_the_reason_and_shows_in_metr
         assert "marketsession_provider_stalls_total 2.0" in metrics
     finally:
         service.close()
+
+
+def test_a_mute_feed_is_reconnected_by_the_watchdog_and_nothing_it_kept_back_is_lost(
+    live_setup: Any, tmp_path: Path
+) -> None:
+    """``--fault mute:09:35+3600``: the replay says connected and sends nothing from 09:35; the
+    service logs the stall, reconnects and goes on; at the close every bar of the day is stored."""
+    url, config, target = live_setup
+    args = ("--replay-start", "09:29", "--speed", "1500", "--once", "--fault", "mute:09:35+3600")
+    with _serve(url, config, tmp_path, *args) as service:
+        service.wait_serving(30)
+        assert wait_for(lambda: any(e["event"] == "replay_reconnect_asked" for e in service.events), 60)
+        assert service.finish(120) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["status"] == "completed", report["error"]
+    assert any("provider stalled: no quotes" in w for w in report["warnings"]), report["warnings"]
+    (day,) = report["days"]
+    for symbol in SYMBOLS:
+        assert day["symbols"][symbol]["session"]["1m"]["quality"] == 100.0
+    with open_store(url) as store:
+        calendar = TradingCalendar(store.calendar, "US_EQUITY")
+        hours = DayHours.from_session(calendar.get_trading_session(target))  # type: ignore[arg-type]  # a trading day
+        assert all(len(store.replayed.read(s, "1m", hours.open_ts, hours.close_ts)) == 390 for s in SYMBOLS)
