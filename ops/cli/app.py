@@ -214,6 +214,7 @@ def commands() -> click.Group:
         config_cmds,
         data_cmds,
         run_cmds,
+        schwab_cmds,
         serve_cmds,
         store_cmds,
     )

@@ -8,7 +8,9 @@ The provider is the config's ``api_config.data_api``:
 - ``alpaca`` streams Alpaca market data v2 (keys from ``APCA_API_KEY_ID`` /
   ``APCA_API_SECRET_KEY``; ``APCA_API_DATA_URL``, ``APCA_API_STREAM_URL``, ``APCA_DATA_FEED``
   override the endpoints and the feed);
-- ``schwab`` is not supported yet: a clear error, exit 2.
+- ``schwab`` streams the Schwab Trader API (``SCHWAB_CLIENT_ID`` / ``SCHWAB_CLIENT_SECRET``, the
+  token file of ``marketsession schwab login`` in ``SCHWAB_TOKEN_FILE``; an expired login is
+  exit 2 at start).
 
 Signals: SIGTERM or SIGINT drain — the stream stops, the bars already delivered are stored and
 the day is closed with its summary — within ``--drain-timeout``; SIGHUP re-reads the trading
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from domain.errors import FaultError, ProviderNotSupported, ServiceError
+from domain.errors import FaultError, ServiceError
 from ops.cli.app import EXIT_OK, EXIT_RUNTIME, CliState, FiniteFloat, cli, load_config
 from ops.cli.run_cmds import REPORT_OPTION
 
@@ -64,18 +66,19 @@ def make_provider(
 ) -> MarketDataProvider:
     """The provider the config names (see the module docstring)."""
     data_api = config.api_config.data_api
-    if data_api == "schwab":
-        raise ProviderNotSupported(
-            "api_config.data_api 'schwab': the Schwab market-data adapter is not supported yet; "
-            "use 'alpaca' or 'replay'"
-        )
-    if data_api == "alpaca":
+    if data_api in ("alpaca", "schwab"):
         if plan.provider.any:
             raise FaultError("provider faults (drop, disconnect, …) need the replay provider")
         if replay_date or replay_start or replay_origin is not None or speed != 1.0:
             raise click.UsageError(
                 "--replay-date, --replay-start, --replay-origin and --speed apply to replay"
             )
+        if data_api == "schwab":
+            from ops.providers.schwab import SchwabProvider
+
+            schwab = SchwabProvider.from_env()
+            schwab.check_login()  # an expired login is exit 2 now, not a failed stream later
+            return schwab
         from ops.providers.alpaca import AlpacaProvider
 
         return AlpacaProvider.from_env()

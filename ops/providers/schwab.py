@@ -154,6 +154,10 @@ class SchwabProvider:
         tokens = TokenStore(path, client_id=keys[0], client_secret=keys[1], auth_url=api_url)
         return cls(tokens, api_url=api_url, **kwargs)
 
+    def check_login(self) -> None:
+        """Raise :class:`ProviderAuthError` (what to do) unless a valid access token can be had."""
+        self._tokens.access_token()
+
     @property
     def state(self) -> ConnectionState:
         return self._state

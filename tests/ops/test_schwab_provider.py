@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from support.fake_schwab import FakeSchwab
 from support.live import RecordingSink
 from support.stores import real_minute_bars
@@ -21,6 +22,7 @@ from support.stores import real_minute_bars
 from domain.clock import SimulatedClock
 from domain.errors import ProviderAuthError, ProviderNotSupported
 from domain.providers import Backoff, ConnectionState
+from ops.cli.app import commands
 from ops.providers.schwab import SchwabProvider
 from ops.providers.schwab_auth import TokenStore, authorize_url, login
 
@@ -277,3 +279,48 @@ def test_stop_streaming_a_drop_and_a_mute_socket_reconnect_resubscribe_and_repor
         assert fake.wait_until(lambda: fake.connections == 2 and fake.subscribed("CHART_EQUITY") == {"RIVN"})
     finally:
         schwab.stop_stream(5)
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def schwab_env(fake: FakeSchwab, tmp_path: Path) -> dict[str, str | None]:
+    return {
+        "SCHWAB_CLIENT_ID": fake.client_id, "SCHWAB_CLIENT_SECRET": fake.client_secret,
+        "SCHWAB_API_URL": fake.api_url, "SCHWAB_TOKEN_FILE": str(tmp_path / "token.json"),
+        "MARKETSESSION_DB": None,
+    }  # fmt: skip
+
+
+def test_schwab_login_prints_the_url_and_writes_the_token_file_from_the_pasted_callback(
+    fake: FakeSchwab, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    done = runner.invoke(
+        commands(), ["schwab", "login"], env=schwab_env(fake, tmp_path),
+        input="https://127.0.0.1/?code=GOOD-CODE&session=s\n",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert f"{fake.api_url}/v1/oauth/authorize?client_id=APPKEY" in done.stdout
+    assert "signed in: tokens written to" in done.stdout
+    assert json.loads((tmp_path / "token.json").read_text())["access_token"] in fake.valid_tokens
+    bad = runner.invoke(
+        commands(), ["schwab", "login"], env=schwab_env(fake, tmp_path), input="https://127.0.0.1/?code=BAD\n"
+    )
+    assert bad.exit_code == 2 and "marketsession schwab login" in bad.stderr
+
+
+def test_serve_on_schwab_with_an_expired_login_is_exit_2_saying_what_to_do(
+    fake: FakeSchwab, tmp_path: Path, sqlite_url: str
+) -> None:
+    clock = Clock(datetime.now(UTC).timestamp() - 8 * 86_400)  # a login of eight days ago
+    logged_in(fake, tmp_path, clock)
+    config = tmp_path / "schwab.json"
+    data = json.loads(Path("session_configs/live_session_example.json").read_text())
+    data["api_config"]["data_api"] = "schwab"
+    config.write_text(json.dumps(data))
+    done = CliRunner().invoke(
+        commands(), ["--db", sqlite_url, "serve", str(config), "--port", "0"], env=schwab_env(fake, tmp_path)
+    )
+    assert done.exit_code == 2, done.output
+    assert "older than 7 days and has expired: run `marketsession schwab login`" in done.stderr

@@ -155,7 +155,7 @@ def test_post_calendar_reload_answers_what_changed(live_setup: Any, tmp_path: Pa
 @pytest.mark.parametrize(
     ("change", "extra", "code", "message"),
     [
-        ({"data_api": "schwab"}, (), 2, "not supported yet"),
+        ({"data_api": "schwab"}, (), 2, "SCHWAB_CLIENT_ID is not set"),
         ({"mode": "backtest"}, (), 2, "`serve` runs live sessions"),
         ({"data_api": "alpaca"}, (), 2, "APCA_API_KEY_ID"),
         ({}, ("--fault", "drop:2"), 2, "drop takes a fraction"),
