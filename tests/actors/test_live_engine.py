@@ -15,12 +15,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pykka
 import pytest
 from support.engine import Recorder
 from support.fake_alpaca import FakeAlpaca
+from support.fake_schwab import FakeSchwab
 from support.live import (
     FailingProvider,
     HeldClock,
@@ -60,6 +62,9 @@ from domain.store import Store
 from ops.faults import parse_faults
 from ops.providers.alpaca import AlpacaProvider
 from ops.providers.replay import ReplayFaults, ReplayProvider
+from ops.providers.schwab import SchwabProvider
+from ops.providers.schwab_auth import TokenStore
+from ops.providers.schwab_auth import login as schwab_login
 
 RUN_TIMEOUT = 60.0
 WAIT = 10.0
@@ -806,3 +811,76 @@ def test_silence_before_the_open_is_no_stall_and_a_feed_that_ends_mid_session_is
     (event,) = run.recorder.of(ProviderStalled)
     assert event.since_ts == hours.open_ts + 1_800
     run.engine.stop("seen enough", timeout=10)
+
+
+# ------------------------------------------------------------------------------------- schwab
+
+
+def test_schwab_end_to_end_a_reconnect_with_an_expired_token_a_mute_socket_and_code_12(
+    store: Store, tmp_path: Path
+) -> None:
+    """The engine on the Schwab adapter against the fake Schwab: bars and quotes stored as they
+    come; the access token expires mid-session and the connection drops (the reconnect refreshes
+    it); the socket goes mute (the watchdog reconnects it); then code 12 ends the run, with
+    everything received stored."""
+    clock = SimulatedClock(ny(REAL_DAY, 9, 40))
+    first, last = ny_ts(REAL_DAY, 9, 30), ny_ts(REAL_DAY, 9, 40)
+    bars = [b for s in SYMBOLS for b in real_bars(s, first, last)]
+    with FakeSchwab() as fake:
+        tokens = TokenStore(
+            tmp_path / "token.json",
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,
+            auth_url=fake.api_url,
+        )
+        schwab_login(tokens, "https://127.0.0.1/?code=GOOD-CODE", "https://127.0.0.1")
+        provider = SchwabProvider(
+            tokens,
+            api_url=fake.api_url,
+            clock=clock,
+            backoff=Backoff(initial=0.01, cap=0.05),
+            request_timeout=5.0,
+        )
+        config = live_config(streams=("1m", "quotes"), data_api="schwab")
+        engine = MarketSessionSystem(config, store, provider=provider, shutdown_timeout=5.0)
+        recorder = Recorder()
+        engine.subscribe(recorder)
+        try:
+            engine.start()
+            assert fake.wait_until(lambda: fake.subscribed("LEVELONE_EQUITIES") == set(SYMBOLS), WAIT)
+            assert wait_until(lambda: engine.state() in ("ready", "streaming"), WAIT), engine.state()
+            assert fake.push_bars(bars) == 1
+            quote_ms = (last - 1) * 1000
+            deltas = [
+                {"key": s, "1": 10.0 + i, "2": 10.02 + i, "4": 1, "5": 2, "34": quote_ms}
+                for i, s in enumerate(SYMBOLS)
+            ]
+            assert fake.push_level_one(deltas) == 1
+            assert wait_until(
+                lambda: sum(len(store.bars.read(s, "1m", first, last)) for s in SYMBOLS) == len(bars), WAIT
+            )
+            assert wait_until(lambda: store.quotes.count() == 2, WAIT)
+
+            fake.expire_access_tokens()  # mid-session; then the connection drops
+            assert fake.drop_connections() == 1
+            assert fake.wait_until(
+                lambda: fake.connections == 2 and fake.subscribed("CHART_EQUITY") == set(SYMBOLS), WAIT
+            )
+            assert fake.refreshes == 1, "the reconnect refreshed the expired token"
+
+            fake.muted = True  # connected, silent
+            clock.set(ny(REAL_DAY, 9, 45))  # past the quotes' 60 s and the bars' 180 s of silence
+            assert recorder.wait_count(ProviderStalled, 1, WAIT), "the watchdog never found the mute socket"
+            assert fake.wait_until(lambda: fake.connections == 3, WAIT), "the watchdog did not reconnect"
+            fake.muted = False
+
+            assert fake.wait_until(lambda: fake.subscribed("CHART_EQUITY") == set(SYMBOLS), WAIT)
+            fake.send_code(12, "another streamer connected for this user")
+            report = engine.wait(RUN_TIMEOUT)
+        finally:
+            engine.shutdown()
+    assert report.status == "failed"
+    assert report.error is not None and "one streamer per user" in report.error
+    for symbol in SYMBOLS:  # nothing received was lost
+        assert store.bars.read(symbol, "1m", first, last) == real_bars(symbol, first, last)
+    assert {q.symbol for q in store.quotes.read("AAPL", last - 10, last)} == {"AAPL"}
