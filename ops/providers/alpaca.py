@@ -52,12 +52,11 @@ import itertools
 import json
 import os
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -84,6 +83,7 @@ from domain.errors import (
 from domain.intervals import MINUTE, Interval
 from domain.providers import Backoff, ConnectionState, StreamSink
 from domain.quotes import Quote, iso_us, quote_violation, shares
+from ops.providers.streaming import ReconnectingStream, StreamError, StreamRun
 
 __all__ = ["AlpacaProvider", "alpaca_timeframe"]
 
@@ -141,35 +141,11 @@ class _BarsQuery:
     end_ts: int
 
 
-@dataclass(eq=False)
-class _StreamRun:
-    """One ``start_stream`` … ``stop_stream`` life; ``lock`` orders sink calls against stop."""
-
-    symbols: list[str]
-    sink: StreamSink
-    quotes: list[str] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    ws: ClientConnection | None = None
-    attempt: int = 0
-    live: bool = False
-    last_bar_ts: int | None = None
-    outage_from: int | None = None
-
-
-class _StreamError(Exception):
-    """The connection ended; ``fatal`` when reconnecting cannot help."""
-
-    def __init__(self, detail: str, *, fatal: bool = False) -> None:
-        super().__init__(detail)
-        self.fatal = fatal
-
-
 class _Transient(Exception):
     """A REST failure worth retrying: no connection, a timeout, a 5xx."""
 
 
-class AlpacaProvider:
+class AlpacaProvider(ReconnectingStream):
     """Alpaca market data v2 behind :class:`domain.providers.MarketDataProvider`."""
 
     name = "alpaca"
@@ -204,7 +180,7 @@ class AlpacaProvider:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._state = ConnectionState.DISCONNECTED
-        self._run: _StreamRun | None = None
+        self._run: StreamRun | None = None
         self._thread: threading.Thread | None = None
         # messages: websocket messages received; reconnects: reconnect attempts
         self.stats: dict[str, int] = dict.fromkeys(
@@ -477,28 +453,12 @@ class AlpacaProvider:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise RuntimeError("the alpaca stream is already running: stop_stream() first")
-            run = _StreamRun(sorted(set(symbols)), sink, quoted)
+            run = StreamRun(sorted(set(symbols)), sink, quoted)
             self._run = run
             self._thread = threading.Thread(
                 target=self._stream, args=(run,), name="alpaca-stream", daemon=True
             )
             self._thread.start()
-
-    def reconnect(self, reason: str) -> None:
-        """Cut the current connection (the feed watchdog found it mute: a mute socket may never
-        close by itself, and its close handshake would wait on it); the stream thread then
-        reconnects with backoff, resubscribes and reports the minutes lost."""
-        with self._lock:
-            run = self._run
-        if run is None:
-            return
-        with run.lock:
-            ws = run.ws
-        if ws is None:
-            return
-        log.warning("alpaca_stream_reconnect_asked", reason=reason)
-        with suppress(OSError):
-            ws.socket.shutdown(socket.SHUT_RDWR)
 
     def stop_stream(self, timeout: float) -> None:
         """Close the socket and join the stream thread within ``timeout`` seconds; state CLOSED."""
@@ -526,43 +486,7 @@ class AlpacaProvider:
             run.sink.state(ConnectionState.CLOSED, None)
         log.info("alpaca_stream_stopped", **self.stats)
 
-    def _stream(self, run: _StreamRun) -> None:
-        """The stream thread: connect, converse, reconnect with backoff until stopped or failed."""
-        try:
-            self._report(run, ConnectionState.CONNECTING)
-            while not run.stop.is_set():
-                try:
-                    self._connection(run)
-                    detail = "connection closed"
-                except _StreamError as exc:
-                    if run.stop.is_set():
-                        break
-                    detail = str(exc)
-                    if exc.fatal:
-                        log.error("alpaca_stream_failed", detail=detail)
-                        self._report(run, ConnectionState.FAILED, detail)
-                        return
-                if run.stop.is_set():
-                    break
-                if run.live:
-                    run.live = False
-                    run.outage_from = (
-                        run.last_bar_ts + 60
-                        if run.last_bar_ts is not None
-                        else _minute_start(self._clock.now())
-                    )
-                delay = self._backoff_delay(run.attempt)
-                run.attempt += 1
-                self.stats["reconnects"] += 1
-                log.warning("alpaca_stream_disconnected", detail=detail, retry_in=round(delay, 3))
-                self._report(run, ConnectionState.RECONNECTING, detail)
-                if run.stop.wait(delay):
-                    break
-        except Exception as exc:  # a bug or a raising sink: say so instead of dying silently
-            log.exception("alpaca_stream_crashed")
-            self._report(run, ConnectionState.FAILED, f"stream thread crashed: {exc!r}")
-
-    def _connection(self, run: _StreamRun) -> None:
+    def _connection(self, run: StreamRun) -> None:
         """One connection, from the opening handshake until it ends (raises) or stop is set."""
         try:
             with connect(
@@ -583,23 +507,23 @@ class AlpacaProvider:
                         run.ws = None
         except InvalidStatus as exc:
             status = exc.response.status_code
-            raise _StreamError(
+            raise StreamError(
                 f"websocket upgrade refused with HTTP {status} at {self._stream_url}",
                 fatal=status in (401, 403, 404),
             ) from exc
         except InvalidURI as exc:
-            raise _StreamError(f"invalid stream URL: {exc}", fatal=True) from exc
+            raise StreamError(f"invalid stream URL: {exc}", fatal=True) from exc
         except (WebSocketException, OSError) as exc:  # closed, reset, refused, timed out
-            raise _StreamError(f"{type(exc).__name__}: {exc}") from exc
+            raise StreamError(f"{type(exc).__name__}: {exc}") from exc
 
-    def _converse(self, run: _StreamRun, ws: ClientConnection) -> None:
+    def _converse(self, run: StreamRun, ws: ClientConnection) -> None:
         """Handshake (connected -> auth -> subscribe), then deliver bars until the connection ends."""
         expecting: str | None = "connected"
         while True:
             try:
                 raw = ws.recv(timeout=self._request_timeout if expecting else None)
             except TimeoutError:
-                raise _StreamError(f"no {expecting!r} message within {self._request_timeout}s") from None
+                raise StreamError(f"no {expecting!r} message within {self._request_timeout}s") from None
             self.stats["messages"] += 1
             try:
                 items = json.loads(raw)
@@ -615,7 +539,7 @@ class AlpacaProvider:
                         expecting = self._control(run, ws, item, expecting)
                     continue
                 if batch_kind == "q":
-                    self._deliver_quotes(run, group)
+                    self._quote_items(run, group)
                     continue
                 bars = []
                 for item in group:
@@ -624,14 +548,14 @@ class AlpacaProvider:
                     except _BadItem as exc:
                         self._malformed(item, str(exc))
                 if bars:
-                    self._deliver(run, bars, updated=batch_kind == "u")
+                    self._deliver_bars(run, bars, updated=batch_kind == "u")
 
-    def _control(self, run: _StreamRun, ws: ClientConnection, item: Any, expecting: str | None) -> str | None:
+    def _control(self, run: StreamRun, ws: ClientConnection, item: Any, expecting: str | None) -> str | None:
         """Act on a control message; what the handshake expects next (``None``: streaming)."""
         kind = item.get("T") if isinstance(item, dict) else None
         if kind == "error":
             code, message = item.get("code"), item.get("msg")
-            raise _StreamError(f"alpaca error {code}: {message}", fatal=code in FATAL_STREAM_ERRORS)
+            raise StreamError(f"alpaca error {code}: {message}", fatal=code in FATAL_STREAM_ERRORS)
         if kind == "success" and item.get("msg") == "connected" and expecting == "connected":
             ws.send(json.dumps({"action": "auth", "key": self._key_id, "secret": self._secret_key}))
             return "authenticated"
@@ -644,39 +568,13 @@ class AlpacaProvider:
             missing_quotes = sorted(set(run.quotes) - set(item.get("quotes") or ()))
             if missing or missing_quotes:
                 log.warning("alpaca_subscription_incomplete", missing=missing, missing_quotes=missing_quotes)
-            self._subscribed(run)
+            self._connected(run)
             return None
         if kind is None:
             self._malformed(item, "not a typed message")
         return expecting  # other types (trades, statuses…) are not ours to handle
 
-    def _subscribed(self, run: _StreamRun) -> None:
-        run.attempt = 0
-        run.live = True
-        log.info("alpaca_stream_subscribed", symbols=len(run.symbols), url=self._stream_url)
-        self._report(run, ConnectionState.CONNECTED)
-        if run.outage_from is not None:
-            start, end = run.outage_from, _minute_start(self._clock.now())
-            run.outage_from = None
-            if end > start:
-                log.warning("alpaca_stream_outage", start=_rfc3339(start), end=_rfc3339(end))
-                with run.lock:
-                    if not run.stop.is_set():
-                        run.sink.outage(start, end)
-
-    def _deliver(self, run: _StreamRun, bars: list[Bar], *, updated: bool) -> None:
-        with run.lock:
-            if run.stop.is_set():
-                return
-            run.sink.bars(bars, updated=updated)
-        if updated:
-            self.stats["updated_bars"] += len(bars)
-        else:
-            self.stats["bars"] += len(bars)
-            newest = max(bar.ts for bar in bars)
-            run.last_bar_ts = newest if run.last_bar_ts is None else max(run.last_bar_ts, newest)
-
-    def _deliver_quotes(self, run: _StreamRun, items: Iterable[Any]) -> None:
+    def _quote_items(self, run: StreamRun, items: Iterable[Any]) -> None:
         received = int(time.time() * 1_000_000)
         quotes = []
         for item in items:
@@ -687,24 +585,8 @@ class AlpacaProvider:
                 continue
             if self._valid_quote(quote):
                 quotes.append(quote)
-        if not quotes:
-            return
-        with run.lock:
-            if run.stop.is_set():
-                return
-            run.sink.quotes(quotes)
-        self.stats["quotes"] += len(quotes)
-
-    def _malformed(self, raw: Any, reason: str) -> None:
-        self.stats["malformed"] += 1
-        log.warning("alpaca_stream_malformed_item", reason=reason, item=_clip(raw))
-
-    def _report(self, run: _StreamRun, state: ConnectionState, detail: str | None = None) -> None:
-        with run.lock:
-            if run.stop.is_set():
-                return
-            self._state = state
-            run.sink.state(state, detail)
+        if quotes:
+            self._deliver_quotes(run, quotes)
 
 
 def _page(
@@ -822,11 +704,6 @@ def _parse_time(text: str) -> datetime | None:
 
 def _rfc3339(ts: int) -> str:
     return ts_to_datetime(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _minute_start(moment: datetime) -> int:
-    ts = int(moment.timestamp())
-    return ts - ts % 60
 
 
 def _error_message(response: httpx.Response) -> str:

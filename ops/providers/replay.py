@@ -173,6 +173,8 @@ class ReplayProvider:
         mute span ends, and what it kept from the stream is reported as an outage."""
         log.warning("replay_reconnect_asked", reason=reason)
         self._reconnect.set()
+        with self._wake:
+            self._wake.notify_all()
 
     def stop_stream(self, timeout: float) -> None:
         self._stop.set()

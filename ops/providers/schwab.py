@@ -42,7 +42,6 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +67,7 @@ from domain.intervals import Interval
 from domain.providers import Backoff, ConnectionState, StreamSink
 from domain.quotes import Quote, quote_violation, shares
 from ops.providers.schwab_auth import TokenStore
+from ops.providers.streaming import ReconnectingStream, StreamError, StreamRun
 
 __all__ = ["MINUTE_REACH_DAYS", "SchwabProvider"]
 
@@ -86,28 +86,7 @@ _DEFAULT_BACKOFF = Backoff()
 _QUOTE_FIELDS = "0,1,2,4,5,6,7,34"
 
 
-class _StreamError(Exception):
-    def __init__(self, detail: str, *, fatal: bool = False) -> None:
-        super().__init__(detail)
-        self.fatal = fatal
-
-
-@dataclass(eq=False)
-class _Run:
-    symbols: list[str]
-    quotes: list[str]
-    sink: StreamSink
-    stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    ws: ClientConnection | None = None
-    attempt: int = 0
-    live: bool = False
-    last_bar_ts: int | None = None
-    outage_from: int | None = None
-    books: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-class SchwabProvider:
+class SchwabProvider(ReconnectingStream):
     """Schwab market data behind :class:`domain.providers.MarketDataProvider`."""
 
     name = "schwab"
@@ -130,7 +109,7 @@ class SchwabProvider:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._state = ConnectionState.DISCONNECTED
-        self._run: _Run | None = None
+        self._run: StreamRun | None = None
         self._thread: threading.Thread | None = None
         self.stats: dict[str, int] = dict.fromkeys(
             ("messages", "bars", "quotes", "heartbeats", "reconnects", "malformed", "rate_limited"), 0
@@ -250,22 +229,12 @@ class SchwabProvider:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise RuntimeError("the schwab stream is already running: stop_stream() first")
-            run = _Run(sorted(set(symbols)), sorted(set(quotes)), sink)
+            run = StreamRun(sorted(set(symbols)), sink, sorted(set(quotes)))
             self._run = run
             self._thread = threading.Thread(
                 target=self._stream, args=(run,), name="schwab-stream", daemon=True
             )
             self._thread.start()
-
-    def reconnect(self, reason: str) -> None:
-        """Cut the streamer's connection (a mute socket); the stream thread reconnects."""
-        with self._lock:
-            run = self._run
-        ws = None if run is None else run.ws
-        if ws is not None:
-            log.warning("schwab_stream_reconnect_asked", reason=reason)
-            with suppress(OSError):
-                ws.socket.shutdown(socket.SHUT_RDWR)
 
     def stop_stream(self, timeout: float) -> None:
         with self._lock:
@@ -284,43 +253,7 @@ class SchwabProvider:
         if run is not None:
             run.sink.state(ConnectionState.CLOSED, None)
 
-    def _stream(self, run: _Run) -> None:
-        try:
-            self._report(run, ConnectionState.CONNECTING)
-            while not run.stop.is_set():
-                try:
-                    self._connection(run)
-                    detail = "connection closed"
-                except _StreamError as exc:
-                    if run.stop.is_set():
-                        break
-                    if exc.fatal:
-                        self._report(run, ConnectionState.FAILED, str(exc))
-                        return
-                    detail = str(exc)
-                except ProviderAuthError as exc:  # the tokens cannot be refreshed: only a login helps
-                    self._report(run, ConnectionState.FAILED, str(exc))
-                    return
-                except ProviderError as exc:
-                    detail = str(exc)
-                if run.stop.is_set():
-                    break
-                if run.live:
-                    run.live = False
-                    now = int(self._clock.now().timestamp())
-                    run.outage_from = run.last_bar_ts + 60 if run.last_bar_ts is not None else now - now % 60
-                delay = self._backoff.delay(run.attempt, self._rng)
-                run.attempt += 1
-                self.stats["reconnects"] += 1
-                log.warning("schwab_stream_disconnected", detail=detail, retry_in=round(delay, 3))
-                self._report(run, ConnectionState.RECONNECTING, detail)
-                if run.stop.wait(delay):
-                    break
-        except Exception as exc:  # a bug or a raising sink: say so instead of dying silently
-            log.exception("schwab_stream_crashed")
-            self._report(run, ConnectionState.FAILED, f"stream thread crashed: {exc!r}")
-
-    def _connection(self, run: _Run) -> None:
+    def _connection(self, run: StreamRun) -> None:
         preferences = self._get("/trader/v1/userPreference")
         try:
             info = preferences["streamerInfo"][0]
@@ -341,9 +274,9 @@ class SchwabProvider:
                     with run.lock:
                         run.ws = None
         except (WebSocketException, OSError) as exc:
-            raise _StreamError(f"{type(exc).__name__}: {exc}") from exc
+            raise StreamError(f"{type(exc).__name__}: {exc}") from exc
 
-    def _converse(self, run: _Run, ws: ClientConnection, info: Mapping[str, Any]) -> None:
+    def _converse(self, run: StreamRun, ws: ClientConnection, info: Mapping[str, Any]) -> None:
         ids = {
             "SchwabClientCustomerId": info.get("schwabClientCustomerId"),
             "SchwabClientCorrelId": info.get("schwabClientCorrelId"),
@@ -362,7 +295,7 @@ class SchwabProvider:
             try:
                 raw = ws.recv(timeout=None if logged_in else self._timeout)
             except TimeoutError:
-                raise _StreamError(f"no LOGIN answer within {self._timeout}s") from None
+                raise StreamError(f"no LOGIN answer within {self._timeout}s") from None
             self.stats["messages"] += 1
             try:
                 message = json.loads(raw)
@@ -377,9 +310,9 @@ class SchwabProvider:
                 if "heartbeat" in entry:
                     self.stats["heartbeats"] += 1
                 elif code in FATAL_CODES:
-                    raise _StreamError(f"schwab streamer code {code}: {FATAL_CODES[code]}", fatal=True)
+                    raise StreamError(f"schwab streamer code {code}: {FATAL_CODES[code]}", fatal=True)
                 elif code == STOP_STREAMING:
-                    raise _StreamError("schwab streamer code 30: stop streaming")
+                    raise StreamError("schwab streamer code 30: stop streaming")
                 elif entry.get("command") == "LOGIN" and code == 0 and not logged_in:
                     logged_in = True
                     self._subscribe(run, ws, ids)
@@ -388,7 +321,7 @@ class SchwabProvider:
             for data in message.get("data", []):
                 self._data(run, data)
 
-    def _subscribe(self, run: _Run, ws: ClientConnection, ids: Mapping[str, Any]) -> None:
+    def _subscribe(self, run: StreamRun, ws: ClientConnection, ids: Mapping[str, Any]) -> None:
         requests = [
             {"service": "CHART_EQUITY", "command": "SUBS", "requestid": 1, **ids,
              "parameters": {"keys": ",".join(run.symbols), "fields": _CHART_FIELDS}},
@@ -399,18 +332,9 @@ class SchwabProvider:
                  "parameters": {"keys": ",".join(run.quotes), "fields": _QUOTE_FIELDS}}
             )  # fmt: skip
         ws.send(json.dumps({"requests": requests}))
-        run.attempt, run.live = 0, True
-        self._report(run, ConnectionState.CONNECTED)
-        if run.outage_from is not None:
-            now = int(self._clock.now().timestamp())
-            start, end = run.outage_from, now - now % 60
-            run.outage_from = None
-            if end > start:
-                with run.lock:
-                    if not run.stop.is_set():
-                        run.sink.outage(start, end)
+        self._connected(run)
 
-    def _data(self, run: _Run, data: Any) -> None:
+    def _data(self, run: StreamRun, data: Any) -> None:
         service = data.get("service") if isinstance(data, dict) else None
         content = data.get("content", []) if isinstance(data, dict) else []
         if service == "CHART_EQUITY":
@@ -421,13 +345,7 @@ class SchwabProvider:
                 except ValueError as exc:
                     self._malformed(item, f"CHART_EQUITY fields not as the live service sends them: {exc}")
             if bars:
-                with run.lock:
-                    if run.stop.is_set():
-                        return
-                    run.sink.bars(bars)
-                self.stats["bars"] += len(bars)
-                newest = max(bar.ts for bar in bars)
-                run.last_bar_ts = newest if run.last_bar_ts is None else max(run.last_bar_ts, newest)
+                self._deliver_bars(run, bars)
         elif service == "LEVELONE_EQUITIES":
             quotes = []
             received = int(time.time() * 1_000_000)
@@ -436,22 +354,7 @@ class SchwabProvider:
                 if quote is not None and quote_violation(quote) is None:
                     quotes.append(quote)
             if quotes:
-                with run.lock:
-                    if run.stop.is_set():
-                        return
-                    run.sink.quotes(quotes)
-                self.stats["quotes"] += len(quotes)
-
-    def _malformed(self, raw: Any, reason: str) -> None:
-        self.stats["malformed"] += 1
-        log.warning("schwab_stream_malformed_item", reason=reason, item=str(raw)[:300])
-
-    def _report(self, run: _Run, state: ConnectionState, detail: str | None = None) -> None:
-        with run.lock:
-            if run.stop.is_set():
-                return
-            self._state = state
-            run.sink.state(state, detail)
+                self._deliver_quotes(run, quotes)
 
 
 def default_token_file() -> str:
