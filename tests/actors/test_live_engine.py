@@ -886,3 +886,38 @@ def test_schwab_end_to_end_a_reconnect_with_an_expired_token_a_mute_socket_and_c
     for symbol in SYMBOLS:  # nothing received was lost
         assert store.bars.read(symbol, "1m", first, last) == real_bars(symbol, first, last)
     assert {q.symbol for q in store.quotes.read("AAPL", last - 10, last)} == {"AAPL"}
+
+
+def test_alpaca_going_mute_is_found_by_the_watchdog_and_reconnected(store: Store) -> None:
+    clock = SimulatedClock(ny(REAL_DAY, 9, 40))
+    first, last = ny_ts(REAL_DAY, 9, 30), ny_ts(REAL_DAY, 9, 40)
+    bars = [b for s in SYMBOLS for b in real_bars(s, first, last)]
+    with FakeAlpaca() as fake:
+        engine = alpaca_engine(store, fake, clock)
+        recorder = Recorder()
+        engine.subscribe(recorder)
+        try:
+            engine.start()
+            assert fake.wait_until(lambda: fake.open_connections == 1 and len(fake.subscribes()) == 1, WAIT)
+            assert wait_until(lambda: engine.state() in ("ready", "streaming"), WAIT), engine.state()
+            assert fake.push(bars) == 1
+            assert wait_until(
+                lambda: sum(len(store.bars.read(s, "1m", first, last)) for s in SYMBOLS) == len(bars), WAIT
+            )
+            fake.muted = True  # the socket stays open, nothing comes
+            clock.set(ny(REAL_DAY, 9, 44))  # past the bars' 180 s of silence
+            assert recorder.wait_count(ProviderStalled, 1, WAIT), "the watchdog never found the mute socket"
+            fake.muted = False
+            assert fake.wait_until(lambda: fake.connections == 2 and len(fake.subscribes()) == 2, WAIT)
+            assert recorder.wait_for(
+                lambda events: (
+                    [e.state for e in events if isinstance(e, ProviderConnection)][-2:]
+                    == ["reconnecting", "connected"]
+                ),
+                WAIT,
+            )
+            report = engine.stop("test over", timeout=10)
+        finally:
+            engine.shutdown()
+    assert report.status == "stopped", report.error
+    assert any("provider stalled: no bars" in w for w in report.warnings), report.warnings

@@ -106,6 +106,8 @@ class FakeAlpaca:
         self.page_size: int | None = None
         """At most this many bars per page, whatever ``limit`` asks (forces pagination)."""
         self.reject_auth = False
+        self.muted = False
+        """Send nothing to the connections open now (the sockets stay open): a mute feed."""
         self.subscribe_error: tuple[int, str] | None = None
         """Answer every subscribe with this error (e.g. ``(409, "insufficient subscription")``)."""
         self.requests: list[RecordedRequest] = []
@@ -283,7 +285,7 @@ class FakeAlpaca:
         self, *, authenticated_only: bool = True
     ) -> Iterator[tuple[ServerConnection, _Session]]:
         with self._changed:
-            sessions = list(self._sessions.items())
+            sessions = [] if self.muted else list(self._sessions.items())
         return ((c, s) for c, s in sessions if s.authenticated or not authenticated_only)
 
     # -- websocket server -------------------------------------------------------------------
