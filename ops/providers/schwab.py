@@ -7,7 +7,9 @@ History — ``GET {api_url}/marketdata/v1/pricehistory`` for one symbol a reques
 ``{"symbol", "empty", "candles": [{"open", "high", "low", "close", "volume", "datetime"}]}`` with
 ``datetime`` the bar's start in epoch ms. Schwab keeps 1-minute bars for about
 :data:`MINUTE_REACH_DAYS` days: asking further back is a clear error, not an empty answer. 401
-refreshes the token once; 429 waits ``Retry-After``. Schwab has no quote history:
+refreshes the token once; 429 waits ``Retry-After``. ``GET /marketdata/v1/quotes`` (when quotes
+are streamed) gives each symbol's current book at subscription: the level-one state the first
+deltas merge onto. Schwab has no quote history:
 ``fetch_quotes`` answers nothing, so live quotes the stream dropped stay missing (the closing
 minute fetches of the engine find nothing to add).
 
@@ -327,12 +329,38 @@ class SchwabProvider(ReconnectingStream):
              "parameters": {"keys": ",".join(run.symbols), "fields": _CHART_FIELDS}},
         ]  # fmt: skip
         if run.quotes:
+            self._seed_books(run)
             requests.append(
                 {"service": "LEVELONE_EQUITIES", "command": "SUBS", "requestid": 2, **ids,
                  "parameters": {"keys": ",".join(run.quotes), "fields": _QUOTE_FIELDS}}
             )  # fmt: skip
         ws.send(json.dumps({"requests": requests}))
         self._connected(run)
+
+    def _seed_books(self, run: StreamRun) -> None:
+        """The current book of each quote symbol from ``/marketdata/v1/quotes`` (sizes in lots,
+        as the streamer's): the state the first level-one deltas merge onto, delivered as the
+        first quotes. A failed snapshot only leaves the state to the deltas."""
+        try:
+            payload = self._get("/marketdata/v1/quotes", {"symbols": ",".join(run.quotes), "fields": "quote"})
+        except ProviderError as error:
+            log.warning("schwab_quote_snapshot_failed", error=str(error))
+            return
+        received = int(time.time() * 1_000_000)
+        quotes = []
+        for symbol in run.quotes:
+            entry = payload.get(symbol) if isinstance(payload, dict) else None
+            quote = entry.get("quote") if isinstance(entry, dict) else None
+            if not isinstance(quote, dict):
+                continue
+            fields = {"1": "bidPrice", "2": "askPrice", "4": "bidSize", "5": "askSize", "6": "askMICId",
+                      "7": "bidMICId", "34": "quoteTime"}  # fmt: skip
+            state = {"key": symbol} | {key: quote[name] for key, name in fields.items() if name in quote}
+            seeded = _merge_quote(run.books, state, None, received)
+            if seeded is not None and quote_violation(seeded) is None:
+                quotes.append(seeded)
+        if quotes:
+            self._deliver_quotes(run, quotes)
 
     def _data(self, run: StreamRun, data: Any) -> None:
         service = data.get("service") if isinstance(data, dict) else None

@@ -201,6 +201,35 @@ def test_bars_in_the_published_field_order_are_caught_not_delivered(fake: FakeSc
         schwab.stop_stream(5)
 
 
+def test_the_quote_snapshot_seeds_the_book_the_first_level_one_delta_merges_onto(
+    fake: FakeSchwab, tmp_path: Path
+) -> None:
+    t = 1_751_463_004_000
+    fake.snapshot["RIVN"] = {"bidPrice": 13.0, "askPrice": 13.04, "bidSize": 3, "askSize": 6,
+                             "bidMICId": "EDGX", "askMICId": "ARCX", "quoteTime": t}  # fmt: skip
+    schwab, sink = streaming(fake, tmp_path, quotes=("RIVN",))
+    try:
+        assert fake.wait_until(lambda: fake.subscribed("LEVELONE_EQUITIES") == {"RIVN"})
+        fake.push_level_one([{"key": "RIVN", "1": 13.01, "34": t + 1000}])  # only the bid moved
+        sink.wait_for(lambda: len(sink.quotes_delivered()) == 2, "the snapshot and the delta")
+        seeded, moved = sink.quotes_delivered()
+        assert (seeded.bid_price, seeded.ask_price, seeded.bid_size, seeded.ask_size) == (
+            13.0,
+            13.04,
+            300.0,
+            600.0,
+        )
+        assert (seeded.bid_venue, seeded.ask_venue, seeded.event_us) == ("EDGX", "ARCX", t * 1000)
+        assert (moved.bid_price, moved.ask_price, moved.ask_size, moved.ask_venue) == (
+            13.01,
+            13.04,
+            600.0,
+            "ARCX",
+        )
+    finally:
+        schwab.stop_stream(5)
+
+
 def test_level_one_deltas_are_merged_onto_the_last_full_state(fake: FakeSchwab, tmp_path: Path) -> None:
     schwab, sink = streaming(fake, tmp_path, quotes=("RIVN",))
     try:

@@ -51,6 +51,8 @@ class FakeSchwab:
         self.actions: list[dict[str, Any]] = []
         self.muted = False
         self.refuse_login = False
+        self.snapshot: dict[str, dict[str, Any]] = {}
+        """Per symbol, the ``quote`` object ``/marketdata/v1/quotes`` answers (sizes in lots)."""
         """The streamer answers LOGIN with code 3 (REST still takes the token)."""
         self._bars: dict[str, list[Bar]] = {}
         self._rate_limit_next = 0
@@ -317,6 +319,10 @@ class FakeSchwab:
                 "schwabClientFunctionId": "APIAPP",
             }
             _reply(handler, 200, {"accounts": [], "streamerInfo": [info], "offers": []})
+        elif url.path == "/marketdata/v1/quotes":
+            wanted = [s for s in params.get("symbols", "").split(",") if s]
+            _reply(handler, 200, {s: {"symbol": s, "quoteType": "NBBO", "quote": self.snapshot[s]}
+                                  for s in wanted if s in self.snapshot})  # fmt: skip
         elif url.path == "/marketdata/v1/pricehistory":
             if "needExtendedHoursData" not in params:
                 _reply(handler, 400, {"message": "needExtendedHoursData is required by this fake"})
