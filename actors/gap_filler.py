@@ -28,6 +28,7 @@ drain (:class:`~domain.messages.commands.DrainGaps`);
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -52,7 +53,7 @@ from domain.messages.commands import (
 )
 from domain.providers import MarketDataProvider
 from domain.quality.gap_book import GapBook
-from domain.quality.gaps import Gap
+from domain.quality.gaps import Gap, GapStatus
 
 __all__ = ["GapFiller"]
 
@@ -130,62 +131,59 @@ class GapFiller(EngineActor):
         self._check_drained()
 
     def _fetch_due(self) -> None:
-        day = self._day
-        now = self._now()
-        fetch, abandoned = self._book.due(now)
+        day, now = self._day, self._now()
+        self._fetch_book(self._book, day, now, self._fetch_bars, self._attempted)
+        self._fetch_book(self._quote_book, day, now, self._fetch_quotes, self._quote_attempted)
+        self._arm()
+        self._check_drained()
+
+    def _fetch_book(
+        self,
+        book: GapBook,
+        day: date | None,
+        now: int,
+        fetch: Callable[[date, Gap], None],
+        attempted: Callable[[date | None, Gap, str | None], None],
+    ) -> None:
+        """Fetch the due gaps of ``book`` (``fetch`` tells the coordinator what came), give up
+        on those out of retries; each attempt goes to ``attempted``."""
+        due, abandoned = book.due(now)
         for gap in abandoned:
             log.warning(
                 "gap_abandoned", symbol=gap.symbol, interval=gap.interval, start_ts=gap.start_ts,
                 end_ts=gap.end_ts, attempts=gap.retry_count,
             )  # fmt: skip
-            self._attempted(day, gap)
-        for gap in fetch:
-            attempt = self._book.attempted(gap, now)
+            attempted(day, gap, None)
+        for gap in due:
+            attempt = book.attempted(gap, now)
             if attempt is None or day is None:
                 continue
             try:
-                bars = self._provider.fetch_bars([gap.symbol], gap.interval, gap.start_ts, gap.end_ts)
+                fetch(day, attempt)
             except ProviderError as error:
                 cause = f"{type(error).__name__}: {error}"
-                log.warning("gap_fetch_failed", symbol=gap.symbol, start_ts=gap.start_ts, error=cause)
-                if isinstance(error, ProviderRateLimited) and error.retry_after:
-                    self._book.postpone(gap, now + math.ceil(error.retry_after * self._speed))
-                self._attempted(day, attempt, cause)
-                continue
-            if bars:
-                self._tell(FillBars(day, attempt, tuple(bars)))
-            self._attempted(day, attempt)
-        self._fetch_quotes(day, now)
-        self._arm()
-        self._check_drained()
-
-    def _fetch_quotes(self, day: date | None, now: int) -> None:
-        book = self._quote_book
-        fetch, abandoned = book.due(now)
-        for window in abandoned:
-            log.warning(
-                "quote_window_abandoned",
-                symbol=window.symbol,
-                start_ts=window.start_ts,
-                attempts=window.retry_count,
-            )
-            if day is not None:
-                self._tell(GapAttempted(day, window))
-        for window in fetch:
-            attempt = book.attempted(window, now)
-            if attempt is None or day is None:
-                continue
-            try:
-                quotes = self._provider.fetch_quotes([window.symbol], window.start_ts, window.end_ts)
-            except ProviderError as error:
-                cause = f"{type(error).__name__}: {error}"
-                log.warning("quote_fetch_failed", symbol=window.symbol, start_ts=window.start_ts, error=cause)
+                log.warning(
+                    "gap_fetch_failed",
+                    symbol=gap.symbol,
+                    interval=gap.interval,
+                    start_ts=gap.start_ts,
+                    error=cause,
+                )
                 if isinstance(error, ProviderRateLimited) and error.retry_after:
                     book.postpone(attempt, now + math.ceil(error.retry_after * self._speed))
-                self._tell(GapAttempted(day, attempt, cause))
+                attempted(day, attempt, cause)
                 continue
-            book.track((), (attempt,), now)  # answered: done
-            self._tell(QuotesFetched(day, attempt, tuple(quotes)))
+            attempted(day, attempt, None)
+
+    def _fetch_bars(self, day: date, gap: Gap) -> None:
+        bars = self._provider.fetch_bars([gap.symbol], gap.interval, gap.start_ts, gap.end_ts)
+        if bars:
+            self._tell(FillBars(day, gap, tuple(bars)))
+
+    def _fetch_quotes(self, day: date, window: Gap) -> None:
+        quotes = self._provider.fetch_quotes([window.symbol], window.start_ts, window.end_ts)
+        self._quote_book.track((), (window,), self._now())  # answered: done
+        self._tell(QuotesFetched(day, window, tuple(quotes)))
 
     def _arm(self) -> None:
         """Arm one timer for the earliest due gap (wall delay = clock delay / speed)."""
@@ -217,3 +215,9 @@ class GapFiller(EngineActor):
             return
         self._quality.tell(MarkGap(day, gap))
         self._tell(GapAttempted(day, gap, error))
+
+    def _quote_attempted(self, day: date | None, window: Gap, error: str | None = None) -> None:
+        """A failed fetch of a quote window, or giving it up, told to the coordinator (an answer
+        is its :class:`QuotesFetched`; no quote window is tracked by the QualityCalculator)."""
+        if day is not None and (error is not None or window.status is GapStatus.ABANDONED):
+            self._tell(GapAttempted(day, window, error))

@@ -369,10 +369,18 @@ class LiveFeed:
             return
         if quotes:
             self._watchdog.delivered("quotes", self.pacing.now_ts())
-        changed = self.data.add_quotes(valid)
+        self._take_quotes(valid)
+
+    def _take_quotes(self: Any, quotes: Sequence[Quote], *, filled: bool = False) -> int:
+        """Quotes of today into the session: those that became their second's last are stored
+        and published; how many."""
+        changed = self.data.add_quotes(quotes)
         if changed:
-            self._persist_quotes(changed)
-            self._publish(QuotesAppended(day.hours.day, self._step, self.pacing.now_ts(), tuple(changed)))
+            self._persist_quotes(changed, filled=filled)
+            self._publish(
+                QuotesAppended(self._day.hours.day, self._step, self.pacing.now_ts(), tuple(changed))
+            )
+        return len(changed)
 
     def _watch(self: Any, now: int) -> None:
         """The feed watchdog at a live step: a stream kind mute for its limit during the regular
@@ -413,12 +421,9 @@ class LiveFeed:
         day = self._day
         if day is None or message.day != day.hours.day:
             return
-        changed = self.data.add_quotes(self._valid_quotes(message.quotes, (window.symbol,)))
-        if changed:
-            self._persist_quotes(changed, filled=True)
-            self.counters["quotes_filled"] += len(changed)
-            self._day_quotes_filled += len(changed)
-            self._publish(QuotesAppended(day.hours.day, self._step, self.pacing.now_ts(), tuple(changed)))
+        filled = self._take_quotes(self._valid_quotes(message.quotes, (window.symbol,)), filled=True)
+        self.counters["quotes_filled"] += filled
+        self._day_quotes_filled += filled
 
     def _on_quote_attempt(self: Any, message: GapAttempted) -> None:
         window = message.gap

@@ -218,6 +218,16 @@ class BarSeries:
         start = bisect.bisect_left(self._ts, start_ts)
         return tuple(map(self.bar_at, range(start, bisect.bisect_left(self._ts, end_ts))))
 
+    def arrays(self, *names: str) -> tuple[np.ndarray[Any, Any], ...]:
+        """Numpy views of the named columns (``ts`` int64, the others float64) of the bars in
+        the series now, no copy."""
+        self._sync()
+        n = len(self._ts)
+        return tuple(
+            np.frombuffer(getattr(self, f"_{name}"), dtype=np.int64 if name == "ts" else np.float64, count=n)
+            for name in names
+        )
+
     def nbytes(self) -> int:
         """Bytes held by the six column arrays (headers and over-allocation included); a backed
         series counts its whole backing, shown or not (it is resident)."""
@@ -369,11 +379,7 @@ class SessionData:
         series = self._session.get((symbol, self.base_interval))
         if series is None or not len(series):
             return None
-        series._sync()
-        n = len(series._ts)
-        volume, high, low = (
-            np.frombuffer(c, dtype=np.float64, count=n) for c in (series._volume, series._high, series._low)
-        )
+        volume, high, low = series.arrays("volume", "high", "low")
         # volumes added in time order (cumsum is sequential; sum would add pairwise and round otherwise)
         return SessionMetrics(
             float(np.cumsum(volume)[-1]), float(high.max()), float(low.min()), series._ts[-1]
@@ -471,13 +477,7 @@ class SessionData:
             return None
         until_ts = min(until_ts, self._quote_horizon.ts)
         minutes = self._session.get((symbol, "1m"))
-        starts: Any = ()
-        closes: Any = ()
-        if minutes is not None and len(minutes):
-            minutes._sync()
-            n = len(minutes._ts)
-            starts = np.frombuffer(minutes._ts, dtype=np.int64, count=n)
-            closes = np.frombuffer(minutes._close, dtype=np.float64, count=n)
+        starts, closes = minutes.arrays("ts", "close") if minutes is not None else ((), ())
         return score_quotes(
             cols,
             open_ts,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import socket
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class StreamRun:
     """Per symbol, the last full quote state (a feed that sends deltas)."""
 
 
-class ReconnectingStream:
+class ReconnectingStream(ABC):
     """The stream thread and its reconnects; see the module docstring."""
 
     name: str
@@ -71,8 +72,10 @@ class ReconnectingStream:
     _run: StreamRun | None
     _state: ConnectionState
 
+    @abstractmethod
     def _connection(self, run: StreamRun) -> None:
-        raise NotImplementedError
+        """One connection, from the opening handshake until it ends (raises :class:`StreamError`)
+        or ``run.stop`` is set."""
 
     def _stream(self, run: StreamRun) -> None:
         """The stream thread: connect, converse, reconnect with backoff until stopped or failed."""
