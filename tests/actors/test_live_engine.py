@@ -779,12 +779,11 @@ def test_a_mute_stream_is_found_stalled_reconnected_and_what_it_kept_back_filled
     report = run.run()
 
     assert report.status == "completed", report.error
-    event = run.recorder.of(ProviderStalled)[
-        0
-    ]  # a loaded machine may see a second one before the first delivery
-    assert event.stream == stalled
+    # the kind with the shorter limit stalls first; the other may stall too at its boundary when the
+    # live steps (100 s of session clock apart at this speed) straddle the reconnect
+    event = next(e for e in run.recorder.of(ProviderStalled) if e.stream == stalled)
     assert mute_at - 60 <= event.since_ts <= mute_at  # the last delivery before the mute
-    assert after <= event.now_ts - event.since_ts <= after + 60  # checked at the live steps
+    assert after <= event.now_ts - event.since_ts <= after + 100  # checked at the live steps
     states = [e.state for e in run.recorder.of(ProviderConnection)]
     assert states.count("reconnecting") == len(run.recorder.of(ProviderStalled)) and states[-1] == "connected"
     assert run.provider.stats["lost_muted"] > 0, "the mute kept nothing back: the test would check little"
