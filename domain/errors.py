@@ -19,7 +19,8 @@
     ├── EngineTimeout                   a run did not finish within the caller's timeout
     ├── ChildUnavailable                a supervised actor failed and will not be back to answer
     ├── FaultError                      a fault spec (``--fault``) cannot be understood
-    └── ServiceError                    the live service cannot start (its port is taken, say)
+    ├── ServiceError                    the live service cannot start (its port is taken, say)
+    └── ShardError                      a sharded run cannot start or a shard kept failing
 
 Outside the tree, on purpose: ``InjectedCrash`` (``ops/faults.py``), the ``RuntimeError`` a fault
 plan raises inside an actor. It stands for a bug, not for a refusal the engine can explain, so
@@ -29,7 +30,8 @@ Where each is raised: the store's repositories turn every driver error into ``St
 ``StoreUnavailable`` themselves (``domain/store/failures.py``); provider adapters
 (``ops/providers/``) raise the ``ProviderError`` family; the supervisor (``actors/supervisor.py``)
 ``ChildUnavailable``; the engine (``actors/system.py``) ``EngineTimeout``; the fault harness
-(``ops/faults.py``) ``FaultError``; ``serve`` ``ServiceError``. The command line maps them to exit
+(``ops/faults.py``) ``FaultError``; ``serve`` ``ServiceError``; a sharded run (``ops/shards/``)
+``ShardError``. The command line maps them to exit
 codes (``ops/cli/app.py``). Errors that cross an actor ``ask`` are these types, so callers can
 catch them. A test (``tests/domain/test_errors.py``) fails if a subclass of
 ``MarketSessionError`` is defined elsewhere or missing from the tree above.
@@ -182,3 +184,9 @@ class FaultError(MarketSessionError):
 
 class ServiceError(MarketSessionError):
     """Raised when the live service cannot start (its port is taken, say)."""
+
+
+class ShardError(MarketSessionError):
+    """Raised when a sharded run cannot start (its executor is not installed or cannot be
+    reached), or a shard failed more often than its attempts allow (the message names the shard
+    and its last error)."""

@@ -44,6 +44,7 @@ __all__ = [
     "SymbolDay",
     "run_report",
     "summarise_day",
+    "warning_symbol",
 ]
 
 RunStatus = Literal["completed", "stopped", "failed"]
@@ -406,6 +407,26 @@ class RunReport:
         return data
 
 
+def warning_symbol(warning: str, symbols: Sequence[str]) -> str | None:
+    """The symbol a day's warning is about (it starts with ``SYMBOL`` and a space or a colon), or
+    None for a warning about the whole day."""
+    head = warning.split(" ", 1)[0].removesuffix(":")
+    return head if head in symbols else None
+
+
+def _by_symbol(warnings: Sequence[str], symbols: Sequence[str]) -> tuple[str, ...]:
+    """A day's warnings in report order: those about the whole day first, then each symbol's in
+    the config's symbol order, each group in the order its warnings arose (so that a symbol's
+    problems read together, and a run split by symbol reports them in the same order)."""
+    rank = {symbol: i for i, symbol in enumerate(symbols)}
+
+    def key(warning: str) -> int:
+        symbol = warning_symbol(warning, symbols)
+        return -1 if symbol is None else rank[symbol]
+
+    return tuple(sorted(warnings, key=key))
+
+
 def summarise_day(
     *,
     hours: DayHours,
@@ -503,7 +524,7 @@ def summarise_day(
         bars_streamed=bars_streamed,
         bars_derived=bars_derived,
         refused=refused,
-        warnings=warnings + misaligned,
+        warnings=_by_symbol(warnings + misaligned, symbols),
         timings=timings,
         ended_early=early,
         extended=others,

@@ -16,7 +16,9 @@ Files written (each atomically: a temporary file renamed into place):
   ``session``, ``start``, ``end`` (timestamps UTC), ``bar_count``, ``status``.
 
 :class:`SessionBarExporter` is an ordinary (non-gating) event subscriber: it collects the bars
-of ``BarsAppended`` and ``DerivedBarsBuilt`` events as columns while the run goes on.
+of ``BarsAppended`` and ``DerivedBarsBuilt`` events as columns while the run goes on. A
+sharded run's exporters hand their bars over as a :meth:`~SessionBarExporter.table` each,
+which :meth:`~SessionBarExporter.joined` puts together for one export of the whole run.
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ import os
 from datetime import date
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.bars import Bar
 from domain.calendar.model import SessionType
 from domain.messages.events import BarsAppended, DerivedBarsBuilt, Event
 from domain.report import RunReport
 from domain.session.windows import DaySegment
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["SessionBarExporter"]
 
@@ -44,6 +49,7 @@ class SessionBarExporter:
     def __init__(self) -> None:
         self._days: list[date] = []
         self._bars: list[Bar] = []
+        self._tables: list[pa.Table] = []  # bars handed over by other exporters (shards)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, BarsAppended | DerivedBarsBuilt):
@@ -52,7 +58,22 @@ class SessionBarExporter:
 
     @property
     def bar_count(self) -> int:
-        return len(self._days)
+        return len(self._days) + sum(int(table.num_rows) for table in self._tables)
+
+    def table(self) -> pa.Table:
+        """The bars collected so far as one Arrow table: ``session_date`` and the bar's fields."""
+        import pyarrow as pa
+
+        columns = {name: [bar[i] for bar in self._bars] for i, name in enumerate(Bar._fields)}
+        own = pa.Table.from_pydict({"session_date": self._days, **columns}, schema=_raw_schema())
+        return pa.concat_tables([*self._tables, own]) if self._tables else own
+
+    @classmethod
+    def joined(cls, tables: list[pa.Table]) -> SessionBarExporter:
+        """An exporter holding the bars of other exporters' :meth:`table` (a sharded run's)."""
+        exporter = cls()
+        exporter._tables = list(tables)
+        return exporter
 
     def write(self, directory: str | os.PathLike[str], report: RunReport) -> list[Path]:
         """Write the three files into ``directory`` (created if needed); their paths."""
@@ -108,16 +129,19 @@ class SessionBarExporter:
                     return str(segment.session)
             return regular
 
-        columns = {name: [bar[i] for bar in self._bars] for i, name in enumerate(Bar._fields)}
-        sessions = [session_of(day, bar) for day, bar in zip(self._days, self._bars, strict=True)]
+        raw = self.table()
+        days = raw.column("session_date").to_pylist()
+        all_bars = [
+            Bar(*row) for row in zip(*(raw.column(name).to_pylist() for name in Bar._fields), strict=True)
+        ]
+        sessions = [session_of(day, bar) for day, bar in zip(days, all_bars, strict=True)]
         qualities = [
             day_quality.get((day, bar.symbol, bar.interval, session))
-            for day, bar, session in zip(self._days, self._bars, sessions, strict=True)
+            for day, bar, session in zip(days, all_bars, sessions, strict=True)
         ]
-        bars = pa.Table.from_pydict(
-            {"session_date": self._days, **columns, "session": sessions, "day_quality": qualities},
-            schema=bars_schema,
-        )
+        bars = raw.append_column("session", pa.array(sessions, pa.string()))
+        bars = bars.append_column("day_quality", pa.array(qualities, pa.float64())).select(bars_schema.names)
+        bars = bars.cast(bars_schema)
         order = [(name, "ascending") for name in ("session_date", "symbol", "interval", "ts")]
         written = []
         for name, table in (
@@ -131,6 +155,21 @@ class SessionBarExporter:
             partial.replace(target)
             written.append(target)
         return written
+
+
+def _raw_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    floats = dict.fromkeys(("open", "high", "low", "close", "volume"), pa.float64())
+    return pa.schema(
+        {
+            "session_date": pa.date32(),
+            "symbol": pa.string(),
+            "interval": pa.string(),
+            "ts": pa.int64(),
+            **floats,
+        }
+    )
 
 
 def _append(rows: dict[str, list[Any]], values: tuple[Any, ...]) -> None:

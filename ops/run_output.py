@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import progress as rich_progress
 from rich.console import Console, Group
@@ -22,6 +22,9 @@ from rich.text import Text
 from domain.history.indicators import MinuteValues
 from domain.report import RunReport, SymbolDay
 from domain.session.status import Progress
+
+if TYPE_CHECKING:
+    from ops.shards import ShardsProgress
 
 __all__ = ["RunProgress", "default_report_path", "summary_table", "write_report"]
 
@@ -86,6 +89,19 @@ class RunProgress(rich_progress.Progress):
         bars, derived = progress.bars_streamed, progress.bars_derived
         rate = bars / elapsed if elapsed > 0 else 0.0
         detail = f"day {progress.day or '-'} · {bars:,} bars · {derived:,} derived · {rate:,.0f} bars/s"
+        self.update(
+            self._days, completed=progress.days_done, total=progress.days_total or None, detail=detail
+        )
+
+    def show_shards(self, progress: ShardsProgress, elapsed: float) -> None:
+        """A sharded run: shard-days done of all, shards done and running, bars, retries."""
+        bars = progress.bars_streamed
+        rate = bars / elapsed if elapsed > 0 else 0.0
+        detail = (
+            f"shards {progress.done}/{progress.shards} done, {progress.running} running"
+            + (f", {progress.retries} retried" if progress.retries else "")
+            + f" · {bars:,} bars · {rate:,.0f} bars/s"
+        )
         self.update(
             self._days, completed=progress.days_done, total=progress.days_total or None, detail=detail
         )

@@ -79,6 +79,16 @@ def _parse_url(url: str) -> URL:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    _sqlite_read_pragmas(cursor)
+
+
+def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    _sqlite_read_pragmas(cursor)
+
+
+def _sqlite_read_pragmas(cursor: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
@@ -88,15 +98,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with the pragmas and pool settings the engine relies on."""
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for ``url`` with the pragmas and pool settings the engine relies on.
+
+    ``read_only``: every connection refuses writes — a SQLite file opened with ``mode=ro`` and
+    ``query_only``, a PostgreSQL session with ``default_transaction_read_only`` — so a reader (a
+    shard of a sharded run) cannot change the store, whatever it runs."""
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if read_only:
+            path = Path(parsed.database or "").expanduser().resolve()
+            parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
         engine = create_engine(parsed, connect_args={"timeout": 5.0})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_read_only if read_only else _sqlite_pragmas)
         return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if read_only:  # beside any options the URL sets (a search_path, say)
+        given = parsed.query.get("options")
+        parsed = parsed.difference_update_query(["options"])
+        own = "-c default_transaction_read_only=on"
+        connect_args["options"] = f"{given} {own}" if isinstance(given, str) else own
     try:
-        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except ImportError:
         raise StoreError(
             f"database URL {display_url(url)!r} needs the PostgreSQL driver: "
@@ -129,9 +152,9 @@ class Store:
         self.close()
 
 
-def _guarded(url: str, work: Callable[[Engine, str], T]) -> T:
+def _guarded(url: str, work: Callable[[Engine, str], T], *, read_only: bool = False) -> T:
     """Run ``work(engine, shown_url)`` mapping driver errors to store errors; dispose on failure."""
-    engine = make_engine(url)
+    engine = make_engine(url, read_only=read_only)
     shown = display_url(url)
     try:
         return work(engine, shown)
@@ -170,19 +193,27 @@ def init_store(url: str) -> tuple[str | None, str]:
     return _guarded(url, work)
 
 
-def open_store(url: str, *, create: bool = True) -> Store:
+def open_store(url: str, *, create: bool = True, read_only: bool = False) -> Store:
     """Open the store at ``url``; a new (empty) database is created at the latest schema.
+
+    ``read_only``: an existing store, opened so that nothing can be written through it (see
+    :func:`make_engine`); a SQLite file that does not exist is an error, not created.
 
     An existing store at an older schema version is refused with a message telling to run
     ``marketsession init`` (upgrades are explicit). Raises :class:`StoreError` for a bad URL
     or a database that is not ours, :class:`StoreUnavailable` when the server cannot be reached.
     """
 
+    if read_only and (parsed := _parse_url(url)).get_backend_name() == "sqlite":
+        path = Path(parsed.database or "").expanduser().resolve()
+        if not path.is_file():
+            raise StoreError(f"store {display_url(url)}: {path} does not exist (opened read-only)")
+
     def work(engine: Engine, shown: str) -> Store:
         revision = current_revision(engine)
         if revision is None:
             _require_ours(engine, shown)
-            if not create:
+            if not create or read_only:
                 raise StoreError(f"store {shown} is not initialised: run `marketsession init`")
             upgrade_store(engine)
         elif revision != head_revision():
@@ -192,4 +223,4 @@ def open_store(url: str, *, create: bool = True) -> Store:
             )
         return Store(engine, url)
 
-    return _guarded(url, work)
+    return _guarded(url, work, read_only=read_only)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import sysconfig
@@ -15,8 +16,13 @@ import click
 from ops.cli.app import EXIT_NO_DATA, EXIT_RUNTIME, CliState, FiniteFloat, cli, load_config, writable
 
 if TYPE_CHECKING:  # the engine and its domain are imported by the commands that run
+    from rich.console import Console
+
     from domain.config import SessionConfig
     from domain.report import RunReport
+    from domain.sharding import ShardBy
+    from ops.export import SessionBarExporter
+    from ops.shards import ShardsProgress
 
 EXAMPLE_CONFIG = "session_configs/example_session.json"
 
@@ -47,7 +53,7 @@ def execute_run(
     from domain.calendar.trading_calendar import TradingCalendar
     from domain.history.series import data_requirements
     from ops.export import SessionBarExporter
-    from ops.run_output import RunProgress, default_report_path, summary_console, summary_table, write_report
+    from ops.run_output import RunProgress, default_report_path, summary_console
 
     report_to = writable(
         Path(report_path or default_report_path(state.db_url, config_path)), "--report", "a report"
@@ -77,6 +83,61 @@ def execute_run(
         report = engine.stop("interrupted (Ctrl-C)")
     finally:
         engine.shutdown()
+    finish_run(console, report, report_to, exporter, export_dir)
+
+
+def execute_sharded_run(
+    state: CliState,
+    config: SessionConfig,
+    config_path: str,
+    *,
+    shards: int,
+    executor: str,
+    by: ShardBy,
+    report_path: str | None,
+    export_dir: str | None,
+    progress: bool,
+    speed: float | None,
+    timeout: float,
+) -> None:
+    """Run one backtest in shards (:mod:`ops.shards`), then as :func:`execute_run` does."""
+    from ops.run_output import RunProgress, default_report_path, summary_console
+    from ops.shards import run_sharded
+
+    report_to = writable(
+        Path(report_path or default_report_path(state.db_url, config_path)), "--report", "a report"
+    )
+    console = summary_console()
+    display = RunProgress(console) if progress and console.is_terminal else None
+    started = wall.perf_counter()
+
+    def show(progress: ShardsProgress) -> None:
+        if display is not None:
+            display.show_shards(progress, wall.perf_counter() - started)
+
+    with display or contextlib.nullcontext():
+        run = run_sharded(
+            config, state.db_url, shards=shards, executor=executor, by=by, speed=speed,
+            export=export_dir is not None, timeout=timeout, on_progress=show,
+        )  # fmt: skip
+    retried = sum(o.attempts - 1 for o in run.outcomes)
+    console.print(
+        f"{len(run.outcomes)} shard(s) by {by} on {executor}: {run.seconds:.1f}s"
+        + (f", {retried} retried after a failure" if retried else "")
+    )
+    finish_run(console, run.report, report_to, run.exporter, export_dir)
+
+
+def finish_run(
+    console: Console,
+    report: RunReport,
+    report_to: Path,
+    exporter: SessionBarExporter | None,
+    export_dir: str | None,
+) -> None:
+    """The summary table, the report (and the export), then the exit :func:`exit_for` says."""
+    from ops.run_output import summary_table, write_report
+
     console.print(summary_table(report, console.width))
     path = write_report(report, report_to)
     console.print(f"report: {path}")
@@ -99,6 +160,17 @@ def exit_for(report: RunReport) -> None:
             err=True,
         )
         sys.exit(EXIT_NO_DATA)
+
+
+def _executor_spec(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from ops.shards import ExecutorSpec
+
+    if value is None:
+        return None
+    try:
+        return str(ExecutorSpec.parse(value))
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 REPORT_OPTION = click.option(
@@ -137,6 +209,20 @@ _TIMEOUT = click.option(
     help="Pin the process to one CPU: the engine's threads take turns under the GIL, and hand-offs "
     "on one CPU are cheaper (about 1.3-1.5x the replay speed in the benchmark).",
 )
+@click.option(
+    "--shards", type=click.IntRange(min=1), default=None,
+    help="Split the run into N shards, each in its own process on a read-only store, merged into "
+    "one report (and export) equal to a single run's.",
+)  # fmt: skip
+@click.option(
+    "--executor", callback=_executor_spec, default=None, metavar="local|dask[://ADDR]|ray[://ADDR]",
+    help="Where the shards run: local processes (default), Dask (a LocalCluster, or the scheduler at "
+    "ADDR), Ray (local, or the cluster at ADDR).",
+)  # fmt: skip
+@click.option(
+    "--shard-by", type=click.Choice(["symbol", "date"]), default="symbol", show_default=True,
+    help="Shard by symbols or by trading days.",
+)  # fmt: skip
 @click.pass_obj
 def run(
     state: CliState,
@@ -147,10 +233,22 @@ def run(
     speed: float | None,
     timeout: float,
     one_cpu: bool,
+    shards: int | None,
+    executor: str | None,
+    shard_by: ShardBy,
 ) -> None:
     """Run the backtest CONFIG: progress, a summary table, a JSON report; exit 1 unless completed,
-    3 when it completed but a symbol had no bars."""
+    3 when it completed but a symbol had no bars. With --shards or --executor, in shards."""
     config = load_config(config_path, "backtest")
+    if shards is not None or executor is not None:
+        if one_cpu:
+            raise click.UsageError("--one-cpu pins one process; a sharded run has one per shard")
+        execute_sharded_run(
+            state, config, config_path, shards=shards or 1, executor=executor or "local", by=shard_by,
+            report_path=report_path, export_dir=export_dir, progress=not no_progress, speed=speed,
+            timeout=timeout,
+        )  # fmt: skip
+        return
     if one_cpu:
         if not hasattr(os, "sched_setaffinity"):
             raise click.UsageError("--one-cpu needs CPU affinity (Linux)")

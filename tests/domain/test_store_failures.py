@@ -146,3 +146,31 @@ def test_upsert_counting_new_counts_the_keys_not_stored_before(store: Store) -> 
     assert store.bars.upsert_counting_new([moved, *later, other]) == 0
     assert store.bars.read("AAPL", "1m", BAR.ts, BAR.ts + 1)[0].close == 10.7
     assert store.bars.count() == 4
+
+
+def test_a_store_opened_read_only_reads_and_refuses_every_write(store_url: str) -> None:
+    """What a shard of a sharded run opens: the bars and the calendar read as usual, and a write
+    fails as a store error (a SQLite file opened ``mode=ro``, a read-only PostgreSQL session)."""
+    from domain.store import open_store
+
+    with open_store(store_url) as writable:
+        seed(writable)
+        writable.bars.insert_missing([Bar("AAPL", "1d", 1751414400, 1.0, 2.0, 0.5, 1.5, 10.0)], source="t")
+        before = writable.bars.count("AAPL", "1d")
+    with open_store(store_url, read_only=True) as reader:
+        assert reader.bars.count("AAPL", "1d") == before == 1
+        assert reader.calendar.groups()
+        with pytest.raises(StoreError, match=r"read-only|readonly"):
+            reader.bars.insert_missing([Bar("AAPL", "1d", 1751500800, 1.0, 2.0, 0.5, 1.5, 10.0)], source="t")
+        with pytest.raises(StoreError):
+            seed(reader)
+    with open_store(store_url) as writable:
+        assert writable.bars.count("AAPL", "1d") == 1
+
+
+def test_a_missing_sqlite_file_opened_read_only_is_not_created(tmp_path: Path) -> None:
+    from domain.store import open_store
+
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path / 'none.db'}", read_only=True)
+    assert list(tmp_path.iterdir()) == []
