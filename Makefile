@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= sqlite:///var/demo.db
 
-.PHONY: demo live test bench install lint check clean
+.PHONY: demo live test bench install lint compose-check check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,18 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict domain
 	$(BIN)/mypy actors ops
 
-# everything CI runs: the static checks, then the tests
-check: lint test
+# the compose stack against the Compose specification: `docker compose config` where Docker
+# has the compose plugin, else the schema (check-jsonschema's copy of compose-spec)
+COMPOSE := ops/deploy/compose.yaml
+compose-check: $(STAMP)
+	@if docker compose version >/dev/null 2>&1; then \
+		docker compose -f $(COMPOSE) config --quiet && echo "$(COMPOSE): docker compose config ok"; \
+	else \
+		$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec $(COMPOSE); \
+	fi
+
+# everything CI runs: the static checks, the compose file, then the tests
+check: lint compose-check test
 
 clean:
 	rm -rf $(VENV) var

@@ -12,9 +12,10 @@ The embedding API — everything a host application needs, importable from here:
 The engine (:class:`MarketSessionSystem`), its config (:class:`SessionConfig`), the events it
 publishes, the report it returns, the provider protocol a live session runs on
 (:class:`MarketDataProvider`, :class:`StreamSink`) and the keyless replay provider
-(:class:`ReplayProvider`, :func:`replay_clock`, :func:`replay_from_store`), and
-:class:`ManualTime` for a host's tests of a paced replay. ``python -m marketsession`` is the
-command line.
+(:class:`ReplayProvider`, :func:`replay_clock`, :func:`replay_from_store`),
+:class:`ManualTime` for a host's tests of a paced replay, and :func:`run_sharded` (a backtest
+in shards on local processes, Dask or Ray, merged into one :class:`ShardedRun`).
+``python -m marketsession`` is the command line.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from domain.errors import (
     EngineTimeout,
     MarketSessionError,
     ProviderError,
+    ShardError,
     StoreError,
     StoreUnavailable,
 )
@@ -59,6 +61,7 @@ from domain.quality.gaps import Gap
 from domain.report import DaySummary, RunReport
 from domain.store import Store, open_store
 from ops.providers.replay import ReplayFaults, ReplayProvider, replay_clock, replay_from_store
+from ops.shards import ShardedRun, run_sharded
 
 try:
     __version__ = version("marketsession")
@@ -99,6 +102,8 @@ __all__ = [
     "SessionConfig",
     "SessionEnded",
     "SessionStarted",
+    "ShardError",
+    "ShardedRun",
     "Store",
     "StoreError",
     "StoreUnavailable",
@@ -109,4 +114,5 @@ __all__ = [
     "open_store",
     "replay_clock",
     "replay_from_store",
+    "run_sharded",
 ]

@@ -47,6 +47,7 @@ __all__ = [
     "memory_per_bar",
     "quote_replay",
     "replay",
+    "shard_scaling",
     "spread",
 ]
 
@@ -374,3 +375,30 @@ def resident_over_days(workload: Workload) -> Figure:
     half = at_close[len(at_close) // 2 :]
     slope = statistics.linear_regression(range(len(half)), half).slope if len(half) > 1 else 0.0
     return Figure("resident over days", at_close, unit="bytes", notes={"growth_per_day": slope})
+
+
+def shard_scaling(workload: Workload, counts: Sequence[int], reps: int) -> tuple[Figure, dict[int, Figure]]:
+    """The workload's speed-0 backtest in one process (the engine in this one) and sharded by
+    symbol into each of ``counts`` shards on the local executor, alternated repetition by
+    repetition: wall seconds from the call to the merged report. A sharded figure's notes hold
+    the seconds its shards took inside their workers (the slowest, and all of them summed), so
+    the fixed overhead (planning, the pool, the merge) is its wall time less the slowest shard."""
+    from ops.shards import run_sharded
+
+    config = workload.config()
+    single = Figure("one process", [])
+    sharded = {
+        n: Figure(f"{n} shard(s)", [], notes={"slowest_shard": [], "shard_seconds": []}) for n in counts
+    }
+    run_sharded(config, workload.url, shards=max(counts), speed=0)  # warm-up: the fork server starts
+    with open_store(workload.url, create=False) as store:
+        for _ in range(reps):
+            elapsed, single.count = replay(config, store)
+            single.values.append(elapsed)
+            for n, figure in sharded.items():
+                run = run_sharded(config, workload.url, shards=n, speed=0)
+                figure.values.append(run.seconds)
+                figure.count = run.report.bars_streamed
+                figure.notes["slowest_shard"].append(max(o.seconds for o in run.outcomes))
+                figure.notes["shard_seconds"].append(sum(o.seconds for o in run.outcomes))
+    return single, sharded

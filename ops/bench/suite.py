@@ -12,6 +12,10 @@ Workloads (temporary SQLite stores, built with ``ops.demo_data``):
 - **large**: 100 symbols × 20 days (780,000 bars) for scaling and memory;
 - **long**: 20 symbols × 60 days, for the process's resident memory at each close (does it
   stay flat across days?).
+
+Shard scaling (``run --shards N``, :mod:`ops.shards`) replays the large workload in one process
+and in 1, 2 and 4 shards on local worker processes, and models a 16-worker cluster from the
+measured per-shard rate and fixed overhead (see ``docs/sharding.md``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 import uuid
@@ -46,6 +51,7 @@ from ops.bench.measures import (
     replay,
     report_bytes_per_symbol_day,
     resident_over_days,
+    shard_scaling,
     spread,
     startup_figures,
 )
@@ -228,6 +234,13 @@ def run_suite(
             base_l, engine_l = _replay_pair(large, store, large_reps)
             figures.update({"baseline (large)": base_l.to_json(), "replay (large)": engine_l.to_json()})
             ratios["replay / baseline (large)"] = _ratio(engine_l, base_l)
+        single, sharded = shard_scaling(large, SHARD_COUNTS, large_reps)
+        figures["shards: one process"] = single.to_json()
+        for n, figure in sharded.items():
+            figures[f"shards: {n}"] = figure.to_json()
+            ratios[f"{n} shard(s) / one process (bars/s)"] = _ratio(figure, single)
+        ratios["shards: 2 / 1 (bars/s)"] = _ratio(sharded[2], sharded[1])
+        results["shard model"] = shard_model(sharded[1], len(large.symbols), CLUSTER_WORKERS)
         base_la, audited_l = audit_pair(large, large_reps)
         figures["audit (large)"] = audited_l.to_json()
         ratios["audit / baseline (large)"] = _ratio(audited_l, base_la)
@@ -261,6 +274,32 @@ def run_suite(
         }
     results.update(figures=figures, ratios=ratios, scaling=scaling, targets=_verdicts(ratios))
     return results
+
+
+SHARD_COUNTS = (1, 2, 4)
+CLUSTER_WORKERS = 16
+
+
+def shard_model(one: Figure, symbols: int, workers: int) -> dict[str, Any]:
+    """What ``workers`` single-threaded workers would do, from one shard's run: its rate inside the
+    worker (bars per second of shard time) times the workers, after the fixed overhead of a
+    sharded run (its wall time less its shard's). Assumes the store keeps up and each shard is
+    as big as the measured one (``symbols`` of them); see ``docs/sharding.md``."""
+    shard_seconds = statistics.median(one.notes["slowest_shard"])
+    overhead = max(0.0, one.median - shard_seconds)
+    per_worker = one.count / shard_seconds
+    bars = one.count * workers  # a shard per worker, each the size of the measured one
+    wall = overhead + shard_seconds
+    return {
+        "workers": workers,
+        "per_worker_bars_per_second": round(per_worker),
+        "overhead_seconds": round(overhead, 3),
+        "bars": bars,
+        "symbols": symbols * workers,
+        "expected_wall_seconds": round(wall, 3),
+        "expected_bars_per_second": round(bars / wall),
+        "asymptotic_bars_per_second": round(per_worker * workers),
+    }
 
 
 def _build(console: Console, root: Path, name: str, symbols: int, days: int, **history: int) -> Workload:
@@ -356,6 +395,8 @@ def render(results: dict[str, Any], console: Console) -> None:
     rate_row("quote replay, 1 day of 1 s quotes + 1m bars (rows/s)", "quote replay")
     rate_row("baseline (wide)", "baseline (wide)")
     rate_row("replay (wide)", "replay (wide)")
+    for key in ("shards: one process", *(f"shards: {n}" for n in SHARD_COUNTS)):
+        rate_row(f"large, {key.removeprefix('shards: ')}" + (" shard(s)" if key[-1].isdigit() else ""), key)
     rate_row("data audit", "audit")
     rate_row("data audit (large)", "audit (large)")
     for key in ("historical load", "historical plain SQL"):
@@ -369,6 +410,14 @@ def render(results: dict[str, Any], console: Console) -> None:
             verdict = f"{target['target']} {'✓' if target['met'] else '✗'}"
         row(name, value, ",.3f", "" if "(" in name else "×", verdict=verdict)
     console.print(table)
+    model = results.get("shard model")
+    if model:
+        console.print(
+            f"shard model: {model['workers']} workers × "
+            f"{model['per_worker_bars_per_second']:,} bars/s per worker, "
+            f"{model['overhead_seconds']:.2f}s overhead → {model['expected_bars_per_second']:,} bars/s for "
+            f"{model['symbols']} symbols ({model['asymptotic_bars_per_second']:,} bars/s as runs grow)"
+        )
     scaling = results["scaling"]
     console.print(
         "scaling: "

@@ -3,8 +3,9 @@
 ``--executor`` names one:
 
 - ``local`` (the default, no extra dependency): a pool of local processes
-  (:class:`~concurrent.futures.ProcessPoolExecutor`, started with ``spawn``), one per shard up
-  to ``--shards``; a killed worker breaks the pool, which is rebuilt for the shards to retry;
+  (:class:`~concurrent.futures.ProcessPoolExecutor`, forked from a ``forkserver`` that has
+  the engine imported), one per shard; a killed worker breaks the pool, which is rebuilt for
+  the shards to retry;
 - ``dask`` / ``dask://HOST:PORT``: Dask ``distributed`` (``pip install 'marketsession[dask]'``)
   — a ``LocalCluster`` of one single-threaded worker process per shard, or the scheduler at the
   address. Dask's own re-runs after a lost worker are turned off on a cluster made here
@@ -84,13 +85,15 @@ class Backend(ABC):
         """Ready the executor for a retry after ``future`` failed with ``error``."""
 
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self, *, abandon: bool = False) -> None:
+        """Release the workers; ``abandon``: the run failed, so shards still running are stopped
+        rather than waited for."""
 
     def __enter__(self) -> Backend:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        self.close(abandon=exc_type is not None)
 
 
 # ------------------------------------------------------------------ local processes
@@ -104,11 +107,26 @@ class _QueueSender:
         self.queue.put(update)
 
 
+_PRELOAD = ["ops.shards.worker", "actors.system", "domain.store", "ops.export"]
+"""What a local worker needs, imported once by the fork server rather than by every worker."""
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` where there is one (Linux, macOS), with the engine preloaded: workers
+    fork from a clean single-threaded server (never from this threaded process) and start in
+    milliseconds, not the second an import of the engine takes; else ``spawn``."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
 class _LocalBackend(Backend):
     def __init__(self, workers: int) -> None:
         self.spec = ExecutorSpec("local")
         self.workers = workers
-        self._context = multiprocessing.get_context("spawn")
+        self._context = _worker_context()
         self._manager = self._context.Manager()
         self._queue = self._manager.Queue()
         self._pool = ProcessPoolExecutor(workers, mp_context=self._context)
@@ -138,7 +156,14 @@ class _LocalBackend(Backend):
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=self._context)
 
-    def close(self) -> None:
+    def close(self, *, abandon: bool = False) -> None:
+        if abandon:  # the standard library stops a pool's workers only from 3.14 on
+            stop = getattr(self._pool, "terminate_workers", None)
+            if stop is not None:
+                stop()
+            else:
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    process.kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._manager.shutdown()
 
@@ -213,7 +238,8 @@ class _DaskBackend(Backend):
             out, self._received = self._received, []
         return out
 
-    def close(self) -> None:
+    def close(self, *, abandon: bool = False) -> None:
+        self._executor.shutdown(wait=not abandon)  # not waiting: its tasks are cancelled
         self._client.unsubscribe_topic(self._topic)
         self._client.close()
         if self._cluster is not None:
@@ -266,9 +292,9 @@ class _RayBackend(Backend):
         size = self._queue.qsize()
         return list(self._queue.get_nowait_batch(size)) if size else []
 
-    def close(self) -> None:
+    def close(self, *, abandon: bool = False) -> None:
         self._queue.shutdown()
-        self._ray.shutdown()
+        self._ray.shutdown()  # a local instance's workers go with it; a cluster's tasks run out
 
 
 def open_backend(spec: ExecutorSpec, workers: int) -> Backend:

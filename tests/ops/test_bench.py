@@ -15,7 +15,16 @@ from domain.session.windows import DayHours
 from domain.store import open_store
 from ops.bench import peers
 from ops.bench.layouts import measure_layouts
-from ops.bench.measures import baseline_read, historical_figures, memory_per_bar, quote_replay, replay
+from ops.bench.measures import (
+    Figure,
+    baseline_read,
+    historical_figures,
+    memory_per_bar,
+    quote_replay,
+    replay,
+    shard_scaling,
+)
+from ops.bench.suite import shard_model
 from ops.bench.workload import Workload, add_second_quotes, build_workload
 
 
@@ -79,3 +88,20 @@ def test_the_quote_replay_streams_every_quote_row_and_the_days_bars(tmp_path: Pa
     assert rows == 2 * 23_400  # every second of the day changes the book
     with_quotes, bars_only = quote_replay(quoted, 1)
     assert with_quotes.count == bars_only.count + rows
+
+
+def test_every_shard_count_streams_the_bars_one_process_does(workload: Workload) -> None:
+    single, sharded = shard_scaling(workload, (1, 3), reps=1)
+    assert single.count > 0 and [f.count for f in sharded.values()] == [single.count] * 2
+    assert all(len(f.notes["slowest_shard"]) == len(f.values) == 1 for f in sharded.values())
+
+
+def test_the_shard_model_scales_the_measured_worker_rate_after_the_overhead() -> None:
+    one = Figure("1 shard(s)", [3.0, 3.5, 2.5], count=1_000_000, notes={"slowest_shard": [2.0, 2.2, 1.8]})
+    model = shard_model(one, symbols=100, workers=16)
+    assert model["per_worker_bars_per_second"] == 500_000
+    assert model["overhead_seconds"] == 1.0  # 3.0 s of wall time, 2.0 s of it in the shard
+    assert model["bars"] == 16_000_000 and model["symbols"] == 1_600
+    assert model["expected_wall_seconds"] == 3.0
+    assert model["expected_bars_per_second"] == round(16_000_000 / 3.0)
+    assert model["asymptotic_bars_per_second"] == 8_000_000
