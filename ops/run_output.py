@@ -102,9 +102,8 @@ class RunProgress(rich_progress.Progress):
             + (f", {progress.retries} retried" if progress.retries else "")
             + f" · {bars:,} bars · {rate:,.0f} bars/s"
         )
-        self.update(
-            self._days, completed=progress.days_done, total=progress.days_total or None, detail=detail
-        )
+        done, total = progress.days_done, progress.days_total or None
+        self.update(self._days, description="shard-days", completed=done, total=total, detail=detail)
 
 
 def _fmt(value: Any) -> str:

@@ -4,14 +4,16 @@
 
 - ``local`` (the default, no extra dependency): a pool of local processes
   (:class:`~concurrent.futures.ProcessPoolExecutor`, forked from a ``forkserver`` that has
-  the engine imported), one per shard; a killed worker breaks the pool, which is rebuilt for
-  the shards to retry;
+  the engine imported), one per core (at most one per shard); a killed worker breaks the
+  pool, which is rebuilt for the shards to retry;
 - ``dask`` / ``dask://HOST:PORT``: Dask ``distributed`` (``pip install 'marketsession[dask]'``)
-  — a ``LocalCluster`` of one single-threaded worker process per shard, or the scheduler at the
-  address. Dask's own re-runs after a lost worker are turned off on a cluster made here
-  (``allowed-failures`` 0), so the driver's bounded retries are the one policy;
+  — a ``LocalCluster`` of single-threaded worker processes (one per core, at most one per
+  shard), or the scheduler at the address. Dask's own re-runs after a lost worker are turned
+  off on a cluster made here (``allowed-failures`` 0), so the driver's bounded retries are the
+  one policy;
 - ``ray`` / ``ray://HOST:PORT``: Ray (``pip install 'marketsession[ray]'``) — a local Ray
-  instance with one CPU per shard, or the cluster at the address; tasks are not retried by Ray.
+  instance with a CPU per worker as above, or the cluster at the address; tasks are not retried
+  by Ray.
 
 Each backend is a :class:`Backend`: :meth:`Backend.submit` hands a task to its executor and
 returns a :class:`concurrent.futures.Future`, ``sender()`` is the
@@ -38,6 +40,8 @@ from ops.shards.worker import ShardUpdate
 __all__ = ["EXECUTORS", "Backend", "ExecutorSpec", "open_backend"]
 
 EXECUTORS = ("local", "dask", "ray")
+CONNECT_SECONDS = 5.0
+"""How long to try to reach a Dask scheduler at an address before giving up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +216,7 @@ class _DaskBackend(Backend):
                     )
                 self._client = Client(self._cluster)
             else:
-                self._client = Client(spec.address, timeout=5)
+                self._client = Client(spec.address, timeout=CONNECT_SECONDS)
         except OSError as exc:
             raise ShardError(f"cannot reach the Dask scheduler {spec}: {exc}") from None
         self.workers = max(1, len(self._client.scheduler_info()["workers"]))

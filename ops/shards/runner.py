@@ -20,6 +20,7 @@ the shards run.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -137,7 +138,7 @@ def run_sharded(
     plan = plan_run(config, store_url, shards, by)
     book = [_Attempts(shard) for shard in plan]
     deadline = started + timeout
-    with open_backend(spec, len(plan)) as backend:
+    with open_backend(spec, min(len(plan), os.cpu_count() or 1)) as backend:
         send = backend.sender()
 
         def submit(entry: _Attempts) -> None:
