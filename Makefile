@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= sqlite:///var/demo.db
 
-.PHONY: demo live test bench install lint compose-check check clean
+.PHONY: demo live test bench install lint compose-check docs check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +52,12 @@ compose-check: $(STAMP)
 		$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec $(COMPOSE); \
 	fi
 
-# everything CI runs: the static checks, the compose file, then the tests
-check: lint compose-check test
+# the docs site into var/site (the README's sections, the docs, the CLI and API references)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# everything CI runs: the static checks, the compose file, the docs site, then the tests
+check: lint compose-check docs test
 
 clean:
 	rm -rf $(VENV) var

@@ -2,6 +2,7 @@
 the calendar reload.
 
 ========================  =====================================================================
+``GET /``                 a status page (HTML, no external assets) refreshing itself from /status
 ``GET /healthz``          200 while the process serves (liveness)
 ``GET /readyz``           200 once today's session is loaded and the provider is connected, 503
                           (with the reasons) otherwise, and after the run has ended
@@ -35,6 +36,7 @@ from prometheus_client.registry import Collector
 from actors.supervisor import ActorStatus
 from actors.system import MarketSessionSystem
 from domain.session.status import LiveStatus
+from ops.html_report.status_page import STATUS_PAGE
 
 __all__ = ["LiveService"]
 
@@ -276,7 +278,9 @@ def _handler(service: LiveService) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
-            if path == "/healthz":
+            if path == "/":
+                self._send(HTTPStatus.OK, STATUS_PAGE.encode(), "text/html; charset=utf-8")
+            elif path == "/healthz":
                 self._json(HTTPStatus.OK, {"status": "alive"})
             elif path == "/readyz":
                 self._guarded(self._ready)

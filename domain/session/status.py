@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -78,7 +79,10 @@ class LiveStatus:
         """The ``/status`` shape (the provider's state and detail under ``provider``)."""
         data = asdict(self)
         data["provider"] = {"state": data.pop("provider_state"), "detail": data.pop("provider_detail")}
-        data["latency"]["buckets"] = [list(bucket) for bucket in self.latency.buckets]
+        # the last bound is +∞: JSON has no Infinity, so it is "+Inf" (Prometheus' own spelling)
+        data["latency"]["buckets"] = [
+            ["+Inf" if math.isinf(bound) else bound, count] for bound, count in self.latency.buckets
+        ]
         data["days_done"], data["warnings"] = list(self.days_done), list(self.warnings)
         data["stalled"] = list(self.stalled)
         return data

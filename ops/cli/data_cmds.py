@@ -292,6 +292,10 @@ def _utc(ts: int) -> str:
     default=None,
     help="Write one row per symbol, interval and day as Parquet.",
 )
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), default=None,
+    help="Write the audit as one self-contained HTML page (heatmap, gaps, prices, alignment).",
+)  # fmt: skip
 @click.pass_obj
 def audit(
     state: CliState,
@@ -302,6 +306,7 @@ def audit(
     group: str,
     json_path: str | None,
     parquet_path: str | None,
+    html_path: str | None,
 ) -> None:
     """Audit the store against the calendar without running a session: per symbol, interval
     and trading day, expected and present bars, quality, gaps, alignment, bars outside every
@@ -329,12 +334,17 @@ def audit(
         writable(Path(json_path), "--json", "the audit")
     if parquet_path is not None:
         writable(Path(parquet_path), "--parquet", "the audit's days")
+    if html_path is not None:
+        writable(Path(html_path), "--html", "the HTML audit")
     findings: list[DayAudit] = []
+    every: list[DayAudit] = []  # the page draws every day, not only those with findings
     parquet = None if parquet_path is None else DayParquet(Path(parquet_path))
 
     def on_day(day: DayAudit) -> None:
         if parquet is not None:
             parquet(day)
+        if html_path is not None:
+            every.append(day)
         misaligned = day.alignment is not None and day.alignment.status is not AlignmentStatus.ALIGNED
         if day.present < day.expected or day.rule_breaks or misaligned:
             findings.append(day)
@@ -352,6 +362,12 @@ def audit(
     elapsed = wall.perf_counter() - started
     if parquet is not None:
         parquet.close()
+    if html_path is not None:
+        from ops.html_report import write_html_report
+        from ops.html_report.audit_page import audit_report
+
+        page = audit_report(every, state.calendar(group), group, start, end)
+        click.echo(f"html audit: {write_html_report(page, html_path, state.store())}", err=json_path == "-")
     document = json.dumps(result.as_dict(findings), indent=2) + "\n"
     if json_path == "-":
         click.echo(document, nl=False)

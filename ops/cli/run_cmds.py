@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the engine and its domain are imported by the commands that
     from domain.config import SessionConfig
     from domain.report import RunReport
     from domain.sharding import ShardBy
+    from domain.store import Store
     from ops.export import SessionBarExporter
     from ops.shards import ShardsProgress
 
@@ -46,9 +47,10 @@ def execute_run(
     progress: bool,
     speed: float | None,
     timeout: float,
+    html_path: str | None = None,
 ) -> None:
-    """Run one backtest with progress, print the summary, write the report (and the export), then
-    exit as :func:`exit_for` says."""
+    """Run one backtest with progress, print the summary, write the report (its HTML page, the
+    export), then exit as :func:`exit_for` says."""
     from actors.system import MarketSessionSystem
     from domain.calendar.trading_calendar import TradingCalendar
     from domain.history.series import data_requirements
@@ -83,7 +85,7 @@ def execute_run(
         report = engine.stop("interrupted (Ctrl-C)")
     finally:
         engine.shutdown()
-    finish_run(console, report, report_to, exporter, export_dir)
+    finish_run(console, report, report_to, exporter, export_dir, html_to(html_path), store)
 
 
 def execute_sharded_run(
@@ -99,6 +101,7 @@ def execute_sharded_run(
     progress: bool,
     speed: float | None,
     timeout: float,
+    html_path: str | None = None,
 ) -> None:
     """Run one backtest in shards (:mod:`ops.shards`), then as :func:`execute_run` does."""
     from ops.run_output import RunProgress, default_report_path, summary_console
@@ -125,7 +128,15 @@ def execute_sharded_run(
         f"{len(run.outcomes)} shard(s) by {by} on {executor}: {run.seconds:.1f}s"
         + (f", {retried} retried after a failure" if retried else "")
     )
-    finish_run(console, run.report, report_to, run.exporter, export_dir)
+    html = html_to(html_path)
+    finish_run(
+        console, run.report, report_to, run.exporter, export_dir, html, state.store() if html else None
+    )
+
+
+def html_to(path: str | None) -> Path | None:
+    """``--html PATH``, checked writable before the run."""
+    return None if path is None else writable(Path(path), "--html", "the HTML report")
 
 
 def finish_run(
@@ -134,13 +145,20 @@ def finish_run(
     report_to: Path,
     exporter: SessionBarExporter | None,
     export_dir: str | None,
+    html_to: Path | None = None,
+    store: Store | None = None,
 ) -> None:
-    """The summary table, the report (and the export), then the exit :func:`exit_for` says."""
+    """The summary table, the report (its HTML page, the export), then the exit :func:`exit_for`
+    says; the page's prices are read from ``store``."""
     from ops.run_output import summary_table, write_report
 
     console.print(summary_table(report, console.width))
     path = write_report(report, report_to)
     console.print(f"report: {path}")
+    if html_to is not None:
+        from ops.html_report import write_html_report
+
+        console.print(f"html report: {write_html_report(report.to_json(), html_to, store)}")
     if exporter is not None and export_dir is not None:
         files = exporter.write(export_dir, report)
         console.print(f"export: {exporter.bar_count:,} session bars → {', '.join(str(f) for f in files)}")
@@ -179,6 +197,10 @@ REPORT_OPTION = click.option(
     type=click.Path(dir_okay=False),
     help="JSON report path (default: beside the store).",
 )
+_HTML = click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False),
+    help="Also write the report as one self-contained HTML page here.",
+)  # fmt: skip
 _EXPORT = click.option(
     "--export", "export_dir", type=click.Path(file_okay=False), help="Write the session bars as Parquet here."
 )
@@ -223,6 +245,7 @@ _TIMEOUT = click.option(
     "--shard-by", type=click.Choice(["symbol", "date"]), default="symbol", show_default=True,
     help="Shard by symbols or by trading days.",
 )  # fmt: skip
+@_HTML
 @click.pass_obj
 def run(
     state: CliState,
@@ -236,6 +259,7 @@ def run(
     shards: int | None,
     executor: str | None,
     shard_by: ShardBy,
+    html_path: str | None,
 ) -> None:
     """Run the backtest CONFIG: progress, a summary table, a JSON report; exit 1 unless completed,
     3 when it completed but a symbol had no bars. With --shards or --executor, in shards."""
@@ -246,7 +270,7 @@ def run(
         execute_sharded_run(
             state, config, config_path, shards=shards or 1, executor=executor or "local", by=shard_by,
             report_path=report_path, export_dir=export_dir, progress=not no_progress, speed=speed,
-            timeout=timeout,
+            timeout=timeout, html_path=html_path,
         )  # fmt: skip
         return
     if one_cpu:
@@ -255,7 +279,7 @@ def run(
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     execute_run(
         state, config, config_path, report_path=report_path, export_dir=export_dir,
-        progress=not no_progress, speed=speed, timeout=timeout,
+        progress=not no_progress, speed=speed, timeout=timeout, html_path=html_path,
     )  # fmt: skip
 
 
@@ -269,6 +293,12 @@ def run(
 )  # fmt: skip
 @click.option("--seed", "seed", type=int, default=0, show_default=True, help="Demo data random seed.")
 @REPORT_OPTION
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Where the HTML report goes (default: beside the JSON report).",
+)
 @_EXPORT
 @_NO_PROGRESS
 @_TIMEOUT
@@ -279,16 +309,19 @@ def demo(
     speed: float,
     seed: int,
     report_path: str | None,
+    html_path: str | None,
     export_dir: str | None,
     no_progress: bool,
     timeout: float,
 ) -> None:
-    """From nothing: init the store, seed the calendar, write demo data, run the example backtest."""
+    """From nothing: init the store, seed the calendar, write demo data, run the example backtest
+    (its JSON report and HTML page)."""
     from domain.calendar.trading_calendar import TradingCalendar
     from domain.history.series import data_requirements
     from domain.store import init_store
     from ops.calendars.seed import seed_group
     from ops.demo_data import write_demo_data, write_demo_quotes
+    from ops.run_output import default_report_path
 
     config_path = example_config(config_path)
     config = load_config(config_path, "backtest")
@@ -329,7 +362,35 @@ def demo(
         said = backtest.speed_multiplier
         click.echo(f"running {Path(config_path).name} at speed {speed:g} (the config says {said:g})")
     click.echo(f"set-up took {wall.perf_counter() - started:.1f}s")
+    report_to = Path(report_path or default_report_path(state.db_url, config_path))
     execute_run(
-        state, config, config_path, report_path=report_path, export_dir=export_dir,
+        state, config, config_path, report_path=str(report_to), export_dir=export_dir,
         progress=not no_progress, speed=speed, timeout=timeout,
+        html_path=html_path or str(report_to.with_suffix(".html")),
     )  # fmt: skip
+
+
+@cli.command("report")
+@click.argument("report_file", metavar="REPORT.json", type=click.Path(dir_okay=False))
+@click.option(
+    "-o", "--output", "output", type=click.Path(dir_okay=False), default=None,
+    help="The HTML file (default: REPORT.html beside the report).",
+)  # fmt: skip
+@click.pass_obj
+def report_command(state: CliState, report_file: str, output: str | None) -> None:
+    """Turn a run report (REPORT.json) into one self-contained HTML page: headline, quality
+    heatmap, gaps, prices (read from the store when it holds them), quotes, the live feed."""
+    from domain.errors import StoreError
+    from ops.html_report import read_report, write_html_report
+
+    try:
+        report = read_report(report_file)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'REPORT.json'") from None
+    target = writable(Path(output or Path(report_file).with_suffix(".html")), "--output", "the HTML report")
+    try:
+        store = state.store()
+    except StoreError as error:  # the page is still worth having, without the prices
+        click.echo(f"note: no prices on the page ({error})", err=True)
+        store = None
+    click.echo(f"html report: {write_html_report(report, target, store)}")

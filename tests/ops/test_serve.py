@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from support.browser import chromium, open_page
 from support.cli import executable, run_cli
 from support.stores import seed
 
@@ -246,3 +247,32 @@ def test_a_mute_feed_is_reconnected_by_the_watchdog_and_nothing_it_kept_back_is_
         calendar = TradingCalendar(store.calendar, "US_EQUITY")
         hours = DayHours.from_session(calendar.get_trading_session(target))  # type: ignore[arg-type]  # a trading day
         assert all(len(store.replayed.read(s, "1m", hours.open_ts, hours.close_ts)) == 390 for s in SYMBOLS)
+
+
+def test_the_status_page_draws_the_session_from_status_in_chromium(live_setup: Any, tmp_path: Path) -> None:
+    """``GET /`` in headless Chromium: the page fills its table from ``/status`` with every
+    symbol, says nothing on the console and asks no other host; a screenshot is kept."""
+    url, config, _ = live_setup
+    with _serve(url, config, tmp_path, "--replay-start", "09:29", "--speed", "30", "--once") as service:
+        service.wait_serving(30)
+        base = f"http://127.0.0.1:{service.port}"
+        page_html = service.get("/")
+        assert page_html.status_code == 200 and page_html.headers["content-type"].startswith("text/html")
+        assert wait_for(lambda: (service.status() or {}).get("counters", {}).get("stored", 0) >= 2, 30)
+        with chromium() as browser:
+            opened = open_page(browser, f"{base}/", base, width=1000, height=500)
+            page = opened.page
+            page.wait_for_function(
+                "document.body.dataset.updated || document.getElementById('error').textContent",
+                timeout=30_000,
+            )
+            assert page.locator("#error").inner_text() == "", opened.said
+            rows = page.locator("#symbols tbody tr").all()
+            assert {row.get_attribute("data-symbol") for row in rows} == set(SYMBOLS)
+            assert "provider: connected" in page.locator("#provider").inner_text()
+            page.wait_for_selector("body[data-updated='2']", timeout=30_000)  # it refreshes itself
+            opened.screenshot("status-page.png")
+        said, elsewhere = opened.said, opened.elsewhere
+        assert said == [] and elsewhere == []
+        service.proc.send_signal(signal.SIGTERM)
+        assert service.finish(30) == 0
