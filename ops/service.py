@@ -177,8 +177,9 @@ class _EngineCollector(Collector):
         histogram = HistogramMetricFamily(
             "marketsession_bar_latency_seconds", "Provider hand-over to event published, per bar"
         )
+        # the JSON spells the last bound "+Inf" already (as Prometheus does)
         buckets = [
-            ("+Inf" if bound == float("inf") else repr(bound), count) for bound, count in latency["buckets"]
+            (bound if isinstance(bound, str) else repr(bound), count) for bound, count in latency["buckets"]
         ]
         histogram.add_metric([], buckets, latency["sum"])
         yield histogram

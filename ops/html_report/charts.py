@@ -334,7 +334,12 @@ def feed_timeline(report: dict[str, Any]) -> dict[str, Any] | None:
             else:
                 continue
             rows.append(
-                {"day": day["date"], "what": what, "start": start.isoformat(), "end": end.isoformat()}
+                {
+                    "day": day["date"],
+                    "what": what,
+                    "start": _local(start.isoformat()),
+                    "end": _local(end.isoformat()),
+                }
             )
     if not rows:
         return None

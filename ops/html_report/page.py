@@ -72,7 +72,18 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
             if moment.weekday() < 5 and moment not in held:
                 holidays.append(moment.isoformat())
             moment += timedelta(days=1)
+    timings = report.get("timings") or {}
+    warnings = [w for day in report["days"] for w in day["warnings"]]
+    feed = None
+    if report["mode"] == "live":  # what the feed did: latency, outages, stalls
+        feed = {
+            "latency_p50": timings.get("latency_p50"),
+            "latency_p99": timings.get("latency_p99"),
+            "outages": sum(1 for w in warnings if w.startswith("provider stream down")),
+            "stalls": sum(1 for w in warnings if w.startswith("provider stalled")),
+        }
     return {
+        "feed": feed,
         "quality": None if not expected else 100 * got / expected,
         "base": base,
         "symbol_days": sum(1 for _ in charts.symbol_days(report)),
@@ -177,6 +188,17 @@ def _headline_strip(top: dict[str, Any]) -> str:
             ", ".join(top["early_closes"] + top["holidays"]),
         ),
     ]
+    if (feed := top["feed"]) is not None:
+        p50, p99 = (
+            "—" if feed[k] is None else f"{feed[k] * 1000:.0f} ms" for k in ("latency_p50", "latency_p99")
+        )
+        cells.append(
+            (
+                "live feed",
+                f"{feed['outages']} outage(s), {feed['stalls']} stall(s)",
+                f"bar latency p50 {p50}, p99 {p99}",
+            )
+        )
     items = "".join(
         f"<div class=cell{' warn' if name == 'alignment' and top['misaligned'] else ''}>"
         f"<div class=name>{_e(name)}</div><div class=value>{_e(value)}</div>"

@@ -122,6 +122,41 @@ def test_the_headline_of_the_example(demo: tuple[str, Path, Path]) -> None:
     assert top["misaligned"] == [] and 99 < top["quality"] < 100
 
 
+def test_a_live_runs_outages_and_stalls_go_on_its_session_timeline(demo: tuple[str, Path, Path]) -> None:
+    live = json.loads(demo[1].read_text()) | {
+        "mode": "live",
+        "timings": {"latency_p50": 0.012, "latency_p99": 0.25},
+    }
+    live["days"][0]["warnings"] = [
+        "provider stream down 10:01–10:04",
+        "provider stalled: no bars for 180s of session time (since 18:00:00Z); reconnecting",
+    ]
+    import altair as alt
+
+    spec = charts.feed_timeline(live)
+    assert spec is not None
+    alt.Chart.from_dict(spec, validate=True)
+    rows = charts.rows_of(spec)
+    assert rows == [
+        {
+            "day": "2025-07-02",
+            "what": "stream down",
+            "start": "2025-07-02T10:01:00",
+            "end": "2025-07-02T10:04:00",
+        },
+        {
+            "day": "2025-07-02",
+            "what": "stalled: no bars",
+            "start": "2025-07-02T14:00:00",
+            "end": "2025-07-02T14:03:00",
+        },
+    ]  # the stall's UTC time in exchange time (EDT)
+    assert headline(live)["feed"] == {"latency_p50": 0.012, "latency_p99": 0.25, "outages": 1, "stalls": 1}
+    page = render_report(live)
+    assert "1 outage(s), 1 stall(s)" in page and "p50 12 ms, p99 250 ms" in page
+    assert charts.feed_timeline(json.loads(demo[1].read_text())) is None  # a backtest has no feed
+
+
 def test_sixty_days_of_thirty_symbols_stay_well_under_five_megabytes(demo: tuple[str, Path, Path]) -> None:
     wide = _synthetic(json.loads(demo[1].read_text()), days=60, symbols=30)
     closes = [
