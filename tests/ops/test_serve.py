@@ -253,7 +253,7 @@ def test_the_status_page_draws_the_session_from_status_in_chromium(live_setup: A
     """``GET /`` in headless Chromium: the page fills its table from ``/status`` with every
     symbol, says nothing on the console and asks no other host; a screenshot is kept."""
     url, config, _ = live_setup
-    with _serve(url, config, tmp_path, "--replay-start", "09:29", "--speed", "30", "--once") as service:
+    with _serve(url, config, tmp_path, "--replay-start", "09:29", "--speed", "120", "--once") as service:
         service.wait_serving(30)
         base = f"http://127.0.0.1:{service.port}"
         page_html = service.get("/")

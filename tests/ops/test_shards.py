@@ -13,12 +13,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from support.cli import run_cli
+from support.engine import example_dict
 from support.stores import dump, postgres_schema_url
 
 from actors.system import MarketSessionSystem
@@ -44,13 +44,22 @@ def single(config: SessionConfig, url: str, *, export: bool = False) -> tuple[Ru
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SessionConfig, RunReport]]:
-    """The example on the demo store (``marketsession demo``), and its single-process report."""
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[str, SessionConfig, RunReport, SessionBarExporter]:
+    """The example on the demo store (``marketsession demo``): its single-process report and bars."""
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
     done = run_cli("demo", "--no-progress", db=url)
     assert done.code == 0, done.err
     config = SessionConfig.from_file(EXAMPLE)
-    yield url, config, single(config, url)[0]
+    return url, config, *single(config, url, export=True)
+
+
+@pytest.fixture(scope="module")
+def demo(
+    demo_run: tuple[str, SessionConfig, RunReport, SessionBarExporter],
+) -> tuple[str, SessionConfig, RunReport]:
+    return demo_run[:3]
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +86,9 @@ def exported(directory: Path) -> dict[str, object]:
 
 @pytest.mark.parametrize("by", ["symbol", "date"])
 def test_the_example_in_shards_reports_and_exports_what_one_process_does(
-    demo: tuple[str, SessionConfig, RunReport], by: str, tmp_path: Path
+    demo_run: tuple[str, SessionConfig, RunReport, SessionBarExporter], by: str, tmp_path: Path
 ) -> None:
-    url, config, _ = demo
-    report, exporter = single(config, url, export=True)
+    url, config, report, exporter = demo_run
     before = dump(Path(url.removeprefix("sqlite:///")))
     run = run_sharded(config, url, shards=2, by=by, speed=0, export=True)  # type: ignore[arg-type]
     assert run.report.comparable() == report.comparable()
@@ -204,9 +212,15 @@ def test_a_dask_scheduler_and_two_workers_on_postgresql(tmp_path: Path) -> None:
     shared store on PostgreSQL."""
     distributed = pytest.importorskip("distributed")
     with postgres_schema_url() as url:
-        done = run_cli("demo", "--no-progress", "--report", str(tmp_path / "demo.json"), db=url)
-        assert done.code == 0, done.err
-        config = SessionConfig.from_file(EXAMPLE)
+        for args in (
+            ("calendar", "seed", "--start-year", "2025", "--end-year", "2025"),
+            ("data", "demo", "--symbols", "RIVN,AAPL", "--start", "2025-07-02", "--end", "2025-07-07"),
+        ):
+            done = run_cli(*args, db=url)
+            assert done.code == 0, done.err
+        data = example_dict()  # the example's days and streams, without its trailing history
+        data["session_data_config"]["historical"] = {"enable_quality": True, "data": [], "indicators": {}}
+        config = SessionConfig.from_dict(data)
         report = single(config, url)[0]
         address_file = tmp_path / "scheduler.json"
         scheduler = subprocess.Popen(
