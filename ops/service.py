@@ -17,11 +17,14 @@ the calendar reload.
 
 The server is the standard library's threading HTTP server on its own daemon thread; every
 request asks the engine with a bounded timeout, so a busy engine answers 503, never hangs it.
+What it lets in — tokens, ``Host`` names, bodies, connections — is :mod:`ops.http_guard`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
@@ -37,6 +40,7 @@ from actors.supervisor import ActorStatus
 from actors.system import MarketSessionSystem
 from domain.session.status import LiveStatus
 from ops.html_report.status_page import STATUS_PAGE
+from ops.http_guard import BACKLOG, HttpGuard
 
 __all__ = ["LiveService"]
 
@@ -209,14 +213,15 @@ class LiveService:
         host: str,
         port: int,
         reload_calendar: Callable[[], str],
+        guard: HttpGuard | None = None,
     ) -> None:
         self.engine = engine
         self.reload_calendar = reload_calendar
+        self.guard = guard or HttpGuard.of(host, None)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_EngineCollector(engine.live_status, engine.stats))
         self.registry.register(ProcessCollector(registry=None))
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler(self), self.guard.max_connections)
         self._thread: threading.Thread | None = None
 
     @property
@@ -272,12 +277,71 @@ class LiveService:
         return generate_latest(self.registry)
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, at most ``slots`` at once: beyond that a connection is answered
+    503 and closed on the listening thread. A client that hangs up is one debug line, not a
+    traceback on stderr."""
+
+    daemon_threads = True
+    request_queue_size = BACKLOG
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], slots: int) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):  # a peer already gone needs no answer
+                request.sendall(_BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        log.debug("http_client_error", client=client_address[0], error=f"{type(error).__name__}: {error}")
+
+
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 38\r\n"
+    b'Connection: close\r\n\r\n{"error": "too many open connections"}'
+)
+
+
 def _handler(service: LiveService) -> type[BaseHTTPRequestHandler]:
+    guard = service.guard
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "marketsession"
         protocol_version = "HTTP/1.1"
+        timeout = guard.read_seconds  # a request line, headers or body that does not come: closed
+
+        def _admitted(self) -> bool:
+            """The ``Host`` check, and a body that will not be read closing the connection."""
+            if self.headers.get("Content-Length", "0").strip() not in ("", "0") and self.command != "POST":
+                self.close_connection = True  # its body is never taken for the next request
+            if not guard.host_allowed(self.headers.get("Host")):
+                self.close_connection = True
+                self._json(
+                    HTTPStatus.MISDIRECTED_REQUEST,
+                    {"error": "this service does not answer to that host name"},
+                )
+                return False
+            return True
 
         def do_GET(self) -> None:
+            if not self._admitted():
+                return
             path = self.path.split("?", 1)[0]
             if path == "/":
                 self._send(HTTPStatus.OK, STATUS_PAGE.encode(), "text/html; charset=utf-8")
@@ -295,11 +359,48 @@ def _handler(service: LiveService) -> type[BaseHTTPRequestHandler]:
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {path}"})
 
         def do_POST(self) -> None:
+            if not self._admitted() or not self._body_accepted():
+                return
             path = self.path.split("?", 1)[0]
             if path == "/calendar/reload":
                 self._guarded(lambda: self._json(HTTPStatus.OK, {"reloaded": service.reload_calendar()}))
             else:
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: POST {path}"})
+
+        def _body_accepted(self) -> bool:
+            """A token, then a JSON body within the limit (read whole, so nothing is left over)."""
+            if not guard.authorised(self.headers.get("Authorization")):
+                self.close_connection = True
+                why = (
+                    "a POST needs Authorization: Bearer TOKEN"
+                    if guard.token is not None
+                    else "no service token is configured (--token-file or MARKETSESSION_SERVICE_TOKEN); "
+                    "SIGHUP reloads the calendar locally"
+                )
+                self._json(HTTPStatus.UNAUTHORIZED, {"error": why})
+                return False
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= guard.max_body:
+                self.close_connection = True
+                self._json(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    {"error": f"a body is at most {guard.max_body} bytes"},
+                )
+                return False
+            body = self.rfile.read(length) if length else b""
+            kind = self.headers.get("Content-Type", "application/json").split(";", 1)[0].strip().lower()
+            if kind != "application/json":
+                self._json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": "bodies are application/json"})
+                return False
+            try:
+                json.loads(body or b"{}")
+            except ValueError:
+                self._json(HTTPStatus.BAD_REQUEST, {"error": "the body is not JSON"})
+                return False
+            return True
 
         def _ready(self) -> None:
             ready, reasons = service.readiness()
@@ -315,12 +416,14 @@ def _handler(service: LiveService) -> type[BaseHTTPRequestHandler]:
                 self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"{type(error).__name__}: {error}"})
 
         def _json(self, status: HTTPStatus, body: Any) -> None:
-            self._send(status, json.dumps(body, default=str).encode(), "application/json")
+            self._send(status, json.dumps(body, default=str, allow_nan=False).encode(), "application/json")
 
         def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import re
 import signal
 import socket
@@ -164,6 +165,16 @@ _HOST = _Host()
     "--drain-timeout", type=FiniteFloat(min=0, min_open=True), default=15.0, show_default=True,
     help="Seconds a SIGTERM may take to store, close the day and stop.",
 )  # fmt: skip
+@click.option(
+    "--token-file", type=click.Path(dir_okay=False), default=None,
+    help="The token POST endpoints require (Authorization: Bearer TOKEN); default "
+    "$MARKETSESSION_SERVICE_TOKEN; without one, POST is refused (SIGHUP still reloads the calendar).",
+)  # fmt: skip
+@click.option(
+    "--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+    help="A name clients may use in Host besides the bound address (repeatable; e.g. the "
+    "service's DNS name behind a proxy).",
+)  # fmt: skip
 @click.pass_obj
 def serve(
     state: CliState,
@@ -179,17 +190,26 @@ def serve(
     once: bool | None,
     report_path: str | None,
     drain_timeout: float,
+    token_file: str | None,
+    allow_hosts: tuple[str, ...],
 ) -> None:
-    """Run a live session as a service: HTTP /healthz /readyz /metrics /status on HOST:PORT."""
+    """Run a live session as a service: HTTP / (a status page) /healthz /readyz /metrics /status
+    on HOST:PORT."""
     import structlog
 
     from actors.system import MarketSessionSystem
     from ops.faults import FaultyBars, parse_faults
+    from ops.http_guard import HttpGuard, load_token
     from ops.run_output import default_report_path, summary_console, summary_table, write_report
     from ops.service import LiveService
 
     log = structlog.get_logger("marketsession.serve")
     config = load_config(config_path, "live")
+    try:
+        token = load_token(token_file, os.environ)
+    except ServiceError as error:  # bad input: exit 2
+        raise click.BadParameter(str(error), param_hint="'--token-file'") from None
+    guard = HttpGuard.of(host, token, allow_hosts)
     plan = parse_faults(faults, live=True)
     start = _parse_start(replay_start)
     store = state.store()
@@ -208,7 +228,9 @@ def serve(
         faults=plan if (plan.crashes or plan.delays or plan.store_failures) else None,
     )  # fmt: skip
     try:
-        service = LiveService(engine, host=host, port=port, reload_calendar=engine.reload_calendar)
+        service = LiveService(
+            engine, host=host, port=port, reload_calendar=engine.reload_calendar, guard=guard
+        )
     except OSError as error:
         raise ServiceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 

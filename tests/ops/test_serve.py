@@ -143,10 +143,27 @@ def test_sighup_reloads_a_closure_patched_while_running(live_setup: Any, tmp_pat
 
 def test_post_calendar_reload_answers_what_changed(live_setup: Any, tmp_path: Path) -> None:
     url, config, target = live_setup
-    with _serve(url, config, tmp_path, "--replay-start", "09:29", "--speed", "30", "--once") as service:
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-of-the-service\n")
+    with _serve(
+        url,
+        config,
+        tmp_path,
+        "--replay-start",
+        "09:29",
+        "--speed",
+        "30",
+        "--once",
+        "--token-file",
+        str(token),
+    ) as service:
         service.wait_serving(30)
         assert wait_for(lambda: service.get("/readyz").status_code == 200, 30)
-        answer = httpx.post(f"http://127.0.0.1:{service.port}/calendar/reload", timeout=10)
+        reload = f"http://127.0.0.1:{service.port}/calendar/reload"
+        assert httpx.post(reload, timeout=10).status_code == 401  # no token: refused
+        answer = httpx.post(
+            reload, json={}, headers={"Authorization": "Bearer s3cret-token-of-the-service"}, timeout=10
+        )
         assert answer.status_code == 200
         assert answer.json() == {"reloaded": f"no change to {target.isoformat()}"}
         service.proc.send_signal(signal.SIGINT)
