@@ -220,10 +220,12 @@ class MarketSessionSystem(EngineWiring):
         assert self._time_manager is not None, "start the engine first"
         return self._time_manager.now()
 
-    def _ask(self, method: str, *args: Any) -> Any:
+    def _ask(self, method: str, *args: Any, timeout: float | None = None) -> Any:
         if self._proxy is None:
             self._proxy = self._coordinator_ref().proxy()
-        return getattr(self._proxy, method)(*args).get(timeout=self.ask_timeout)
+        return getattr(self._proxy, method)(*args).get(
+            timeout=self.ask_timeout if timeout is None else timeout
+        )
 
     def reload_calendar(self) -> str:
         """Re-read the trading calendar (after ``calendar patch``); live mode re-plans today."""
@@ -234,9 +236,10 @@ class MarketSessionSystem(EngineWiring):
             return "calendar cache cleared"
         return str(self._handles["session_coordinator"].ask(ReloadCalendar(), timeout=self.ask_timeout))
 
-    def live_status(self) -> LiveStatus:
-        """Live mode: a JSON-ready snapshot of the session (see ``/status`` of ``serve``)."""
-        return cast(LiveStatus, self._ask("live_status"))
+    def live_status(self, timeout: float | None = None) -> LiveStatus:
+        """Live mode: a JSON-ready snapshot of the session (see ``/status`` of ``serve``);
+        ``timeout`` bounds the wait for the coordinator (default: the engine's ask timeout)."""
+        return cast(LiveStatus, self._ask("live_status", timeout=timeout))
 
     def _coordinator_ref(self) -> pykka.ActorRef[SessionCoordinator]:
         if self._coordinator is None:

@@ -14,7 +14,9 @@ the operator's browser can send it requests, and any client can hold its connect
   closes the connection, so it is never taken for a second request;
 - **bounded connections**: at most :data:`MAX_CONNECTIONS` at once (beyond that a connection is
   answered 503 and closed, without a thread), each request read within :data:`READ_SECONDS`, an
-  idle connection closed after as long, a listen backlog of :data:`BACKLOG`.
+  idle connection closed after as long, a listen backlog of :data:`BACKLOG`;
+- **bounded answers**: an endpoint waits at most :data:`ANSWER_SECONDS` for the engine, then
+  answers 503 saying so.
 """
 
 from __future__ import annotations
@@ -27,11 +29,21 @@ from pathlib import Path
 
 from domain.errors import ServiceError
 
-__all__ = ["BACKLOG", "MAX_BODY", "MAX_CONNECTIONS", "READ_SECONDS", "TOKEN_ENV", "HttpGuard", "load_token"]
+__all__ = [
+    "ANSWER_SECONDS",
+    "BACKLOG",
+    "MAX_BODY",
+    "MAX_CONNECTIONS",
+    "READ_SECONDS",
+    "TOKEN_ENV",
+    "HttpGuard",
+    "load_token",
+]
 
 MAX_BODY = 4096
 MAX_CONNECTIONS = 64
 READ_SECONDS = 5.0
+ANSWER_SECONDS = 2.0
 BACKLOG = 128
 TOKEN_ENV = "MARKETSESSION_SERVICE_TOKEN"
 _LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -61,6 +73,7 @@ class HttpGuard:
     max_body: int = MAX_BODY
     max_connections: int = MAX_CONNECTIONS
     read_seconds: float = READ_SECONDS
+    answer_seconds: float = ANSWER_SECONDS
 
     @classmethod
     def of(cls, host: str, token: str | None, allow_hosts: Iterable[str] = ()) -> HttpGuard:

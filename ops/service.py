@@ -31,6 +31,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pykka
 import structlog
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -219,7 +220,7 @@ class LiveService:
         self.reload_calendar = reload_calendar
         self.guard = guard or HttpGuard.of(host, None)
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_EngineCollector(engine.live_status, engine.stats))
+        self.registry.register(_EngineCollector(self._live_status, engine.stats))
         self.registry.register(ProcessCollector(registry=None))
         self._server = _Server((host, port), _handler(self), self.guard.max_connections)
         self._thread: threading.Thread | None = None
@@ -246,7 +247,7 @@ class LiveService:
     # ------------------------------------------------------------------ answers
 
     def status(self) -> dict[str, Any]:
-        out = self.engine.live_status().to_json()
+        out = self._live_status().to_json()
         out["actors"] = {name: status.to_json() for name, status in self.engine.stats().items()}
         provider = self.engine.provider
         out["provider"] = {
@@ -264,7 +265,7 @@ class LiveService:
         if self.engine.done:
             report = self.engine.report
             return False, [f"the run has ended ({report.status if report else 'unknown'})"]
-        status = self.engine.live_status()
+        status = self._live_status()
         reasons = []
         if not status.loaded:
             reasons.append(f"no session loaded (state {status.state})")
@@ -275,6 +276,11 @@ class LiveService:
 
     def metrics(self) -> bytes:
         return generate_latest(self.registry)
+
+    def _live_status(self) -> LiveStatus:
+        """The engine's snapshot within the guard's answer bound: a coordinator that is busy
+        (a store it waits on is locked, say) makes an endpoint answer 503 within it, not hang."""
+        return self.engine.live_status(timeout=self.guard.answer_seconds)
 
 
 class _Server(ThreadingHTTPServer):
@@ -309,7 +315,8 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
-        log.debug("http_client_error", client=client_address[0], error=f"{type(error).__name__}: {error}")
+        with contextlib.suppress(Exception):  # a handler outliving its log stream stays quiet
+            log.debug("http_client_error", client=client_address[0], error=f"{type(error).__name__}: {error}")
 
 
 _BUSY = (
@@ -412,7 +419,10 @@ def _handler(service: LiveService) -> type[BaseHTTPRequestHandler]:
         def _guarded(self, answer: Callable[[], None]) -> None:
             try:
                 answer()
-            except Exception as error:  # the engine is busy, restarting or gone: say so
+            except pykka.Timeout:
+                busy = f"the engine did not answer within {guard.answer_seconds:g}s (busy; try again)"
+                self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": busy})
+            except Exception as error:  # the engine is restarting or gone: say so
                 self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"{type(error).__name__}: {error}"})
 
         def _json(self, status: HTTPStatus, body: Any) -> None:

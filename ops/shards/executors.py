@@ -2,10 +2,10 @@
 
 ``--executor`` names one:
 
-- ``local`` (the default, no extra dependency): a pool of local processes
-  (:class:`~concurrent.futures.ProcessPoolExecutor`, forked from a ``forkserver`` that has
-  the engine imported), one per core (at most one per shard); a killed worker breaks the
-  pool, which is rebuilt for the shards to retry;
+- ``local`` (the default, no extra dependency): local worker processes, one per core (at most
+  one per shard), each a single-process :class:`~concurrent.futures.ProcessPoolExecutor` forked
+  from a ``forkserver`` that has the engine imported; a killed worker fails only its shard, and
+  is replaced;
 - ``dask`` / ``dask://HOST:PORT``: Dask ``distributed`` (``pip install 'marketsession[dask]'``)
   — a ``LocalCluster`` of single-threaded worker processes (one per core, at most one per
   shard), or the scheduler at the address. Dask's own re-runs after a lost worker are turned
@@ -19,7 +19,8 @@ Each backend is a :class:`Backend`: :meth:`Backend.submit` hands a task to its e
 returns a :class:`concurrent.futures.Future`, ``sender()`` is the
 picklable callable a shard reports its progress with (a manager queue, Dask's event log, a Ray
 queue), :meth:`Backend.updates` drains what arrived, and :meth:`Backend.recover` readies the
-executor for a retry after a failure.
+executor for a retry after a failure. The driver keeps at most :attr:`Backend.workers` tasks
+out at once.
 """
 
 from __future__ import annotations
@@ -127,21 +128,53 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 class _LocalBackend(Backend):
+    """One single-process pool per worker, each running one task at a time (the driver never
+    hands out more tasks than :attr:`workers`): a killed worker breaks only its own pool, so only
+    the shard it ran fails, and that pool is replaced at once."""
+
     def __init__(self, workers: int) -> None:
         self.spec = ExecutorSpec("local")
         self.workers = workers
         self._context = _worker_context()
         self._manager = self._context.Manager()
         self._queue = self._manager.Queue()
-        self._pool = ProcessPoolExecutor(workers, mp_context=self._context)
-        self._pools: dict[Future[Any], ProcessPoolExecutor] = {}
-        self._submit_lock = threading.Lock()
+        self._pools = [self._pool() for _ in range(workers)]
+        self._busy: dict[int, tuple[Future[Any], ProcessPoolExecutor]] = {}
+        self._lock = threading.Lock()
+
+    def _pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(1, mp_context=self._context)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        with self._submit_lock:
-            future = self._pool.submit(fn, *args)
-            self._pools[future] = self._pool
-            return future
+        with self._lock:
+            for each in range(self.workers):
+                self._settle(each)
+            free = [i for i in range(self.workers) if i not in self._busy]
+            if not free:
+                raise RuntimeError(f"every one of the {self.workers} local workers is busy")
+            slot = free[0]
+            future = self._pools[slot].submit(fn, *args)
+            self._busy[slot] = (future, self._pools[slot])
+        future.add_done_callback(lambda _done: self._settled(slot))
+        return future
+
+    def _settled(self, slot: int) -> None:
+        with self._lock:
+            self._settle(slot)
+
+    def _settle(self, slot: int) -> None:
+        """Free ``slot`` once its task is done (the lock held); a worker that was lost is replaced."""
+        held = self._busy.get(slot)
+        if held is None or not held[0].done():
+            return
+        future, pool = self._busy.pop(slot)
+        if (
+            not future.cancelled()
+            and isinstance(future.exception(), BrokenProcessPool)
+            and self._pools[slot] is pool
+        ):
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._pools[slot] = self._pool()  # the worker is gone: a new one for the retry
 
     def sender(self) -> Callable[[ShardUpdate], None]:
         return _QueueSender(self._queue)
@@ -152,23 +185,16 @@ class _LocalBackend(Backend):
             out.append(self._queue.get())
         return out
 
-    def recover(self, future: Future[Any], error: BaseException) -> None:
-        """A lost worker breaks the whole pool: the first failure seen from it builds a new one."""
-        with self._submit_lock:
-            pool = self._pools.pop(future, None)
-            if isinstance(error, BrokenProcessPool) and pool is self._pool:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=self._context)
-
     def close(self, *, abandon: bool = False) -> None:
-        if abandon:  # the standard library stops a pool's workers only from 3.14 on
-            stop = getattr(self._pool, "terminate_workers", None)
-            if stop is not None:
-                stop()
-            else:
-                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
-                    process.kill()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools:
+            if abandon:  # the standard library stops a pool's workers only from 3.14 on
+                stop = getattr(pool, "terminate_workers", None)
+                if stop is not None:
+                    stop()
+                else:
+                    for process in list((getattr(pool, "_processes", None) or {}).values()):
+                        process.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
         self._manager.shutdown()
 
 

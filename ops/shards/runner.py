@@ -147,8 +147,16 @@ def run_sharded(
             task = ShardTask(entry.shard, store_url, entry.attempt, speed, export, timeout, kill)
             entry.future = backend.submit(run_shard, task, send)
 
-        for entry in book:
-            submit(entry)
+        waiting = list(book)  # not yet handed out (or to be retried), in shard order
+
+        def hand_out() -> None:  # no more tasks out than workers: a lost one takes only its own
+            while (
+                waiting
+                and sum(1 for e in book if e.future is not None and not e.future.done()) < backend.workers
+            ):
+                submit(waiting.pop(0))
+
+        hand_out()
         while pending := {e.future: e for e in book if e.result is None and e.future is not None}:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
@@ -160,7 +168,8 @@ def run_sharded(
                 if update.attempt == entry.attempt:
                     entry.latest = update
             for future in finished:
-                _settle(pending[future], future, backend, submit, max_attempts, pending)
+                _settle(pending[future], future, backend, waiting.append, max_attempts, pending)
+            hand_out()
             if on_progress is not None:
                 on_progress(_progress(book))
     results = [entry.result for entry in book]
@@ -194,7 +203,7 @@ def _settle(
     entry: _Attempts,
     future: Future[Any],
     backend: Backend,
-    submit: Callable[[_Attempts], None],
+    retry: Callable[[_Attempts], None],
     max_attempts: int,
     pending: dict[Any, _Attempts],
 ) -> None:
@@ -215,7 +224,8 @@ def _settle(
         raise ShardError(
             f"{entry.shard.describe()} failed {entry.attempt} time(s); last: {entry.errors[-1]}"
         ) from error
-    submit(entry)
+    entry.future = None
+    retry(entry)
 
 
 def _absolute(url: str) -> str:

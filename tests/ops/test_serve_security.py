@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import pykka
 import pytest
 
 from domain.errors import ServiceError
@@ -159,6 +160,30 @@ def test_a_client_that_hangs_up_leaves_no_traceback(
         service._server.handle_error(None, ("127.0.0.1", 40000))
     assert status_of(exchange(service, request("GET", "/healthz", here(service)))) == 200
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_busy_engine_makes_status_and_readyz_answer_503_within_the_bound(reloads: list[str]) -> None:
+    """While the coordinator waits on a locked store, an endpoint asks it with the guard's bound
+    and answers 503 saying so (here the stand-in answers every bounded ask with pykka's timeout)."""
+    asked: list[float | None] = []
+
+    def live_status(timeout: float | None = None) -> Any:
+        asked.append(timeout)
+        raise pykka.Timeout(f"{timeout} seconds")
+
+    running = start(reloads, answer_seconds=0.25)
+    running.engine.live_status = live_status  # type: ignore[method-assign]
+    try:
+        for path in ("/status", "/readyz"):
+            answer = exchange(running, request("GET", path, here(running)))
+            assert status_of(answer) == 503 and b"did not answer within 0.25s" in answer, answer
+        metrics = exchange(running, request("GET", "/metrics", here(running)))
+        assert (
+            status_of(metrics) == 200 and b"process_" in metrics
+        )  # the process's own, without the session's
+        assert asked == [0.25, 0.25, 0.25]
+    finally:
+        running.close()
 
 
 # ------------------------------------------------------------------ the rules themselves
