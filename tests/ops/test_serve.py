@@ -224,7 +224,7 @@ def test_a_stalled_feed_makes_readyz_not_ready_with_the_reason_and_shows_in_metr
     class Engine:
         done, report, provider = False, None, None
 
-        def live_status(self) -> LiveStatus:
+        def live_status(self, timeout: float | None = None) -> LiveStatus:
             return status
 
         def stats(self) -> dict[str, Any]:

@@ -25,7 +25,9 @@ def reloads() -> list[str]:
 
 
 def start(reloads: list[str], **guard: Any) -> LiveService:
-    engine = SimpleNamespace(live_status=lambda: None, stats=dict, provider=None, done=False, report=None)
+    engine = SimpleNamespace(
+        live_status=lambda timeout=None: None, stats=dict, provider=None, done=False, report=None
+    )
     rules = HttpGuard.of("127.0.0.1", guard.pop("token", TOKEN), guard.pop("allow_hosts", ()))
     rules = HttpGuard(**{**{f: getattr(rules, f) for f in HttpGuard.__dataclass_fields__}, **guard})
 

@@ -121,7 +121,7 @@ def test_forty_symbols_in_four_shards(
 
 
 def test_on_ray(demo: tuple[str, SessionConfig, RunReport]) -> None:
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
     url, config, report = demo
     run = run_sharded(config, url, shards=2, executor="ray", speed=0)
     assert run.report.comparable() == report.comparable()
