@@ -33,10 +33,9 @@ from typing import Any, Literal
 from domain.config import SessionConfig
 from domain.report import DaySummaries, DaySummary, RunReport, RunStatus, run_report, warning_symbol
 
-__all__ = ["SHARD_BY", "Shard", "ShardBy", "merge_reports", "plan_shards"]
+__all__ = ["Shard", "ShardBy", "merge_reports", "plan_shards"]
 
 ShardBy = Literal["symbol", "date"]
-SHARD_BY: tuple[ShardBy, ...] = ("symbol", "date")
 
 
 @dataclass(frozen=True, slots=True)

@@ -319,6 +319,7 @@ class _Server(ThreadingHTTPServer):
             log.debug("http_client_error", client=client_address[0], error=f"{type(error).__name__}: {error}")
 
 
+_STATUS_PAGE = STATUS_PAGE.encode()
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 38\r\n"
     b'Connection: close\r\n\r\n{"error": "too many open connections"}'
@@ -351,7 +352,7 @@ def _handler(service: LiveService) -> type[BaseHTTPRequestHandler]:
                 return
             path = self.path.split("?", 1)[0]
             if path == "/":
-                self._send(HTTPStatus.OK, STATUS_PAGE.encode(), "text/html; charset=utf-8")
+                self._send(HTTPStatus.OK, _STATUS_PAGE, "text/html; charset=utf-8")
             elif path == "/healthz":
                 self._json(HTTPStatus.OK, {"status": "alive"})
             elif path == "/readyz":

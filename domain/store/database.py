@@ -106,8 +106,10 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     shard of a sharded run) cannot change the store, whatever it runs."""
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if read_only:
+        if read_only:  # an existing file only: mode=ro never creates one
             path = Path(parsed.database or "").expanduser().resolve()
+            if not path.is_file():
+                raise StoreError(f"store {display_url(url)}: {path} does not exist (opened read-only)")
             parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
         engine = create_engine(parsed, connect_args={"timeout": 5.0})
         event.listen(engine, "connect", _sqlite_read_only if read_only else _sqlite_pragmas)
@@ -203,11 +205,6 @@ def open_store(url: str, *, create: bool = True, read_only: bool = False) -> Sto
     ``marketsession init`` (upgrades are explicit). Raises :class:`StoreError` for a bad URL
     or a database that is not ours, :class:`StoreUnavailable` when the server cannot be reached.
     """
-
-    if read_only and (parsed := _parse_url(url)).get_backend_name() == "sqlite":
-        path = Path(parsed.database or "").expanduser().resolve()
-        if not path.is_file():
-            raise StoreError(f"store {display_url(url)}: {path} does not exist (opened read-only)")
 
     def work(engine: Engine, shown: str) -> Store:
         revision = current_revision(engine)

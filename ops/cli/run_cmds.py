@@ -55,11 +55,9 @@ def execute_run(
     from domain.calendar.trading_calendar import TradingCalendar
     from domain.history.series import data_requirements
     from ops.export import SessionBarExporter
-    from ops.run_output import RunProgress, default_report_path, summary_console
+    from ops.run_output import RunProgress, summary_console
 
-    report_to = writable(
-        Path(report_path or default_report_path(state.db_url, config_path)), "--report", "a report"
-    )
+    report_to = report_to_path(state, config_path, report_path)
     store = state.store()
     # bad input before any actor starts: a window outside the seeded calendar is exit 2
     data_requirements(config, TradingCalendar(store.calendar, config.exchange_group, config.asset_class))
@@ -104,12 +102,10 @@ def execute_sharded_run(
     html_path: str | None = None,
 ) -> None:
     """Run one backtest in shards (:mod:`ops.shards`), then as :func:`execute_run` does."""
-    from ops.run_output import RunProgress, default_report_path, summary_console
+    from ops.run_output import RunProgress, summary_console
     from ops.shards import run_sharded
 
-    report_to = writable(
-        Path(report_path or default_report_path(state.db_url, config_path)), "--report", "a report"
-    )
+    report_to = report_to_path(state, config_path, report_path)
     console = summary_console()
     display = RunProgress(console) if progress and console.is_terminal else None
     started = wall.perf_counter()
@@ -132,6 +128,14 @@ def execute_sharded_run(
     finish_run(
         console, run.report, report_to, run.exporter, export_dir, html, state.store() if html else None
     )
+
+
+def report_to_path(state: CliState, config_path: str, report_path: str | None) -> Path:
+    """``--report``, or the default beside the store; checked writable before the run."""
+    from ops.run_output import default_report_path
+
+    chosen = Path(report_path or default_report_path(state.db_url, config_path))
+    return writable(chosen, "--report", "a report")
 
 
 def html_to(path: str | None) -> Path | None:
@@ -321,7 +325,6 @@ def demo(
     from domain.store import init_store
     from ops.calendars.seed import seed_group
     from ops.demo_data import write_demo_data, write_demo_quotes
-    from ops.run_output import default_report_path
 
     config_path = example_config(config_path)
     config = load_config(config_path, "backtest")
@@ -362,7 +365,7 @@ def demo(
         said = backtest.speed_multiplier
         click.echo(f"running {Path(config_path).name} at speed {speed:g} (the config says {said:g})")
     click.echo(f"set-up took {wall.perf_counter() - started:.1f}s")
-    report_to = Path(report_path or default_report_path(state.db_url, config_path))
+    report_to = report_to_path(state, config_path, report_path)
     execute_run(
         state, config, config_path, report_path=str(report_to), export_dir=export_dir,
         progress=not no_progress, speed=speed, timeout=timeout,

@@ -1,21 +1,24 @@
 """``data audit --html``: a store's audit drawn as the run report's page.
 
-The audit's days (one per symbol, interval and trading day) are put into the report's JSON shape
-— per trading day its hours, per symbol the interval's bars, quality, expected count, gaps (all
-``open``: nothing fills a stored day) and alignment — so one page, with the same headline,
-heatmap, profile and day sections, serves both.
+The audit's days (one per symbol, interval and trading day) become the run report's own day
+summaries (:class:`~domain.report.DaySummary`: per trading day its hours, per symbol the
+interval's bars, quality, expected count, gaps — all ``open``: nothing fills a stored day — and
+alignment), so one page, with the same headline, heatmap, profile and day sections, serves both.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.intervals import Interval
+from domain.quality.alignment import Alignment
 from domain.quality.audit import DayAudit
-from domain.quality.gaps import Gap
+from domain.report import DaySummary, IntervalSummary, SymbolDay
+from domain.session.windows import DayHours
 
 __all__ = ["audit_report"]
 
@@ -37,53 +40,31 @@ def audit_report(
     out_days = []
     for day in sorted(by_day):
         session = calendar.get_trading_session(day)
-        if session.regular_open is None or session.regular_close is None:
+        if not session.is_trading_day:
             continue
-        zone = session.regular_open.tzinfo
-
-        def iso(ts: int, zone: Any = zone) -> str:
-            return datetime.fromtimestamp(ts, UTC).astimezone(zone).isoformat()
-
-        def gaps(found: tuple[Gap, ...], iso: Any = iso) -> list[dict[str, Any]]:
-            return [
-                {
-                    "start": iso(g.start_ts),
-                    "end": iso(g.end_ts),
-                    "bar_count": g.bar_count,
-                    "status": str(g.status),
-                    "retry_count": g.retry_count,
-                }
-                for g in found
-            ]
-
-        entries: dict[str, dict[str, Any]] = {}
-        outside: dict[str, int] = {}
+        held: dict[str, dict[str, IntervalSummary]] = {}
+        alignment: dict[str, Alignment] = {}
+        outside: Counter[str] = Counter()
         for audit in by_day[day]:
-            entry = entries.setdefault(audit.symbol, {"session": {}, "alignment": None})
-            entry["session"][audit.interval] = {
-                "bars": audit.present,
-                "quality": audit.quality,
-                "expected": audit.expected,
-                "gaps": gaps(audit.gaps),
-                "filled_gaps": 0,
-            }
+            held.setdefault(audit.symbol, {})[audit.interval] = IntervalSummary(
+                audit.present, audit.quality, audit.expected, audit.gaps
+            )
             if audit.alignment is not None:
-                entry["alignment"] = audit.alignment.as_dict()
-            for reason, count in audit.not_in_session.items():
-                outside[reason] = outside.get(reason, 0) + count
-        out_days.append(
-            {
-                "date": day.isoformat(),
-                "regular_open": session.regular_open.isoformat(),
-                "regular_close": session.regular_close.isoformat(),
-                "is_early_close": bool(session.is_early_close),
-                "bars_streamed": sum(a.present for a in by_day[day]),
-                "bars_derived": 0,
-                "bars_not_in_session": outside,
-                "symbols": {s: entries[s] for s in symbols if s in entries},
-                "warnings": [],
-            }
+                alignment[audit.symbol] = audit.alignment
+            outside.update(audit.not_in_session)
+        summary = DaySummary(  # the run report's own day, so the page reads it as a run's
+            hours=DayHours.from_session(session),
+            timezone=session.timezone,
+            symbols={
+                symbol: SymbolDay(held[symbol], {}, {}, None, alignment.get(symbol))
+                for symbol in symbols
+                if symbol in held
+            },
+            bars_streamed=sum(a.present for a in by_day[day]),
+            bars_derived=0,
+            refused=dict(outside),
         )
+        out_days.append(summary.to_json())
     return {
         "session_name": f"store audit · {exchange_group} · {finest or 'no bars'}",
         "mode": "audit",

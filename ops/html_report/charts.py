@@ -121,7 +121,6 @@ def _anchor(day: str) -> str:
 
 
 def quality_heatmap(report: dict[str, Any]) -> dict[str, Any]:
-    sets = _Datasets()
     base = base_interval(report)
     rows = [
         {"day": day["date"], "symbol": symbol, "quality": entry["session"][base]["quality"]}
@@ -141,6 +140,16 @@ def quality_heatmap(report: dict[str, Any]) -> dict[str, Any]:
     if len(days) > MAX_DAYS:
         rows = _weekly(rows)
         title += ", weekly means"
+    return _day_symbol_grid(
+        rows, title, symbols, "quality", "quality %", [alt.Tooltip("quality:Q", format=".2f")]
+    )
+
+
+def _day_symbol_grid(
+    rows: list[dict[str, Any]], title: str, symbols: list[str], field: str, legend: str, extra: list[Any]
+) -> dict[str, Any]:
+    """A day × symbol heatmap of ``field`` (0–100 %), each cell a link to its day's section."""
+    sets = _Datasets()
     for row in rows:
         row["link"] = _anchor(row["day"])
     chart = (
@@ -149,9 +158,9 @@ def quality_heatmap(report: dict[str, Any]) -> dict[str, Any]:
         .encode(
             x=alt.X("day:O", title=None, axis=alt.Axis(labelAngle=-45)),
             y=alt.Y("symbol:N", sort=symbols, title=None),
-            color=alt.Color("quality:Q", scale=_QUALITY, title="quality %"),
+            color=alt.Color(f"{field}:Q", scale=_QUALITY, title=legend),
             href="link:N",
-            tooltip=["day:O", "symbol:N", alt.Tooltip("quality:Q", format=".2f")],
+            tooltip=["day:O", "symbol:N", *extra],
         )
         .properties(width=_cells(len({r["day"] for r in rows})), height=18 * len(symbols))
     )
@@ -281,33 +290,22 @@ def price_chart(
 
 
 def quote_coverage(report: dict[str, Any]) -> dict[str, Any] | None:
-    sets = _Datasets()
     rows = [
         {
             "day": day["date"],
             "symbol": symbol,
             "coverage": entry["quotes"]["coverage"],
             "spread": entry["quotes"]["spread_bps"]["median"],
-            "link": _anchor(day["date"]),
         }
         for day, symbol, entry in symbol_days(report)
         if entry.get("quotes")
     ]
     if not rows:
         return None
-    chart = (
-        alt.Chart(sets(rows), title="two-sided quote coverage per day and symbol")
-        .mark_rect(stroke="white", strokeWidth=0.5)
-        .encode(
-            x=alt.X("day:O", title=None, axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("symbol:N", sort=list(report["symbols"]), title=None),
-            color=alt.Color("coverage:Q", scale=_QUALITY, title="coverage %"),
-            href="link:N",
-            tooltip=["day:O", "symbol:N", "coverage:Q", alt.Tooltip("spread:Q", title="median spread (bps)")],
-        )
-        .properties(width=_cells(len({r["day"] for r in rows})), height=18 * len(report["symbols"]))
-    )
-    return _spec(chart, sets)
+    return _day_symbol_grid(
+        rows, "two-sided quote coverage per day and symbol", list(report["symbols"]), "coverage",
+        "coverage %", ["coverage:Q", alt.Tooltip("spread:Q", title="median spread (bps)")],
+    )  # fmt: skip
 
 
 _DOWN = re.compile(r"provider stream down (\d\d:\d\d)–(\d\d:\d\d)")

@@ -70,7 +70,9 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
     below: list[str] = []
     gaps: Counter[str] = Counter()
     misaligned: list[str] = []
+    symbol_days = 0
     for day, symbol, entry in charts.symbol_days(report):
+        symbol_days += 1
         session = entry["session"].get(base)
         if session is not None:
             expected += session["expected"]
@@ -106,7 +108,7 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
         "feed": feed,
         "quality": None if not expected else 100 * got / expected,
         "base": base,
-        "symbol_days": sum(1 for _ in charts.symbol_days(report)),
+        "symbol_days": symbol_days,
         "below": below,
         "gaps": {status: gaps.get(status, 0) for status in charts.STATUS_COLOURS},
         "misaligned": misaligned,

@@ -16,11 +16,10 @@
   by Ray.
 
 Each backend is a :class:`Backend`: :meth:`Backend.submit` hands a task to its executor and
-returns a :class:`concurrent.futures.Future`, ``sender()`` is the
-picklable callable a shard reports its progress with (a manager queue, Dask's event log, a Ray
-queue), :meth:`Backend.updates` drains what arrived, and :meth:`Backend.recover` readies the
-executor for a retry after a failure. The driver keeps at most :attr:`Backend.workers` tasks
-out at once.
+returns a :class:`concurrent.futures.Future`, ``sender()`` is the picklable callable a shard
+reports its progress with (a manager queue, Dask's event log, a Ray queue), and
+:meth:`Backend.updates` drains what arrived. The driver keeps at most :attr:`Backend.workers`
+tasks out at once; leaving a backend after a failure stops the tasks still running.
 """
 
 from __future__ import annotations
@@ -85,9 +84,6 @@ class Backend(ABC):
     @abstractmethod
     def updates(self) -> list[ShardUpdate]:
         """The progress sent since the last call."""
-
-    def recover(self, future: Future[Any], error: BaseException) -> None:  # noqa: B027 - optional
-        """Ready the executor for a retry after ``future`` failed with ``error``."""
 
     @abstractmethod
     def close(self, *, abandon: bool = False) -> None:

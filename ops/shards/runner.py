@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from domain.report import RunReport
 from domain.sharding import Shard, ShardBy, merge_reports, plan_shards
 from domain.store import open_store
 from ops.export import SessionBarExporter
-from ops.shards.executors import Backend, ExecutorSpec, open_backend
+from ops.shards.executors import ExecutorSpec, open_backend
 from ops.shards.worker import ShardResult, ShardTask, ShardUpdate, WorkerKill, run_shard
 
 __all__ = ["ShardOutcome", "ShardedRun", "ShardsProgress", "plan_run", "run_sharded"]
@@ -110,7 +110,6 @@ class _Attempts:
     future: Future[Any] | None = None
     latest: ShardUpdate | None = None
     result: ShardResult | None = None
-    errors: list[str] = field(default_factory=list)
 
 
 def run_sharded(
@@ -159,8 +158,7 @@ def run_sharded(
         hand_out()
         while pending := {e.future: e for e in book if e.result is None and e.future is not None}:
             remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                _cancel(pending)
+            if remaining <= 0:  # leaving the backend stops the shards still running
                 raise ShardError(f"sharded run timed out after {timeout:g}s")
             finished, _ = wait(pending, timeout=min(POLL_SECONDS, remaining), return_when=FIRST_COMPLETED)
             for update in backend.updates():
@@ -168,13 +166,11 @@ def run_sharded(
                 if update.attempt == entry.attempt:
                     entry.latest = update
             for future in finished:
-                _settle(pending[future], future, backend, waiting.append, max_attempts, pending)
+                _settle(pending[future], future, waiting.append, max_attempts)
             hand_out()
             if on_progress is not None:
                 on_progress(_progress(book))
-    results = [entry.result for entry in book]
-    assert all(r is not None for r in results)
-    done = [r for r in results if r is not None]
+    done = [entry.result for entry in book if entry.result is not None]  # every one, by now
     outcomes = tuple(
         ShardOutcome(e.shard, e.attempt, r.worker, r.seconds, r.report.bars_streamed)
         for e, r in zip(book, done, strict=True)
@@ -200,30 +196,22 @@ def run_sharded(
 
 
 def _settle(
-    entry: _Attempts,
-    future: Future[Any],
-    backend: Backend,
-    retry: Callable[[_Attempts], None],
-    max_attempts: int,
-    pending: dict[Any, _Attempts],
+    entry: _Attempts, future: Future[Any], retry: Callable[[_Attempts], None], max_attempts: int
 ) -> None:
+    """The shard's result, or another attempt, or (raised) the end of the run; a ``ShardError``
+    leaves the backend, which stops the shards still running."""
     try:
         entry.result = future.result()
         return
     except MarketSessionError as exc:
         if not isinstance(exc, StoreUnavailable):  # another attempt would fail the same way
-            _cancel(pending)
             raise ShardError(f"{entry.shard.describe()}: {exc}") from exc
         error: BaseException = exc
     except Exception as exc:  # a lost worker, a crash in the task: worth another attempt
         error = exc
-    entry.errors.append(f"{type(error).__name__}: {error}".rstrip(": "))
-    backend.recover(future, error)
     if entry.attempt >= max_attempts:
-        _cancel(pending)
-        raise ShardError(
-            f"{entry.shard.describe()} failed {entry.attempt} time(s); last: {entry.errors[-1]}"
-        ) from error
+        last = f"{type(error).__name__}: {error}".rstrip(": ")
+        raise ShardError(f"{entry.shard.describe()} failed {entry.attempt} time(s); last: {last}") from error
     entry.future = None
     retry(entry)
 
@@ -233,11 +221,6 @@ def _absolute(url: str) -> str:
     if not url.startswith("sqlite:///") or url.startswith("sqlite:////"):
         return url
     return f"sqlite:///{Path(url.removeprefix('sqlite:///')).resolve()}"
-
-
-def _cancel(pending: dict[Any, _Attempts]) -> None:
-    for future in pending:
-        future.cancel()
 
 
 def _progress(book: list[_Attempts]) -> ShardsProgress:
