@@ -2,7 +2,8 @@
 
 No external assets and no charting library: one table of the symbols (quality per interval,
 bars, open gaps, the newest bar and its lag, quote coverage) under a header with the session,
-its state, the session clock and the provider's state, redrawn every :data:`REFRESH_SECONDS`.
+its state, the session clock and the provider's state, redrawn every :data:`REFRESH_SECONDS`
+(``/?refresh=SECONDS`` for another period).
 After each redraw ``<body>`` carries ``data-updated`` (how many) — what a browser test waits for.
 """
 
@@ -76,7 +77,8 @@ async function refresh() {
   }
   setTimeout(refresh, REFRESH_MS);
 }
-const REFRESH_MS = @REFRESH@ * 1000;
+const asked = Number(new URLSearchParams(location.search).get("refresh"));  // ?refresh=SECONDS
+const REFRESH_MS = (asked > 0 ? asked : @REFRESH@) * 1000;
 refresh();
 </script>
 </body></html>

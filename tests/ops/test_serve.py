@@ -277,7 +277,7 @@ def test_the_status_page_draws_the_session_from_status_in_chromium(live_setup: A
         assert page_html.status_code == 200 and page_html.headers["content-type"].startswith("text/html")
         assert wait_for(lambda: (service.status() or {}).get("counters", {}).get("stored", 0) >= 2, 30)
         with chromium() as browser:
-            opened = open_page(browser, f"{base}/", base, width=1000, height=500)
+            opened = open_page(browser, f"{base}/?refresh=0.1", base, width=1000, height=500)
             page = opened.page
             page.wait_for_function(
                 "document.body.dataset.updated || document.getElementById('error').textContent",
