@@ -263,6 +263,7 @@ class EngineWiring:
             writer=self._handles.get("bar_writer"),
             keep_running=self.keep_running,
             reconnect=None if self.provider is None else self.provider.reconnect,
+            last_day=getattr(self.provider, "last_day", None),
         )
         self._coordinator = ref
         self._proxy = None

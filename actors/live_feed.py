@@ -99,9 +99,11 @@ class LiveFeed:
         writer: Handle | None,
         keep_running: bool,
         reconnect: Callable[[str], None] | None = None,
+        last_day: Callable[[], date | None] | None = None,
     ) -> None:
         self._gap_filler, self._writer, self._keep_running = gap_filler, writer, keep_running
         self._reconnect = reconnect
+        self._last_day = last_day  # the provider's last day (a replay's), read when planning
         watch = self.config.session_data_config.watchdog
         self._watchdog = FeedWatchdog(
             {
@@ -122,6 +124,7 @@ class LiveFeed:
         self._store_down = False
         self._opened: DayOpened | None = None  # a day opened to see whether it resumes
         self._planned: date | None = None
+        self._closes_at: int | None = None  # today's close, moved earlier by a calendar patch
 
     def _on_live_message(self: Any, message: Any) -> Any:
         match message:
@@ -212,6 +215,7 @@ class LiveFeed:
             ),
             symbols=symbols,
             days_done=tuple(d.isoformat() for d in self._summaries.dates),
+            next_day=None if day is not None or self._planned is None else self._planned.isoformat(),
             stalled=tuple(stall.describe() for stall in self._watchdog.stalled),
             warnings=tuple((self._run_warnings + self._day_warnings)[-20:]),
         )
@@ -241,6 +245,11 @@ class LiveFeed:
         if done or now >= self.pacing.closes_at(end_ts):
             day = self._tm.get_next_trading_date(max(day, local))
             hours = DayHours.from_session(self._tm.get_trading_session(day))
+        last = self._last_day() if self._last_day is not None else None
+        if last is not None and day > last:
+            log.info("provider_days_over", last=last.isoformat())
+            self._complete()  # the provider serves no later day
+            return
         self._planned = day
         self._plan += 1
         wait = (hours.read_start_ts - now) / self.speed
@@ -291,14 +300,23 @@ class LiveFeed:
                 self._end_day(early=True)
             return f"{name.isoformat()} closed: session ended"
         hours = DayHours.from_session(session)
-        if hours != day.hours:
-            old, new = self._hhmm(day.hours.close_ts), self._hhmm(hours.close_ts)
+        if hours == day.hours:
+            return f"no change to {name.isoformat()}"
+        old, new = self._hhmm(day.hours.close_ts), self._hhmm(hours.close_ts)
+        if self._extended or hours.close_ts >= day.hours.close_ts or self._closing is not None:
             self._warn(
                 f"{name.isoformat()}: the calendar changed today's hours (close {old} → {new}); "
                 "the running session keeps its hours"
             )
             return "today's hours changed: applies from the next session"
-        return f"no change to {name.isoformat()}"
+        self._closes_at = hours.close_ts
+        self._warn(
+            f"{name.isoformat()}: the calendar closes today early, at {new} (was {old}); "
+            "the session ends then"
+        )
+        if self.pacing.now_ts() >= self.pacing.closes_at(hours.close_ts):
+            self._end_day(early=True)
+        return f"{name.isoformat()}: closes early at {new}"
 
     # ------------------------------------------------------------------ deliveries
 

@@ -97,6 +97,7 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         writer: Handle | None = None,
         keep_running: bool = False,
         reconnect: Callable[[str], None] | None = None,
+        last_day: Callable[[], date | None] | None = None,
     ) -> None:
         EngineActor.__init__(self)
         if not pacing.live and config.backtest_config is None:
@@ -150,8 +151,9 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._summaries = DaySummaries()
         self._resume = resume
         LiveFeed.__init__(
-            self, gap_filler=gap_filler, writer=writer, keep_running=keep_running, reconnect=reconnect
-        )
+            self, gap_filler=gap_filler, writer=writer, keep_running=keep_running, reconnect=reconnect,
+            last_day=last_day,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ message handling
 

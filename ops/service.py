@@ -5,7 +5,9 @@ the calendar reload.
 ``GET /``                 a status page (HTML, no external assets) refreshing itself from /status
 ``GET /healthz``          200 while the process serves (liveness)
 ``GET /readyz``           200 once today's session is loaded and the provider is connected, 503
-                          (with the reasons) otherwise, and after the run has ended
+                          (with the reasons) otherwise — "between sessions (next: DAY)" while a
+                          service that keeps running waits for its next day — and after the run
+                          has ended
 ``GET /metrics``          Prometheus text: bars received/appended/stored/dropped (by reason),
                           bars filled, lag per symbol, quality per symbol and interval, gaps
                           open/filled/abandoned, provider connected and reconnects, end-to-end
@@ -267,6 +269,8 @@ class LiveService:
             return False, [f"the run has ended ({report.status if report else 'unknown'})"]
         status = self._live_status()
         reasons = []
+        if not status.loaded and status.next_day is not None:  # healthy, waiting for the next day
+            return False, [f"between sessions (next: {status.next_day})"]
         if not status.loaded:
             reasons.append(f"no session loaded (state {status.state})")
         if status.provider_state != "connected":

@@ -74,6 +74,8 @@ class LiveStatus:
     warnings: tuple[str, ...]
     stalled: tuple[str, ...] = ()
     """The stream kinds the feed watchdog finds mute now, described."""
+    next_day: str | None = None
+    """Between sessions, the next session day planned."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``/status`` shape (the provider's state and detail under ``provider``)."""

@@ -2,9 +2,11 @@
 
 The provider is the config's ``api_config.data_api``:
 
-- ``replay`` replays stored bars of a past day as today's feed (``--replay-date``, default the
-  latest stored day), its clock starting at ``--replay-start`` (exchange time; default now) and
-  running ``--speed`` times faster than the wall clock; provider faults with ``--fault``;
+- ``replay`` replays stored bars of past days as live feeds (``--replay-date``, default the
+  latest stored day) on ``--replay-days`` consecutive trading days from ``--replay-target``
+  (default today), its clock starting at ``--replay-start`` (exchange time; default now) and
+  running ``--speed`` times faster than the wall clock; provider faults with ``--fault`` (every
+  day); the run ends after the replay's last day;
 - ``alpaca`` streams Alpaca market data v2 (keys from ``APCA_API_KEY_ID`` /
   ``APCA_API_SECRET_KEY``; ``APCA_API_DATA_URL``, ``APCA_API_STREAM_URL``, ``APCA_DATA_FEED``
   override the endpoints and the feed);
@@ -29,6 +31,7 @@ import socket
 import threading
 from datetime import date, datetime
 from datetime import time as time_of_day
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -60,6 +63,8 @@ def make_provider(
     plan: FaultPlan,
     *,
     replay_date: date | None,
+    replay_target: date | None,
+    replay_days: int,
     replay_start: time_of_day | None,
     replay_origin: float | None,
     speed: float,
@@ -70,9 +75,11 @@ def make_provider(
     if data_api in ("alpaca", "schwab"):
         if plan.provider.any:
             raise FaultError("provider faults (drop, disconnect, …) need the replay provider")
-        if replay_date or replay_start or replay_origin is not None or speed != 1.0:
+        replaying = replay_date or replay_target or replay_days != 1 or replay_start
+        if replaying or replay_origin is not None or speed != 1.0:
             raise click.UsageError(
-                "--replay-date, --replay-start, --replay-origin and --speed apply to replay"
+                "--replay-date, --replay-target, --replay-days, --replay-start, --replay-origin and "
+                "--speed apply to replay"
             )
         if data_api == "schwab":
             from ops.providers.schwab import SchwabProvider
@@ -89,6 +96,8 @@ def make_provider(
         store,
         config,
         source_day=replay_date,
+        target_day=replay_target,
+        days=replay_days,
         start=replay_start,
         origin=replay_origin,
         speed=speed,
@@ -136,6 +145,15 @@ _HOST = _Host()
     help="replay: the stored day to replay (default: latest).",
 )
 @click.option(
+    "--replay-target",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="replay: the first trading day replayed onto (default: today, or the next trading day).",
+)
+@click.option(
+    "--replay-days", type=click.IntRange(1, 3660), default=1, show_default=True,
+    help="replay: consecutive trading days served (the stored days from --replay-date, in order).",
+)  # fmt: skip
+@click.option(
     "--replay-start", metavar="HH:MM[:SS]", help="replay: exchange time the clock starts at (default: now)."
 )
 @click.option(
@@ -158,7 +176,7 @@ _HOST = _Host()
 @click.option(
     "--once/--keep-running", default=None,
     help="Stop after today's session, or go on with the next trading days "
-    "(default: --keep-running for a real provider, --once for replay).",
+    "(default: --keep-running; a replay ends after its last day).",
 )  # fmt: skip
 @REPORT_OPTION
 @click.option(
@@ -182,6 +200,8 @@ def serve(
     host: str,
     port: int,
     replay_date: datetime | None,
+    replay_target: datetime | None,
+    replay_days: int,
     replay_start: str | None,
     replay_origin: float | None,
     speed: float,
@@ -198,6 +218,8 @@ def serve(
     import structlog
 
     from actors.system import MarketSessionSystem
+    from domain.messages.events import SessionEnded
+    from ops.day_reports import DayReports
     from ops.faults import FaultyBars, parse_faults
     from ops.http_guard import HttpGuard, load_token
     from ops.run_output import default_report_path, summary_console, summary_table, write_report
@@ -216,17 +238,20 @@ def serve(
     if any(crash.at_time is not None for crash in plan.crashes):  # HH:MM is exchange time
         plan.timezone = state.calendar(config.exchange_group).timezone()
     provider = make_provider(
-        config, store, plan, replay_date=replay_date.date() if replay_date else None, replay_start=start,
-        replay_origin=replay_origin, speed=speed, seed=seed,
+        config, store, plan, replay_date=replay_date.date() if replay_date else None,
+        replay_target=replay_target.date() if replay_target else None, replay_days=replay_days,
+        replay_start=start, replay_origin=replay_origin, speed=speed, seed=seed,
     )  # fmt: skip
     if plan.store_failures:  # the replay provider's bars are kept in store.replayed
         store.bars = FaultyBars(store.bars, plan)  # type: ignore[assignment]  # same interface
         store.replayed = FaultyBars(store.replayed, plan)  # type: ignore[assignment]
-    keep_running = (config.api_config.data_api != "replay") if once is None else not once
+    keep_running = True if once is None else not once
     engine = MarketSessionSystem(
         config, store, provider=provider, keep_running=keep_running,
         faults=plan if (plan.crashes or plan.delays or plan.store_failures) else None,
     )  # fmt: skip
+    run_report_path = Path(report_path) if report_path else default_report_path(state.db_url, config_path)
+    engine.subscribe(DayReports(config, run_report_path, speed), [SessionEnded], name="day-reports")
     try:
         service = LiveService(
             engine, host=host, port=port, reload_calendar=engine.reload_calendar, guard=guard
@@ -271,7 +296,7 @@ def serve(
         engine.shutdown()
         service.close()
     assert report is not None
-    path = write_report(report, report_path or default_report_path(state.db_url, config_path))
+    path = write_report(report, run_report_path)
     console = summary_console()
     console.print(summary_table(report, console.width))
     console.print(f"report: {path}")

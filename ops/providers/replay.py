@@ -50,6 +50,14 @@ from domain.providers import ConnectionState, ScaledClock, StreamSink
 from domain.quotes import Quote
 from domain.session.windows import DayHours
 from ops.faults import ProviderFaults
+from ops.providers.replay_days import (
+    FixedReplayDay,
+    ReplayDay,
+    ReplayDays,
+    StoredReplayDays,
+    resolve_faults,
+    stored_source_days,
+)
 
 __all__ = ["ReplayFaults", "ReplayProvider", "replay_from_store"]
 
@@ -82,12 +90,13 @@ class ReplayProvider:
 
     def __init__(
         self,
-        bars: Sequence[Bar],
+        bars: Sequence[Bar] = (),
         *,
         clock: ScaledClock,
         faults: ReplayFaults | None = None,
         time: WallTime | ManualTime | None = None,
         quotes: Sequence[Quote] = (),
+        days: ReplayDays | None = None,
     ) -> None:
         self._clock = clock
         self._time = time or WallTime()
@@ -95,13 +104,19 @@ class ReplayProvider:
         self._time.attach(self._wake)
         self.waiting_for: float | None = None
         """The clock time the stream waits for (None while it sends, or once it is done)."""
-        self.faults = faults or ReplayFaults()
-        self._bars = sorted(bars, key=lambda b: (b.ts, b.symbol))
-        self._quotes = sorted(quotes, key=lambda q: (q.ts, q.symbol, q.event_us))
-        intervals = {bar.interval for bar in self._bars}
+        if days is None:  # bars given as they are: one span, its faults
+            ordered = sorted(bars, key=lambda b: (b.ts, b.symbol))
+            rows = sorted(quotes, key=lambda q: (q.ts, q.symbol, q.event_us))
+            days = FixedReplayDay(ReplayDay(None, None, ordered, rows, faults or ReplayFaults()))
+        self.days = days
+        first = next(days.days_from(clock.now().timestamp()), None)
+        self.faults = (first.faults if first is not None else None) or ReplayFaults()
+        """The faults of the first day served."""
+        intervals = {bar.interval for bar in first.bars} if first is not None else set()
         if len(intervals) > 1:
             raise ValueError(f"a replay serves one interval, got {sorted(intervals)}")
         self.interval = Interval.parse(intervals.pop() if intervals else "1m")
+        self._held: list[ReplayDay] = [first] if first is not None else []  # what fetches answer from
         self._state = ConnectionState.DISCONNECTED
         self._stop = threading.Event()
         self._reconnect = threading.Event()
@@ -109,13 +124,19 @@ class ReplayProvider:
         self._lock = threading.Lock()
         self._fetch_failures_left = self.faults.fetch_failures
         faulted = ("sent", "dropped", "late", "duplicated", "lost_disconnected", "lost_muted")
-        self.stats = dict.fromkeys((*faulted, *(f"quotes_{k}" for k in faulted), "fetches"), 0)
+        self.stats = dict.fromkeys((*faulted, *(f"quotes_{k}" for k in faulted), "fetches", "days"), 0)
         """What the stream did (``sent`` counts deliveries, duplicates included; ``quotes_…``
-        the same of quotes)."""
+        the same of quotes; ``days`` the days it has begun)."""
+        self.day: date | None = None
+        """The target day being streamed."""
         self.dropped: list[Bar] = []
-        """The bars the faults kept from the stream (dropped, or lost while disconnected)."""
+        """The bars the faults kept from the stream (of the day being streamed)."""
         self.dropped_quotes: list[Quote] = []
-        """The quotes the faults kept from the stream."""
+        """The quotes the faults kept from the stream (of the day being streamed)."""
+
+    def last_day(self) -> date | None:
+        """The last trading day this replay serves (the engine's run ends after it)."""
+        return self.days.last_day()
 
     @property
     def state(self) -> ConnectionState:
@@ -137,7 +158,12 @@ class ReplayProvider:
         wanted = set(symbols)
         horizon = datetime_to_ts(self._clock.now()) - self.interval.seconds
         return sorted(
-            (b for b in self._bars if b.symbol in wanted and start_ts <= b.ts < end_ts and b.ts <= horizon),
+            (
+                b
+                for day in tuple(self._held)
+                for b in day.bars
+                if b.symbol in wanted and start_ts <= b.ts < end_ts and b.ts <= horizon
+            ),
             key=lambda b: (b.symbol, b.ts),
         )
 
@@ -150,7 +176,12 @@ class ReplayProvider:
         wanted = set(symbols)
         horizon = datetime_to_ts(self._clock.now()) - 1
         return sorted(
-            (q for q in self._quotes if q.symbol in wanted and start_ts <= q.ts < end_ts and q.ts <= horizon),
+            (
+                q
+                for day in tuple(self._held)
+                for q in day.quotes
+                if q.symbol in wanted and start_ts <= q.ts < end_ts and q.ts <= horizon
+            ),
             key=lambda q: (q.symbol, q.event_us),
         )
 
@@ -159,12 +190,9 @@ class ReplayProvider:
     def start_stream(self, symbols: Sequence[str], sink: StreamSink, quotes: Sequence[str] = ()) -> None:
         if self._thread is not None:
             raise RuntimeError("the replay stream is already running")
-        wanted, quoted = set(symbols), set(quotes)
-        bars = [bar for bar in self._bars if bar.symbol in wanted]
-        rows = [quote for quote in self._quotes if quote.symbol in quoted]
         self._stop.clear()
         self._thread = threading.Thread(
-            target=self._run, args=(bars, rows, sink), name="marketsession-replay", daemon=True
+            target=self._run, args=(set(symbols), set(quotes), sink), name="marketsession-replay", daemon=True
         )
         self._thread.start()
 
@@ -213,27 +241,35 @@ class ReplayProvider:
         finally:
             self.waiting_for = None
 
-    def _run(self, bars: list[Bar], quotes: list[Quote], sink: StreamSink) -> None:
-        faults, seconds = self.faults, self.interval.seconds
-        rngs = (random.Random(faults.seed), random.Random(faults.seed + 1))  # bars', quotes'
+    def _begin(self, day: ReplayDay) -> None:
+        """A day starts streaming: fetches answer from it and the day before."""
+        with self._lock:
+            if self._held and self._held[-1].target == day.target:
+                self._held[-1] = day
+            else:
+                self._held = [*self._held[-1:], day]
+                if self.stats["days"]:
+                    self.dropped.clear()
+                    self.dropped_quotes.clear()
+        self.day = day.target
+        self.stats["days"] += 1
+        if day.target is not None:
+            log.info("replay_day", day=day.target.isoformat(), source=str(day.source), bars=len(day.bars))
+
+    def _run(self, symbols: set[str], quoted: set[str], sink: StreamSink) -> None:
         self._set_state(sink, ConnectionState.CONNECTING)
         self._set_state(sink, ConnectionState.CONNECTED)
         start = self._clock.now().timestamp()
-        # (end, kind, start, items): a bar batch (kind 0) ends with its interval, quotes (1) with their second
-        events: list[tuple[int, int, int, list[Any]]] = [
-            (ts + seconds, 0, ts, list(group)) for ts, group in itertools.groupby(bars, key=attrgetter("ts"))
-        ]
-        events.extend((ts + 1, 1, ts, list(g)) for ts, g in itertools.groupby(quotes, key=attrgetter("ts")))
-        events.sort(key=lambda event: event[:2])
         held: tuple[list[Any], list[Any]] = ([], [])  # late or duplicated items, sent with the next batch
         deliver = (sink.bars, sink.quotes)
         prefix = ("", "quotes_")
         kept = (self.dropped, self.dropped_quotes)
-        spans = sorted(span for span in faults.disconnects if span[1] > start)
-        mutes = sorted(span for span in faults.mutes if span[1] > start)
+        spans: list[tuple[int, int]] = []  # disconnects still ahead (a day's may reach into the next)
+        mutes: list[tuple[int, int]] = []
         mute: tuple[int, int] | None = None
         down: tuple[int, int] | None = None
         lost: list[int] = []  # starts of the bars lost while down
+        seconds = self.interval.seconds
 
         def reconnect(down: tuple[int, int]) -> bool:
             if not self._wait_until(down[1]):
@@ -246,75 +282,105 @@ class ReplayProvider:
             lost.clear()
             return True
 
-        try:
-            for end, kind, ts, items in events:
-                due = end + faults.lag_seconds
-                if due < start:
-                    continue  # already past when the stream started
-                if down is None and spans and spans[0][0] <= due:
-                    down = spans.pop(0)
-                    if not self._wait_until(down[0]):
-                        return
-                    self._set_state(sink, ConnectionState.RECONNECTING, "replay fault: disconnected")
-                if down is not None and due >= down[1]:
-                    if not reconnect(down):
-                        return
-                    down = None
-                if not self._wait_until(due):
-                    return
-                if mute is None and mutes and mutes[0][0] <= due:
-                    mute = mutes.pop(0)
-                if self._reconnect.is_set():  # asked to reconnect: a mute socket is replaced
-                    self._reconnect.clear()
-                    self._set_state(sink, ConnectionState.RECONNECTING, "replay: reconnect asked")
-                    self._set_state(sink, ConnectionState.CONNECTED, "replay: reconnected")
-                    if mute is not None:
-                        now = int(self._clock.now().timestamp())
-                        sink.outage(mute[0] - mute[0] % seconds, now - now % seconds)
-                        mute = None
-                if mute is not None and due >= mute[1]:
-                    mute = None
-                stat, rng = prefix[kind], rngs[kind]
-                if mute is not None:
-                    self.stats[f"{stat}lost_muted"] += len(items)
-                    kept[kind].extend(items)
-                    continue
-                if down is not None:
-                    self.stats[f"{stat}lost_disconnected"] += len(items)
-                    kept[kind].extend(items)
-                    if kind == 0:
-                        lost.append(ts)
-                    continue
-                out = held[kind][:]
-                held[kind].clear()
-                for item in items:
-                    if rng.random() < faults.drop_fraction or any(
-                        a <= item.ts < b for a, b in faults.drop_ranges
-                    ):
-                        self.stats[f"{stat}dropped"] += 1
-                        kept[kind].append(item)
-                    elif rng.random() < faults.late_fraction:
-                        self.stats[f"{stat}late"] += 1
-                        held[kind].append(item)
-                    else:
-                        out.append(item)
-                        if rng.random() < faults.duplicate_fraction:
-                            self.stats[f"{stat}duplicated"] += 1
-                            held[kind].append(item)
-                if out:
-                    self.stats[f"{stat}sent"] += len(out)
-                    deliver[kind](out)
-            if down is not None and not reconnect(down):  # down past the last bar
-                return
+        def flush() -> None:
             for kind in (0, 1):
                 if held[kind] and not self._stop.is_set():
                     self.stats[f"{prefix[kind]}sent"] += len(held[kind])
-                    deliver[kind](held[kind])
+                    deliver[kind](held[kind][:])
+                    held[kind].clear()
+
+        try:
+            for day in self.days.days_from(start):
+                if self._stop.is_set():
+                    return
+                self._begin(day)
+                faults = day.faults or ReplayFaults()
+                rngs = (random.Random(faults.seed), random.Random(faults.seed + 1))  # bars', quotes'
+                spans = sorted([*spans, *(span for span in faults.disconnects if span[1] > start)])
+                mutes = sorted([*mutes, *(span for span in faults.mutes if span[1] > start)])
+                events = _events(day, symbols, quoted, seconds)
+                for end, kind, ts, items in events:
+                    due = end + faults.lag_seconds
+                    if due < start:
+                        continue  # already past when the stream started
+                    if down is None and spans and spans[0][0] <= due:
+                        down = spans.pop(0)
+                        if not self._wait_until(down[0]):
+                            return
+                        self._set_state(sink, ConnectionState.RECONNECTING, "replay fault: disconnected")
+                    if down is not None and due >= down[1]:
+                        if not reconnect(down):
+                            return
+                        down = None
+                    if not self._wait_until(due):
+                        return
+                    if mute is None and mutes and mutes[0][0] <= due:
+                        mute = mutes.pop(0)
+                    if self._reconnect.is_set():  # asked to reconnect: a mute socket is replaced
+                        self._reconnect.clear()
+                        self._set_state(sink, ConnectionState.RECONNECTING, "replay: reconnect asked")
+                        self._set_state(sink, ConnectionState.CONNECTED, "replay: reconnected")
+                        if mute is not None:
+                            now = int(self._clock.now().timestamp())
+                            sink.outage(mute[0] - mute[0] % seconds, now - now % seconds)
+                            mute = None
+                    if mute is not None and due >= mute[1]:
+                        mute = None
+                    stat, rng = prefix[kind], rngs[kind]
+                    if mute is not None:
+                        self.stats[f"{stat}lost_muted"] += len(items)
+                        kept[kind].extend(items)
+                        continue
+                    if down is not None:
+                        self.stats[f"{stat}lost_disconnected"] += len(items)
+                        kept[kind].extend(items)
+                        if kind == 0:
+                            lost.append(ts)
+                        continue
+                    out = held[kind][:]
+                    held[kind].clear()
+                    for item in items:
+                        if rng.random() < faults.drop_fraction or any(
+                            a <= item.ts < b for a, b in faults.drop_ranges
+                        ):
+                            self.stats[f"{stat}dropped"] += 1
+                            kept[kind].append(item)
+                        elif rng.random() < faults.late_fraction:
+                            self.stats[f"{stat}late"] += 1
+                            held[kind].append(item)
+                        else:
+                            out.append(item)
+                            if rng.random() < faults.duplicate_fraction:
+                                self.stats[f"{stat}duplicated"] += 1
+                                held[kind].append(item)
+                    if out:
+                        self.stats[f"{stat}sent"] += len(out)
+                        deliver[kind](out)
+                if down is None:
+                    flush()  # what was held back arrives before the day ends
+            if down is not None and not reconnect(down):  # down past the last bar
+                return
+            flush()
         except Exception as error:  # a sink that raises must not kill the feed silently
             log.error("replay_stream_failed", error=f"{type(error).__name__}: {error}")
             self._set_state(sink, ConnectionState.FAILED, f"{type(error).__name__}: {error}")
             return
         log.info("replay_stream_done", **self.stats)
+
+
+def _events(
+    day: ReplayDay, symbols: set[str], quoted: set[str], seconds: int
+) -> list[tuple[int, int, int, list[Any]]]:
+    """A day's deliveries in time order, as ``(end, kind, start, items)``: a bar batch (kind 0)
+    ends with its interval, quotes (kind 1) with their second."""
+    bars = [bar for bar in day.bars if bar.symbol in symbols]
+    quotes = [quote for quote in day.quotes if quote.symbol in quoted]
+    events: list[tuple[int, int, int, list[Any]]] = [
+        (ts + seconds, 0, ts, list(group)) for ts, group in itertools.groupby(bars, key=attrgetter("ts"))
+    ]
+    events.extend((ts + 1, 1, ts, list(g)) for ts, g in itertools.groupby(quotes, key=attrgetter("ts")))
+    events.sort(key=lambda event: event[:2])
+    return events
 
 
 def replay_clock(start: datetime, speed: float, origin: float | None = None) -> ScaledClock:
@@ -331,6 +397,7 @@ def replay_from_store(
     *,
     source_day: date | None = None,
     target_day: date | None = None,
+    days: int = 1,
     start: time_of_day | None = None,
     origin: float | None = None,
     speed: float = 1.0,
@@ -338,18 +405,26 @@ def replay_from_store(
     seed: int = 0,
     now: datetime | None = None,
 ) -> ReplayProvider:
-    """A replay of the stored base bars of ``source_day`` (default: the latest stored trading day
-    before the target with bars for the config's symbols) on ``target_day`` (default: today, or
-    the next trading day), the clock reading ``start`` (exchange time; default: now) at the Unix
-    time ``origin`` (default: now).
+    """A replay of the stored base bars of ``days`` trading days (see
+    :mod:`ops.providers.replay_days`): the stored days from ``source_day`` (default: the latest
+    stored trading day before the target with bars for the config's symbols), on the ``days``
+    trading days from ``target_day`` (default: today, or the next trading day), the clock reading
+    ``start`` (exchange time; default: now) of the first target day at the Unix time ``origin``
+    (default: now). The faults repeat on every day, each day drawing its own random choices.
 
     Raises :class:`~domain.errors.ProviderError` when there is nothing to replay.
     """
-    calendar = TradingCalendar(store.calendar, config.exchange_group, config.asset_class)
-    zone = calendar.timezone()
+    if days < 1:
+        raise ProviderError(f"replay: days must be at least 1, got {days}")
+
+    def calendar() -> TradingCalendar:
+        return TradingCalendar(store.calendar, config.exchange_group, config.asset_class)
+
+    now_calendar = calendar()
+    zone = now_calendar.timezone()
     moment = (now or datetime.now(UTC)).astimezone(zone)
-    target = target_day or calendar.get_first_trading_date(moment.date())
-    target_hours = _trading_hours(calendar, target, config)
+    target = target_day or now_calendar.get_first_trading_date(moment.date())
+    target_hours = _trading_hours(now_calendar, target, config)
     base = str(config.base_interval or "1m")
     source = source_day
     if source is None:  # the exchange date of the newest stored base bar before the target
@@ -360,35 +435,27 @@ def replay_from_store(
                 f"{target.isoformat()} (marketsession data demo or data import writes some)"
             )
         source = datetime.fromtimestamp(latest, UTC).astimezone(zone).date()
-    source_hours = _trading_hours(calendar, source, config)
-    shift = target_hours.open_ts - source_hours.open_ts
-    bars = [
-        bar._replace(ts=bar.ts + shift)
-        for symbol in config.symbols
-        for bar in store.bars.read(symbol, base, source_hours.read_start_ts, source_hours.read_end_ts)
-    ]
-    quotes = [
-        quote._replace(event_us=quote.event_us + shift * 1_000_000, received_us=None)
-        for symbol in (config.symbols if config.wants_quotes else ())
-        for quote in store.quotes.read(symbol, source_hours.read_start_ts, source_hours.read_end_ts)
-    ]
-    if not bars:
+    _trading_hours(now_calendar, source, config)
+    sources = stored_source_days(store, now_calendar, config.symbols, base, source, days)
+    if not sources or sources[0] != source:
         raise ProviderError(
             f"replay: no {base} bars stored for {', '.join(config.symbols)} on {source.isoformat()} "
             "(marketsession data demo or data import writes some)"
         )
+    plan = StoredReplayDays(
+        store, config.symbols, base, sources, target, days, calendar,
+        faults=lambda day: resolve_faults(faults, ReplayFaults, day, zone, seed + (day - target).days),
+        quotes=config.wants_quotes,
+    )  # fmt: skip
     if start is None:
         clock_start = moment if moment.date() == target else datetime.combine(target, time_of_day(4), zone)
     else:
         clock_start = datetime.combine(target, start, zone)
     log.info(
-        "replay_planned", source=source.isoformat(), target=target.isoformat(), bars=len(bars),
-        quotes=len(quotes), start=clock_start.isoformat(), speed=speed,
+        "replay_planned", sources=[d.isoformat() for d in sources], target=target.isoformat(),
+        days=days, last=str(plan.last_day()), start=clock_start.isoformat(), speed=speed,
     )  # fmt: skip
-    replay_faults = ReplayFaults(**faults.resolve(target, zone), seed=seed) if faults is not None else None
-    return ReplayProvider(
-        bars, clock=replay_clock(clock_start, speed, origin), faults=replay_faults, quotes=quotes
-    )
+    return ReplayProvider(clock=replay_clock(clock_start, speed, origin), days=plan)
 
 
 def _trading_hours(calendar: TradingCalendar, day: date, config: SessionConfig) -> DayHours:
