@@ -252,7 +252,7 @@ class LiveFeed:
             return
         self._planned = day
         self._plan += 1
-        wait = (hours.read_start_ts - now) / self.speed
+        wait = self.pacing.wall_seconds(hours.read_start_ts - now)
         if wait > 0:
             log.info("waiting_for_session", day=day.isoformat(), wall_seconds=round(wait, 3))
             self._timer.send_after(wait, self.actor_ref, BeginDay(day, self._plan))

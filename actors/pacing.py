@@ -89,6 +89,12 @@ class Pacing(ABC):
     def schedule(self, target: Any, generation: int) -> None:
         """Deliver the next :class:`Step` to ``target``."""
 
+    def wall_seconds(self, clock_seconds: float) -> float:
+        """Wall seconds ``clock_seconds`` of the clock take from now (a provider's clock may say:
+        a replay's runs faster in its quiet hours)."""
+        convert = getattr(self.clock, "wall_seconds", None)
+        return float(convert(clock_seconds)) if convert is not None else clock_seconds / self.speed
+
     def closes_at(self, end_ts: int) -> int:
         """When a day ending at ``end_ts`` closes."""
         return end_ts + self.grace

@@ -27,7 +27,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import time as time_of_day
 from enum import StrEnum
 from typing import Protocol
 
@@ -39,6 +40,7 @@ __all__ = [
     "Backoff",
     "ConnectionState",
     "MarketDataProvider",
+    "QuietHours",
     "ScaledClock",
     "StreamSink",
 ]
@@ -96,14 +98,53 @@ class MarketDataProvider(Protocol):
     def stop_stream(self, timeout: float) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """When a replay's clock runs ``factor`` times faster still: all weekend, and on weekdays
+    outside ``[active_from, active_until)`` in ``zone`` (a week of sessions replayed without
+    waiting out its nights). Fixed by the time of day, not by a calendar, so a restarted process
+    given the same clock rejoins the same timeline whatever the calendar says."""
+
+    zone: tzinfo
+    factor: float
+    active_from: time_of_day = time_of_day(9, 0)
+    active_until: time_of_day = time_of_day(17, 0)
+
+    def __post_init__(self) -> None:
+        if not self.factor >= 1:
+            raise ValueError(f"quiet hours run faster, not slower: factor {self.factor} < 1")
+        if not self.active_from < self.active_until:
+            raise ValueError("quiet hours: active_from must be before active_until")
+
+    def quiet(self, ts: float) -> bool:
+        local = datetime.fromtimestamp(ts, self.zone)
+        return local.weekday() >= 5 or not self.active_from <= local.time() < self.active_until
+
+    def next_change(self, ts: float) -> float:
+        """The first instant after ``ts`` at which :meth:`quiet` changes."""
+        now = self.quiet(ts)
+        day = datetime.fromtimestamp(ts, self.zone).date()
+        for offset in range(8):
+            for moment in (self.active_from, self.active_until):
+                at = datetime.combine(day + timedelta(days=offset), moment, self.zone).timestamp()
+                if at > ts and self.quiet(at) != now:
+                    return at
+        raise AssertionError("quiet hours change within a week")  # pragma: no cover - weekdays exist
+
+
 class ScaledClock:
     """A clock that reads ``start`` at ``origin`` and runs ``speed`` times faster than the wall
-    clock. ``elapsed`` gives wall seconds since some fixed point (``time.monotonic``, or
-    ``time.time`` for an ``origin`` that another process can share); ``origin`` defaults to
-    ``elapsed()`` now (the clock reads ``start`` when it is made)."""
+    clock (``quiet``: faster still in its quiet hours). ``elapsed`` gives wall seconds since some
+    fixed point (``time.monotonic``, or ``time.time`` for an ``origin`` that another process can
+    share); ``origin`` defaults to ``elapsed()`` now (the clock reads ``start`` when it is made)."""
 
     def __init__(
-        self, start: datetime, speed: float, elapsed: Callable[[], float], origin: float | None = None
+        self,
+        start: datetime,
+        speed: float,
+        elapsed: Callable[[], float],
+        origin: float | None = None,
+        quiet: QuietHours | None = None,
     ) -> None:
         if not speed > 0:
             raise ValueError(f"clock speed must be > 0, got {speed}")
@@ -111,17 +152,55 @@ class ScaledClock:
         self._speed = speed
         self._elapsed = elapsed
         self._origin = elapsed() if origin is None else origin
+        self._quiet = quiet
+        # the segment of constant rate last read: (wall offset, clock ts at it, clock ts it ends, rate)
+        self._segment = self._segment_at(0.0, self._start.timestamp()) if quiet else None
 
     @property
     def speed(self) -> float:
         return self._speed
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(self._elapsed() - self._origin) * self._speed)
+        wall = self._elapsed() - self._origin
+        if self._quiet is None:
+            return self._start + timedelta(seconds=wall * self._speed)
+        return datetime.fromtimestamp(self._clock_at(wall), UTC)
 
     def wall_seconds(self, clock_seconds: float) -> float:
-        """Wall seconds that ``clock_seconds`` of this clock take."""
-        return clock_seconds / self._speed
+        """Wall seconds that ``clock_seconds`` of this clock take from now."""
+        if self._quiet is None or clock_seconds <= 0:
+            return clock_seconds / self._speed
+        wall = self._elapsed() - self._origin
+        ts = self._clock_at(wall)
+        target, total = ts + clock_seconds, 0.0
+        while True:
+            rate = self._rate(ts)
+            end = min(target, self._quiet.next_change(ts))
+            total += (end - ts) / rate
+            if end >= target:
+                return total
+            ts = end
+
+    def _rate(self, ts: float) -> float:
+        assert self._quiet is not None
+        return self._speed * (self._quiet.factor if self._quiet.quiet(ts) else 1.0)
+
+    def _segment_at(self, wall: float, ts: float) -> tuple[float, float, float, float]:
+        assert self._quiet is not None
+        return wall, ts, self._quiet.next_change(ts), self._rate(ts)
+
+    def _clock_at(self, wall: float) -> float:
+        segment = self._segment
+        assert segment is not None
+        if wall < segment[0]:  # the wall clock stepped back (time.time): walk from the start
+            segment = self._segment_at(0.0, self._start.timestamp())
+        while True:
+            w0, c0, c1, rate = segment
+            ts = c0 + (wall - w0) * rate
+            if ts < c1:
+                self._segment = segment
+                return ts
+            segment = self._segment_at(w0 + (c1 - c0) / rate, c1)
 
 
 @dataclass(frozen=True, slots=True)

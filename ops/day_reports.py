@@ -32,9 +32,13 @@ log = structlog.get_logger("marketsession.serve")
 def day_report_path(run_report_path: Path, day: str) -> Path:
     """``x.report.json`` → ``x.DAY.report.json`` (``x.json`` → ``x.DAY.json``)."""
     name = run_report_path.name
-    stem, suffix = (name[: -len(".report.json")], ".report.json") if name.endswith(".report.json") else (
-        run_report_path.stem,
-        run_report_path.suffix or ".json",
+    stem, suffix = (
+        (name[: -len(".report.json")], ".report.json")
+        if name.endswith(".report.json")
+        else (
+            run_report_path.stem,
+            run_report_path.suffix or ".json",
+        )
     )
     return run_report_path.with_name(f"{stem}.{day}{suffix}")
 

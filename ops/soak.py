@@ -42,7 +42,7 @@ from domain.session.windows import DayHours
 from domain.store import open_store
 from ops.calendars.seed import seed_group
 
-__all__ = ["ServeProcess", "SoakResult", "complete_session_bars", "run_soak", "wait_for"]
+__all__ = ["ServeProcess", "SoakResult", "complete_session_bars", "run_soak", "soak_config", "wait_for"]
 
 SOURCE_DAY = date(2025, 7, 2)
 ZONE = ZoneInfo("America/New_York")
@@ -96,7 +96,7 @@ def complete_session_bars(symbols: list[str], hours: DayHours, seed: int = 7) ->
     return bars
 
 
-def _config(symbols: list[str]) -> dict[str, Any]:
+def soak_config(symbols: list[str]) -> dict[str, Any]:
     return {
         "session_name": "Soak (replay)",
         "mode": "live",
@@ -125,6 +125,8 @@ class ServeProcess:
         )
         self.port: int | None = None
         self.events: list[dict[str, Any]] = []
+        self.last_status: dict[str, Any] = {}
+        """The last ``/status`` answer read."""
         self._serving = threading.Event()
         self._log = log_path.open("a", encoding="utf-8")
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -157,7 +159,10 @@ class ServeProcess:
             response = self.get("/status")
         except httpx.HTTPError:
             return None
-        return response.json() if response.status_code == 200 else None
+        if response.status_code != 200:
+            return None
+        self.last_status = response.json()
+        return self.last_status
 
     def rss_mb(self) -> float | None:
         try:
@@ -214,7 +219,7 @@ def run_soak(
     result = SoakResult(symbols=symbols, speed=speed)
     url = f"sqlite:///{workdir / 'soak.db'}"
     config_path = workdir / "soak_session.json"
-    config_path.write_text(json.dumps(_config(names)), encoding="utf-8")
+    config_path.write_text(json.dumps(soak_config(names)), encoding="utf-8")
     today = datetime.now(UTC).astimezone(ZONE).date()
     with open_store(url) as store:
         seed_group(store.calendar, "US_EQUITY", SOURCE_DAY.year, today.year + 1, datetime.now(UTC))
@@ -338,24 +343,37 @@ def run_soak(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.soak", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=1, help="1: the day-one soak; N >= 3: the multi-day soak")
     parser.add_argument("--symbols", type=int, default=5)
-    parser.add_argument("--speed", type=float, default=600.0)
+    parser.add_argument("--speed", type=float, default=None, help="default 600 (one day), 2400 (days)")
+    parser.add_argument("--quiet-factor", type=float, default=60.0, help="days: nights run this much faster")
     parser.add_argument("--drop", type=float, default=0.05)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, store)")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="marketsession-soak-"))
-    result = run_soak(workdir, symbols=args.symbols, speed=args.speed, drop=args.drop)
-    figures = asdict(result)
-    print(json.dumps(figures, indent=2))
+    if args.days > 1:
+        from ops.soak_days import figures, run_days_soak, table
+
+        days = run_days_soak(
+            workdir, days=args.days, symbols=args.symbols, speed=args.speed or 2400.0,
+            quiet_factor=args.quiet_factor, drop=args.drop,
+        )  # fmt: skip
+        out, ok = figures(days), days.ok
+        print(table(days), file=sys.stderr)
+    else:
+        result = run_soak(workdir, symbols=args.symbols, speed=args.speed or 600.0, drop=args.drop)
+        out = asdict(result)
+        ok = result.report_status == "completed" and result.stored_session_bars == result.expected_bars
+        ok = ok and not result.duplicates_in_store
+    print(json.dumps(out, indent=2))
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
     if args.keep:
         print(f"working directory: {workdir}", file=sys.stderr)
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-    ok = result.report_status == "completed" and result.stored_session_bars == result.expected_bars
-    return 0 if ok and not result.duplicates_in_store else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def make_provider(
     replay_start: time_of_day | None,
     replay_origin: float | None,
     speed: float,
+    quiet_factor: float,
     seed: int,
 ) -> MarketDataProvider:
     """The provider the config names (see the module docstring)."""
@@ -76,10 +77,10 @@ def make_provider(
         if plan.provider.any:
             raise FaultError("provider faults (drop, disconnect, …) need the replay provider")
         replaying = replay_date or replay_target or replay_days != 1 or replay_start
-        if replaying or replay_origin is not None or speed != 1.0:
+        if replaying or replay_origin is not None or speed != 1.0 or quiet_factor != 1.0:
             raise click.UsageError(
-                "--replay-date, --replay-target, --replay-days, --replay-start, --replay-origin and "
-                "--speed apply to replay"
+                "--replay-date, --replay-target, --replay-days, --replay-start, --replay-origin, "
+                "--speed and --quiet-factor apply to replay"
             )
         if data_api == "schwab":
             from ops.providers.schwab import SchwabProvider
@@ -101,6 +102,7 @@ def make_provider(
         start=replay_start,
         origin=replay_origin,
         speed=speed,
+        quiet_factor=quiet_factor,
         faults=plan.provider,
         seed=seed,
     )
@@ -166,6 +168,11 @@ _HOST = _Host()
     help="replay: how much faster than the wall clock the session clock runs.",
 )  # fmt: skip
 @click.option(
+    "--quiet-factor", type=FiniteFloat(min=1), default=1.0, show_default=True,
+    help="replay: how much faster still the clock runs at night and at weekends (outside weekdays "
+    "09:00-17:00 exchange time), so a week of sessions replays in minutes.",
+)  # fmt: skip
+@click.option(
     "--fault",
     "faults",
     multiple=True,
@@ -205,6 +212,7 @@ def serve(
     replay_start: str | None,
     replay_origin: float | None,
     speed: float,
+    quiet_factor: float,
     faults: tuple[str, ...],
     seed: int,
     once: bool | None,
@@ -240,7 +248,7 @@ def serve(
     provider = make_provider(
         config, store, plan, replay_date=replay_date.date() if replay_date else None,
         replay_target=replay_target.date() if replay_target else None, replay_days=replay_days,
-        replay_start=start, replay_origin=replay_origin, speed=speed, seed=seed,
+        replay_start=start, replay_origin=replay_origin, speed=speed, quiet_factor=quiet_factor, seed=seed,
     )  # fmt: skip
     if plan.store_failures:  # the replay provider's bars are kept in store.replayed
         store.bars = FaultyBars(store.bars, plan)  # type: ignore[assignment]  # same interface

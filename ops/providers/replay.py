@@ -46,7 +46,7 @@ from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
 from domain.errors import ProviderError, ProviderUnavailable
 from domain.intervals import Interval
-from domain.providers import ConnectionState, ScaledClock, StreamSink
+from domain.providers import ConnectionState, QuietHours, ScaledClock, StreamSink
 from domain.quotes import Quote
 from domain.session.windows import DayHours
 from ops.faults import ProviderFaults
@@ -383,12 +383,15 @@ def _events(
     return events
 
 
-def replay_clock(start: datetime, speed: float, origin: float | None = None) -> ScaledClock:
+def replay_clock(
+    start: datetime, speed: float, origin: float | None = None, quiet: QuietHours | None = None
+) -> ScaledClock:
     """The replay's clock: ``start`` now, or at the Unix time ``origin`` (a session timeline
-    that a restarted process rejoins where a real feed's clock would be)."""
+    that a restarted process rejoins where a real feed's clock would be); ``quiet``: its nights
+    and weekends run faster still."""
     if origin is None:
-        return ScaledClock(start.astimezone(UTC), speed, time.monotonic)
-    return ScaledClock(start.astimezone(UTC), speed, time.time, origin)
+        return ScaledClock(start.astimezone(UTC), speed, time.monotonic, quiet=quiet)
+    return ScaledClock(start.astimezone(UTC), speed, time.time, origin, quiet=quiet)
 
 
 def replay_from_store(
@@ -401,6 +404,7 @@ def replay_from_store(
     start: time_of_day | None = None,
     origin: float | None = None,
     speed: float = 1.0,
+    quiet_factor: float = 1.0,
     faults: ProviderFaults | None = None,
     seed: int = 0,
     now: datetime | None = None,
@@ -410,7 +414,9 @@ def replay_from_store(
     stored trading day before the target with bars for the config's symbols), on the ``days``
     trading days from ``target_day`` (default: today, or the next trading day), the clock reading
     ``start`` (exchange time; default: now) of the first target day at the Unix time ``origin``
-    (default: now). The faults repeat on every day, each day drawing its own random choices.
+    (default: now), running ``speed`` times faster than the wall clock — ``quiet_factor`` times
+    faster still outside weekdays 09:00–17:00 exchange time (:class:`~domain.providers.QuietHours`).
+    The faults repeat on every day, each day drawing its own random choices.
 
     Raises :class:`~domain.errors.ProviderError` when there is nothing to replay.
     """
@@ -455,7 +461,8 @@ def replay_from_store(
         "replay_planned", sources=[d.isoformat() for d in sources], target=target.isoformat(),
         days=days, last=str(plan.last_day()), start=clock_start.isoformat(), speed=speed,
     )  # fmt: skip
-    return ReplayProvider(clock=replay_clock(clock_start, speed, origin), days=plan)
+    quiet = QuietHours(zone, quiet_factor) if quiet_factor != 1.0 else None
+    return ReplayProvider(clock=replay_clock(clock_start, speed, origin, quiet), days=plan)
 
 
 def _trading_hours(calendar: TradingCalendar, day: date, config: SessionConfig) -> DayHours:

@@ -25,7 +25,7 @@ from domain.errors import (
     ProviderSubscriptionError,
     ProviderUnavailable,
 )
-from domain.providers import Backoff, ScaledClock
+from domain.providers import Backoff, QuietHours, ScaledClock
 from domain.session.latency import BUCKETS, LatencyStats
 
 START = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
@@ -112,6 +112,60 @@ def test_a_clock_speed_must_be_positive(speed: float) -> None:
 def test_a_naive_start_is_refused() -> None:
     with pytest.raises(ValueError, match="tz-aware"):
         ScaledClock(datetime(2026, 11, 25, 14, 30), 1.0, WallClock())
+
+
+NY = ZoneInfo("America/New_York")
+
+
+def ny(day: int, hour: int, minute: int = 0) -> float:
+    return datetime(2026, 11, day, hour, minute, tzinfo=NY).timestamp()
+
+
+def test_quiet_hours_are_weekday_nights_and_the_whole_weekend() -> None:
+    quiet = QuietHours(NY, 60.0)
+    assert not quiet.quiet(ny(25, 9)) and not quiet.quiet(ny(25, 16, 59))  # Wednesday, active
+    assert quiet.quiet(ny(25, 8, 59)) and quiet.quiet(ny(25, 17)) and quiet.quiet(ny(28, 12))  # Saturday
+    assert quiet.next_change(ny(25, 12)) == ny(25, 17)
+    assert quiet.next_change(ny(25, 17)) == ny(26, 9)
+    assert quiet.next_change(ny(27, 17)) == ny(30, 9), "Friday night runs to Monday morning"
+
+
+def test_a_clock_with_quiet_hours_runs_faster_through_them_and_back_at_speed_after() -> None:
+    wall = WallClock(0.0)
+    start = datetime.fromtimestamp(ny(25, 16), UTC)  # an hour before the quiet night
+    clock = ScaledClock(start, 600.0, wall, quiet=QuietHours(NY, 100.0))
+    wall.at = 6.0  # 6 s at 600x: 16:00 -> 17:00
+    assert clock.now().timestamp() == ny(25, 17)
+    wall.at = 6.0 + 16 * 3600 / 60_000  # the night (16 h) at 60 000x: 0.96 s
+    assert clock.now().timestamp() == pytest.approx(ny(26, 9))
+    wall.at += 1.0  # and at 600x again
+    assert clock.now().timestamp() == pytest.approx(ny(26, 9, 10))
+
+
+def test_wall_seconds_through_quiet_hours_is_what_the_clock_takes_to_get_there() -> None:
+    wall = WallClock(0.0)
+    clock = ScaledClock(datetime.fromtimestamp(ny(27, 16), UTC), 600.0, wall, quiet=QuietHours(NY, 100.0))
+    ahead = ny(30, 9, 30) - ny(27, 16)  # Friday 16:00 to Monday 09:30
+    wait = clock.wall_seconds(ahead)
+    assert wait == pytest.approx(3600 / 600 + (ny(30, 9) - ny(27, 17)) / 60_000 + 1800 / 600)
+    wall.at = wait
+    assert clock.now().timestamp() == pytest.approx(ny(30, 9, 30))
+
+
+def test_a_clock_with_quiet_hours_rejoins_its_timeline_from_a_shared_origin() -> None:
+    """A restarted process given the same start and origin reads the same time."""
+    wall = WallClock(5000.0)
+    start = datetime.fromtimestamp(ny(25, 9), UTC)
+    first = ScaledClock(start, 2400.0, wall, origin=1000.0, quiet=QuietHours(NY, 60.0))
+    reading = first.now()
+    again = ScaledClock(start, 2400.0, wall, origin=1000.0, quiet=QuietHours(NY, 60.0))
+    assert again.now() == reading and reading > start + timedelta(days=1)
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.0])
+def test_quiet_hours_never_run_slower(factor: float) -> None:
+    with pytest.raises(ValueError, match="faster"):
+        QuietHours(NY, factor)
 
 
 # ------------------------------------------------------------------------ Backoff

@@ -7,7 +7,9 @@ RIVN is sparse (30 AAPL bars and 21 RIVN bars, so some minutes hold one symbol o
 a second) and recorded by a sink that notes the provider clock at each delivery. Faults (drop, drop span,
 disconnect, late, duplicate, lag, failing fetches) are checked bar by bar. ``replay_from_store``
 is checked on a real SQLite store: the shift of a summer day onto a winter day, the clock start,
-the default source day, and the errors when there is nothing to replay.
+the default source day, and the errors when there is nothing to replay; and over several days:
+source days played in order on the target calendar's trading days (its holiday, weekend and
+early close), a closure patched in mid-run, a restart mid-week, and the overnight outage.
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ from support.live import RecordingSink
 from support.stores import real_minute_bars, seed
 
 from domain.bars import Bar
+from domain.calendar.model import CalendarException
+from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
 from domain.errors import ProviderError, ProviderUnavailable
 from domain.intervals import Interval
 from domain.providers import ConnectionState, ScaledClock
+from domain.session.windows import DayHours
 from domain.store import Store, open_store
 from ops.faults import ProviderFaults
 from ops.providers.replay import ReplayFaults, ReplayProvider, replay_from_store
+from ops.soak import complete_session_bars
 
 NY = ZoneInfo("America/New_York")
 SPEED = 15000.0
@@ -716,3 +722,123 @@ def test_a_trading_source_day_without_bars_is_refused_naming_it(store: Store, co
         store, config, source_day=date(2025, 7, 1), target_day=TARGET, start=time_of_day(20)
     )
     assert len(everything(july_1)) == 223 + 99
+
+
+# ------------------------------------------------------------------ many days
+
+
+def two_source_days(fresh: Callable[..., Store]) -> Store:
+    """The real minutes of 2025-07-02 and, the day before, complete synthetic ones."""
+    store = fresh(real_minute_bars("AAPL"), real_minute_bars("RIVN"))
+    calendar = TradingCalendar(store.calendar, "US_EQUITY", "EQUITY")
+    store.bars.insert_missing(
+        complete_session_bars(
+            ["AAPL", "RIVN"], DayHours.from_session(calendar.get_trading_session(date(2025, 7, 1)))
+        )
+    )
+    return store
+
+
+def planned(provider: ReplayProvider, ts: float) -> list[tuple[str, str, int]]:
+    return [(str(d.target), str(d.source), len(d.bars)) for d in provider.days.days_from(ts)]
+
+
+def test_stored_days_are_played_in_order_on_the_trading_days_of_the_target_calendar(
+    fresh: Callable[..., Store], config: SessionConfig
+) -> None:
+    """Thanksgiving (11-26) and the weekend have no bars; the early close (11-27, 13:00) keeps
+    the source's minutes up to its post-market close (17:00); the source days cycle."""
+    store = two_source_days(fresh)
+    provider = replay_from_store(
+        store, config, source_day=date(2025, 7, 1), target_day=TARGET, days=3, start=time_of_day(9)
+    )
+
+    assert provider.last_day() == date(2026, 11, 30)
+    days = list(provider.days.days_from(0))
+    assert [(d.target, d.source) for d in days] == [
+        (date(2026, 11, 25), date(2025, 7, 1)),
+        (date(2026, 11, 27), date(2025, 7, 2)),
+        (date(2026, 11, 30), date(2025, 7, 1)),
+    ]
+    for day in (
+        days[0],
+        days[2],
+    ):  # the synthetic day: every regular minute (and the real file's post-market)
+        regular = [b for b in day.bars if utc(14, 30, day=day.target) <= b.ts < utc(21, day=day.target)]
+        assert len(regular) == 2 * 390
+    early = days[1]
+    assert min(b.ts for b in early.bars) >= utc(9, day=early.target)  # 04:00 New York
+    assert max(b.ts for b in early.bars) < utc(22, day=early.target)  # 17:00 New York, its post-market close
+    open_bar = next(b for b in early.bars if b.symbol == "AAPL" and b.ts >= utc(14, 30, day=early.target))
+    assert open_bar.ts == utc(14, 30, day=early.target)
+
+
+def test_a_closure_patched_in_while_the_replay_runs_is_skipped_by_the_next_day_planned(
+    fresh: Callable[..., Store], config: SessionConfig
+) -> None:
+    store = two_source_days(fresh)
+    provider = replay_from_store(
+        store, config, source_day=date(2025, 7, 1), target_day=TARGET, days=3, start=time_of_day(9)
+    )
+    days = provider.days.days_from(0)
+    assert next(days).target == TARGET
+
+    store.calendar.upsert_exceptions(
+        [CalendarException(date(2026, 11, 27), "US_EQUITY", "Closed (test)", True, source="manual")],
+        datetime.now(UTC),
+    )
+
+    assert [(d.target, d.source) for d in days] == [
+        (date(2026, 11, 30), date(2025, 7, 2)),
+        (date(2026, 12, 1), date(2025, 7, 1)),
+    ]
+    assert provider.last_day() == date(2026, 12, 1)
+
+
+def test_a_replay_restarted_mid_week_plans_the_day_it_rejoins_with_the_same_source(
+    fresh: Callable[..., Store], config: SessionConfig
+) -> None:
+    store = two_source_days(fresh)
+    provider = replay_from_store(
+        store, config, source_day=date(2025, 7, 1), target_day=TARGET, days=3, start=time_of_day(9)
+    )
+    full = planned(provider, 0)
+
+    assert planned(provider, utc(17, day=date(2026, 11, 27))) == full[1:]  # 12:00 New York, the second day
+    assert planned(provider, utc(3, day=date(2026, 11, 28))) == full[1:]  # that night: still its day
+    assert planned(provider, utc(10, day=date(2026, 11, 30))) == full[2:]  # Monday 05:00
+
+
+def test_a_stream_over_several_days_goes_down_overnight_and_reconnects_before_the_open(
+    fresh: Callable[..., Store], config: SessionConfig
+) -> None:
+    """An outage 20:00-04:00 every night (the provider's maintenance window): down at 20:00,
+    reconnected at 04:00, and reported; the next day streams from its first bar; a fetch sees
+    the day before as well as today. The clock runs 15 000x, its night 100x faster still."""
+    store = two_source_days(fresh)
+    provider = replay_from_store(
+        store, config, source_day=date(2025, 7, 1), target_day=TARGET, days=2, start=time_of_day(15, 55),
+        speed=SPEED, quiet_factor=100.0, faults=ProviderFaults(disconnects=[(time_of_day(20), 8 * 3600)]),
+    )  # fmt: skip
+    second = date(2026, 11, 27)
+    sink = stream(provider)
+    sink.wait_for(lambda: provider.day == second and provider._thread is not None, "the second day begun")
+    sink.wait_for(lambda: not provider._thread or not provider._thread.is_alive(), "both days sent")
+
+    states = sink.states()
+    assert "replay fault: disconnected" in sink.details(RECONNECTING)
+    assert states[states.index(RECONNECTING) + 1] is CONNECTED
+    # the first day's bars end at 20:00 (the real file's post-market): the minute due then is lost
+    assert sink.outages() == [(utc(0, 59, day=date(2026, 11, 26)), utc(1, day=date(2026, 11, 26)))]
+    assert provider.stats["lost_disconnected"] == 2  # its AAPL and RIVN bars
+    kinds = [(e[0], e[1]) for e in sink.events if e[0] in ("state", "outage", "bars")]
+    reconnected = kinds.index(("state", CONNECTED), kinds.index(("state", RECONNECTING)))
+    next_day = next(
+        i for i, e in enumerate(sink.events) if e[0] == "bars" and e[1][0].ts >= utc(9, day=second)
+    )
+    assert reconnected < next_day, "connected again before the next day's first bar"
+    first_of_second = min(b.ts for b in sink.delivered() if b.ts >= utc(9, day=second))
+    assert first_of_second == min(b.ts for b in list(provider.days.days_from(0))[1].bars)
+    assert provider.stats["days"] == 2
+    fetched = provider.fetch_bars(["AAPL"], "1m", utc(14, 30, day=TARGET), utc(15, day=second))
+    assert {datetime.fromtimestamp(b.ts, NY).date() for b in fetched} == {TARGET, second}
