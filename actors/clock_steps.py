@@ -133,10 +133,10 @@ class ClockSteps:
             self.supervision.faults.clock(now)
         if (
             self._closing is None
-            and now >= self.pacing.closes_at(self._day_end())
+            and now >= self.pacing.closes_at(day.end_ts)
             and self.lifecycle.state is State.STREAMING
         ):
-            self._end_day(early=self._day_end() < day.end_ts)
+            self._end_day()
             return
         if self._closing is None and (
             live or per_step or self._unscored_steps >= SCORE_EVERY or not inbox.empty()

@@ -53,7 +53,6 @@ class DayCycle:
     _closing: str | None
     _day_warnings: list[str]
     _unscored: list[Bar]
-    _closes_at: int | None
 
     def _next_day(self: Any) -> None:
         """The next session day: a backtest's next day of its window, a live session's next
@@ -110,7 +109,6 @@ class DayCycle:
             self._silent_until = self._published[1]  # replay what was published, silently
         self._day_started = time.perf_counter()
         self._day_warnings = []
-        self._closes_at = None
         self._transition(State.LOADING, day=day)
         backtest = self.config.backtest_config
         prefetch = (
@@ -221,15 +219,10 @@ class DayCycle:
         self._generation += 1
         self._awaiting.clear()
         now = self.pacing.now_ts() if self.pacing.live else day.now_ts
-        close = self.pacing.score_until(now, self._day_end()) if early else day.end_ts
+        close = self.pacing.score_until(now, day.end_ts) if early else day.end_ts
         self._score(close, force=True)
         if early or self._gap_filler is None:  # no GapFiller to drain the day
             self._close_quality()
-
-    def _day_end(self: Any) -> int:
-        """Where today's session ends: its hours' end, or the earlier close a calendar patch set."""
-        end: int = self._day.end_ts
-        return end if self._closes_at is None else min(end, self._closes_at)
 
     def _close_quality(self: Any) -> None:
         day = self._day

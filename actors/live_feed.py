@@ -124,7 +124,6 @@ class LiveFeed:
         self._store_down = False
         self._opened: DayOpened | None = None  # a day opened to see whether it resumes
         self._planned: date | None = None
-        self._closes_at: int | None = None  # today's close, moved earlier by a calendar patch
 
     def _on_live_message(self: Any, message: Any) -> Any:
         match message:
@@ -309,13 +308,11 @@ class LiveFeed:
                 "the running session keeps its hours"
             )
             return "today's hours changed: applies from the next session"
-        self._closes_at = hours.close_ts
+        self._day.close_early(hours)  # the day now ends at the new close (after its grace)
         self._warn(
             f"{name.isoformat()}: the calendar closes today early, at {new} (was {old}); "
             "the session ends then"
         )
-        if self.pacing.now_ts() >= self.pacing.closes_at(hours.close_ts):
-            self._end_day(early=True)
         return f"{name.isoformat()}: closes early at {new}"
 
     # ------------------------------------------------------------------ deliveries

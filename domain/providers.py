@@ -25,12 +25,12 @@ Adapters live in ``ops/providers/`` (network and files are side effects); this m
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as time_of_day
 from enum import StrEnum
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from domain.bars import Bar
 from domain.clock import Clock, _require_aware
@@ -43,6 +43,7 @@ __all__ = [
     "QuietHours",
     "ScaledClock",
     "StreamSink",
+    "weekday_hours",
 ]
 
 
@@ -98,38 +99,59 @@ class MarketDataProvider(Protocol):
     def stop_stream(self, timeout: float) -> None: ...
 
 
+ActiveSpan = Callable[[date], "tuple[float, float] | None"]
+"""A day's active span (UTC epoch seconds, start and end), or None for a day with none."""
+
+
+def weekday_hours(
+    zone: tzinfo, start: time_of_day = time_of_day(9), end: time_of_day = time_of_day(17)
+) -> ActiveSpan:
+    """Weekdays from ``start`` to ``end`` in ``zone``: an active span that needs no calendar."""
+
+    def span(day: date) -> tuple[float, float] | None:
+        if day.weekday() >= 5:
+            return None
+        return datetime.combine(day, start, zone).timestamp(), datetime.combine(day, end, zone).timestamp()
+
+    return span
+
+
 @dataclass(frozen=True, slots=True)
 class QuietHours:
-    """When a replay's clock runs ``factor`` times faster still: all weekend, and on weekdays
-    outside ``[active_from, active_until)`` in ``zone`` (a week of sessions replayed without
-    waiting out its nights). Fixed by the time of day, not by a calendar, so a restarted process
-    given the same clock rejoins the same timeline whatever the calendar says."""
+    """When a replay's clock runs ``factor`` times faster still: outside each day's active span
+    (a trading day's session and a margin round it, say), so a week of sessions replays without
+    waiting out its nights, weekends and holidays. ``zone`` names the days."""
 
-    zone: tzinfo
     factor: float
-    active_from: time_of_day = time_of_day(9, 0)
-    active_until: time_of_day = time_of_day(17, 0)
+    active: ActiveSpan
+    zone: tzinfo
+
+    SEARCH_DAYS: ClassVar[int] = 40
+    """How far ahead a change is looked for (a span after that many quiet days is not found)."""
 
     def __post_init__(self) -> None:
         if not self.factor >= 1:
             raise ValueError(f"quiet hours run faster, not slower: factor {self.factor} < 1")
-        if not self.active_from < self.active_until:
-            raise ValueError("quiet hours: active_from must be before active_until")
+
+    def _spans(self, ts: float, days: range) -> Iterator[tuple[float, float]]:
+        day = datetime.fromtimestamp(ts, self.zone).date()
+        for offset in days:
+            span = self.active(day + timedelta(days=offset))
+            if span is not None:
+                yield span
 
     def quiet(self, ts: float) -> bool:
-        local = datetime.fromtimestamp(ts, self.zone)
-        return local.weekday() >= 5 or not self.active_from <= local.time() < self.active_until
+        return not any(start <= ts < end for start, end in self._spans(ts, range(-1, 2)))
 
     def next_change(self, ts: float) -> float:
-        """The first instant after ``ts`` at which :meth:`quiet` changes."""
+        """The first instant after ``ts`` at which :meth:`quiet` changes (or, after
+        :attr:`SEARCH_DAYS` quiet days, that far ahead)."""
         now = self.quiet(ts)
-        day = datetime.fromtimestamp(ts, self.zone).date()
-        for offset in range(8):
-            for moment in (self.active_from, self.active_until):
-                at = datetime.combine(day + timedelta(days=offset), moment, self.zone).timestamp()
+        for start, end in self._spans(ts, range(-1, self.SEARCH_DAYS)):
+            for at in (start, end):
                 if at > ts and self.quiet(at) != now:
                     return at
-        raise AssertionError("quiet hours change within a week")  # pragma: no cover - weekdays exist
+        return ts + self.SEARCH_DAYS * 86_400
 
 
 class ScaledClock:

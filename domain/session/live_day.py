@@ -90,6 +90,8 @@ class LiveDay:
         extended: bool = False,
     ) -> None:
         self.hours = hours
+        self._base = base
+        self._extended = extended
         self._base_text = str(base)
         self._seconds = base.seconds
         self.grid = DayGrid(hours, base, extended)
@@ -105,6 +107,15 @@ class LiveDay:
         self.now_ts = hours.read_start_ts
         self.newest_ts: dict[str, int] = {}
         """Per symbol, the start of the newest session bar."""
+
+    def close_early(self, hours: DayHours) -> None:
+        """The calendar now closes the day earlier (``hours``, the same day's): bars after the
+        new close are kept out of the session, and the day ends there."""
+        if hours.day != self.hours.day or hours.close_ts >= self.hours.close_ts:
+            raise ValueError(f"{hours.day}: not an earlier close of {self.hours.day}")
+        self.hours = hours
+        self.grid = DayGrid(hours, self._base, self._extended)
+        self.end_ts = self.grid.end_ts
 
     @property
     def session_count(self) -> int:

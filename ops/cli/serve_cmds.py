@@ -169,8 +169,8 @@ _HOST = _Host()
 )  # fmt: skip
 @click.option(
     "--quiet-factor", type=FiniteFloat(min=1), default=1.0, show_default=True,
-    help="replay: how much faster still the clock runs at night and at weekends (outside weekdays "
-    "09:00-17:00 exchange time), so a week of sessions replays in minutes.",
+    help="replay: how much faster still the clock runs when the market is shut (outside each "
+    "trading day's session and half an hour either side), so a week of sessions replays in minutes.",
 )  # fmt: skip
 @click.option(
     "--fault",

@@ -44,7 +44,7 @@ from actors.timer import ManualTime, WallTime
 from domain.bars import Bar, datetime_to_ts
 from domain.calendar.trading_calendar import TradingCalendar
 from domain.config import SessionConfig
-from domain.errors import ProviderError, ProviderUnavailable
+from domain.errors import CalendarError, ProviderError, ProviderUnavailable
 from domain.intervals import Interval
 from domain.providers import ConnectionState, QuietHours, ScaledClock, StreamSink
 from domain.quotes import Quote
@@ -368,6 +368,11 @@ class ReplayProvider:
         log.info("replay_stream_done", **self.stats)
 
 
+QUIET_MARGIN_SECONDS = 1800
+"""How long before the open and after the close a replay's clock still runs at its speed (the
+close's grace and the gap filler's drain happen there)."""
+
+
 def _events(
     day: ReplayDay, symbols: set[str], quoted: set[str], seconds: int
 ) -> list[tuple[int, int, int, list[Any]]]:
@@ -415,7 +420,8 @@ def replay_from_store(
     trading days from ``target_day`` (default: today, or the next trading day), the clock reading
     ``start`` (exchange time; default: now) of the first target day at the Unix time ``origin``
     (default: now), running ``speed`` times faster than the wall clock — ``quiet_factor`` times
-    faster still outside weekdays 09:00–17:00 exchange time (:class:`~domain.providers.QuietHours`).
+    faster still outside the trading days' sessions and :data:`QUIET_MARGIN_SECONDS` either side
+    (:class:`~domain.providers.QuietHours`).
     The faults repeat on every day, each day drawing its own random choices.
 
     Raises :class:`~domain.errors.ProviderError` when there is nothing to replay.
@@ -461,7 +467,21 @@ def replay_from_store(
         "replay_planned", sources=[d.isoformat() for d in sources], target=target.isoformat(),
         days=days, last=str(plan.last_day()), start=clock_start.isoformat(), speed=speed,
     )  # fmt: skip
-    quiet = QuietHours(zone, quiet_factor) if quiet_factor != 1.0 else None
+    extended = config.session_data_config.extended_hours
+
+    def active(day: date) -> tuple[float, float] | None:
+        """A trading day's session (with extended hours, from the pre-market open to the
+        post-market close) and half an hour either side, in the calendar as it reads now."""
+        try:
+            session = calendar().get_trading_session(day)
+        except CalendarError:  # beyond the seeded years: nothing trades there
+            return None
+        if session is None or not session.is_trading_day:
+            return None
+        start, end = DayHours.from_session(session).span(extended)
+        return start - QUIET_MARGIN_SECONDS, end + QUIET_MARGIN_SECONDS
+
+    quiet = QuietHours(quiet_factor, active, zone) if quiet_factor != 1.0 else None
     return ReplayProvider(clock=replay_clock(clock_start, speed, origin, quiet), days=plan)
 
 

@@ -111,7 +111,8 @@ def test_a_service_that_keeps_running_rolls_the_day_applies_a_mid_week_patch_and
         for symbol in SYMBOLS:
             minute = day.symbols[symbol].session["1m"]
             assert (minute.bars, minute.quality, minute.gaps) == (minutes, 100.0, ()), (day.day, symbol)
-    assert wednesday.ended_early and not tuesday.ended_early and not monday.ended_early
+    # Wednesday ran to its new close: its hours are the patched ones
+    assert wednesday.hours.close_ts == ny(DAYS[1], 14).timestamp() and not wednesday.ended_early
     warnings = [e.message for e in recorder.of(WarningRaised)]
     assert (
         "2026-11-25: the calendar closes today early, at 14:00 (was 16:00); the session ends then" in warnings
@@ -121,4 +122,4 @@ def test_a_service_that_keeps_running_rolls_the_day_applies_a_mid_week_patch_and
     assert between[0].days_done == ("2026-11-24",)
     # Friday's bars came all the same (the provider did not know): stored, kept out of every session
     friday = hours[DAYS[2]]
-    assert len(store.replayed.read("AAPL", "1m", friday.open_ts, friday.close_ts)) == 390
+    assert len(store.replayed.read("AAPL", "1m", friday.open_ts, friday.close_ts)) == 210  # its 13:00 close

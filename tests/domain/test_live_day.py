@@ -504,3 +504,34 @@ def test_a_live_day_judges_the_stamps_it_received_up_to_its_close(shift: int, of
 def test_a_live_day_of_daily_bars_has_no_alignment_verdict() -> None:
     day = LiveDay(JULY_2, Interval.parse("1d"), [], SYMBOLS)
     assert day.alignment() == {}
+
+
+def test_a_day_closed_early_by_the_calendar_keeps_later_bars_out_of_the_session(real: list[Bar]) -> None:
+    """The real minutes of 2025-07-02; the calendar moves the close to 18:00 UTC (14:00 New
+    York) at noon: what came before stays, what comes after is stored but outside the session."""
+    bars = [b for b in real if OPEN <= b.ts < CLOSE]
+    day = LiveDay(JULY_2, M1, [M5], SYMBOLS)
+    morning = day.admit([b for b in bars if b.ts < utc(16)])
+
+    day.close_early(
+        DayHours(
+            JULY_2.day, OPEN, utc(18), is_early_close=True, pre_open_ts=PRE_OPEN, post_close_ts=POST_CLOSE
+        )
+    )
+    afternoon = day.admit([b for b in bars if b.ts >= utc(16)])
+
+    assert day.end_ts == utc(18) and day.hours.is_early_close
+    assert all(b.ts < utc(18) for b in afternoon.session)
+    late = [b for b in bars if b.ts >= utc(18)]
+    assert len(afternoon.stored) == len(bars) - len(morning.stored)  # every bar is still stored
+    assert afternoon.refused == len(late) and len(morning.session) + len(afternoon.session) == len(
+        bars
+    ) - len(late)
+
+
+def test_only_an_earlier_close_of_the_same_day_cuts_it() -> None:
+    day = LiveDay(JULY_2, M1, [], SYMBOLS)
+    with pytest.raises(ValueError, match="not an earlier close"):
+        day.close_early(DayHours(JULY_2.day, OPEN, utc(21)))
+    with pytest.raises(ValueError, match="not an earlier close"):
+        day.close_early(JULY_3)

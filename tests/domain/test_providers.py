@@ -25,7 +25,7 @@ from domain.errors import (
     ProviderSubscriptionError,
     ProviderUnavailable,
 )
-from domain.providers import Backoff, QuietHours, ScaledClock
+from domain.providers import Backoff, QuietHours, ScaledClock, weekday_hours
 from domain.session.latency import BUCKETS, LatencyStats
 
 START = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
@@ -122,7 +122,7 @@ def ny(day: int, hour: int, minute: int = 0) -> float:
 
 
 def test_quiet_hours_are_weekday_nights_and_the_whole_weekend() -> None:
-    quiet = QuietHours(NY, 60.0)
+    quiet = QuietHours(60.0, weekday_hours(NY), NY)
     assert not quiet.quiet(ny(25, 9)) and not quiet.quiet(ny(25, 16, 59))  # Wednesday, active
     assert quiet.quiet(ny(25, 8, 59)) and quiet.quiet(ny(25, 17)) and quiet.quiet(ny(28, 12))  # Saturday
     assert quiet.next_change(ny(25, 12)) == ny(25, 17)
@@ -133,7 +133,7 @@ def test_quiet_hours_are_weekday_nights_and_the_whole_weekend() -> None:
 def test_a_clock_with_quiet_hours_runs_faster_through_them_and_back_at_speed_after() -> None:
     wall = WallClock(0.0)
     start = datetime.fromtimestamp(ny(25, 16), UTC)  # an hour before the quiet night
-    clock = ScaledClock(start, 600.0, wall, quiet=QuietHours(NY, 100.0))
+    clock = ScaledClock(start, 600.0, wall, quiet=QuietHours(100.0, weekday_hours(NY), NY))
     wall.at = 6.0  # 6 s at 600x: 16:00 -> 17:00
     assert clock.now().timestamp() == ny(25, 17)
     wall.at = 6.0 + 16 * 3600 / 60_000  # the night (16 h) at 60 000x: 0.96 s
@@ -144,7 +144,9 @@ def test_a_clock_with_quiet_hours_runs_faster_through_them_and_back_at_speed_aft
 
 def test_wall_seconds_through_quiet_hours_is_what_the_clock_takes_to_get_there() -> None:
     wall = WallClock(0.0)
-    clock = ScaledClock(datetime.fromtimestamp(ny(27, 16), UTC), 600.0, wall, quiet=QuietHours(NY, 100.0))
+    clock = ScaledClock(
+        datetime.fromtimestamp(ny(27, 16), UTC), 600.0, wall, quiet=QuietHours(100.0, weekday_hours(NY), NY)
+    )
     ahead = ny(30, 9, 30) - ny(27, 16)  # Friday 16:00 to Monday 09:30
     wait = clock.wall_seconds(ahead)
     assert wait == pytest.approx(3600 / 600 + (ny(30, 9) - ny(27, 17)) / 60_000 + 1800 / 600)
@@ -156,16 +158,25 @@ def test_a_clock_with_quiet_hours_rejoins_its_timeline_from_a_shared_origin() ->
     """A restarted process given the same start and origin reads the same time."""
     wall = WallClock(5000.0)
     start = datetime.fromtimestamp(ny(25, 9), UTC)
-    first = ScaledClock(start, 2400.0, wall, origin=1000.0, quiet=QuietHours(NY, 60.0))
+    first = ScaledClock(start, 2400.0, wall, origin=1000.0, quiet=QuietHours(60.0, weekday_hours(NY), NY))
     reading = first.now()
-    again = ScaledClock(start, 2400.0, wall, origin=1000.0, quiet=QuietHours(NY, 60.0))
+    again = ScaledClock(start, 2400.0, wall, origin=1000.0, quiet=QuietHours(60.0, weekday_hours(NY), NY))
     assert again.now() == reading and reading > start + timedelta(days=1)
+
+
+def test_quiet_hours_follow_the_active_spans_they_are_given() -> None:
+    """A calendar's spans: a holiday has none, an early close ends its span early."""
+    spans = {25: (ny(25, 9), ny(25, 16, 30)), 27: (ny(27, 9), ny(27, 13, 30))}  # 11-26 a holiday
+    quiet = QuietHours(60.0, lambda day: spans.get(day.day) if day.month == 11 else None, NY)
+    assert quiet.quiet(ny(26, 12)) and quiet.quiet(ny(27, 14)) and not quiet.quiet(ny(27, 13))
+    assert quiet.next_change(ny(25, 16, 30)) == ny(27, 9), "the holiday is skipped"
+    assert quiet.next_change(ny(28, 0)) == ny(28, 0) + QuietHours.SEARCH_DAYS * 86_400, "no span ahead"
 
 
 @pytest.mark.parametrize("factor", [0.5, 0.0])
 def test_quiet_hours_never_run_slower(factor: float) -> None:
     with pytest.raises(ValueError, match="faster"):
-        QuietHours(NY, factor)
+        QuietHours(factor, weekday_hours(NY), NY)
 
 
 # ------------------------------------------------------------------------ Backoff
