@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,7 +47,10 @@ from domain.session.status import LiveStatus
 from ops.html_report.status_page import STATUS_PAGE
 from ops.http_guard import BACKLOG, HttpGuard
 
-__all__ = ["LiveService"]
+__all__ = ["SNAPSHOT_SECONDS", "LiveService"]
+
+SNAPSHOT_SECONDS = 0.2
+"""How long the endpoints share one snapshot of the engine."""
 
 log = structlog.get_logger("marketsession.service")
 
@@ -226,6 +231,11 @@ class LiveService:
         self.registry.register(ProcessCollector(registry=None))
         self._server = _Server((host, port), _handler(self), self.guard.max_connections)
         self._thread: threading.Thread | None = None
+        self._snapshot_lock = threading.Lock()
+        self._snapshot: tuple[float, LiveStatus | BaseException] = (
+            -math.inf,
+            RuntimeError("no snapshot yet"),
+        )
 
     @property
     def address(self) -> tuple[str, int]:
@@ -283,8 +293,22 @@ class LiveService:
 
     def _live_status(self) -> LiveStatus:
         """The engine's snapshot within the guard's answer bound: a coordinator that is busy
-        (a store it waits on is locked, say) makes an endpoint answer 503 within it, not hang."""
-        return self.engine.live_status(timeout=self.guard.answer_seconds)
+        (a store it waits on is locked, say) makes an endpoint answer 503 within it, not hang.
+        A snapshot (or a failure to get one) is shared by every request within
+        :data:`SNAPSHOT_SECONDS`, so fifty clients scraping at once cost the engine one ask."""
+        with self._snapshot_lock:
+            taken, snapshot = self._snapshot
+            if time.monotonic() - taken < SNAPSHOT_SECONDS:
+                if isinstance(snapshot, BaseException):
+                    raise snapshot
+                return snapshot
+            try:
+                fresh = self.engine.live_status(timeout=self.guard.answer_seconds)
+            except Exception as error:
+                self._snapshot = (time.monotonic(), error)
+                raise
+            self._snapshot = (time.monotonic(), fresh)
+            return fresh
 
 
 class _Server(ThreadingHTTPServer):
