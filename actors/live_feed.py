@@ -5,7 +5,10 @@ planning the next trading day on the provider's clock, and the service's status.
 - **Planning.** Today if its close (plus grace) is still ahead, else the next trading day; the
   day is loaded at its pre-market open (a timer wakes the coordinator). A service restarted after
   the close of a day it was running (its bars are in the store, it has no summary) closes that
-  day first: what it missed is filled, and the summary written.
+  day first: what it missed is filled, and the summary written. A run that keeps running ends
+  after its provider's last day (a replay's; a real provider has none).
+- **The calendar reloaded**: a closure of today ends the session; an earlier close of today cuts
+  the running day to the new hours; a closure of a coming day re-plans a waiting service.
 - **Deliveries.** Every :class:`~domain.messages.commands.LiveBars` (told from the provider's
   thread) is sorted by the :class:`~domain.session.live_day.LiveDay`, handed to the
   :class:`~actors.bar_writer.BarWriter` (the store is the live checkpoint: a restart reads the day

@@ -62,7 +62,8 @@ class MarketSessionSystem(EngineWiring):
     overrides the config's ``speed_multiplier``. ``ask_timeout`` bounds every ask between the
     engine's actors; ``gating_timeout`` bounds the wait for a gating subscriber per step. A live
     config needs a ``provider`` (:class:`~domain.providers.MarketDataProvider`; the session runs
-    on its clock); ``keep_running`` goes on with the next trading days after today's session.
+    on its clock); ``keep_running`` goes on with the next trading days after today's session (up to
+    the provider's last day, when it has one: a replay's).
     ``time``: what the engine's timer runs on — the wall clock by default, or a
     :class:`~actors.timer.ManualTime` that a test advances (a paced replay then takes its steps
     as the test moves the time, not as the wall clock does).

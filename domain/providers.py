@@ -12,7 +12,10 @@ A provider does three things:
   ``reconnect(reason)``, for a stream that went mute); and ``stop_stream(timeout)``;
 - tell its :class:`ConnectionState` (``state``), and its clock (``clock``): the wall clock for a
   real provider, a shifted and possibly faster clock for the replay provider. The live session
-  runs on the provider's clock, so a replay at 600× is a whole session in 39 seconds.
+  runs on the provider's clock, so a replay at 600× is a whole session in 39 seconds
+  (:class:`ScaledClock`; with :class:`QuietHours` it runs faster still while the market is shut,
+  so a week of sessions takes minutes). A provider may also say ``last_day()``: the last trading
+  day it serves (a replay's); a live run that keeps running ends after it.
 
 Failures are :class:`~domain.errors.ProviderError` subtypes (in ``domain/errors.py`` with every
 other error), so callers decide by type: an auth failure is not retried, a rate limit says when

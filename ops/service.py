@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pykka
 import structlog
@@ -47,10 +47,12 @@ from domain.session.status import LiveStatus
 from ops.html_report.status_page import STATUS_PAGE
 from ops.http_guard import BACKLOG, HttpGuard
 
-__all__ = ["SNAPSHOT_SECONDS", "LiveService"]
+__all__ = ["SNAPSHOT_SECONDS", "LiveService", "SharedAnswer"]
 
 SNAPSHOT_SECONDS = 0.2
-"""How long the endpoints share one snapshot of the engine."""
+"""How long the endpoints share one snapshot of the engine (and ``/metrics`` one rendering)."""
+
+T = TypeVar("T")
 
 log = structlog.get_logger("marketsession.service")
 
@@ -231,11 +233,8 @@ class LiveService:
         self.registry.register(ProcessCollector(registry=None))
         self._server = _Server((host, port), _handler(self), self.guard.max_connections)
         self._thread: threading.Thread | None = None
-        self._snapshot_lock = threading.Lock()
-        self._snapshot: tuple[float, LiveStatus | BaseException] = (
-            -math.inf,
-            RuntimeError("no snapshot yet"),
-        )
+        self._snapshot: SharedAnswer[LiveStatus] = SharedAnswer(SNAPSHOT_SECONDS)
+        self._metrics: SharedAnswer[bytes] = SharedAnswer(SNAPSHOT_SECONDS)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -289,26 +288,38 @@ class LiveService:
         return not reasons, reasons
 
     def metrics(self) -> bytes:
-        return generate_latest(self.registry)
+        return self._metrics.get(lambda: generate_latest(self.registry))
 
     def _live_status(self) -> LiveStatus:
         """The engine's snapshot within the guard's answer bound: a coordinator that is busy
-        (a store it waits on is locked, say) makes an endpoint answer 503 within it, not hang.
-        A snapshot (or a failure to get one) is shared by every request within
-        :data:`SNAPSHOT_SECONDS`, so fifty clients scraping at once cost the engine one ask."""
-        with self._snapshot_lock:
-            taken, snapshot = self._snapshot
-            if time.monotonic() - taken < SNAPSHOT_SECONDS:
-                if isinstance(snapshot, BaseException):
-                    raise snapshot
-                return snapshot
-            try:
-                fresh = self.engine.live_status(timeout=self.guard.answer_seconds)
-            except Exception as error:
-                self._snapshot = (time.monotonic(), error)
-                raise
-            self._snapshot = (time.monotonic(), fresh)
-            return fresh
+        (a store it waits on is locked, say) makes an endpoint answer 503 within it, not hang."""
+        return self._snapshot.get(lambda: self.engine.live_status(timeout=self.guard.answer_seconds))
+
+
+class SharedAnswer(Generic[T]):
+    """A value (or the failure to get it) shared by every request within ``seconds``: fifty
+    clients at once cost the engine one ask and the process one rendering."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._taken = -math.inf
+        self._value: T | None = None
+        self._error: Exception | None = None
+
+    def get(self, make: Callable[[], T]) -> T:
+        with self._lock:
+            if self._clock() - self._taken >= self._seconds:
+                try:
+                    self._value, self._error = make(), None
+                except Exception as error:
+                    self._value, self._error = None, error
+                self._taken = self._clock()
+            if self._error is not None:
+                raise self._error
+            assert self._value is not None
+            return self._value
 
 
 class _Server(ThreadingHTTPServer):

@@ -17,8 +17,9 @@ with, every day, 5 % of the bars dropped, a 5-minute disconnect at 11:00 and an 
 - right after the restart, the next trading day is closed in the calendar (``calendar patch
   --closed``) and the service told (``POST /calendar/reload`` with its token): the replay and the
   service skip it;
-- on the last day at 11:00, today's close is moved to 14:00 (``--early-close``): the session
-  ends then.
+- on the last day at 11:00, today's close is moved earlier, to 14:00 (or an hour before an early
+  close the calendar already has: Christmas Eve closes at 13:00) with ``--early-close``: the
+  session ends then.
 
 Per day it reports the bars expected (the day's minutes in the calendar as it finally read, times
 the symbols), stored, duplicated, lost after the restart, gaps filled and abandoned, the day's
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,9 @@ def run_days_soak(
     last = targets[-1]
     if not wait_for(lambda: reached(second, clock_at(last, time_of_day(11))), deadline - time.monotonic()):
         result.errors.append("the restarted service never reached the last day")
-    _patch(exe, url, last, "--early-close", "14:00", "Soak early close")
+    close = datetime.fromtimestamp(_span(url, last)[1], ZONE)
+    early = min(time_of_day(14), (close - timedelta(hours=1)).time())
+    _patch(exe, url, last, "--early-close", early.strftime("%H:%M"), "Soak early close")
     result.early_close_day = last.isoformat()
     _reload(second)
     wait_for(lambda: second.proc.poll() is not None, max(1.0, deadline - time.monotonic()), step=0.2)
