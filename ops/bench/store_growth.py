@@ -2,10 +2,11 @@
 
 ``python -m ops.bench.store_growth [--symbols 30] [--days 5] [--pg URL]`` writes ``days`` full
 regular sessions of ``symbols`` minute bars the way a live session writes them (one small
-``insert_missing`` per minute's delivery, into the table the provider's bars go to) and prints, per
-backend, the store's growth per bar and per day (measured after the first day, so the fixed cost
-of an empty database is not counted). SQLite: the file's size after a WAL checkpoint;
-PostgreSQL: ``pg_total_relation_size`` of the table, its indexes included.
+``insert_missing`` per minute's delivery) into the table a real provider's bars go to (``bars``)
+and into the replay's (``replayed``), and prints, per backend and table, the store's growth per
+bar and per day (measured after the first day, so the fixed cost of an empty database is not
+counted). SQLite: the file's size after a WAL checkpoint; PostgreSQL: the size of every table of
+the schema, indexes included.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ __all__ = ["measure_growth"]
 FIRST_DAY = date(2025, 6, 2)
 
 
-def measure_growth(url: str, size: Callable[[Any], int], *, symbols: int, days: int) -> dict[str, Any]:
-    """Write the days into the store at ``url`` and measure it with ``size(store)`` after each."""
+def measure_growth(
+    url: str, size: Callable[[Any], int], *, symbols: int, days: int, table: str = "bars"
+) -> dict[str, Any]:
+    """Write the days into ``table`` (``bars`` or ``replayed``) of the store at ``url`` and measure
+    it with ``size(store)`` after each."""
     names = [f"GROW{i:02d}" for i in range(symbols)]
     with open_store(url) as store:
         seed_group(store.calendar, "US_EQUITY", FIRST_DAY.year, FIRST_DAY.year, datetime.now(UTC))
@@ -45,7 +49,9 @@ def measure_growth(url: str, size: Callable[[Any], int], *, symbols: int, days: 
             bars.sort(key=lambda b: (b.ts, b.symbol))
             bars_per_day = len(bars)
             for start in range(0, len(bars), symbols):  # one delivery a minute, as the stream sends
-                store.replayed.insert_missing(bars[start : start + symbols], source="replay", received_at=0)
+                getattr(store, table).insert_missing(
+                    bars[start : start + symbols], source="live", received_at=0
+                )
             sizes.append(size(store))
             day = calendar.get_next_trading_date(day)
     per_day = (sizes[-1] - sizes[0]) / (days - 1)
@@ -69,7 +75,14 @@ def _sqlite_size(path: Path) -> Callable[[Any], int]:
 
 def _pg_size(store: Any) -> int:
     with store.engine.connect() as connection:
-        return int(connection.execute(text("SELECT pg_total_relation_size('replayed_bars')")).scalar_one())
+        return int(
+            connection.execute(
+                text(
+                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                )
+            ).scalar_one()
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,24 +95,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.days < 2:
         parser.error("--days must be at least 2 (growth is measured after the first day)")
-    out: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="marketsession-growth-") as directory:
-        path = Path(directory) / "growth.db"
-        out["sqlite"] = measure_growth(
-            f"sqlite:///{path}", _sqlite_size(path), symbols=args.symbols, days=args.days
-        )
-    if args.pg:  # in a schema of its own, dropped afterwards
-        schema = f"growth_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.pg.replace("postgresql://", "postgresql+psycopg://", 1))
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{args.pg}{'&' if '?' in args.pg else '?'}options=-csearch_path%3D{schema}"
-        try:
-            out["postgresql"] = measure_growth(url, _pg_size, symbols=args.symbols, days=args.days)
-        finally:
+    out: dict[str, Any] = {"sqlite": {}, "postgresql": {}}
+    for table in ("bars", "replayed"):
+        with tempfile.TemporaryDirectory(prefix="marketsession-growth-") as directory:
+            path = Path(directory) / "growth.db"
+            out["sqlite"][table] = measure_growth(
+                f"sqlite:///{path}", _sqlite_size(path), symbols=args.symbols, days=args.days, table=table
+            )
+        if args.pg:  # in a schema of its own, dropped afterwards
+            schema = f"growth_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(args.pg.replace("postgresql://", "postgresql+psycopg://", 1))
             with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            url = f"{args.pg}{'&' if '?' in args.pg else '?'}options=-csearch_path%3D{schema}"
+            try:
+                out["postgresql"][table] = measure_growth(
+                    url, _pg_size, symbols=args.symbols, days=args.days, table=table
+                )
+            finally:
+                with admin.begin() as connection:
+                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
     print(json.dumps(out, indent=2))
     return 0
 
