@@ -148,7 +148,8 @@ class SessionCoordinator(DayCycle, ClockSteps, LiveFeed, EngineActor):
         self._bars_streamed = self._bars_derived = self._day_streamed = 0
         self._ack_timeouts = 0
         self._timezone = "UTC"
-        self._summaries = DaySummaries()
+        # a service that keeps running holds today's summary; earlier days wait on disk
+        self._summaries = DaySummaries(held=len(config.symbols) if keep_running else None)
         self._resume = resume
         LiveFeed.__init__(
             self, gap_filler=gap_filler, writer=writer, keep_running=keep_running, reconnect=reconnect,

@@ -231,17 +231,19 @@ class _SpillFile:
 
 class DaySummaries(Sequence[DaySummary]):
     """The day summaries of a run, in day order, in bounded memory however long the run: the
-    newest are kept as objects up to :attr:`HELD` symbol-days; beyond that the oldest are
-    pickled to an anonymous temporary file and read back one at a time when asked for (a report,
-    an export). One writer appends (the coordinator); :meth:`snapshot` is a frozen view of what
-    is there now (for a checkpoint or the report), which later appends do not change."""
+    newest are kept as objects up to ``held`` symbol-days (:attr:`HELD` by default; a live
+    service keeps one day); beyond that the oldest are pickled to an anonymous temporary file and
+    read back one at a time when asked for (a report, an export). One writer appends (the
+    coordinator); :meth:`snapshot` is a frozen view of what is there now (for a checkpoint or the
+    report), which later appends do not change."""
 
     HELD = 4_000
     """Symbol-days kept as objects (about 26 MB at 6.5 kB each); the rest is on disk."""
 
-    __slots__ = ("_held", "_held_size", "_spill", "_spilled", "dates")
+    __slots__ = ("_held", "_held_size", "_limit", "_spill", "_spilled", "dates")
 
-    def __init__(self, summaries: Sequence[DaySummary] = ()) -> None:
+    def __init__(self, summaries: Sequence[DaySummary] = (), *, held: int | None = None) -> None:
+        self._limit = self.HELD if held is None else held
         self._spill: _SpillFile | None = None
         self._spilled: list[tuple[int, int]] = []  # (offset, size) of the oldest days, on disk
         self._held: list[DaySummary] = []
@@ -255,7 +257,7 @@ class DaySummaries(Sequence[DaySummary]):
         self._held.append(summary)
         self._held_size += max(1, len(summary.symbols))
         self.dates.append(summary.day)
-        while self._held_size > self.HELD and len(self._held) > 1:
+        while self._held_size > self._limit and len(self._held) > 1:
             oldest = self._held.pop(0)
             self._held_size -= max(1, len(oldest.symbols))
             if self._spill is None:
@@ -269,7 +271,7 @@ class DaySummaries(Sequence[DaySummary]):
 
     def snapshot(self) -> DaySummaries:
         """A view of the days appended so far (sharing the file; nothing is copied but the index)."""
-        view = DaySummaries()
+        view = DaySummaries(held=self._limit)
         view._spill, view._spilled, view._held = self._spill, list(self._spilled), list(self._held)
         view._held_size, view.dates = self._held_size, list(self.dates)
         return view

@@ -406,6 +406,17 @@ def test_day_summaries_beyond_the_held_share_are_kept_on_disk_and_read_back_equa
         kept[10]
 
 
+def test_a_live_service_holds_one_day_and_its_snapshots_keep_that_limit() -> None:
+    one = many_days(1)[0]
+    held = DaySummaries(held=len(one.symbols))  # what a service that keeps running holds
+    for day in many_days(5):
+        held.append(day)
+    assert repr(held) == "DaySummaries(5 days, 4 on disk)"
+    resumed = DaySummaries.resume(held.snapshot())
+    resumed.append(one)
+    assert repr(resumed) == "DaySummaries(6 days, 5 on disk)" and list(resumed)[:5] == many_days(5)
+
+
 def test_a_snapshot_is_not_changed_by_later_appends_and_resumes_where_it_stood(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
