@@ -1,5 +1,6 @@
 """The feed watchdog: a kind stalls when nothing of it arrived, from any symbol, for its limit of
-regular-session seconds; reported again each further limit; a delivery ends it."""
+regular-session seconds; reported again one limit later, then two, four … at most sixteen apart;
+a delivery ends it."""
 
 from __future__ import annotations
 
@@ -37,6 +38,16 @@ def test_each_kind_is_watched_on_its_own_and_reported_again_each_further_limit()
         Stall("bars", OPEN + 60, OPEN + 240).describe()
         == "no bars for 180s of session time (since 13:31:00Z)"
     )
+
+
+def test_a_feed_that_stays_mute_is_retried_ever_less_often_and_a_delivery_starts_over() -> None:
+    dog = FeedWatchdog({"quotes": 60})
+    dog.begin_day(OPEN, CLOSE)
+    reported = [t - OPEN for t in range(OPEN, OPEN + 3 * 3_600, 10) if dog.check(t)]
+    assert reported[:7] == [60, 120, 240, 480, 960, 1920, 2880], "then every sixteen limits"
+    assert len(reported) == 15  # three silent hours: 15 reconnects, not 180
+    dog.delivered("quotes", OPEN + 3 * 3_600)
+    assert dog.check(OPEN + 3 * 3_600 + 60) == [Stall("quotes", OPEN + 3 * 3_600, OPEN + 3 * 3_600 + 60)]
 
 
 def test_a_new_day_forgets_the_last_one_and_a_zero_limit_is_not_watched() -> None:
