@@ -236,7 +236,8 @@ class EngineWiring:
         assert self._timer is not None
         seconds = (self.config.base_interval or MINUTE).seconds
         if self.provider is not None:
-            return ProviderTicks(self._timer, self.provider.clock(), self.clock_speed, seconds)
+            wall = not isinstance(self.time, ManualTime)
+            return ProviderTicks(self._timer, self.provider.clock(), self.clock_speed, seconds, wall=wall)
         if self.clock_speed == 0:
             return DataDriven(self._timer, self._session_clock)
         return Paced(self._timer, self._session_clock, self.clock_speed, seconds)

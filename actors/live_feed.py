@@ -110,8 +110,10 @@ class LiveFeed:
         watch = self.config.session_data_config.watchdog
         self._watchdog = FeedWatchdog(
             {
-                "bars": watch.bars_after_seconds,
-                "quotes": watch.quotes_after_seconds if self.config.wants_quotes else 0,
+                "bars": self.pacing.watch_limit(watch.bars_after_seconds),
+                "quotes": self.pacing.watch_limit(
+                    watch.quotes_after_seconds if self.config.wants_quotes else 0
+                ),
             }
         )
         self.provider_state = ConnectionState.DISCONNECTED.value

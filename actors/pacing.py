@@ -42,6 +42,9 @@ GRACE_WALL_SECONDS = 0.25
 """How late (wall seconds) a live bar may arrive after its end before its minute is scored
 missing; at least :data:`GRACE_MIN_SECONDS` of session clock."""
 GRACE_MIN_SECONDS = 15
+WATCH_WALL_SECONDS = 0.25
+"""The least wall time a live stream must stay silent to be found mute: a replay at 2400x is not
+stalled by a 30 ms hiccup of the process (72 s of its clock)."""
 
 
 @dataclass(slots=True)
@@ -94,6 +97,10 @@ class Pacing(ABC):
         a replay's runs faster in its quiet hours)."""
         convert = getattr(self.clock, "wall_seconds", None)
         return float(convert(clock_seconds)) if convert is not None else clock_seconds / self.speed
+
+    def watch_limit(self, seconds: int) -> int:
+        """A feed watchdog's limit of ``seconds`` of session clock (0: not watched)."""
+        return max(seconds, 0)
 
     def closes_at(self, end_ts: int) -> int:
         """When a day ending at ``end_ts`` closes."""
@@ -150,11 +157,19 @@ class Paced(_Replay):
 class ProviderTicks(Pacing):
     live = True
 
-    def __init__(self, timer: Timer, clock: Clock, speed: float, base_seconds: int) -> None:
+    def __init__(
+        self, timer: Timer, clock: Clock, speed: float, base_seconds: int, *, wall: bool = True
+    ) -> None:
         super().__init__(timer, clock)
         self.speed = speed
         self.grace = max(GRACE_MIN_SECONDS, round(GRACE_WALL_SECONDS * speed))
         self._tick_wall = min(1.0, max(0.02, base_seconds / speed / 8))
+        self._watch_floor = round(WATCH_WALL_SECONDS * speed) if wall else 0
+
+    def watch_limit(self, seconds: int) -> int:
+        """At least :data:`WATCH_WALL_SECONDS` of wall time on the wall clock (a test's
+        :class:`~actors.timer.ManualTime` keeps in step with the engine: no floor)."""
+        return 0 if seconds <= 0 else max(seconds, self._watch_floor)
 
     def next_clock(self, day: Any) -> int:
         return self.now_ts()
