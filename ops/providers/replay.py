@@ -1,7 +1,8 @@
-"""The ``replay`` provider: stored bars of a past day served as a live feed (SPEC §8).
+"""The ``replay`` provider: stored bars of past days served as a live feed (SPEC §8).
 
-The bars of a source day are shifted so that its regular open falls on the target day's
-regular open (today's, by default), then delivered on the provider's clock — a
+The bars of each source day are shifted so that its regular open falls on its target day's
+regular open (today's, by default; over several days, :mod:`ops.providers.replay_days` says
+which stored day lands on which trading day), then delivered on the provider's clock — a
 :class:`~domain.providers.ScaledClock` that starts at a chosen time of the target day and runs
 ``speed`` times faster than the wall clock. A bar is delivered when the clock reaches its end
 (a start-stamped 09:30 bar at 09:31), all symbols of a minute in one batch. Bars whose delivery
@@ -17,12 +18,13 @@ batch, with the same faults as bars (drawn from a generator of their own, so a r
 faults are the same with or without quotes); ``fetch_quotes`` answers every row whose second
 has ended.
 
-Faults (:class:`ReplayFaults`, from ``--fault`` specs): drop a fraction or a time range of bars
-from the stream; deliver late (held back to the next batch) or twice; lag every delivery;
-disconnect for a while (bars due meanwhile are lost; the outage is reported on reconnect); go
-mute while connected (nothing sent until the span ends or :meth:`ReplayProvider.reconnect` is
-called, which reports the outage); fail the next K fetches. Random choices come from a seeded
-generator, so a run is repeatable.
+Faults (:class:`ReplayFaults`, from ``--fault`` specs, resolved on every day served): drop a
+fraction or a time range of bars from the stream; deliver late (held back to the next batch) or
+twice; lag every delivery; disconnect for a while (bars due meanwhile are lost; the outage is
+reported on reconnect; a span may run overnight, into the next day); go mute while connected
+(nothing sent until the span ends or :meth:`ReplayProvider.reconnect` is called, which reports
+the outage); fail the next K fetches. Random choices come from a seeded generator, so a run is
+repeatable.
 """
 
 from __future__ import annotations

@@ -739,6 +739,13 @@ def two_source_days(fresh: Callable[..., Store]) -> Store:
     return store
 
 
+def three_days(store: Store, config: SessionConfig) -> ReplayProvider:
+    """The two source days on the three trading days from 2026-11-25 (a Wednesday)."""
+    return replay_from_store(
+        store, config, source_day=date(2025, 7, 1), target_day=TARGET, days=3, start=time_of_day(9)
+    )
+
+
 def planned(provider: ReplayProvider, ts: float) -> list[tuple[str, str, int]]:
     return [(str(d.target), str(d.source), len(d.bars)) for d in provider.days.days_from(ts)]
 
@@ -749,9 +756,7 @@ def test_stored_days_are_played_in_order_on_the_trading_days_of_the_target_calen
     """Thanksgiving (11-26) and the weekend have no bars; the early close (11-27, 13:00) keeps
     the source's minutes up to its post-market close (17:00); the source days cycle."""
     store = two_source_days(fresh)
-    provider = replay_from_store(
-        store, config, source_day=date(2025, 7, 1), target_day=TARGET, days=3, start=time_of_day(9)
-    )
+    provider = three_days(store, config)
 
     assert provider.last_day() == date(2026, 11, 30)
     days = list(provider.days.days_from(0))
@@ -777,9 +782,7 @@ def test_a_closure_patched_in_while_the_replay_runs_is_skipped_by_the_next_day_p
     fresh: Callable[..., Store], config: SessionConfig
 ) -> None:
     store = two_source_days(fresh)
-    provider = replay_from_store(
-        store, config, source_day=date(2025, 7, 1), target_day=TARGET, days=3, start=time_of_day(9)
-    )
+    provider = three_days(store, config)
     days = provider.days.days_from(0)
     assert next(days).target == TARGET
 
@@ -799,9 +802,7 @@ def test_a_replay_restarted_mid_week_plans_the_day_it_rejoins_with_the_same_sour
     fresh: Callable[..., Store], config: SessionConfig
 ) -> None:
     store = two_source_days(fresh)
-    provider = replay_from_store(
-        store, config, source_day=date(2025, 7, 1), target_day=TARGET, days=3, start=time_of_day(9)
-    )
+    provider = three_days(store, config)
     full = planned(provider, 0)
 
     assert planned(provider, utc(17, day=date(2026, 11, 27))) == full[1:]  # 12:00 New York, the second day

@@ -1,4 +1,4 @@
-"""The live soak in CI: ``serve`` on the replay provider at 600× over a whole regular
+"""The live soak in CI: ``serve`` on the replay provider at 1200× over a whole regular
 session of 5 symbols, 5 % of the streamed bars dropped, a 5-minute disconnect, and a ``kill -9``
 at 12:45 followed by a restart — then the store is checked bar by bar (see ``ops/soak.py``)."""
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.timeout(300)
 def test_soak_loses_nothing_across_drops_a_disconnect_and_kill_9(tmp_path: Path) -> None:
-    result = run_soak(tmp_path, symbols=5, speed=600.0, drop=0.05, executable=executable())
+    result = run_soak(tmp_path, symbols=5, speed=1200.0, drop=0.05, executable=executable())
     print(asdict(result))  # the figures, in the CI log with -s or on failure
     assert result.exit_codes == [-9, 0], result
     assert result.report_status == "completed" and not result.errors
