@@ -32,14 +32,10 @@ log = structlog.get_logger("marketsession.serve")
 def day_report_path(run_report_path: Path, day: str) -> Path:
     """``x.report.json`` → ``x.DAY.report.json`` (``x.json`` → ``x.DAY.json``)."""
     name = run_report_path.name
-    stem, suffix = (
-        (name[: -len(".report.json")], ".report.json")
-        if name.endswith(".report.json")
-        else (
-            run_report_path.stem,
-            run_report_path.suffix or ".json",
-        )
-    )
+    if name.endswith(".report.json"):
+        stem, suffix = name.removesuffix(".report.json"), ".report.json"
+    else:
+        stem, suffix = run_report_path.stem, run_report_path.suffix or ".json"
     return run_report_path.with_name(f"{stem}.{day}{suffix}")
 
 

@@ -179,6 +179,10 @@ def test_post_calendar_reload_answers_what_changed(live_setup: Any, tmp_path: Pa
         ({}, ("--fault", "drop:2"), 2, "drop takes a fraction"),
         ({}, ("--replay-date", "2025-07-04"), 2, "not a trading day"),
         ({}, ("--replay-date", "2025-07-03"), 2, "no 1m bars stored"),
+        ({}, ("--replay-days", "0"), 2, "--replay-days"),
+        ({}, ("--quiet-factor", "0.5"), 2, "--quiet-factor"),
+        ({}, ("--replay-target", "2026-11-26"), 2, "2026-11-26 is not a trading day"),
+        ({"data_api": "alpaca"}, ("--replay-days", "5"), 2, "apply to replay"),
     ],
 )
 def test_bad_input_fails_fast_with_a_clear_error(
