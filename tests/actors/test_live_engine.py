@@ -783,7 +783,9 @@ def test_a_mute_stream_is_found_stalled_reconnected_and_what_it_kept_back_filled
     # live steps (100 s of session clock apart at this speed) straddle the reconnect
     event = next(e for e in run.recorder.of(ProviderStalled) if e.stream == stalled)
     assert mute_at - 60 <= event.since_ts <= mute_at  # the last delivery before the mute
-    assert after <= event.now_ts - event.since_ts <= after + 100  # checked at the live steps
+    # checked at the live steps: about 100 s of session clock apart at this speed, and on a loaded
+    # machine a step may come a little later (the driver waits at most 0.2 s for the engine)
+    assert after <= event.now_ts - event.since_ts <= after + 200
     states = [e.state for e in run.recorder.of(ProviderConnection)]
     assert states.count("reconnecting") == len(run.recorder.of(ProviderStalled)) and states[-1] == "connected"
     assert run.provider.stats["lost_muted"] > 0, "the mute kept nothing back: the test would check little"
