@@ -29,6 +29,7 @@ quality, and the service's RSS, open file descriptors and threads at the close (
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -171,39 +172,42 @@ def run_days_soak(
             }  # fmt: skip
         return bool(status.get("now_ts", 0) >= ts) or process.proc.poll() is not None
 
-    deadline = time.monotonic() + timeout
-    first = serve("serve-1")
-    first.wait_serving(30)
-    if not wait_for(lambda: reached(first, clock_at(kill_day, time_of_day(10, 15))), timeout):
-        result.errors.append("the first service never reached the kill time")
-    first.proc.send_signal(signal.SIGKILL)
-    result.exit_codes.append(first.finish(10))
-    kill_open, kill_close = _span(url, kill_day)
-    at_kill = _stored(url, kill_open, kill_close)[0]
+    with contextlib.ExitStack() as running:  # a process still up when something fails is killed
+        deadline = time.monotonic() + timeout
+        first = running.enter_context(serve("serve-1"))
+        first.wait_serving(30)
+        if not wait_for(lambda: reached(first, clock_at(kill_day, time_of_day(10, 15))), timeout):
+            result.errors.append("the first service never reached the kill time")
+        first.proc.send_signal(signal.SIGKILL)
+        result.exit_codes.append(first.finish(10))
+        kill_open, kill_close = _span(url, kill_day)
+        at_kill = _stored(url, kill_open, kill_close)[0]
 
-    second = serve("serve-2")
-    second.wait_serving(30)
-    after_restart = _stored(url, kill_open, kill_close)[0]
-    # a closure of the next trading day, made mid-week and told to the running service
-    closed = targets[kill_index + 1]
-    _patch(exe, url, closed, "--closed", "Soak closure")
-    result.closed_by_patch = closed.isoformat()
-    _reload(second)
-    with open_store(url) as store:
-        targets = _targets(TradingCalendar(store.calendar, "US_EQUITY", "EQUITY"), days)
-    last = targets[-1]
-    if not wait_for(lambda: reached(second, clock_at(last, time_of_day(11))), deadline - time.monotonic()):
-        result.errors.append("the restarted service never reached the last day")
-    close = datetime.fromtimestamp(_span(url, last)[1], ZONE)
-    early = min(time_of_day(14), (close - timedelta(hours=1)).time())
-    _patch(exe, url, last, "--early-close", early.strftime("%H:%M"), "Soak early close")
-    result.early_close_day = last.isoformat()
-    _reload(second)
-    wait_for(lambda: second.proc.poll() is not None, max(1.0, deadline - time.monotonic()), step=0.2)
-    if second.proc.poll() is None:
-        result.errors.append("the service did not end after the replay's last day")
-        second.proc.send_signal(signal.SIGTERM)
-    result.exit_codes.append(second.finish(30))
+        second = running.enter_context(serve("serve-2"))
+        second.wait_serving(30)
+        after_restart = _stored(url, kill_open, kill_close)[0]
+        # a closure of the next trading day, made mid-week and told to the running service
+        closed = targets[kill_index + 1]
+        _patch(exe, url, closed, "--closed", "Soak closure")
+        result.closed_by_patch = closed.isoformat()
+        _reload(second)
+        with open_store(url) as store:
+            targets = _targets(TradingCalendar(store.calendar, "US_EQUITY", "EQUITY"), days)
+        last = targets[-1]
+        if not wait_for(
+            lambda: reached(second, clock_at(last, time_of_day(11))), deadline - time.monotonic()
+        ):
+            result.errors.append("the restarted service never reached the last day")
+        close = datetime.fromtimestamp(_span(url, last)[1], ZONE)
+        early = min(time_of_day(14), (close - timedelta(hours=1)).time())
+        _patch(exe, url, last, "--early-close", early.strftime("%H:%M"), "Soak early close")
+        result.early_close_day = last.isoformat()
+        _reload(second)
+        wait_for(lambda: second.proc.poll() is not None, max(1.0, deadline - time.monotonic()), step=0.2)
+        if second.proc.poll() is None:
+            result.errors.append("the service did not end after the replay's last day")
+            second.proc.send_signal(signal.SIGTERM)
+        result.exit_codes.append(second.finish(30))
 
     closes = {
         e["day"]: (n, e)
