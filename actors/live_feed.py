@@ -313,7 +313,7 @@ class LiveFeed:
                 "the running session keeps its hours"
             )
             return "today's hours changed: applies from the next session"
-        self._day.close_early(hours)  # the day now ends at the new close (after its grace)
+        day.close_early(hours)  # the day now ends at the new close (after its grace)
         self._warn(
             f"{name.isoformat()}: the calendar closes today early, at {new} (was {old}); "
             "the session ends then"

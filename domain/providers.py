@@ -149,12 +149,18 @@ class QuietHours:
     def next_change(self, ts: float) -> float:
         """The first instant after ``ts`` at which :meth:`quiet` changes (or, after
         :attr:`SEARCH_DAYS` quiet days, that far ahead)."""
-        now = self.quiet(ts)
-        for start, end in self._spans(ts, range(-1, self.SEARCH_DAYS)):
-            for at in (start, end):
-                if at > ts and self.quiet(at) != now:
-                    return at
-        return ts + self.SEARCH_DAYS * 86_400
+        active_until: float | None = None  # the end of the active run ``ts`` is in
+        for start, end in self._spans(ts, range(-1, self.SEARCH_DAYS)):  # in day order
+            if active_until is None:
+                if start <= ts < end:
+                    active_until = end
+                elif start > ts:
+                    return start
+            elif start <= active_until:  # the next span joins on: still active
+                active_until = max(active_until, end)
+            else:
+                return active_until
+        return active_until if active_until is not None else ts + self.SEARCH_DAYS * 86_400
 
 
 class ScaledClock:

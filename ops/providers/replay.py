@@ -59,6 +59,7 @@ from ops.providers.replay_days import (
     StoredReplayDays,
     resolve_faults,
     stored_source_days,
+    trading_hours,
 )
 
 __all__ = ["ReplayFaults", "ReplayProvider", "replay_from_store"]
@@ -438,7 +439,7 @@ def replay_from_store(
     zone = now_calendar.timezone()
     moment = (now or datetime.now(UTC)).astimezone(zone)
     target = target_day or now_calendar.get_first_trading_date(moment.date())
-    target_hours = _trading_hours(now_calendar, target, config)
+    target_hours = trading_hours(now_calendar, target)
     base = str(config.base_interval or "1m")
     source = source_day
     if source is None:  # the exchange date of the newest stored base bar before the target
@@ -449,7 +450,7 @@ def replay_from_store(
                 f"{target.isoformat()} (marketsession data demo or data import writes some)"
             )
         source = datetime.fromtimestamp(latest, UTC).astimezone(zone).date()
-    _trading_hours(now_calendar, source, config)
+    trading_hours(now_calendar, source)  # a closed source day is refused, not moved on
     sources = stored_source_days(store, now_calendar, config.symbols, base, source, days)
     if not sources or sources[0] != source:
         raise ProviderError(
@@ -485,10 +486,3 @@ def replay_from_store(
 
     quiet = QuietHours(quiet_factor, active, zone) if quiet_factor != 1.0 else None
     return ReplayProvider(clock=replay_clock(clock_start, speed, origin, quiet), days=plan)
-
-
-def _trading_hours(calendar: TradingCalendar, day: date, config: SessionConfig) -> DayHours:
-    session = calendar.get_trading_session(day)
-    if session is None or not session.is_trading_day:
-        raise ProviderError(f"replay: {day.isoformat()} is not a trading day of {config.exchange_group}")
-    return DayHours.from_session(session)

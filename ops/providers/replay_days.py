@@ -34,6 +34,7 @@ __all__ = [
     "StoredReplayDays",
     "resolve_faults",
     "stored_source_days",
+    "trading_hours",
 ]
 
 
@@ -100,9 +101,12 @@ class StoredReplayDays:
     faults: Callable[[date], Any] = field(default=lambda _day: None)
     quotes: bool = False
 
-    def targets(self) -> list[date]:
-        """The target days, in the calendar as it reads now."""
-        calendar = self.calendar()
+    _last: ReplayDay | None = field(default=None, init=False, repr=False)
+    """The day planned last (the provider's start plans its first day, then the stream again)."""
+
+    def targets(self, calendar: TradingCalendar | None = None) -> list[date]:
+        """The target days, in ``calendar`` (default: the calendar as it reads now)."""
+        calendar = calendar or self.calendar()
         out: list[date] = []
         day = calendar.get_first_trading_date(self.first_target)
         while len(out) < self.days:
@@ -117,20 +121,23 @@ class StoredReplayDays:
         served: date | None = None
         while True:
             calendar = self.calendar()
-            targets = self.targets()
+            targets = self.targets(calendar)
             later = [(i, d) for i, d in enumerate(targets) if served is None or d > served]
             if not later:
                 return
             ordinal, target = later[0]
             served = target
-            if len(later) > 1 and _hours(calendar, later[1][1]).read_start_ts <= ts:
+            if len(later) > 1 and trading_hours(calendar, later[1][1]).read_start_ts <= ts:
                 continue  # a later day had begun when the stream started: nothing of this one is due
             yield self.day(ordinal, target, calendar)
 
     def day(self, ordinal: int, target: date, calendar: TradingCalendar) -> ReplayDay:
         """The ``ordinal``-th target day (``target``) with its source day's bars."""
         source = self.sources[ordinal % len(self.sources)]
-        source_hours, target_hours = _hours(calendar, source), _hours(calendar, target)
+        last = self._last
+        if last is not None and (last.target, last.source) == (target, source):
+            return last
+        source_hours, target_hours = trading_hours(calendar, source), trading_hours(calendar, target)
         shift = target_hours.open_ts - source_hours.open_ts
         low, high = target_hours.read_start_ts, target_hours.read_end_ts
         bars = [
@@ -149,7 +156,8 @@ class StoredReplayDays:
         ]
         bars.sort(key=lambda b: (b.ts, b.symbol))
         quotes.sort(key=lambda q: (q.ts, q.symbol, q.event_us))
-        return ReplayDay(target, source, bars, quotes, self.faults(target))
+        self._last = ReplayDay(target, source, bars, quotes, self.faults(target))
+        return self._last
 
 
 def stored_source_days(
@@ -160,8 +168,9 @@ def stored_source_days(
     found: list[date] = []
     day = calendar.get_first_trading_date(first)
     for _ in range(count + 30):
-        hours = _hours(calendar, day)
-        if any(store.bars.read(s, interval, hours.read_start_ts, hours.read_end_ts) for s in symbols):
+        hours = trading_hours(calendar, day)
+        latest = store.bars.latest_ts(symbols, interval, before_ts=hours.read_end_ts)
+        if latest is not None and latest >= hours.read_start_ts:
             found.append(day)
             if len(found) == count:
                 break
@@ -169,7 +178,7 @@ def stored_source_days(
     return found
 
 
-def _hours(calendar: TradingCalendar, day: date) -> DayHours:
+def trading_hours(calendar: TradingCalendar, day: date) -> DayHours:
     session = calendar.get_trading_session(day)
     if session is None or not session.is_trading_day:
         raise ProviderError(f"replay: {day.isoformat()} is not a trading day of {calendar.exchange_group}")
