@@ -7,7 +7,8 @@ prints a JSON summary with a row per day; ``tests/ops/test_soak_days.py`` runs i
 The target days start on Wednesday 2026-11-25, so the first three hold a holiday
 (Thanksgiving, 11-26), an early close (11-27, 13:00) and a weekend. Set-up (in a temporary
 directory): an SQLite store with the US_EQUITY calendar and N + 1 source days of complete
-synthetic minutes. The service runs as an operator would run it, as a subprocess, its clock
+synthetic minutes (full days only: an early-close source day played on a full target day would
+have no afternoon). The service runs as an operator would run it, as a subprocess, its clock
 starting at 09:00 of the first day, the nights and weekends fast-forwarded (``--quiet-factor``),
 with, every day, 5 % of the bars dropped, a 5-minute disconnect at 11:00 and an overnight outage
 (20:00–04:00, the provider's maintenance window); and, once in the run:
@@ -134,12 +135,14 @@ def run_days_soak(
     with open_store(url) as store:
         seed_group(store.calendar, "US_EQUITY", FIRST_SOURCE.year, FIRST_TARGET.year + 1, datetime.now(UTC))
         calendar = TradingCalendar(store.calendar, "US_EQUITY", "EQUITY")
-        source = FIRST_SOURCE
-        for _ in range(days + 1):
-            hours = DayHours.from_session(calendar.get_trading_session(source))
-            store.bars.insert_missing(
-                complete_session_bars(names, hours, seed=source.toordinal()), source="demo", received_at=0
-            )
+        source, stored = calendar.get_first_trading_date(FIRST_SOURCE), 0
+        while stored < days + 1:
+            session = calendar.get_trading_session(source)
+            if not session.is_early_close:  # its afternoon would be missing on a full target day
+                hours = DayHours.from_session(session)
+                bars = complete_session_bars(names, hours, seed=source.toordinal())
+                store.bars.insert_missing(bars, source="demo", received_at=0)
+                stored += 1
             source = calendar.get_next_trading_date(source)
         targets = _targets(calendar, days)
     kill_index = 1 if days <= 4 else days // 2
