@@ -57,6 +57,13 @@ class QuoteRepository(Repository):
         self._table = table
         self._blocks = table is quotes  # the data's rows have column blocks; replayed ones do not
         self._read = select(*(table.c[name] for name in _COLUMNS))
+        # a write's statements, built once (a write is the hot path of a live session with quotes)
+        self._before = (
+            self._read.where(table.c.symbol == bindparam("symbol"), table.c.ts < bindparam("ts"))
+            .order_by(table.c.ts.desc())
+            .limit(1)
+        )
+        self._upserts: dict[str, Any] = {}  # by dialect
 
     def write(
         self,
@@ -73,12 +80,7 @@ class QuoteRepository(Repository):
             return 0
         with translated(self._writing(what)), self._engine.begin() as connection:
             rows = self._drop_unchanged(connection, rows)
-            insert = upsert(connection, self._table)
-            statement = insert.on_conflict_do_update(
-                index_elements=["symbol", "ts"],
-                set_={name: insert.excluded[name] for name in ("event_us", *_BOOK, "received_us", "source")},
-                where=self._table.c.event_us <= insert.excluded.event_us,  # a second keeps its last quote
-            )
+            statement = self._upsert(connection)
             fallback_us = None if received_at is None else received_at * 1_000_000
             iterator = iter(rows)
             while batch := list(islice(iterator, _BATCH)):
@@ -90,18 +92,27 @@ class QuoteRepository(Repository):
                 connection.execute(statement, values)
         return len(rows)
 
+    def _upsert(self, connection: Connection) -> Any:
+        statement = self._upserts.get(connection.dialect.name)
+        if statement is None:
+            insert = upsert(connection, self._table)
+            statement = insert.on_conflict_do_update(
+                index_elements=["symbol", "ts"],
+                set_={name: insert.excluded[name] for name in ("event_us", *_BOOK, "received_us", "source")},
+                where=self._table.c.event_us <= insert.excluded.event_us,  # a second keeps its last quote
+            )
+            self._upserts[connection.dialect.name] = statement
+        return statement
+
     def _drop_unchanged(self, connection: Connection, rows: list[Quote]) -> list[Quote]:
         """``rows`` (sampled, in symbol and time order) without each symbol's leading row whose
         book equals the row stored just before it."""
-        c = self._table.c
         out: list[Quote] = []
         checked: set[str] = set()
         for quote in rows:
             if quote.symbol not in checked:
                 checked.add(quote.symbol)
-                before = connection.execute(
-                    self._read.where(c.symbol == quote.symbol, c.ts < quote.ts).order_by(c.ts.desc()).limit(1)
-                ).first()
+                before = connection.execute(self._before, {"symbol": quote.symbol, "ts": quote.ts}).first()
                 if before is not None and Quote(*before).book() == quote.book():
                     continue
             out.append(quote)
