@@ -128,6 +128,9 @@ class ServeProcess:
         self.last_status: dict[str, Any] = {}
         """The last ``/status`` answer read."""
         self._serving = threading.Event()
+        # one client for every request (a client per request builds an SSL context each time);
+        # no keep-alive, so a request never meets a connection the service has just closed
+        self.http = httpx.Client(timeout=5.0, limits=httpx.Limits(max_keepalive_connections=0))
         self._log = log_path.open("a", encoding="utf-8")
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -152,7 +155,7 @@ class ServeProcess:
         return self.port
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5.0)
+        return self.http.get(f"http://127.0.0.1:{self.port}{path}")
 
     def status(self) -> dict[str, Any] | None:
         try:
@@ -177,6 +180,7 @@ class ServeProcess:
     def finish(self, timeout: float) -> int:
         """Wait for the process to exit; its exit code (negative: killed by that signal)."""
         code = self.proc.wait(timeout)
+        self.http.close()
         self._reader.join(5.0)
         if self.proc.stderr is not None:
             self.proc.stderr.close()

@@ -42,7 +42,6 @@ from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import text
 
 from domain.calendar.trading_calendar import TradingCalendar
@@ -283,7 +282,7 @@ def _patch(exe: str, url: str, day: date, *args: str) -> None:
 
 
 def _reload(process: ServeProcess) -> None:
-    response = httpx.post(
+    response = process.http.post(
         f"http://127.0.0.1:{process.port}/calendar/reload",
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
         content=b"{}",
