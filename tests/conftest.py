@@ -17,6 +17,13 @@ from domain.calendar.trading_calendar import TradingCalendar
 from domain.store import Store, open_store
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files marked ``slow`` first (a stable sort): a parallel run (``make test``: a file per
+    worker, handed out in this order) then ends on short files, not with one worker still on a
+    long one while the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"

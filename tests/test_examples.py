@@ -16,6 +16,8 @@ from support.engine import EXAMPLE, fill_demo_store
 from domain.config import SessionConfig
 from domain.store import open_store
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "examples").glob("*.py"))
 

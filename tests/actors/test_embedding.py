@@ -16,6 +16,8 @@ from actors.system import MarketSessionSystem
 from domain.config import SessionConfig
 from domain.store import open_store
 
+pytestmark = pytest.mark.slow
+
 HOST = """
 import os, sys
 from actors.system import MarketSessionSystem

@@ -66,6 +66,8 @@ from ops.providers.schwab import SchwabProvider
 from ops.providers.schwab_auth import TokenStore
 from ops.providers.schwab_auth import login as schwab_login
 
+pytestmark = pytest.mark.slow
+
 RUN_TIMEOUT = 60.0
 WAIT = 10.0
 SPEED = 5000.0

@@ -35,6 +35,8 @@ from domain.store import Store
 from ops.faults import parse_faults
 from ops.providers.replay import ReplayProvider
 
+pytestmark = pytest.mark.slow
+
 RUN_TIMEOUT = 60.0
 WAIT = 10.0
 QUALITY_EVENTS = ("quality_updated", "gap_detected", "gap_filled")

@@ -295,7 +295,7 @@ def sessions(draw: st.DrawFn) -> tuple[list[Bar], Interval, int, int, tuple[int,
     return bars, target, OPEN, close, pause
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(sessions())
 def test_the_builder_stepped_by_the_clock_equals_one_call_at_the_close(
     case: tuple[list[Bar], Interval, int, int, tuple[int, int] | None],
@@ -306,7 +306,7 @@ def test_the_builder_stepped_by_the_clock_equals_one_call_at_the_close(
     assert incremental == derive(list(reversed(bars)), target, open_ts, close_ts, pause), "order-free"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(sessions())
 def test_derived_bars_obey_the_window_and_ohlcv_rules(
     case: tuple[list[Bar], Interval, int, int, tuple[int, int] | None],
@@ -351,7 +351,7 @@ def symbol_days(draw: st.DrawFn) -> tuple[list[list[Bar]], Interval, DayHours]:
     return days, target, hours_of(open_ts, close_ts, pause)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(symbol_days())
 def test_the_vectorised_day_builder_equals_the_window_builder_to_the_bit(
     case: tuple[list[list[Bar]], Interval, DayHours],

@@ -13,6 +13,8 @@ from support.stores import real_file
 
 from domain.store import open_store
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def seeded_url(store_url: str) -> str:

@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support.cli import run_process
 from support.stores import REPO
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_bad_config_is_a_line_per_violation_on_stderr_and_exit_2(tmp_path: Path) -> None:

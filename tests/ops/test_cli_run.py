@@ -21,6 +21,8 @@ from support.stores import REPO, seed
 from domain.config import SessionConfig
 from domain.store import open_store
 
+pytestmark = pytest.mark.slow
+
 REPORT_KEYS = {
     "restarts",
     "session_name",

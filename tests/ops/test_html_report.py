@@ -21,6 +21,8 @@ from support.engine import example_dict
 from ops.html_report import charts
 from ops.html_report.page import headline, render_report
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "session_configs" / "example_session.json"
 REAL = REPO.parent / "shared" / "data" / "real"

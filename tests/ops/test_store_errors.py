@@ -31,6 +31,8 @@ from support.stores import dump, seed
 from domain.store import open_store
 from ops.bar_files.importer import import_bar_file
 
+pytestmark = pytest.mark.slow
+
 CLI_TIMEOUT = 30.0  # seconds; SQLite waits 5 s for a lock, PostgreSQL 5 s to connect
 BARS = (
     "timestamp,open,high,low,close,volume\n"
@@ -154,7 +156,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     holder = sqlite3.connect(root / "locked.db", timeout=0, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
+        with ThreadPoolExecutor(max_workers=6) as pool:
             futures = {
                 (scenario, command): pool.submit(run_bounded, scenario, command, url, bars_file)
                 for scenario, url in urls.items()

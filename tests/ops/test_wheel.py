@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from support.stores import REPO
 
+pytestmark = pytest.mark.slow
+
 BUILD_LEFTOVERS = (
     ".git",
     ".venv",
