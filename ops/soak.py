@@ -157,6 +157,9 @@ class ServeProcess:
     def get(self, path: str) -> httpx.Response:
         return self.http.get(f"http://127.0.0.1:{self.port}{path}")
 
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.post(f"http://127.0.0.1:{self.port}{path}", **kwargs)
+
     def status(self) -> dict[str, Any] | None:
         try:
             response = self.get("/status")

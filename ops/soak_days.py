@@ -282,8 +282,8 @@ def _patch(exe: str, url: str, day: date, *args: str) -> None:
 
 
 def _reload(process: ServeProcess) -> None:
-    response = process.http.post(
-        f"http://127.0.0.1:{process.port}/calendar/reload",
+    response = process.post(
+        "/calendar/reload",
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
         content=b"{}",
         timeout=10.0,

@@ -63,7 +63,7 @@ class QuoteRepository(Repository):
             .order_by(table.c.ts.desc())
             .limit(1)
         )
-        self._upserts: dict[str, Any] = {}  # by dialect
+        self._upsert_statement: Any = None  # built at the first write (the engine's dialect)
 
     def write(
         self,
@@ -93,16 +93,14 @@ class QuoteRepository(Repository):
         return len(rows)
 
     def _upsert(self, connection: Connection) -> Any:
-        statement = self._upserts.get(connection.dialect.name)
-        if statement is None:
+        if self._upsert_statement is None:
             insert = upsert(connection, self._table)
-            statement = insert.on_conflict_do_update(
+            self._upsert_statement = insert.on_conflict_do_update(
                 index_elements=["symbol", "ts"],
                 set_={name: insert.excluded[name] for name in ("event_us", *_BOOK, "received_us", "source")},
                 where=self._table.c.event_us <= insert.excluded.event_us,  # a second keeps its last quote
             )
-            self._upserts[connection.dialect.name] = statement
-        return statement
+        return self._upsert_statement
 
     def _drop_unchanged(self, connection: Connection, rows: list[Quote]) -> list[Quote]:
         """``rows`` (sampled, in symbol and time order) without each symbol's leading row whose
